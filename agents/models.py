@@ -1,0 +1,1 @@
+"""Agents, conversations and messages arrive with the live-chat issue (#3)."""

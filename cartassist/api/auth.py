@@ -1,0 +1,79 @@
+"""Who is calling: a browser with a site's public key, or a shop backend with a signature.
+
+Server signature (docs/API.md, "Signing requests"):
+
+    X-CartAssist-Key:        <site public key>
+    X-CartAssist-Timestamp:  <unix seconds>
+    X-CartAssist-Signature:  v1=<hex HMAC-SHA256(site secret, "<timestamp>." + raw body)>
+
+A signature is accepted once, within CARTASSIST_SIGNATURE_WINDOW of its timestamp.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+
+from cartassist.models import Site
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The ``X-CartAssist-Signature`` value for ``body`` sent at ``timestamp``."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "v1=" + mac.hexdigest()
+
+
+def site_for_key(public_key: object, *, field: str) -> Site:
+    if not isinstance(public_key, str) or not public_key:
+        raise AuthenticationFailed({field: ["The site key is missing."]})
+    site = Site.objects.filter(public_key=public_key).first()
+    if site is None:
+        raise AuthenticationFailed({field: ["Unknown site key."]})
+    return site
+
+
+def widget_site(request: HttpRequest, public_key: object) -> Site:
+    """The site for a browser request: known key, and the Origin header on its allow-list."""
+    site = site_for_key(public_key, field="site_key")
+    origin = request.META.get("HTTP_ORIGIN")
+    if not origin or origin == "null":
+        raise PermissionDenied(
+            {"origin": ["An Origin header is required: call this endpoint from a browser."]}
+        )
+    if not site.origin_is_allowed(origin):
+        raise PermissionDenied({"origin": [f"Origin {origin[:200]} is not allowed for this site."]})
+    return site
+
+
+def server_site(request: HttpRequest, body: bytes, *, now: datetime) -> Site:
+    """The site for a signed server request; refuses bad, stale and replayed signatures."""
+    site = site_for_key(request.META.get("HTTP_X_CARTASSIST_KEY"), field="X-CartAssist-Key")
+    timestamp = request.META.get("HTTP_X_CARTASSIST_TIMESTAMP", "")
+    signature = request.META.get("HTTP_X_CARTASSIST_SIGNATURE", "")
+    if not timestamp.isdigit() or len(timestamp) > 12:
+        raise AuthenticationFailed(
+            {"X-CartAssist-Timestamp": ["Send the signing time as Unix seconds."]}
+        )
+    window = settings.CARTASSIST_SIGNATURE_WINDOW.total_seconds()
+    if abs(now.timestamp() - int(timestamp)) > window:
+        raise AuthenticationFailed(
+            {"X-CartAssist-Timestamp": [f"Outside the {int(window)} s signature window."]}
+        )
+    if not signature.startswith("v1=") or not any(
+        hmac.compare_digest(sign(secret, timestamp, body), signature)
+        for secret in site.valid_secrets(now)
+    ):
+        raise AuthenticationFailed({"X-CartAssist-Signature": ["Invalid signature."]})
+    # Replay protection: each signature once within the window (Redis in production).
+    replay_key = f"cartassist:sig:{site.pk}:{signature[3:67]}"
+    if not cache.add(replay_key, 1, timeout=int(window) * 2 + 1):
+        raise AuthenticationFailed(
+            {"X-CartAssist-Signature": ["This signature was already used (replay)."]}
+        )
+    return site

@@ -1,0 +1,49 @@
+"""One error shape for the whole API (docs/API.md, "Errors").
+
+    {"detail": "Invalid input.", "errors": {"events": {"0": {"data": {"fee": ["…"]}}}}}
+
+``detail`` is a sentence for people; ``errors`` (on 400s) maps each offending field, by
+path, to its messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "payload_too_large"
+
+
+class LengthRequired(exceptions.APIException):
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_detail = "A Content-Length header is required."
+    default_code = "length_required"
+
+
+class UnsupportedMediaType(exceptions.UnsupportedMediaType):
+    pass
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"detail": "Invalid input.", "errors": response.data}
+    elif isinstance(response.data, dict) and "detail" not in response.data:
+        # Field-keyed refusals (unknown site key, wrong origin): keep the fields.
+        response.data = {"detail": _first_message(response.data), "errors": response.data}
+    return response
+
+
+def _first_message(data: Any) -> str:
+    while isinstance(data, dict | list) and data:
+        data = next(iter(data.values())) if isinstance(data, dict) else data[0]
+    return str(data)

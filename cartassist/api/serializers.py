@@ -1,0 +1,271 @@
+"""Cart event validation: every event type, every field, with field-level messages.
+
+Serializers only validate and normalise; storing and folding events into cart state is
+``services.ingest.cart_events_ingest``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from decimal import Decimal
+from hashlib import sha256
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
+from rest_framework import serializers
+
+from cartassist.models import EventType
+from policies.engine.money import CURRENCY_EXPONENTS, MoneyError, parse_amount
+
+ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
+id_validator = RegexValidator(
+    ID_PATTERN, "Use 1–64 characters: letters, digits, '.', '_', ':' or '-'."
+)
+
+
+def IdField(**kwargs: Any) -> serializers.CharField:  # noqa: N802 - reads like a field class
+    return serializers.CharField(max_length=64, validators=[id_validator], **kwargs)
+
+
+class MoneyAmountField(serializers.Field):
+    """A non-negative decimal amount, sent as a string ("12.50") or a JSON number.
+
+    Exactness per currency (decimal places) is checked by the enclosing serializer,
+    which knows the currency.
+    """
+
+    default_error_messages = {"invalid": 'Enter a decimal amount such as "12.50".'}
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        try:
+            # BHD has 3 decimal places, the most of any currency: the loosest check here;
+            # the exact one, in the event's own currency, follows in _MoneyCheckMixin.
+            return parse_amount(data, "BHD")
+        except MoneyError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def to_representation(self, value: Decimal) -> str:
+        return str(value)
+
+
+class StrictDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 timestamp with an explicit UTC offset; naive timestamps are refused."""
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if not isinstance(value, str):
+            raise serializers.ValidationError("Enter an ISO 8601 timestamp string.")
+        parsed = super().to_internal_value(value)
+        stripped = value.strip()
+        if not (stripped.endswith(("Z", "z")) or stripped[-6:-5] in {"+", "-"}):
+            raise serializers.ValidationError(
+                "Include a UTC offset, e.g. 2026-11-23T10:15:00Z or +01:00."
+            )
+        return parsed
+
+
+class CurrencyField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=sorted(CURRENCY_EXPONENTS), **kwargs)
+        self.error_messages["invalid_choice"] = "Unknown currency {input!r}: use an ISO 4217 code."
+
+
+class _MoneyCheckMixin:
+    money_fields: tuple[str, ...] = ()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        currency = attrs["currency"]
+        errors = {}
+        for name in self.money_fields:
+            if name in attrs:
+                try:
+                    attrs[name] = parse_amount(attrs[name], currency)
+                except MoneyError as exc:
+                    errors[name] = [str(exc)]
+        for index, line in enumerate(attrs.get("lines", [])):
+            try:
+                line["unit_price"] = parse_amount(line["unit_price"], currency)
+            except MoneyError as exc:
+                errors.setdefault("lines", {})[str(index)] = {"unit_price": [str(exc)]}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class CartLineSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+    unit_price = MoneyAmountField()
+    category = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+
+
+class CartUpdatedData(_MoneyCheckMixin, serializers.Serializer):
+    money_fields = ("subtotal",)
+    currency = CurrencyField()
+    subtotal = MoneyAmountField()
+    lines = CartLineSerializer(many=True, max_length=200, allow_empty=True)
+
+
+class CheckoutStepData(serializers.Serializer):
+    step = serializers.ChoiceField(choices=["contact", "shipping", "payment"])
+
+
+class ShippingQuotedData(_MoneyCheckMixin, serializers.Serializer):
+    money_fields = ("fee",)
+    currency = CurrencyField()
+    fee = MoneyAmountField()
+    method = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+
+
+class PaymentFailedData(serializers.Serializer):
+    reason = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+
+
+class CouponRejectedData(serializers.Serializer):
+    code = serializers.CharField(max_length=64)
+
+
+class OrderCompletedData(_MoneyCheckMixin, serializers.Serializer):
+    money_fields = ("total",)
+    order_id = IdField()
+    currency = CurrencyField()
+    total = MoneyAmountField()
+
+
+class OptedOutData(serializers.Serializer):
+    pass
+
+
+DATA_SERIALIZERS: dict[str, type[serializers.Serializer]] = {
+    EventType.CART_UPDATED: CartUpdatedData,
+    EventType.CHECKOUT_STEP: CheckoutStepData,
+    EventType.SHIPPING_QUOTED: ShippingQuotedData,
+    EventType.PAYMENT_FAILED: PaymentFailedData,
+    EventType.COUPON_REJECTED: CouponRejectedData,
+    EventType.ORDER_COMPLETED: OrderCompletedData,
+    EventType.OPTED_OUT: OptedOutData,
+}
+
+
+def customer_identity_hmac(secret: str, customer_id: str) -> str:
+    """The identity HMAC a shop computes server-side: hex HMAC-SHA256(secret, customer_id)."""
+    return hmac.new(secret.encode(), customer_id.encode(), sha256).hexdigest()
+
+
+class CartEventSerializer(serializers.Serializer):
+    """One cart event. ``data`` depends on ``type`` (see docs/API.md, "Event types")."""
+
+    id = IdField(help_text="Client-generated event id; the idempotency key.")
+    type = serializers.ChoiceField(choices=EventType.choices)
+    occurred_at = StrictDateTimeField()
+    cart_id = IdField()
+    visitor_id = IdField()
+    customer_id = IdField(required=False)
+    customer_hmac = serializers.CharField(
+        max_length=128,
+        required=False,
+        help_text="Widget only: hex HMAC-SHA256 of customer_id keyed with the site secret.",
+    )
+    data = serializers.DictField(required=False, default=dict)
+
+    def validate_occurred_at(self, value: datetime) -> datetime:
+        now = self.context.get("now") or timezone.now()
+        if value > now + settings.CARTASSIST_MAX_CLOCK_SKEW:
+            raise serializers.ValidationError("This timestamp is in the future.")
+        if value < now - settings.CARTASSIST_MAX_EVENT_AGE:
+            raise serializers.ValidationError("This event is too old to be accepted.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        data_serializer = DATA_SERIALIZERS[attrs["type"]](data=attrs.get("data") or {})
+        if not data_serializer.is_valid():
+            raise serializers.ValidationError({"data": data_serializer.errors})
+        attrs["data"] = dict(data_serializer.validated_data)
+        attrs["customer_verified"] = self._customer_is_verified(attrs)
+        attrs.pop("customer_hmac", None)
+        return attrs
+
+    def _customer_is_verified(self, attrs: dict[str, Any]) -> bool:
+        customer_id = attrs.get("customer_id")
+        if not customer_id:
+            return False
+        if self.context["trusted"]:
+            return True
+        sent = attrs.get("customer_hmac")
+        if not sent:
+            raise serializers.ValidationError(
+                {"customer_hmac": ["Required with customer_id: sign it on your server."]}
+            )
+        site = self.context["site"]
+        now = self.context.get("now") or timezone.now()
+        for secret in site.valid_secrets(now):
+            if hmac.compare_digest(customer_identity_hmac(secret, customer_id), str(sent)):
+                return True
+        raise serializers.ValidationError(
+            {"customer_hmac": ["Does not match customer_id for this site."]}
+        )
+
+
+_EXAMPLE_EVENT = {
+    "id": "evt_01HZX3",
+    "type": "shipping_quoted",
+    "occurred_at": "2026-11-23T10:15:00Z",
+    "cart_id": "cart_8841",
+    "visitor_id": "v_5f2c",
+    "data": {"currency": "EUR", "fee": "9.90", "method": "standard"},
+}
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Widget batch", value={"site_key": "pk_…", "events": [_EXAMPLE_EVENT]})
+    ]
+)
+class WidgetBatchSerializer(serializers.Serializer):
+    site_key = serializers.CharField(max_length=64, help_text="The site's public key.")
+    events = CartEventSerializer(many=True)
+
+
+@extend_schema_serializer(
+    examples=[OpenApiExample("Server batch", value={"events": [_EXAMPLE_EVENT]})]
+)
+class ServerBatchSerializer(serializers.Serializer):
+    events = CartEventSerializer(many=True)
+
+
+class IngestResultSerializer(serializers.Serializer):
+    stored = serializers.ListField(child=serializers.CharField(), help_text="Event ids stored now.")
+    duplicates = serializers.ListField(
+        child=serializers.CharField(), help_text="Event ids already stored before (not re-applied)."
+    )
+
+
+def validate_events(
+    raw_events: Any, *, site: Any, trusted: bool, now: datetime
+) -> list[dict[str, Any]]:
+    """Validate a batch; raise one ValidationError with the errors of every bad event."""
+    limit = settings.CARTASSIST_MAX_BATCH_EVENTS
+    if not isinstance(raw_events, list):
+        raise serializers.ValidationError({"events": ["Send a list of events."]})
+    if not raw_events:
+        raise serializers.ValidationError({"events": ["Send at least one event."]})
+    if len(raw_events) > limit:
+        raise serializers.ValidationError(
+            {"events": [f"At most {limit} events per batch; this one has {len(raw_events)}."]}
+        )
+    context = {"site": site, "trusted": trusted, "now": now}
+    errors: dict[str, Any] = {}
+    valid: list[dict[str, Any]] = []
+    for index, raw in enumerate(raw_events):
+        serializer = CartEventSerializer(data=raw, context=context)
+        if serializer.is_valid():
+            valid.append(dict(serializer.validated_data))
+        else:
+            errors[str(index)] = serializer.errors
+    if errors:
+        raise serializers.ValidationError({"events": errors})
+    return valid

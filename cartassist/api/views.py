@@ -1,0 +1,166 @@
+"""Cart event endpoints. Thin: read the body, authenticate, validate, call one service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import Throttled
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cartassist.models import EventSource, Site
+from cartassist.services.ingest import cart_events_ingest
+
+from .auth import server_site, widget_site
+from .body import parse_json_object, read_body
+from .serializers import (
+    IngestResultSerializer,
+    ServerBatchSerializer,
+    WidgetBatchSerializer,
+    validate_events,
+)
+from .throttles import SiteKeyThrottle
+
+ERROR_RESPONSES = {
+    400: OpenApiResponse(description="Invalid input: `errors` maps each field to its messages."),
+    411: OpenApiResponse(description="Chunked body without Content-Length (WSGI servers)."),
+    413: OpenApiResponse(description="Body over CARTASSIST_MAX_BODY_BYTES."),
+    415: OpenApiResponse(description="Content-Type other than application/json or text/plain."),
+    429: OpenApiResponse(description="Rate limit for this site key; see Retry-After."),
+}
+
+
+class _EventsView(APIView):
+    parser_classes: list[Any] = []  # the body is read by read_body(), bounded
+    throttle_classes: list[Any] = []  # throttled per site key once the site is known
+    throttle_scope = ""
+    source: EventSource
+
+    def throttle(self, request: Request, site: Site) -> None:
+        request.site = site  # type: ignore[attr-defined]
+        throttle = SiteKeyThrottle(self.throttle_scope)
+        if not throttle.allow_request(request, self):
+            raise Throttled(wait=throttle.wait())
+
+    def ingest(self, request: Request, site: Site, payload: dict[str, Any], now: Any) -> Response:
+        self.throttle(request, site)
+        events = validate_events(
+            payload.get("events"), site=site, trusted=self.source == EventSource.SERVER, now=now
+        )
+        result = cart_events_ingest(site=site, events=events, source=self.source, now=now)
+        return Response(result.as_dict(), status=status.HTTP_200_OK)
+
+
+class WidgetEventsView(_EventsView):
+    """Events from the storefront widget, authenticated by public site key + Origin."""
+
+    throttle_scope = "widget_events"
+    source = EventSource.WIDGET
+
+    @extend_schema(
+        operation_id="widget_events_create",
+        summary="Post a batch of cart events from the browser",
+        description=(
+            "Called by `cartassist.js`. The `Origin` header must be one of the site's allowed "
+            "origins (a missing or `null` Origin is refused). Send the body as "
+            "`application/json` or, to avoid a CORS preflight and to use `sendBeacon`, as "
+            "`text/plain`. Idempotent per event id. Widget-reported totals never override "
+            "totals a signed server event has set."
+        ),
+        request=WidgetBatchSerializer,
+        responses={
+            200: IngestResultSerializer,
+            403: OpenApiResponse(description="Unknown site key or origin not allowed."),
+            **ERROR_RESPONSES,
+        },
+        tags=["events"],
+    )
+    def post(self, request: Request) -> Response:
+        body = read_body(request._request)
+        payload = parse_json_object(request._request, body)
+        site = widget_site(request._request, payload.get("site_key"))
+        return self.ingest(request, site, payload, timezone.now())
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        add_cors_headers(request, response)
+        return response
+
+    @extend_schema(exclude=True)
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def add_cors_headers(request: Request, response: Any) -> None:
+    """Let the browser read our answer. The Origin itself is checked against the site's
+    allow-list before anything is stored; a preflight has no body and so no site key,
+    so it is answered for any origin (it grants nothing by itself)."""
+    origin = request.META.get("HTTP_ORIGIN")
+    if origin and origin != "null":
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "Content-Type"
+        response["Access-Control-Max-Age"] = "600"
+        response["Vary"] = "Origin"
+
+
+class ServerEventsView(_EventsView):
+    """Events from the shop backend, authenticated by an HMAC-SHA256 signature."""
+
+    throttle_scope = "server_events"
+    source = EventSource.SERVER
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'CartAssist-HMAC realm="api"'
+
+    @extend_schema(
+        operation_id="server_events_create",
+        summary="Post a batch of cart events from the shop backend (signed)",
+        description=(
+            "Trusted events: their totals outrank widget-reported ones and `customer_id` needs "
+            "no identity HMAC. Sign `<timestamp>.<raw body>` with the site secret (HMAC-SHA256, "
+            "hex) and send `X-CartAssist-Signature: v1=<hex>`. A signature is valid once, "
+            "within the replay window (default 300 s). See docs/API.md for the recipe."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "X-CartAssist-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="The site's public key.",
+            ),
+            OpenApiParameter(
+                "X-CartAssist-Timestamp",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Unix seconds when signed.",
+            ),
+            OpenApiParameter(
+                "X-CartAssist-Signature",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="v1=<hex HMAC-SHA256(secret, timestamp + '.' + body)>",
+            ),
+        ],
+        request=ServerBatchSerializer,
+        responses={
+            200: IngestResultSerializer,
+            401: OpenApiResponse(description="Unknown key, bad, stale or replayed signature."),
+            **ERROR_RESPONSES,
+        },
+        tags=["events"],
+    )
+    def post(self, request: Request) -> Response:
+        now = timezone.now()
+        body = read_body(request._request)
+        site = server_site(request._request, body, now=now)
+        payload = parse_json_object(request._request, body)
+        return self.ingest(request, site, payload, now)

@@ -1,0 +1,1 @@
+"""The embedded demo: a small storefront at /demo/ and the seed data it runs on."""

@@ -1,0 +1,148 @@
+"""A Site is one storefront that sends events to CartAssist."""
+
+from __future__ import annotations
+
+import secrets
+import zoneinfo
+from datetime import datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from policies.engine.money import CURRENCY_EXPONENTS
+
+
+def new_site_key() -> str:
+    return "pk_" + secrets.token_urlsafe(18)
+
+
+def new_site_secret() -> str:
+    return "sk_" + secrets.token_urlsafe(32)
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from exc
+
+
+def validate_origin(value: str) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
+        raise ValidationError(
+            f"{value!r} is not an origin: use scheme://host[:port], e.g. https://shop.example"
+        )
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValidationError(f"{value!r} is not an origin")
+
+
+def normalise_origin(value: str) -> str:
+    return value.strip().rstrip("/").lower()
+
+
+class Site(models.Model):
+    name = models.CharField(max_length=120)
+    public_key = models.CharField(
+        max_length=64,
+        unique=True,
+        default=new_site_key,
+        help_text="Public key the storefront widget sends. Not a secret.",
+    )
+    secret = models.CharField(
+        max_length=128,
+        default=new_site_secret,
+        help_text="Signs server events, shopper identities and webhooks. Keep it on the server.",
+    )
+    previous_secret = models.CharField(
+        max_length=128,
+        blank=True,
+        default="",
+        help_text="The secret before the last rotation; still accepted until it expires.",
+    )
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    allowed_origins = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Browser origins the widget may post from, e.g. https://shop.example.",
+    )
+    currency = models.CharField(
+        max_length=3,
+        choices=sorted((code, code) for code in CURRENCY_EXPONENTS),
+        default="EUR",
+    )
+    timezone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_timezone], help_text="IANA time zone."
+    )
+    quiet_hours_start = models.TimeField(
+        null=True, blank=True, help_text="No invitations from this local time (site time zone)."
+    )
+    quiet_hours_end = models.TimeField(
+        null=True, blank=True, help_text="… until this local time. May wrap past midnight."
+    )
+    frequency_cap_hours = models.PositiveIntegerField(
+        default=24, help_text="At most one invitation per visitor within this many hours."
+    )
+    holdout_share = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.100"),
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(1))],
+        help_text="Share of eligible stalled carts never invited (control group), 0–1.",
+    )
+    shipping_shock_ratio = models.DecimalField(
+        max_digits=5,
+        decimal_places=3,
+        default=Decimal("0.150"),
+        validators=[MinValueValidator(Decimal("0.001"))],
+        help_text="A quoted delivery charge at or above this share of the subtotal is a "
+        "'shipping shock' (0.15 = 15 %).",
+    )
+    agents_available = models.BooleanField(
+        default=True,
+        help_text="Until live chat presence is in place: whether agents can take chats now. "
+        "When off, stalled carts are suppressed with reason 'no agent available'.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = []
+        origins = self.allowed_origins or []
+        if not isinstance(origins, list):
+            raise ValidationError({"allowed_origins": "Enter a list of origins."})
+        for origin in origins:
+            try:
+                validate_origin(str(origin))
+            except ValidationError as exc:
+                errors.extend(exc.messages)
+        if errors:
+            raise ValidationError({"allowed_origins": errors})
+        self.allowed_origins = [normalise_origin(str(o)) for o in origins]
+        if (self.quiet_hours_start is None) != (self.quiet_hours_end is None):
+            raise ValidationError("Set both quiet hours start and end, or neither.")
+
+    def origin_is_allowed(self, origin: str | None) -> bool:
+        if not origin or origin == "null":
+            return False
+        return normalise_origin(origin) in self.allowed_origins
+
+    def valid_secrets(self, now: datetime) -> list[str]:
+        """The current secret, plus the previous one during its rotation grace period."""
+        keys = [self.secret]
+        if (
+            self.previous_secret
+            and self.previous_secret_expires_at
+            and now < self.previous_secret_expires_at
+        ):
+            keys.append(self.previous_secret)
+        return keys

@@ -1,0 +1,53 @@
+"""Embedded scheduler: runs the stall sweep on a daemon thread of the server process.
+
+Used when CARTASSIST_SWEEP_IN_PROCESS is on (the default without REDIS_URL). The loop
+is modelled on healthchecks' ``sendalerts``: a shutdown flag, an idle sleep between
+runs, and a failing run logged and retried on the next tick rather than killing the loop.
+Production mode runs the same ``stall_sweep`` from Celery beat instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from cartassist.services.sweep import stall_sweep
+
+logger = logging.getLogger(__name__)
+
+_started = threading.Event()
+_stop = threading.Event()
+
+
+def run_forever(stop: threading.Event) -> None:
+    interval = settings.CARTASSIST_SWEEP_INTERVAL.total_seconds()
+    while not stop.is_set():
+        try:
+            close_old_connections()
+            stall_sweep(now=timezone.now(), batch_size=settings.CARTASSIST_SWEEP_BATCH_SIZE)
+        except Exception:
+            logger.exception("stall sweep failed; retrying in %.0f s", interval)
+        finally:
+            close_old_connections()
+        stop.wait(interval)
+
+
+def start_in_background() -> bool:
+    """Start the sweep thread once per process. Returns False if it was already running."""
+    if _started.is_set():
+        return False
+    _started.set()
+    thread = threading.Thread(target=run_forever, args=(_stop,), name="stall-sweep", daemon=True)
+    thread.start()
+    logger.info(
+        "embedded stall sweep every %s s", settings.CARTASSIST_SWEEP_INTERVAL.total_seconds()
+    )
+    return True
+
+
+def stop() -> None:
+    _stop.set()

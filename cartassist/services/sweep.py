@@ -1,0 +1,193 @@
+"""The stall sweep: claim carts past their deadline, decide, record an Intervention.
+
+docs/ARCHITECTURE.md, "Detect" and "Decide". One function whichever scheduler calls it:
+the embedded scheduler thread (cartassist/scheduler.py) or Celery beat
+(cartassist/tasks.py).
+
+Cost: every query goes through the partial index on ``Cart.stall_deadline`` (only carts
+awaiting a decision are in it), so a sweep costs O(stalled carts), not O(all carts).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.module_loading import import_string
+
+from cartassist.domain.holdout import is_held_out
+from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
+from cartassist.domain.suppression import SuppressionContext, first_suppression_reason
+from cartassist.locks import cart_qs_select_for_update, supports_skip_locked
+from cartassist.models import (
+    Cart,
+    CartStatus,
+    Decision,
+    Intervention,
+    Site,
+    Visitor,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepResult:
+    claimed: int = 0
+    decisions: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+
+    def count(self, decision: str) -> None:
+        self.decisions[decision] = self.decisions.get(decision, 0) + 1
+
+
+def stall_sweep(
+    *, now: datetime, batch_size: int = 500, max_batches: int | None = None
+) -> SweepResult:
+    """Decide every cart whose stall deadline has passed, in batches of ``batch_size``.
+
+    Each batch is one transaction:
+    1. claim up to ``batch_size`` carts with ``stall_deadline <= now``, oldest first
+       (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so concurrent sweepers take disjoint
+       carts; SQLite: the IMMEDIATE transaction serialises sweepers);
+    2. for each cart, classify the stall, score urgency, and decide: suppressed (first
+       reason), held out, or invited (cartassist.domain);
+    3. record one Intervention per (cart, deadline), clear the deadline, mark the cart
+       stalled, and remember invitations for the frequency cap.
+    """
+    result = SweepResult()
+    while max_batches is None or result.batches < max_batches:
+        claimed = _sweep_batch(now=now, batch_size=batch_size, result=result)
+        result.batches += 1
+        if claimed < batch_size:
+            break
+    if result.claimed:
+        logger.info("stall sweep decided %d carts: %s", result.claimed, result.decisions)
+    return result
+
+
+def _sweep_batch(*, now: datetime, batch_size: int, result: SweepResult) -> int:
+    with transaction.atomic():
+        qs = cart_qs_select_for_update().filter(stall_deadline__lte=now).order_by("stall_deadline")
+        if supports_skip_locked():
+            qs = qs.select_for_update(skip_locked=True, of=("self",))
+        carts = list(qs[:batch_size])
+        if not carts:
+            return 0
+        sites = {s.pk: s for s in Site.objects.filter(pk__in={c.site_id for c in carts})}
+        visitors = _visitors(carts)
+        available = {site_id: agent_available(site) for site_id, site in sites.items()}
+        invited_now: set[tuple[int, str]] = set()
+        interventions = []
+        for cart in carts:
+            site = sites[cart.site_id]
+            visitor = visitors.get((cart.site_id, cart.visitor_id))
+            intervention = _decide(
+                cart,
+                site,
+                visitor,
+                now=now,
+                agent_is_available=available[cart.site_id],
+                invited_now=invited_now,
+            )
+            interventions.append(intervention)
+            result.count(intervention.decision)
+        Intervention.objects.bulk_create(interventions, ignore_conflicts=True)
+        Cart.objects.filter(pk__in=[c.pk for c in carts]).update(
+            stall_deadline=None, status=CartStatus.STALLED
+        )
+        _remember_invitations(invited_now, now)
+        result.claimed += len(carts)
+        return len(carts)
+
+
+def _visitors(carts: list[Cart]) -> dict[tuple[int, str], Visitor]:
+    by_site: dict[int, set[str]] = {}
+    for cart in carts:
+        by_site.setdefault(cart.site_id, set()).add(cart.visitor_id)
+    found: dict[tuple[int, str], Visitor] = {}
+    for site_id, visitor_ids in by_site.items():
+        for visitor in Visitor.objects.filter(site_id=site_id, external_id__in=visitor_ids):
+            found[(site_id, visitor.external_id)] = visitor
+    return found
+
+
+def _decide(
+    cart: Cart,
+    site: Site,
+    visitor: Visitor | None,
+    *,
+    now: datetime,
+    agent_is_available: bool,
+    invited_now: set[tuple[int, str]],
+) -> Intervention:
+    assert cart.stall_deadline is not None
+    reason = classify_stall(
+        CartSnapshot(
+            stage=cart.stage,
+            subtotal=cart.subtotal,
+            shipping_fee=cart.shipping_fee,
+            signal=cart.signal,
+            last_activity_at=cart.last_activity_at,
+        ),
+        shipping_shock_ratio=site.shipping_shock_ratio,
+    )
+    last_invited_at = visitor.last_invited_at if visitor else None
+    if (cart.site_id, cart.visitor_id) in invited_now:
+        last_invited_at = now  # two carts of one visitor in one batch: invite once
+    suppression = first_suppression_reason(
+        SuppressionContext(
+            now=now,
+            opted_out=bool(visitor and visitor.opted_out_at),
+            last_invited_at=last_invited_at,
+            frequency_cap=timedelta(hours=site.frequency_cap_hours),
+            timezone=site.timezone,
+            quiet_hours_start=site.quiet_hours_start,
+            quiet_hours_end=site.quiet_hours_end,
+            agent_available=agent_is_available,
+        )
+    )
+    if suppression is not None:
+        decision, suppression_reason = Decision.SUPPRESSED, suppression.value
+    elif is_held_out(
+        f"{cart.site_id}:{cart.external_id}", site.holdout_share, salt=site.public_key
+    ):
+        decision, suppression_reason = Decision.HELD_OUT, ""
+    else:
+        decision, suppression_reason = Decision.INVITED, ""
+        invited_now.add((cart.site_id, cart.visitor_id))
+    return Intervention(
+        site=site,
+        cart=cart,
+        visitor_id=cart.visitor_id,
+        stall_deadline=cart.stall_deadline,
+        stage=cart.stage,
+        stall_reason=reason.value,
+        urgency=score_urgency(reason=reason, stage=cart.stage, cart_value=cart.subtotal),
+        inactivity=now - cart.last_activity_at,
+        cart_value=cart.subtotal,
+        currency=cart.currency,
+        decision=decision,
+        suppression_reason=suppression_reason,
+        decided_at=now,
+    )
+
+
+def _remember_invitations(invited: set[tuple[int, str]], now: datetime) -> None:
+    if not invited:
+        return
+    Visitor.objects.bulk_create(
+        [Visitor(site_id=site_id, external_id=visitor_id) for site_id, visitor_id in invited],
+        ignore_conflicts=True,
+    )
+    for site_id, visitor_id in invited:
+        Visitor.objects.filter(site_id=site_id, external_id=visitor_id).update(last_invited_at=now)
+
+
+def agent_available(site: Site) -> bool:
+    """The pluggable "is an agent able to take the chat?" check (CARTASSIST_AGENT_AVAILABILITY)."""
+    check = import_string(settings.CARTASSIST_AGENT_AVAILABILITY)
+    return bool(check(site))

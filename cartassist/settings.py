@@ -1,0 +1,316 @@
+"""CartAssist settings: one module, driven by environment variables.
+
+With no configuration CartAssist runs *embedded*: SQLite, the in-memory channel
+layer, tasks in-process and the stall sweep on a thread of the server process.
+``DATABASE_URL`` switches to PostgreSQL and ``REDIS_URL`` to the Redis channel
+layer, Redis cache and Celery (worker + beat). Every setting is documented in
+``docs/SETTINGS.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+# --- typed helpers -------------------------------------------------------------------
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {value!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_secret(name: str, default: str = "") -> str:
+    """A secret from ``NAME`` or from the file named by ``NAME_FILE`` (Docker/K8s secrets)."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        return Path(path).read_text().strip()
+    return os.environ.get(name, default)
+
+
+# --- core ----------------------------------------------------------------------------
+
+DATABASE_URL = env_secret("DATABASE_URL")
+REDIS_URL = env_secret("REDIS_URL")
+# Embedded mode: no external services configured. Also makes DEBUG default to on,
+# because the embedded mode is the demo / development mode.
+EMBEDDED = not DATABASE_URL and not REDIS_URL
+
+DEBUG = env_bool("DEBUG", default=EMBEDDED)
+SECRET_KEY = env_secret("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    SECRET_KEY = "embedded-insecure-key-for-local-demo-only-never-in-production"  # noqa: S105
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",  # first, so its runserver (HTTP + WebSockets) wins: daphne.E001
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally, no CDN
+    "channels",
+    "cartassist.apps.CartAssistConfig",
+    "agents.apps.AgentsConfig",
+    "policies.apps.PoliciesConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "cartassist.urls"
+WSGI_APPLICATION = "cartassist.wsgi.application"
+ASGI_APPLICATION = "cartassist.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
+WHITENOISE_USE_FINDERS = DEBUG  # embedded mode serves static/ without collectstatic
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+LOGIN_URL = "/admin/login/"
+
+# --- database --------------------------------------------------------------------------
+
+if DATABASE_URL:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
+        )
+    }
+else:
+    SQLITE_PATH = Path(env("SQLITE_PATH", str(BASE_DIR / "var" / "cartassist.sqlite3")))
+    SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": SQLITE_PATH,
+            # WAL + persistent connections: ~3x the write rate of the default journal
+            # (see docs/PERFORMANCE.md). IMMEDIATE transactions take the write lock up
+            # front, so read-then-write transactions never fail with "database is locked".
+            "CONN_MAX_AGE": None,
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            "TEST": {"NAME": env("SQLITE_TEST_PATH", "") or None},
+        }
+    }
+
+# --- cache (rate limits, replay protection) -----------------------------------------
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", "cartassist"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- channels --------------------------------------------------------------------------
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", "cartassist")},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- celery ----------------------------------------------------------------------------
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+# Embedded mode runs tasks in-process (Saleor's rule): same code, no broker.
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- security --------------------------------------------------------------------------
+
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# Bodies larger than this are refused by Django for form posts; the JSON API has its
+# own, smaller limit (CARTASSIST_MAX_BODY_BYTES) enforced by the project itself.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+
+# --- REST framework / OpenAPI ---------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "cartassist.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_RATES": {
+        "widget_events": env("CARTASSIST_WIDGET_RATE", "600/min"),
+        "server_events": env("CARTASSIST_SERVER_RATE", "6000/min"),
+    },
+    # Reverse proxies in front of CartAssist; the client address for rate limits is taken
+    # from X-Forwarded-For accordingly (DRF's rule). Unset: REMOTE_ADDR.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0) or None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CartAssist API",
+    "DESCRIPTION": (
+        "Cart events in, stalled checkouts detected. Widget endpoints authenticate with the "
+        "site's public key and the browser's Origin; server endpoints with an HMAC-SHA256 "
+        "signature. See docs/API.md for the signing recipe and examples."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- logging ---------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- cartassist ------------------------------------------------------------------------
+
+# Largest accepted JSON body on the API, enforced while reading (also with a missing or
+# understated Content-Length).
+CARTASSIST_MAX_BODY_BYTES = env_int("CARTASSIST_MAX_BODY_BYTES", 256 * 1024)
+# Most events accepted in one batch.
+CARTASSIST_MAX_BATCH_EVENTS = env_int("CARTASSIST_MAX_BATCH_EVENTS", 100)
+# Server-signed requests: how far the signed timestamp may be from now.
+CARTASSIST_SIGNATURE_WINDOW = timedelta(seconds=env_int("CARTASSIST_SIGNATURE_WINDOW_SECONDS", 300))
+# How far in the future an event's occurred_at may be (client clock skew).
+CARTASSIST_MAX_CLOCK_SKEW = timedelta(seconds=env_int("CARTASSIST_MAX_CLOCK_SKEW_SECONDS", 300))
+# Events older than this are refused (a stale queue replayed days later).
+CARTASSIST_MAX_EVENT_AGE = timedelta(hours=env_int("CARTASSIST_MAX_EVENT_AGE_HOURS", 72))
+# How long the previous site secret stays valid after a rotation.
+CARTASSIST_SECRET_ROTATION_GRACE = timedelta(
+    hours=env_int("CARTASSIST_SECRET_ROTATION_GRACE_HOURS", 24)
+)
+# The stall sweep: how often it runs and how many carts one batch claims.
+CARTASSIST_SWEEP_INTERVAL = timedelta(seconds=env_int("CARTASSIST_SWEEP_INTERVAL_SECONDS", 10))
+CARTASSIST_SWEEP_BATCH_SIZE = env_int("CARTASSIST_SWEEP_BATCH_SIZE", 500)
+# Embedded mode runs the sweep on a thread inside the server process. Production mode
+# runs it from Celery beat instead.
+CARTASSIST_SWEEP_IN_PROCESS = env_bool("CARTASSIST_SWEEP_IN_PROCESS", default=not REDIS_URL)
+# The check "is there an agent able to take the chat?" used by suppression: a dotted
+# path to a callable(site) -> bool.
+CARTASSIST_AGENT_AVAILABILITY = env(
+    "CARTASSIST_AGENT_AVAILABILITY", "cartassist.availability.site_setting"
+)
+# The embedded demo storefront at /demo/.
+CARTASSIST_DEMO_ENABLED = env_bool("CARTASSIST_DEMO_ENABLED", default=EMBEDDED)
+
+CELERY_BEAT_SCHEDULE = {
+    "stall-sweep": {
+        "task": "cartassist.tasks.stall_sweep_task",
+        "schedule": CARTASSIST_SWEEP_INTERVAL.total_seconds(),
+    },
+}

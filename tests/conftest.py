@@ -1,0 +1,27 @@
+"""Shared fixtures (re-exported from tests/fixtures, Saleor style) and CI strictness.
+
+In CI (``CARTASSIST_REQUIRE_SERVICES=1``, set by .ci/run) a test that would skip for a
+missing service or browser fails instead, so nothing silently stops being tested.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from tests.fixtures.carts import *  # noqa: F403
+from tests.fixtures.sites import *  # noqa: F403
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The embedded sweep thread must never run inside the test process: tests call
+    # stall_sweep() themselves, with a frozen `now`.
+    settings.CARTASSIST_SWEEP_IN_PROCESS = False
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    """Rate-limit and replay state must not leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
