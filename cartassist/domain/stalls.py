@@ -79,7 +79,7 @@ def score_urgency(*, reason: Reason, stage: str, cart_value: Decimal) -> int:
     """0–100: the reason (≤40) + how far into checkout (≤30) + the cart's value (≤30).
 
     Value points grow with log10 of the value, so a 1,000 cart outranks a 10 cart without
-    a 100,000 cart drowning everything else: 10 → 7, 100 → 15, 1,000 → 22, ≥10,000 → 30.
+    a 100,000 cart drowning everything else: 10 → 8, 100 → 15, 1,000 → 22, ≥10,000 → 30.
     """
     value_points = 0
     if cart_value > 0:
