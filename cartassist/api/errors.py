@@ -37,6 +37,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     if isinstance(exc, exceptions.ValidationError):
         response.data = {"detail": "Invalid input.", "errors": response.data}
+    elif isinstance(exc, exceptions.ParseError):
+        # A 400 like any other: the offending "field" is the body itself.
+        detail = str(exc.detail)
+        response.data = {"detail": detail, "errors": {"body": [detail]}}
     elif isinstance(response.data, dict) and "detail" not in response.data:
         # Field-keyed refusals (unknown site key, wrong origin): keep the fields.
         response.data = {"detail": _first_message(response.data), "errors": response.data}

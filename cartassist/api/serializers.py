@@ -15,11 +15,12 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from cartassist.models import EventType
-from policies.engine.money import CURRENCY_EXPONENTS, MoneyError, parse_amount
+from policies.engine.money import CURRENCY_EXPONENTS, MoneyError, parse_amount, parse_decimal
 
 ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
 id_validator = RegexValidator(
@@ -27,8 +28,17 @@ id_validator = RegexValidator(
 )
 
 
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses JSON numbers instead of turning them into strings."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def IdField(**kwargs: Any) -> serializers.CharField:  # noqa: N802 - reads like a field class
-    return serializers.CharField(max_length=64, validators=[id_validator], **kwargs)
+    return StrictCharField(max_length=64, validators=[id_validator], **kwargs)
 
 
 class MoneyAmountField(serializers.Field):
@@ -42,9 +52,9 @@ class MoneyAmountField(serializers.Field):
 
     def to_internal_value(self, data: Any) -> Decimal:
         try:
-            # BHD has 3 decimal places, the most of any currency: the loosest check here;
-            # the exact one, in the event's own currency, follows in _MoneyCheckMixin.
-            return parse_amount(data, "BHD")
+            # The decimal places are checked in the event's own currency by
+            # _MoneyCheckMixin, which knows it.
+            return parse_decimal(data)
         except MoneyError as exc:
             raise serializers.ValidationError(str(exc)) from exc
 
@@ -59,8 +69,10 @@ class StrictDateTimeField(serializers.DateTimeField):
         if not isinstance(value, str):
             raise serializers.ValidationError("Enter an ISO 8601 timestamp string.")
         parsed = super().to_internal_value(value)
-        stripped = value.strip()
-        if not (stripped.endswith(("Z", "z")) or stripped[-6:-5] in {"+", "-"}):
+        # DRF makes a naive timestamp aware in the default zone; refuse it instead. Read
+        # the offset from the text itself (a date-only "2026-11-23" has none; "+0100" has).
+        as_sent = parse_datetime(value.strip())
+        if as_sent is None or as_sent.tzinfo is None:
             raise serializers.ValidationError(
                 "Include a UTC offset, e.g. 2026-11-23T10:15:00Z or +01:00."
             )

@@ -6,8 +6,9 @@ engine use one definition of "a valid amount in this currency".
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 
 # ISO 4217 active codes and their minor units (exponent). Currencies with 0 minor units
 # (JPY, KRW, ...) take whole amounts; with 3 (BHD, KWD, ...) three decimal places.
@@ -51,27 +52,30 @@ def minor_unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-CURRENCY_EXPONENTS[currency])
 
 
-def parse_amount(value: object, currency: str) -> Decimal:
-    """Parse an exact, non-negative amount in ``currency``; refuse anything inexact.
+# A plain decimal string: ASCII digits, an optional fraction, an optional minus (so that
+# "-1" is refused as negative rather than as malformed). No exponent ("1e3"), no "+",
+# no "_" separators and no non-ASCII digits, all of which Decimal() would accept.
+_DECIMAL_STRING = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,20})?")
 
-    Accepts a decimal string ("12.50") or an int/Decimal; refuses floats (inexact),
-    booleans, NaN/Infinity, negative amounts and more decimal places than the currency
-    has (12.345 EUR is an error, not silently rounded).
+
+def parse_decimal(value: object) -> Decimal:
+    """Parse an exact, finite, non-negative amount in any currency.
+
+    Accepts a plain decimal string ("12.50") or an int/Decimal; refuses floats (inexact),
+    booleans, NaN/Infinity, exponents and other notations, negative amounts and amounts
+    over MAX_AMOUNT. The currency's decimal places are checked by ``parse_amount``.
     """
-    if currency not in CURRENCY_EXPONENTS:
-        raise MoneyError(f"unknown currency {currency!r}")
-    if isinstance(value, bool | float):
+    if isinstance(value, bool):
+        raise MoneyError('amount must be a decimal string such as "12.50", not true/false')
+    if isinstance(value, float):
         raise MoneyError('amount must be a decimal string such as "12.50", not a float')
     if isinstance(value, int | Decimal):
         amount = Decimal(value)
     elif isinstance(value, str):
         text = value.strip()
-        if not text or len(text) > 32:
+        if not _DECIMAL_STRING.fullmatch(text):
             raise MoneyError('amount must be a decimal string such as "12.50"')
-        try:
-            amount = Decimal(text)
-        except InvalidOperation as exc:
-            raise MoneyError('amount must be a decimal string such as "12.50"') from exc
+        amount = Decimal(text)
     else:
         raise MoneyError('amount must be a decimal string such as "12.50"')
     if not amount.is_finite():
@@ -80,6 +84,18 @@ def parse_amount(value: object, currency: str) -> Decimal:
         raise MoneyError("amount must not be negative")
     if amount > MAX_AMOUNT:
         raise MoneyError(f"amount must not exceed {MAX_AMOUNT}")
+    return amount
+
+
+def parse_amount(value: object, currency: str) -> Decimal:
+    """Parse an exact, non-negative amount in ``currency``; refuse anything inexact.
+
+    ``parse_decimal``'s checks, then at most the currency's decimal places (12.345 EUR is
+    an error, not silently rounded).
+    """
+    if currency not in CURRENCY_EXPONENTS:
+        raise MoneyError(f"unknown currency {currency!r}")
+    amount = parse_decimal(value)
     exponent = CURRENCY_EXPONENTS[currency]
     if amount != amount.quantize(minor_unit(currency), rounding=ROUND_HALF_EVEN):
         raise MoneyError(f"{currency} amounts have at most {exponent} decimal places")
