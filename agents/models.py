@@ -1,1 +1,229 @@
-"""Agents, conversations and messages arrive with the live-chat issue (#3)."""
+"""Agents, invitations, conversations and messages (docs/REALTIME.md)."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from cartassist.models import StallReason
+
+
+class AgentStatus(models.TextChoices):
+    ONLINE = "online", "Online"
+    AWAY = "away", "Away"
+    OFFLINE = "offline", "Offline"
+
+
+class AgentProfile(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile"
+    )
+    site = models.ForeignKey("cartassist.Site", on_delete=models.CASCADE, related_name="agents")
+    display_name = models.CharField(max_length=80, help_text="Shown to shoppers.")
+    capacity = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="Concurrent chats.",
+    )
+    is_supervisor = models.BooleanField(
+        default=False, help_text="Sees every chat of the site and can take any over."
+    )
+    status = models.CharField(
+        max_length=8,
+        choices=AgentStatus.choices,
+        default=AgentStatus.OFFLINE,
+        help_text="Chosen in the console; an agent without a recent heartbeat is offline "
+        "whatever this says.",
+    )
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["display_name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class InvitationCopy(models.Model):
+    """What the invitation says, per site and stall reason (clarity: name the issue)."""
+
+    site = models.ForeignKey("cartassist.Site", on_delete=models.CASCADE, related_name="+")
+    stall_reason = models.CharField(max_length=32, choices=StallReason.choices)
+    headline = models.CharField(max_length=120)
+    body = models.CharField(max_length=400, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "stall_reason"], name="copy_once_per_reason")
+        ]
+        verbose_name_plural = "invitation copy"
+
+    def __str__(self) -> str:
+        return self.headline
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered (shown)"
+    ACCEPTED = "accepted", "Accepted"
+    DISMISSED = "dismissed", "Dismissed"
+    EXPIRED = "expired", "Expired (ignored)"
+
+
+VERIFICATION_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U
+
+
+def new_verification_code() -> str:
+    return "".join(secrets.choice(VERIFICATION_ALPHABET) for _ in range(8))
+
+
+class Invitation(models.Model):
+    intervention = models.OneToOneField(
+        "cartassist.Intervention", on_delete=models.CASCADE, related_name="invitation"
+    )
+    site = models.ForeignKey("cartassist.Site", on_delete=models.CASCADE, related_name="+")
+    cart = models.ForeignKey("cartassist.Cart", on_delete=models.CASCADE, related_name="+")
+    visitor_id = models.CharField(max_length=64)
+    agent = models.ForeignKey(
+        AgentProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    stall_reason = models.CharField(max_length=32, choices=StallReason.choices)
+    headline = models.CharField(max_length=120)
+    body = models.CharField(max_length=400, blank=True, default="")
+    verification_code = models.CharField(max_length=16, unique=True, default=new_verification_code)
+    status = models.CharField(
+        max_length=12, choices=InvitationStatus.choices, default=InvitationStatus.PENDING
+    )
+    sent_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["site", "visitor_id", "status"], name="invitation_visitor"),
+            models.Index(fields=["status", "expires_at"], name="invitation_expiry"),
+        ]
+        ordering = ["-sent_at"]
+
+    def __str__(self) -> str:
+        return f"{self.verification_code} ({self.status})"
+
+
+class ConversationStatus(models.TextChoices):
+    QUEUED = "queued", "Waiting for an agent"
+    ACTIVE = "active", "Active"
+    CLOSED = "closed", "Closed"
+
+
+class Disposition(models.TextChoices):
+    RESOLVED = "resolved", "Resolved"
+    CONVERTED = "converted", "Converted"
+    NOT_INTERESTED = "not_interested", "Not interested"
+    NO_RESPONSE = "no_response", "No response"
+    OTHER = "other", "Other"
+
+
+class CloseReason(models.TextChoices):
+    AGENT = "agent", "Closed by the agent"
+    VISITOR = "visitor", "Closed by the shopper"
+    VISITOR_TIMEOUT = "visitor_timeout", "Shopper left (timed out)"
+
+
+class Conversation(models.Model):
+    site = models.ForeignKey("cartassist.Site", on_delete=models.CASCADE, related_name="+")
+    visitor_id = models.CharField(max_length=64)
+    cart = models.ForeignKey(
+        "cartassist.Cart", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    invitation = models.OneToOneField(
+        Invitation, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversation"
+    )
+    agent = models.ForeignKey(
+        AgentProfile,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
+    )
+    status = models.CharField(
+        max_length=8, choices=ConversationStatus.choices, default=ConversationStatus.QUEUED
+    )
+    urgency = models.PositiveSmallIntegerField(default=0)
+    cart_value = models.DecimalField(max_digits=14, decimal_places=3, default=0)
+    last_seq = models.PositiveIntegerField(default=0)
+    visitor_read_seq = models.PositiveIntegerField(default=0)
+    agent_read_seq = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    first_agent_message_at = models.DateTimeField(null=True, blank=True)
+    visitor_last_seen_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(max_length=16, choices=CloseReason.choices, blank=True)
+    disposition = models.CharField(max_length=16, choices=Disposition.choices, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["site", "status", "-urgency"], name="conversation_queue"),
+            models.Index(fields=["site", "visitor_id", "status"], name="conversation_visitor"),
+            models.Index(fields=["agent", "status"], name="conversation_agent_load"),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Conversation {self.pk} ({self.status})"
+
+
+class Sender(models.TextChoices):
+    VISITOR = "visitor", "Shopper"
+    AGENT = "agent", "Agent"
+    SYSTEM = "system", "System"
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    seq = models.PositiveIntegerField()
+    sender = models.CharField(max_length=8, choices=Sender.choices)
+    agent = models.ForeignKey(
+        AgentProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    client_message_id = models.CharField(max_length=64)
+    text = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
+            models.UniqueConstraint(
+                fields=["conversation", "sender", "client_message_id"],
+                name="message_client_id_unique",
+            ),
+        ]
+        ordering = ["conversation", "seq"]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}#{self.seq}"
+
+
+class SavedReply(models.Model):
+    site = models.ForeignKey("cartassist.Site", on_delete=models.CASCADE, related_name="+")
+    stall_reason = models.CharField(
+        max_length=32,
+        choices=StallReason.choices,
+        blank=True,
+        help_text="Offer this reply only for chats about this stall reason (blank: always).",
+    )
+    title = models.CharField(max_length=80)
+    text = models.TextField(max_length=2000)
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name_plural = "saved replies"
+
+    def __str__(self) -> str:
+        return self.title

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -24,16 +25,36 @@ _stop = threading.Event()
 
 
 def run_forever(stop: threading.Event) -> None:
-    interval = settings.CARTASSIST_SWEEP_INTERVAL.total_seconds()
+    """Run the sweep every CARTASSIST_SWEEP_INTERVAL and the chat housekeeping every
+    CARTASSIST_HOUSEKEEPING_INTERVAL, until ``stop`` is set."""
+    from agents.services.housekeeping import chat_housekeeping
+
+    jobs = [
+        (
+            "stall sweep",
+            settings.CARTASSIST_SWEEP_INTERVAL.total_seconds(),
+            lambda now: stall_sweep(now=now, batch_size=settings.CARTASSIST_SWEEP_BATCH_SIZE),
+        ),
+        (
+            "chat housekeeping",
+            settings.CARTASSIST_HOUSEKEEPING_INTERVAL.total_seconds(),
+            lambda now: chat_housekeeping(now=now),
+        ),
+    ]
+    next_run = {name: 0.0 for name, _, _ in jobs}
     while not stop.is_set():
-        try:
-            close_old_connections()
-            stall_sweep(now=timezone.now(), batch_size=settings.CARTASSIST_SWEEP_BATCH_SIZE)
-        except Exception:
-            logger.exception("stall sweep failed; retrying in %.0f s", interval)
-        finally:
-            close_old_connections()
-        stop.wait(interval)
+        for name, interval, job in jobs:
+            if time.monotonic() < next_run[name]:
+                continue
+            try:
+                close_old_connections()
+                job(timezone.now())
+            except Exception:
+                logger.exception("%s failed; retrying in %.0f s", name, interval)
+            finally:
+                close_old_connections()
+            next_run[name] = time.monotonic() + interval
+        stop.wait(max(0.05, min(next_run.values()) - time.monotonic()))
 
 
 def start_in_background() -> bool:

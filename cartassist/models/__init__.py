@@ -1,6 +1,12 @@
 from .carts import Cart, CartStatus, Stage, StallSignal
 from .events import CartEvent, EventSource, EventType
-from .interventions import Decision, Intervention, StallReason, SuppressionReason
+from .interventions import (
+    Decision,
+    Intervention,
+    InterventionTrigger,
+    StallReason,
+    SuppressionReason,
+)
 from .sites import Site
 from .stall_rules import StallRule
 from .visitors import Visitor
@@ -13,6 +19,7 @@ __all__ = [
     "EventSource",
     "EventType",
     "Intervention",
+    "InterventionTrigger",
     "Site",
     "Stage",
     "StallReason",

@@ -25,6 +25,11 @@ class SuppressionReason(models.TextChoices):
     NO_AGENT_AVAILABLE = "no_agent_available", "No agent available"
 
 
+class InterventionTrigger(models.TextChoices):
+    SWEEP = "sweep", "Stall sweep"
+    AGENT = "agent", "Agent reached out"
+
+
 class Intervention(models.Model):
     site = models.ForeignKey("cartassist.Site", on_delete=models.CASCADE, related_name="+")
     cart = models.ForeignKey(
@@ -43,6 +48,9 @@ class Intervention(models.Model):
     decision = models.CharField(max_length=16, choices=Decision.choices)
     suppression_reason = models.CharField(
         max_length=32, choices=SuppressionReason.choices, blank=True, default=""
+    )
+    trigger = models.CharField(
+        max_length=8, choices=InterventionTrigger.choices, default=InterventionTrigger.SWEEP
     )
     decided_at = models.DateTimeField()
 

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
 
+from agents.services.invitations import invitations_create
 from cartassist.domain.holdout import is_held_out
 from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
 from cartassist.domain.suppression import SuppressionContext, first_suppression_reason
@@ -56,7 +57,9 @@ def stall_sweep(
     2. for each cart, classify the stall, score urgency, and decide: suppressed (first
        reason), held out, or invited (cartassist.domain);
     3. record one Intervention per (cart, deadline), clear the deadline, mark the cart
-       stalled, and remember invitations for the frequency cap.
+       stalled, and remember invitations for the frequency cap;
+    4. create an Invitation for each "invited" decision, pushed to the shopper's widget
+       after the transaction commits (agents/services/invitations.py).
     """
     result = SweepResult()
     while max_batches is None or result.batches < max_batches:
@@ -95,7 +98,12 @@ def _sweep_batch(*, now: datetime, batch_size: int, result: SweepResult) -> int:
             )
             interventions.append(intervention)
             result.count(intervention.decision)
-        Intervention.objects.bulk_create(interventions, ignore_conflicts=True)
+        # The carts are claimed by this transaction alone, so no conflict can happen here;
+        # the unique (cart, stall_deadline) constraint is the last line of defence.
+        Intervention.objects.bulk_create(interventions)
+        invitations_create(
+            interventions=[i for i in interventions if i.decision == Decision.INVITED], now=now
+        )
         Cart.objects.filter(pk__in=[c.pk for c in carts]).update(
             stall_deadline=None, status=CartStatus.STALLED
         )

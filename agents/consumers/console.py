@@ -1,0 +1,217 @@
+"""The agent console socket: presence, the queue, chats (docs/REALTIME.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from agents import realtime
+from agents.consumers.base import CLOSE_FORBIDDEN, ChatConsumer
+from agents.errors import ChatError
+from agents.frames import CONSOLE_FRAMES, Frame
+from agents.models import (
+    AgentProfile,
+    AgentStatus,
+    CloseReason,
+    Conversation,
+    ConversationStatus,
+    Disposition,
+    Sender,
+)
+from agents.payloads import agent_payload, conversation_payload, message_payload
+from agents.permissions import console_agent
+from agents.selectors import console_queue
+from agents.services import assignment, conversations, invitations, presence
+
+
+@database_sync_to_async
+def _console_hello(agent: AgentProfile) -> dict[str, Any]:
+    now = timezone.now()
+    if agent.status == AgentStatus.OFFLINE:
+        presence.agent_status_set(agent_id=agent.pk, status=AgentStatus.ONLINE, now=now)
+        agent.status = AgentStatus.ONLINE
+    else:
+        presence.agent_heartbeat(agent_id=agent.pk, now=now)
+    agent.last_heartbeat_at = now
+    assignment.queue_drain(site_id=agent.site_id, now=now)
+    active = Conversation.objects.select_related("agent").filter(
+        site_id=agent.site_id, status=ConversationStatus.ACTIVE
+    )
+    if not agent.is_supervisor:
+        active = active.filter(agent=agent)
+    load = Conversation.objects.filter(agent=agent, status=ConversationStatus.ACTIVE).count()
+    return {
+        "type": "hello",
+        "agent": agent_payload(
+            agent, effective_status=presence.effective_status(agent, now), load=load
+        ),
+        "queue": console_queue(site_id=agent.site_id, now=now),
+        "conversations": [conversation_payload(c) for c in active.order_by("created_at")],
+    }
+
+
+class ConsoleConsumer(ChatConsumer):
+    frame_schema = CONSOLE_FRAMES
+
+    async def on_connect(self) -> None:
+        agent = await database_sync_to_async(console_agent)(self.scope.get("user"))
+        if agent is None:
+            await self.refuse(CLOSE_FORBIDDEN)
+            return
+        self.agent = agent
+        await self.join(realtime.agent_group(agent.pk))
+        await self.join(realtime.console_site_group(agent.site_id))
+        hello = await _console_hello(agent)
+        for conversation in hello["conversations"]:
+            await self.join(realtime.conversation_group(conversation["id"]))
+        await self.send_json(hello)
+
+    async def _conversation(self, conversation_id: int) -> Conversation:
+        return await database_sync_to_async(conversations.conversation_for_agent)(
+            agent=self.agent, conversation_id=conversation_id
+        )
+
+    async def _send_queue(self) -> None:
+        queue = await database_sync_to_async(console_queue)(
+            site_id=self.agent.site_id, now=timezone.now()
+        )
+        await self.send_json({"type": "queue", "queue": queue})
+
+    # --- frames from the agent ---------------------------------------------------------
+
+    async def frame_presence_heartbeat(self, frame: Frame) -> None:
+        await database_sync_to_async(presence.agent_heartbeat)(
+            agent_id=self.agent.pk, now=timezone.now()
+        )
+        await self.send_json({"type": "pong"})
+
+    async def frame_status_set(self, frame: Frame) -> None:
+        if frame["status"] not in {AgentStatus.ONLINE, AgentStatus.AWAY}:
+            raise ChatError("invalid_frame", "status must be 'online' or 'away'.", field="status")
+        now = timezone.now()
+        await database_sync_to_async(presence.agent_status_set)(
+            agent_id=self.agent.pk, status=frame["status"], now=now
+        )
+        self.agent.status = frame["status"]
+        if frame["status"] == AgentStatus.ONLINE:
+            await database_sync_to_async(assignment.queue_drain)(
+                site_id=self.agent.site_id, now=now
+            )
+        await self.send_json({"type": "status", "status": frame["status"]})
+
+    async def frame_queue_claim(self, frame: Frame) -> None:
+        conversation = await database_sync_to_async(assignment.conversation_claim)(
+            agent=self.agent, conversation_id=frame["conversation_id"], now=timezone.now()
+        )
+        await self.join(realtime.conversation_group(conversation.pk))
+        await self.send_conversation(conversation_payload(conversation))
+
+    async def frame_reach_out(self, frame: Frame) -> None:
+        invitation = await database_sync_to_async(invitations.invitation_reach_out)(
+            agent=self.agent, cart_id=frame["cart_id"], now=timezone.now()
+        )
+        await self.send_json(
+            {"type": "reach_out.sent", "cart_id": frame["cart_id"], "invitation_id": invitation.pk}
+        )
+
+    async def frame_sync(self, frame: Frame) -> None:
+        conversation = await self._conversation(frame["conversation_id"])
+        await self.send_conversation(conversation_payload(conversation))
+        await self.send_messages_since(conversation, frame["after_seq"])
+
+    async def frame_message_send(self, frame: Frame) -> None:
+        conversation = await self._conversation(frame["conversation_id"])
+        posted = await database_sync_to_async(conversations.conversation_message_post)(
+            conversation_id=conversation.pk,
+            sender=Sender.AGENT,
+            agent=self.agent,
+            client_message_id=frame["client_message_id"],
+            text=frame["text"],
+            now=timezone.now(),
+        )
+        if not posted.created:
+            await self.send_json(
+                {
+                    "type": "message",
+                    "conversation_id": conversation.pk,
+                    "message": message_payload(posted.message, posted.author_name),
+                }
+            )
+
+    async def frame_typing(self, frame: Frame) -> None:
+        conversation = await self._conversation(frame["conversation_id"])
+        await database_sync_to_async(conversations.conversation_typing)(
+            conversation=conversation, sender=Sender.AGENT
+        )
+
+    async def frame_read(self, frame: Frame) -> None:
+        conversation = await self._conversation(frame["conversation_id"])
+        await database_sync_to_async(conversations.conversation_read)(
+            conversation=conversation, reader=Sender.AGENT, seq=frame["seq"]
+        )
+
+    async def frame_transfer(self, frame: Frame) -> None:
+        await database_sync_to_async(assignment.conversation_transfer)(
+            agent=self.agent,
+            conversation_id=frame["conversation_id"],
+            to_agent_id=frame["agent_id"],
+            now=timezone.now(),
+        )
+
+    async def frame_conversation_close(self, frame: Frame) -> None:
+        if frame["disposition"] not in Disposition.values:
+            raise ChatError(
+                "invalid_frame",
+                f"disposition must be one of {', '.join(Disposition.values)}.",
+                field="disposition",
+            )
+        conversation = await self._conversation(frame["conversation_id"])
+        await database_sync_to_async(conversations.conversation_close)(
+            conversation_id=conversation.pk,
+            reason=CloseReason.AGENT,
+            disposition=frame["disposition"],
+            now=timezone.now(),
+        )
+
+    # --- events from the channel layer -------------------------------------------------
+
+    async def queue_changed(self, event: dict[str, Any]) -> None:
+        await self._send_queue()
+
+    async def conversation_updated(self, event: dict[str, Any]) -> None:
+        conversation = event["conversation"]
+        mine = conversation["agent_id"] == self.agent.pk or self.agent.is_supervisor
+        group = realtime.conversation_group(conversation["id"])
+        if mine and conversation["status"] == ConversationStatus.ACTIVE:
+            await self.join(group)
+        elif not mine and group in self.joined:
+            await self.leave(group)  # transferred away or re-queued
+        if mine or group in self.joined or conversation["agent_id"] is None:
+            await self.send_conversation(conversation)
+
+    async def conversation_closed(self, event: dict[str, Any]) -> None:
+        group = realtime.conversation_group(event["conversation_id"])
+        if group in self.joined:
+            await self.send_json(
+                {
+                    "type": "conversation.closed",
+                    "conversation_id": event["conversation_id"],
+                    "reason": event["reason"],
+                }
+            )
+            await self.leave(group)
+
+    async def typing_sent(self, event: dict[str, Any]) -> None:
+        if event["sender"] == Sender.VISITOR:
+            await self.send_json(
+                {
+                    "type": "typing",
+                    "conversation_id": event["conversation_id"],
+                    "sender": event["sender"],
+                }
+            )
+
+    async def invitation_created(self, event: dict[str, Any]) -> None:
+        """Agents learn about invitations through the queue."""

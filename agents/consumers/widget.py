@@ -1,0 +1,182 @@
+"""The shopper's socket: thin — each frame is one service call (docs/REALTIME.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from agents import realtime
+from agents.consumers.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORISED, ChatConsumer
+from agents.frames import WIDGET_FRAMES, Frame
+from agents.models import ConversationStatus, Sender
+from agents.payloads import conversation_payload, invitation_payload, message_payload
+from agents.services import conversations, invitations
+from agents.tokens import visitor_token_verify
+from cartassist.models import Site
+
+
+def _headers(scope: dict[str, Any]) -> dict[str, str]:
+    return {k.decode("latin1").lower(): v.decode("latin1") for k, v in scope.get("headers", [])}
+
+
+@database_sync_to_async
+def _widget_hello(site_id: int, visitor_id: str) -> dict[str, Any]:
+    now = timezone.now()
+    pending = invitations.invitations_pending(site_id=site_id, visitor_id=visitor_id, now=now)
+    invitations.invitations_mark_delivered(invitation_ids=[i.pk for i in pending], now=now)
+    open_conversations = conversations.open_conversations_for_visitor(
+        site_id=site_id, visitor_id=visitor_id
+    )
+    conversations.visitor_seen(site_id=site_id, visitor_id=visitor_id, now=now)
+    return {
+        "type": "hello",
+        "visitor_id": visitor_id,
+        "invitations": [invitation_payload(i) for i in pending],
+        "conversations": [conversation_payload(c) for c in open_conversations],
+    }
+
+
+class WidgetConsumer(ChatConsumer):
+    frame_schema = WIDGET_FRAMES
+
+    async def on_connect(self) -> None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
+        identity = visitor_token_verify((query.get("token") or [""])[0])
+        if identity is None:
+            await self.refuse(CLOSE_UNAUTHORISED)
+            return
+        site = await database_sync_to_async(Site.objects.filter(pk=identity.site_id).first)()
+        if site is None or not site.origin_is_allowed(_headers(self.scope).get("origin")):
+            await self.refuse(CLOSE_FORBIDDEN)
+            return
+        self.site_id = identity.site_id
+        self.visitor_id = identity.visitor_id
+        await self.join(realtime.visitor_group(self.site_id, self.visitor_id))
+        hello = await _widget_hello(self.site_id, self.visitor_id)
+        for conversation in hello["conversations"]:
+            await self.join(realtime.conversation_group(conversation["id"]))
+        await self.send_json(hello)
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "visitor_id"):
+            await database_sync_to_async(conversations.visitor_seen)(
+                site_id=self.site_id, visitor_id=self.visitor_id, now=timezone.now()
+            )
+        await super().disconnect(code)
+
+    async def _conversation(self, conversation_id: int) -> Any:
+        return await database_sync_to_async(conversations.conversation_for_visitor)(
+            site_id=self.site_id, visitor_id=self.visitor_id, conversation_id=conversation_id
+        )
+
+    # --- frames from the shopper -------------------------------------------------------
+
+    async def frame_ping(self, frame: Frame) -> None:
+        await database_sync_to_async(conversations.visitor_seen)(
+            site_id=self.site_id, visitor_id=self.visitor_id, now=timezone.now()
+        )
+        await self.send_json({"type": "pong"})
+
+    async def frame_sync(self, frame: Frame) -> None:
+        conversation = await self._conversation(frame["conversation_id"])
+        await self.send_messages_since(conversation, frame["after_seq"])
+
+    async def frame_invitation_accept(self, frame: Frame) -> None:
+        conversation = await database_sync_to_async(invitations.invitation_accept)(
+            site_id=self.site_id,
+            visitor_id=self.visitor_id,
+            invitation_id=frame["invitation_id"],
+            now=timezone.now(),
+        )
+        await self.join(realtime.conversation_group(conversation.pk))
+        conversation = await self._conversation(conversation.pk)
+        await self.send_conversation(conversation_payload(conversation))
+
+    async def frame_invitation_dismiss(self, frame: Frame) -> None:
+        await database_sync_to_async(invitations.invitation_dismiss)(
+            site_id=self.site_id,
+            visitor_id=self.visitor_id,
+            invitation_id=frame["invitation_id"],
+            now=timezone.now(),
+        )
+        await self.send_json(
+            {"type": "invitation.dismissed", "invitation_id": frame["invitation_id"]}
+        )
+
+    async def frame_message_send(self, frame: Frame) -> None:
+        conversation = await self._conversation(frame["conversation_id"])
+        posted = await database_sync_to_async(conversations.conversation_message_post)(
+            conversation_id=conversation.pk,
+            sender=Sender.VISITOR,
+            client_message_id=frame["client_message_id"],
+            text=frame["text"],
+            now=timezone.now(),
+        )
+        if not posted.created:
+            # A retry of a message already stored: answer with the original.
+            await self.send_json(
+                {
+                    "type": "message",
+                    "conversation_id": conversation.pk,
+                    "message": message_payload(posted.message, posted.author_name),
+                }
+            )
+
+    async def frame_typing(self, frame: Frame) -> None:
+        conversation = await self._conversation(frame["conversation_id"])
+        await database_sync_to_async(conversations.conversation_typing)(
+            conversation=conversation, sender=Sender.VISITOR
+        )
+
+    async def frame_read(self, frame: Frame) -> None:
+        conversation = await self._conversation(frame["conversation_id"])
+        await database_sync_to_async(conversations.conversation_read)(
+            conversation=conversation, reader=Sender.VISITOR, seq=frame["seq"]
+        )
+
+    async def frame_conversation_close(self, frame: Frame) -> None:
+        conversation = await self._conversation(frame["conversation_id"])
+        await database_sync_to_async(conversations.conversation_close)(
+            conversation_id=conversation.pk,
+            reason=conversations.CloseReason.VISITOR,
+            now=timezone.now(),
+        )
+
+    # --- events from the channel layer -------------------------------------------------
+
+    async def invitation_created(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "invitation", "invitation": event["invitation"]})
+        await database_sync_to_async(invitations.invitations_mark_delivered)(
+            invitation_ids=[event["invitation"]["id"]], now=timezone.now()
+        )
+
+    async def conversation_updated(self, event: dict[str, Any]) -> None:
+        conversation = event["conversation"]
+        if conversation["status"] != ConversationStatus.CLOSED:
+            await self.join(realtime.conversation_group(conversation["id"]))
+        await self.send_conversation(conversation)
+
+    async def conversation_closed(self, event: dict[str, Any]) -> None:
+        group = realtime.conversation_group(event["conversation_id"])
+        if group in self.joined:
+            await self.send_json(
+                {
+                    "type": "conversation.closed",
+                    "conversation_id": event["conversation_id"],
+                    "reason": event["reason"],
+                }
+            )
+            await self.leave(group)
+
+    async def typing_sent(self, event: dict[str, Any]) -> None:
+        if event["sender"] != Sender.VISITOR:
+            await self.send_json(
+                {
+                    "type": "typing",
+                    "conversation_id": event["conversation_id"],
+                    "sender": event["sender"],
+                }
+            )

@@ -1,0 +1,68 @@
+"""JSON-safe payloads of models, as sent in frames (docs/REALTIME.md). No queries here:
+callers pass objects with what they need already loaded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.urls import reverse
+
+from agents.models import AgentProfile, Conversation, Invitation, Message
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def invitation_payload(invitation: Invitation) -> dict[str, Any]:
+    return {
+        "id": invitation.pk,
+        "stall_reason": invitation.stall_reason,
+        "headline": invitation.headline,
+        "body": invitation.body,
+        "agent_name": invitation.agent.display_name if invitation.agent else "",
+        "verification_code": invitation.verification_code,
+        "verify_url": reverse("verify-page", args=[invitation.verification_code]),
+        "sent_at": _iso(invitation.sent_at),
+        "expires_at": _iso(invitation.expires_at),
+    }
+
+
+def conversation_payload(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "agent_name": conversation.agent.display_name if conversation.agent else "",
+        "agent_id": conversation.agent_id,
+        "last_seq": conversation.last_seq,
+        "visitor_read_seq": conversation.visitor_read_seq,
+        "agent_read_seq": conversation.agent_read_seq,
+        "urgency": conversation.urgency,
+        "cart_value": str(conversation.cart_value),
+        "created_at": _iso(conversation.created_at),
+        "close_reason": conversation.close_reason,
+        "disposition": conversation.disposition,
+    }
+
+
+def message_payload(message: Message, author_name: str) -> dict[str, Any]:
+    return {
+        "seq": message.seq,
+        "sender": message.sender,
+        "author_name": author_name,
+        "text": message.text,
+        "client_message_id": message.client_message_id,
+        "created_at": _iso(message.created_at),
+    }
+
+
+def agent_payload(agent: AgentProfile, *, effective_status: str, load: int) -> dict[str, Any]:
+    return {
+        "id": agent.pk,
+        "display_name": agent.display_name,
+        "status": effective_status,
+        "capacity": agent.capacity,
+        "load": load,
+        "is_supervisor": agent.is_supervisor,
+    }

@@ -1,0 +1,157 @@
+"""Read-only queries for the console and the verification page."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Q
+
+from agents.models import Conversation, ConversationStatus, Invitation, SavedReply
+from agents.payloads import _iso
+from agents.services.invitations import OPEN_STATUSES
+from cartassist.models import Cart, CartEvent, Decision, Intervention, SuppressionReason
+
+QUEUE_LIMIT = 100
+
+
+def invitation_by_code(code: str) -> Invitation | None:
+    code = code.strip().upper()
+    if not code or len(code) > 16:
+        return None
+    return Invitation.objects.select_related("site", "agent").filter(verification_code=code).first()
+
+
+def _cart_brief(cart: Cart | None) -> dict[str, Any] | None:
+    if cart is None:
+        return None
+    return {
+        "id": cart.pk,
+        "external_id": cart.external_id,
+        "stage": cart.stage,
+        "subtotal": str(cart.subtotal),
+        "shipping_fee": None if cart.shipping_fee is None else str(cart.shipping_fee),
+        "currency": cart.currency,
+    }
+
+
+def console_queue(*, site_id: int, now: datetime) -> list[dict[str, Any]]:
+    """The console queue, most urgent first: chats waiting for an agent, invitations the
+    shoppers have not answered yet, and stalled carts that nobody could invite (an agent
+    may reach out to them)."""
+    items: list[dict[str, Any]] = []
+    for conversation in (
+        Conversation.objects.select_related("cart", "invitation")
+        .filter(site_id=site_id, status=ConversationStatus.QUEUED)
+        .order_by("-urgency", "-cart_value", "created_at")[:QUEUE_LIMIT]
+    ):
+        items.append(
+            {
+                "kind": "chat",
+                "conversation_id": conversation.pk,
+                "urgency": conversation.urgency,
+                "cart_value": str(conversation.cart_value),
+                "stall_reason": conversation.invitation.stall_reason
+                if conversation.invitation
+                else "",
+                "waiting_since": _iso(conversation.created_at),
+                "cart": _cart_brief(conversation.cart),
+            }
+        )
+    for invitation in (
+        Invitation.objects.select_related("intervention", "cart", "agent")
+        .filter(site_id=site_id, status__in=OPEN_STATUSES, expires_at__gt=now)
+        .order_by("-intervention__urgency", "-intervention__cart_value")[:QUEUE_LIMIT]
+    ):
+        items.append(
+            {
+                "kind": "invitation",
+                "invitation_id": invitation.pk,
+                "urgency": invitation.intervention.urgency,
+                "cart_value": str(invitation.intervention.cart_value),
+                "stall_reason": invitation.stall_reason,
+                "status": invitation.status,
+                "agent_name": invitation.agent.display_name if invitation.agent else "",
+                "sent_at": _iso(invitation.sent_at),
+                "cart": _cart_brief(invitation.cart),
+            }
+        )
+    reachable = [SuppressionReason.NO_AGENT_AVAILABLE, SuppressionReason.QUIET_HOURS]
+    for intervention in (
+        Intervention.objects.select_related("cart")
+        .filter(
+            site_id=site_id,
+            decision=Decision.SUPPRESSED,
+            suppression_reason__in=reachable,
+            decided_at__gte=now - timedelta(hours=2),
+            cart__status="stalled",
+        )
+        .order_by("-urgency", "-cart_value")[:QUEUE_LIMIT]
+    ):
+        items.append(
+            {
+                "kind": "stalled_cart",
+                "cart_id": intervention.cart_id,
+                "urgency": intervention.urgency,
+                "cart_value": str(intervention.cart_value),
+                "stall_reason": intervention.stall_reason,
+                "suppression_reason": intervention.suppression_reason,
+                "decided_at": _iso(intervention.decided_at),
+                "cart": _cart_brief(intervention.cart),
+            }
+        )
+    items.sort(key=lambda item: (-item["urgency"], -float(item["cart_value"])))
+    return items
+
+
+def cart_panel(*, cart: Cart) -> dict[str, Any]:
+    """Everything the agent needs about a cart: lines, totals, stage, stall reason, the
+    event timeline, and earlier interventions for this shopper (recognise returners)."""
+    events = list(CartEvent.objects.filter(cart=cart).order_by("-occurred_at")[:50])
+    shopper = Q(visitor_id=cart.visitor_id)
+    if cart.customer_id and cart.customer_verified:
+        shopper |= Q(cart__customer_id=cart.customer_id, cart__customer_verified=True)
+    earlier = list(
+        Intervention.objects.filter(shopper, site_id=cart.site_id)
+        .exclude(cart=cart)
+        .select_related("invitation")
+        .order_by("-decided_at")[:10]
+    )
+    latest = Intervention.objects.filter(cart=cart).order_by("-decided_at").first()
+    return {
+        **(_cart_brief(cart) or {}),
+        "lines": cart.lines,
+        "shipping_method": cart.shipping_method,
+        "status": cart.status,
+        "totals_trusted": cart.totals_trusted,
+        "customer_id": cart.customer_id if cart.customer_verified else "",
+        "stall_reason": latest.stall_reason if latest else "",
+        "last_activity_at": _iso(cart.last_activity_at),
+        "timeline": [
+            {
+                "type": e.type,
+                "occurred_at": _iso(e.occurred_at),
+                "data": e.data,
+                "applied": e.applied,
+            }
+            for e in events
+        ],
+        "earlier_interventions": [
+            {
+                "decided_at": _iso(i.decided_at),
+                "stall_reason": i.stall_reason,
+                "decision": i.decision,
+                "invitation_status": getattr(getattr(i, "invitation", None), "status", ""),
+            }
+            for i in earlier
+        ],
+    }
+
+
+def saved_replies(*, site_id: int, stall_reason: str = "") -> list[dict[str, Any]]:
+    qs = SavedReply.objects.filter(site_id=site_id).filter(
+        Q(stall_reason="") | Q(stall_reason=stall_reason)
+    )
+    return [
+        {"id": r.pk, "title": r.title, "text": r.text, "stall_reason": r.stall_reason} for r in qs
+    ]

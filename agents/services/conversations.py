@@ -1,0 +1,253 @@
+"""Conversations and messages: persist first, then fan out (docs/adr/0005).
+
+Every function here that changes what a client sees publishes through
+``agents.realtime.publish_on_commit``, so a frame is sent only for committed state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+
+from agents import realtime
+from agents.errors import ChatError, NotFound
+from agents.models import (
+    AgentProfile,
+    CloseReason,
+    Conversation,
+    ConversationStatus,
+    Message,
+    Sender,
+)
+from agents.payloads import conversation_payload, message_payload
+
+SYSTEM_NAME = "CartAssist"
+VISITOR_NAME = "You"
+
+
+def author_name(message: Message, agent: AgentProfile | None) -> str:
+    if message.sender == Sender.AGENT:
+        return agent.display_name if agent else "Agent"
+    if message.sender == Sender.SYSTEM:
+        return SYSTEM_NAME
+    return VISITOR_NAME
+
+
+def conversation_for_visitor(
+    *, site_id: int, visitor_id: str, conversation_id: int
+) -> Conversation:
+    """The visitor's own conversation; another visitor's looks exactly like a missing one."""
+    conversation = (
+        Conversation.objects.select_related("agent")
+        .filter(pk=conversation_id, site_id=site_id, visitor_id=visitor_id)
+        .first()
+    )
+    if conversation is None:
+        raise NotFound("conversation")
+    return conversation
+
+
+def conversation_for_agent(*, agent: AgentProfile, conversation_id: int) -> Conversation:
+    """A conversation the agent may act on: assigned to them, or any of their site's
+    conversations for a supervisor."""
+    qs = Conversation.objects.select_related("agent").filter(
+        pk=conversation_id, site_id=agent.site_id
+    )
+    if not agent.is_supervisor:
+        qs = qs.filter(agent=agent)
+    conversation = qs.first()
+    if conversation is None:
+        raise NotFound("conversation")
+    return conversation
+
+
+def conversation_publish(conversation: Conversation) -> None:
+    """Tell everyone who follows ``conversation`` its new state (on commit)."""
+    payload = {"conversation": conversation_payload(conversation)}
+    realtime.publish_on_commit(
+        realtime.visitor_group(conversation.site_id, conversation.visitor_id),
+        realtime.CONVERSATION_UPDATED,
+        payload,
+    )
+    realtime.publish_on_commit(
+        realtime.conversation_group(conversation.pk), realtime.CONVERSATION_UPDATED, payload
+    )
+    if conversation.agent_id:
+        realtime.publish_on_commit(
+            realtime.agent_group(conversation.agent_id), realtime.CONVERSATION_UPDATED, payload
+        )
+    realtime.publish_on_commit(
+        realtime.console_site_group(conversation.site_id), realtime.QUEUE_CHANGED, {}
+    )
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    message: Message
+    author_name: str
+    created: bool
+
+
+def conversation_message_post(
+    *,
+    conversation_id: int,
+    sender: Sender,
+    client_message_id: str,
+    text: str,
+    now: datetime,
+    agent: AgentProfile | None = None,
+) -> PostedMessage:
+    """Persist a message with the next sequence number, then fan it out.
+
+    1. Lock the conversation row (the sequence is per conversation).
+    2. A ``client_message_id`` already used by this sender returns the stored message:
+       sending is idempotent, a retry never duplicates.
+    3. Refuse closed conversations; an agent must own the conversation (or supervise).
+    4. Store the message and the new ``last_seq``; publish on commit.
+    """
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update().select_related("agent").get(pk=conversation_id)
+        )
+        existing = Message.objects.filter(
+            conversation=conversation, sender=sender, client_message_id=client_message_id
+        ).first()
+        if existing is not None:
+            return PostedMessage(existing, author_name(existing, conversation.agent), created=False)
+        if conversation.status == ConversationStatus.CLOSED:
+            raise ChatError("closed", "This conversation is closed.", ref=client_message_id)
+        if sender == Sender.AGENT and (
+            agent is None or (conversation.agent_id != agent.pk and not agent.is_supervisor)
+        ):
+            raise NotFound("conversation", ref=client_message_id)
+        conversation.last_seq += 1
+        message = Message.objects.create(
+            conversation=conversation,
+            seq=conversation.last_seq,
+            sender=sender,
+            agent=agent if sender == Sender.AGENT else None,
+            client_message_id=client_message_id,
+            text=text,
+            created_at=now,
+        )
+        update_fields = ["last_seq"]
+        if sender == Sender.AGENT and conversation.first_agent_message_at is None:
+            conversation.first_agent_message_at = now
+            update_fields.append("first_agent_message_at")
+        if sender == Sender.VISITOR:
+            conversation.visitor_last_seen_at = now
+            update_fields.append("visitor_last_seen_at")
+        conversation.save(update_fields=update_fields)
+        name = author_name(message, agent if sender == Sender.AGENT else conversation.agent)
+        realtime.publish_on_commit(
+            realtime.conversation_group(conversation.pk),
+            realtime.MESSAGE_CREATED,
+            {"conversation_id": conversation.pk, "message": message_payload(message, name)},
+        )
+    return PostedMessage(message, name, created=True)
+
+
+def system_message_post(*, conversation: Conversation, text: str, key: str, now: datetime) -> None:
+    """A message from CartAssist itself (transfers, re-queues), persisted like any other."""
+    conversation_message_post(
+        conversation_id=conversation.pk,
+        sender=Sender.SYSTEM,
+        client_message_id=f"system-{key}"[:64],
+        text=text,
+        now=now,
+    )
+
+
+def conversation_messages_since(*, conversation: Conversation, after_seq: int) -> list[dict]:
+    """Every message with ``seq > after_seq``, in order, as payloads: what a client that
+    saw ``after_seq`` last has missed."""
+    messages = list(
+        Message.objects.filter(conversation=conversation, seq__gt=after_seq)
+        .select_related("agent")
+        .order_by("seq")
+    )
+    return [message_payload(m, author_name(m, m.agent)) for m in messages]
+
+
+def conversation_read(*, conversation: Conversation, reader: Sender, seq: int) -> int:
+    """Record that ``reader`` has read up to ``seq`` (never backwards, never past the end)."""
+    seq = min(seq, conversation.last_seq)
+    field = "visitor_read_seq" if reader == Sender.VISITOR else "agent_read_seq"
+    with transaction.atomic():
+        updated = Conversation.objects.filter(pk=conversation.pk, **{f"{field}__lt": seq}).update(
+            **{field: seq}
+        )
+        if updated:
+            realtime.publish_on_commit(
+                realtime.conversation_group(conversation.pk),
+                realtime.READ,
+                {"conversation_id": conversation.pk, "reader": reader.value, "seq": seq},
+            )
+    return seq
+
+
+def conversation_typing(*, conversation: Conversation, sender: Sender) -> None:
+    """Typing indicators are ephemeral: published, never stored."""
+    realtime.publish_on_commit(
+        realtime.conversation_group(conversation.pk),
+        realtime.TYPING,
+        {"conversation_id": conversation.pk, "sender": sender.value},
+    )
+
+
+def conversation_close(
+    *,
+    conversation_id: int,
+    reason: CloseReason,
+    now: datetime,
+    disposition: str = "",
+) -> Conversation:
+    """Close a conversation (idempotent), free the agent's seat and route the queue."""
+    from agents.services.assignment import queue_drain
+
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update().select_related("agent").get(pk=conversation_id)
+        )
+        if conversation.status == ConversationStatus.CLOSED:
+            return conversation
+        conversation.status = ConversationStatus.CLOSED
+        conversation.closed_at = now
+        conversation.close_reason = reason
+        conversation.disposition = disposition
+        conversation.save(update_fields=["status", "closed_at", "close_reason", "disposition"])
+        payload = {"conversation_id": conversation.pk, "reason": reason.value}
+        realtime.publish_on_commit(
+            realtime.conversation_group(conversation.pk), realtime.CONVERSATION_CLOSED, payload
+        )
+        realtime.publish_on_commit(
+            realtime.visitor_group(conversation.site_id, conversation.visitor_id),
+            realtime.CONVERSATION_CLOSED,
+            payload,
+        )
+        conversation_publish(conversation)
+        queue_drain(site_id=conversation.site_id, now=now)
+    return conversation
+
+
+def visitor_seen(*, site_id: int, visitor_id: str, now: datetime) -> None:
+    """The shopper is still there (socket connected or pinging)."""
+    Conversation.objects.filter(
+        site_id=site_id,
+        visitor_id=visitor_id,
+        status__in=[ConversationStatus.QUEUED, ConversationStatus.ACTIVE],
+    ).update(visitor_last_seen_at=now)
+
+
+def open_conversations_for_visitor(*, site_id: int, visitor_id: str) -> list[Conversation]:
+    return list(
+        Conversation.objects.select_related("agent")
+        .filter(
+            site_id=site_id,
+            visitor_id=visitor_id,
+            status__in=[ConversationStatus.QUEUED, ConversationStatus.ACTIVE],
+        )
+        .order_by("created_at")
+    )

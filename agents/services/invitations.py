@@ -1,0 +1,240 @@
+"""Invitations: created by the sweep (or an agent's reach-out), pushed to the widget,
+accepted or dismissed by the shopper, expired when ignored."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from agents import realtime
+from agents.errors import ChatError, NotFound
+from agents.models import (
+    AgentProfile,
+    Conversation,
+    Invitation,
+    InvitationCopy,
+    InvitationStatus,
+)
+from agents.payloads import invitation_payload
+from agents.services.assignment import conversation_route
+from agents.services.presence import least_loaded_available_agent
+from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
+from cartassist.models import (
+    Cart,
+    CartStatus,
+    Decision,
+    Intervention,
+    InterventionTrigger,
+    StallReason,
+    Visitor,
+)
+
+DEFAULT_COPY: dict[str, tuple[str, str]] = {
+    StallReason.SHIPPING_SHOCK: (
+        "Questions about the delivery charge?",
+        "{agent} can look at the delivery options for your order right now.",
+    ),
+    StallReason.PAYMENT_FAILED: (
+        "Trouble with your payment?",
+        "{agent} can help you complete your order.",
+    ),
+    StallReason.COUPON_REJECTED: (
+        "Your coupon didn't work?",
+        "{agent} can check what applies to your cart.",
+    ),
+    StallReason.IDLE: (
+        "Need a hand finishing your order?",
+        "{agent} is here if you have a question.",
+    ),
+}
+OPEN_STATUSES = [InvitationStatus.PENDING, InvitationStatus.DELIVERED]
+
+
+def _copy(site_id: int, reason: str, agent_name: str) -> tuple[str, str]:
+    custom = InvitationCopy.objects.filter(site_id=site_id, stall_reason=reason).first()
+    headline, body = (custom.headline, custom.body) if custom else DEFAULT_COPY[reason]
+    return headline, body.replace("{agent}", agent_name)
+
+
+def invitations_create(*, interventions: list[Intervention], now: datetime) -> list[Invitation]:
+    """An invitation for each "invited" intervention, naming the agent who will answer,
+    pushed to the shopper's widget once the transaction commits."""
+    invitations = []
+    named: dict[int, AgentProfile | None] = {}
+    for intervention in interventions:
+        if intervention.site_id not in named:
+            named[intervention.site_id] = least_loaded_available_agent(
+                site_id=intervention.site_id, now=now
+            )
+        agent = named[intervention.site_id]
+        invitations.append(_invitation_create(intervention=intervention, agent=agent, now=now))
+    return invitations
+
+
+def _invitation_create(
+    *, intervention: Intervention, agent: AgentProfile | None, now: datetime
+) -> Invitation:
+    agent_name = agent.display_name if agent else "Our team"
+    headline, body = _copy(intervention.site_id, intervention.stall_reason, agent_name)
+    invitation = Invitation.objects.create(
+        intervention=intervention,
+        site_id=intervention.site_id,
+        cart_id=intervention.cart_id,
+        visitor_id=intervention.visitor_id,
+        agent=agent,
+        stall_reason=intervention.stall_reason,
+        headline=headline,
+        body=body,
+        sent_at=now,
+        expires_at=now + settings.CARTASSIST_INVITATION_TTL,
+    )
+    realtime.publish_on_commit(
+        realtime.visitor_group(invitation.site_id, invitation.visitor_id),
+        realtime.INVITATION_CREATED,
+        {"invitation": invitation_payload(invitation)},
+    )
+    realtime.publish_on_commit(
+        realtime.console_site_group(invitation.site_id), realtime.QUEUE_CHANGED, {}
+    )
+    return invitation
+
+
+def invitations_pending(*, site_id: int, visitor_id: str, now: datetime) -> list[Invitation]:
+    return list(
+        Invitation.objects.select_related("agent")
+        .filter(
+            site_id=site_id, visitor_id=visitor_id, status__in=OPEN_STATUSES, expires_at__gt=now
+        )
+        .order_by("sent_at")
+    )
+
+
+def invitations_mark_delivered(*, invitation_ids: list[int], now: datetime) -> None:
+    Invitation.objects.filter(pk__in=invitation_ids, status=InvitationStatus.PENDING).update(
+        status=InvitationStatus.DELIVERED, delivered_at=now
+    )
+
+
+def _open_invitation(*, site_id: int, visitor_id: str, invitation_id: int) -> Invitation:
+    invitation = (
+        Invitation.objects.select_for_update()
+        .filter(pk=invitation_id, site_id=site_id, visitor_id=visitor_id)
+        .first()
+    )
+    if invitation is None:
+        raise NotFound("invitation")
+    return invitation
+
+
+def invitation_accept(
+    *, site_id: int, visitor_id: str, invitation_id: int, now: datetime
+) -> Conversation:
+    """Record the acceptance and open a conversation, routed to the named agent if they
+    can take it, else the least-loaded one, else queued. Accepting twice returns the
+    same conversation."""
+    with transaction.atomic():
+        invitation = _open_invitation(
+            site_id=site_id, visitor_id=visitor_id, invitation_id=invitation_id
+        )
+        if invitation.status == InvitationStatus.ACCEPTED:
+            return Conversation.objects.select_related("agent").get(invitation=invitation)
+        if invitation.status not in OPEN_STATUSES or invitation.expires_at <= now:
+            raise ChatError("invalid_state", "This invitation is no longer open.")
+        invitation.status = InvitationStatus.ACCEPTED
+        invitation.responded_at = now
+        invitation.save(update_fields=["status", "responded_at"])
+        intervention = invitation.intervention
+        conversation = Conversation.objects.create(
+            site_id=site_id,
+            visitor_id=visitor_id,
+            cart_id=invitation.cart_id,
+            invitation=invitation,
+            urgency=intervention.urgency,
+            cart_value=intervention.cart_value,
+            created_at=now,
+            visitor_last_seen_at=now,
+        )
+        conversation_route(
+            conversation=conversation, now=now, preferred_agent_id=invitation.agent_id
+        )
+    return conversation
+
+
+def invitation_dismiss(*, site_id: int, visitor_id: str, invitation_id: int, now: datetime) -> None:
+    """Record the dismissal; the invitation never comes back (the frequency cap keeps a
+    new one away too)."""
+    with transaction.atomic():
+        invitation = _open_invitation(
+            site_id=site_id, visitor_id=visitor_id, invitation_id=invitation_id
+        )
+        if invitation.status == InvitationStatus.DISMISSED:
+            return
+        if invitation.status not in OPEN_STATUSES:
+            raise ChatError("invalid_state", "This invitation is no longer open.")
+        invitation.status = InvitationStatus.DISMISSED
+        invitation.responded_at = now
+        invitation.save(update_fields=["status", "responded_at"])
+        realtime.publish_on_commit(realtime.console_site_group(site_id), realtime.QUEUE_CHANGED, {})
+
+
+def invitations_expire(*, now: datetime) -> int:
+    """Ignored invitations past their expiry become "expired" (the shopper ignored them)."""
+    return Invitation.objects.filter(status__in=OPEN_STATUSES, expires_at__lte=now).update(
+        status=InvitationStatus.EXPIRED
+    )
+
+
+def invitation_reach_out(*, agent: AgentProfile, cart_id: int, now: datetime) -> Invitation:
+    """An agent invites a stalled shopper now, before (or instead of) the sweep.
+
+    Still subject to the shopper's opt-out and the site's frequency cap; carts in the
+    holdout (control group) are never reached out to, or uplift would be biased.
+    """
+    with transaction.atomic():
+        cart = Cart.objects.select_related("site").filter(pk=cart_id, site_id=agent.site_id).first()
+        if cart is None:
+            raise NotFound("cart")
+        site = cart.site
+        if cart.status == CartStatus.CONVERTED:
+            raise ChatError("invalid_state", "This cart has already been ordered.")
+        visitor = Visitor.objects.filter(site=site, external_id=cart.visitor_id).first()
+        if visitor and visitor.opted_out_at:
+            raise ChatError("forbidden", "This shopper opted out of proactive chat.")
+        cap = timedelta(hours=site.frequency_cap_hours)
+        if visitor and visitor.last_invited_at and now - visitor.last_invited_at < cap:
+            raise ChatError(
+                "forbidden", f"This shopper was invited less than {site.frequency_cap_hours} h ago."
+            )
+        if Intervention.objects.filter(cart=cart, decision=Decision.HELD_OUT).exists():
+            raise ChatError("forbidden", "This cart is in the control group (holdout).")
+        reason = classify_stall(
+            CartSnapshot(
+                stage=cart.stage,
+                subtotal=cart.subtotal,
+                shipping_fee=cart.shipping_fee,
+                signal=cart.signal,
+                last_activity_at=cart.last_activity_at,
+            ),
+            shipping_shock_ratio=site.shipping_shock_ratio,
+        )
+        intervention = Intervention.objects.create(
+            site=site,
+            cart=cart,
+            visitor_id=cart.visitor_id,
+            stall_deadline=now,
+            stage=cart.stage,
+            stall_reason=reason.value,
+            urgency=score_urgency(reason=reason, stage=cart.stage, cart_value=cart.subtotal),
+            inactivity=max(now - cart.last_activity_at, timedelta(0)),
+            cart_value=cart.subtotal,
+            currency=cart.currency,
+            decision=Decision.INVITED,
+            trigger=InterventionTrigger.AGENT,
+            decided_at=now,
+        )
+        Visitor.objects.update_or_create(
+            site=site, external_id=cart.visitor_id, defaults={"last_invited_at": now}
+        )
+        return _invitation_create(intervention=intervention, agent=agent, now=now)

@@ -1,0 +1,64 @@
+"""Agent presence from console heartbeats, and who can take a chat now."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import Count, Q
+
+from agents.models import AgentProfile, AgentStatus, ConversationStatus
+from cartassist.models import Site
+
+
+def is_online(agent: AgentProfile, now: datetime) -> bool:
+    """Online = chose "online" and sent a heartbeat within the heartbeat timeout."""
+    return (
+        agent.status == AgentStatus.ONLINE
+        and agent.last_heartbeat_at is not None
+        and now - agent.last_heartbeat_at <= settings.CARTASSIST_AGENT_HEARTBEAT_TIMEOUT
+    )
+
+
+def effective_status(agent: AgentProfile, now: datetime) -> str:
+    if agent.last_heartbeat_at is None or (
+        now - agent.last_heartbeat_at > settings.CARTASSIST_AGENT_HEARTBEAT_TIMEOUT
+    ):
+        return AgentStatus.OFFLINE
+    return agent.status
+
+
+def agents_with_load(*, site_id: int) -> list[AgentProfile]:
+    """The site's agents, each annotated with ``load`` (active conversations)."""
+    return list(
+        AgentProfile.objects.filter(site_id=site_id)
+        .annotate(
+            load=Count("conversations", filter=Q(conversations__status=ConversationStatus.ACTIVE))
+        )
+        .order_by("pk")
+    )
+
+
+def least_loaded_available_agent(*, site_id: int, now: datetime) -> AgentProfile | None:
+    """The online agent with free capacity and the lowest load (ties: most free seats)."""
+    candidates = [
+        a for a in agents_with_load(site_id=site_id) if is_online(a, now) and a.load < a.capacity
+    ]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda a: (a.load, -(a.capacity - a.load), a.pk))
+
+
+def agent_heartbeat(*, agent_id: int, now: datetime) -> None:
+    AgentProfile.objects.filter(pk=agent_id).update(last_heartbeat_at=now)
+
+
+def agent_status_set(*, agent_id: int, status: str, now: datetime) -> None:
+    AgentProfile.objects.filter(pk=agent_id).update(status=status, last_heartbeat_at=now)
+
+
+def agent_with_free_capacity(site: Site) -> bool:
+    """CARTASSIST_AGENT_AVAILABILITY check: an online agent of ``site`` has a free seat."""
+    from django.utils import timezone
+
+    return least_loaded_available_agent(site_id=site.pk, now=timezone.now()) is not None
