@@ -1,0 +1,132 @@
+"""Concurrent ingestion on PostgreSQL: the unique event id and the cart row lock."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+import cartassist.services.ingest as ingest_module
+from cartassist.api.serializers import validate_events
+from cartassist.models import Cart, CartEvent, EventSource, Site
+from cartassist.services.ingest import IngestResult, cart_events_ingest
+from tests.fixtures.carts import iso, make_event
+from tests.fixtures.sites import make_site, make_stall_rules
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+THREADS = 6
+
+
+@pytest.fixture
+def all_checked_before_any_stores(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Holds every ingesting thread after its "already stored?" lookup until all threads
+    have done theirs, so every thread sees the event as new and they all race to store it
+    (the interleaving the unique constraint and the row lock exist for). Returns the list
+    of threads that reached the hold, to prove it was in the path."""
+    barrier = threading.Barrier(THREADS)
+    reached: list[int] = []
+    local = threading.local()
+    locked_carts = ingest_module.carts_for_update
+
+    def hold_then_lock(**kwargs: Any) -> dict[str, Cart]:
+        if not getattr(local, "held", False):  # the first attempt only, not the retry
+            local.held = True
+            reached.append(threading.get_ident())
+            barrier.wait(timeout=30)
+        return locked_carts(**kwargs)
+
+    monkeypatch.setattr(ingest_module, "carts_for_update", hold_then_lock)
+    return reached
+
+
+def ingest_concurrently(site: Site, batches: list[list[dict[str, Any]]]) -> list[IngestResult]:
+    """Ingest each batch on its own thread (and DB connection), all at once."""
+    results: list[IngestResult] = []
+    errors: list[BaseException] = []
+    now = timezone.now()
+
+    def worker(events: list[dict[str, Any]]) -> None:
+        try:
+            fresh_site = Site.objects.get(pk=site.pk)
+            results.append(
+                cart_events_ingest(
+                    site=fresh_site, events=events, source=EventSource.WIDGET, now=now
+                )
+            )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "an ingesting thread hung"
+    assert errors == []
+    return results
+
+
+def validated(site: Site, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return validate_events(events, site=site, trusted=False, now=timezone.now())
+
+
+def test_same_event_from_many_threads_is_stored_once(
+    postgres: None, all_checked_before_any_stores: list[int]
+) -> None:
+    # given
+    site = make_site()
+    make_stall_rules(site)
+    events = validated(site, [make_event("cart_updated", id="evt-race")])
+    # when
+    results = ingest_concurrently(site, [copy.deepcopy(events) for _ in range(THREADS)])
+    # then
+    assert len(all_checked_before_any_stores) == THREADS
+    assert sorted((r.stored, r.duplicates) for r in results) == [([], ["evt-race"])] * (
+        THREADS - 1
+    ) + [(["evt-race"], [])]
+    assert list(CartEvent.objects.values_list("event_id", flat=True)) == ["evt-race"]
+    assert Cart.objects.count() == 1
+
+
+def test_distinct_events_for_one_new_cart_from_many_threads_make_one_cart(
+    postgres: None, all_checked_before_any_stores: list[int]
+) -> None:
+    # given: each thread brings the new cart a different subtotal, a second apart
+    site = make_site()
+    make_stall_rules(site)
+    start = timezone.now() - timedelta(minutes=5)
+    batches = [
+        validated(
+            site,
+            [
+                make_event(
+                    "cart_updated",
+                    id=f"evt-{i}",
+                    occurred_at=iso(start + timedelta(seconds=i)),
+                    data={"currency": "EUR", "subtotal": f"{10 + i}.00", "lines": []},
+                )
+            ],
+        )
+        for i in range(THREADS)
+    ]
+    # when
+    results = ingest_concurrently(site, batches)
+    # then: one cart, every event stored once, the newest event's state wins
+    assert len(all_checked_before_any_stores) == THREADS
+    assert sorted(event_id for r in results for event_id in r.stored) == [
+        f"evt-{i}" for i in range(THREADS)
+    ]
+    assert all(r.duplicates == [] for r in results)
+    cart = Cart.objects.get()
+    assert cart.subtotal == Decimal(10 + THREADS - 1)
+    assert cart.state_at == start + timedelta(seconds=THREADS - 1)
+    assert CartEvent.objects.filter(cart=cart).count() == THREADS
