@@ -1,5 +1,58 @@
-"""The empowerment policy engine: pure Python, standard library only.
+"""The empowerment policy engine: pure Python, standard library only (docs/adr/0001).
 
-The evaluation itself arrives with the policy issue (#4); ``money`` is already used by
-cart ingestion to validate currencies and amounts.
+evaluate(ctx, specs) -> Evaluation      which remedies may be offered, and why (not)
+validate_spec(raw) -> PolicySpec | list[SpecError]
 """
+
+from .evaluate import condition_failures, evaluate
+from .money import Money, MoneyError
+from .spec import SpecError, validate_spec
+from .types import (
+    AgentFacts,
+    Allowed,
+    CartFacts,
+    CartLine,
+    Conditions,
+    Evaluation,
+    EvaluationContext,
+    ExistingRemedy,
+    Limits,
+    NotAllowed,
+    PolicySpec,
+    PolicySpend,
+    Reason,
+    RemedyDecision,
+    RemedyKind,
+    RemedySpec,
+    Segment,
+    ShopperFacts,
+    Stacking,
+)
+
+__all__ = [
+    "AgentFacts",
+    "Allowed",
+    "CartFacts",
+    "CartLine",
+    "Conditions",
+    "Evaluation",
+    "EvaluationContext",
+    "ExistingRemedy",
+    "Limits",
+    "Money",
+    "MoneyError",
+    "NotAllowed",
+    "PolicySpec",
+    "PolicySpend",
+    "Reason",
+    "RemedyDecision",
+    "RemedyKind",
+    "RemedySpec",
+    "Segment",
+    "ShopperFacts",
+    "SpecError",
+    "Stacking",
+    "condition_failures",
+    "evaluate",
+    "validate_spec",
+]

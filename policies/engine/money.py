@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 # ISO 4217 active codes and their minor units (exponent). Currencies with 0 minor units
 # (JPY, KRW, ...) take whole amounts; with 3 (BHD, KWD, ...) three decimal places.
@@ -118,3 +118,9 @@ class Money:
 
     def __str__(self) -> str:
         return f"{quantize(self.amount, self.currency)} {self.currency}"
+
+
+def floor_to_minor(amount: Decimal, currency: str) -> Decimal:
+    """Round ``amount`` down to the currency's minor unit: a bound computed from a
+    percentage never exceeds the limit it comes from (10 % of 9.99 EUR → 0.99)."""
+    return amount.quantize(minor_unit(currency), rounding=ROUND_DOWN)
