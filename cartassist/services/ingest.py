@@ -189,11 +189,15 @@ def _apply(cart: Cart, event: dict[str, Any], *, source: EventSource, now: datet
         cart.signal, cart.signal_detail = StallSignal.COUPON_REJECTED, data["code"]
     elif kind == EventType.ORDER_COMPLETED:
         if cart.status == CartStatus.CONVERTED and cart.order_id:
-            return False  # the first order completion stands
+            # The first order completion stands, except that the shop's signed order
+            # outranks one the widget reported first (whose total may be missing or wrong).
+            if not trusted or (cart.totals_trusted and cart.order_total is not None):
+                return False
         cart.status = CartStatus.CONVERTED
         cart.order_id = data["order_id"]
         if may_set_totals:
             cart.order_total = data["total"]
+            cart.totals_trusted = trusted
     if kind != EventType.ORDER_COMPLETED and cart.status == CartStatus.STALLED:
         cart.status = CartStatus.ACTIVE  # new activity: the stall is over
     cart.state_at = max(cart.state_at, occurred_at)
