@@ -43,6 +43,8 @@ WIDGET_FRAMES: dict[str, dict[str, str]] = {
     "typing": {"conversation_id": "id"},
     "read": {"conversation_id": "id", "seq": "seq"},
     "conversation.close": {"conversation_id": "id"},
+    "offer.accept": {"offer_id": "id"},
+    "offer.decline": {"offer_id": "id"},
     "ping": {},
 }
 
@@ -57,6 +59,9 @@ CONSOLE_FRAMES: dict[str, dict[str, str]] = {
     "read": {"conversation_id": "id", "seq": "seq"},
     "transfer": {"conversation_id": "id", "agent_id": "id"},
     "conversation.close": {"conversation_id": "id", "disposition": "str"},
+    "offer.create": {"conversation_id": "id", "kind": "str", "amount": "amount?"},
+    "offer.approve": {"offer_id": "id"},
+    "offer.deny": {"offer_id": "id"},
     "ping": {},
 }
 
@@ -90,8 +95,22 @@ def parse_frame(text: str | None, schema: dict[str, dict[str, str]], *, max_text
 
 
 def _field(value: Any, name: str, kind: str, *, max_text: int, ref: str) -> Any:
+    if kind.endswith("?"):
+        if value is None or value == "":
+            return None
+        kind = kind[:-1]
     if value is None:
         raise FrameError("invalid_frame", f"'{name}' is required.", field=name, ref=ref)
+    if kind == "amount":
+        # Decimal strings ("12.50") are exact; the service checks the currency's places.
+        if isinstance(value, bool) or not isinstance(value, str | int) or len(str(value)) > 32:
+            raise FrameError(
+                "invalid_frame",
+                f"'{name}' must be a decimal string such as \"12.50\".",
+                field=name,
+                ref=ref,
+            )
+        return str(value)
     if kind in {"id", "seq"}:
         if (
             isinstance(value, bool)

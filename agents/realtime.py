@@ -23,6 +23,9 @@ MESSAGE_CREATED = "message.created"
 TYPING = "typing.sent"
 READ = "read.updated"
 QUEUE_CHANGED = "queue.changed"
+OFFER_UPDATED = "offer.updated"
+APPROVALS_CHANGED = "approvals.changed"
+GRANT_ISSUED = "grant.issued"
 
 
 def visitor_group(site_id: int, visitor_id: str) -> str:

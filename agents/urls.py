@@ -13,6 +13,12 @@ urlpatterns = [
         name="console-conversation-cart",
     ),
     path("console/api/carts/<int:cart_id>", views.cart_detail, name="console-cart"),
+    path(
+        "console/api/conversations/<int:conversation_id>/remedies",
+        views.conversation_remedies,
+        name="console-conversation-remedies",
+    ),
+    path("console/api/approvals", views.console_approvals, name="console-approvals"),
     path("console/api/saved-replies", views.console_saved_replies, name="console-saved-replies"),
     path("console/api/agents", views.console_agents, name="console-agents"),
     path("verify/<str:code>", views.verify_page, name="verify-page"),

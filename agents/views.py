@@ -3,17 +3,22 @@ verification page. The live parts go over the console WebSocket (docs/REALTIME.m
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from agents.models import AgentProfile, Conversation
+from agents.errors import ChatError
+from agents.models import AgentProfile, Conversation, Disposition, InvitationStatus
 from agents.permissions import console_agent
 from agents.selectors import cart_panel, invitation_by_code, saved_replies
+from agents.services.conversations import conversation_for_agent
 from agents.services.presence import agents_with_load, effective_status
-from cartassist.models import Cart
+from cartassist.models import Cart, EventType, Stage, StallReason, SuppressionReason
+from policies.selectors import conversation_offers, pending_approvals
+from policies.services.offers import remedies_for
 
 
 def _agent_or_none(request: HttpRequest) -> AgentProfile | None:
@@ -33,7 +38,22 @@ def console(request: HttpRequest) -> HttpResponse:
     agent = _agent_or_none(request)
     if agent is None:
         return render(request, "agents/forbidden.html", status=403)
-    return render(request, "agents/console.html", {"agent": agent})
+    return render(
+        request,
+        "agents/console.html",
+        {
+            "agent": agent,
+            "max_message_length": settings.CARTASSIST_MAX_MESSAGE_LENGTH,
+            "dispositions": Disposition.choices,
+            "labels": {
+                "stall_reason": dict(StallReason.choices),
+                "stage": dict(Stage.choices),
+                "suppression_reason": dict(SuppressionReason.choices),
+                "event_type": dict(EventType.choices),
+                "invitation_status": dict(InvitationStatus.choices),
+            },
+        },
+    )
 
 
 @require_GET
@@ -112,3 +132,31 @@ def verify_page(request: HttpRequest, code: str) -> HttpResponse:
         {"invitation": invitation, "code": code[:16]},
         status=200 if invitation else 404,
     )
+
+
+@require_GET
+def conversation_remedies(request: HttpRequest, conversation_id: int) -> JsonResponse:
+    """The remedies panel: what this agent may offer in this chat now, and why (not)."""
+    agent = _agent_or_none(request)
+    if agent is None:
+        return JsonResponse({"detail": "Log in as an agent."}, status=403)
+    try:
+        conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
+    except ChatError:
+        return JsonResponse({"detail": "No such conversation."}, status=404)
+    conversation = Conversation.objects.select_related("cart__site", "invitation").get(
+        pk=conversation.pk
+    )
+    if conversation.cart is None:
+        return JsonResponse({"detail": "This conversation has no cart."}, status=404)
+    panel = remedies_for(agent=agent, conversation=conversation, now=timezone.now())
+    panel["offers"] = conversation_offers(conversation_id=conversation.pk)
+    return JsonResponse(panel)
+
+
+@require_GET
+def console_approvals(request: HttpRequest) -> JsonResponse:
+    agent = _agent_or_none(request)
+    if agent is None or not agent.is_supervisor:
+        return JsonResponse({"detail": "Supervisors only."}, status=403)
+    return JsonResponse({"approvals": pending_approvals(site_id=agent.site_id)})

@@ -344,6 +344,13 @@ CARTASSIST_HOUSEKEEPING_INTERVAL = timedelta(
 # Per-socket bound of queued outgoing events (Redis pub/sub layer); see agents/layers.py.
 CARTASSIST_SOCKET_BUFFER = env_int("CARTASSIST_SOCKET_BUFFER", 200)
 
+# --- empowerment policies (docs/POLICIES.md) ---------------------------------------------
+
+# An offer the shopper has not answered expires (and releases its budget) after this long.
+CARTASSIST_OFFER_TTL = timedelta(seconds=env_int("CARTASSIST_OFFER_TTL_SECONDS", 900))
+# A grant must be redeemed by the shop within this long.
+CARTASSIST_GRANT_TTL = timedelta(seconds=env_int("CARTASSIST_GRANT_TTL_SECONDS", 7200))
+
 CELERY_BEAT_SCHEDULE = {
     "chat-housekeeping": {
         "task": "agents.tasks.chat_housekeeping_task",

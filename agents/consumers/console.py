@@ -24,6 +24,8 @@ from agents.payloads import agent_payload, conversation_payload, message_payload
 from agents.permissions import console_agent
 from agents.selectors import console_queue
 from agents.services import assignment, conversations, invitations, presence
+from policies.selectors import pending_approvals
+from policies.services import offers
 
 
 @database_sync_to_async
@@ -175,7 +177,40 @@ class ConsoleConsumer(ChatConsumer):
             now=timezone.now(),
         )
 
+    async def frame_offer_create(self, frame: Frame) -> None:
+        offer = await database_sync_to_async(offers.offer_authorize)(
+            agent=self.agent,
+            conversation_id=frame["conversation_id"],
+            kind=frame["kind"],
+            amount=frame.get("amount"),
+            now=timezone.now(),
+        )
+        await self.send_json(
+            {"type": "offer", "offer": await database_sync_to_async(offers.offer_payload)(offer)}
+        )
+
+    async def frame_offer_approve(self, frame: Frame) -> None:
+        await database_sync_to_async(offers.offer_review)(
+            supervisor=self.agent, offer_id=frame["offer_id"], approve=True, now=timezone.now()
+        )
+
+    async def frame_offer_deny(self, frame: Frame) -> None:
+        await database_sync_to_async(offers.offer_review)(
+            supervisor=self.agent, offer_id=frame["offer_id"], approve=False, now=timezone.now()
+        )
+
     # --- events from the channel layer -------------------------------------------------
+
+    async def offer_updated(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "offer", "offer": event["offer"]})
+
+    async def approvals_changed(self, event: dict[str, Any]) -> None:
+        if self.agent.is_supervisor:
+            approvals = await database_sync_to_async(pending_approvals)(site_id=self.agent.site_id)
+            await self.send_json({"type": "approvals", "approvals": approvals})
+
+    async def grant_issued(self, event: dict[str, Any]) -> None:
+        """Agents see the accepted offer; the token itself goes to the shopper only."""
 
     async def queue_changed(self, event: dict[str, Any]) -> None:
         await self._send_queue()

@@ -16,6 +16,8 @@ from agents.payloads import conversation_payload, invitation_payload, message_pa
 from agents.services import conversations, invitations
 from agents.tokens import visitor_token_verify
 from cartassist.models import Site
+from policies.services import offers
+from policies.services.grants import grant_payload, grant_token
 
 
 def _headers(scope: dict[str, Any]) -> dict[str, str]:
@@ -31,11 +33,18 @@ def _widget_hello(site_id: int, visitor_id: str) -> dict[str, Any]:
         site_id=site_id, visitor_id=visitor_id
     )
     conversations.visitor_seen(site_id=site_id, visitor_id=visitor_id, now=now)
+    open_offers = offers.offers_open_for_visitor(site_id=site_id, visitor_id=visitor_id)
     return {
         "type": "hello",
         "visitor_id": visitor_id,
         "invitations": [invitation_payload(i) for i in pending],
         "conversations": [conversation_payload(c) for c in open_conversations],
+        "offers": [offers.offer_payload(o) for o in open_offers],
+        "grants": [
+            grant_payload(o.grant, grant_token(o.grant))
+            for o in open_offers
+            if hasattr(o, "grant") and o.grant.redeemed_at is None and o.grant.expires_at > now
+        ],
     }
 
 
@@ -145,7 +154,32 @@ class WidgetConsumer(ChatConsumer):
             now=timezone.now(),
         )
 
+    async def frame_offer_accept(self, frame: Frame) -> None:
+        await database_sync_to_async(offers.offer_accept)(
+            site_id=self.site_id,
+            visitor_id=self.visitor_id,
+            offer_id=frame["offer_id"],
+            now=timezone.now(),
+        )
+
+    async def frame_offer_decline(self, frame: Frame) -> None:
+        await database_sync_to_async(offers.offer_decline)(
+            site_id=self.site_id,
+            visitor_id=self.visitor_id,
+            offer_id=frame["offer_id"],
+            now=timezone.now(),
+        )
+
     # --- events from the channel layer -------------------------------------------------
+
+    async def offer_updated(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "offer", "offer": event["offer"]})
+
+    async def grant_issued(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "grant", "grant": event["grant"]})
+
+    async def approvals_changed(self, event: dict[str, Any]) -> None:
+        """Supervisors only."""
 
     async def invitation_created(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "invitation", "invitation": event["invitation"]})

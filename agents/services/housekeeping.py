@@ -12,6 +12,7 @@ from agents.models import CloseReason, Conversation, ConversationStatus
 from agents.services.assignment import conversations_requeue_abandoned, queue_drain
 from agents.services.conversations import conversation_close
 from agents.services.invitations import invitations_expire
+from policies.services.offers import offers_expire
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +20,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class HousekeepingResult:
     invitations_expired: int = 0
+    offers_expired: int = 0
     conversations_requeued: int = 0
     conversations_timed_out: int = 0
     conversations_assigned: int = 0
@@ -27,13 +29,14 @@ class HousekeepingResult:
 def chat_housekeeping(*, now: datetime) -> HousekeepingResult:
     """One pass, safe to run concurrently with itself and with the consumers:
 
-    1. expire invitations nobody answered;
+    1. expire invitations and offers nobody answered (offers release their budget);
     2. re-queue the active chats of agents silent for longer than the grace period;
     3. close conversations whose shopper has not been seen for the visitor timeout;
     4. route queued conversations to agents with free seats.
     """
     result = HousekeepingResult()
     result.invitations_expired = invitations_expire(now=now)
+    result.offers_expired = offers_expire(now=now)
     result.conversations_requeued = conversations_requeue_abandoned(
         now=now, grace=settings.CARTASSIST_AGENT_GRACE
     )

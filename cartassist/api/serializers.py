@@ -120,6 +120,12 @@ class CartUpdatedData(_MoneyCheckMixin, serializers.Serializer):
     currency = CurrencyField()
     subtotal = MoneyAmountField()
     lines = CartLineSerializer(many=True, max_length=200, allow_empty=True)
+    customer_segment = serializers.ChoiceField(
+        choices=["", "vip"],
+        required=False,
+        default="",
+        help_text="Server events only (ignored from the widget): the customer's segment.",
+    )
 
 
 class CheckoutStepData(serializers.Serializer):
@@ -131,6 +137,14 @@ class ShippingQuotedData(_MoneyCheckMixin, serializers.Serializer):
     currency = CurrencyField()
     fee = MoneyAmountField()
     method = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+    country = serializers.RegexField(
+        r"^[A-Z]{2}$",
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="Shipping country, ISO 3166-1 alpha-2 (e.g. DE).",
+        error_messages={"invalid": "Use a two-letter ISO 3166 country code such as DE."},
+    )
 
 
 class PaymentFailedData(serializers.Serializer):

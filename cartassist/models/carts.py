@@ -42,6 +42,15 @@ class Cart(models.Model):
     subtotal = models.DecimalField(max_digits=14, decimal_places=3, default=0)
     shipping_fee = models.DecimalField(max_digits=14, decimal_places=3, null=True, blank=True)
     shipping_method = models.CharField(max_length=64, blank=True, default="")
+    shipping_country = models.CharField(
+        max_length=2, blank=True, default="", help_text="ISO 3166-1 alpha-2, from shipping_quoted."
+    )
+    customer_segment = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        help_text="A segment attribute from a signed server event (e.g. vip).",
+    )
     totals_trusted = models.BooleanField(
         default=False,
         help_text="Totals were last set by a server-signed event; widget totals no longer apply.",

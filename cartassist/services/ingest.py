@@ -173,6 +173,8 @@ def _apply(cart: Cart, event: dict[str, Any], *, source: EventSource, now: datet
             cart.subtotal = data["subtotal"]
             cart.lines = _json_safe(data["lines"])
             cart.totals_trusted = trusted
+        if trusted:
+            cart.customer_segment = data.get("customer_segment", "")
     elif kind == EventType.CHECKOUT_STEP:
         cart.stage = data["step"]
         cart.signal, cart.signal_detail = StallSignal.NONE, ""
@@ -180,6 +182,7 @@ def _apply(cart: Cart, event: dict[str, Any], *, source: EventSource, now: datet
         if may_set_totals:
             cart.shipping_fee = data["fee"]
             cart.shipping_method = data.get("method", "")
+            cart.shipping_country = data.get("country", "")
         cart.stage = later_stage(cart.stage, Stage.SHIPPING)
         cart.signal, cart.signal_detail = StallSignal.SHIPPING_QUOTED, data.get("method", "")
     elif kind == EventType.PAYMENT_FAILED:

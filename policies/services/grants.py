@@ -1,0 +1,179 @@
+"""Grants: signed, single-use, expiring, bound to one site, cart and amount.
+
+Token: ``django.core.signing`` with the site's secret as key, so a token from one site
+never verifies for another, and any change to it breaks the signature. The database row
+is the authority on single use and expiry.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+
+from agents import realtime
+from cartassist.models import Site
+from policies.engine import Money
+from policies.models import AuditAction, Grant, Offer
+from policies.services.offers import audit
+
+SALT = "cartassist.grant.v1"
+
+
+def grant_issue(*, offer: Offer, now: datetime) -> tuple[Grant, str]:
+    """Issue the grant for an accepted offer (in the caller's transaction)."""
+    grant = Grant.objects.create(
+        offer=offer,
+        site_id=offer.site_id,
+        cart_id=offer.cart_id,
+        policy_version_id=offer.policy_version_id,
+        token_id=secrets.token_hex(12),
+        kind=offer.kind,
+        amount=offer.amount,
+        currency=offer.currency,
+        issued_at=now,
+        expires_at=now + settings.CARTASSIST_GRANT_TTL,
+    )
+    token = grant_token(grant)
+    audit(
+        action=AuditAction.GRANT_ISSUED,
+        site_id=offer.site_id,
+        actor="system",
+        now=now,
+        cart=offer.cart,
+        offer=offer,
+        grant=grant,
+        outcome=f"grant {grant.token_id}, expires {grant.expires_at:%Y-%m-%d %H:%M} UTC",
+    )
+    conversation = offer.conversation
+    realtime.publish_on_commit(
+        realtime.visitor_group(conversation.site_id, conversation.visitor_id),
+        realtime.GRANT_ISSUED,
+        {"grant": grant_payload(grant, token)},
+    )
+    return grant, token
+
+
+def grant_token(grant: Grant) -> str:
+    site = Site.objects.only("secret").get(pk=grant.site_id)
+    return signing.dumps(
+        {
+            "g": grant.token_id,
+            "s": grant.site_id,
+            "c": grant.cart.external_id,
+            "k": grant.kind,
+            "a": None if grant.amount is None else str(Money(grant.amount, grant.currency).amount),
+            "cur": grant.currency,
+        },
+        key=site.secret,
+        salt=SALT,
+    )
+
+
+def grant_payload(grant: Grant, token: str) -> dict[str, Any]:
+    return {
+        "token": token,
+        "kind": grant.kind,
+        "amount": None if grant.amount is None else str(Money(grant.amount, grant.currency).amount),
+        "currency": grant.currency,
+        "cart_id": grant.cart.external_id,
+        "offer_id": grant.offer_id,
+        "expires_at": grant.expires_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+class GrantError(Exception):
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def _grant_from_token(*, site: Site, token: str, now: datetime, lock: bool) -> Grant:
+    if not isinstance(token, str) or not token or len(token) > 1024:
+        raise GrantError("invalid_token", "The grant token is missing or malformed.", 400)
+    data = None
+    for secret in site.valid_secrets(now):
+        try:
+            data = signing.loads(token, key=secret, salt=SALT)
+            break
+        except signing.BadSignature:
+            continue
+    if not isinstance(data, dict) or data.get("s") != site.pk:
+        raise GrantError(
+            "invalid_token",
+            "This token was not issued by CartAssist for this site, or was altered.",
+            403,
+        )
+    qs = Grant.objects.select_related("cart", "offer")
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    grant = qs.filter(token_id=data.get("g"), site=site).first()
+    if grant is None:
+        raise GrantError("invalid_token", "Unknown grant.", 403)
+    return grant
+
+
+@dataclass(frozen=True)
+class Redemption:
+    grant: Grant
+    replayed: bool
+
+
+def grant_verify(*, site: Site, token: str, now: datetime) -> Grant:
+    return _grant_from_token(site=site, token=token, now=now, lock=False)
+
+
+def grant_redeem(
+    *, site: Site, token: str, order_id: str, idempotency_key: str, now: datetime
+) -> Redemption:
+    """Redeem a grant for an order, once.
+
+    - the same order again (or the same idempotency key) returns the original result;
+    - another order, an expired grant, a tampered or foreign token: refused, audited.
+    """
+    try:
+        with transaction.atomic():
+            grant = _grant_from_token(site=site, token=token, now=now, lock=True)
+            if grant.redeemed_at is not None:
+                if grant.order_id == order_id or (
+                    idempotency_key and grant.idempotency_key == idempotency_key
+                ):
+                    return Redemption(grant, replayed=True)
+                raise GrantError(
+                    "already_redeemed",
+                    f"This grant was already redeemed for order {grant.order_id}.",
+                    409,
+                )
+            if grant.expires_at <= now:
+                raise GrantError("expired", "This grant has expired.", 410)
+            grant.redeemed_at = now
+            grant.order_id = order_id
+            grant.idempotency_key = idempotency_key
+            grant.save(update_fields=["redeemed_at", "order_id", "idempotency_key"])
+            audit(
+                action=AuditAction.GRANT_REDEEMED,
+                site_id=site.pk,
+                actor="shop",
+                now=now,
+                cart=grant.cart,
+                offer=grant.offer,
+                grant=grant,
+                outcome=f"order {order_id}",
+            )
+            return Redemption(grant, replayed=False)
+    except GrantError as error:
+        audit(
+            action=AuditAction.REDEEM_REFUSED,
+            site_id=site.pk,
+            actor="shop",
+            now=now,
+            outcome=f"{error.code}: {error.message} (order {order_id})",
+        )
+        raise
