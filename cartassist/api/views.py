@@ -72,7 +72,9 @@ class WidgetEventsView(_EventsView):
             "`text/plain`. Idempotent per event id. Widget-reported totals never override "
             "totals a signed server event has set."
         ),
-        request=WidgetBatchSerializer,
+        # By media type: the view has no DRF parsers (read_body() reads the body), so
+        # drf-spectacular cannot infer the request body from them.
+        request={"application/json": WidgetBatchSerializer, "text/plain": WidgetBatchSerializer},
         responses={
             200: IngestResultSerializer,
             403: OpenApiResponse(description="Unknown site key or origin not allowed."),
@@ -105,6 +107,9 @@ def add_cors_headers(request: Request, response: Any) -> None:
         response["Access-Control-Allow-Origin"] = origin
         response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
         response["Access-Control-Allow-Headers"] = "Content-Type"
+        # Cross-origin pages can read only "simple" response headers unless exposed;
+        # the widget needs Retry-After to back off as a 429 / 503 asks.
+        response["Access-Control-Expose-Headers"] = "Retry-After"
         response["Access-Control-Max-Age"] = "600"
         response["Vary"] = "Origin"
 
@@ -150,7 +155,7 @@ class ServerEventsView(_EventsView):
                 description="v1=<hex HMAC-SHA256(secret, timestamp + '.' + body)>",
             ),
         ],
-        request=ServerBatchSerializer,
+        request={"application/json": ServerBatchSerializer},
         responses={
             200: IngestResultSerializer,
             401: OpenApiResponse(description="Unknown key, bad, stale or replayed signature."),
