@@ -1,0 +1,157 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, against a live server.
+
+Nothing is downloaded: Playwright drives /usr/bin/chromium. Without it (or without the
+playwright package) the browser tests skip locally and fail in CI (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test.utils import override_settings
+
+from tests.conftest import require
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+# The live server speaks plain HTTP on localhost; in production mode the settings would
+# redirect it to HTTPS and keep cookies off it. And the demo must be mounted.
+E2E_SETTINGS: dict[str, Any] = {
+    "ROOT_URLCONF": "tests.e2e.urls",
+    "CARTASSIST_DEMO_ENABLED": True,
+    "SECURE_SSL_REDIRECT": False,
+    "SESSION_COOKIE_SECURE": False,
+    "CSRF_COOKIE_SECURE": False,
+    # demo_seed() creates two logins; the default hasher costs ~0.5 s a password.
+    "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
+    # No collectstatic in tests: serve static files by their plain names.
+    "STORAGES": {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def _e2e_settings() -> Iterator[None]:
+    with override_settings(
+        **E2E_SETTINGS, ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "localhost", "127.0.0.1"]
+    ):
+        yield
+
+
+@pytest.fixture(scope="module")
+def _allow_orm_beside_playwright() -> Iterator[None]:
+    """Playwright's sync API runs an event loop on the test's thread, so Django would
+    refuse ORM calls from the test ("async context"). The test code is synchronous;
+    allow it for the duration of this module only."""
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="module")
+def shop_server(_e2e_settings: None, django_db_setup: Any, django_db_blocker: Any) -> Iterator[Any]:
+    """A live server for this module, started after the settings above apply (its
+    middleware reads them once, at start)."""
+    from pytest_django.live_server_helper import LiveServer
+
+    with django_db_blocker.unblock():
+        server = LiveServer("localhost")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(_allow_orm_beside_playwright: None) -> Iterator[Any]:
+    require(Path(CHROMIUM).exists(), f"Chromium is not installed at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - depends on the machine
+        require(False, "the playwright package is not installed (pip install -e '.[dev]')")
+        raise
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context per test: its own cookies and localStorage."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    warnings: list[str] = []
+    page.on(
+        "console",
+        lambda message: warnings.append(message.text) if message.type == "warning" else None,
+    )
+    page.console_warnings = warnings  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+class ServerRequests:
+    """What the live server has handled, from Django's request signals.
+
+    The test waits on this instead of polling the database: with in-memory SQLite the
+    test and the server share one connection, which must not be used by both at once.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._paths: dict[int, str] = {}
+        self.finished: list[str] = []
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._paths)
+
+    def started(self, sender: Any, environ: dict[str, Any], **kwargs: Any) -> None:
+        with self._changed:
+            self._paths[threading.get_ident()] = environ.get("PATH_INFO", "")
+
+    def done(self, sender: Any, **kwargs: Any) -> None:
+        with self._changed:
+            path = self._paths.pop(threading.get_ident(), None)
+            if path is not None:
+                self.finished.append(path)
+                self._changed.notify_all()
+
+    def count(self, path: str) -> int:
+        return self.finished.count(path)
+
+    def wait(self, condition: Callable[[ServerRequests], bool], what: str) -> None:
+        """Wait until ``condition`` holds and no request is being handled."""
+        with self._changed:
+            if not self._changed.wait_for(
+                lambda: condition(self) and not self._paths, timeout=WAIT_SECONDS
+            ):
+                pytest.fail(f"the live server never got to: {what} (handled {self.finished})")
+
+
+WAIT_SECONDS = 15
+
+
+@pytest.fixture
+def server_requests(shop_server: Any) -> Iterator[ServerRequests]:
+    from django.core.signals import request_finished, request_started
+
+    requests = ServerRequests()
+    request_started.connect(requests.started, weak=False)
+    request_finished.connect(requests.done, weak=False)
+    yield requests
+    request_started.disconnect(requests.started)
+    request_finished.disconnect(requests.done)
