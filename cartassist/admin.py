@@ -58,7 +58,8 @@ class SiteAdmin(admin.ModelAdmin):
         (None, {"fields": ["created_at"]}),
     ]
 
-    @admin.action(description="Rotate the secret of the selected sites")
+    # Only for those who may change sites: view-only staff must not cut shops off.
+    @admin.action(description="Rotate the secret of the selected sites", permissions=["change"])
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Site]) -> None:
         for site in queryset:
             site_secret_rotate(site=site)
