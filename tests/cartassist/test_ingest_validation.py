@@ -13,7 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
+from rest_framework.throttling import SimpleRateThrottle
 
 from cartassist.api.serializers import customer_identity_hmac
 from cartassist.models import Cart, CartEvent, Visitor
@@ -362,6 +364,57 @@ def test_one_bad_event_refuses_the_whole_batch(post_events, site):
     assert stored() == (0, 0, 0)
 
 
+def test_events_of_one_type_are_validated_independently_within_a_batch(post_events, site):
+    # given: one data serializer per type serves the whole batch; no state may leak
+    batch = [
+        make_event(id="evt-0", occurred_at=iso(NOW), data={"currency": "EUR"}),
+        make_event(id="evt-1", occurred_at=iso(NOW)),
+        make_event(
+            id="evt-2", occurred_at=iso(NOW), data={"currency": "XXX", "subtotal": "1", "lines": []}
+        ),
+    ]
+    # when
+    response = post_events.widget(batch)
+    # then
+    assert response.status_code == 400
+    assert response.json() == invalid(
+        {
+            "events": {
+                "0": {
+                    "data": {
+                        "subtotal": ["This field is required."],
+                        "lines": ["This field is required."],
+                    }
+                },
+                "2": {"data": {"currency": ["Unknown currency 'XXX': use an ISO 4217 code."]}},
+            }
+        }
+    )
+    assert stored() == (0, 0, 0)
+
+
+def test_each_event_of_a_batch_keeps_its_own_data(post_events, site):
+    # given
+    line = {"sku": "S", "name": "N", "quantity": 1, "unit_price": "5.00", "category": ""}
+    batch = [
+        make_event(
+            id=f"evt-{n}",
+            cart_id=f"cart-{n}",
+            occurred_at=iso(NOW),
+            data={"currency": "EUR", "subtotal": f"{n}.00", "lines": [{**line, "sku": f"S{n}"}]},
+        )
+        for n in range(1, 4)
+    ]
+    # when
+    response = post_events.widget(batch)
+    # then
+    assert response.status_code == 200
+    assert [
+        (e.event_id, e.data["subtotal"], e.data["lines"][0]["sku"])
+        for e in CartEvent.objects.order_by("event_id")
+    ] == [("evt-1", "1.00", "S1"), ("evt-2", "2.00", "S2"), ("evt-3", "3.00", "S3")]
+
+
 def test_a_refused_batch_leaves_an_existing_cart_as_it_was(post_events, site):
     # given
     assert post_events.widget([event()]).status_code == 200
@@ -648,3 +701,69 @@ def test_an_identity_hmac_signed_by_another_site_is_refused(post_events, site):
         0, {"customer_hmac": ["Does not match customer_id for this site."]}
     )
     assert stored() == (0, 0, 0)
+
+
+# --- one error shape ---------------------------------------------------------------------
+
+
+def assert_documented_shape(response: Any) -> None:
+    """docs/API.md "Errors": a JSON object with a human ``detail``; 400s add ``errors``,
+    mapping each offending field (by path) to a list of messages."""
+    body = response.json()
+    assert isinstance(body, dict)
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    assert set(body) <= {"detail", "errors"}
+    if response.status_code == 400:
+        assert isinstance(body["errors"], dict)
+        assert body["errors"]
+        pending = [body["errors"]]
+        while pending:
+            node = pending.pop()
+            assert isinstance(node, dict)
+            for value in node.values():
+                if isinstance(value, list):
+                    assert value
+                    assert all(isinstance(message, str) for message in value)
+                else:
+                    pending.append(value)
+
+
+def test_every_refusal_has_the_documented_shape(client, post_events, site, settings, monkeypatch):
+    # given: one request for each refusal the API makes
+    good = json.dumps({"site_key": site.public_key, "events": [event()]})
+    requests = {
+        400: [
+            lambda: post_events.widget([event(type="teleported")]),
+            lambda: post_events.widget([with_data(subtotal="12.345")]),
+            lambda: post_raw(client, "not json"),
+            lambda: post_raw(client, "[]"),
+        ],
+        401: [lambda: post_events.server([event()], secret="wrong")],
+        403: [lambda: post_events.widget([event()], origin="null")],
+        405: [lambda: client.get("/api/v1/widget/events")],
+        411: [
+            lambda: client.generic(
+                "POST",
+                "/api/v1/widget/events",
+                b"",
+                content_type="text/plain",
+                HTTP_ORIGIN=SHOP_ORIGIN,
+                HTTP_TRANSFER_ENCODING="chunked",
+            )
+        ],
+        413: [lambda: post_raw(client, good + " " * (settings.CARTASSIST_MAX_BODY_BYTES + 1))],
+        415: [lambda: post_raw(client, good, content_type="application/xml")],
+    }
+    # when
+    responses = {status: [send() for send in senders] for status, senders in requests.items()}
+    cache.clear()  # forget the requests above; then allow one a minute
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"widget_events": "1/min"})
+    assert post_raw(client, good).status_code == 200
+    responses[429] = [post_raw(client, good)]
+    # then
+    for status, answers in responses.items():
+        for response in answers:
+            assert response.status_code == status, response.content
+            assert_documented_shape(response)
+    assert stored() == (1, 1, 0)  # only the request before the rate limit was used up
