@@ -24,6 +24,26 @@
   var VERSION = "1.0.0";
   var ENDPOINT = "/api/v1/widget/events";
 
+  if (typeof window.fetch !== "function" || typeof window.Promise !== "function") {
+    // A browser from before fetch and Promise: take the shop's calls, send nothing.
+    var nothing = function () {
+      return null;
+    };
+    window.CartAssist = {
+      __loaded: true,
+      version: VERSION,
+      init: nothing,
+      track: nothing,
+      setCart: nothing,
+      flush: nothing,
+      pending: function () {
+        return 0;
+      },
+      onReady: nothing,
+    };
+    return;
+  }
+
   // Tunables (docs/WIDGET.md, "Delivery").
   var FLUSH_DELAY_MS = 1000; // batch events tracked within this window
   var FLUSH_AT_EVENTS = 20; // ... or send at once when this many are waiting
@@ -448,6 +468,10 @@
       var ids = batch.map(function (event) {
         return event.id;
       });
+      if (status >= 200 && status < 300 && !isAnswer(outcome.body)) {
+        backOff(outcome); // a 2xx that is not CartAssist's (a captive portal, a proxy)
+        return false;
+      }
       if (status >= 200 && status < 300) {
         // The batch is accepted or refused as a whole: 2xx means every id is stored
         // now or was stored before ("duplicates").
@@ -495,6 +519,10 @@
         util.warn("sending stopped: check data-site-key and the site's allowed origins in admin.");
       }
       return true;
+    }
+
+    function isAnswer(body) {
+      return !!body && Array.isArray(body.stored) && Array.isArray(body.duplicates);
     }
 
     function isObject(value) {

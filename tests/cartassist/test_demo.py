@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.conf import settings as settings_module
 from django.test import Client
 
 from cartassist.demo import catalogue
@@ -319,3 +320,17 @@ def test_paying_completes_the_order_and_empties_the_cart(client):
     assert confirmation.status_code == 200
     assert order_id in confirmation.content.decode()
     assert client.get("/demo/orders/DEMO-OTHER/").status_code == 404
+
+
+def test_the_demo_uses_the_stub_snippet_the_guide_documents(client):
+    # given: the snippet in docs/WIDGET.md, section 3
+    guide = (settings_module.BASE_DIR / "docs" / "WIDGET.md").read_text()
+    snippet = re.search(r"```html\n(<script>\n.*?</script>)\n<script src=", guide, re.S)
+    assert snippet is not None
+    # when
+    page = client.get("/demo/").content.decode()
+    # then
+    stub_lines = [line.strip() for line in snippet.group(1).splitlines()]
+    page_lines = [line.strip() for line in page.splitlines()]
+    start = page_lines.index(stub_lines[0])
+    assert page_lines[start : start + len(stub_lines)] == stub_lines

@@ -250,3 +250,67 @@ def test_refused_events_are_dropped_with_a_warning_and_not_retried(
     assert page.console_warnings[0].startswith(
         f"[CartAssist] event refused and dropped: shipping_quoted {bad}"
     )
+
+
+def test_a_refused_origin_stops_sending_without_retries(page, shop_server, demo_site):
+    # given: the API refuses this page's origin
+    calls: list[str] = []
+
+    def refuse(route: Any) -> None:
+        calls.append(route.request.post_data)
+        route.fulfill(
+            status=403,
+            content_type="application/json",
+            body=json.dumps({"detail": "Origin not allowed.", "errors": {"origin": ["nope"]}}),
+        )
+
+    page.route("**" + API, refuse)
+    page.goto(shop_server.url + "/demo/")
+    page.wait_for_function("() => window.CartAssist.__loaded")
+    # when: two flushes, with an event each
+    left = page.evaluate(
+        """async () => {
+            CartAssist.track("checkout_step", {step: "contact"}, {cartId: "cart-403"});
+            const first = await CartAssist.flush();
+            CartAssist.track("checkout_step", {step: "shipping"}, {cartId: "cart-403"});
+            const second = await CartAssist.flush();
+            return [first, second];
+        }"""
+    )
+    # then: one request; its event dropped; the next one kept but not sent
+    assert len(calls) == 1
+    assert left == [0, 1]
+    assert page.console_warnings[-1] == (
+        "[CartAssist] sending stopped: check data-site-key and the site's allowed origins in admin."
+    )
+    assert CartEvent.objects.count() == 0
+
+
+def test_a_batch_too_large_for_the_server_is_split(page, shop_server, demo_site, server_requests):
+    # given: a proxy in front of the API takes one event per request at most
+    sizes: list[int] = []
+
+    def one_at_a_time(route: Any) -> None:
+        size = len(json.loads(route.request.post_data)["events"])
+        sizes.append(size)
+        if size > 1:
+            route.fulfill(status=413, body="Request Entity Too Large")
+        else:
+            route.continue_()
+
+    page.route("**" + API, one_at_a_time)
+    page.goto(shop_server.url + "/demo/")
+    page.wait_for_function("() => window.CartAssist.__loaded")
+    # when
+    ids, left = page.evaluate(
+        """async () => {
+            const ids = ["contact", "shipping", "payment"].map(step =>
+                CartAssist.track("checkout_step", {step}, {cartId: "cart-413"}));
+            return [ids, await CartAssist.flush()];
+        }"""
+    )
+    server_requests.wait(lambda r: r.count(API) == 3, "three single-event requests")
+    # then
+    assert (sizes, left) == ([3, 1, 1, 1], 0)
+    assert list(CartEvent.objects.order_by("occurred_at").values_list("event_id", flat=True)) == ids
+    assert Cart.objects.get(external_id="cart-413").stage == "payment"
