@@ -81,6 +81,9 @@ def browser(_allow_orm_beside_playwright: None) -> Iterator[Any]:
     except ImportError:  # pragma: no cover - depends on the machine
         require(False, "the playwright package is not installed (pip install -e '.[dev]')")
         raise
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=10_000)  # a loaded CI machine; the default is 5 s
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

@@ -57,6 +57,9 @@ def shop_until_delivery_step(page: Any, base_url: str) -> None:
 
 
 def wait_until_delivered(page: Any) -> None:
+    """The page has tracked its events (its "load" comes after the shop's DOMContentLoaded
+    handler and the async widget) and the widget has delivered them."""
+    page.wait_for_load_state("load")
     page.wait_for_function("() => window.CartAssist.__loaded && CartAssist.pending() === 0")
 
 
