@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
+from tests.fixtures.agents import *  # noqa: F403
 from tests.fixtures.carts import *  # noqa: F403
 from tests.fixtures.sites import *  # noqa: F403
 

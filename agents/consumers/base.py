@@ -113,13 +113,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         messages = await database_sync_to_async(conversation_messages_since)(
             conversation=conversation, after_seq=after_seq
         )
-        last = after_seq
+        # A client that claims to have seen more than exists (stale or corrupt state)
+        # is told the real last seq; remembering its claim would drop the next messages.
+        last = min(after_seq, conversation.last_seq)
         for message in messages:
             await self.send_json(
                 {"type": "message", "conversation_id": conversation.pk, "message": message}
             )
             last = message["seq"]
-        self.sent_seq[conversation.pk] = max(last, after_seq)
+        self.sent_seq[conversation.pk] = last
         await self.join(realtime.conversation_group(conversation.pk))
         await self.send_json(
             {
