@@ -219,11 +219,13 @@ class ConsoleConsumer(ChatConsumer):
         conversation = event["conversation"]
         mine = conversation["agent_id"] == self.agent.pk or self.agent.is_supervisor
         group = realtime.conversation_group(conversation["id"])
+        followed = group in self.joined
         if mine and conversation["status"] == ConversationStatus.ACTIVE:
             await self.join(group)
-        elif not mine and group in self.joined:
+        elif not mine and followed:
             await self.leave(group)  # transferred away or re-queued
-        if mine or group in self.joined or conversation["agent_id"] is None:
+        # A console that followed the chat is told where it went, even after leaving.
+        if mine or followed or conversation["agent_id"] is None:
             await self.send_conversation(conversation)
 
     async def conversation_closed(self, event: dict[str, Any]) -> None:

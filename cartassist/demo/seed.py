@@ -9,7 +9,9 @@ from decimal import Decimal
 from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
 
-from cartassist.models import Site, Stage, StallRule
+from agents.models import AgentProfile, InvitationCopy, SavedReply
+from agents.services.invitations import DEFAULT_COPY
+from cartassist.models import Site, Stage, StallReason, StallRule
 
 DEMO_SITE_KEY = "pk_demo_storefront"
 DEMO_STALL_THRESHOLDS = {
@@ -20,16 +22,66 @@ DEMO_STALL_THRESHOLDS = {
 }
 AGENT_LOGIN = ("agent", "agent-demo-password")
 MERCHANDISER_LOGIN = ("merchandiser", "merchandiser-demo-password")
+SUPERVISOR_LOGIN = ("supervisor", "supervisor-demo-password")
+AGENT_DISPLAY_NAME = "Alex from {site}"
+SUPERVISOR_DISPLAY_NAME = "Sam (supervisor)"
+
+# One saved reply per stall reason, plus general ones (blank stall reason: always offered).
+# Agents insert them into the message box and edit before sending.
+DEMO_SAVED_REPLIES: list[tuple[str, str, str]] = [
+    (
+        "",
+        "Greeting",
+        "Hi, I'm here to help with your order. What can I do for you?",
+    ),
+    (
+        "",
+        "Anything else?",
+        "Is there anything else I can help you with before you complete your order?",
+    ),
+    (
+        StallReason.SHIPPING_SHOCK,
+        "Delivery options",
+        "I can see the delivery charge for your order. Let me check which delivery options "
+        "I can offer you.",
+    ),
+    (
+        StallReason.PAYMENT_FAILED,
+        "Payment declined",
+        "I'm sorry your payment didn't go through. Nothing has been charged. You can try "
+        "another card, or I can tell you which other payment methods we accept.",
+    ),
+    (
+        StallReason.COUPON_REJECTED,
+        "Coupon conditions",
+        "Let me check that coupon for you. Some codes only apply to certain products or "
+        "above a minimum order value.",
+    ),
+    (
+        StallReason.IDLE,
+        "Still there?",
+        "Just checking in: do you have a question about your order, delivery or payment?",
+    ),
+]
 
 # Who may do what (docs/PERMISSIONS.md). Later issues add their own permissions here.
+# Agents work in the console only; supervisors also read conversations in the admin;
+# merchandisers edit what shoppers and agents read (invitation copy, saved replies).
+AGENT_PERMISSIONS = ["cartassist.view_cart", "cartassist.view_cartevent"]
 GROUP_PERMISSIONS = {
     "Merchandisers": [
         "cartassist.view_site", "cartassist.change_site",
         "cartassist.view_stallrule", "cartassist.add_stallrule",
         "cartassist.change_stallrule", "cartassist.delete_stallrule",
         "cartassist.view_cart", "cartassist.view_cartevent", "cartassist.view_intervention",
+        "agents.view_invitationcopy", "agents.add_invitationcopy",
+        "agents.change_invitationcopy", "agents.delete_invitationcopy",
+        "agents.view_savedreply", "agents.add_savedreply",
+        "agents.change_savedreply", "agents.delete_savedreply",
+        "agents.view_agentprofile", "agents.view_invitation", "agents.view_conversation",
     ],
-    "Agents": ["cartassist.view_cart", "cartassist.view_cartevent"],
+    "Agents": AGENT_PERMISSIONS,
+    "Supervisors": [*AGENT_PERMISSIONS, "agents.view_conversation", "agents.view_invitation"],
 }  # fmt: skip
 
 
@@ -38,6 +90,7 @@ class DemoSeed:
     site: Site
     agent: User
     merchandiser: User
+    supervisor: User
 
 
 def groups_ensure() -> dict[str, Group]:
@@ -66,7 +119,8 @@ def _user(username: str, password: str, *, staff: bool, group: Group) -> User:
 
 @transaction.atomic
 def demo_seed(*, origins: list[str]) -> DemoSeed:
-    """Create (or update) the demo site, its stall rules, and the agent and merchandiser."""
+    """Create (or update) the demo site, its stall rules, the agent, supervisor and
+    merchandiser logins with their groups, and the chat copy and saved replies."""
     site, _ = Site.objects.get_or_create(
         public_key=DEMO_SITE_KEY,
         defaults={"name": "Demo Storefront", "currency": "EUR", "timezone": "Europe/Berlin"},
@@ -83,4 +137,31 @@ def demo_seed(*, origins: list[str]) -> DemoSeed:
     groups = groups_ensure()
     agent = _user(*AGENT_LOGIN, staff=False, group=groups["Agents"])
     merchandiser = _user(*MERCHANDISER_LOGIN, staff=True, group=groups["Merchandisers"])
-    return DemoSeed(site=site, agent=agent, merchandiser=merchandiser)
+    supervisor = _user(*SUPERVISOR_LOGIN, staff=True, group=groups["Supervisors"])
+    # get_or_create: a display name or capacity edited in admin survives a re-seed.
+    AgentProfile.objects.get_or_create(
+        user=agent,
+        defaults={
+            "site": site,
+            "display_name": AGENT_DISPLAY_NAME.format(site=site.name),
+            "capacity": 3,
+        },
+    )
+    AgentProfile.objects.get_or_create(
+        user=supervisor,
+        defaults={
+            "site": site,
+            "display_name": SUPERVISOR_DISPLAY_NAME,
+            "capacity": 5,
+            "is_supervisor": True,
+        },
+    )
+    for reason, (headline, body) in DEFAULT_COPY.items():
+        InvitationCopy.objects.get_or_create(
+            site=site, stall_reason=reason, defaults={"headline": headline, "body": body}
+        )
+    for reason, title, text in DEMO_SAVED_REPLIES:
+        SavedReply.objects.get_or_create(
+            site=site, title=title, defaults={"stall_reason": reason, "text": text}
+        )
+    return DemoSeed(site=site, agent=agent, merchandiser=merchandiser, supervisor=supervisor)

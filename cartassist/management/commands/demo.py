@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from cartassist.demo.seed import AGENT_LOGIN, MERCHANDISER_LOGIN, demo_seed
+from cartassist.demo.seed import AGENT_LOGIN, MERCHANDISER_LOGIN, SUPERVISOR_LOGIN, demo_seed
 
 
 class Command(BaseCommand):
@@ -28,6 +28,7 @@ class Command(BaseCommand):
         interval = settings.CARTASSIST_SWEEP_INTERVAL.total_seconds()
         merchandiser = "{} / {}".format(*MERCHANDISER_LOGIN)
         agent = "{} / {}".format(*AGENT_LOGIN)
+        supervisor = "{} / {}".format(*SUPERVISOR_LOGIN)
         self.stdout.write(
             "\n".join(
                 [
@@ -35,7 +36,8 @@ class Command(BaseCommand):
                     "CartAssist demo is ready.",
                     f"  Demo storefront   {base}/demo/",
                     f"  Admin             {base}/admin/   merchandiser: {merchandiser}",
-                    f"  Agent login       {base}/admin/login/   agent: {agent}",
+                    f"  Agent console     {base}/console/   agent: {agent}",
+                    f"                    supervisor: {supervisor}",
                     f"  API docs          {base}/api/docs/   (schema: {base}/api/schema/)",
                     f"  Site key          {seed.site.public_key}",
                     f"  Stall sweep       every {interval:.0f} s, in-process",
