@@ -1,0 +1,395 @@
+"""Run the CartAssist benchmarks and print the figures (docs/PERFORMANCE.md).
+
+    .venv/bin/python -m bench                 # everything, about 8 minutes
+    .venv/bin/python -m bench --quick         # a smoke run, under 2 minutes
+    .venv/bin/python -m bench --parts sweep --dbs postgres
+
+Traffic goes only to servers this command starts on 127.0.0.1; every server it starts
+is stopped and every database it creates is dropped, also on failure or Ctrl-C.
+Needs wrk (`apt-get install wrk`), and PostgreSQL and Redis on 127.0.0.1 for the
+``postgres`` database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .environment import (
+    POSTGRES_ADMIN_URL,
+    REDIS_URL,
+    REPO,
+    BenchError,
+    base_env,
+    check_services,
+    open_database,
+    run_django,
+)
+from .ingest import IngestOptions, IngestRow, require_wrk, rows_as_dicts, run_ingest
+
+FULL = {
+    "duration": 5.0,
+    "warmup": 1.0,
+    "processes": "1,2",
+    "sweep_sizes": {"postgres": "10000,100000,1000000", "sqlite": "10000,100000"},
+    "sweep_repeat": 2,
+    "sweep_modes": "invite,invite-no-push,suppress",
+}
+QUICK = {
+    "duration": 2.0,
+    "warmup": 1.0,
+    "processes": "2",
+    "sweep_sizes": {"postgres": "10000,100000", "sqlite": ""},
+    "sweep_repeat": 1,
+    "sweep_modes": "suppress",
+}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short runs, fewer sizes")
+    parser.add_argument(
+        "--parts", default="validation,ingest,sweep", help="validation,ingest,sweep"
+    )
+    parser.add_argument("--dbs", default="sqlite,postgres", help="sqlite,postgres")
+    parser.add_argument("--servers", default="daphne,gunicorn", help="daphne,gunicorn")
+    parser.add_argument(
+        "--processes", default=None, help="server processes, e.g. 1,2 (full) or 2 (quick)"
+    )
+    parser.add_argument("--endpoints", default="bare,widget,server")
+    parser.add_argument("--batch-sizes", default="1,50", help="events per request")
+    parser.add_argument("--duration", type=float, default=None, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections")
+    parser.add_argument("--carts", type=int, default=20000, help="distinct carts per run")
+    parser.add_argument("--sweep-sizes", default=None, help="total carts, e.g. 10000,100000")
+    parser.add_argument("--stalled", type=int, default=1000)
+    parser.add_argument("--sweep-repeat", type=int, default=None)
+    parser.add_argument(
+        "--sweep-modes", default=None, help="invite,invite-no-push,suppress (quick: suppress)"
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, help="where to save results (default bench/results/)"
+    )
+    return parser.parse_args(argv)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    preset = QUICK if args.quick else FULL
+    parts = _split(args.parts)
+    dbs = _split(args.dbs)
+    started = time.monotonic()
+    try:
+        if "ingest" in parts:
+            require_wrk()
+        check_services(dbs)
+    except BenchError as exc:
+        log(f"bench: {exc}")
+        return 2
+    machine = machine_info()
+    load = os.getloadavg()[0]
+    if load > 1.0:
+        log(
+            f"bench: warning: load average {load:.1f} before starting on {machine['cores']} "
+            "cores: other processes will skew the figures"
+        )
+    results: dict[str, Any] = {
+        "command": " ".join(["python -m bench", *argv]),
+        "machine": machine,
+        "validation": [],
+        "ingest": [],
+        "sweep": {},
+    }
+    try:
+        if "validation" in parts:
+            log("validation: in-process, no database")
+            with tempfile.TemporaryDirectory(prefix="cartassist-bench-") as tmp:
+                env = base_env({"SQLITE_PATH": f"{tmp}/unused.sqlite3", "STATIC_ROOT": tmp})
+                seconds = "1" if args.quick else "3"
+                out = run_django(env, "bench.validation", args.batch_sizes, seconds)
+                results["validation"] = out["rows"]
+        if "ingest" in parts:
+            options = IngestOptions(
+                servers=_split(args.servers),
+                processes=[int(p) for p in _split(args.processes or preset["processes"])],
+                batch_sizes=[int(b) for b in _split(args.batch_sizes)],
+                endpoints=_split(args.endpoints),
+                duration=args.duration or preset["duration"],
+                warmup=preset["warmup"],
+                connections=args.connections,
+                carts=args.carts,
+            )
+            for kind in dbs:
+                log(f"ingest: {kind}")
+                db = open_database(kind)
+                try:
+                    results["ingest"] += rows_as_dicts(run_ingest(db, options, log))
+                finally:
+                    db.close()
+        if "sweep" in parts:
+            for kind in dbs:
+                sizes = args.sweep_sizes or preset["sweep_sizes"][kind]
+                if not sizes:
+                    continue
+                log(f"sweep: {kind}, sizes {sizes}")
+                db = open_database(kind)
+                try:
+                    repeat = args.sweep_repeat or preset["sweep_repeat"]
+                    results["sweep"][kind] = run_django(
+                        db.env,
+                        "bench.sweep",
+                        f"--sizes={sizes}",
+                        f"--stalled={args.stalled}",
+                        f"--repeat={repeat}",
+                        f"--modes={args.sweep_modes or preset['sweep_modes']}",
+                    )
+                finally:
+                    db.close()
+    except BenchError as exc:
+        log(f"bench: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        log("bench: interrupted; servers stopped and databases dropped")
+        return 130
+    results["seconds"] = round(time.monotonic() - started, 1)
+    results["machine"]["load average before / after"] = (
+        f"{load:.2f} / {os.getloadavg()[0]:.2f} (1 min)"
+    )
+    print(render(results))
+    path = args.json or REPO / "bench" / "results" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2))
+    log(f"bench: done in {results['seconds']} s; results saved to {path}")
+    return 0
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+# --- machine and versions ---------------------------------------------------------------
+
+
+def machine_info() -> dict[str, str]:
+    info = {
+        "cpu": _cpu_model(),
+        "cores": str(_cores()),
+        "memory": _memory(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+    }
+    for package in ["django", "djangorestframework", "daphne", "twisted", "gunicorn", "psycopg"]:
+        try:
+            info[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            info[package] = "not installed"
+    info["postgresql"] = _postgres_version()
+    info["redis"] = _redis_version()
+    info["wrk"] = _wrk_version()
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def _memory() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _postgres_version() -> str:
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+            return str(row[0]) if row else "unknown"
+    except Exception:  # not reachable: reported as such
+        return "not reachable"
+
+
+def _redis_version() -> str:
+    try:
+        import redis
+
+        return str(redis.Redis.from_url(REDIS_URL).info("server")["redis_version"])
+    except Exception:  # not reachable: reported as such
+        return "not reachable"
+
+
+def _wrk_version() -> str:
+    try:
+        out = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+        return (out.stdout or out.stderr).splitlines()[0].split("[")[0].strip()
+    except (OSError, IndexError):
+        return "not installed"
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render(results: dict[str, Any]) -> str:
+    out = [f"# CartAssist benchmark: `{results['command']}`", ""]
+    out.append(table(["", ""], [[k, v] for k, v in results["machine"].items()]))
+    if results["validation"]:
+        out += ["", "## Validation per event, in-process (no server, no database)", ""]
+        out.append(
+            table(
+                ["events/batch", "product ms/event", "bare DRF ms/event", "product ÷ bare"],
+                [
+                    [
+                        r["events_per_batch"],
+                        r["product_ms_per_event"],
+                        r["bare_ms_per_event"],
+                        f"{r['product_ms_per_event'] / r['bare_ms_per_event']:.1f}",
+                    ]
+                    for r in results["validation"]
+                ],
+            )
+        )
+    if results["ingest"]:
+        out += ["", "## Ingestion throughput", ""]
+        rows = [IngestRow(**row) for row in results["ingest"]]
+        out.append(
+            table(
+                [
+                    "server",
+                    "proc.",
+                    "database",
+                    "endpoint",
+                    "events/req",
+                    "req/s",
+                    "events/s",
+                    "÷ bare",
+                    "p50 ms",
+                    "p99 ms",
+                    "errors",
+                ],
+                [
+                    [
+                        r.server,
+                        r.processes,
+                        r.database,
+                        r.endpoint,
+                        r.events_per_request,
+                        f"{r.requests_per_s:,.0f}",
+                        f"{r.events_per_s:,.0f}",
+                        f"{r.ratio_to_bare:.2f}" if r.ratio_to_bare is not None else "",
+                        r.p50_ms,
+                        r.p99_ms,
+                        r.errors,
+                    ]
+                    for r in rows
+                ],
+            )
+        )
+        ratios = _server_ratios(rows)
+        if ratios:
+            out += ["", "## WSGI (gunicorn) ÷ ASGI (daphne): same database, processes, load", ""]
+            out.append(ratios)
+    for kind, sweep in results["sweep"].items():
+        out += ["", f"## Stall sweep ({kind}), {sweep['rows'][0]['stalled']} stalled carts", ""]
+        out.append(
+            table(
+                [
+                    "total carts",
+                    "pending",
+                    "mode",
+                    "decisions",
+                    "sweep ms",
+                    "ms / stalled cart",
+                    "queries",
+                    "idle sweep ms",
+                ],
+                [
+                    [
+                        f"{r['total_carts']:,}",
+                        f"{r['pending_carts']:,}",
+                        r["mode"],
+                        ", ".join(f"{k} {v}" for k, v in r["decisions"].items()),
+                        r["sweep_ms_median"],
+                        r["ms_per_stalled_cart"],
+                        r["queries_per_sweep"],
+                        r["idle_sweep_ms"],
+                    ]
+                    for r in sweep["rows"]
+                ],
+            )
+        )
+        if sweep.get("explain"):
+            largest = max(r["total_carts"] for r in sweep["rows"])
+            out += ["", f"Claim query plan at {largest:,} carts:", "", "```"]
+            out += [sweep["explain"], "```"]
+    return "\n".join(out)
+
+
+def _server_ratios(rows: list[IngestRow]) -> str | None:
+    by_key = {
+        (r.server, r.processes, r.database, r.endpoint, r.events_per_request): r for r in rows
+    }
+    lines = []
+    for (server, procs, database, endpoint, per_request), row in by_key.items():
+        if server != "gunicorn":
+            continue
+        asgi = by_key.get(("daphne", procs, database, endpoint, per_request))
+        if asgi is None or not asgi.events_per_s:
+            continue
+        lines.append(
+            [
+                procs,
+                database,
+                endpoint,
+                per_request,
+                f"{asgi.events_per_s:,.0f}",
+                f"{row.events_per_s:,.0f}",
+                f"{row.events_per_s / asgi.events_per_s:.2f}",
+            ]
+        )
+    if not lines:
+        return None
+    return table(
+        ["proc.", "database", "endpoint", "events/req", "daphne ev/s", "gunicorn ev/s", "ratio"],
+        lines,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

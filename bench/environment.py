@@ -1,0 +1,177 @@
+"""Where a benchmark runs: a throw-away database (SQLite file or PostgreSQL database), the
+environment its processes get, and clean-up. Imports no Django: the runner only starts
+processes that load Django with this environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+POSTGRES_BENCH_DB = "cartassist_bench"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+# Variables of the caller's environment that would change which database or services
+# the benchmark processes use; the bench sets its own.
+_SCRUBBED = {
+    "DATABASE_URL",
+    "DATABASE_URL_FILE",
+    "REDIS_URL",
+    "REDIS_URL_FILE",
+    "SQLITE_PATH",
+    "DJANGO_SETTINGS_MODULE",
+    "CARTASSIST_WIDGET_RATE",
+    "CARTASSIST_SERVER_RATE",
+}
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+@dataclass
+class BenchDatabase:
+    """One database for one part of the run; ``close()`` removes it."""
+
+    kind: str  # "sqlite" | "postgres"
+    env: dict[str, str]
+    label: str
+    _tmpdir: Path | None = None
+    _redis_prefix: str = ""
+    _closed: bool = field(default=False)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.kind == "postgres":
+            _postgres_drop(POSTGRES_BENCH_DB)
+            _redis_delete_prefix(self._redis_prefix)
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+
+def base_env(extra: dict[str, str]) -> dict[str, str]:
+    """The environment of every bench process: production-like settings (DEBUG off,
+    no SSL redirect on plain 127.0.0.1) with rate limits raised out of the way."""
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "PYTHONPATH": str(REPO),
+            "DEBUG": "false",
+            "SECRET_KEY": "bench-" + secrets.token_hex(24),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "false",
+            # A per-second window keeps DRF's throttle history short at benchmark rates.
+            "CARTASSIST_WIDGET_RATE": "1000000/s",
+            "CARTASSIST_SERVER_RATE": "1000000/s",
+            "CARTASSIST_SWEEP_IN_PROCESS": "false",
+            "CARTASSIST_DEMO_ENABLED": "false",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def open_database(kind: str) -> BenchDatabase:
+    """A fresh, migrated database of ``kind``.
+
+    sqlite: a file in a temporary directory, embedded mode (locmem cache).
+    postgres: database ``cartassist_bench`` on 127.0.0.1, with Redis as cache (rate
+    limits, signature replay) under a key prefix of its own: production mode.
+    """
+    tmpdir = Path(tempfile.mkdtemp(prefix="cartassist-bench-"))
+    static_root = tmpdir / "static"
+    if kind == "sqlite":
+        env = base_env(
+            {"SQLITE_PATH": str(tmpdir / "bench.sqlite3"), "STATIC_ROOT": str(static_root)}
+        )
+        db = BenchDatabase(kind, env, "SQLite (WAL)", _tmpdir=tmpdir)
+    elif kind == "postgres":
+        _postgres_drop(POSTGRES_BENCH_DB)
+        _postgres_execute(f'CREATE DATABASE "{POSTGRES_BENCH_DB}"')
+        prefix = "cartassist-bench-" + secrets.token_hex(4)
+        env = base_env(
+            {
+                "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{POSTGRES_BENCH_DB}",
+                "REDIS_URL": REDIS_URL,
+                "CACHE_KEY_PREFIX": prefix,
+                "CHANNELS_PREFIX": prefix,
+                "STATIC_ROOT": str(static_root),
+            }
+        )
+        db = BenchDatabase(kind, env, "PostgreSQL + Redis", _tmpdir=tmpdir, _redis_prefix=prefix)
+    else:
+        raise BenchError(f"unknown database kind {kind!r}")
+    try:
+        run_django(db.env, "bench.prepare", "migrate")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def run_django(env: dict[str, str], module: str, *args: str, timeout: float = 900) -> dict:
+    """Run ``python -m module args`` with ``env``; its last stdout line is JSON."""
+    proc = subprocess.run(
+        [PYTHON, "-m", module, *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise BenchError(f"{module} {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    return json.loads(lines[-1]) if lines else {}
+
+
+def check_services(kinds: list[str]) -> None:
+    """Fail early, with the fix, when a needed service or tool is missing."""
+    if "postgres" in kinds:
+        try:
+            _postgres_execute("SELECT 1")
+        except Exception as exc:  # any failure means "not reachable"
+            raise BenchError(f"PostgreSQL is not reachable at 127.0.0.1:5432: {exc}") from exc
+        try:
+            import redis
+
+            redis.Redis.from_url(REDIS_URL).ping()
+        except Exception as exc:
+            raise BenchError(f"Redis is not reachable at {REDIS_URL}: {exc}") from exc
+
+
+def _postgres_execute(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql)
+
+
+def _postgres_drop(name: str) -> None:
+    _postgres_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _redis_delete_prefix(prefix: str) -> None:
+    if not prefix:
+        return
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start : start + 500])

@@ -1,0 +1,330 @@
+"""Ingestion throughput: real endpoints next to a bare DRF endpoint, per server and database.
+
+For each database (a fresh one per database kind) and each server type, the runner
+starts the server on a socket it bound itself on 127.0.0.1, warms it up, then drives
+each endpoint with wrk (bench/wrk/events.lua) for a fixed time, single events and
+batches, interleaving product and bare runs. Afterwards it checks that the database
+holds at least as many events as wrk saw acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+from .environment import PYTHON, REPO, BenchDatabase, BenchError, run_django
+
+WRK_SCRIPT = REPO / "bench" / "wrk" / "events.lua"
+PATHS = {
+    "widget": "/api/v1/widget/events",
+    "server": "/api/v1/server/events",
+    "bare": "/api/bench/bare-events",
+}
+
+
+@dataclass
+class IngestOptions:
+    servers: list[str]
+    processes: list[int]
+    batch_sizes: list[int]
+    endpoints: list[str]
+    duration: float
+    warmup: float
+    connections: int
+    carts: int
+
+
+@dataclass
+class IngestRow:
+    server: str
+    processes: int
+    database: str
+    endpoint: str
+    events_per_request: int
+    requests: int
+    seconds: float
+    requests_per_s: float
+    events_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    acknowledged_events: int
+    ratio_to_bare: float | None = None
+
+
+def require_wrk() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        raise BenchError("wrk is not installed: `apt-get install wrk` (Debian) and run again.")
+    return path
+
+
+class Server:
+    """``processes`` daphne processes sharing one listening socket (--fd), or gunicorn
+    with ``processes`` sync workers on that socket (fd://)."""
+
+    def __init__(self, kind: str, processes: int, env: dict[str, str]) -> None:
+        self.kind = kind
+        self.processes = processes
+        self.env = env
+        # gunicorn: one socket; a sync worker accepts only when idle, so work spreads.
+        # daphne: one SO_REUSEPORT socket per process, so the kernel spreads connections
+        # over the processes (one shared socket lets one process accept every keep-alive
+        # connection and leaves the other idle).
+        count = processes if kind == "daphne" else 1
+        first = self._listen(port=0, reuse_port=count > 1)
+        self.port = first.getsockname()[1]
+        self.sockets = [first]
+        self.sockets += [self._listen(port=self.port, reuse_port=True) for _ in range(count - 1)]
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
+
+    @staticmethod
+    def _listen(*, port: int, reuse_port: bool) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(2048)
+        sock.set_inheritable(True)
+        return sock
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        if self.kind == "daphne":
+            for sock in self.sockets:
+                fd = sock.fileno()
+                command = [PYTHON, "-m", "daphne", "--fd", str(fd), "-v", "0"]
+                self._spawn([*command, "cartassist.asgi:application"], fd)
+        elif self.kind == "gunicorn":
+            fd = self.sockets[0].fileno()
+            command = [PYTHON, "-m", "gunicorn", "--bind", f"fd://{fd}"]
+            command += ["--workers", str(self.processes), "--worker-class", "sync"]
+            self._spawn([*command, "--log-level", "warning", "cartassist.wsgi:application"], fd)
+        else:
+            raise BenchError(f"unknown server {self.kind!r}")
+        self._wait_ready()
+
+    def _spawn(self, command: list[str], fd: int) -> None:
+        self.procs.append(
+            subprocess.Popen(
+                command,
+                env=self.env,
+                cwd=REPO,
+                pass_fds=(fd,),
+                stdout=subprocess.DEVNULL,
+                stderr=self.stderr,
+            )
+        )
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        ready = 0
+        while time.monotonic() < deadline:
+            for proc in self.procs:
+                if proc.poll() is not None:
+                    raise BenchError(f"{self.kind} exited with {proc.returncode}:\n{self.errors()}")
+            try:
+                with urllib.request.urlopen(self.base_url + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        ready += 1
+                        if ready >= 3 * self.processes:
+                            return
+                        continue
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise BenchError(f"{self.kind} did not answer /healthz within {timeout:.0f} s")
+
+    def errors(self) -> str:
+        """The end of what the server processes wrote to stderr."""
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")[-3000:]
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        self.procs.clear()
+        self.stderr.close()
+        for sock in self.sockets:
+            sock.close()
+
+
+@contextmanager
+def running_server(kind: str, processes: int, env: dict[str, str]) -> Iterator[Server]:
+    server = Server(kind, processes, env)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+def run_wrk(
+    server: Server,
+    *,
+    endpoint: str,
+    per_request: int,
+    duration: float,
+    connections: int,
+    carts: int,
+    site: dict[str, str],
+) -> dict[str, float]:
+    """One wrk run against ``endpoint``; returns wrk's counts (see events.lua done())."""
+    run_id = "r" + secrets.token_hex(4)
+    command = [
+        require_wrk(),
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(duration))}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(WRK_SCRIPT),
+        server.base_url + PATHS[endpoint],
+        "--",
+        endpoint,
+        str(per_request),
+        str(carts),
+        run_id,
+        site["public_key"],
+        site["secret"],
+        site["origin"],
+    ]
+    proc = subprocess.run(
+        command, capture_output=True, text=True, timeout=duration + 120, check=False
+    )
+    result_lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCH_RESULT ")]
+    if proc.returncode != 0 or not result_lines:
+        raise BenchError(f"wrk failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return json.loads(result_lines[-1].removeprefix("BENCH_RESULT "))
+
+
+def measure(
+    server: Server,
+    *,
+    database: str,
+    endpoint: str,
+    per_request: int,
+    options: IngestOptions,
+    site: dict[str, str],
+) -> IngestRow:
+    raw = run_wrk(
+        server,
+        endpoint=endpoint,
+        per_request=per_request,
+        duration=options.duration,
+        connections=options.connections,
+        carts=options.carts,
+        site=site,
+    )
+    seconds = raw["duration_us"] / 1e6
+    errors = int(raw["connect"] + raw["read"] + raw["write"] + raw["status"] + raw["timeout"])
+    requests = int(raw["requests"])
+    good = requests - int(raw["status"])
+    return IngestRow(
+        server=server.kind,
+        processes=server.processes,
+        database=database,
+        endpoint=endpoint,
+        events_per_request=per_request,
+        requests=requests,
+        seconds=round(seconds, 2),
+        requests_per_s=round(good / seconds, 1),
+        events_per_s=round(good * per_request / seconds, 1),
+        p50_ms=round(raw["p50_us"] / 1000, 1),
+        p99_ms=round(raw["p99_us"] / 1000, 1),
+        errors=errors,
+        acknowledged_events=good * per_request,
+    )
+
+
+def run_ingest(
+    db: BenchDatabase, options: IngestOptions, log: Callable[[str], None]
+) -> list[IngestRow]:
+    """All ingestion measurements for one database, every server type."""
+    require_wrk()
+    site = run_django(db.env, "bench.prepare", "site")
+    rows: list[IngestRow] = []
+    for processes in options.processes:
+        for kind in options.servers:
+            log(f"  {kind} ({processes} processes) on {db.label}")
+            with running_server(kind, processes, db.env) as server:
+                rows += _measure_server(server, db, options, site, log)
+    acknowledged = sum(r.acknowledged_events for r in rows if r.endpoint != "bare")
+    counts = run_django(db.env, "bench.prepare", "count")
+    if counts["events"] < acknowledged:
+        raise BenchError(
+            f"only {counts['events']} events stored, but {acknowledged} were acknowledged"
+        )
+    log(f"  stored {counts['events']} events in {counts['carts']} carts")
+    return rows
+
+
+def _measure_server(
+    server: Server,
+    db: BenchDatabase,
+    options: IngestOptions,
+    site: dict[str, str],
+    log: Callable[[str], None],
+) -> list[IngestRow]:
+    for endpoint in options.endpoints:  # warm-up, not recorded
+        run_wrk(
+            server,
+            endpoint=endpoint,
+            per_request=1,
+            duration=options.warmup,
+            connections=options.connections,
+            carts=options.carts,
+            site=site,
+        )
+    rows = []
+    for per_request in options.batch_sizes:
+        bare: IngestRow | None = None
+        # The bare baseline first, then the product endpoints right after it.
+        for endpoint in sorted(options.endpoints, key=lambda e: e != "bare"):
+            row = measure(
+                server,
+                database=db.label,
+                endpoint=endpoint,
+                per_request=per_request,
+                options=options,
+                site=site,
+            )
+            if endpoint == "bare":
+                bare = row
+            elif bare is not None and bare.events_per_s:
+                row.ratio_to_bare = round(row.events_per_s / bare.events_per_s, 3)
+            rows.append(row)
+            log(
+                f"    {endpoint:6} x{per_request:<3} {row.events_per_s:>9.1f} events/s"
+                f"  {row.requests_per_s:>7.1f} req/s  p99 {row.p99_ms} ms  errors {row.errors}"
+            )
+            if row.errors or not row.requests:
+                log(f"    (no request completed or errors) server stderr:\n{server.errors()}")
+    return rows
+
+
+def rows_as_dicts(rows: list[IngestRow]) -> list[dict[str, object]]:
+    return [asdict(row) for row in rows]
