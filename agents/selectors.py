@@ -9,8 +9,8 @@ from django.db.models import Q
 
 from agents.models import Conversation, ConversationStatus, Invitation, SavedReply
 from agents.payloads import _iso
-from agents.services.invitations import OPEN_STATUSES
-from cartassist.models import Cart, CartEvent, Decision, Intervention, SuppressionReason
+from agents.services.invitations import OPEN_STATUSES, REACHABLE_SUPPRESSIONS
+from cartassist.models import Cart, CartEvent, Decision, Intervention
 
 QUEUE_LIMIT = 100
 
@@ -76,13 +76,12 @@ def console_queue(*, site_id: int, now: datetime) -> list[dict[str, Any]]:
                 "cart": _cart_brief(invitation.cart),
             }
         )
-    reachable = [SuppressionReason.NO_AGENT_AVAILABLE, SuppressionReason.QUIET_HOURS]
     for intervention in (
         Intervention.objects.select_related("cart")
         .filter(
             site_id=site_id,
             decision=Decision.SUPPRESSED,
-            suppression_reason__in=reachable,
+            suppression_reason__in=REACHABLE_SUPPRESSIONS,
             decided_at__gte=now - timedelta(hours=2),
             cart__status="stalled",
         )

@@ -28,6 +28,7 @@ from cartassist.models import (
     Intervention,
     InterventionTrigger,
     StallReason,
+    SuppressionReason,
     Visitor,
 )
 
@@ -50,6 +51,9 @@ DEFAULT_COPY: dict[str, tuple[str, str]] = {
     ),
 }
 OPEN_STATUSES = [InvitationStatus.PENDING, InvitationStatus.DELIVERED]
+# Stalled carts the sweep could not invite for these reasons show in the console queue:
+# an agent may reach out to them by hand (invitation_reach_out).
+REACHABLE_SUPPRESSIONS = [SuppressionReason.NO_AGENT_AVAILABLE, SuppressionReason.QUIET_HOURS]
 
 
 def _copy(site_id: int, reason: str, agent_name: str) -> tuple[str, str]:
@@ -99,6 +103,15 @@ def _invitation_create(
         realtime.console_site_group(invitation.site_id), realtime.QUEUE_CHANGED, {}
     )
     return invitation
+
+
+def stalled_carts_announce(*, interventions: list[Intervention]) -> None:
+    """Tell the consoles of each site where the sweep left a stalled cart that an agent
+    may still reach out to: their queue changed (on commit)."""
+    for site_id in sorted(
+        {i.site_id for i in interventions if i.suppression_reason in REACHABLE_SUPPRESSIONS}
+    ):
+        realtime.publish_on_commit(realtime.console_site_group(site_id), realtime.QUEUE_CHANGED, {})
 
 
 def invitations_pending(*, site_id: int, visitor_id: str, now: datetime) -> list[Invitation]:

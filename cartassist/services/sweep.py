@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
 
-from agents.services.invitations import invitations_create
+from agents.services.invitations import invitations_create, stalled_carts_announce
 from cartassist.domain.holdout import is_held_out
 from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
 from cartassist.domain.suppression import SuppressionContext, first_suppression_reason
@@ -104,6 +104,7 @@ def _sweep_batch(*, now: datetime, batch_size: int, result: SweepResult) -> int:
         invitations_create(
             interventions=[i for i in interventions if i.decision == Decision.INVITED], now=now
         )
+        stalled_carts_announce(interventions=interventions)
         Cart.objects.filter(pk__in=[c.pk for c in carts]).update(
             stall_deadline=None, status=CartStatus.STALLED
         )
