@@ -191,11 +191,14 @@ def _apply(cart: Cart, event: dict[str, Any], *, source: EventSource, now: datet
     elif kind == EventType.COUPON_REJECTED:
         cart.signal, cart.signal_detail = StallSignal.COUPON_REJECTED, data["code"]
     elif kind == EventType.ORDER_COMPLETED:
-        if cart.status == CartStatus.CONVERTED and cart.order_id:
-            # The first order completion stands, except that the shop's signed order
-            # outranks one the widget reported first (whose total may be missing or wrong).
-            if not trusted or (cart.totals_trusted and cart.order_total is not None):
-                return False
+        # The first order completion stands, except that the shop's signed order
+        # outranks one the widget reported first (whose total may be missing or wrong).
+        if (
+            cart.status == CartStatus.CONVERTED
+            and cart.order_id
+            and (not trusted or (cart.totals_trusted and cart.order_total is not None))
+        ):
+            return False
         cart.status = CartStatus.CONVERTED
         cart.order_id = data["order_id"]
         if may_set_totals:
