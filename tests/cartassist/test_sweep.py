@@ -569,15 +569,19 @@ def test_sweeping_twice_records_nothing_twice(site):
     assert Intervention.objects.count() == 1
 
 
-def test_a_decision_already_recorded_for_the_deadline_is_not_duplicated(site):
-    # given: a sweeper that recorded the decision and died before clearing the deadline
-    deadline = shipping_cart(site, T0)
+def test_a_late_event_with_the_same_timestamp_does_not_jam_the_sweep(site):
+    # given: decided at T0 + 30 min; then a second event stamped T0 (second-resolution
+    # clocks) arrives late. It applies, and re-arms the very same deadline.
+    post(site, "cart_updated", T0, currency="EUR", subtotal="60.00", lines=[])
+    deadline = T0 + timedelta(minutes=30)
     stall_sweep(now=deadline)
     recorded = Intervention.objects.values().get()
-    Cart.objects.update(stall_deadline=deadline, status=CartStatus.ACTIVE)
+    post(site, "cart_updated", T0, currency="EUR", subtotal="60.00", lines=[])
+    assert Cart.objects.get().stall_deadline == deadline
     # when
-    stall_sweep(now=deadline + timedelta(minutes=1))
-    # then
+    result = stall_sweep(now=deadline + timedelta(minutes=1))
+    # then: one decision per (cart, deadline) stands; the cart does not block later batches
+    assert result.claimed == 1
     assert Intervention.objects.values().get() == recorded
     cart = Cart.objects.get()
     assert (cart.status, cart.stall_deadline) == (CartStatus.STALLED, None)
