@@ -20,6 +20,7 @@ from agents.models import (
 from agents.payloads import invitation_payload
 from agents.services.assignment import conversation_route
 from agents.services.presence import least_loaded_available_agent
+from cartassist.domain.holdout import is_held_out
 from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
 from cartassist.models import (
     Cart,
@@ -220,7 +221,12 @@ def invitation_reach_out(*, agent: AgentProfile, cart_id: int, now: datetime) ->
             raise ChatError(
                 "forbidden", f"This shopper was invited less than {site.frequency_cap_hours} h ago."
             )
-        if Intervention.objects.filter(cart=cart, decision=Decision.HELD_OUT).exists():
+        # The sweep decides suppression before the holdout, so a held-out cart can have
+        # only a "suppressed" intervention: ask the holdout itself, as the sweep does.
+        held_out = is_held_out(
+            f"{cart.site_id}:{cart.external_id}", site.holdout_share, salt=site.public_key
+        )
+        if held_out or Intervention.objects.filter(cart=cart, decision=Decision.HELD_OUT).exists():
             raise ChatError("forbidden", "This cart is in the control group (holdout).")
         reason = classify_stall(
             CartSnapshot(
