@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from agents.models import Conversation, ConversationStatus, Invitation, SavedReply
 from agents.payloads import _iso
@@ -84,6 +84,15 @@ def console_queue(*, site_id: int, now: datetime) -> list[dict[str, Any]]:
             suppression_reason__in=REACHABLE_SUPPRESSIONS,
             decided_at__gte=now - timedelta(hours=2),
             cart__status="stalled",
+        )
+        # Only the cart's latest decision: once an agent has reached out (a newer
+        # "invited" intervention), the cart shows as that invitation, not as stalled.
+        .exclude(
+            Exists(
+                Intervention.objects.filter(
+                    cart_id=OuterRef("cart_id"), decided_at__gt=OuterRef("decided_at")
+                )
+            )
         )
         .order_by("-urgency", "-cart_value")[:QUEUE_LIMIT]
     ):

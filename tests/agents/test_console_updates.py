@@ -1,15 +1,25 @@
-"""What the console hears about without asking: a chat transferred away, a stalled cart
-that nobody could invite (the queue changed)."""
+"""What the console hears about without asking (a chat transferred away, a stalled cart
+that nobody could invite) and what its queue shows."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from cartassist.models import Intervention, Visitor
+from agents.selectors import console_queue
+from agents.services.invitations import invitation_reach_out
+from cartassist.models import Decision, Intervention, SuppressionReason, Visitor
 from cartassist.services.sweep import stall_sweep
-from tests.fixtures.agents import console_receive, make_agent, make_conversation, make_stalled_cart
+from tests.fixtures.agents import (
+    console_receive,
+    make_agent,
+    make_conversation,
+    make_intervention,
+    make_stalled_cart,
+)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -71,3 +81,26 @@ def test_sweep_announces_nothing_for_carts_agents_may_not_reach(site, settings, 
     # then
     assert Intervention.objects.get().suppression_reason == "opted_out"
     assert published == []
+
+
+@pytest.mark.django_db
+def test_a_stalled_cart_leaves_the_queue_once_an_agent_reached_out(site):
+    # given: the sweep could not invite; the cart waits in the queue for an agent
+    cart = make_stalled_cart(site)
+    make_intervention(
+        cart,
+        decision=Decision.SUPPRESSED,
+        suppression_reason=SuppressionReason.NO_AGENT_AVAILABLE,
+        now=timezone.now() - timedelta(minutes=1),
+    )
+    agent = make_agent(site)
+    assert [i["kind"] for i in console_queue(site_id=site.pk, now=timezone.now())] == [
+        "stalled_cart"
+    ]
+
+    # when
+    invitation = invitation_reach_out(agent=agent, cart_id=cart.pk, now=timezone.now())
+
+    # then: it shows once, as the invitation the agent sent
+    queue = console_queue(site_id=site.pk, now=timezone.now())
+    assert [(i["kind"], i.get("invitation_id")) for i in queue] == [("invitation", invitation.pk)]
