@@ -301,6 +301,7 @@ def render(results: dict[str, Any]) -> str:
                     "÷ bare",
                     "p50 ms",
                     "p99 ms",
+                    "CPU ms/req",
                     "errors",
                 ],
                 [
@@ -315,6 +316,7 @@ def render(results: dict[str, Any]) -> str:
                         f"{r.ratio_to_bare:.2f}" if r.ratio_to_bare is not None else "",
                         r.p50_ms,
                         r.p99_ms,
+                        r.cpu_ms_per_request,
                         r.errors,
                     ]
                     for r in rows
@@ -323,7 +325,7 @@ def render(results: dict[str, Any]) -> str:
         )
         ratios = _server_ratios(rows)
         if ratios:
-            out += ["", "## WSGI (gunicorn) ÷ ASGI (daphne): same database, processes, load", ""]
+            out += ["", "## WSGI (gunicorn) vs ASGI (daphne): same database, processes, load", ""]
             out.append(ratios)
     for kind, sweep in results["sweep"].items():
         out += ["", f"## Stall sweep ({kind}), {sweep['rows'][0]['stalled']} stalled carts", ""]
@@ -381,14 +383,18 @@ def _server_ratios(rows: list[IngestRow]) -> str | None:
                 f"{asgi.events_per_s:,.0f}",
                 f"{row.events_per_s:,.0f}",
                 f"{row.events_per_s / asgi.events_per_s:.2f}",
+                asgi.cpu_ms_per_request,
+                row.cpu_ms_per_request,
+                f"{asgi.cpu_ms_per_request / row.cpu_ms_per_request:.2f}"
+                if row.cpu_ms_per_request
+                else "",
             ]
         )
     if not lines:
         return None
-    return table(
-        ["proc.", "database", "endpoint", "events/req", "daphne ev/s", "gunicorn ev/s", "ratio"],
-        lines,
-    )
+    headers = ["proc.", "database", "endpoint", "events/req", "daphne ev/s", "gunicorn ev/s"]
+    headers += ["throughput ratio", "daphne CPU ms/req", "gunicorn CPU ms/req", "CPU ratio"]
+    return table(headers, lines)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
 """Ingestion throughput: real endpoints next to a bare DRF endpoint, per server and database.
 
-For each database (a fresh one per database kind) and each server type, the runner
-starts the server on a socket it bound itself on 127.0.0.1, warms it up, then drives
-each endpoint with wrk (bench/wrk/events.lua) for a fixed time, single events and
-batches, interleaving product and bare runs. Afterwards it checks that the database
-holds at least as many events as wrk saw acknowledged.
+For each database (a fresh one per database kind) and each process count, the runner
+starts every server type on sockets it bound itself on 127.0.0.1, warms them up, then
+drives each endpoint with wrk (bench/wrk/events.lua) for a fixed time, single events
+and batches, alternating between the servers and putting each product run right after
+the bare run it is compared with. Afterwards it checks that the database holds at least
+as many events as wrk saw acknowledged.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import signal
@@ -19,8 +21,9 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from .environment import PYTHON, REPO, BenchDatabase, BenchError, run_django
 
@@ -57,6 +60,7 @@ class IngestRow:
     events_per_s: float
     p50_ms: float
     p99_ms: float
+    cpu_ms_per_request: float
     errors: int
     acknowledged_events: int
     ratio_to_bare: float | None = None
@@ -150,6 +154,12 @@ class Server:
             time.sleep(0.2)
         raise BenchError(f"{self.kind} did not answer /healthz within {timeout:.0f} s")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server's processes and their
+        children (gunicorn's workers). Unlike throughput, CPU time per request hardly
+        changes when other processes compete for the cores."""
+        return sum(_cpu_seconds(pid) for pid in _descendants({p.pid for p in self.procs}))
+
     def errors(self) -> str:
         """The end of what the server processes wrote to stderr."""
         self.stderr.seek(0)
@@ -169,6 +179,38 @@ class Server:
         self.stderr.close()
         for sock in self.sockets:
             sock.close()
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()  # fields after "(comm)", from state on
+
+
+def _descendants(roots: set[int]) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)] = int(fields[1])
+    found = set(roots)
+    grew = True
+    while grew:
+        children = {pid for pid, ppid in parents.items() if ppid in found} - found
+        found |= children
+        grew = bool(children)
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = _stat(pid)
+    if fields is None:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
 
 
 @contextmanager
@@ -230,6 +272,7 @@ def measure(
     options: IngestOptions,
     site: dict[str, str],
 ) -> IngestRow:
+    cpu_before = server.cpu_seconds()
     raw = run_wrk(
         server,
         endpoint=endpoint,
@@ -239,6 +282,7 @@ def measure(
         carts=options.carts,
         site=site,
     )
+    cpu = server.cpu_seconds() - cpu_before
     seconds = raw["duration_us"] / 1e6
     errors = int(raw["connect"] + raw["read"] + raw["write"] + raw["status"] + raw["timeout"])
     requests = int(raw["requests"])
@@ -255,6 +299,7 @@ def measure(
         events_per_s=round(good * per_request / seconds, 1),
         p50_ms=round(raw["p50_us"] / 1000, 1),
         p99_ms=round(raw["p99_us"] / 1000, 1),
+        cpu_ms_per_request=round(cpu * 1000 / requests, 2) if requests else 0.0,
         errors=errors,
         acknowledged_events=good * per_request,
     )
@@ -263,15 +308,23 @@ def measure(
 def run_ingest(
     db: BenchDatabase, options: IngestOptions, log: Callable[[str], None]
 ) -> list[IngestRow]:
-    """All ingestion measurements for one database, every server type."""
+    """All ingestion measurements for one database.
+
+    Every server type runs at once (an idle server costs no CPU) and the wrk runs
+    alternate between them, endpoint by endpoint, so that the figures compared with each
+    other (product vs bare, gunicorn vs daphne) are taken seconds apart, under the same
+    background load.
+    """
     require_wrk()
     site = run_django(db.env, "bench.prepare", "site")
     rows: list[IngestRow] = []
     for processes in options.processes:
-        for kind in options.servers:
-            log(f"  {kind} ({processes} processes) on {db.label}")
-            with running_server(kind, processes, db.env) as server:
-                rows += _measure_server(server, db, options, site, log)
+        with ExitStack() as stack:
+            servers = []
+            for kind in options.servers:
+                log(f"  {kind}, {processes} process(es), on {db.label}")
+                servers.append(stack.enter_context(running_server(kind, processes, db.env)))
+            rows += _measure_servers(servers, db, options, site, log)
     acknowledged = sum(r.acknowledged_events for r in rows if r.endpoint != "bare")
     counts = run_django(db.env, "bench.prepare", "count")
     if counts["events"] < acknowledged:
@@ -282,47 +335,52 @@ def run_ingest(
     return rows
 
 
-def _measure_server(
-    server: Server,
+def _measure_servers(
+    servers: list[Server],
     db: BenchDatabase,
     options: IngestOptions,
     site: dict[str, str],
     log: Callable[[str], None],
 ) -> list[IngestRow]:
-    for endpoint in options.endpoints:  # warm-up, not recorded
-        run_wrk(
-            server,
-            endpoint=endpoint,
-            per_request=1,
-            duration=options.warmup,
-            connections=options.connections,
-            carts=options.carts,
-            site=site,
-        )
-    rows = []
-    for per_request in options.batch_sizes:
-        bare: IngestRow | None = None
-        # The bare baseline first, then the product endpoints right after it.
-        for endpoint in sorted(options.endpoints, key=lambda e: e != "bare"):
-            row = measure(
+    for server in servers:
+        for endpoint in options.endpoints:  # warm-up, not recorded
+            run_wrk(
                 server,
-                database=db.label,
                 endpoint=endpoint,
-                per_request=per_request,
-                options=options,
+                per_request=1,
+                duration=options.warmup,
+                connections=options.connections,
+                carts=options.carts,
                 site=site,
             )
-            if endpoint == "bare":
-                bare = row
-            elif bare is not None and bare.events_per_s:
-                row.ratio_to_bare = round(row.events_per_s / bare.events_per_s, 3)
-            rows.append(row)
-            log(
-                f"    {endpoint:6} x{per_request:<3} {row.events_per_s:>9.1f} events/s"
-                f"  {row.requests_per_s:>7.1f} req/s  p99 {row.p99_ms} ms  errors {row.errors}"
-            )
-            if row.errors or not row.requests:
-                log(f"    (no request completed or errors) server stderr:\n{server.errors()}")
+    rows = []
+    for per_request in options.batch_sizes:
+        bare: dict[str, IngestRow] = {}
+        # The bare baseline first, then the product endpoints right after it.
+        for endpoint in sorted(options.endpoints, key=lambda e: e != "bare"):
+            for server in servers:
+                row = measure(
+                    server,
+                    database=db.label,
+                    endpoint=endpoint,
+                    per_request=per_request,
+                    options=options,
+                    site=site,
+                )
+                baseline = bare.get(server.kind)
+                if endpoint == "bare":
+                    bare[server.kind] = row
+                elif baseline is not None and baseline.events_per_s:
+                    row.ratio_to_bare = round(row.events_per_s / baseline.events_per_s, 3)
+                rows.append(row)
+                log(
+                    f"    {server.kind:8} {endpoint:6} x{per_request:<3}"
+                    f" {row.events_per_s:>9.1f} events/s {row.requests_per_s:>7.1f} req/s"
+                    f"  p99 {row.p99_ms} ms  cpu {row.cpu_ms_per_request} ms/req"
+                    f"  errors {row.errors}"
+                )
+                if row.errors or not row.requests:
+                    log(f"    errors or no request completed; server stderr:\n{server.errors()}")
     return rows
 
 
