@@ -434,6 +434,11 @@
       timerAt = at;
       timer = window.setTimeout(function () {
         timer = null;
+        if (Date.now() < notBefore) {
+          // Set before the request in flight failed and asked for a longer back-off.
+          schedule(0);
+          return;
+        }
         sendOnce().then(function (progress) {
           if (progress && queue.all().length) schedule(0);
         });

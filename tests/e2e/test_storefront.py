@@ -317,3 +317,52 @@ def test_a_batch_too_large_for_the_server_is_split(page, shop_server, demo_site,
     assert (sizes, left) == ([3, 1, 1, 1], 0)
     assert list(CartEvent.objects.order_by("occurred_at").values_list("event_id", flat=True)) == ids
     assert Cart.objects.get(external_id="cart-413").stage == "payment"
+
+
+FAKE_FETCH = """
+    window.__requests = [];
+    window.fetch = (url, init) => new Promise(resolve => window.__requests.push({
+        events: JSON.parse(init.body).events.map(e => e.id),
+        answer: (status, retryAfter, body) => resolve({
+            status,
+            headers: {get: name => (name === "Retry-After" ? retryAfter : null)},
+            text: () => Promise.resolve(body || ""),
+        }),
+    }));
+"""
+
+
+def test_the_back_off_holds_when_events_arrive_during_a_failing_request(
+    page, shop_server, demo_site
+):
+    # given: the page's clock and fetch() are under the test's control
+    page.clock.install()
+    page.add_init_script(FAKE_FETCH)
+    page.goto(shop_server.url + "/demo/")
+    first = page.evaluate("CartAssist.track('checkout_step', {step: 'contact'}, {cartId: 'c'})")
+    page.clock.run_for(1_000)  # the batching delay: the request goes out
+    # when: another event is tracked while it is in flight (its batching timer is set),
+    # then the request fails with Retry-After: 30
+    second = page.evaluate("CartAssist.track('checkout_step', {step: 'shipping'}, {cartId: 'c'})")
+    page.evaluate(
+        """async () => {
+            window.__requests[0].answer(503, "30");
+            for (let i = 0; i < 20; i++) await null;  // let the widget handle the answer
+        }"""
+    )
+    page.clock.run_for(2_000)
+    during_back_off = page.evaluate("window.__requests.length")
+    page.clock.run_for(30_000)
+    sent = page.evaluate("window.__requests.map(r => r.events)")
+    left = page.evaluate(
+        """async ids => {
+            window.__requests[1].answer(200, null, JSON.stringify({stored: ids, duplicates: []}));
+            for (let i = 0; i < 20; i++) await null;
+            return CartAssist.pending();
+        }""",
+        [first, second],
+    )
+    # then: nothing is sent before the 30 s are up; then both events go together
+    assert during_back_off == 1
+    assert sent == [[first], [first, second]]
+    assert left == 0
