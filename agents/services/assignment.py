@@ -111,7 +111,9 @@ def conversation_transfer(
     with transaction.atomic():
         conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
         conversation = (
-            Conversation.objects.select_for_update().select_related("agent").get(pk=conversation.pk)
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("agent")
+            .get(pk=conversation.pk)
         )
         if conversation.status != ConversationStatus.ACTIVE:
             raise ChatError("invalid_state", "Only an active conversation can be transferred.")

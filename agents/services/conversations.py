@@ -109,7 +109,9 @@ def conversation_message_post(
     """
     with transaction.atomic():
         conversation = (
-            Conversation.objects.select_for_update().select_related("agent").get(pk=conversation_id)
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("agent")
+            .get(pk=conversation_id)
         )
         existing = Message.objects.filter(
             conversation=conversation, sender=sender, client_message_id=client_message_id
@@ -209,7 +211,9 @@ def conversation_close(
 
     with transaction.atomic():
         conversation = (
-            Conversation.objects.select_for_update().select_related("agent").get(pk=conversation_id)
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("agent")
+            .get(pk=conversation_id)
         )
         if conversation.status == ConversationStatus.CLOSED:
             return conversation
