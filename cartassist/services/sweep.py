@@ -98,12 +98,16 @@ def _sweep_batch(*, now: datetime, batch_size: int, result: SweepResult) -> int:
             )
             interventions.append(intervention)
             result.count(intervention.decision)
-        # The carts are claimed by this transaction alone, so no conflict can happen here;
-        # the unique (cart, stall_deadline) constraint is the last line of defence.
-        Intervention.objects.bulk_create(interventions)
-        invitations_create(
-            interventions=[i for i in interventions if i.decision == Decision.INVITED], now=now
+        # The carts are claimed by this transaction alone; the unique (cart, deadline)
+        # constraint is the last line of defence, so a conflict is skipped, not raised.
+        Intervention.objects.bulk_create(interventions, ignore_conflicts=True)
+        invited = Intervention.objects.filter(
+            cart_id__in=[i.cart_id for i in interventions if i.decision == Decision.INVITED],
+            decided_at=now,
+            decision=Decision.INVITED,
+            invitation__isnull=True,
         )
+        invitations_create(interventions=list(invited), now=now)
         stalled_carts_announce(interventions=interventions)
         Cart.objects.filter(pk__in=[c.pk for c in carts]).update(
             stall_deadline=None, status=CartStatus.STALLED
