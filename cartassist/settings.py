@@ -313,9 +313,10 @@ CARTASSIST_SWEEP_BATCH_SIZE = env_int("CARTASSIST_SWEEP_BATCH_SIZE", 500)
 # runs it from Celery beat instead.
 CARTASSIST_SWEEP_IN_PROCESS = env_bool("CARTASSIST_SWEEP_IN_PROCESS", default=not REDIS_URL)
 # The check "is there an agent able to take the chat?" used by suppression: a dotted
-# path to a callable(site) -> bool.
+# path to a callable(site) -> bool. Default: the site's switch AND an online agent with a
+# free seat (console presence). "cartassist.availability.site_setting" uses the switch only.
 CARTASSIST_AGENT_AVAILABILITY = env(
-    "CARTASSIST_AGENT_AVAILABILITY", "cartassist.availability.site_setting"
+    "CARTASSIST_AGENT_AVAILABILITY", "agents.services.presence.agent_with_free_capacity"
 )
 # The embedded demo storefront at /demo/.
 CARTASSIST_DEMO_ENABLED = env_bool("CARTASSIST_DEMO_ENABLED", default=EMBEDDED)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from agents.models import AgentProfile, AgentStatus, ConversationStatus
 from cartassist.models import Site
@@ -58,7 +59,8 @@ def agent_status_set(*, agent_id: int, status: str, now: datetime) -> None:
 
 
 def agent_with_free_capacity(site: Site) -> bool:
-    """CARTASSIST_AGENT_AVAILABILITY check: an online agent of ``site`` has a free seat."""
-    from django.utils import timezone
-
+    """The default CARTASSIST_AGENT_AVAILABILITY check: the site's outreach switch is on
+    and an online agent of ``site`` (recent console heartbeat) has a free seat."""
+    if not site.agents_available:
+        return False
     return least_loaded_available_agent(site_id=site.pk, now=timezone.now()) is not None

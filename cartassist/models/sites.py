@@ -104,8 +104,9 @@ class Site(models.Model):
     )
     agents_available = models.BooleanField(
         default=True,
-        help_text="Until live chat presence is in place: whether agents can take chats now. "
-        "When off, stalled carts are suppressed with reason 'no agent available'.",
+        help_text="Outreach switch. When off, no agent counts as available and stalled carts "
+        "are suppressed with reason 'no agent available'. When on, an agent must also be "
+        "online in the console with a free seat.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -12,7 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
+from agents.models import AgentProfile, AgentStatus
 from cartassist.demo.seed import DEMO_STALL_THRESHOLDS, demo_seed
 from cartassist.models import Cart, CartEvent, Intervention, Site, Stage, Visitor
 from cartassist.services.sweep import stall_sweep
@@ -25,10 +27,16 @@ API = "/api/v1/widget/events"
 @pytest.fixture
 def demo_site(shop_server: Any) -> Site:
     """The demo site as `manage.py demo` seeds it, allowing the live server's origin.
-    No holdout, so the sweep's decision is "invited"."""
-    site = demo_seed(origins=[shop_server.url]).site
+    No holdout and the demo agent online in the console, so the sweep's decision is
+    "invited"."""
+    seed = demo_seed(origins=[shop_server.url])
+    site = seed.site
     site.holdout_share = Decimal("0")
     site.save()
+    # A heartbeat an hour ahead keeps the agent online for the whole browser journey.
+    AgentProfile.objects.filter(user=seed.agent).update(
+        status=AgentStatus.ONLINE, last_heartbeat_at=timezone.now() + timedelta(hours=1)
+    )
     return site
 
 
