@@ -10,7 +10,8 @@ from django.db.models import Exists, OuterRef, Q
 from agents.models import Conversation, ConversationStatus, Invitation, SavedReply
 from agents.payloads import _iso
 from agents.services.invitations import OPEN_STATUSES, REACHABLE_SUPPRESSIONS
-from cartassist.models import Cart, CartEvent, Decision, Intervention
+from cartassist.domain.holdout import is_held_out
+from cartassist.models import Cart, CartEvent, Decision, Intervention, Site
 
 QUEUE_LIMIT = 100
 
@@ -76,6 +77,7 @@ def console_queue(*, site_id: int, now: datetime) -> list[dict[str, Any]]:
                 "cart": _cart_brief(invitation.cart),
             }
         )
+    site = Site.objects.get(pk=site_id)
     for intervention in (
         Intervention.objects.select_related("cart")
         .filter(
@@ -96,6 +98,11 @@ def console_queue(*, site_id: int, now: datetime) -> list[dict[str, Any]]:
         )
         .order_by("-urgency", "-cart_value")[:QUEUE_LIMIT]
     ):
+        # Control-group carts are never reached out to (reach-out refuses them too).
+        if is_held_out(
+            f"{site_id}:{intervention.cart.external_id}", site.holdout_share, salt=site.public_key
+        ):
+            continue
         items.append(
             {
                 "kind": "stalled_cart",

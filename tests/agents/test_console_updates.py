@@ -104,3 +104,21 @@ def test_a_stalled_cart_leaves_the_queue_once_an_agent_reached_out(site):
     # then: it shows once, as the invitation the agent sent
     queue = console_queue(site_id=site.pk, now=timezone.now())
     assert [(i["kind"], i.get("invitation_id")) for i in queue] == [("invitation", invitation.pk)]
+
+
+@pytest.mark.django_db
+def test_a_held_out_cart_that_was_suppressed_is_not_offered_for_reach_out(site):
+    # given: every cart is in the control group, and the sweep suppressed this one first
+    site.holdout_share = 1
+    site.save()
+    cart = make_stalled_cart(site)
+    make_intervention(
+        cart,
+        decision=Decision.SUPPRESSED,
+        suppression_reason=SuppressionReason.NO_AGENT_AVAILABLE,
+        now=timezone.now() - timedelta(minutes=1),
+    )
+    # when
+    queue = console_queue(site_id=site.pk, now=timezone.now())
+    # then
+    assert queue == []
