@@ -49,7 +49,7 @@ FULL = {
 QUICK = {
     "duration": 2.0,
     "warmup": 1.0,
-    "processes": "2",
+    "processes": "1",
     "sweep_sizes": {"postgres": "10000,100000", "sqlite": ""},
     "sweep_repeat": 1,
     "sweep_modes": "suppress",
@@ -62,7 +62,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--parts", default="validation,ingest,sweep", help="validation,ingest,sweep"
     )
-    parser.add_argument("--dbs", default="sqlite,postgres", help="sqlite,postgres")
+    parser.add_argument(
+        "--dbs", default="sqlite,postgres", help="sqlite,postgres (and sqlite-default)"
+    )
     parser.add_argument("--servers", default="daphne,gunicorn", help="daphne,gunicorn")
     parser.add_argument(
         "--processes", default=None, help="server processes, e.g. 1,2 (full) or 2 (quick)"
@@ -143,7 +145,7 @@ def main(argv: list[str]) -> int:
                     db.close()
         if "sweep" in parts:
             for kind in dbs:
-                sizes = args.sweep_sizes or preset["sweep_sizes"][kind]
+                sizes = args.sweep_sizes or preset["sweep_sizes"].get(kind, "")
                 if not sizes:
                     continue
                 log(f"sweep: {kind}, sizes {sizes}")
@@ -162,10 +164,12 @@ def main(argv: list[str]) -> int:
                     db.close()
     except BenchError as exc:
         log(f"bench: {exc}")
-        return 1
+        status = 1
     except KeyboardInterrupt:
         log("bench: interrupted; servers stopped and databases dropped")
         return 130
+    else:
+        status = 0
     results["seconds"] = round(time.monotonic() - started, 1)
     results["machine"]["load average before / after"] = (
         f"{load:.2f} / {os.getloadavg()[0]:.2f} (1 min)"
@@ -174,8 +178,11 @@ def main(argv: list[str]) -> int:
     path = args.json or REPO / "bench" / "results" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2))
-    log(f"bench: done in {results['seconds']} s; results saved to {path}")
-    return 0
+    if status:
+        log(f"bench: FAILED after {results['seconds']} s; partial results saved to {path}")
+    else:
+        log(f"bench: done in {results['seconds']} s; results saved to {path}")
+    return status
 
 
 def _split(value: str) -> list[str]:

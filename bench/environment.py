@@ -4,6 +4,7 @@ processes that load Django with this environment."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -13,6 +14,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -61,6 +63,25 @@ class BenchDatabase:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
 
 
+_LOCK_PATH = Path(tempfile.gettempdir()) / "cartassist-bench.lock"
+_lock_file: IO[bytes] | None = None
+
+
+def take_run_lock() -> None:
+    """One bench run at a time on a machine: runs share the PostgreSQL database name and
+    would drop each other's database. Held until the process exits."""
+    global _lock_file
+    if _lock_file is not None:
+        return
+    handle = _LOCK_PATH.open("ab")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.close()
+        raise BenchError(f"another bench run holds {_LOCK_PATH}; wait for it to finish") from exc
+    _lock_file = handle
+
+
 def base_env(extra: dict[str, str]) -> dict[str, str]:
     """The environment of every bench process: production-like settings (DEBUG off,
     no SSL redirect on plain 127.0.0.1) with rate limits raised out of the way."""
@@ -88,10 +109,14 @@ def base_env(extra: dict[str, str]) -> dict[str, str]:
 def open_database(kind: str) -> BenchDatabase:
     """A fresh, migrated database of ``kind``.
 
-    sqlite: a file in a temporary directory, embedded mode (locmem cache).
+    sqlite: a file in a temporary directory, embedded mode (locmem cache), configured as
+    the product configures it (WAL, persistent connections).
+    sqlite-default: the same with SQLite's default rollback journal and a connection per
+    request (bench/settings.py), for comparison.
     postgres: database ``cartassist_bench`` on 127.0.0.1, with Redis as cache (rate
     limits, signature replay) under a key prefix of its own: production mode.
     """
+    take_run_lock()
     tmpdir = Path(tempfile.mkdtemp(prefix="cartassist-bench-"))
     static_root = tmpdir / "static"
     if kind == "sqlite":
@@ -99,6 +124,15 @@ def open_database(kind: str) -> BenchDatabase:
             {"SQLITE_PATH": str(tmpdir / "bench.sqlite3"), "STATIC_ROOT": str(static_root)}
         )
         db = BenchDatabase(kind, env, "SQLite (WAL)", _tmpdir=tmpdir)
+    elif kind == "sqlite-default":
+        env = base_env(
+            {
+                "SQLITE_PATH": str(tmpdir / "bench.sqlite3"),
+                "STATIC_ROOT": str(static_root),
+                "BENCH_SQLITE_DEFAULT_JOURNAL": "1",
+            }
+        )
+        db = BenchDatabase(kind, env, "SQLite (default journal)", _tmpdir=tmpdir)
     elif kind == "postgres":
         _postgres_drop(POSTGRES_BENCH_DB)
         _postgres_execute(f'CREATE DATABASE "{POSTGRES_BENCH_DB}"')

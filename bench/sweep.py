@@ -55,7 +55,6 @@ def run(
     sizes: list[int], modes: list[str], stalled: int, repeat: int, batch_size: int
 ) -> dict[str, Any]:
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
     from cartassist.models import Cart, Intervention, Site, Visitor
@@ -66,7 +65,7 @@ def run(
     originals = _stalled_carts(site, stalled, now)
     loaded = Cart.objects.count()
     rows: list[dict[str, Any]] = []
-    explain, claim_sql = "", ""
+    explain, claim = "", ("", ())
     for size in sizes:
         started = time.perf_counter()
         _bulk_load(site.pk, start=loaded, stop=size, now=now)
@@ -76,13 +75,14 @@ def run(
         for mode in modes:
             Site.objects.filter(pk=site.pk).update(agents_available=mode != "suppress")
             with _channel_layer(enabled=mode != "invite-no-push"):
-                # A first, untimed run counts the queries (capturing them slows the run).
+                # A first, untimed run counts the queries and keeps the claim query.
                 _reset(originals, now)
-                with CaptureQueriesContext(connection) as captured:
+                counter = _QueryCounter()
+                with connection.execute_wrapper(counter):
                     result = stall_sweep(now=now, batch_size=batch_size)
-                queries, decisions = len(captured), result.decisions
+                queries, decisions = counter.count, result.decisions
                 if connection.vendor == "postgresql":
-                    claim_sql = _claim_sql(captured.captured_queries)
+                    claim = counter.claim()
                 timings = []
                 for _ in range(repeat):
                     _reset(originals, now)
@@ -116,7 +116,7 @@ def run(
             print(json.dumps(row), flush=True)
     if connection.vendor == "postgresql":
         _reset(originals, now)
-        explain = _explain(claim_sql)
+        explain = _explain(*claim)
     Intervention.objects.all().delete()
     Visitor.objects.all().delete()
     return {"rows": rows, "explain": explain}
@@ -264,23 +264,34 @@ def _analyze() -> None:
         cursor.execute("ANALYZE")
 
 
-def _claim_sql(captured: list[dict[str, str]]) -> str:
-    """The claim query the sweep actually ran (its first SELECT … FOR UPDATE)."""
-    for query in captured:
-        sql = query["sql"]
-        if sql.startswith("SELECT") and "FOR UPDATE" in sql:
-            return sql
-    raise SystemExit("the sweep ran no SELECT … FOR UPDATE")
+class _QueryCounter:
+    """A database execute wrapper: counts queries and keeps the first SELECT … FOR
+    UPDATE (the claim) with its parameters."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._claim: tuple[str, Any] | None = None
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        self.count += 1
+        if self._claim is None and sql.startswith("SELECT") and "FOR UPDATE" in sql:
+            self._claim = (sql, params)
+        return execute(sql, params, many, context)
+
+    def claim(self) -> tuple[str, Any]:
+        if self._claim is None:
+            raise SystemExit("the sweep ran no SELECT … FOR UPDATE")
+        return self._claim
 
 
-def _explain(sql: str) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of ``sql`` in a transaction that is rolled back (the
-    claim query locks rows)."""
+def _explain(sql: str, params: Any) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) of the claim query in a transaction that is rolled back
+    (the query locks rows)."""
     from django.db import connection, transaction
 
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
         transaction.set_rollback(True)
     return plan
