@@ -8,10 +8,13 @@ from decimal import Decimal
 
 from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
+from django.utils import timezone
 
 from agents.models import AgentProfile, InvitationCopy, SavedReply
 from agents.services.invitations import DEFAULT_COPY
 from cartassist.models import Site, Stage, StallReason, StallRule
+from policies.models import Policy, StackingChoices
+from policies.services.versions import policy_version_create
 
 DEMO_SITE_KEY = "pk_demo_storefront"
 DEMO_STALL_THRESHOLDS = {
@@ -79,10 +82,49 @@ GROUP_PERMISSIONS = {
         "agents.view_savedreply", "agents.add_savedreply",
         "agents.change_savedreply", "agents.delete_savedreply",
         "agents.view_agentprofile", "agents.view_invitation", "agents.view_conversation",
+        # Empowerment policies (docs/POLICIES.md): merchandisers write them and read what
+        # came of them; deleting is left to superusers (a used policy cannot be deleted).
+        "policies.view_policy", "policies.add_policy", "policies.change_policy",
+        "policies.view_policyversion", "policies.view_offer", "policies.view_grant",
+        "policies.view_auditentry",
     ],
+    # Agents get no policies permission: they see what they may offer in the console only.
     "Agents": AGENT_PERMISSIONS,
+    # Supervisors approve offers in the console (AgentProfile.is_supervisor, or this group);
+    # that needs no admin permission.
     "Supervisors": [*AGENT_PERMISSIONS, "agents.view_conversation", "agents.view_invitation"],
 }  # fmt: skip
+
+# The demo's empowerment policies (docs/POLICIES.md). The storefront journey balks at a
+# 9.90 EUR delivery charge: waiving it must be allowed without a supervisor (approval
+# only above 15.00), and offering more than the 10.00 cap is refused.
+DEMO_POLICIES: list[dict[str, object]] = [
+    {
+        "name": "Free delivery rescue",
+        "priority": 10,
+        "stall_reasons": [StallReason.SHIPPING_SHOCK],
+        "min_cart_value": Decimal("30.00"),
+        "waive_delivery": True,
+        "waive_delivery_cap": Decimal("10.00"),
+        "reduce_delivery": True,
+        "reduce_delivery_max_percent": Decimal("50"),
+        "max_per_offer": Decimal("10.00"),
+        "daily_budget": Decimal("100.00"),
+        "approval_above": Decimal("15.00"),
+        "stacking": StackingChoices.COMBINABLE,
+    },
+    {
+        "name": "Loyal customer discount",
+        "priority": 20,
+        "segments": ["returning", "vip"],
+        "discount": True,
+        "discount_max_percent": Decimal("10"),
+        "discount_max_amount": Decimal("15.00"),
+        "monthly_budget": Decimal("500.00"),
+        "approval_above": Decimal("10.00"),
+        "stacking": StackingChoices.EXCLUSIVE,
+    },
+]
 
 
 @dataclass(frozen=True)
@@ -164,4 +206,18 @@ def demo_seed(*, origins: list[str]) -> DemoSeed:
         SavedReply.objects.get_or_create(
             site=site, title=title, defaults={"stall_reason": reason, "text": text}
         )
+    demo_policies_ensure(site=site, user=merchandiser)
     return DemoSeed(site=site, agent=agent, merchandiser=merchandiser, supervisor=supervisor)
+
+
+def demo_policies_ensure(*, site: Site, user: User) -> list[Policy]:
+    """The demo policies, each with a version (through the same service as the admin).
+    get_or_create by name: a merchandiser's edits survive a re-seed, and an unchanged
+    policy gets no new version."""
+    policies = []
+    for values in DEMO_POLICIES:
+        defaults = {k: v for k, v in values.items() if k != "name"}
+        policy, _ = Policy.objects.get_or_create(site=site, name=values["name"], defaults=defaults)
+        policy_version_create(policy=policy, user=user, now=timezone.now())
+        policies.append(policy)
+    return policies

@@ -1,0 +1,465 @@
+"""The policy editor: fieldsets with help texts, one validator (the engine's), a new
+immutable version on every real change, and budget usage in the site's time zone."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+from django.forms.models import construct_instance
+from django.http import HttpRequest
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+
+from cartassist.models import Stage, StallReason
+from policies.engine import Money, Segment
+from policies.models import (
+    AuditEntry,
+    BudgetCounter,
+    BudgetPeriod,
+    Grant,
+    Offer,
+    Policy,
+    PolicyVersion,
+)
+from policies.services.context import period_starts
+from policies.services.versions import policy_version_create
+from policies.specs import check_policy, raw_spec
+
+SEGMENT_CHOICES = [
+    (Segment.NEW.value, "New (no completed order yet)"),
+    (Segment.RETURNING.value, "Returning (has completed an order)"),
+    (Segment.VIP.value, "VIP (verified attribute from the shop)"),
+]
+LIST_FIELDS = (
+    "countries",
+    "include_categories",
+    "exclude_categories",
+    "include_skus",
+    "exclude_skus",
+)
+# Where the engine's error for a remedy's sub-field shows in the form:
+# (remedy kind, sub-field) → form field; "" is the remedy as a whole.
+REMEDY_FIELDS = {
+    ("waive_delivery", ""): "waive_delivery",
+    ("waive_delivery", "max_amount"): "waive_delivery_cap",
+    ("waive_delivery", "max_percent"): "waive_delivery_cap",
+    ("reduce_delivery", ""): "reduce_delivery_max_percent",
+    ("reduce_delivery", "max_percent"): "reduce_delivery_max_percent",
+    ("reduce_delivery", "max_amount"): "reduce_delivery_max_amount",
+    ("discount", ""): "discount_max_percent",
+    ("discount", "max_percent"): "discount_max_percent",
+    ("discount", "max_amount"): "discount_max_amount",
+    ("free_gift", ""): "free_gift_sku",
+    ("free_gift", "gift_sku"): "free_gift_sku",
+    ("free_gift", "gift_value"): "free_gift_value",
+    ("hold_stock", ""): "hold_stock_hours",
+    ("hold_stock", "hold_hours"): "hold_stock_hours",
+}
+
+
+class CommaSeparatedField(forms.CharField):
+    """A list of codes typed as "DE, FR, AT" (stored as a JSON list)."""
+
+    def __init__(self, *, upper: bool = False, **kwargs: Any) -> None:
+        self.upper = upper
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"size": 60}))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return ", ".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:
+        text = super().to_python(value)
+        items = [item.strip() for item in text.split(",")]
+        seen: dict[str, None] = {}
+        for item in items:
+            if item:
+                seen[item.upper() if self.upper else item] = None
+        return list(seen)
+
+
+class PolicyForm(forms.ModelForm):
+    stages = forms.MultipleChoiceField(
+        choices=Stage.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Where the shopper is in checkout. None ticked: any stage.",
+    )
+    stall_reasons = forms.MultipleChoiceField(
+        choices=StallReason.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Why the cart stalled (from the stall sweep). None ticked: any reason.",
+    )
+    segments = forms.MultipleChoiceField(
+        choices=SEGMENT_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Who the shopper is, across all their carts and visitor ids. None ticked: "
+        "anyone.",
+    )
+    countries = CommaSeparatedField(
+        upper=True,
+        help_text="Shipping countries as two-letter ISO codes, comma-separated (DE, AT, FR). "
+        "Empty: any country.",
+    )
+    include_categories = CommaSeparatedField(
+        help_text="The cart must hold an item of one of these categories (comma-separated). "
+        "Empty: any.",
+    )
+    exclude_categories = CommaSeparatedField(
+        help_text="Never for carts holding an item of these categories (comma-separated).",
+    )
+    include_skus = CommaSeparatedField(
+        help_text="The cart must hold one of these SKUs (comma-separated). Empty: any.",
+    )
+    exclude_skus = CommaSeparatedField(
+        help_text="Never for carts holding one of these SKUs (comma-separated).",
+    )
+
+    class Meta:
+        model = Policy
+        fields = [
+            "site", "name", "active", "priority", "valid_from", "valid_until",
+            "min_cart_value", "max_cart_value", "stages", "stall_reasons", "segments",
+            "countries", "include_categories", "exclude_categories", "include_skus",
+            "exclude_skus", "min_delivery_charge",
+            "waive_delivery", "waive_delivery_cap", "reduce_delivery",
+            "reduce_delivery_max_percent", "reduce_delivery_max_amount", "discount",
+            "discount_max_percent", "discount_max_amount", "free_gift_sku", "free_gift_value",
+            "hold_stock_hours",
+            "max_per_offer", "daily_budget", "monthly_budget", "per_agent_daily_cap",
+            "once_per_customer_days", "approval_above", "stacking",
+        ]  # fmt: skip
+        help_texts = {
+            "name": "Agents and the audit log see this name, e.g. “Free delivery rescue”.",
+            "active": "Untick to switch the policy off without deleting it (agents then see "
+            "“switched off” as the reason).",
+            "valid_from": "Empty: from now on.",
+            "valid_until": "Empty: no end. From this moment the policy no longer applies.",
+            "min_cart_value": "Cart value (subtotal, without delivery) at least this, in the "
+            "site's currency. Empty: no minimum.",
+            "max_cart_value": "Cart value at most this. Empty: no maximum.",
+            "min_delivery_charge": "Only when the quoted delivery charge is at least this.",
+            "waive_delivery": "Agents may take the whole delivery charge off.",
+            "waive_delivery_cap": "Waive at most this amount (a higher charge is then reduced "
+            "by the cap). Empty: the whole charge.",
+            "reduce_delivery": "Agents may take part of the delivery charge off.",
+            "reduce_delivery_max_percent": "Up to this percentage of the delivery charge "
+            "(above 0, at most 100). Give a percentage, an amount, or both: the smaller wins.",
+            "reduce_delivery_max_amount": "Up to this amount off the delivery charge.",
+            "discount": "Agents may give a discount on the cart value.",
+            "discount_max_percent": "Up to this percentage of the cart value (above 0, at most "
+            "100). Give a percentage, an amount, or both: the smaller wins.",
+            "discount_max_amount": "Up to this amount off the cart.",
+            "free_gift_sku": "SKU of a free gift agents may add. Empty: no gift.",
+            "free_gift_value": "What the gift costs you; counted against the budgets below.",
+            "hold_stock_hours": "Agents may hold the cart's stock for this many hours "
+            "(1–168). Empty: not allowed. Costs no budget.",
+            "max_per_offer": "No single offer above this amount.",
+            "daily_budget": "Total of all offers per day (reserved while open, kept when "
+            "accepted, given back when declined, denied or expired), in the site's time zone.",
+            "monthly_budget": "Total per calendar month, same counting.",
+            "per_agent_daily_cap": "Total per agent per day.",
+            "once_per_customer_days": "One grant under this policy per customer (all their "
+            "carts and visitor ids) every N days. Empty: no limit.",
+            "approval_above": "Offers above this amount wait for a supervisor's approval in "
+            "the console. Empty: never. 0: always.",
+            "stacking": "Exclusive: no other remedy for the same cart, before or after.",
+            "priority": "When several policies allow the same remedy, the one with the lowest "
+            "number decides its bound.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "site" in self.fields:
+            self.fields["site"].help_text = "Amounts are in this site's currency."
+
+    def clean(self) -> dict[str, Any]:
+        """Build the policy as edited and run the engine's validator on it; each error
+        shows at the field it is about."""
+        cleaned = super().clean()
+        site = cleaned.get("site") or (self.instance.site if self.instance.site_id else None)
+        if site is None:
+            return cleaned
+        policy = construct_instance(self, copy.copy(self.instance))
+        currency = site.currency
+        remedies = raw_spec(policy, currency=currency)["remedies"]
+        for error in check_policy(policy, currency=currency):
+            field = self._form_field(error.field, remedies)
+            if field is not None and field in self._errors:
+                continue  # Django's own check on this field already said what is wrong
+            if field == "__currency__":
+                self.add_error("site", f"{error.message} (the site's currency is {currency})")
+            else:
+                self.add_error(field, error.message)
+        return cleaned
+
+    def _form_field(self, path: str, remedies: list[dict[str, Any]]) -> str | None:
+        """The form field for an engine error path ("conditions.min_cart_value",
+        "remedies.1.max_percent", "limits.daily_budget", ...); None: the whole form."""
+        parts = path.split(".")
+        if parts[0] == "currency":
+            return "__currency__"
+        if parts[0] in ("conditions", "limits") and len(parts) == 2:
+            return parts[1] if parts[1] in self.fields else None
+        if parts[0] == "remedies" and len(parts) >= 2 and parts[1].isdigit():
+            index = int(parts[1])
+            if index >= len(remedies):
+                return None
+            sub = parts[2] if len(parts) > 2 and parts[2] != "kind" else ""
+            return REMEDY_FIELDS.get((remedies[index]["kind"], sub))
+        return path if path in self.fields else None
+
+
+class PolicyVersionInline(admin.TabularInline):
+    """Every saved version, newest first; immutable (offers and grants point at them)."""
+
+    model = PolicyVersion
+    fk_name = "policy"
+    extra = 0
+    can_delete = False
+    fields = ["number", "created_at", "created_by", "offers_made", "spec"]
+    readonly_fields = fields
+    ordering = ["-number"]
+    verbose_name_plural = "versions (immutable: offers and grants name the one that allowed them)"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="offers")
+    def offers_made(self, version: PolicyVersion) -> int:
+        return version.offers.count()
+
+
+def _usage(spent: Decimal, cap: Decimal | None, currency: str) -> str:
+    if cap is None:
+        return f"{Money(spent, currency)} (no cap)"
+    return f"{Money(spent, currency)} of {Money(cap, currency)}"
+
+
+def budget_usage(policy: Policy, *, now: Any = None) -> dict[str, Decimal]:
+    """The policy's spend (reserved + granted) today and this month, in its site's time
+    zone. Uses ``policy.recent_counters`` when the changelist prefetched them."""
+    today, month = period_starts(now or timezone.now(), policy.site.timezone)
+    counters: Iterable[BudgetCounter] = getattr(policy, "recent_counters", None) or (
+        policy.budget_counters.filter(agent_key=0, period_start__gte=month)
+    )
+    spend = {"today": Decimal(0), "month": Decimal(0)}
+    for counter in counters:
+        if counter.agent_key != 0:
+            continue
+        if counter.period == BudgetPeriod.DAY and counter.period_start == today:
+            spend["today"] = counter.spent
+        elif counter.period == BudgetPeriod.MONTH and counter.period_start == month:
+            spend["month"] = counter.spent
+    return spend
+
+
+def policy_in_use(policy: Policy) -> bool:
+    """Offers, grants or audit entries name one of its versions: it must stay."""
+    versions = PolicyVersion.objects.filter(policy=policy)
+    return (
+        Offer.objects.filter(policy_version__in=versions).exists()
+        or Grant.objects.filter(policy_version__in=versions).exists()
+        or AuditEntry.objects.filter(policy_version__in=versions).exists()
+    )
+
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    form = PolicyForm
+    change_list_template = "policies/policy_change_list.html"
+    list_display = [
+        "name",
+        "site",
+        "active",
+        "priority",
+        "remedies_summary",
+        "version_number",
+        "spent_today",
+        "spent_this_month",
+        "valid_until",
+    ]
+    list_filter = ["site", "active", "stacking"]
+    list_select_related = ["site", "current_version"]
+    search_fields = ["name"]
+    inlines = [PolicyVersionInline]
+    readonly_fields = ["version_number", "spent_today", "spent_this_month", "updated_at"]
+    fieldsets = [
+        (
+            "Scope & validity",
+            {
+                "fields": [
+                    "site",
+                    "name",
+                    "active",
+                    "priority",
+                    ("valid_from", "valid_until"),
+                    "version_number",
+                    "updated_at",
+                ],
+                "description": "Every save with a change creates a new immutable version; "
+                "offers and grants keep the version that allowed them. A policy that offers "
+                "were made under cannot be deleted: untick Active instead. Try a policy on a "
+                "cart with the simulator (link on the policy list).",
+            },
+        ),
+        (
+            "Conditions",
+            {
+                "fields": [
+                    ("min_cart_value", "max_cart_value"),
+                    "stages",
+                    "stall_reasons",
+                    "segments",
+                    "countries",
+                    ("include_categories", "exclude_categories"),
+                    ("include_skus", "exclude_skus"),
+                    "min_delivery_charge",
+                ],
+                "description": "All conditions must hold for the policy to apply. Empty means "
+                "“any”. Amounts are in the site's currency, with its decimal places.",
+            },
+        ),
+        (
+            "Remedies",
+            {
+                "fields": [
+                    ("waive_delivery", "waive_delivery_cap"),
+                    (
+                        "reduce_delivery",
+                        "reduce_delivery_max_percent",
+                        "reduce_delivery_max_amount",
+                    ),
+                    ("discount", "discount_max_percent", "discount_max_amount"),
+                    ("free_gift_sku", "free_gift_value"),
+                    "hold_stock_hours",
+                ],
+                "description": "What agents may offer when the conditions hold. Allow at "
+                "least one. A reduction or discount needs a maximum percentage or amount.",
+            },
+        ),
+        (
+            "Limits & budgets",
+            {
+                "fields": [
+                    "max_per_offer",
+                    ("daily_budget", "spent_today"),
+                    ("monthly_budget", "spent_this_month"),
+                    "per_agent_daily_cap",
+                    "once_per_customer_days",
+                    "approval_above",
+                ],
+                "description": "An agent's bound is the smallest of the remedy's own bound, "
+                "the maximum per offer and what is left of each budget. Budgets count open "
+                "offers (reserved) and accepted ones; declined, denied and expired offers "
+                "give their amount back.",
+            },
+        ),
+        ("Stacking", {"fields": ["stacking"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Policy]:
+        # Counters of this and last month cover "today" and "this month" in every
+        # time zone; budget_usage() picks the right ones per site.
+        earliest = (timezone.now() - timedelta(days=2)).date().replace(day=1)
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch(
+                    "budget_counters",
+                    queryset=BudgetCounter.objects.filter(agent_key=0, period_start__gte=earliest),
+                    to_attr="recent_counters",
+                )
+            )
+        )
+
+    @admin.display(description="remedies")
+    def remedies_summary(self, policy: Policy) -> str:
+        kinds = [r["kind"].replace("_", " ") for r in raw_spec(policy, currency="EUR")["remedies"]]
+        return ", ".join(kinds) or "—"
+
+    @admin.display(description="version")
+    def version_number(self, policy: Policy) -> str:
+        return f"v{policy.current_version.number}" if policy.current_version else "—"
+
+    @admin.display(description="spent today")
+    def spent_today(self, policy: Policy) -> str:
+        if not policy.pk:
+            return "—"
+        spend = budget_usage(policy)
+        return _usage(spend["today"], policy.daily_budget, policy.site.currency)
+
+    @admin.display(description="spent this month")
+    def spent_this_month(self, policy: Policy) -> str:
+        if not policy.pk:
+            return "—"
+        spend = budget_usage(policy)
+        return _usage(spend["month"], policy.monthly_budget, policy.site.currency)
+
+    def save_model(self, request: HttpRequest, obj: Policy, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        policy_version_create(policy=obj, user=request.user, now=timezone.now())
+
+    def has_delete_permission(self, request: HttpRequest, obj: Policy | None = None) -> bool:
+        if obj is not None and policy_in_use(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        """An unused policy goes with its versions (delete_model removes them first), so
+        they are not "protected" here."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if not any(policy_in_use(obj) for obj in objs):
+            protected = []
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request: HttpRequest, obj: Policy) -> None:
+        self.delete_queryset(request, Policy.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Policy]) -> None:
+        with transaction.atomic():
+            for policy in queryset:
+                if policy_in_use(policy):
+                    continue  # (the confirmation page already listed it as protected)
+                Policy.objects.filter(pk=policy.pk).update(current_version=None)
+                PolicyVersion.objects.filter(policy=policy).delete()
+                policy.delete()
+
+    def get_urls(self) -> list[URLPattern]:
+        from policies.admin.simulator import simulator_view
+
+        return [
+            path(
+                "simulator/",
+                self.admin_site.admin_view(simulator_view(self)),
+                name="policies_policy_simulator",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        extra_context = {
+            **(extra_context or {}),
+            "simulator_url": reverse("admin:policies_policy_simulator"),
+        }
+        return super().changelist_view(request, extra_context)

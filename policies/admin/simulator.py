@@ -1,0 +1,273 @@
+"""The policy simulator: what would an agent be allowed to offer for this cart, and why?
+
+A staff page (``policies.view_policy``) reached from the policy list. The merchandiser
+picks a recent cart of a site or enters one, picks an agent (or none, or a supervisor),
+and sees every remedy: allowed with its bound and the policy version that allows it, or
+not allowed with the reason. It reads the current policy versions and the real budget
+counters, and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib.admin import ModelAdmin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from agents.models import AgentProfile
+from cartassist.models import Cart, Intervention, Site, Stage, StallReason
+from policies.admin.policy import SEGMENT_CHOICES, CommaSeparatedField
+from policies.engine import (
+    AgentFacts,
+    Allowed,
+    CartFacts,
+    CartLine,
+    Evaluation,
+    EvaluationContext,
+    Segment,
+    ShopperFacts,
+    evaluate,
+)
+from policies.engine.money import MoneyError, is_known_currency, parse_amount
+from policies.models import PolicyVersion
+from policies.services.context import evaluation_context, spend_snapshot
+from policies.services.offers import REMEDY_LABELS
+from policies.specs import current_specs
+
+RECENT_CARTS = 50
+NO_AGENT = ""
+SUPERVISOR = "supervisor"
+
+
+@dataclass(frozen=True)
+class _StandIn:
+    """An agent for the simulation when none is picked: no personal spend (pk 0)."""
+
+    pk: int = 0
+    is_supervisor: bool = False
+
+
+class SimulatorForm(forms.Form):
+    site = forms.ModelChoiceField(queryset=Site.objects.order_by("name"))
+    cart = forms.ChoiceField(
+        required=False,
+        help_text=f"One of the site's {RECENT_CARTS} most recently active carts. Leave empty "
+        "to enter a cart below.",
+    )
+    agent = forms.ChoiceField(required=False)
+    # An entered cart (used when no recent cart is picked).
+    value = forms.DecimalField(required=False, min_value=0, label="Cart value")
+    currency = forms.CharField(
+        required=False, max_length=3, help_text="Empty: the site's currency."
+    )
+    stage = forms.ChoiceField(choices=Stage.choices, initial=Stage.SHIPPING, required=False)
+    delivery_charge = forms.DecimalField(required=False, min_value=0)
+    stall_reason = forms.ChoiceField(
+        choices=[("", "— the cart's last stall (or none) —"), *StallReason.choices],
+        required=False,
+        help_text="For a picked cart, empty uses the reason the sweep recorded last.",
+    )
+    segment = forms.ChoiceField(choices=SEGMENT_CHOICES, initial=Segment.NEW.value, required=False)
+    country = forms.CharField(required=False, max_length=2, help_text="e.g. DE")
+    categories = CommaSeparatedField(help_text="Categories in the cart, comma-separated.")
+    skus = CommaSeparatedField(help_text="SKUs in the cart, comma-separated.")
+
+    def __init__(self, *args: Any, site: Site | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        carts = Cart.objects.none()
+        agents = AgentProfile.objects.none()
+        if site is not None:
+            carts = Cart.objects.filter(site=site).order_by("-last_activity_at", "-pk")[
+                :RECENT_CARTS
+            ]
+            agents = AgentProfile.objects.filter(site=site).order_by("display_name")
+        self.fields["cart"].choices = [
+            ("", "— enter a cart below —"),
+            *(
+                (
+                    str(c.pk),
+                    f"{c.external_id} · {c.subtotal.normalize():f} {c.currency} · {c.stage}"
+                    f" · {c.get_status_display()}",
+                )
+                for c in carts
+            ),
+        ]
+        self.fields["agent"].choices = [
+            (NO_AGENT, "No particular agent (no personal cap spent)"),
+            (SUPERVISOR, "A supervisor (no approval needed)"),
+            *((str(a.pk), a.display_name) for a in agents),
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        site = cleaned.get("site")
+        if site is None:
+            return cleaned
+        if cleaned.get("cart"):
+            cleaned["cart_obj"] = Cart.objects.filter(pk=cleaned["cart"], site=site).first()
+            if cleaned["cart_obj"] is None:
+                self.add_error("cart", "Pick a cart of this site.")
+        else:
+            currency = (cleaned.get("currency") or site.currency).upper()
+            cleaned["currency"] = currency
+            if not is_known_currency(currency):
+                self.add_error("currency", "Use an ISO 4217 currency code such as EUR.")
+            elif cleaned.get("value") is None:
+                self.add_error("value", "Enter the cart value, or pick a recent cart.")
+            else:
+                for name in ("value", "delivery_charge"):
+                    if cleaned.get(name) is None:
+                        continue
+                    try:
+                        cleaned[name] = parse_amount(cleaned[name], currency)
+                    except MoneyError as exc:
+                        self.add_error(name, str(exc))
+        agent = cleaned.get("agent")
+        cleaned["agent_obj"] = None
+        if agent not in (NO_AGENT, SUPERVISOR, None):
+            cleaned["agent_obj"] = AgentProfile.objects.filter(pk=agent, site=site).first()
+            if cleaned["agent_obj"] is None:
+                self.add_error("agent", "Pick an agent of this site.")
+        return cleaned
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    allowed: bool
+    bound: str
+    policy: str
+    approval: str
+    reason: str
+
+
+def _context(data: dict[str, Any], *, now: Any, policy_ids: list[int]) -> EvaluationContext:
+    site: Site = data["site"]
+    agent: Any = data["agent_obj"] or _StandIn(is_supervisor=data["agent"] == SUPERVISOR)
+    cart: Cart | None = data.get("cart_obj")
+    if cart is not None:
+        stall_reason = data.get("stall_reason") or (
+            Intervention.objects.filter(cart=cart)
+            .order_by("-decided_at")
+            .values_list("stall_reason", flat=True)
+            .first()
+            or ""
+        )
+        return evaluation_context(
+            cart=cart,
+            agent=agent,
+            stall_reason=stall_reason,
+            now=now,
+            policy_ids=policy_ids,
+            timezone=site.timezone,
+        )
+    lines = tuple(CartLine(sku=sku, quantity=1, unit_price=Decimal(0)) for sku in data["skus"])
+    lines += tuple(
+        CartLine(sku="", quantity=1, unit_price=Decimal(0), category=category)
+        for category in data["categories"]
+    )
+    return EvaluationContext(
+        cart=CartFacts(
+            value=data["value"],
+            currency=data["currency"],
+            stage=data.get("stage") or Stage.CART,
+            delivery_charge=data.get("delivery_charge"),
+            lines=lines,
+            country=(data.get("country") or "").upper(),
+        ),
+        shopper=ShopperFacts(segment=Segment(data.get("segment") or Segment.NEW.value)),
+        stall_reason=data.get("stall_reason") or "",
+        agent=AgentFacts(agent_id=agent.pk, is_supervisor=agent.is_supervisor),
+        now=now,
+        spend=spend_snapshot(
+            policy_ids=policy_ids, agent_id=agent.pk, now=now, timezone=site.timezone
+        ),
+    )
+
+
+def rows(evaluation: Evaluation) -> list[Row]:
+    """One row per remedy, allowed ones naming the policy and its version number."""
+    version_ids = [d.policy_version_id for d in evaluation.decisions if isinstance(d, Allowed)]
+    numbers = dict(PolicyVersion.objects.filter(pk__in=version_ids).values_list("pk", "number"))
+    result = []
+    for decision in evaluation.decisions:
+        label = REMEDY_LABELS[decision.kind]
+        if isinstance(decision, Allowed):
+            if decision.bound is not None:
+                bound = f"up to {decision.bound}"
+            elif decision.hold_hours:
+                bound = f"{decision.hold_hours} hours"
+            else:
+                bound = ""
+            if decision.gift_sku:
+                bound = f"{decision.gift_sku} ({bound.removeprefix('up to ')})"
+            approval = (
+                f"needs approval above {decision.approval_above}"
+                if decision.approval_above is not None
+                else ""
+            )
+            number = numbers.get(decision.policy_version_id)
+            result.append(
+                Row(label, True, bound, f"“{decision.policy_name}” v{number}", approval, "")
+            )
+        else:
+            result.append(Row(label, False, "", "", "", decision.reason.message()))
+    return result
+
+
+def simulator_view(model_admin: ModelAdmin) -> Callable[[HttpRequest], HttpResponse]:
+    def view(request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("policies.view_policy"):
+            raise PermissionDenied
+        data = request.GET if "site" in request.GET else None
+        site = None
+        site_id = (data or {}).get("site") or request.GET.get("for_site")
+        if site_id and str(site_id).isdigit():
+            site = Site.objects.filter(pk=site_id).first()
+        if site is None and Site.objects.count() == 1:
+            site = Site.objects.first()
+        form = SimulatorForm(data, site=site, initial={"site": site})
+        result: list[Row] | None = None
+        context_facts: dict[str, Any] = {}
+        if data is not None and form.is_valid():
+            now = timezone.now()
+            specs = current_specs(site_id=form.cleaned_data["site"].pk)
+            ctx = _context(form.cleaned_data, now=now, policy_ids=[s.policy_id for s in specs])
+            result = rows(evaluate(ctx, specs))
+            context_facts = {
+                "cart": f"{Decimal(ctx.cart.value).normalize():f} {ctx.cart.currency}",
+                "delivery": (
+                    f"{Decimal(ctx.cart.delivery_charge).normalize():f} {ctx.cart.currency}"
+                    if ctx.cart.delivery_charge is not None
+                    else "none quoted"
+                ),
+                "stage": ctx.cart.stage,
+                "stall_reason": ctx.stall_reason or "none",
+                "segment": ctx.shopper.segment.value,
+                "country": ctx.cart.country or "unknown",
+                "flagged": ctx.shopper.flagged_for_farming,
+                "policies": len(specs),
+                "now": now,
+            }
+        opts = model_admin.model._meta
+        return TemplateResponse(
+            request,
+            "policies/simulator.html",
+            {
+                **model_admin.admin_site.each_context(request),
+                "opts": opts,
+                "title": "Policy simulator",
+                "form": form,
+                "rows": result,
+                "facts": context_facts,
+            },
+        )
+
+    return view
