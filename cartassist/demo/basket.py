@@ -19,6 +19,14 @@ CART_KEY = "demo_cart"
 ORDERS_KEY = "demo_orders"
 KEPT_ORDERS = 5
 
+# What a grant from CartAssist does to the totals, by remedy kind (docs/WIDGET.md).
+DELIVERY_REMEDIES = {"waive_delivery", "reduce_delivery"}
+GRANT_LABELS = {
+    "waive_delivery": "Delivery charge waived by our agent",
+    "reduce_delivery": "Delivery charge reduced by our agent",
+    "discount": "Discount from our agent",
+}
+
 
 def new_cart_id() -> str:
     return "demo-" + secrets.token_hex(8)
@@ -37,6 +45,8 @@ class Basket:
     quantities: dict[str, int]
     contact: dict[str, str] | None
     shipping: dict[str, str] | None
+    grant: dict[str, str] | None = None
+    """A verified CartAssist grant: token, kind, amount, currency, expires_at."""
 
     @classmethod
     def of(cls, session: SessionBase) -> Basket:
@@ -47,6 +57,7 @@ class Basket:
             quantities=dict(raw.get("quantities", {})),
             contact=raw.get("contact"),
             shipping=raw.get("shipping"),
+            grant=raw.get("grant"),
         )
 
     @property
@@ -68,9 +79,38 @@ class Basket:
         return catalogue.delivery_option(self.subtotal, self.shipping["method"])
 
     @property
-    def total(self) -> Decimal:
+    def delivery_fee(self) -> Decimal | None:
         delivery = self.delivery
-        return self.subtotal + (delivery.fee if delivery else Decimal("0.00"))
+        return delivery.fee if delivery else None
+
+    @property
+    def grant_reduction(self) -> Decimal:
+        return self.reduction_for(self.delivery_fee)
+
+    def reduction_for(self, delivery_fee: Decimal | None) -> Decimal:
+        """What the grant takes off: a delivery remedy never more than the delivery
+        charge (``delivery_fee``), a discount never more than the subtotal."""
+        grant = self.grant
+        if not grant or grant.get("amount") is None or grant.get("currency") != catalogue.CURRENCY:
+            return Decimal("0.00")
+        amount = Decimal(grant["amount"])
+        if grant["kind"] in DELIVERY_REMEDIES:
+            return min(amount, delivery_fee or Decimal("0.00"))
+        if grant["kind"] == "discount":
+            return min(amount, self.subtotal)
+        return Decimal("0.00")
+
+    @property
+    def grant_label(self) -> str:
+        return GRANT_LABELS.get((self.grant or {}).get("kind", ""), "")
+
+    @property
+    def total_before_grant(self) -> Decimal:
+        return self.subtotal + (self.delivery_fee or Decimal("0.00"))
+
+    @property
+    def total(self) -> Decimal:
+        return self.total_before_grant - self.grant_reduction
 
     def set_quantity(self, sku: str, quantity: int) -> None:
         if not self.id:
@@ -86,14 +126,17 @@ class Basket:
             "quantities": self.quantities,
             "contact": self.contact,
             "shipping": self.shipping,
+            "grant": self.grant,
         }
 
-    def place_order(self) -> dict[str, Any]:
-        """Turn the cart into an order (kept in the session) and empty the cart."""
+    def place_order(self, order_id: str | None = None) -> dict[str, Any]:
+        """Turn the cart into an order (kept in the session) and empty the cart.
+        A grant in the basket must have been redeemed for ``order_id`` first."""
         delivery = self.delivery
         assert delivery is not None, "place_order needs a delivery method"
+        reduction = self.grant_reduction
         order = {
-            "id": new_order_id(),
+            "id": order_id or new_order_id(),
             "cart_id": self.id,
             "lines": [
                 {
@@ -106,6 +149,8 @@ class Basket:
             "subtotal": catalogue.money(self.subtotal),
             "delivery_label": delivery.label,
             "delivery_fee": catalogue.money(delivery.fee),
+            "grant_label": self.grant_label if reduction else "",
+            "grant_reduction": catalogue.money(reduction),
             "total": catalogue.money(self.total),
             "currency": catalogue.CURRENCY,
             "email": (self.contact or {}).get("email", ""),

@@ -17,5 +17,6 @@ urlpatterns = [
     path("checkout/shipping/", views.checkout_shipping, name="checkout-shipping"),
     path("checkout/payment/", views.checkout_payment, name="checkout-payment"),
     path("checkout/pay/", views.checkout_pay, name="checkout-pay"),
+    path("checkout/grant/", views.grant_apply, name="checkout-grant"),
     path("orders/<str:order_id>/", views.order, name="order"),
 ]

@@ -10,6 +10,14 @@ is the shop's own code, like any shop's:
 - Every change is a POST. Without JavaScript it answers with a redirect. With
   ``Accept: application/json`` (demo.js) it answers ``{"redirect": url, "track": [events]}``:
   the script tracks the events, then follows the redirect.
+- A remedy an agent granted in the chat arrives as the widget's ``cartassist:grant``
+  event; demo.js posts its token to ``grant_apply``, which verifies it and keeps it in
+  the basket; ``checkout_pay`` redeems it for the order (docs/WIDGET.md).
+
+A real shop's backend verifies and redeems a grant through CartAssist's signed HTTP API
+(``POST /api/v1/server/grants/verify`` and ``…/redeem``, HMAC with the site's secret).
+The demo shop runs inside the CartAssist process, so it calls the same services those
+endpoints call (``grant_verify``, ``grant_redeem``) instead of signing requests to itself.
 """
 
 from __future__ import annotations
@@ -22,11 +30,15 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from cartassist.models import Site
+from policies.services.grants import GrantError, grant_redeem, grant_verify
+
 from . import catalogue
-from .basket import Basket, order_of
+from .basket import Basket, new_order_id, order_of
 from .seed import DEMO_SITE_KEY
 
 DECLINED_TEST_CARD = "4000000000000002"
@@ -244,6 +256,7 @@ def checkout_shipping(request: HttpRequest) -> HttpResponse:
     options = catalogue.delivery_options(basket.subtotal)
     chosen_method = form["method"].value() or "standard"
     chosen = next((o for o in options if o.method == chosen_method), options[0])
+    reduction = basket.reduction_for(chosen.fee)
     return _page(
         request,
         "shipping.html",
@@ -252,7 +265,8 @@ def checkout_shipping(request: HttpRequest) -> HttpResponse:
         step="shipping",
         options=options,
         chosen=chosen,
-        total=basket.subtotal + chosen.fee,
+        grant_reduction=reduction,
+        total=basket.subtotal + chosen.fee - reduction,
         free_from=catalogue.FREE_STANDARD_DELIVERY_FROM,
         page_events=[
             _event("checkout_step", basket.id, step="shipping"),
@@ -299,7 +313,18 @@ def checkout_pay(request: HttpRequest) -> HttpResponse:
         return _answer(
             request, payment_page, [_event("payment_failed", basket.id, reason="card_declined")]
         )
-    order = basket.place_order()
+    order_id = new_order_id()
+    if basket.grant:
+        try:
+            _grant_redeem(basket, order_id)
+        except GrantError as error:
+            # Never charge a total the shopper did not see: drop the grant and show
+            # the full total again.
+            basket.grant = None
+            basket.save()
+            messages.error(request, f"Our agent's offer could not be applied: {error.message}")
+            return _answer(request, payment_page)
+    order = basket.place_order(order_id)
     return _answer(
         request,
         reverse("demo:order", args=[order["id"]]),
@@ -321,3 +346,65 @@ def order(request: HttpRequest, order_id: str) -> HttpResponse:
     if placed is None:
         raise Http404("No such order in this session")
     return _page(request, "order.html", Basket.of(request.session), order=placed)
+
+
+# --- grants from CartAssist ------------------------------------------------------------
+
+
+def _demo_site() -> Site:
+    return Site.objects.get(public_key=DEMO_SITE_KEY)
+
+
+def _grant_redeem(basket: Basket, order_id: str) -> None:
+    """Redeem the basket's grant for ``order_id`` (idempotency key: the order id, so a
+    retried payment gets the original answer). A real shop: POST …/grants/redeem."""
+    assert basket.grant is not None
+    grant_redeem(
+        site=_demo_site(),
+        token=basket.grant["token"],
+        order_id=order_id,
+        idempotency_key=order_id,
+        now=timezone.now(),
+    )
+
+
+def _refuse(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"applied": False, "detail": message}, status=status)
+
+
+@require_POST
+def grant_apply(request: HttpRequest) -> HttpResponse:
+    """Keep a grant the widget handed to the page, once verified as a shop would:
+    issued by CartAssist for this site, for this very cart, not redeemed, not expired."""
+    basket = Basket.of(request.session)
+    token = request.POST.get("token", "")
+    if not basket.id or not basket.lines:
+        return _refuse("Your cart is empty.", 409)
+    now = timezone.now()
+    try:
+        grant = grant_verify(site=_demo_site(), token=token, now=now)
+    except GrantError as error:
+        return _refuse(error.message, error.status)
+    if grant.cart.external_id != basket.id:
+        return _refuse("This offer was made for another cart.", 409)
+    if grant.redeemed_at is not None or grant.expires_at <= now:
+        return _refuse("This offer has expired or was already used.", 410)
+    if grant.currency != catalogue.CURRENCY:
+        return _refuse("This offer is in another currency.", 409)
+    basket.grant = {
+        "token": token,
+        "kind": grant.kind,
+        "amount": None if grant.amount is None else catalogue.money(grant.amount),
+        "currency": grant.currency,
+        "expires_at": grant.expires_at.isoformat(),
+    }
+    basket.save()
+    return JsonResponse(
+        {
+            "applied": True,
+            "kind": grant.kind,
+            "amount": basket.grant["amount"],
+            "currency": grant.currency,
+            "label": basket.grant_label,
+        }
+    )
