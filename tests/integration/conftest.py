@@ -192,10 +192,17 @@ def http_get_status(port: int, path: str) -> int | None:
 
 
 @pytest.fixture(scope="module")
+def stack_extra_env() -> dict[str, str]:
+    """Extra environment for the stack's processes; a test module overrides it."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def _stack_processes(
     django_db_setup: Any,
     django_db_blocker: Any,
     tmp_path_factory: pytest.TempPathFactory,
+    stack_extra_env: dict[str, str],
 ) -> Iterator[Stack]:
     """The Procfile's processes against the test database: started once per module."""
     commands = procfile_commands()
@@ -219,6 +226,7 @@ def _stack_processes(
         "CARTASSIST_MAX_BODY_BYTES": str(STACK_MAX_BODY_BYTES),
         "CELERY_BEAT_SCHEDULE_FILE": str(log_dir / "celerybeat-schedule"),
         "STATIC_ROOT": str(log_dir / "static"),
+        **stack_extra_env,
     }
     env.pop("CARTASSIST_SWEEP_IN_PROCESS", None)
     env.pop("DJANGO_SETTINGS_MODULE", None)
