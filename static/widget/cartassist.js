@@ -40,6 +40,7 @@
         return 0;
       },
       onReady: nothing,
+      on: nothing,
     };
     return;
   }
@@ -601,9 +602,11 @@
   })();
 
   // ---------------------------------------------------------------- api
-  var site = { siteKey: null, apiBase: null };
+  var site = { siteKey: null, apiBase: null, options: {}, chatSrc: null };
   var early = []; // events tracked before init: stamped and queued by init
   var readyCallbacks = [];
+  var trackedCallbacks = [];
+  var listeners = {}; // CartAssist.on(name, fn)
 
   function scriptTag() {
     var current = document.currentScript;
@@ -625,11 +628,17 @@
       visitorId: "data-visitor-id",
       customerId: "data-customer-id",
       customerHmac: "data-customer-hmac",
+      chat: "data-chat",
+      verifyBase: "data-verify-base",
     };
     Object.keys(attributes).forEach(function (option) {
       var value = tag.getAttribute(attributes[option]);
       if (value) options[option] = value;
     });
+    if (tag.src && /cartassist(\.min)?\.js([?#]|$)/.test(tag.src)) {
+      // The chat lives next to this file (docs/WIDGET.md, "Live chat").
+      options.chatSrc = tag.src.replace(/cartassist(\.min)?\.js(?=[?#]|$)/, "chat.js").replace(/#.*$/, "");
+    }
     if (!options.apiBase && tag.src) {
       try {
         options.apiBase = new URL(tag.src, window.location.href).origin;
@@ -656,6 +665,13 @@
   function enqueue(event) {
     queue.add(stamp(event));
     sender.nudge();
+    trackedCallbacks.forEach(function (callback) {
+      try {
+        callback(event);
+      } catch (error) {
+        util.warn("a track listener failed:", error);
+      }
+    });
   }
 
   /**
@@ -679,6 +695,8 @@
     }
     site.siteKey = options.siteKey;
     site.apiBase = util.trimSlash(options.apiBase || window.location.origin);
+    site.options = { chat: options.chat, verifyBase: options.verifyBase || null };
+    site.chatSrc = options.chatSrc || site.apiBase + "/static/widget/chat.js";
     if (options.visitorId) identity.setVisitor(String(options.visitorId));
     if (options.customerId) identity.setCustomer(options.customerId, options.customerHmac);
     if (options.cartId) identity.setCart(options.cartId);
@@ -699,6 +717,51 @@
     var callbacks = readyCallbacks;
     readyCallbacks = [];
     callbacks.forEach(runReady);
+    loadChat();
+  }
+
+  /** The live chat is its own file, loaded after init unless switched off (chat: false). */
+  function loadChat() {
+    var chat = site.options.chat;
+    if (chat === false || chat === "false" || chat === "off" || chat === "0") return;
+    if (api.__chatLoaded || document.querySelector("script[data-cartassist-chat]")) return;
+    var script = document.createElement("script");
+    script.src = site.chatSrc;
+    script.async = true;
+    script.setAttribute("data-cartassist-chat", "");
+    (document.head || document.documentElement).appendChild(script);
+  }
+
+  /**
+   * CartAssist.on(name, fn) → a function that removes the listener.
+   * The chat's events (docs/WIDGET.md, "Events for your page"): fn(detail). The same
+   * events are dispatched on window as CustomEvents named "cartassist:<name>".
+   */
+  function on(name, callback) {
+    if (typeof name !== "string" || typeof callback !== "function") return function () {};
+    (listeners[name] = listeners[name] || []).push(callback);
+    return function () {
+      listeners[name] = (listeners[name] || []).filter(function (fn) {
+        return fn !== callback;
+      });
+    };
+  }
+
+  function emit(name, detail) {
+    (listeners[name] || []).slice().forEach(function (callback) {
+      try {
+        callback(detail);
+      } catch (error) {
+        util.warn("a CartAssist.on('" + name + "') callback failed:", error);
+      }
+    });
+    if (typeof window.CustomEvent === "function") {
+      try {
+        window.dispatchEvent(new window.CustomEvent("cartassist:" + name, { detail: detail }));
+      } catch (error) {
+        util.warn("a cartassist:" + name + " listener failed:", error);
+      }
+    }
   }
 
   /**
@@ -780,6 +843,20 @@
     isOptedOut: function () {
       return storage.get("opted_out") !== null;
     },
+    /** Options for the chat: {chat, verifyBase}. */
+    options: function () {
+      return site.options;
+    },
+    /** True once the shop has a cart in progress (a cart id is stored). */
+    hasCart: function () {
+      return util.isId(storage.get("cart"));
+    },
+    /** fn(event) after each tracked event is queued. */
+    onTracked: function (callback) {
+      if (typeof callback === "function") trackedCallbacks.push(callback);
+    },
+    emit: emit,
+    trimSlash: util.trimSlash,
     storage: storage,
     uuid: util.uuid,
     warn: util.warn,
@@ -794,6 +871,7 @@
     flush: flush,
     pending: pending,
     onReady: onReady,
+    on: on,
   };
 
   // ---------------------------------------------------------------- boot

@@ -162,3 +162,135 @@ def server_requests(shop_server: Any) -> Iterator[ServerRequests]:
     yield requests
     request_started.disconnect(requests.started)
     request_finished.disconnect(requests.done)
+
+
+# --- an ASGI server (HTTP + WebSockets) in its own process, for the chat ---------------
+
+
+class ChatServer:
+    """``daphne`` serving the project in embedded mode on a temporary SQLite file, with
+    the stall sweep in the same process (the in-memory channel layer reaches only that
+    process's sockets). The test reads the database file directly (``rows``)."""
+
+    def __init__(self, url: str, database: Path, log: Path) -> None:
+        self.url = url
+        self.database = database
+        self.log = log
+
+    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        import sqlite3
+
+        connection = sqlite3.connect(self.database, timeout=10)
+        try:
+            return connection.execute(sql, params).fetchall()
+        finally:
+            connection.close()
+
+    def manage(self, env: dict[str, str], *args: str) -> None:
+        import subprocess
+        import sys
+
+        subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# Shorter than the demo's 20 s, so a browser test can wait for a real stall.
+CHAT_SERVER_SETUP = """
+from decimal import Decimal
+from datetime import timedelta
+from cartassist.models import Site, StallRule
+site = Site.objects.get(public_key="pk_demo_storefront")
+site.holdout_share = Decimal("0")
+site.save()
+StallRule.objects.filter(site=site, stage="shipping").update(
+    inactivity_threshold=timedelta(seconds=2)
+)
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer]:
+    """The demo as `manage.py demo` sets it up (site, agent login, copy), served by daphne
+    with a 1 s sweep; the shipping stall threshold is 2 s and nobody is held out."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    require(
+        shutil.which("daphne", path=str(Path(sys.executable).parent)) is not None,
+        "daphne is not installed",
+    )
+    directory = tmp_path_factory.mktemp("chat-server")
+    database = directory / "db.sqlite3"
+    port = _free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DEBUG"}
+        and not key.startswith(("CARTASSIST_", "SECURE_", "SESSION_", "CSRF_"))
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "cartassist.settings",
+            "SQLITE_PATH": str(database),
+            "STATIC_ROOT": str(directory / "static"),
+            "DEBUG": "true",
+            "CARTASSIST_DEMO_ENABLED": "true",
+            "CARTASSIST_SWEEP_IN_PROCESS": "true",
+            "CARTASSIST_SWEEP_INTERVAL_SECONDS": "1",
+            "CARTASSIST_HOUSEKEEPING_INTERVAL_SECONDS": "1",
+            "CARTASSIST_AGENT_AVAILABILITY": "agents.services.presence.agent_with_free_capacity",
+        }
+    )
+    server = ChatServer(f"http://127.0.0.1:{port}", database, directory / "daphne.log")
+    server.manage(env, "demo", "--no-serve", "--host", "127.0.0.1", "--port", str(port))
+    server.manage(env, "shell", "-c", CHAT_SERVER_SETUP)
+    daphne = str(Path(sys.executable).parent / "daphne")
+    with server.log.open("wb") as log:
+        process = subprocess.Popen(
+            [daphne, "-b", "127.0.0.1", "-p", str(port), "cartassist.asgi:application"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(server.url + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("daphne did not start:\n" + server.log.read_text()[-4000:])
+            time.sleep(0.1)
+        yield server
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

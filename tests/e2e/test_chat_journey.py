@@ -1,0 +1,185 @@
+"""Issue 3's journey in two browsers: a stalled shopper is invited, accepts, and chats
+with an agent in the console; the conversation follows the shopper to another page.
+
+Everything runs against a real ASGI server (daphne, `chat_server`) with the stall sweep
+in-process, exactly as `manage.py demo` runs; the test only drives the two browsers and
+reads the server's database file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from cartassist.demo.seed import AGENT_DISPLAY_NAME, AGENT_LOGIN
+
+pytestmark = [pytest.mark.browser]
+
+AGENT_NAME = AGENT_DISPLAY_NAME.format(site="Demo Storefront")
+
+# Every page of the shopper's tab records the widget's DOM events.
+RECORD_EVENTS = """
+window.__cartassistEvents = [];
+["invitation-shown", "invitation-accepted", "invitation-dismissed", "chat-closed",
+ "offer-shown", "offer-accepted", "offer-declined", "grant"].forEach(function (name) {
+  window.addEventListener("cartassist:" + name, function (event) {
+    window.__cartassistEvents.push([name, event.detail]);
+  });
+});
+"""
+
+
+def expect(target: Any) -> Any:
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
+@pytest.fixture
+def two_contexts(browser: Any) -> Iterator[tuple[Any, Any]]:
+    """The agent's browser and the shopper's: separate cookies and storage."""
+    agent = browser.new_context(viewport={"width": 1280, "height": 900})
+    shopper = browser.new_context(viewport={"width": 1100, "height": 900})
+    for context in (agent, shopper):
+        context.set_default_timeout(15_000)
+    shopper.add_init_script(RECORD_EVENTS)
+    yield agent, shopper
+    shopper.close()
+    agent.close()
+
+
+def console_online(context: Any, base_url: str) -> Any:
+    page = context.new_page()
+    page.goto(base_url + "/console/")
+    page.get_by_label("Username").fill(AGENT_LOGIN[0])
+    page.get_by_label("Password").fill(AGENT_LOGIN[1])
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "online")
+    return page
+
+
+def shop_until_delivery_step(page: Any, base_url: str) -> None:
+    """Two small items (38.50 EUR), contact details, then the delivery step (9.90 EUR)."""
+    page.goto(base_url + "/demo/")
+    for count, sku in enumerate(["MUG-ENAMEL", "CANDLE-FIG"], start=1):
+        page.get_by_test_id(f"product-{sku}").get_by_role("button", name="Add to cart").click()
+        expect(page.get_by_test_id("cart-count")).to_have_text(str(count))
+    page.get_by_test_id("cart-link").click()
+    page.get_by_role("link", name="Checkout").click()
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Full name").fill("Ada Lovelace")
+    page.get_by_role("button", name="Continue to delivery").click()
+    expect(page.get_by_test_id("delivery-fee")).to_have_text("€9.90")
+
+
+def shopper_events(page: Any) -> list[str]:
+    return [name for name, _ in page.evaluate("window.__cartassistEvents")]
+
+
+def test_stalled_shopper_is_invited_chats_with_the_agent_and_keeps_the_chat_across_pages(
+    chat_server, two_contexts
+):
+    agent_context, shopper_context = two_contexts
+    base = chat_server.url
+    # given: the agent is online in the console before anyone stalls
+    console = console_online(agent_context, base)
+    shop = shopper_context.new_page()
+
+    # when: the shopper reaches the delivery step (a high charge) and idles there
+    shop_until_delivery_step(shop, base)
+
+    # then: the sweep invites them; the card names the issue and the agent, with a code
+    invitation = shop.get_by_test_id("chat-invitation")
+    expect(invitation).to_be_visible()
+    expect(invitation.get_by_role("heading")).to_have_text("Questions about the delivery charge?")
+    expect(invitation.get_by_test_id("chat-agent")).to_have_text(f"{AGENT_NAME} will answer.")
+    verify = invitation.get_by_test_id("chat-verify")
+    expect(verify).to_have_text(re.compile(r"^Verify this invitation: [A-Z0-9]{8}$"))
+    code = verify.locator(".code").text_content()
+    visitor_id = shop.evaluate("JSON.parse(localStorage.getItem('cartassist:v1:visitor'))")
+    cart_id = shop.evaluate("document.body.dataset.cartId")
+    rows = chat_server.rows(
+        "SELECT i.stall_reason, i.visitor_id, c.external_id FROM agents_invitation i "
+        "JOIN cartassist_cart c ON c.id = i.cart_id WHERE i.verification_code = ?",
+        code,
+    )
+    assert rows == [("shipping_shock", visitor_id, cart_id)]
+    assert verify.get_attribute("href") == f"{base}/verify/{code}"
+    expect(invitation).to_be_focused()
+
+    # when: the shopper accepts
+    invitation.get_by_role("button", name="Accept").click()
+    # then: the chat opens with the agent; the agent's console shows it and the cart
+    expect(shop.get_by_test_id("chat-status")).to_have_text(f"You're chatting with {AGENT_NAME}")
+    expect(console.locator("#chat-list .chat-item")).to_have_count(1)
+    console.locator("#chat-list .chat-item").click()
+    totals = console.locator("#cart-panel .totals")
+    expect(totals).to_contain_text("Subtotal38.50 EUR")
+    expect(totals).to_contain_text("9.90 EUR")
+    assert shopper_events(shop) == ["invitation-shown", "invitation-accepted"]
+
+    # when: the agent replies, and the shopper answers
+    console.locator("#composer-text").fill("Hi Ada, I can help with the delivery charge.")
+    console.locator("#send-button").click()
+    messages = shop.get_by_test_id("chat-messages")
+    expect(messages.locator(".msg.agent .text")).to_have_text(
+        ["Hi Ada, I can help with the delivery charge."]
+    )
+    composer = shop.get_by_role("textbox", name="Message")
+    composer.fill("Is there a cheaper option? <b>not bold</b>")
+    composer.press("Enter")
+    expect(console.locator("#messages .msg-visitor .msg-text")).to_have_text(
+        ["Is there a cheaper option? <b>not bold</b>"]
+    )
+    # then: both sides show text as text, never as markup
+    expect(messages.locator(".msg.visitor .text")).to_have_text(
+        ["Is there a cheaper option? <b>not bold</b>"]
+    )
+    assert messages.locator("b").count() == 0
+
+    # when: the shopper goes to another page of the shop
+    shop.get_by_role("link", name="Shop").first.click()
+    shop.wait_for_url(base + "/demo/")
+    # then: the conversation is still there, with its history
+    messages = shop.get_by_test_id("chat-messages")
+    expect(messages.locator(".msg .text")).to_have_text(
+        [
+            "Hi Ada, I can help with the delivery charge.",
+            "Is there a cheaper option? <b>not bold</b>",
+        ]
+    )
+    expect(shop.get_by_test_id("chat-status")).to_have_text(f"You're chatting with {AGENT_NAME}")
+
+    # when: the shopper writes from the new page
+    composer = shop.get_by_role("textbox", name="Message")
+    composer.fill("Thanks, I'll keep shopping meanwhile.")
+    shop.get_by_role("button", name="Send").click()
+    # then: the agent sees it after the earlier message, exactly once
+    expect(console.locator("#messages .msg-visitor .msg-text")).to_have_text(
+        ["Is there a cheaper option? <b>not bold</b>", "Thanks, I'll keep shopping meanwhile."]
+    )
+
+    # when: a page without the tab's cached messages (a fresh tab state) loads
+    shop.evaluate(
+        """() => Object.keys(sessionStorage)
+              .filter((k) => /:(messages|last_seq)$/.test(k))
+              .forEach((k) => sessionStorage.removeItem(k))"""
+    )
+    shop.goto(base + "/demo/cart/")
+    # then: the widget syncs the whole history from the server
+    expect(shop.get_by_test_id("chat-messages").locator(".msg .text")).to_have_text(
+        [
+            "Hi Ada, I can help with the delivery charge.",
+            "Is there a cheaper option? <b>not bold</b>",
+            "Thanks, I'll keep shopping meanwhile.",
+        ]
+    )
+    stored = chat_server.rows("SELECT m.seq, m.sender, m.text FROM agents_message m ORDER BY m.seq")
+    assert [(sender, text) for _, sender, text in stored if sender != "system"] == [
+        ("agent", "Hi Ada, I can help with the delivery charge."),
+        ("visitor", "Is there a cheaper option? <b>not bold</b>"),
+        ("visitor", "Thanks, I'll keep shopping meanwhile."),
+    ]
