@@ -102,7 +102,7 @@ def test_a_verified_grant_is_kept_with_the_cart_and_lowers_the_total(client, dem
     assert "Delivery charge waived by our agent" in page
     assert '<dd data-grant-reduction data-testid="grant-reduction">−€9.90</dd>' in page
     assert '<dd data-total data-testid="total">€38.50</dd>' in page
-    assert 'data-pay-total>Pay €38.50</button>' in page
+    assert "data-pay-total>Pay €38.50</button>" in page
 
 
 def test_the_delivery_page_shows_the_waiver_for_the_chosen_method(client, demo_site):
