@@ -304,6 +304,7 @@
       cartLoadedAt: 0,
       remedies: null, // the remedies panel: {remedies, offers, flagged_for_farming, …}
       remedyError: "",
+      amountDrafts: {}, // remedy kind → what the agent typed (kept across re-renders)
       stallReason: "",
       currency: "",
     };
@@ -1498,6 +1499,7 @@
       frame.amount = text;
     }
     chat.remedyError = "";
+    delete chat.amountDrafts[remedy.kind];
     renderRemedyError(chat);
     startAction("Offer", { conversationId: chat.id, remedies: true });
     if (!send(frame)) {
@@ -1527,8 +1529,10 @@
     var input = isMonetary(remedy)
       ? el("input", {
         id: inputId, type: "text", inputmode: "decimal", autocomplete: "off", className: "remedy-amount",
-        value: plainAmount(remedy.bound, remedy.currency), dataset: { focusKey: key + ":amount" },
+        value: remedy.kind in chat.amountDrafts ? chat.amountDrafts[remedy.kind] : plainAmount(remedy.bound, remedy.currency),
+        dataset: { focusKey: key + ":amount" },
         "aria-describedby": "remedies-error",
+        oninput: function (event) { chat.amountDrafts[remedy.kind] = event.target.value; },
       })
       : null;
     var button = el("button", {
