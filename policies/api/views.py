@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from cartassist.api.auth import server_site
 from cartassist.api.body import parse_json_object, read_body
 from cartassist.api.serializers import IdField
-from policies.engine import Money
+from policies.engine.money import quantize
 from policies.models import Grant
 from policies.services.grants import GrantError, grant_redeem, grant_verify
 
@@ -57,7 +57,7 @@ def grant_result(grant: Grant, *, now: Any, replayed: bool | None = None) -> dic
     result = {
         "valid": grant.redeemed_at is None and grant.expires_at > now,
         "kind": grant.kind,
-        "amount": None if grant.amount is None else str(Money(grant.amount, grant.currency).amount),
+        "amount": None if grant.amount is None else str(quantize(grant.amount, grant.currency)),
         "currency": grant.currency,
         "cart_id": grant.cart.external_id,
         "expires_at": grant.expires_at,

@@ -18,7 +18,7 @@ from django.db import transaction
 
 from agents import realtime
 from cartassist.models import Site
-from policies.engine import Money
+from policies.engine.money import quantize
 from policies.models import AuditAction, Grant, Offer
 from policies.services.offers import audit
 
@@ -67,7 +67,7 @@ def grant_token(grant: Grant) -> str:
             "s": grant.site_id,
             "c": grant.cart.external_id,
             "k": grant.kind,
-            "a": None if grant.amount is None else str(Money(grant.amount, grant.currency).amount),
+            "a": None if grant.amount is None else str(quantize(grant.amount, grant.currency)),
             "cur": grant.currency,
         },
         key=site.secret,
@@ -79,7 +79,7 @@ def grant_payload(grant: Grant, token: str) -> dict[str, Any]:
     return {
         "token": token,
         "kind": grant.kind,
-        "amount": None if grant.amount is None else str(Money(grant.amount, grant.currency).amount),
+        "amount": None if grant.amount is None else str(quantize(grant.amount, grant.currency)),
         "currency": grant.currency,
         "cart_id": grant.cart.external_id,
         "offer_id": grant.offer_id,

@@ -29,7 +29,7 @@ from policies.engine import (
     condition_failures,
     evaluate,
 )
-from policies.engine.money import parse_amount
+from policies.engine.money import parse_amount, quantize
 from policies.models import (
     AuditAction,
     AuditEntry,
@@ -374,7 +374,7 @@ def offer_payload(offer: Offer) -> dict[str, Any]:
         "kind": offer.kind,
         "label": REMEDY_LABELS[kind],
         "description": description,
-        "amount": None if offer.amount is None else str(Money(offer.amount, offer.currency).amount),
+        "amount": None if offer.amount is None else str(quantize(offer.amount, offer.currency)),
         "currency": offer.currency,
         "total_before": str(Money(offer.total_before, offer.currency)),
         "total_after": str(Money(offer.total_after, offer.currency)),
