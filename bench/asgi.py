@@ -1,0 +1,56 @@
+"""The bench's ASGI app: the product's app plus ``/ws/bench/relay/``, a bare Channels
+relay that group_sends every text frame it receives to the other sockets of its group.
+It is the baseline the real chat consumers are compared with (bench/chat.py), served by
+the same daphne process on the same channel layer. The product never loads it."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import parse_qs
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+
+import django  # noqa: E402
+
+django.setup()  # before the consumers import their models
+
+from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from agents.routing import websocket_urlpatterns  # noqa: E402
+from cartassist.asgi import application as product_application  # noqa: E402
+
+
+class RelayConsumer(AsyncWebsocketConsumer):
+    """Joins group ``bench.relay.<room>`` and relays each text frame to it: no auth, no
+    parsing, no database."""
+
+    async def connect(self) -> None:
+        room = parse_qs(self.scope["query_string"].decode()).get("room", ["0"])[0]
+        self.group = f"bench.relay.{room}"
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        await self.channel_layer.group_send(
+            self.group, {"type": "relay.message", "text": text_data, "sender": self.channel_name}
+        )
+
+    async def relay_message(self, event: dict[str, Any]) -> None:
+        if event["sender"] != self.channel_name:
+            await self.send(text_data=event["text"])
+
+
+application = ProtocolTypeRouter(
+    {
+        "http": product_application,
+        "websocket": URLRouter(
+            [path("ws/bench/relay/", RelayConsumer.as_asgi()), *websocket_urlpatterns]
+        ),
+    }
+)

@@ -1,0 +1,369 @@
+"""Chat benchmarks (issue 3), in production mode: PostgreSQL, the bounded Redis pub/sub
+channel layer, daphne.
+
+    .venv/bin/python -m bench.chat                    # about 2 minutes
+    .venv/bin/python -m bench.chat --messages 200 --idle 500
+
+1. Visitor→agent message latency through the real consumers with persistence: a widget
+   socket sends ``message.send``; the clock stops when the agent's console socket receives
+   the ``message`` frame (parse, rate limit, conversation lookup, the INSERT under the
+   conversation's row lock, commit, publish, forward). In the same run and the same daphne
+   process, on the same layer, a bare Channels relay (bench/asgi.py: group_send what it
+   receives, nothing else) carries the same text; rounds alternate between the two so both
+   see the same machine load. Reported: p50/p99 of each and the ratio.
+2. Idle widget sockets held by one fresh daphne process (real widget handshakes: token,
+   Origin, hello), and memory per socket = RSS growth / sockets.
+
+Traffic goes only to 127.0.0.1 servers this command starts; they are stopped and the
+database and Redis keys dropped afterwards, also on failure or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from .environment import PYTHON, REPO, BenchError, check_services, open_database, run_django
+
+CONNECT_CONCURRENCY = 50
+FRAME_WAIT = 10.0  # a bound on any one wait, so a broken run stops
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.chat", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--messages", type=int, default=1000, help="measured round trips each")
+    parser.add_argument("--warmup", type=int, default=100, help="unmeasured round trips each")
+    parser.add_argument("--idle", default="500,2000", help="idle socket counts, ascending")
+    parser.add_argument("--hold", type=float, default=10.0, help="seconds to hold the sockets")
+    parser.add_argument("--json", type=Path, default=None, help="where to save the results")
+    return parser.parse_args(argv)
+
+
+# --- daphne ------------------------------------------------------------------------------
+
+
+class Daphne:
+    """One daphne process serving bench.asgi on 127.0.0.1; ``stop()`` ends its group."""
+
+    def __init__(self, env: dict[str, str], port: int) -> None:
+        self.port = port
+        self.proc = subprocess.Popen(
+            [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0"]
+            + ["bench.asgi:application"],
+            env=env,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"daphne exited: {self.proc.stderr.read().decode()[-2000:]}")
+            try:
+                url = f"http://127.0.0.1:{port}/healthz"
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise BenchError("daphne did not answer /healthz within 60 s")
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise BenchError("no VmRSS for daphne")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.proc.wait(timeout=10)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- clients -----------------------------------------------------------------------------
+
+
+async def open_socket(url: str, origin: str, cookie: str | None = None) -> ClientConnection:
+    headers = {"Cookie": cookie} if cookie else None
+    return await connect(
+        url,
+        origin=origin,
+        additional_headers=headers,
+        proxy=None,
+        ping_interval=None,
+        open_timeout=FRAME_WAIT,
+        compression=None,
+    )
+
+
+async def next_frame(ws: ClientConnection, wanted: str) -> dict[str, Any]:
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), FRAME_WAIT))
+        if frame["type"] == wanted:
+            return frame
+        if frame["type"] == "error":
+            raise BenchError(f"error frame: {frame}")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
+    return ordered[index]
+
+
+async def latency(seed: dict[str, Any], port: int, messages: int, warmup: int) -> dict:
+    """Alternating round trips: product (widget → console) and bare relay (a → b)."""
+    base = f"ws://127.0.0.1:{port}"
+    origin = seed["origin"]
+    conversation_id = seed["conversation_id"]
+    async with AsyncExitStack() as stack:
+        widget = await open_socket(
+            f"{base}/ws/widget/?token={quote(seed['shopper_token'])}", origin
+        )
+        stack.push_async_callback(widget.close)
+        await next_frame(widget, "hello")
+        console = await open_socket(
+            f"{base}/ws/console/", "http://127.0.0.1", cookie=seed["console_cookie"]
+        )
+        stack.push_async_callback(console.close)
+        await next_frame(console, "hello")
+        relay_a = await open_socket(f"{base}/ws/bench/relay/?room=1", origin)
+        stack.push_async_callback(relay_a.close)
+        relay_b = await open_socket(f"{base}/ws/bench/relay/?room=1", origin)
+        stack.push_async_callback(relay_b.close)
+
+        product: list[float] = []
+        bare: list[float] = []
+        for n in range(warmup + messages):
+            text = f"Is delivery free over 50? #{n}"
+            started = time.perf_counter()
+            await widget.send(
+                json.dumps(
+                    {
+                        "type": "message.send",
+                        "conversation_id": conversation_id,
+                        "client_message_id": f"bench-{n}",
+                        "text": text,
+                    }
+                )
+            )
+            frame = await next_frame(console, "message")
+            product_ms = (time.perf_counter() - started) * 1000
+            if frame["message"]["text"] != text:
+                raise BenchError(f"console got {frame['message']['text']!r}, expected {text!r}")
+            # The widget's own copy of its message: read it so nothing queues up.
+            await next_frame(widget, "message")
+            started = time.perf_counter()
+            await relay_a.send(text)
+            received = await asyncio.wait_for(relay_b.recv(), FRAME_WAIT)
+            bare_ms = (time.perf_counter() - started) * 1000
+            if received != text:
+                raise BenchError(f"relay got {received!r}, expected {text!r}")
+            if n >= warmup:
+                product.append(product_ms)
+                bare.append(bare_ms)
+
+    def summary(values: list[float]) -> dict[str, float]:
+        return {
+            "p50_ms": round(statistics.median(values), 2),
+            "p99_ms": round(percentile(values, 0.99), 2),
+            "mean_ms": round(statistics.fmean(values), 2),
+        }
+
+    result = {"messages": messages, "product": summary(product), "bare": summary(bare)}
+    result["ratio_p50"] = round(result["product"]["p50_ms"] / result["bare"]["p50_ms"], 2)
+    result["ratio_p99"] = round(result["product"]["p99_ms"] / result["bare"]["p99_ms"], 2)
+    return result
+
+
+async def idle_sockets(
+    seed: dict[str, Any], daphne: Daphne, counts: list[int], hold: float
+) -> list[dict]:
+    """Open widget sockets up to each count, hold them idle, check they all still answer
+    a ``ping``, and report RSS growth per socket (baseline: after one warm-up socket)."""
+    base = f"ws://127.0.0.1:{daphne.port}/ws/widget/?token="
+    tokens = seed["idle_tokens"]
+    origin = seed["origin"]
+    rows = []
+    opened: list[ClientConnection] = []
+    limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def one(token: str) -> ClientConnection:
+        async with limit:
+            ws = await open_socket(base + quote(token), origin)
+            await next_frame(ws, "hello")
+            return ws
+
+    try:
+        opened.append(await one(tokens[0]))  # warm-up: imports, DB connections, Redis
+        await asyncio.sleep(1)
+        baseline = daphne.rss_kib()
+        for count in counts:
+            started = time.perf_counter()
+            opened += await asyncio.gather(*(one(t) for t in tokens[len(opened) : count + 1]))
+            connect_s = time.perf_counter() - started
+            await asyncio.sleep(hold)  # idle: no frames either way
+            rss = daphne.rss_kib()
+            # Every socket is still open and served: each answers a ping.
+            alive = sum(await asyncio.gather(*(_answers_ping(ws, limit) for ws in opened[1:])))
+            rows.append(
+                {
+                    "sockets": count,
+                    "alive_after_hold": alive,
+                    "hold_s": hold,
+                    "connect_s": round(connect_s, 1),
+                    "rss_mib": round(rss / 1024, 1),
+                    "rss_growth_mib": round((rss - baseline) / 1024, 1),
+                    "kib_per_socket": round((rss - baseline) / count, 1),
+                }
+            )
+            log(f"idle sockets: {rows[-1]}")
+    finally:
+        await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)
+    return rows
+
+
+async def _answers_ping(ws: ClientConnection, limit: asyncio.Semaphore) -> bool:
+    async with limit:
+        try:
+            await ws.send('{"type": "ping"}')
+            await next_frame(ws, "pong")
+            return True
+        except (BenchError, TimeoutError, OSError, Exception):
+            return False
+
+
+# --- the run -----------------------------------------------------------------------------
+
+
+def render(results: dict[str, Any]) -> str:
+    lat = results["latency"]
+    out = [
+        f"# CartAssist chat benchmark: `{results['command']}`",
+        "",
+        f"## Visitor→agent message latency, {lat['messages']} round trips each, alternating",
+        "",
+        "| path | p50 ms | p99 ms | mean ms |",
+        "|---|---|---|---|",
+        f"| real consumers (widget → PostgreSQL → layer → console) | {lat['product']['p50_ms']} "
+        f"| {lat['product']['p99_ms']} | {lat['product']['mean_ms']} |",
+        f"| bare Channels relay (same daphne, same layer) | {lat['bare']['p50_ms']} "
+        f"| {lat['bare']['p99_ms']} | {lat['bare']['mean_ms']} |",
+        f"| ratio real ÷ bare | {lat['ratio_p50']} | {lat['ratio_p99']} | |",
+        "",
+        "## Idle widget sockets held by one daphne process",
+        "",
+        "| sockets | alive after hold | hold s | connect s | RSS MiB | RSS growth MiB "
+        "| KiB per socket |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results["idle"]:
+        out.append(
+            f"| {r['sockets']} | {r['alive_after_hold']} | {r['hold_s']} | {r['connect_s']} "
+            f"| {r['rss_mib']} | {r['rss_growth_mib']} | {r['kib_per_socket']} |"
+        )
+    return "\n".join(out)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    counts = sorted(int(c) for c in args.idle.split(",") if c.strip())
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = 2 * max(counts, default=0) + 1024
+    if soft < needed:
+        if hard < needed:
+            log(f"bench: needs {needed} open files (ulimit -n), the hard limit is {hard}")
+            return 2
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))  # daphne inherits it
+    try:
+        check_services(["postgres"])
+    except BenchError as exc:
+        log(f"bench: {exc}")
+        return 2
+    results: dict[str, Any] = {"command": " ".join(["python -m bench.chat", *argv])}
+    try:
+        db = open_database("postgres")
+    except BenchError as exc:
+        log(f"bench: {exc}")
+        return 2
+    daphnes: list[Daphne] = []
+    try:
+        env = {
+            **db.env,
+            # The socket rate limit protects production; here it would throttle the bench.
+            "CARTASSIST_SOCKET_MESSAGE_BURST": "1000000",
+            "CARTASSIST_AGENT_HEARTBEAT_TIMEOUT_SECONDS": "3600",
+        }
+        seed = run_django(env, "bench.chat_seed", str(max(counts, default=0) + 1))
+        log("latency: real consumers vs bare relay, one daphne process")
+        daphnes.append(Daphne(env, free_port()))
+        results["latency"] = asyncio.run(latency(seed, daphnes[0].port, args.messages, args.warmup))
+        log(f"latency: {results['latency']}")
+        daphnes[0].stop()
+        log(f"idle sockets: {counts}, a fresh daphne process")
+        daphnes.append(Daphne(env, free_port()))
+        results["idle"] = asyncio.run(idle_sockets(seed, daphnes[1], counts, args.hold))
+    except BenchError as exc:
+        log(f"bench: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        log("bench: interrupted; servers stopped and the database dropped")
+        return 130
+    finally:
+        for daphne in daphnes:
+            daphne.stop()
+        db.close()
+    print(render(results))
+    path = args.json or REPO / "bench" / "results" / f"chat-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2))
+    log(f"bench: results saved to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
