@@ -86,8 +86,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+_STARTED = time.monotonic()
+
+
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(f"[{time.monotonic() - _STARTED:6.1f} s] {message}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str]) -> int:
@@ -122,7 +125,7 @@ def main(argv: list[str]) -> int:
             log("validation: in-process, no database")
             with tempfile.TemporaryDirectory(prefix="cartassist-bench-") as tmp:
                 env = base_env({"SQLITE_PATH": f"{tmp}/unused.sqlite3", "STATIC_ROOT": tmp})
-                seconds = "1" if args.quick else "3"
+                seconds = "0.5" if args.quick else "3"
                 out = run_django(env, "bench.validation", args.batch_sizes, seconds)
                 results["validation"] = out["rows"]
         if "ingest" in parts:
@@ -135,6 +138,7 @@ def main(argv: list[str]) -> int:
                 warmup=preset["warmup"],
                 connections=args.connections,
                 carts=args.carts,
+                warmup_endpoints=["widget"] if args.quick else None,
             )
             for kind in dbs:
                 log(f"ingest: {kind}")
@@ -330,6 +334,16 @@ def render(results: dict[str, Any]) -> str:
                 ],
             )
         )
+        queries = sorted(
+            {
+                (r.database, r.events_per_request, r.queries_per_request)
+                for r in rows
+                if r.queries_per_request is not None
+            }
+        )
+        if queries:
+            out += ["", "Database queries of one widget request (Django's test client):", ""]
+            out.append(table(["database", "events/req", "queries"], [list(q) for q in queries]))
         ratios = _server_ratios(rows)
         if ratios:
             out += ["", "## WSGI (gunicorn) vs ASGI (daphne): same database, processes, load", ""]

@@ -45,6 +45,7 @@ class IngestOptions:
     warmup: float
     connections: int
     carts: int
+    warmup_endpoints: list[str] | None = None  # None: every endpoint
 
 
 @dataclass
@@ -64,6 +65,7 @@ class IngestRow:
     errors: int
     acknowledged_events: int
     ratio_to_bare: float | None = None
+    queries_per_request: int | None = None
 
 
 def require_wrk() -> str:
@@ -332,6 +334,11 @@ def run_ingest(
             f"only {counts['events']} events stored, but {acknowledged} were acknowledged"
         )
     log(f"  stored {counts['events']} events in {counts['carts']} carts")
+    queries = run_django(db.env, "bench.prepare", "queries")
+    log(f"  queries per widget request: {queries}")
+    for row in rows:
+        if row.endpoint == "widget":
+            row.queries_per_request = queries.get(str(row.events_per_request))
     return rows
 
 
@@ -343,7 +350,7 @@ def _measure_servers(
     log: Callable[[str], None],
 ) -> list[IngestRow]:
     for server in servers:
-        for endpoint in options.endpoints:  # warm-up, not recorded
+        for endpoint in options.warmup_endpoints or options.endpoints:  # not recorded
             run_wrk(
                 server,
                 endpoint=endpoint,

@@ -39,9 +39,41 @@ def main(command: str) -> dict[str, object]:
         for stage, threshold in thresholds.items():
             StallRule.objects.create(site=site, stage=stage, inactivity_threshold=threshold)
         return {"public_key": site.public_key, "secret": site.secret, "origin": BENCH_ORIGIN}
+    if command == "queries":
+        return _queries_per_request()
     if command == "count":
         return {"events": CartEvent.objects.count(), "carts": Cart.objects.count()}
     raise SystemExit(f"unknown command {command!r}")
+
+
+def _queries_per_request() -> dict[str, object]:
+    """Database queries of one widget request: a single event, and a batch of 50 events
+    over 10 carts (the wrk script's shapes), through the real stack (Django's test
+    client) on a fresh site."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from bench.validation import events
+
+    site = main("site")
+    client = Client(HTTP_HOST="127.0.0.1")
+    counts: dict[str, object] = {}
+    for size in (1, 50):
+        batch = events(size, timezone.now().isoformat().replace("+00:00", "Z"))
+        for event in batch:
+            event["id"] = f"q{size}-{event['id']}"
+            event["cart_id"] = f"q{size}-{event['cart_id']}"
+        body = json.dumps({"site_key": site["public_key"], "events": batch})
+        with CaptureQueriesContext(connection) as captured:
+            response = client.post(
+                "/api/v1/widget/events", body, content_type="text/plain", HTTP_ORIGIN=site["origin"]
+            )
+        if response.status_code != 200:
+            raise SystemExit(f"widget request refused: {response.status_code} {response.content!r}")
+        counts[str(size)] = len(captured)
+    return counts
 
 
 if __name__ == "__main__":
