@@ -214,8 +214,9 @@ def test_site_copy_replaces_the_default_for_its_reason(site):
 
 
 @pytest.mark.django_db
-def test_without_an_online_agent_the_invitation_names_the_team(site):
-    # given: the site's switch says agents are available, but nobody is online
+def test_without_an_online_agent_the_invitation_names_the_team(site, settings):
+    # given: availability by the site's switch alone (on), and nobody online to name
+    settings.CARTASSIST_AGENT_AVAILABILITY = "cartassist.availability.site_setting"
     cart = make_stalled_cart(site)
 
     # when
@@ -511,7 +512,9 @@ def test_dismissing_twice_keeps_the_first_answer(site, capture_published):
 
 @pytest.mark.django_db
 def test_after_a_dismissal_the_next_stall_is_suppressed_by_the_frequency_cap(site):
-    # given: the shopper dismissed today's invitation and then stalls again on another cart
+    # given: an agent is online; the shopper dismissed today's invitation and then stalls
+    # again on another cart
+    make_agent(site)
     first_cart = make_stalled_cart(site, visitor_id="visitor-1")
     invitation = sweep_invitation(first_cart)
     invitation_dismiss(
