@@ -9,12 +9,19 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
 from agents import realtime
 from agents.errors import ChatError
 from agents.frames import Frame, FrameError, parse_frame
-from agents.models import Conversation
-from agents.services.conversations import conversation_messages_since
+from agents.models import AgentProfile, Conversation, Sender
+from agents.payloads import message_payload
+from agents.services.conversations import (
+    conversation_message_post,
+    conversation_messages_since,
+    conversation_read,
+    conversation_typing,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +55,58 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     once and in order (``sent_seq`` tracks the last seq sent per conversation)."""
 
     frame_schema: dict[str, dict[str, str]] = {}
+    sender: Sender  # who this socket speaks for
+
+    async def _conversation(self, conversation_id: int) -> Conversation:
+        """The conversation ``conversation_id`` if this socket may act on it (else NotFound)."""
+        raise NotImplementedError
+
+    def acting_agent(self) -> AgentProfile | None:
+        return None
+
+    # --- frames both sides send ---------------------------------------------------------
+
+    async def frame_message_send(self, frame: Frame) -> None:
+        conversation = await self._conversation(frame["conversation_id"])
+        posted = await database_sync_to_async(conversation_message_post)(
+            conversation_id=conversation.pk,
+            sender=self.sender,
+            agent=self.acting_agent(),
+            client_message_id=frame["client_message_id"],
+            text=frame["text"],
+            now=timezone.now(),
+        )
+        if not posted.created:
+            # A retry of a message already stored: answer with the original.
+            await self.send_json(
+                {
+                    "type": "message",
+                    "conversation_id": conversation.pk,
+                    "message": message_payload(posted.message, posted.author_name),
+                }
+            )
+
+    async def frame_typing(self, frame: Frame) -> None:
+        conversation = await self._conversation(frame["conversation_id"])
+        await database_sync_to_async(conversation_typing)(
+            conversation=conversation, sender=self.sender
+        )
+
+    async def frame_read(self, frame: Frame) -> None:
+        conversation = await self._conversation(frame["conversation_id"])
+        await database_sync_to_async(conversation_read)(
+            conversation=conversation, reader=self.sender, seq=frame["seq"]
+        )
+
+    async def typing_sent(self, event: dict[str, Any]) -> None:
+        if event["sender"] != self.sender:
+            await self.send_json(
+                {
+                    "type": "typing",
+                    "conversation_id": event["conversation_id"],
+                    "sender": event["sender"],
+                }
+            )
 
     async def connect(self) -> None:
         self.sent_seq: dict[int, int] = {}

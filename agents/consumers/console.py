@@ -20,7 +20,7 @@ from agents.models import (
     Disposition,
     Sender,
 )
-from agents.payloads import agent_payload, conversation_payload, message_payload
+from agents.payloads import agent_payload, conversation_payload
 from agents.permissions import console_agent
 from agents.selectors import console_queue
 from agents.services import assignment, conversations, invitations, presence
@@ -56,6 +56,10 @@ def _console_hello(agent: AgentProfile) -> dict[str, Any]:
 
 class ConsoleConsumer(ChatConsumer):
     frame_schema = CONSOLE_FRAMES
+    sender = Sender.AGENT
+
+    def acting_agent(self) -> AgentProfile | None:
+        return self.agent
 
     async def on_connect(self) -> None:
         agent = await database_sync_to_async(console_agent)(self.scope.get("user"))
@@ -122,37 +126,6 @@ class ConsoleConsumer(ChatConsumer):
         conversation = await self._conversation(frame["conversation_id"])
         await self.send_conversation(conversation_payload(conversation))
         await self.send_messages_since(conversation, frame["after_seq"])
-
-    async def frame_message_send(self, frame: Frame) -> None:
-        conversation = await self._conversation(frame["conversation_id"])
-        posted = await database_sync_to_async(conversations.conversation_message_post)(
-            conversation_id=conversation.pk,
-            sender=Sender.AGENT,
-            agent=self.agent,
-            client_message_id=frame["client_message_id"],
-            text=frame["text"],
-            now=timezone.now(),
-        )
-        if not posted.created:
-            await self.send_json(
-                {
-                    "type": "message",
-                    "conversation_id": conversation.pk,
-                    "message": message_payload(posted.message, posted.author_name),
-                }
-            )
-
-    async def frame_typing(self, frame: Frame) -> None:
-        conversation = await self._conversation(frame["conversation_id"])
-        await database_sync_to_async(conversations.conversation_typing)(
-            conversation=conversation, sender=Sender.AGENT
-        )
-
-    async def frame_read(self, frame: Frame) -> None:
-        conversation = await self._conversation(frame["conversation_id"])
-        await database_sync_to_async(conversations.conversation_read)(
-            conversation=conversation, reader=Sender.AGENT, seq=frame["seq"]
-        )
 
     async def frame_transfer(self, frame: Frame) -> None:
         await database_sync_to_async(assignment.conversation_transfer)(
@@ -239,16 +212,6 @@ class ConsoleConsumer(ChatConsumer):
                 }
             )
             await self.leave(group)
-
-    async def typing_sent(self, event: dict[str, Any]) -> None:
-        if event["sender"] == Sender.VISITOR:
-            await self.send_json(
-                {
-                    "type": "typing",
-                    "conversation_id": event["conversation_id"],
-                    "sender": event["sender"],
-                }
-            )
 
     async def invitation_created(self, event: dict[str, Any]) -> None:
         """Agents learn about invitations through the queue."""

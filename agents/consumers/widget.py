@@ -12,7 +12,7 @@ from agents import realtime
 from agents.consumers.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORISED, ChatConsumer
 from agents.frames import WIDGET_FRAMES, Frame
 from agents.models import ConversationStatus, Sender
-from agents.payloads import conversation_payload, invitation_payload, message_payload
+from agents.payloads import conversation_payload, invitation_payload
 from agents.services import conversations, invitations
 from agents.tokens import visitor_token_verify
 from cartassist.models import Site
@@ -50,6 +50,7 @@ def _widget_hello(site_id: int, visitor_id: str) -> dict[str, Any]:
 
 class WidgetConsumer(ChatConsumer):
     frame_schema = WIDGET_FRAMES
+    sender = Sender.VISITOR
 
     async def on_connect(self) -> None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
@@ -115,37 +116,6 @@ class WidgetConsumer(ChatConsumer):
             {"type": "invitation.dismissed", "invitation_id": frame["invitation_id"]}
         )
 
-    async def frame_message_send(self, frame: Frame) -> None:
-        conversation = await self._conversation(frame["conversation_id"])
-        posted = await database_sync_to_async(conversations.conversation_message_post)(
-            conversation_id=conversation.pk,
-            sender=Sender.VISITOR,
-            client_message_id=frame["client_message_id"],
-            text=frame["text"],
-            now=timezone.now(),
-        )
-        if not posted.created:
-            # A retry of a message already stored: answer with the original.
-            await self.send_json(
-                {
-                    "type": "message",
-                    "conversation_id": conversation.pk,
-                    "message": message_payload(posted.message, posted.author_name),
-                }
-            )
-
-    async def frame_typing(self, frame: Frame) -> None:
-        conversation = await self._conversation(frame["conversation_id"])
-        await database_sync_to_async(conversations.conversation_typing)(
-            conversation=conversation, sender=Sender.VISITOR
-        )
-
-    async def frame_read(self, frame: Frame) -> None:
-        conversation = await self._conversation(frame["conversation_id"])
-        await database_sync_to_async(conversations.conversation_read)(
-            conversation=conversation, reader=Sender.VISITOR, seq=frame["seq"]
-        )
-
     async def frame_conversation_close(self, frame: Frame) -> None:
         conversation = await self._conversation(frame["conversation_id"])
         await database_sync_to_async(conversations.conversation_close)(
@@ -204,13 +174,3 @@ class WidgetConsumer(ChatConsumer):
                 }
             )
             await self.leave(group)
-
-    async def typing_sent(self, event: dict[str, Any]) -> None:
-        if event["sender"] != Sender.VISITOR:
-            await self.send_json(
-                {
-                    "type": "typing",
-                    "conversation_id": event["conversation_id"],
-                    "sender": event["sender"],
-                }
-            )
