@@ -262,8 +262,10 @@ def offer_authorize(
 def _offer_authorize(
     *, agent: AgentProfile, conversation_id: int, kind: str, amount: Any, now: datetime
 ) -> Offer:
+    # of=("self",): the invitation is a nullable (outer) join, which PostgreSQL refuses
+    # to lock; only the conversation row is meant to be locked anyway.
     conversation = (
-        Conversation.objects.select_for_update()
+        Conversation.objects.select_for_update(of=("self",))
         .select_related("invitation")
         .filter(pk=conversation_id, site_id=agent.site_id)
         .first()
