@@ -29,7 +29,8 @@
   var CLOSE_UNAUTHORISED = 4401;
   var CLOSE_FORBIDDEN = 4403;
 
-  CartAssist.onReady(function (core) {
+  /** Runs once the core has initialised (CartAssist.onReady, at the end of this file). */
+  function start(core) {
     var options = core.options();
     if (!chatEnabled(options.chat)) return;
     var siteKey = core.siteKey();
@@ -765,7 +766,7 @@
     }
 
     core.chat = { state: state }; // for debugging in the browser console only
-  });
+  }
 
   // ================================================================ helpers
 
@@ -1181,4 +1182,7 @@
     "@media (prefers-reduced-motion: no-preference) { .panel { animation: ca-in .15s ease-out; } }",
     "@keyframes ca-in { from { transform: translateY(12px); opacity: 0; } to { transform: none; opacity: 1; } }",
   ].join("\n");
+
+  // Last: start() uses the constants above, and onReady may call it at once.
+  CartAssist.onReady(start);
 })(window, document);
