@@ -22,6 +22,7 @@ import pytest
 from cartassist.api.auth import sign
 from cartassist.domain.stalls import Reason, score_urgency
 from cartassist.models import Cart, CartEvent, CartStatus, Intervention, Site
+from tests.fixtures.agents import make_agent
 from tests.fixtures.carts import make_event
 from tests.fixtures.sites import SHOP_ORIGIN, make_site, make_stall_rules
 
@@ -119,6 +120,7 @@ def test_events_over_both_servers_become_an_intervention_swept_by_beat_in_the_wo
     make_stall_rules(
         site, cart=timedelta(hours=1), contact=timedelta(hours=1), shipping=timedelta(seconds=1)
     )
+    make_agent(site)  # online with a free seat: the default availability check needs one
     cart_updated = make_event("cart_updated")  # 60.00 EUR
     contact = make_event("checkout_step", data={"step": "contact"})
     quoted = make_event("shipping_quoted")  # 14.90 EUR: a quarter of the subtotal
