@@ -177,7 +177,7 @@ def _context(data: dict[str, Any], *, now: Any, policy_ids: list[int]) -> Evalua
         cart=CartFacts(
             value=data["value"],
             currency=data["currency"],
-            stage=data.get("stage") or Stage.CART,
+            stage=str(data.get("stage") or "cart"),
             delivery_charge=data.get("delivery_charge"),
             lines=lines,
             country=(data.get("country") or "").upper(),
