@@ -293,7 +293,9 @@
       typingTimer: null,
       announcedOffers: {},
     };
-    if (!state.conversation || typeof state.conversation.id !== "number") clearConversation();
+    if (!state.conversation || typeof state.conversation.id !== "number" || isClosed()) {
+      clearConversation(); // a chat that ended on an earlier page is not shown again
+    }
     state.agentReadSeq = (state.conversation && state.conversation.agent_read_seq) || 0;
 
     function persist() {
@@ -375,8 +377,8 @@
       }
       if (mine) {
         setConversation(mine, { quiet: true });
-      } else if (state.conversation && !isClosed()) {
-        // Closed while we were away (timed out, closed by the agent): forget it.
+      } else if (state.conversation) {
+        // Closed (here, or while we were away: timed out, closed by the agent): forget it.
         clearConversation();
         ui.hideChat();
       }

@@ -318,3 +318,11 @@ def test_a_closed_chat_tells_the_page(shop):
     expect(page.get_by_test_id("chat-status")).to_have_text("This chat has ended.")
     expect(page.get_by_role("textbox", name="Message")).to_be_disabled()
     assert events(page) == [["chat-closed", {"conversation_id": 7, "reason": "visitor"}]]
+
+    # when: the shopper goes to the next page
+    page.reload()
+    page.wait_for_function("() => window.__sockets.length === 1")
+    page.evaluate("f => window.__push(f)", hello())
+    # then: the ended chat is not shown again
+    expect(page.get_by_test_id("chat-panel")).to_be_hidden()
+    assert page.evaluate("window.__sent()") == []
