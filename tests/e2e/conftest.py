@@ -17,6 +17,7 @@ from django.conf import settings
 from django.test.utils import override_settings
 
 from tests.conftest import require
+from tests.e2e.journeys import RECORD_EVENTS
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -294,3 +295,16 @@ def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+@pytest.fixture
+def two_contexts(browser: Any) -> Iterator[tuple[Any, Any]]:
+    """The agent's browser and the shopper's: separate cookies and storage."""
+    agent = browser.new_context(viewport={"width": 1280, "height": 900})
+    shopper = browser.new_context(viewport={"width": 1100, "height": 900})
+    for context in (agent, shopper):
+        context.set_default_timeout(15_000)
+    shopper.add_init_script(RECORD_EVENTS)  # tests/e2e/journeys.py
+    yield agent, shopper
+    shopper.close()
+    agent.close()

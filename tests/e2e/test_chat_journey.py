@@ -9,74 +9,18 @@ reads the server's database file.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from cartassist.demo.seed import AGENT_DISPLAY_NAME, AGENT_LOGIN
+from tests.e2e.journeys import (
+    AGENT_NAME,
+    console_online,
+    expect,
+    shop_until_delivery_step,
+    shopper_events,
+)
 
 pytestmark = [pytest.mark.browser]
-
-AGENT_NAME = AGENT_DISPLAY_NAME.format(site="Demo Storefront")
-
-# Every page of the shopper's tab records the widget's DOM events.
-RECORD_EVENTS = """
-window.__cartassistEvents = [];
-["invitation-shown", "invitation-accepted", "invitation-dismissed", "chat-closed",
- "offer-shown", "offer-accepted", "offer-declined", "grant"].forEach(function (name) {
-  window.addEventListener("cartassist:" + name, function (event) {
-    window.__cartassistEvents.push([name, event.detail]);
-  });
-});
-"""
-
-
-def expect(target: Any) -> Any:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target)
-
-
-@pytest.fixture
-def two_contexts(browser: Any) -> Iterator[tuple[Any, Any]]:
-    """The agent's browser and the shopper's: separate cookies and storage."""
-    agent = browser.new_context(viewport={"width": 1280, "height": 900})
-    shopper = browser.new_context(viewport={"width": 1100, "height": 900})
-    for context in (agent, shopper):
-        context.set_default_timeout(15_000)
-    shopper.add_init_script(RECORD_EVENTS)
-    yield agent, shopper
-    shopper.close()
-    agent.close()
-
-
-def console_online(context: Any, base_url: str) -> Any:
-    page = context.new_page()
-    page.goto(base_url + "/console/")
-    page.get_by_label("Username").fill(AGENT_LOGIN[0])
-    page.get_by_label("Password").fill(AGENT_LOGIN[1])
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("#connection")).to_have_attribute("data-state", "online")
-    return page
-
-
-def shop_until_delivery_step(page: Any, base_url: str) -> None:
-    """Two small items (38.50 EUR), contact details, then the delivery step (9.90 EUR)."""
-    page.goto(base_url + "/demo/")
-    for count, sku in enumerate(["MUG-ENAMEL", "CANDLE-FIG"], start=1):
-        page.get_by_test_id(f"product-{sku}").get_by_role("button", name="Add to cart").click()
-        expect(page.get_by_test_id("cart-count")).to_have_text(str(count))
-    page.get_by_test_id("cart-link").click()
-    page.get_by_role("link", name="Checkout").click()
-    page.get_by_label("Email").fill("ada@example.com")
-    page.get_by_label("Full name").fill("Ada Lovelace")
-    page.get_by_role("button", name="Continue to delivery").click()
-    expect(page.get_by_test_id("delivery-fee")).to_have_text("€9.90")
-
-
-def shopper_events(page: Any) -> list[str]:
-    return [name for name, _ in page.evaluate("window.__cartassistEvents")]
 
 
 def test_stalled_shopper_is_invited_chats_with_the_agent_and_keeps_the_chat_across_pages(

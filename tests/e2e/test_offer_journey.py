@@ -11,67 +11,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from cartassist.demo.seed import AGENT_DISPLAY_NAME, AGENT_LOGIN
+from tests.e2e.journeys import (
+    AGENT_NAME,
+    console_online,
+    expect,
+    shop_until_delivery_step,
+)
 
 pytestmark = [pytest.mark.browser]
-
-AGENT_NAME = AGENT_DISPLAY_NAME.format(site="Demo Storefront")
-
-RECORD_GRANTS = """
-window.__grants = [];
-window.addEventListener("cartassist:grant", function (event) {
-  window.__grants.push(event.detail);
-});
-"""
-
-
-def expect(target: Any) -> Any:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target)
-
-
-@pytest.fixture
-def two_contexts(browser: Any) -> Iterator[tuple[Any, Any]]:
-    """The agent's browser and the shopper's: separate cookies and storage."""
-    agent = browser.new_context(viewport={"width": 1280, "height": 900})
-    shopper = browser.new_context(viewport={"width": 1100, "height": 900})
-    for context in (agent, shopper):
-        context.set_default_timeout(15_000)
-    shopper.add_init_script(RECORD_GRANTS)
-    yield agent, shopper
-    shopper.close()
-    agent.close()
-
-
-def console_online(context: Any, base_url: str) -> Any:
-    page = context.new_page()
-    page.goto(base_url + "/console/")
-    page.get_by_label("Username").fill(AGENT_LOGIN[0])
-    page.get_by_label("Password").fill(AGENT_LOGIN[1])
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("#connection")).to_have_attribute("data-state", "online")
-    return page
-
-
-def shop_until_delivery_step(page: Any, base_url: str) -> None:
-    """Two small items (38.50 EUR), contact details, then the delivery step (9.90 EUR)."""
-    page.goto(base_url + "/demo/")
-    for count, sku in enumerate(["MUG-ENAMEL", "CANDLE-FIG"], start=1):
-        page.get_by_test_id(f"product-{sku}").get_by_role("button", name="Add to cart").click()
-        expect(page.get_by_test_id("cart-count")).to_have_text(str(count))
-    page.get_by_test_id("cart-link").click()
-    page.get_by_role("link", name="Checkout").click()
-    page.get_by_label("Email").fill("ada@example.com")
-    page.get_by_label("Full name").fill("Ada Lovelace")
-    page.get_by_role("button", name="Continue to delivery").click()
-    expect(page.get_by_test_id("delivery-fee")).to_have_text("€9.90")
-    expect(page.get_by_test_id("total")).to_have_text("€48.40")
 
 
 def test_agent_waives_the_delivery_charge_and_the_shop_completes_the_order_with_it(
@@ -84,6 +34,7 @@ def test_agent_waives_the_delivery_charge_and_the_shop_completes_the_order_with_
 
     # given: the shopper balks at 9.90 EUR delivery on 38.50 EUR, is invited and accepts
     shop_until_delivery_step(shop, base)
+    expect(shop.get_by_test_id("total")).to_have_text("€48.40")
     invitation = shop.get_by_test_id("chat-invitation")
     expect(invitation).to_be_visible()
     invitation.get_by_role("button", name="Accept").click()
@@ -138,7 +89,9 @@ def test_agent_waives_the_delivery_charge_and_the_shop_completes_the_order_with_
     )
     expect(shop.get_by_test_id("grant-reduction")).to_have_text("−€9.90")
     expect(shop.get_by_test_id("total")).to_have_text("€38.50")
-    grants = shop.evaluate("window.__grants")
+    grants = [
+        detail for name, detail in shop.evaluate("window.__cartassistEvents") if name == "grant"
+    ]
     assert [(g["kind"], g["cart_id"]) for g in grants] == [("waive_delivery", cart_id)]
     expect(console.locator("#remedies .offer .offer-status")).to_have_text(
         ["Accepted by the shopper"]
