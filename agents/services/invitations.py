@@ -57,33 +57,25 @@ OPEN_STATUSES = [InvitationStatus.PENDING, InvitationStatus.DELIVERED]
 REACHABLE_SUPPRESSIONS = [SuppressionReason.NO_AGENT_AVAILABLE, SuppressionReason.QUIET_HOURS]
 
 
-def _copy(site_id: int, reason: str, agent_name: str) -> tuple[str, str]:
-    custom = InvitationCopy.objects.filter(site_id=site_id, stall_reason=reason).first()
-    headline, body = (custom.headline, custom.body) if custom else DEFAULT_COPY[reason]
-    return headline, body.replace("{agent}", agent_name)
+def _copies(site_ids: set[int]) -> dict[tuple[int, str], tuple[str, str]]:
+    """The sites' own invitation copy, by (site, stall reason), in one query."""
+    return {
+        (c.site_id, c.stall_reason): (c.headline, c.body)
+        for c in InvitationCopy.objects.filter(site_id__in=site_ids)
+    }
 
 
-def invitations_create(*, interventions: list[Intervention], now: datetime) -> list[Invitation]:
-    """An invitation for each "invited" intervention, naming the agent who will answer,
-    pushed to the shopper's widget once the transaction commits."""
-    invitations = []
-    named: dict[int, AgentProfile | None] = {}
-    for intervention in interventions:
-        if intervention.site_id not in named:
-            named[intervention.site_id] = least_loaded_available_agent(
-                site_id=intervention.site_id, now=now
-            )
-        agent = named[intervention.site_id]
-        invitations.append(_invitation_create(intervention=intervention, agent=agent, now=now))
-    return invitations
-
-
-def _invitation_create(
-    *, intervention: Intervention, agent: AgentProfile | None, now: datetime
+def _new_invitation(
+    intervention: Intervention,
+    agent: AgentProfile | None,
+    copies: dict[tuple[int, str], tuple[str, str]],
+    now: datetime,
 ) -> Invitation:
     agent_name = agent.display_name if agent else "Our team"
-    headline, body = _copy(intervention.site_id, intervention.stall_reason, agent_name)
-    invitation = Invitation.objects.create(
+    headline, body = copies.get(
+        (intervention.site_id, intervention.stall_reason), DEFAULT_COPY[intervention.stall_reason]
+    )
+    return Invitation(
         intervention=intervention,
         site_id=intervention.site_id,
         cart_id=intervention.cart_id,
@@ -91,18 +83,48 @@ def _invitation_create(
         agent=agent,
         stall_reason=intervention.stall_reason,
         headline=headline,
-        body=body,
+        body=body.replace("{agent}", agent_name),
         sent_at=now,
         expires_at=now + settings.CARTASSIST_INVITATION_TTL,
     )
-    realtime.publish_on_commit(
-        realtime.visitor_group(invitation.site_id, invitation.visitor_id),
-        realtime.INVITATION_CREATED,
-        {"invitation": invitation_payload(invitation)},
+
+
+def _publish_invitations(invitations: list[Invitation]) -> None:
+    """Each shopper's widget gets its invitation; each site's consoles one queue change."""
+    for invitation in invitations:
+        realtime.publish_on_commit(
+            realtime.visitor_group(invitation.site_id, invitation.visitor_id),
+            realtime.INVITATION_CREATED,
+            {"invitation": invitation_payload(invitation)},
+        )
+    for site_id in sorted({i.site_id for i in invitations}):
+        realtime.publish_on_commit(realtime.console_site_group(site_id), realtime.QUEUE_CHANGED, {})
+
+
+def invitations_create(*, interventions: list[Intervention], now: datetime) -> list[Invitation]:
+    """An invitation for each "invited" intervention, naming the agent who will answer,
+    pushed to the shopper's widget once the transaction commits. One query for the copy,
+    one per site for the agent, one insert for the batch."""
+    if not interventions:
+        return []
+    site_ids = {i.site_id for i in interventions}
+    copies = _copies(site_ids)
+    named = {
+        site_id: least_loaded_available_agent(site_id=site_id, now=now) for site_id in site_ids
+    }
+    invitations = Invitation.objects.bulk_create(
+        [_new_invitation(i, named[i.site_id], copies, now) for i in interventions]
     )
-    realtime.publish_on_commit(
-        realtime.console_site_group(invitation.site_id), realtime.QUEUE_CHANGED, {}
-    )
+    _publish_invitations(invitations)
+    return invitations
+
+
+def _invitation_create(
+    *, intervention: Intervention, agent: AgentProfile | None, now: datetime
+) -> Invitation:
+    invitation = _new_invitation(intervention, agent, _copies({intervention.site_id}), now)
+    invitation.save()
+    _publish_invitations([invitation])
     return invitation
 
 

@@ -196,8 +196,13 @@ def _remember_invitations(invited: set[tuple[int, str]], now: datetime) -> None:
         [Visitor(site_id=site_id, external_id=visitor_id) for site_id, visitor_id in invited],
         ignore_conflicts=True,
     )
+    by_site: dict[int, list[str]] = {}
     for site_id, visitor_id in invited:
-        Visitor.objects.filter(site_id=site_id, external_id=visitor_id).update(last_invited_at=now)
+        by_site.setdefault(site_id, []).append(visitor_id)
+    for site_id, visitor_ids in by_site.items():
+        Visitor.objects.filter(site_id=site_id, external_id__in=visitor_ids).update(
+            last_invited_at=now
+        )
 
 
 def agent_available(site: Site) -> bool:
