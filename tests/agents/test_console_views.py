@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.templatetags.static import static
 from django.test import Client
 from django.utils import timezone
 
@@ -102,7 +103,7 @@ def test_console_renders_the_shell_for_an_agent(site):
     assert 'data-supervisor="false"' in page
     assert 'data-socket-path="/ws/console/"' in page
     assert 'data-max-length="2000"' in page
-    assert '<script src="/static/console/console.js" defer></script>' in page
+    assert f'<script src="{static("console/console.js")}" defer></script>' in page
     assert "Ada &lt;Lovelace&gt;" in page  # the display name is escaped
     assert "Ada <Lovelace>" not in page
     for value in ["resolved", "converted", "not_interested", "no_response", "other"]:
