@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal, localcontext
 
 from .money import Money, floor_to_minor
 from .types import (
@@ -25,6 +25,8 @@ from .types import (
 )
 
 HUNDRED = Decimal(100)
+# Reasons meaning "this policy is not in force here at all" (not a near miss).
+NOT_IN_FORCE = frozenset({"inactive", "not_yet_valid", "expired", "currency"})
 
 
 def _money(amount: Decimal, currency: str) -> str:
@@ -38,7 +40,10 @@ def policy_order(spec: PolicySpec) -> tuple[int, int, int]:
 def evaluate(ctx: EvaluationContext, specs: Iterable[PolicySpec]) -> Evaluation:
     """For every remedy kind: ``Allowed`` by the first policy (in priority order) whose
     conditions hold and whose limits leave something to offer, else ``NotAllowed`` with
-    the nearest miss — the reason from the policy that failed the fewest conditions."""
+    the nearest miss — the reason from the policy that failed the fewest conditions (a
+    refusal by its limits counts as one). Policies not in force (switched off, outside
+    their window, another currency) supply the reason only when no policy in force
+    offers the remedy; ties go to the first policy in priority order."""
     ordered = sorted(specs, key=policy_order)
     decisions: list[RemedyDecision] = []
     for kind in RemedyKind:
@@ -47,24 +52,26 @@ def evaluate(ctx: EvaluationContext, specs: Iterable[PolicySpec]) -> Evaluation:
 
 
 def _decide(kind: RemedyKind, ordered: list[PolicySpec], ctx: EvaluationContext) -> RemedyDecision:
-    misses: list[tuple[int, int, Reason]] = []
+    # (not in force, failures, position in priority order, reason)
+    misses: list[tuple[bool, int, int, Reason]] = []
     for position, spec in enumerate(ordered):
         remedy = next((r for r in spec.remedies if r.kind is kind), None)
         if remedy is None:
             continue
         failures = condition_failures(spec, ctx)
         if failures:
-            misses.append((len(failures), position, failures[0]))
+            not_in_force = failures[0].code in NOT_IN_FORCE
+            misses.append((not_in_force, len(failures), position, failures[0]))
             continue
         result = _bound(spec, remedy, ctx)
         if isinstance(result, Reason):
-            misses.append((1, position, result))
+            misses.append((False, 1, position, result))
             continue
         return result
     if not misses:
         return NotAllowed(kind, Reason("no_policy"))
-    nearest = min(misses, key=lambda miss: (miss[0], miss[1]))
-    return NotAllowed(kind, nearest[2])
+    nearest = min(misses, key=lambda miss: miss[:3])
+    return NotAllowed(kind, nearest[3])
 
 
 def condition_failures(spec: PolicySpec, ctx: EvaluationContext) -> list[Reason]:
@@ -185,7 +192,11 @@ def _base_amount(remedy: RemedySpec, ctx: EvaluationContext, spec: PolicySpec) -
         return remedy.gift_value or Decimal(0)
     candidates = [base]
     if remedy.max_percent is not None and remedy.kind is not RemedyKind.WAIVE_DELIVERY:
-        candidates.append(base * remedy.max_percent / HUNDRED)
+        # Rounded towards floor at every step: with more digits than the context keeps,
+        # half-even could round the product up past a minor unit (99.99…% of 4.05 → 4.05).
+        with localcontext() as context:
+            context.rounding = ROUND_FLOOR
+            candidates.append(base * remedy.max_percent / HUNDRED)
     if remedy.max_amount is not None:
         candidates.append(remedy.max_amount)
     return min(candidates)
@@ -198,8 +209,9 @@ def _bound(spec: PolicySpec, remedy: RemedySpec, ctx: EvaluationContext) -> Allo
     2. once per customer per N days (across all the customer's carts and visitor ids);
     3. non-monetary remedies stop here (no budget);
     4. bound = min(remedy bound, max per offer, daily / monthly budget left, the agent's
-       daily cap left), rounded down to the currency's minor unit;
-    5. a gift is all or nothing: it needs its whole value in every budget.
+       daily cap left), rounded down to the currency's minor unit; a used-up budget
+       refuses, and a counter below zero never lifts a budget above its cap;
+    5. a gift is all or nothing: it needs its whole value under every limit.
     """
     name = spec.name
     cur = spec.currency
@@ -243,8 +255,8 @@ def _bound(spec: PolicySpec, remedy: RemedySpec, ctx: EvaluationContext) -> Allo
     for code, cap, spent in budget_checks:
         if cap is None:
             continue
-        left = cap - spent
-        if left <= 0 or (remedy.kind is RemedyKind.FREE_GIFT and left < base):
+        left = cap - max(spent, Decimal(0))
+        if left <= 0:
             return Reason(code, name, code, _money(cap, cur), _money(spent, cur))
         candidates.append(left)
     if remedy.kind is RemedyKind.FREE_GIFT and min(candidates) < base:

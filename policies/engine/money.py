@@ -84,7 +84,7 @@ def parse_decimal(value: object) -> Decimal:
         raise MoneyError("amount must not be negative")
     if amount > MAX_AMOUNT:
         raise MoneyError(f"amount must not exceed {MAX_AMOUNT}")
-    return amount
+    return amount.copy_abs()  # "-0" is zero, not a negative zero that prints as "-0.00"
 
 
 def parse_amount(value: object, currency: str) -> Decimal:

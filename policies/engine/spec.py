@@ -7,7 +7,8 @@ naming its field path, so that a bad policy never reaches ``evaluate``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,10 @@ from .types import Conditions, Limits, PolicySpec, RemedyKind, RemedySpec, Segme
 STAGES = {"cart", "contact", "shipping", "payment"}
 STALL_REASONS = {"shipping_shock", "payment_failed", "coupon_rejected", "idle"}
 MAX_HOLD_HOURS = 168
+COUNTRY_CODE = re.compile(r"[A-Z]{2}")
+# A percentage typed as text: ASCII digits and an optional fraction, as for amounts (no
+# exponent, no "_", no non-ASCII digits, which Decimal() would all accept).
+PERCENT_STRING = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,30})?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +39,29 @@ class _Collector:
         self.errors.append(SpecError(field, message))
 
 
+SPEC_KEYS = frozenset(
+    {"name", "currency", "priority", "active", "valid_from", "valid_until"}
+    | {"conditions", "remedies", "limits", "stacking"}
+)
+CONDITION_KEYS = frozenset(f.name for f in fields(Conditions))
+REMEDY_KEYS = frozenset(f.name for f in fields(RemedySpec))
+LIMIT_KEYS = frozenset(f.name for f in fields(Limits))
+
+
+def _unknown_keys(
+    raw: dict[Any, Any], known: frozenset[str], prefix: str, errors: _Collector
+) -> None:
+    """A misspelt key would silently drop a condition or limit: refuse every unknown one."""
+    for key in raw:
+        if key not in known:
+            name = key if isinstance(key, str) else f"<{type(key).__name__}>"
+            errors.add(f"{prefix}{name}", "Unknown field.")
+
+
+def _is_empty(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, str) and raw == "")
+
+
 def _amount(raw: Any, currency: str, field: str, errors: _Collector) -> Decimal | None:
     if raw is None or raw == "":
         return None
@@ -47,12 +75,14 @@ def _amount(raw: Any, currency: str, field: str, errors: _Collector) -> Decimal 
 def _percent(raw: Any, field: str, errors: _Collector) -> Decimal | None:
     if raw is None or raw == "":
         return None
-    try:
-        value = Decimal(str(raw))
-    except ArithmeticError:
-        errors.add(field, "Enter a percentage between 0 and 100.")
-        return None
-    if not value.is_finite() or value <= 0 or value > 100:
+    value: Decimal | None = None
+    if isinstance(raw, int | Decimal) and not isinstance(raw, bool):
+        value = Decimal(raw)  # not via str(): a huge int has no str() (int_max_str_digits)
+    elif isinstance(raw, str) and PERCENT_STRING.fullmatch(raw.strip()):
+        value = Decimal(raw.strip())
+    elif isinstance(raw, float):
+        value = Decimal(str(raw))  # a JSON number: its shortest repr, not its binary value
+    if value is None or not value.is_finite() or value <= 0 or value > 100:
         errors.add(field, "Enter a percentage above 0 and at most 100.")
         return None
     return value
@@ -108,10 +138,13 @@ def validate_spec(
 ) -> PolicySpec | list[SpecError]:
     """Check every rule of a policy and build its ``PolicySpec``.
 
-    Rules: a known currency; amounts exact and non-negative in it; minimum below maximum;
-    percentages in (0, 100]; valid-from before valid-until; at least one remedy, each
-    kind once; reduce/discount bounded by a percentage or an amount; a gift has a SKU and
-    a value; holding stock has 1–168 hours; budgets and caps positive.
+    Rules: a known currency; amounts exact and non-negative in it; minimum not above
+    maximum; percentages in (0, 100]; valid-from before valid-until; known stages, stall
+    reasons and segments; two-letter country codes; nothing both included and excluded;
+    at least one remedy, each kind once; reduce/discount bounded by a percentage or an
+    amount; waiving capped by an amount only; a gift has a SKU and a value; holding stock
+    has 1–168 hours; remedy caps, budgets and per-offer/agent caps above zero; the daily
+    budget not above the monthly one; no unknown keys (a misspelt one would drop a rule).
     """
     errors = _Collector()
     if not isinstance(raw, dict):
@@ -124,6 +157,7 @@ def validate_spec(
     if not isinstance(currency, str) or not is_known_currency(currency):
         errors.add("currency", "Use an ISO 4217 currency code such as EUR.")
         return errors.errors
+    _unknown_keys(raw, SPEC_KEYS, "", errors)
     priority = raw.get("priority", 100)
     if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 10_000:
         errors.add("priority", "Enter a whole number from 0 to 10000.")
@@ -137,10 +171,13 @@ def validate_spec(
     if valid_from and valid_until and valid_from >= valid_until:
         errors.add("valid_until", "Must be after valid from.")
 
-    cond_raw = raw.get("conditions") or {}
+    cond_raw = raw.get("conditions")
+    if cond_raw is None:
+        cond_raw = {}
     if not isinstance(cond_raw, dict):
         errors.add("conditions", "Enter an object.")
         cond_raw = {}
+    _unknown_keys(cond_raw, CONDITION_KEYS, "conditions.", errors)
     min_value = _amount(
         cond_raw.get("min_cart_value"), currency, "conditions.min_cart_value", errors
     )
@@ -175,12 +212,21 @@ def validate_spec(
             cond_raw.get("min_delivery_charge"), currency, "conditions.min_delivery_charge", errors
         ),
     )
-    overlap = conditions.include_categories & conditions.exclude_categories
-    if overlap:
+    bad_countries = sorted(c for c in conditions.countries if not COUNTRY_CODE.fullmatch(c))
+    if bad_countries:
         errors.add(
-            "conditions.exclude_categories",
-            f"Both included and excluded: {', '.join(sorted(overlap))}.",
+            "conditions.countries",
+            f"Use two-letter ISO 3166 country codes: {', '.join(bad_countries)}.",
         )
+    for include, exclude, key in (
+        (conditions.include_categories, conditions.exclude_categories, "exclude_categories"),
+        (conditions.include_skus, conditions.exclude_skus, "exclude_skus"),
+    ):
+        overlap = include & exclude
+        if overlap:
+            errors.add(
+                f"conditions.{key}", f"Both included and excluded: {', '.join(sorted(overlap))}."
+            )
 
     remedies: list[RemedySpec] = []
     remedies_raw = raw.get("remedies")
@@ -193,10 +239,14 @@ def validate_spec(
         if not isinstance(item, dict):
             errors.add(path, "Enter an object.")
             continue
+        _unknown_keys(item, REMEDY_KEYS, f"{path}.", errors)
+        kind_raw = item.get("kind")
         try:
-            kind = RemedyKind(item.get("kind"))
+            kind = RemedyKind(kind_raw)
         except ValueError:
-            errors.add(f"{path}.kind", f"Unknown remedy {item.get('kind')!r}.")
+            # repr() only of what is short and safe to show (a huge int has no repr)
+            shown = repr(kind_raw) if kind_raw is None or isinstance(kind_raw, str) else "value"
+            errors.add(f"{path}.kind", f"Unknown remedy {shown[:40]}.")
             continue
         if kind in seen:
             errors.add(f"{path}.kind", "Each remedy may appear once per policy.")
@@ -204,12 +254,12 @@ def validate_spec(
         seen.add(kind)
         percent = _percent(item.get("max_percent"), f"{path}.max_percent", errors)
         amount = _amount(item.get("max_amount"), currency, f"{path}.max_amount", errors)
+        if amount == 0:
+            errors.add(f"{path}.max_amount", "Must be above zero (leave empty for no limit).")
         remedy = RemedySpec(kind=kind, max_percent=percent, max_amount=amount)
-        if (
-            kind in (RemedyKind.REDUCE_DELIVERY, RemedyKind.DISCOUNT)
-            and percent is None
-            and amount is None
-        ):
+        if kind in (RemedyKind.REDUCE_DELIVERY, RemedyKind.DISCOUNT) and all(
+            _is_empty(item.get(key)) for key in ("max_percent", "max_amount")
+        ):  # (an invalid bound has its own error already)
             errors.add(path, "Bound it by a maximum percentage, a maximum amount, or both.")
         if kind is RemedyKind.WAIVE_DELIVERY and percent is not None:
             errors.add(f"{path}.max_percent", "Waiving takes a cap amount, not a percentage.")
@@ -219,7 +269,7 @@ def validate_spec(
             if not isinstance(sku, str) or not sku.strip():
                 errors.add(f"{path}.gift_sku", "Name the gift's SKU.")
                 sku = ""
-            if value is None:
+            if _is_empty(item.get("gift_value")):
                 errors.add(
                     f"{path}.gift_value", "Enter what the gift costs (counted against budgets)."
                 )
@@ -233,10 +283,13 @@ def validate_spec(
             remedy = RemedySpec(kind=kind, hold_hours=hours)
         remedies.append(remedy)
 
-    limits_raw = raw.get("limits") or {}
+    limits_raw = raw.get("limits")
+    if limits_raw is None:
+        limits_raw = {}
     if not isinstance(limits_raw, dict):
         errors.add("limits", "Enter an object.")
         limits_raw = {}
+    _unknown_keys(limits_raw, LIMIT_KEYS, "limits.", errors)
     limit_amounts = {}
     for key in (
         "max_per_offer",
