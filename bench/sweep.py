@@ -73,7 +73,10 @@ def run(
         loaded = max(loaded, size)
         _analyze()
         for mode in modes:
+            # Invite modes: the site's switch on and an agent online in the console
+            # (the default availability check); suppress mode: the switch off.
             Site.objects.filter(pk=site.pk).update(agents_available=mode != "suppress")
+            _agent_online(site)
             with _channel_layer(enabled=mode != "invite-no-push"):
                 # A first, untimed run counts the queries and keeps the claim query.
                 _reset(originals, now)
@@ -130,6 +133,24 @@ def _channel_layer(*, enabled: bool) -> Iterator[None]:
         return
     with mock.patch("agents.realtime.get_channel_layer", return_value=None):
         yield
+
+
+def _agent_online(site: Any) -> None:
+    from django.contrib.auth.models import User
+    from django.utils import timezone
+
+    from agents.models import AgentProfile, AgentStatus
+
+    user, _ = User.objects.get_or_create(username="bench-agent")
+    AgentProfile.objects.update_or_create(
+        user=user,
+        defaults={
+            "site": site,
+            "display_name": "Bench Agent",
+            "status": AgentStatus.ONLINE,
+            "last_heartbeat_at": timezone.now() + timedelta(hours=1),
+        },
+    )
 
 
 def _site() -> Any:
