@@ -160,9 +160,12 @@ def limits(draw: st.DrawFn, currency: str) -> Limits:
 
 @functools.cache
 def moments(earliest: int = -72, latest: int = 72) -> st.SearchStrategy[datetime]:
-    """Whole hours around NOW (from ``earliest`` to ``latest`` hours), so that NOW itself,
-    the boundary of a validity window, is drawn often."""
-    return st.integers(earliest, latest).map(lambda hours: NOW + timedelta(hours=hours))
+    """Whole hours around NOW (from ``earliest`` to ``latest`` hours); NOW itself, the
+    boundary of a validity window, one time in three when it is in range."""
+    hours = st.integers(earliest, latest)
+    if earliest <= 0 <= latest:
+        hours = st.one_of(st.just(0), hours, hours)
+    return hours.map(lambda h: NOW + timedelta(hours=h))
 
 
 KIND_LISTS = st.lists(st.sampled_from(list(RemedyKind)), min_size=1, max_size=5, unique=True)

@@ -245,7 +245,7 @@ def holds(spec: PolicySpec, ctx: EvaluationContext) -> bool:
     return in_force(spec, ctx) and not conditions_not_met(spec, ctx)
 
 
-@ENGINE
+@ISSUE
 @given(situation=situations())
 def test_condition_failures_are_exactly_the_conditions_not_met(situation: Situation):
     for spec in situation.specs:
