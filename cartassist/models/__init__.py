@@ -1,17 +1,31 @@
 from .carts import Cart, CartStatus, Stage, StallSignal
 from .events import CartEvent, EventSource, EventType
+from .followups import FollowUpChannel, FollowUpContact, FollowUpReason, FollowUpSource
 from .interventions import (
+    Attribution,
     Decision,
     Intervention,
     InterventionTrigger,
+    InvitationResult,
     StallReason,
     SuppressionReason,
 )
 from .sites import Site
 from .stall_rules import StallRule
 from .visitors import Visitor
+from .webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
+    "Attribution",
+    "DeliveryStatus",
+    "FollowUpChannel",
+    "FollowUpContact",
+    "FollowUpReason",
+    "FollowUpSource",
+    "InvitationResult",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "Cart",
     "CartEvent",
     "CartStatus",

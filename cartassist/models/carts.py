@@ -63,6 +63,9 @@ class Cart(models.Model):
     signal_detail = models.CharField(max_length=200, blank=True, default="")
     order_id = models.CharField(max_length=64, blank=True, default="")
     order_total = models.DecimalField(max_digits=14, decimal_places=3, null=True, blank=True)
+    converted_at = models.DateTimeField(
+        null=True, blank=True, help_text="occurred_at of the order_completed event that stands."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     state_at = models.DateTimeField(
         help_text="occurred_at of the newest event applied to this state; older events are "
@@ -89,6 +92,11 @@ class Cart(models.Model):
                 condition=models.Q(stall_deadline__isnull=False),
             ),
             models.Index(fields=["site", "visitor_id"], name="cart_site_visitor"),
+            models.Index(
+                fields=["site", "customer_id"],
+                name="cart_site_customer",
+                condition=~models.Q(customer_id=""),
+            ),
         ]
 
     def __str__(self) -> str:

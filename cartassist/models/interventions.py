@@ -30,6 +30,28 @@ class InterventionTrigger(models.TextChoices):
     AGENT = "agent", "Agent reached out"
 
 
+class InvitationResult(models.TextChoices):
+    """What became of the invitation, as the shopper saw it."""
+
+    NONE = "", "Not invited"
+    PENDING = "pending", "Sent, not yet shown"
+    DELIVERED = "delivered", "Shown, no answer yet"
+    ACCEPTED = "accepted", "Accepted"
+    DISMISSED = "dismissed", "Dismissed"
+    IGNORED = "ignored", "Shown and ignored (expired)"
+    UNDELIVERED = "undelivered", "Never shown (expired)"
+
+
+class Attribution(models.TextChoices):
+    NONE = "", "No conversion"
+    SAME_CART = "same_cart", "Order on the same cart"
+    SAME_SHOPPER = "same_shopper", "Order by the same shopper on another cart"
+
+
+def _amount(help_text: str) -> models.DecimalField:
+    return models.DecimalField(max_digits=14, decimal_places=3, default=0, help_text=help_text)
+
+
 class Intervention(models.Model):
     site = models.ForeignKey("cartassist.Site", on_delete=models.CASCADE, related_name="+")
     cart = models.ForeignKey(
@@ -54,6 +76,66 @@ class Intervention(models.Model):
     )
     decided_at = models.DateTimeField()
 
+    # The outcome (cartassist/services/outcomes.py). Derived from the invitation, the
+    # conversation, offers, grants, orders and follow-up contacts; recomputing it from
+    # those gives the same values, so it can be refreshed at any time.
+    invitation_result = models.CharField(
+        max_length=12, choices=InvitationResult.choices, blank=True, default=""
+    )
+    agent = models.ForeignKey(
+        "agents.AgentProfile",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The agent who handled the chat.",
+    )
+    first_response_seconds = models.FloatField(
+        null=True, blank=True, help_text="Chat opened → first agent message."
+    )
+    chat_duration_seconds = models.FloatField(null=True, blank=True)
+    visitor_messages = models.PositiveIntegerField(default=0)
+    agent_messages = models.PositiveIntegerField(default=0)
+    offers_made = models.PositiveSmallIntegerField(default=0)
+    offer_accepted = models.BooleanField(default=False)
+    remedy_kind = models.CharField(
+        max_length=16, blank=True, default="", help_text="The remedy granted (first grant)."
+    )
+    policy = models.ForeignKey(
+        "policies.Policy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The policy that allowed the first grant.",
+    )
+    policy_version = models.ForeignKey(
+        "policies.PolicyVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    granted_amount = _amount("Sum of the grants issued for this intervention.")
+    remedy_cost = _amount("Sum of the grants redeemed on an order: money actually given.")
+    converted = models.BooleanField(
+        default=False, help_text="An order within the attribution window is credited to it."
+    )
+    converted_at = models.DateTimeField(null=True, blank=True)
+    order_id = models.CharField(max_length=64, blank=True, default="")
+    attribution = models.CharField(
+        max_length=16, choices=Attribution.choices, blank=True, default=""
+    )
+    revenue = _amount("Order total credited to this intervention.")
+    net_revenue = _amount("Revenue minus remedy cost.")
+    follow_ups = models.PositiveSmallIntegerField(
+        default=0, help_text="Follow-up contacts attributed to this intervention."
+    )
+    outcome_final = models.BooleanField(
+        default=False, help_text="The attribution window has closed and the outcome is final."
+    )
+    outcome_updated_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -63,6 +145,12 @@ class Intervention(models.Model):
         indexes = [
             models.Index(fields=["site", "decided_at"], name="intervention_site_time"),
             models.Index(fields=["site", "visitor_id", "decided_at"], name="intervention_visitor"),
+            # The finaliser's access path: open outcomes, oldest first.
+            models.Index(
+                fields=["decided_at"],
+                name="intervention_outcome_open",
+                condition=models.Q(outcome_final=False),
+            ),
         ]
         ordering = ["-decided_at"]
 

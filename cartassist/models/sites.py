@@ -102,6 +102,17 @@ class Site(models.Model):
         help_text="A quoted delivery charge at or above this share of the subtotal is a "
         "'shipping shock' (0.15 = 15 %).",
     )
+    attribution_window_hours = models.PositiveIntegerField(
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 30)],
+        help_text="An order within this many hours after an intervention is credited to it.",
+    )
+    follow_up_window_days = models.PositiveIntegerField(
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(90)],
+        help_text="A contact from the shopper within this many days after outreach counts as "
+        "a follow-up contact (helpdesk reports and shopper-started chats).",
+    )
     agents_available = models.BooleanField(
         default=True,
         help_text="Outreach switch. When off, no agent counts as available and stalled carts "

@@ -199,6 +199,8 @@ def _apply(cart: Cart, event: dict[str, Any], *, source: EventSource, now: datet
             and (not trusted or (cart.totals_trusted and cart.order_total is not None))
         ):
             return False
+        if cart.converted_at is None or cart.order_id != data["order_id"]:
+            cart.converted_at = occurred_at
         cart.status = CartStatus.CONVERTED
         cart.order_id = data["order_id"]
         if may_set_totals:
