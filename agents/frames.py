@@ -39,6 +39,7 @@ WIDGET_FRAMES: dict[str, dict[str, str]] = {
     "sync": {"conversation_id": "id", "after_seq": "seq"},
     "invitation.accept": {"invitation_id": "id"},
     "invitation.dismiss": {"invitation_id": "id"},
+    "chat.start": {"cart_id": "str?"},
     "message.send": {"conversation_id": "id", "client_message_id": "client_id", "text": "text"},
     "typing": {"conversation_id": "id"},
     "read": {"conversation_id": "id", "seq": "seq"},

@@ -43,6 +43,8 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         "created_at": _iso(conversation.created_at),
         "close_reason": conversation.close_reason,
         "disposition": conversation.disposition,
+        # "shopper": started from the widget's launcher, with no invitation.
+        "origin": "invitation" if conversation.invitation_id else "shopper",
     }
 
 

@@ -55,6 +55,7 @@ def console_queue(*, site_id: int, now: datetime) -> list[dict[str, Any]]:
                 "stall_reason": conversation.invitation.stall_reason
                 if conversation.invitation
                 else "",
+                "origin": "invitation" if conversation.invitation_id else "shopper",
                 "waiting_since": _iso(conversation.created_at),
                 "cart": _cart_brief(conversation.cart),
             }

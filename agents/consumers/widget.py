@@ -9,15 +9,22 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from agents import realtime
-from agents.consumers.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORISED, ChatConsumer
+from agents.consumers.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORISED, ChatConsumer, RateLimit
+from agents.errors import ChatError
 from agents.frames import WIDGET_FRAMES, Frame
 from agents.models import ConversationStatus, Sender
 from agents.payloads import conversation_payload, invitation_payload
-from agents.services import conversations, invitations
+from agents.services import conversations, invitations, visitor_chats
 from agents.tokens import visitor_token_verify
 from cartassist.models import Site
 from policies.services import offers
 from policies.services.grants import grant_payload, grant_token
+
+# chat.start: this many per socket, refilled over this many seconds (docs/REALTIME.md).
+# Starting again while a chat is open returns it; the limit stops a script that closes
+# and starts chats in a loop.
+CHAT_START_BURST = 3
+CHAT_START_PERIOD = 60.0
 
 
 def _headers(scope: dict[str, Any]) -> dict[str, str]:
@@ -64,6 +71,7 @@ class WidgetConsumer(ChatConsumer):
             return
         self.site_id = identity.site_id
         self.visitor_id = identity.visitor_id
+        self.start_limit = RateLimit(CHAT_START_BURST, period=CHAT_START_PERIOD)
         await self.join(realtime.visitor_group(self.site_id, self.visitor_id))
         hello = await _widget_hello(self.site_id, self.visitor_id)
         for conversation in hello["conversations"]:
@@ -103,6 +111,24 @@ class WidgetConsumer(ChatConsumer):
         )
         await self.join(realtime.conversation_group(conversation.pk))
         conversation = await self._conversation(conversation.pk)
+        await self.send_conversation(conversation_payload(conversation))
+
+    async def frame_chat_start(self, frame: Frame) -> None:
+        """The shopper opens a chat from the launcher: answered like ``invitation.accept``."""
+        if not self.start_limit.allow():
+            raise ChatError(
+                "rate_limited", "Too many chats started; wait a moment.", ref="chat.start"
+            )
+        conversation = await database_sync_to_async(visitor_chats.conversation_start_by_visitor)(
+            site_id=self.site_id,
+            visitor_id=self.visitor_id,
+            cart_external_id=frame["cart_id"],
+            now=timezone.now(),
+        )
+        await self.join(realtime.conversation_group(conversation.pk))
+        conversation = await self._conversation(conversation.pk)
+        # Always answered, even when this socket already has that state (a repeated start).
+        self.conversation_state.pop(conversation.pk, None)
         await self.send_conversation(conversation_payload(conversation))
 
     async def frame_invitation_dismiss(self, frame: Frame) -> None:
