@@ -16,7 +16,9 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from cartassist.services.outcomes import outcomes_finalise
 from cartassist.services.sweep import stall_sweep
+from cartassist.services.webhooks import webhooks_redeliver_due
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +38,20 @@ def run_forever(stop: threading.Event) -> None:
             lambda now: stall_sweep(now=now, batch_size=settings.CARTASSIST_SWEEP_BATCH_SIZE),
         ),
         (
+            "outcomes finalisation",
+            settings.CARTASSIST_OUTCOMES_INTERVAL.total_seconds(),
+            lambda now: outcomes_finalise(now=now),
+        ),
+        (
             "chat housekeeping",
             settings.CARTASSIST_HOUSEKEEPING_INTERVAL.total_seconds(),
             lambda now: chat_housekeeping(now=now),
+        ),
+        (
+            # Tasks run eagerly here: this sends due webhook retries on this thread.
+            "webhook redelivery",
+            settings.CARTASSIST_WEBHOOK_REDELIVERY_INTERVAL.total_seconds(),
+            lambda now: webhooks_redeliver_due(now=now),
         ),
     ]
     next_run = {name: 0.0 for name, _, _ in jobs}

@@ -352,7 +352,30 @@ CARTASSIST_OFFER_TTL = timedelta(seconds=env_int("CARTASSIST_OFFER_TTL_SECONDS",
 # A grant must be redeemed by the shop within this long.
 CARTASSIST_GRANT_TTL = timedelta(seconds=env_int("CARTASSIST_GRANT_TTL_SECONDS", 7200))
 
+# --- webhooks to the shop backend (docs/WEBHOOKS.md) -------------------------------------
+
+# How long one delivery attempt may take (connect + answer) before it counts as failed.
+CARTASSIST_WEBHOOK_TIMEOUT = timedelta(seconds=env_int("CARTASSIST_WEBHOOK_TIMEOUT_SECONDS", 10))
+# Attempts per delivery (the first one included) before it is marked failed.
+CARTASSIST_WEBHOOK_MAX_ATTEMPTS = env_int("CARTASSIST_WEBHOOK_MAX_ATTEMPTS", 8)
+# How often the redelivery pass sends deliveries whose retry time has come and takes back
+# deliveries a stopped worker left in "sending" (Celery beat, or the embedded scheduler).
+CARTASSIST_WEBHOOK_REDELIVERY_INTERVAL = timedelta(
+    seconds=env_int("CARTASSIST_WEBHOOK_REDELIVERY_INTERVAL_SECONDS", 30)
+)
+
+# --- outcomes (docs/ANALYTICS.md) ----------------------------------------------------------
+
+# How often interventions whose attribution window has closed are finalised.
+CARTASSIST_OUTCOMES_INTERVAL = timedelta(
+    seconds=env_int("CARTASSIST_OUTCOMES_INTERVAL_SECONDS", 300)
+)
+
 CELERY_BEAT_SCHEDULE = {
+    "outcomes-finalise": {
+        "task": "cartassist.tasks.outcomes_finalise_task",
+        "schedule": CARTASSIST_OUTCOMES_INTERVAL.total_seconds(),
+    },
     "chat-housekeeping": {
         "task": "agents.tasks.chat_housekeeping_task",
         "schedule": CARTASSIST_HOUSEKEEPING_INTERVAL.total_seconds(),
@@ -360,5 +383,9 @@ CELERY_BEAT_SCHEDULE = {
     "stall-sweep": {
         "task": "cartassist.tasks.stall_sweep_task",
         "schedule": CARTASSIST_SWEEP_INTERVAL.total_seconds(),
+    },
+    "webhooks-redeliver": {
+        "task": "cartassist.tasks.webhooks_redeliver_due_task",
+        "schedule": CARTASSIST_WEBHOOK_REDELIVERY_INTERVAL.total_seconds(),
     },
 }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from cartassist.services.outcomes import outcomes_finalise, outcomes_refresh_for_carts
 from cartassist.services.sweep import stall_sweep
+from cartassist.services.webhooks import webhook_deliver, webhooks_redeliver_due
 
 
 @shared_task(name="cartassist.tasks.stall_sweep_task", ignore_result=True, acks_late=True)
@@ -14,3 +16,74 @@ def stall_sweep_task() -> dict[str, int]:
     """Run by Celery beat every CARTASSIST_SWEEP_INTERVAL_SECONDS. Safe to overlap."""
     result = stall_sweep(now=timezone.now(), batch_size=settings.CARTASSIST_SWEEP_BATCH_SIZE)
     return {"claimed": result.claimed, **result.decisions}
+
+
+@shared_task(name="cartassist.tasks.outcomes_finalise_task", ignore_result=True, acks_late=True)
+def outcomes_finalise_task() -> int:
+    """Run by Celery beat every CARTASSIST_OUTCOMES_INTERVAL_SECONDS. Idempotent."""
+    return outcomes_finalise(now=timezone.now())
+
+
+@shared_task(
+    name="cartassist.tasks.outcomes_refresh_task",
+    ignore_result=True,
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def outcomes_refresh_task(cart_ids: list[int]) -> int:
+    """Attach what just happened (an order, a grant, a closed chat) to the outcomes of the
+    shoppers owning ``cart_ids``. Idempotent; the finaliser recomputes once more anyway."""
+    return outcomes_refresh_for_carts(cart_ids=cart_ids, now=timezone.now())
+
+
+def outcomes_refresh_on_commit(cart_ids: list[int]) -> None:
+    """Queue an outcome refresh once the current transaction commits."""
+    from django.db import transaction
+
+    ids = sorted(set(cart_ids))
+    if ids:
+        transaction.on_commit(lambda: outcomes_refresh_task.delay(ids))
+
+
+# --- webhooks (docs/WEBHOOKS.md) -----------------------------------------------------------
+
+# A retry due within this long is re-queued by the task itself (countdown). Longer waits
+# are left to the redelivery pass: a Redis broker re-delivers unacknowledged countdown
+# tasks after its visibility timeout (1 h), so long countdowns would only add noise.
+WEBHOOK_REQUEUE_LIMIT_SECONDS = 15 * 60
+
+
+@shared_task(
+    bind=True, name="cartassist.tasks.webhook_deliver_task", ignore_result=True, acks_late=True
+)
+def webhook_deliver_task(self: Task, delivery_id: str) -> str | None:
+    """One attempt at a webhook delivery (a no-op if it is not due or already taken).
+
+    On a failure to retry: a worker re-queues the task with the back-off as countdown;
+    when tasks run eagerly (embedded mode) nothing waits in-line, the scheduler thread's
+    redelivery pass sends it when it is due. Sending twice is impossible either way: each
+    attempt starts with a conditional claim of the row.
+    """
+    result = webhook_deliver(delivery_id=delivery_id, now=timezone.now())
+    if result is None:
+        return None
+    if (
+        result.retry_in is not None
+        and not self.request.is_eager
+        and result.retry_in.total_seconds() <= WEBHOOK_REQUEUE_LIMIT_SECONDS
+    ):
+        # +1 s: the worker must not wake a moment before next_attempt_at.
+        webhook_deliver_task.apply_async(
+            args=[delivery_id], countdown=result.retry_in.total_seconds() + 1
+        )
+    return result.status
+
+
+@shared_task(
+    name="cartassist.tasks.webhooks_redeliver_due_task", ignore_result=True, acks_late=True
+)
+def webhooks_redeliver_due_task() -> int:
+    """Run by Celery beat every CARTASSIST_WEBHOOK_REDELIVERY_INTERVAL_SECONDS."""
+    return webhooks_redeliver_due(now=timezone.now())

@@ -127,6 +127,11 @@ def _ingest_once(
             )
             cart.save()
         CartEvent.objects.bulk_create(rows)
+        ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
+        if ordered:
+            from cartassist.tasks import outcomes_refresh_on_commit
+
+            outcomes_refresh_on_commit(ordered)
         if opted_out:
             _record_opt_outs(site, opted_out)
     return result

@@ -1,0 +1,125 @@
+"""Follow-up contacts: the shopper contacted the shop after outreach.
+
+Two sources: the shop's helpdesk reports a contact (signed API), and a chat the shopper
+starts themselves. Each contact is stored once per key and credited to the most recent
+invited (or held-out) intervention of that shopper within the site's follow-up window
+(cartassist/domain/attribution.py), so the follow-up rate after outreach can be compared
+with the control group's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+
+from cartassist.models import (
+    Cart,
+    Decision,
+    FollowUpChannel,
+    FollowUpContact,
+    FollowUpReason,
+    FollowUpSource,
+    Intervention,
+    Site,
+)
+from cartassist.services.outcomes import outcomes_refresh_for_carts
+
+
+def _shopper_cart_ids(site: Site, *, visitor_id: str, customer_id: str) -> list[int]:
+    query = Q(pk__in=[])
+    if visitor_id:
+        query |= Q(visitor_id=visitor_id)
+    if customer_id:
+        query |= Q(customer_id=customer_id)
+    return list(Cart.objects.filter(query, site=site).values_list("pk", flat=True)[:500])
+
+
+def follow_up_report(
+    *,
+    site: Site,
+    key: str,
+    channel: str,
+    reason: str,
+    visitor_id: str,
+    customer_id: str,
+    occurred_at: datetime,
+    note: str,
+    now: datetime,
+) -> tuple[FollowUpContact, bool]:
+    """Store a contact reported by the helpdesk (once per ``key``) and credit it.
+
+    Returns ``(contact, created)``; the same key again returns the stored contact
+    unchanged, so a helpdesk can safely retry.
+    """
+    with transaction.atomic():
+        contact, created = FollowUpContact.objects.get_or_create(
+            site=site,
+            key=key,
+            defaults={
+                "source": FollowUpSource.HELPDESK,
+                "channel": channel,
+                "reason": reason,
+                "visitor_id": visitor_id,
+                "customer_id": customer_id,
+                "occurred_at": occurred_at,
+                "received_at": now,
+                "note": note,
+            },
+        )
+        if created:
+            _credit(contact, now=now)
+    return contact, created
+
+
+def follow_up_record_chat(*, conversation: Any, now: datetime) -> FollowUpContact | None:
+    """Record a chat the shopper started as a follow-up contact, when it came within the
+    follow-up window of an invited or held-out intervention of that shopper."""
+    site = Site.objects.get(pk=conversation.site_id)
+    window = timedelta(days=site.follow_up_window_days)
+    cart_ids = _shopper_cart_ids(site, visitor_id=conversation.visitor_id, customer_id="")
+    customer_ids = set(
+        Cart.objects.filter(pk__in=cart_ids)
+        .exclude(customer_id="")
+        .values_list("customer_id", flat=True)
+    )
+    recent = Intervention.objects.filter(
+        Q(visitor_id=conversation.visitor_id) | Q(cart__customer_id__in=customer_ids),
+        site=site,
+        decision__in=[Decision.INVITED, Decision.HELD_OUT],
+        decided_at__gte=conversation.created_at - window,
+        decided_at__lte=conversation.created_at,
+    )
+    if not recent.exists():
+        return None
+    with transaction.atomic():
+        contact, created = FollowUpContact.objects.get_or_create(
+            site=site,
+            key=f"chat:{conversation.pk}",
+            defaults={
+                "source": FollowUpSource.CHAT,
+                "channel": FollowUpChannel.CHAT,
+                "reason": FollowUpReason.OTHER,
+                "visitor_id": conversation.visitor_id,
+                "occurred_at": conversation.created_at,
+                "received_at": now,
+                "conversation": conversation,
+                "note": "The shopper started a chat.",
+            },
+        )
+        if created:
+            _credit(contact, now=now)
+    return contact
+
+
+def _credit(contact: FollowUpContact, *, now: datetime) -> None:
+    """Attribute the contact and refresh the follow-up counts of the shopper's outcomes."""
+    site = Site.objects.get(pk=contact.site_id)
+    cart_ids = _shopper_cart_ids(
+        site, visitor_id=contact.visitor_id, customer_id=contact.customer_id
+    )
+    if cart_ids:
+        outcomes_refresh_for_carts(cart_ids=cart_ids, now=now)
+        contact.refresh_from_db(fields=["intervention"])
