@@ -222,6 +222,10 @@ def conversation_close(
         conversation.close_reason = reason
         conversation.disposition = disposition
         conversation.save(update_fields=["status", "closed_at", "close_reason", "disposition"])
+        if conversation.cart_id:
+            from cartassist.tasks import outcomes_refresh_on_commit
+
+            outcomes_refresh_on_commit([conversation.cart_id])
         payload = {"conversation_id": conversation.pk, "reason": reason.value}
         realtime.publish_on_commit(
             realtime.conversation_group(conversation.pk), realtime.CONVERSATION_CLOSED, payload
