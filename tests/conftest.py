@@ -6,6 +6,8 @@ missing service or browser fails instead, so nothing silently stops being tested
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.conf import settings
 
@@ -33,6 +35,25 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """
     if settings.EMBEDDED and any(item.get_closest_marker(m) for m in PRODUCTION_MODE_MARKERS):
         pytest.skip("production mode only (set DATABASE_URL and REDIS_URL; .ci/run phase 2)")
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process(request: pytest.FixtureRequest) -> Any:
+    """Celery tasks run in the test process, except in the real-process tests.
+
+    Production mode sends tasks to Redis for a worker; only the tests marked
+    ``production`` start one (tests/integration). Every other test runs its tasks eagerly,
+    as embedded mode does, so that they happen, and nothing is left queued in Redis.
+    """
+    from cartassist.celery import app
+
+    if request.node.get_closest_marker("production"):
+        yield
+        return
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
 
 
 @pytest.fixture(autouse=True)
