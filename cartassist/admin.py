@@ -11,6 +11,9 @@ from django.http import HttpRequest
 from cartassist.models import Cart, CartEvent, Intervention, Site, StallRule
 from cartassist.services.sites import site_secret_rotate
 
+# The admin index links to the analytics page (cartassist/analytics, docs/ANALYTICS.md).
+admin.site.index_template = "cartassist/admin_index.html"
+
 
 class StallRuleInline(admin.TabularInline):
     model = StallRule

@@ -4,6 +4,8 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from cartassist.api.analytics import AnalyticsView
+
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
@@ -11,6 +13,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("analytics/", include("cartassist.analytics.urls")),
+    path("api/v1/analytics", AnalyticsView.as_view(), name="analytics-api"),
     path("api/", include("cartassist.api.urls")),
     path("api/", include("agents.api.urls")),
     path("api/", include("policies.api.urls")),

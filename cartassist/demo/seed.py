@@ -77,6 +77,8 @@ GROUP_PERMISSIONS = {
         "cartassist.view_stallrule", "cartassist.add_stallrule",
         "cartassist.change_stallrule", "cartassist.delete_stallrule",
         "cartassist.view_cart", "cartassist.view_cartevent", "cartassist.view_intervention",
+        # Analytics (docs/ANALYTICS.md) read interventions (above) and follow-up contacts.
+        "cartassist.view_followupcontact",
         "agents.view_invitationcopy", "agents.add_invitationcopy",
         "agents.change_invitationcopy", "agents.delete_invitationcopy",
         "agents.view_savedreply", "agents.add_savedreply",

@@ -1,0 +1,78 @@
+"""The analytics filters, shared by the page, the CSV export and the JSON API."""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+from django import forms
+
+from cartassist.models import Site
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 3 * 366
+ISO_DATE = "%Y-%m-%d"
+
+
+@dataclass(frozen=True)
+class AnalyticsFilters:
+    site_ids: list[int] | None
+    date_from: date
+    date_to: date
+    tz: tzinfo
+
+
+class AnalyticsFilterForm(forms.Form):
+    """``date_from`` and ``date_to`` (YYYY-MM-DD, inclusive, in the site's time zone, or
+    UTC for every site) and ``site`` (a site id; empty: every site). Defaults: the last
+    30 days up to today."""
+
+    # ISO dates only: "10/03/2025" means different days to different people.
+    date_from = forms.DateField(
+        required=False,
+        input_formats=[ISO_DATE],
+        widget=forms.DateInput(attrs={"type": "date"}, format=ISO_DATE),
+        help_text="YYYY-MM-DD",
+    )
+    date_to = forms.DateField(
+        required=False,
+        input_formats=[ISO_DATE],
+        widget=forms.DateInput(attrs={"type": "date"}, format=ISO_DATE),
+        help_text="YYYY-MM-DD",
+    )
+    site = forms.ModelChoiceField(
+        queryset=Site.objects.order_by("name"), required=False, empty_label="All sites"
+    )
+
+    def __init__(self, data: Any, *, now: datetime) -> None:
+        super().__init__(data)
+        self.now = now
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        site = cleaned.get("site")
+        tz = zoneinfo.ZoneInfo(site.timezone) if site else UTC
+        today = self.now.astimezone(tz).date()
+        date_to = cleaned.get("date_to") or today
+        date_from = cleaned.get("date_from") or date_to - timedelta(days=DEFAULT_DAYS - 1)
+        if date_from > date_to:
+            self.add_error("date_from", "The start date must not be after the end date.")
+        elif (date_to - date_from).days >= MAX_DAYS:
+            self.add_error("date_from", f"Choose at most {MAX_DAYS} days.")
+        cleaned["date_from"], cleaned["date_to"], cleaned["tz"] = date_from, date_to, tz
+        return cleaned
+
+    def filters(self) -> AnalyticsFilters:
+        """The validated filters (call after ``is_valid()``)."""
+        data = self.cleaned_data
+        site = data.get("site")
+        return AnalyticsFilters(
+            site_ids=[site.pk] if site else None,
+            date_from=data["date_from"],
+            date_to=data["date_to"],
+            tz=data["tz"],
+        )

@@ -1,0 +1,125 @@
+"""``GET /api/v1/analytics``: the analytics report as JSON (docs/ANALYTICS.md, "JSON API").
+
+Session authentication (a logged-in admin user) with ``cartassist.view_intervention``;
+anything else is 403. The filters are the analytics page's (one form); bad ones are a 400
+with field-level ``errors``. The response schema is derived from the report's dataclasses,
+so the OpenAPI document cannot drift from what the view returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cartassist.analytics.forms import AnalyticsFilterForm
+from cartassist.analytics.views import PERMISSION
+from cartassist.services.analytics import AnalyticsReport, analytics_compute, report_as_dict
+
+
+class CanViewAnalytics(BasePermission):
+    message = "You need the 'Can view intervention' permission (Merchandisers group)."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perm(PERMISSION))
+
+
+def _field(annotation: Any) -> serializers.Field:
+    nullable = False
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        nullable = len(args) < len(typing.get_args(annotation))
+        annotation = args[0]
+    kwargs: dict[str, Any] = {"allow_null": nullable} if nullable else {}
+    if typing.get_origin(annotation) is list:
+        (item,) = typing.get_args(annotation)
+        child = _field(item)
+        return serializers.ListField(child=child, **kwargs)
+    if dataclasses.is_dataclass(annotation):
+        return _serializer(annotation)(**kwargs)
+    if annotation is bool:
+        return serializers.BooleanField(**kwargs)
+    if annotation is int:
+        return serializers.IntegerField(**kwargs)
+    if annotation is float:
+        return serializers.FloatField(**kwargs)
+    if annotation is Decimal:
+        return serializers.DecimalField(max_digits=20, decimal_places=3, **kwargs)
+    if annotation is date:
+        return serializers.DateField(**kwargs)
+    return serializers.CharField(**kwargs)
+
+
+_serializers: dict[type, type[serializers.Serializer]] = {}
+
+
+def _serializer(cls: Any) -> type[serializers.Serializer]:
+    """A read-only serializer describing dataclass ``cls`` (for the schema only)."""
+    if cls not in _serializers:
+        hints = typing.get_type_hints(cls)
+        attrs = {f.name: _field(hints[f.name]) for f in dataclasses.fields(cls)}
+        attrs["__doc__"] = cls.__doc__
+        name = cls.__name__ if cls.__name__.startswith("Analytics") else f"Analytics{cls.__name__}"
+        _serializers[cls] = type(name, (serializers.Serializer,), attrs)
+    return _serializers[cls]
+
+
+class AnalyticsView(APIView):
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [CanViewAnalytics]
+
+    @extend_schema(
+        operation_id="analytics_retrieve",
+        summary="Analytics of interventions (merchandisers)",
+        description=(
+            "Conversion of invited vs held-out stalled carts with the uplift and its 95 % "
+            "interval, revenue and remedy cost per currency, breakdowns, invitation funnel, "
+            "suppression reasons, follow-up contacts, time to first response and daily "
+            "series. Authentication: a Django session (log in at /admin/) of a user with "
+            "the cartassist.view_intervention permission; otherwise 403. Amounts are decimal "
+            "strings. Every figure is defined in docs/ANALYTICS.md."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "date_from",
+                OpenApiTypes.DATE,
+                description="First day (default: 29 days "
+                "before date_to), in the site's time zone, or UTC for all sites.",
+            ),
+            OpenApiParameter(
+                "date_to", OpenApiTypes.DATE, description="Last day, inclusive (default: today)."
+            ),
+            OpenApiParameter("site", OpenApiTypes.INT, description="Site id; omit for all."),
+        ],
+        responses={
+            200: _serializer(AnalyticsReport),
+            400: OpenApiResponse(description="Invalid filters; field-level `errors`."),
+            403: OpenApiResponse(description="Not logged in, or without the permission."),
+        },
+        tags=["analytics"],
+    )
+    def get(self, request: Request) -> Response:
+        form = AnalyticsFilterForm(request.query_params, now=timezone.now())
+        if not form.is_valid():
+            raise exceptions.ValidationError(
+                {field: list(messages) for field, messages in form.errors.items()}
+            )
+        f = form.filters()
+        report = analytics_compute(
+            site_ids=f.site_ids, date_from=f.date_from, date_to=f.date_to, tz=f.tz
+        )
+        return Response(report_as_dict(report))

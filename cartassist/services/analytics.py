@@ -1,0 +1,660 @@
+"""The merchandisers' analytics: did proactive chat help, at what cost, and did it cause
+follow-up contacts? Every figure is defined in docs/ANALYTICS.md.
+
+Everything is computed by the database with GROUP BY and conditional aggregates over
+``Intervention`` (and ``FollowUpContact``); Python only sees the grouped rows (a few
+dozen), never one row per intervention, so the cost stays flat in Python and linear in
+the database (docs/PERFORMANCE.md, "Analytics").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import Aggregate, Avg, Count, FloatField, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+
+from cartassist.domain.uplift import compare
+from cartassist.models import (
+    Decision,
+    FollowUpChannel,
+    FollowUpContact,
+    FollowUpReason,
+    Intervention,
+    InvitationResult,
+    Site,
+    StallReason,
+    SuppressionReason,
+)
+from policies.engine.money import CURRENCY_EXPONENTS
+from policies.models import RemedyKindChoices
+
+# Below this many carts in either arm, the page says the sample is too small to tell.
+MIN_ARM_SIZE = 30
+
+ZERO = Decimal(0)
+
+
+# --- the report ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A rate among invited carts against the same rate among held-out carts.
+
+    ``uplift`` is the absolute difference of the rates (0.121 = +12.1 percentage points)
+    with its 95 % interval (Newcombe's hybrid score method); ``relative_uplift`` is the
+    difference as a share of the held-out rate. ``None`` where undefined.
+    """
+
+    invited: int
+    invited_successes: int
+    invited_rate: float | None
+    held_out: int
+    held_out_successes: int
+    held_out_rate: float | None
+    uplift: float | None
+    uplift_low: float | None
+    uplift_high: float | None
+    relative_uplift: float | None
+    enough_data: bool
+
+
+@dataclass(frozen=True)
+class Totals:
+    interventions: int
+    stalled_carts: int
+    invited: int
+    held_out: int
+    suppressed: int
+
+
+@dataclass(frozen=True)
+class MoneyLine:
+    """Money in one currency (amounts in different currencies are never added)."""
+
+    currency: str
+    invited_interventions: int
+    held_out_interventions: int
+    recovered_orders: int
+    invited_revenue: Decimal
+    held_out_revenue: Decimal
+    granted_amount: Decimal
+    remedy_cost: Decimal
+    net_revenue: Decimal
+    remedy_cost_per_recovered_order: Decimal | None
+    incremental_revenue: Decimal | None
+
+
+@dataclass(frozen=True)
+class ComparisonLine:
+    key: str
+    label: str
+    conversion: Comparison
+
+
+@dataclass(frozen=True)
+class InvitedLine:
+    """Invited carts only, for one policy / remedy / agent in one currency."""
+
+    key: str
+    label: str
+    currency: str
+    interventions: int
+    chats_accepted: int
+    converted: int
+    conversion_rate: float | None
+    revenue: Decimal
+    remedy_cost: Decimal
+    net_revenue: Decimal
+
+
+@dataclass(frozen=True)
+class Funnel:
+    invited: int
+    pending: int
+    shown: int
+    no_answer_yet: int
+    accepted: int
+    dismissed: int
+    ignored: int
+    undelivered: int
+
+
+@dataclass(frozen=True)
+class CountLine:
+    key: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class FollowUpLine:
+    key: str
+    label: str
+    invited: int
+    held_out: int
+
+
+@dataclass(frozen=True)
+class FollowUps:
+    rate: Comparison
+    invited_contacts: int
+    held_out_contacts: int
+    by_reason: list[FollowUpLine]
+    by_channel: list[FollowUpLine]
+
+
+@dataclass(frozen=True)
+class ResponseTimes:
+    chats: int
+    mean_seconds: float | None
+    median_seconds: float | None
+    p90_seconds: float | None
+    method: str
+
+
+@dataclass(frozen=True)
+class Day:
+    day: date
+    invited: int
+    invited_converted: int
+    invited_rate: float | None
+    held_out: int
+    held_out_converted: int
+    held_out_rate: float | None
+
+
+@dataclass(frozen=True)
+class DayMoney:
+    day: date
+    currency: str
+    revenue: Decimal
+    remedy_cost: Decimal
+
+
+@dataclass(frozen=True)
+class Filters:
+    date_from: date
+    date_to: date
+    site_ids: list[int] | None
+    timezone: str
+
+
+@dataclass(frozen=True)
+class AnalyticsReport:
+    filters: Filters
+    totals: Totals
+    conversion: Comparison
+    money: list[MoneyLine]
+    by_stall_reason: list[ComparisonLine]
+    by_site: list[ComparisonLine]
+    by_policy: list[InvitedLine]
+    by_remedy: list[InvitedLine]
+    by_agent: list[InvitedLine]
+    funnel: Funnel
+    suppression_reasons: list[CountLine]
+    follow_ups: FollowUps
+    response_times: ResponseTimes
+    daily: list[Day]
+    daily_money: list[DayMoney]
+
+
+def report_as_dict(report: AnalyticsReport) -> dict[str, Any]:
+    """The report as JSON-ready data: Decimals as strings (exact), dates as ISO 8601."""
+    return _jsonable(dataclasses.asdict(report))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+# --- the computation ----------------------------------------------------------------------
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's ``percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)``."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression: str, *, fraction: float, **extra: Any) -> None:
+        # A float we chose, formatted into the SQL: never user input.
+        super().__init__(expression, fraction=repr(float(fraction)), **extra)
+
+
+def analytics_compute(
+    *, site_ids: list[int] | None, date_from: date, date_to: date, tz: tzinfo
+) -> AnalyticsReport:
+    """The analytics of the interventions decided from ``date_from`` to ``date_to``
+    (inclusive, calendar days in ``tz``) on ``site_ids`` (``None``: every site).
+
+    1. One grouped query by site, stall reason, decision, suppression reason and
+       currency gives the totals, conversions, money, funnel, suppression reasons and
+       follow-up rates; the comparisons are assembled from its rows.
+    2. One query for the distinct stalled carts.
+    3. One grouped query each for policies, remedies and agents (invited only).
+    4. One grouped query for follow-up contacts by arm, reason and channel.
+    5. Time to first response: percentiles in SQL (see ``_response_times``).
+    6. One grouped query by day (in ``tz``), decision and currency for the series.
+    """
+    start = datetime.combine(date_from, time.min, tzinfo=tz)
+    end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=tz)
+    interventions = Intervention.objects.filter(decided_at__gte=start, decided_at__lt=end)
+    if site_ids is not None:
+        interventions = interventions.filter(site_id__in=site_ids)
+    # No ORDER BY: the model's default ordering would end up in the GROUP BY.
+    interventions = interventions.order_by()
+
+    groups = list(
+        interventions.values(
+            "site_id", "stall_reason", "decision", "suppression_reason", "currency"
+        ).annotate(
+            n=Count("id"),
+            converted_n=Count("id", filter=Q(converted=True)),
+            followed_up_n=Count("id", filter=Q(follow_ups__gt=0)),
+            follow_up_contacts=Sum("follow_ups"),
+            revenue_sum=Sum("revenue"),
+            remedy_cost_sum=Sum("remedy_cost"),
+            granted_sum=Sum("granted_amount"),
+            net_sum=Sum("net_revenue"),
+            **{
+                f"result_{result}": Count("id", filter=Q(invitation_result=result))
+                for result in InvitationResult.values
+            },
+        )
+    )
+    stalled_carts = interventions.aggregate(n=Count("cart_id", distinct=True))["n"]
+
+    day_groups = list(
+        interventions.filter(decision__in=[Decision.INVITED, Decision.HELD_OUT])
+        .annotate(day=TruncDate("decided_at", tzinfo=tz))
+        .values("day", "decision", "currency")
+        .annotate(
+            n=Count("id"),
+            converted_n=Count("id", filter=Q(converted=True)),
+            revenue_sum=Sum("revenue"),
+            remedy_cost_sum=Sum("remedy_cost"),
+        )
+    )
+    invited = interventions.filter(decision=Decision.INVITED)
+    return AnalyticsReport(
+        filters=Filters(
+            date_from=date_from,
+            date_to=date_to,
+            site_ids=sorted(site_ids) if site_ids is not None else None,
+            timezone=str(tz),
+        ),
+        totals=_totals(groups, stalled_carts),
+        conversion=_comparison(groups, "converted_n"),
+        money=_money(groups),
+        by_stall_reason=_by_stall_reason(groups),
+        by_site=_by_site(groups),
+        by_policy=_invited_lines(invited, "policy_id", "policy__name", "No policy"),
+        by_remedy=_invited_lines(invited, "remedy_kind", None, "No remedy granted"),
+        by_agent=_invited_lines(invited, "agent_id", "agent__display_name", "No agent"),
+        funnel=_funnel(groups),
+        suppression_reasons=_suppression_reasons(groups),
+        follow_ups=_follow_ups(groups, start=start, end=end, site_ids=site_ids),
+        response_times=_response_times(invited.filter(first_response_seconds__isnull=False)),
+        daily=_daily(day_groups, date_from, date_to),
+        daily_money=_daily_money(day_groups),
+    )
+
+
+Group = dict[str, Any]
+
+
+def _count(groups: Iterable[Group], field: str = "n", **where: str) -> int:
+    return sum(
+        g[field] or 0 for g in groups if all(g[key] == value for key, value in where.items())
+    )
+
+
+def _amount(groups: Iterable[Group], field: str, currency: str, **where: str) -> Decimal:
+    total = sum(
+        (
+            g[field] or ZERO
+            for g in groups
+            if g["currency"] == currency and all(g[k] == v for k, v in where.items())
+        ),
+        ZERO,
+    )
+    return _round(total, currency)
+
+
+def _round(amount: Decimal, currency: str) -> Decimal:
+    exponent = CURRENCY_EXPONENTS.get(currency, 2)
+    return amount.quantize(Decimal(1).scaleb(-exponent), rounding=ROUND_HALF_UP)
+
+
+def _comparison(groups: list[Group], successes: str) -> Comparison:
+    """Invited against held out, for the rate ``successes / n`` over ``groups``."""
+    invited = _count(groups, decision=Decision.INVITED)
+    held_out = _count(groups, decision=Decision.HELD_OUT)
+    invited_successes = _count(groups, successes, decision=Decision.INVITED)
+    held_out_successes = _count(groups, successes, decision=Decision.HELD_OUT)
+    result = compare(invited_successes, invited, held_out_successes, held_out)
+    return Comparison(
+        invited=invited,
+        invited_successes=invited_successes,
+        invited_rate=result.rate_a,
+        held_out=held_out,
+        held_out_successes=held_out_successes,
+        held_out_rate=result.rate_b,
+        uplift=result.difference,
+        uplift_low=result.interval.low if result.interval else None,
+        uplift_high=result.interval.high if result.interval else None,
+        relative_uplift=result.relative,
+        enough_data=min(invited, held_out) >= MIN_ARM_SIZE and result.interval is not None,
+    )
+
+
+def _totals(groups: list[Group], stalled_carts: int) -> Totals:
+    return Totals(
+        interventions=_count(groups),
+        stalled_carts=stalled_carts,
+        invited=_count(groups, decision=Decision.INVITED),
+        held_out=_count(groups, decision=Decision.HELD_OUT),
+        suppressed=_count(groups, decision=Decision.SUPPRESSED),
+    )
+
+
+def _money(groups: list[Group]) -> list[MoneyLine]:
+    lines = []
+    for currency in sorted({g["currency"] for g in groups}):
+        invited = _count(groups, currency=currency, decision=Decision.INVITED)
+        held_out = _count(groups, currency=currency, decision=Decision.HELD_OUT)
+        recovered = _count(groups, "converted_n", currency=currency, decision=Decision.INVITED)
+        invited_revenue = _amount(groups, "revenue_sum", currency, decision=Decision.INVITED)
+        held_out_revenue = _amount(groups, "revenue_sum", currency, decision=Decision.HELD_OUT)
+        remedy_cost = _amount(groups, "remedy_cost_sum", currency, decision=Decision.INVITED)
+        incremental = None
+        if invited and held_out:
+            per_cart_gain = invited_revenue / invited - held_out_revenue / held_out
+            incremental = _round(per_cart_gain * invited, currency)
+        lines.append(
+            MoneyLine(
+                currency=currency,
+                invited_interventions=invited,
+                held_out_interventions=held_out,
+                recovered_orders=recovered,
+                invited_revenue=invited_revenue,
+                held_out_revenue=held_out_revenue,
+                granted_amount=_amount(groups, "granted_sum", currency, decision=Decision.INVITED),
+                remedy_cost=remedy_cost,
+                net_revenue=_amount(groups, "net_sum", currency, decision=Decision.INVITED),
+                remedy_cost_per_recovered_order=(
+                    _round(remedy_cost / recovered, currency) if recovered else None
+                ),
+                incremental_revenue=incremental,
+            )
+        )
+    return lines
+
+
+def _label(choices: type[Any], key: str, empty: str = "") -> str:
+    if not key:
+        return empty or "—"
+    try:
+        return str(choices(key).label)
+    except ValueError:  # a value no longer among the choices: show it as stored
+        return key
+
+
+def _by_stall_reason(groups: list[Group]) -> list[ComparisonLine]:
+    keys = sorted({g["stall_reason"] for g in groups}, key=_choice_order(StallReason))
+    return [
+        ComparisonLine(
+            key=key,
+            label=_label(StallReason, key),
+            conversion=_comparison([g for g in groups if g["stall_reason"] == key], "converted_n"),
+        )
+        for key in keys
+    ]
+
+
+def _choice_order(choices: type[Any]) -> Any:
+    order = {value: i for i, value in enumerate(choices.values)}
+    return lambda key: (order.get(key, len(order)), key)
+
+
+def _by_site(groups: list[Group]) -> list[ComparisonLine]:
+    names = dict(
+        Site.objects.filter(pk__in={g["site_id"] for g in groups}).values_list("pk", "name")
+    )
+    return [
+        ComparisonLine(
+            key=str(site_id),
+            label=names.get(site_id, f"Site {site_id}"),
+            conversion=_comparison([g for g in groups if g["site_id"] == site_id], "converted_n"),
+        )
+        for site_id in sorted(names, key=lambda pk: (names[pk], pk))
+    ]
+
+
+def _invited_lines(
+    invited: QuerySet[Intervention], key: str, label: str | None, empty: str
+) -> list[InvitedLine]:
+    """Invited interventions grouped by ``key`` (and its ``label`` column, joined) and
+    currency."""
+    fields = [key, "currency"] + ([label] if label else [])
+    rows = invited.values(*fields).annotate(
+        n=Count("id"),
+        accepted_n=Count("id", filter=Q(invitation_result=InvitationResult.ACCEPTED)),
+        converted_n=Count("id", filter=Q(converted=True)),
+        revenue_sum=Sum("revenue"),
+        remedy_cost_sum=Sum("remedy_cost"),
+        net_sum=Sum("net_revenue"),
+    )
+    lines = []
+    for row in rows:
+        value = row[key]
+        text = (row[label] or empty) if label else _label(RemedyKindChoices, value, empty)
+        currency = row["currency"]
+        lines.append(
+            InvitedLine(
+                key="" if value is None else str(value),
+                label=text,
+                currency=currency,
+                interventions=row["n"],
+                chats_accepted=row["accepted_n"],
+                converted=row["converted_n"],
+                conversion_rate=row["converted_n"] / row["n"] if row["n"] else None,
+                revenue=_round(row["revenue_sum"] or ZERO, currency),
+                remedy_cost=_round(row["remedy_cost_sum"] or ZERO, currency),
+                net_revenue=_round(row["net_sum"] or ZERO, currency),
+            )
+        )
+    lines.sort(key=lambda line: (-line.interventions, line.label, line.currency))
+    return lines
+
+
+def _funnel(groups: list[Group]) -> Funnel:
+    invited = [g for g in groups if g["decision"] == Decision.INVITED]
+
+    def result(value: str) -> int:
+        return _count(invited, f"result_{value}")
+
+    accepted = result(InvitationResult.ACCEPTED)
+    dismissed = result(InvitationResult.DISMISSED)
+    ignored = result(InvitationResult.IGNORED)
+    no_answer_yet = result(InvitationResult.DELIVERED)
+    return Funnel(
+        invited=_count(invited),
+        # Not yet sent, or recorded before outcomes existed (no result at all).
+        pending=result(InvitationResult.PENDING) + result(InvitationResult.NONE),
+        shown=no_answer_yet + accepted + dismissed + ignored,
+        no_answer_yet=no_answer_yet,
+        accepted=accepted,
+        dismissed=dismissed,
+        ignored=ignored,
+        undelivered=result(InvitationResult.UNDELIVERED),
+    )
+
+
+def _suppression_reasons(groups: list[Group]) -> list[CountLine]:
+    suppressed = [g for g in groups if g["decision"] == Decision.SUPPRESSED]
+    keys = sorted(
+        {g["suppression_reason"] for g in suppressed}, key=_choice_order(SuppressionReason)
+    )
+    return [
+        CountLine(
+            key=key,
+            label=_label(SuppressionReason, key, "No reason recorded"),
+            count=_count(suppressed, suppression_reason=key),
+        )
+        for key in keys
+    ]
+
+
+def _follow_ups(
+    groups: list[Group], *, start: datetime, end: datetime, site_ids: list[int] | None
+) -> FollowUps:
+    """The follow-up rate (interventions with at least one follow-up contact) by arm, and
+    the contacts attributed to the filtered interventions by reason and channel."""
+    contacts = FollowUpContact.objects.filter(
+        intervention__decided_at__gte=start,
+        intervention__decided_at__lt=end,
+        intervention__decision__in=[Decision.INVITED, Decision.HELD_OUT],
+    )
+    if site_ids is not None:
+        contacts = contacts.filter(intervention__site_id__in=site_ids)
+    rows = list(
+        contacts.order_by()
+        .values("intervention__decision", "reason", "channel")
+        .annotate(n=Count("id"))
+    )
+
+    def lines(field: str, choices: type[Any]) -> list[FollowUpLine]:
+        keys = sorted({r[field] for r in rows}, key=_choice_order(choices))
+        return [
+            FollowUpLine(
+                key=key,
+                label=_label(choices, key),
+                invited=sum(
+                    r["n"]
+                    for r in rows
+                    if r[field] == key and r["intervention__decision"] == Decision.INVITED
+                ),
+                held_out=sum(
+                    r["n"]
+                    for r in rows
+                    if r[field] == key and r["intervention__decision"] == Decision.HELD_OUT
+                ),
+            )
+            for key in keys
+        ]
+
+    return FollowUps(
+        rate=_comparison(groups, "followed_up_n"),
+        invited_contacts=_count(groups, "follow_up_contacts", decision=Decision.INVITED),
+        held_out_contacts=_count(groups, "follow_up_contacts", decision=Decision.HELD_OUT),
+        by_reason=lines("reason", FollowUpReason),
+        by_channel=lines("channel", FollowUpChannel),
+    )
+
+
+def _response_times(chats: QuerySet[Intervention]) -> ResponseTimes:
+    """Median and 90th percentile of the time to first response, as ``percentile_cont``
+    defines them (linear interpolation between the two nearest values).
+
+    PostgreSQL computes them with ``percentile_cont`` in one query. Elsewhere (SQLite),
+    after a count, each percentile reads only the one or two values around its position
+    with ORDER BY … LIMIT 2 OFFSET k and interpolates: the same result, two rows read.
+    """
+    column = "first_response_seconds"
+    if connection.vendor == "postgresql":
+        figures = chats.aggregate(
+            n=Count("id"),
+            mean=Avg(column),
+            median=PercentileCont(column, fraction=0.5),
+            p90=PercentileCont(column, fraction=0.9),
+        )
+        return ResponseTimes(
+            chats=figures["n"],
+            mean_seconds=figures["mean"],
+            median_seconds=figures["median"],
+            p90_seconds=figures["p90"],
+            method="percentile_cont",
+        )
+    figures = chats.aggregate(n=Count("id"), mean=Avg(column))
+    n = figures["n"]
+
+    def percentile(fraction: float) -> float | None:
+        if not n:
+            return None
+        position = (n - 1) * fraction
+        below = math.floor(position)
+        values = list(chats.order_by(column).values_list(column, flat=True)[below : below + 2])
+        if len(values) == 1 or position == below:
+            return float(values[0])
+        return float(values[0] + (values[1] - values[0]) * (position - below))
+
+    return ResponseTimes(
+        chats=n,
+        mean_seconds=figures["mean"],
+        median_seconds=percentile(0.5),
+        p90_seconds=percentile(0.9),
+        method="order_offset",
+    )
+
+
+def _daily(day_groups: list[Group], date_from: date, date_to: date) -> list[Day]:
+    counts: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
+    for g in day_groups:
+        counts[g["day"], g["decision"]][0] += g["n"]
+        counts[g["day"], g["decision"]][1] += g["converted_n"]
+    days = []
+    day = date_from
+    while day <= date_to:
+        invited, invited_converted = counts.get((day, Decision.INVITED), (0, 0))
+        held_out, held_out_converted = counts.get((day, Decision.HELD_OUT), (0, 0))
+        days.append(
+            Day(
+                day=day,
+                invited=invited,
+                invited_converted=invited_converted,
+                invited_rate=invited_converted / invited if invited else None,
+                held_out=held_out,
+                held_out_converted=held_out_converted,
+                held_out_rate=held_out_converted / held_out if held_out else None,
+            )
+        )
+        day += timedelta(days=1)
+    return days
+
+
+def _daily_money(day_groups: list[Group]) -> list[DayMoney]:
+    """Revenue credited to invited carts and the remedy cost, per day and currency (days
+    with no invited carts are left out)."""
+    invited = [g for g in day_groups if g["decision"] == Decision.INVITED]
+    keys = sorted({(g["day"], g["currency"]) for g in invited})
+    return [
+        DayMoney(
+            day=day,
+            currency=currency,
+            revenue=_amount([g for g in invited if g["day"] == day], "revenue_sum", currency),
+            remedy_cost=_amount(
+                [g for g in invited if g["day"] == day], "remedy_cost_sum", currency
+            ),
+        )
+        for day, currency in keys
+    ]
