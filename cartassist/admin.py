@@ -138,3 +138,6 @@ class InterventionAdmin(ReadOnlyAdmin):
     list_select_related = ["cart", "site"]
     search_fields = ["cart__external_id", "visitor_id"]
     date_hierarchy = "decided_at"
+
+
+from cartassist import admin_webhooks  # noqa: E402, F401 - registers the webhook admins

@@ -31,7 +31,9 @@ from cartassist.models import (
     StallReason,
     SuppressionReason,
     Visitor,
+    WebhookEvent,
 )
+from cartassist.services.webhooks import intervention_webhook_data, webhooks_emit
 
 DEFAULT_COPY: dict[str, tuple[str, str]] = {
     StallReason.SHIPPING_SHOCK: (
@@ -277,5 +279,12 @@ def invitation_reach_out(*, agent: AgentProfile, cart_id: int, now: datetime) ->
         )
         Visitor.objects.update_or_create(
             site=site, external_id=cart.visitor_id, defaults={"last_invited_at": now}
+        )
+        webhooks_emit(
+            site_id=site.pk,
+            event=WebhookEvent.INTERVENTION_CREATED,
+            dedupe_key=f"intervention:{intervention.pk}",
+            data=intervention_webhook_data(intervention, cart.external_id),
+            now=now,
         )
         return _invitation_create(intervention=intervention, agent=agent, now=now)

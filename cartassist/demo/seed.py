@@ -89,6 +89,11 @@ GROUP_PERMISSIONS = {
         "policies.view_policy", "policies.add_policy", "policies.change_policy",
         "policies.view_policyversion", "policies.view_offer", "policies.view_grant",
         "policies.view_auditentry",
+        # Webhooks (docs/WEBHOOKS.md): they manage the endpoints and read the delivery log
+        # (changing endpoints also allows "Retry now" on deliveries).
+        "cartassist.view_webhookendpoint", "cartassist.add_webhookendpoint",
+        "cartassist.change_webhookendpoint", "cartassist.delete_webhookendpoint",
+        "cartassist.view_webhookdelivery",
     ],
     # Agents get no policies permission: they see what they may offer in the console only.
     "Agents": AGENT_PERMISSIONS,

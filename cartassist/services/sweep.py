@@ -31,6 +31,7 @@ from cartassist.models import (
     Site,
     Visitor,
 )
+from cartassist.services.webhooks import webhooks_emit_interventions
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,10 @@ def _sweep_batch(*, now: datetime, batch_size: int, result: SweepResult) -> int:
         # The carts are claimed by this transaction alone; the unique (cart, deadline)
         # constraint is the last line of defence, so a conflict is skipped, not raised.
         Intervention.objects.bulk_create(interventions, ignore_conflicts=True)
+        # intervention.created for the shops that subscribed (one query when none did).
+        webhooks_emit_interventions(
+            site_ids=sites.keys(), cart_external_ids={c.pk: c.external_id for c in carts}, now=now
+        )
         invited = Intervention.objects.filter(
             cart_id__in=[i.cart_id for i in interventions if i.decision == Decision.INVITED],
             decided_at=now,

@@ -17,7 +17,9 @@ from django.core import signing
 from django.db import transaction
 
 from agents import realtime
-from cartassist.models import Site
+from cartassist.domain.webhooks import json_safe
+from cartassist.models import Site, WebhookEvent
+from cartassist.services.webhooks import webhooks_emit
 from policies.engine.money import quantize
 from policies.models import AuditAction, Grant, Offer
 from policies.services.offers import audit
@@ -49,6 +51,13 @@ def grant_issue(*, offer: Offer, now: datetime) -> tuple[Grant, str]:
         offer=offer,
         grant=grant,
         outcome=f"grant {grant.token_id}, expires {grant.expires_at:%Y-%m-%d %H:%M} UTC",
+    )
+    webhooks_emit(
+        site_id=grant.site_id,
+        event=WebhookEvent.GRANT_ISSUED,
+        dedupe_key=f"grant:{grant.token_id}",
+        data=lambda: grant_webhook_data(grant),
+        now=now,
     )
     conversation = offer.conversation
     realtime.publish_on_commit(
@@ -84,6 +93,22 @@ def grant_payload(grant: Grant, token: str) -> dict[str, Any]:
         "cart_id": grant.cart.external_id,
         "offer_id": grant.offer_id,
         "expires_at": grant.expires_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def grant_webhook_data(grant: Grant) -> dict[str, Any]:
+    """The ``data`` of ``grant.issued`` (``grant.redeemed`` adds the order): docs/WEBHOOKS.md."""
+    version = grant.policy_version
+    return {
+        "grant_id": grant.token_id,
+        "cart": grant.cart.external_id,
+        "kind": grant.kind,
+        "amount": None if grant.amount is None else str(quantize(grant.amount, grant.currency)),
+        "currency": grant.currency,
+        "policy_id": version.policy_id,
+        "policy_version": version.number,
+        "issued_at": json_safe(grant.issued_at),
+        "expires_at": json_safe(grant.expires_at),
     }
 
 
@@ -157,6 +182,17 @@ def grant_redeem(
             grant.order_id = order_id
             grant.idempotency_key = idempotency_key
             grant.save(update_fields=["redeemed_at", "order_id", "idempotency_key"])
+            webhooks_emit(
+                site_id=site.pk,
+                event=WebhookEvent.GRANT_REDEEMED,
+                dedupe_key=f"grant:{grant.token_id}",
+                data=lambda: {
+                    **grant_webhook_data(grant),
+                    "order_id": order_id,
+                    "redeemed_at": json_safe(now),
+                },
+                now=now,
+            )
             audit(
                 action=AuditAction.GRANT_REDEEMED,
                 site_id=site.pk,
