@@ -33,6 +33,7 @@ from cartassist.models import (
     Visitor,
     WebhookEvent,
 )
+from cartassist.services.outcomes import invitation_results_sync
 from cartassist.services.webhooks import intervention_webhook_data, webhooks_emit
 
 DEFAULT_COPY: dict[str, tuple[str, str]] = {
@@ -118,6 +119,7 @@ def invitations_create(*, interventions: list[Intervention], now: datetime) -> l
         [_new_invitation(i, named[i.site_id], copies, now) for i in interventions]
     )
     _publish_invitations(invitations)
+    invitation_results_sync(invitation_ids=[i.pk for i in invitations], now=now)
     return invitations
 
 
@@ -127,6 +129,7 @@ def _invitation_create(
     invitation = _new_invitation(intervention, agent, _copies({intervention.site_id}), now)
     invitation.save()
     _publish_invitations([invitation])
+    invitation_results_sync(invitation_ids=[invitation.pk], now=now)
     return invitation
 
 
@@ -150,9 +153,11 @@ def invitations_pending(*, site_id: int, visitor_id: str, now: datetime) -> list
 
 
 def invitations_mark_delivered(*, invitation_ids: list[int], now: datetime) -> None:
-    Invitation.objects.filter(pk__in=invitation_ids, status=InvitationStatus.PENDING).update(
-        status=InvitationStatus.DELIVERED, delivered_at=now
-    )
+    with transaction.atomic():
+        Invitation.objects.filter(pk__in=invitation_ids, status=InvitationStatus.PENDING).update(
+            status=InvitationStatus.DELIVERED, delivered_at=now
+        )
+        invitation_results_sync(invitation_ids=invitation_ids, now=now)
 
 
 def _open_invitation(*, site_id: int, visitor_id: str, invitation_id: int) -> Invitation:
@@ -183,6 +188,7 @@ def invitation_accept(
         invitation.status = InvitationStatus.ACCEPTED
         invitation.responded_at = now
         invitation.save(update_fields=["status", "responded_at"])
+        invitation_results_sync(invitation_ids=[invitation.pk], now=now)
         intervention = invitation.intervention
         conversation = Conversation.objects.create(
             site_id=site_id,
@@ -214,14 +220,25 @@ def invitation_dismiss(*, site_id: int, visitor_id: str, invitation_id: int, now
         invitation.status = InvitationStatus.DISMISSED
         invitation.responded_at = now
         invitation.save(update_fields=["status", "responded_at"])
+        invitation_results_sync(invitation_ids=[invitation.pk], now=now)
         realtime.publish_on_commit(realtime.console_site_group(site_id), realtime.QUEUE_CHANGED, {})
 
 
 def invitations_expire(*, now: datetime) -> int:
     """Ignored invitations past their expiry become "expired" (the shopper ignored them)."""
-    return Invitation.objects.filter(status__in=OPEN_STATUSES, expires_at__lte=now).update(
-        status=InvitationStatus.EXPIRED
-    )
+    with transaction.atomic():
+        ids = list(
+            Invitation.objects.filter(status__in=OPEN_STATUSES, expires_at__lte=now).values_list(
+                "pk", flat=True
+            )[:1000]
+        )
+        if not ids:
+            return 0
+        expired = Invitation.objects.filter(pk__in=ids, status__in=OPEN_STATUSES).update(
+            status=InvitationStatus.EXPIRED
+        )
+        invitation_results_sync(invitation_ids=ids, now=now)
+    return expired
 
 
 def invitation_reach_out(*, agent: AgentProfile, cart_id: int, now: datetime) -> Invitation:

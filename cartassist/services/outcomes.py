@@ -295,27 +295,62 @@ def _related(obj: Any, name: str) -> Any:
         return None
 
 
-def _apply_invitation(intervention: Intervention, *, now: datetime) -> None:
+def invitation_result_for(
+    *, status: str, delivered_at: datetime | None, expires_at: datetime, now: datetime
+) -> str:
+    """What became of an invitation, as the outcome records it."""
     from agents.models import InvitationStatus
 
-    invitation = _related(intervention, "invitation")
-    if invitation is None:
-        intervention.invitation_result = InvitationResult.NONE
-        return
-    status = invitation.status
-    if status in (InvitationStatus.PENDING, InvitationStatus.DELIVERED) and (
-        invitation.expires_at <= now
-    ):
+    if status in (InvitationStatus.PENDING, InvitationStatus.DELIVERED) and expires_at <= now:
         status = InvitationStatus.EXPIRED  # the housekeeping pass has not caught up yet
-    intervention.invitation_result = {
+    return {
         InvitationStatus.PENDING: InvitationResult.PENDING,
         InvitationStatus.DELIVERED: InvitationResult.DELIVERED,
         InvitationStatus.ACCEPTED: InvitationResult.ACCEPTED,
         InvitationStatus.DISMISSED: InvitationResult.DISMISSED,
         InvitationStatus.EXPIRED: (
-            InvitationResult.IGNORED if invitation.delivered_at else InvitationResult.UNDELIVERED
+            InvitationResult.IGNORED if delivered_at else InvitationResult.UNDELIVERED
         ),
     }[status]
+
+
+def invitation_results_sync(*, invitation_ids: Iterable[int], now: datetime) -> None:
+    """Copy the invitations' current state to their interventions' outcome, at once.
+
+    Called where an invitation changes (created, shown, accepted, dismissed, expired),
+    so the funnel in analytics is current before the outcome is finalised. At most one
+    UPDATE per result.
+    """
+    from agents.models import Invitation
+
+    by_result: dict[str, list[int]] = defaultdict(list)
+    for row in Invitation.objects.filter(pk__in=list(invitation_ids)).values(
+        "intervention_id", "status", "delivered_at", "expires_at"
+    ):
+        result = invitation_result_for(
+            status=row["status"],
+            delivered_at=row["delivered_at"],
+            expires_at=row["expires_at"],
+            now=now,
+        )
+        by_result[result].append(row["intervention_id"])
+    for result, ids in by_result.items():
+        Intervention.objects.filter(pk__in=ids).exclude(invitation_result=result).update(
+            invitation_result=result, outcome_updated_at=now
+        )
+
+
+def _apply_invitation(intervention: Intervention, *, now: datetime) -> None:
+    invitation = _related(intervention, "invitation")
+    if invitation is None:
+        intervention.invitation_result = InvitationResult.NONE
+        return
+    intervention.invitation_result = invitation_result_for(
+        status=invitation.status,
+        delivered_at=invitation.delivered_at,
+        expires_at=invitation.expires_at,
+        now=now,
+    )
 
 
 def _apply_chat(

@@ -529,3 +529,39 @@ class TestFollowUps:
             HTTP_X_CARTASSIST_SIGNATURE=sign(site.secret, ts, body),
         )
         assert response.status_code == 400
+
+
+class TestInvitationFunnel:
+    """The invitation's fate is on the intervention as it happens, not only when final."""
+
+    def test_each_invitation_change_reaches_the_outcome(self, site):
+        from agents.services.invitations import (
+            invitation_accept,
+            invitation_dismiss,
+            invitations_expire,
+            invitations_mark_delivered,
+        )
+        from tests.fixtures.agents import make_agent, make_invitation
+
+        now = timezone.now()
+        make_agent(site, now=now)
+        shown = make_invitation(make_stalled_cart(site, visitor_id="v-shown", now=now), now=now)
+        accepted = make_invitation(make_stalled_cart(site, visitor_id="v-yes", now=now), now=now)
+        dismissed = make_invitation(make_stalled_cart(site, visitor_id="v-no", now=now), now=now)
+        unseen = make_invitation(make_stalled_cart(site, visitor_id="v-away", now=now), now=now)
+
+        def result(invitation: Any) -> str:
+            return Intervention.objects.get(pk=invitation.intervention_id).invitation_result
+
+        assert {result(i) for i in (shown, accepted, dismissed, unseen)} == {"pending"}
+        invitations_mark_delivered(invitation_ids=[shown.pk, accepted.pk, dismissed.pk], now=now)
+        assert result(shown) == "delivered"
+        invitation_accept(site_id=site.pk, visitor_id="v-yes", invitation_id=accepted.pk, now=now)
+        invitation_dismiss(site_id=site.pk, visitor_id="v-no", invitation_id=dismissed.pk, now=now)
+        invitations_expire(now=now + timedelta(days=1))
+        assert (result(shown), result(accepted), result(dismissed), result(unseen)) == (
+            "ignored",
+            "accepted",
+            "dismissed",
+            "undelivered",
+        )
