@@ -6,11 +6,9 @@ emitted by the sweep, agent reach-outs and grants with the documented fields."""
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +18,6 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agents.services.invitations import invitation_reach_out
-from cartassist.celery import app as celery_app
 from cartassist.demo.seed import groups_ensure
 from cartassist.domain.webhooks import retry_delay, webhook_body
 from cartassist.models import (
@@ -44,11 +41,10 @@ from policies.services.offers import offer_accept, offer_authorize
 from tests.fixtures.agents import make_agent, make_stalled_cart
 from tests.fixtures.policies import make_chat, make_policy
 
-from .webhook_receiver import WebhookReceiver
+from .webhook_receiver import WebhookReceiver, documented_verifier
 
 pytestmark = pytest.mark.django_db
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "WEBHOOKS.md"
 MIDDLE = 0.5  # jitter at the middle of its range: the scheduled wait exactly
 
 
@@ -61,17 +57,6 @@ def receiver() -> Iterator[WebhookReceiver]:
     receiver.start()
     yield receiver
     receiver.stop()
-
-
-@pytest.fixture
-def eager_tasks() -> Iterator[None]:
-    """Tasks run in-process, as in embedded mode, also when the suite runs with REDIS_URL
-    (.ci/run phase 2): these tests check delivery, not the broker."""
-    saved = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    yield
-    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = saved
 
 
 @pytest.fixture
@@ -99,18 +84,6 @@ def emit(site: Site, now: datetime, key: str = "grant:g1", **overrides: Any) -> 
     return webhooks_emit(**values)
 
 
-def documented_verifier() -> Callable[..., bool]:
-    """The Python verification recipe, taken verbatim from docs/WEBHOOKS.md: the test
-    checks the signature with what shops copy, not with the service's code."""
-    text = DOC.read_text()
-    section = text[text.index("## Verifying a delivery") :]
-    code = re.search(r"```python\n(.*?)```", section, re.S)
-    assert code, "docs/WEBHOOKS.md has no Python verification recipe"
-    namespace: dict[str, Any] = {}
-    exec(code.group(1), namespace)  # noqa: S102 - our own documentation
-    return namespace["verify_cartassist_webhook"]
-
-
 def state(delivery: WebhookDelivery) -> tuple[Any, ...]:
     delivery.refresh_from_db()
     return (delivery.status, delivery.attempts, delivery.response_status, delivery.next_attempt_at)
@@ -120,7 +93,7 @@ def state(delivery: WebhookDelivery) -> tuple[Any, ...]:
 
 
 def test_a_delivery_verifies_with_the_documented_recipe(
-    site, receiver, eager_tasks, fast_settings, django_capture_on_commit_callbacks
+    site, receiver, fast_settings, django_capture_on_commit_callbacks
 ):
     # given
     subscribe(site, receiver.url)
@@ -160,9 +133,7 @@ def test_a_delivery_verifies_with_the_documented_recipe(
 # --- (b) retries with back-off ---------------------------------------------------------------
 
 
-def test_a_failing_endpoint_is_retried_with_back_off_until_delivered(
-    site, receiver, eager_tasks, fast_settings
-):
+def test_a_failing_endpoint_is_retried_with_back_off_until_delivered(site, receiver, fast_settings):
     # given: the endpoint answers 500 first, then its port is closed
     subscribe(site, receiver.url)
     t0 = timezone.now()
@@ -227,7 +198,7 @@ def test_the_retry_schedule_backs_off_with_jitter_and_a_cap():
 
 
 def test_an_event_emitted_twice_is_queued_once_and_distinct_events_get_distinct_ids(
-    site, receiver, eager_tasks, fast_settings, django_capture_on_commit_callbacks
+    site, receiver, fast_settings, django_capture_on_commit_callbacks
 ):
     # given: two subscribed endpoints, one switched off, one for another event only
     second = WebhookReceiver()
@@ -317,7 +288,7 @@ def test_non_http_urls_are_never_called(site, receiver, fast_settings):
 
 
 def test_a_claimed_delivery_is_not_sent_again_until_its_lease_runs_out(
-    site, receiver, eager_tasks, fast_settings
+    site, receiver, fast_settings
 ):
     # given: another worker claimed the delivery (status sending, attempt 1 under way)
     subscribe(site, receiver.url)
@@ -403,7 +374,7 @@ def test_merchandisers_add_an_endpoint_with_event_checkboxes(site, merchandiser_
 
 
 def test_the_delivery_log_lists_shows_and_retries_deliveries(
-    site, receiver, merchandiser_client, eager_tasks, django_capture_on_commit_callbacks
+    site, receiver, merchandiser_client, django_capture_on_commit_callbacks
 ):
     # given: a delivery that gave up
     endpoint = subscribe(site, receiver.url)

@@ -1,16 +1,22 @@
-"""A real HTTP receiver for webhook tests: http.server on 127.0.0.1, an ephemeral port.
+"""For webhook tests: a real HTTP receiver, and the verification recipe of the docs.
 
-It records every request (headers and raw body) and can be told to answer the next N
-requests with an error, or be stopped (then the port refuses connections) and started
-again on the same port.
+The receiver is http.server on 127.0.0.1, on an ephemeral port. It records every request
+(headers and raw body) and can be told to answer the next N requests with an error, or be
+stopped (then the port refuses connections) and started again on the same port.
 """
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "WEBHOOKS.md"
 
 
 @dataclass(frozen=True)
@@ -76,3 +82,15 @@ class WebhookReceiver:
 
     def delivery_ids(self) -> list[str]:
         return [r.headers["CartAssist-Delivery"] for r in self.requests]
+
+
+def documented_verifier() -> Callable[..., bool]:
+    """The Python verification recipe, taken verbatim from docs/WEBHOOKS.md: the test
+    checks the signature with what shops copy, not with the service's code."""
+    text = DOC.read_text()
+    section = text[text.index("## Verifying a delivery") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code, "docs/WEBHOOKS.md has no Python verification recipe"
+    namespace: dict[str, Any] = {}
+    exec(code.group(1), namespace)  # noqa: S102 - our own documentation
+    return namespace["verify_cartassist_webhook"]
