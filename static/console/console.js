@@ -892,6 +892,7 @@
       },
       el("div", { className: "qi-top" },
         el("span", { className: "kind kind-" + item.kind }, KIND_LABELS[item.kind] || item.kind),
+        item.origin === "shopper" ? originPill() : null,
         el("span", { className: "urgency", title: "Urgency (0–100)" }, "urgency " + item.urgency)),
       el("div", { className: "qi-main" },
         el("strong", null, label("stall_reason", item.stall_reason) || "Chat"),
@@ -903,6 +904,13 @@
     $("queue-empty").hidden = items.length > 0;
     $("queue-count").textContent = items.length ? String(items.length) : "";
     updateTitle();
+  }
+
+  /** A chat the shopper opened from the widget's launcher, with no invitation. */
+  var SHOPPER_STARTED = "Started by the shopper";
+
+  function originPill() {
+    return el("span", { className: "pill origin-shopper", dataset: { testid: "origin-shopper" } }, SHOPPER_STARTED);
   }
 
   function firstChatIndex() {
@@ -976,6 +984,7 @@
     if (!chat) return;
     $("chat-title").textContent = "Chat " + chat.id + (chat.stallReason ? " · " + label("stall_reason", chat.stallReason) : "");
     var meta = [];
+    if (chat.meta.origin === "shopper") meta.push(SHOPPER_STARTED);
     if (chat.closed) {
       meta.push(chat.closeReason === "gone" ? "No longer assigned to you" : "Closed — " + (CLOSE_REASONS[chat.closeReason] || "closed"));
     } else {

@@ -630,6 +630,8 @@
       customerHmac: "data-customer-hmac",
       chat: "data-chat",
       verifyBase: "data-verify-base",
+      launcher: "data-launcher",
+      launcherLabel: "data-launcher-label",
     };
     Object.keys(attributes).forEach(function (option) {
       var value = tag.getAttribute(attributes[option]);
@@ -695,7 +697,12 @@
     }
     site.siteKey = options.siteKey;
     site.apiBase = util.trimSlash(options.apiBase || window.location.origin);
-    site.options = { chat: options.chat, verifyBase: options.verifyBase || null };
+    site.options = {
+      chat: options.chat,
+      verifyBase: options.verifyBase || null,
+      launcher: options.launcher,
+      launcherLabel: options.launcherLabel || null,
+    };
     site.chatSrc = options.chatSrc || site.apiBase + "/static/widget/chat.js";
     if (options.visitorId) identity.setVisitor(String(options.visitorId));
     if (options.customerId) identity.setCustomer(options.customerId, options.customerHmac);
@@ -843,7 +850,7 @@
     isOptedOut: function () {
       return storage.get("opted_out") !== null;
     },
-    /** Options for the chat: {chat, verifyBase}. */
+    /** Options for the chat: {chat, verifyBase, launcher, launcherLabel}. */
     options: function () {
       return site.options;
     },

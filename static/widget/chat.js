@@ -28,6 +28,8 @@
   var MAX_LENGTH = 2000; // CARTASSIST_MAX_MESSAGE_LENGTH's default; the server has the last word
   var CLOSE_UNAUTHORISED = 4401;
   var CLOSE_FORBIDDEN = 4403;
+  var LAUNCHER_LABEL = "Chat with us"; // data-launcher-label overrides it
+  var MAX_LAUNCHER_LABEL = 40;
 
   /** Runs once the core has initialised (CartAssist.onReady, at the end of this file). */
   function start(core) {
@@ -292,6 +294,7 @@
       typingSentAt: 0,
       typingTimer: null,
       announcedOffers: {},
+      starting: false, // chat.start sent (or waiting for the socket), no conversation yet
     };
     if (!state.conversation || typeof state.conversation.id !== "number" || isClosed()) {
       clearConversation(); // a chat that ended on an earlier page is not shown again
@@ -387,9 +390,10 @@
       var pending = (f.invitations || []).filter(function (i) {
         return state.dismissed.indexOf(i.id) === -1;
       });
-      if (!state.conversation && pending.length) showInvitation(pending[pending.length - 1]);
+      if (!state.conversation && pending.length && !state.starting) showInvitation(pending[pending.length - 1]);
       else if (state.invitation && !pending.length) ui.hideInvitation();
       render();
+      if (state.starting && !state.conversation) sendStart();
     }
 
     function setConversation(meta, opts) {
@@ -412,6 +416,11 @@
       ui.showChat();
       if (fresh || (opts && opts.quiet)) sync();
       render();
+      if (state.starting) {
+        state.starting = false;
+        ui.focusComposer();
+        core.emit("chat-started", { conversation: meta });
+      }
     }
 
     function sync() {
@@ -456,6 +465,12 @@
     }
 
     function onError(f) {
+      if (f.ref === "chat.start" && state.starting) {
+        state.starting = false;
+        ui.starting(f.code === "rate_limited" ? "Please wait a moment before starting another chat." : "The chat could not be started.");
+        ui.error(f.message || "Something went wrong.");
+        return;
+      }
       var entry = null;
       state.outbox.forEach(function (e) {
         if (e.client_message_id === f.ref) entry = e;
@@ -497,6 +512,7 @@
       if (!invitation || typeof invitation.id !== "number") return;
       if (state.dismissed.indexOf(invitation.id) !== -1) return;
       if (state.conversation && !isClosed()) return; // already chatting
+      if (state.starting) return; // the shopper is opening a chat of their own
       if (core.isOptedOut()) return;
       if (state.invitation && state.invitation.id === invitation.id) return;
       state.invitation = invitation;
@@ -539,6 +555,40 @@
       if (!path) return null;
       if (/^https?:\/\//i.test(path)) return path;
       return base + (path.charAt(0) === "/" ? "" : "/") + path;
+    }
+
+    // ------------------------------------------------------------ shopper-started chat
+    // The launcher ("Chat with us", off unless the shop enables it) opens the panel and
+    // sends chat.start; the server answers with the conversation, as after
+    // invitation.accept (an open conversation of this shopper is returned as it is).
+    function startChat() {
+      if (state.conversation && !isClosed()) {
+        ui.showChat();
+        ui.focusComposer();
+        return;
+      }
+      if (state.conversation) clearConversation(); // an ended chat: start afresh
+      if (state.invitation) {
+        ui.hideInvitation();
+        state.invitation = null;
+      }
+      state.starting = true;
+      ui.error(null);
+      ui.starting("Starting a chat…");
+      ui.announce("Starting a chat…");
+      if (socket.isOpen()) sendStart();
+      else socket.connect(); // hello, then sendStart()
+    }
+
+    function sendStart() {
+      var frame = { type: "chat.start" };
+      if (core.hasCart()) frame.cart_id = core.cartId();
+      socket.send(frame);
+    }
+
+    if (launcherEnabled(options.launcher)) {
+      var label = String(options.launcherLabel || "").trim().slice(0, MAX_LAUNCHER_LABEL) || LAUNCHER_LABEL;
+      ui.enableStart(label, startChat);
     }
 
     // ------------------------------------------------------------ messages out
@@ -717,7 +767,11 @@
       send: sendMessage,
       typed: typed,
       close: function () {
-        if (!state.conversation) return;
+        if (!state.conversation) {
+          state.starting = false; // a start that failed or never got an answer
+          ui.hideChat();
+          return;
+        }
         if (isClosed()) {
           clearConversation();
           ui.hideChat();
@@ -776,6 +830,11 @@
     if (value === undefined || value === null || value === "") return true;
     if (value === false || value === "false" || value === "off" || value === "0") return false;
     return true;
+  }
+
+  /** The launcher is opt-in: true, "true", "on" or "1" (data-launcher="true"). */
+  function launcherEnabled(value) {
+    return value === true || value === "true" || value === "on" || value === "1";
   }
 
   function safe(fn) {
@@ -844,6 +903,19 @@
     var badge = el("span", { className: "badge", hidden: true, "aria-hidden": "true" });
     launcher.appendChild(badge);
 
+    // "Chat with us": shown only when the shop enables it, and only while nothing else is.
+    var start = el("button", {
+      type: "button",
+      className: "launcher start",
+      "aria-haspopup": "dialog",
+      "data-testid": "chat-start",
+      hidden: true,
+    });
+    start.appendChild(el("span", { "aria-hidden": "true", text: "💬" }));
+    var startLabel = el("span", { className: "launcher-text", text: "Chat" });
+    start.appendChild(startLabel);
+    var startEnabled = false;
+
     var title = el("h2", { className: "title", id: "ca-title", text: "Chat" });
     var subtitle = el("p", { className: "subtitle", "data-testid": "chat-status" });
     var connection = el("p", { className: "connection", hidden: true, text: "Reconnecting…" });
@@ -869,6 +941,7 @@
     root.appendChild(live);
     root.appendChild(panel);
     root.appendChild(launcher);
+    root.appendChild(start);
 
     function mount() {
       if (!host.isConnected) document.body.appendChild(host);
@@ -886,6 +959,7 @@
     function layout() {
       panel.hidden = !visible || minimised;
       launcher.hidden = !visible || !minimised;
+      start.hidden = !startEnabled || visible;
       if (!minimised) badge.hidden = true;
     }
 
@@ -976,8 +1050,34 @@
         layout();
       },
       hideChat: function () {
+        var hadFocus = root.activeElement !== null;
         visible = false;
         layout();
+        if (hadFocus && startEnabled) start.focus(); // keep keyboard users in the widget
+      },
+      enableStart: function (label, onStart) {
+        startLabel.textContent = label;
+        start.addEventListener("click", onStart);
+        startEnabled = true;
+        mount();
+        layout();
+      },
+      /** The panel while a shopper-started chat opens (or failed to): status only. */
+      starting: function (status) {
+        mount();
+        card.hidden = true;
+        title.textContent = "Chat";
+        subtitle.textContent = status;
+        subtitle.hidden = false;
+        end.hidden = false;
+        end.setAttribute("aria-label", "Close chat window");
+        list.hidden = true;
+        composer.hidden = true;
+        composerNote.hidden = true;
+        visible = true;
+        minimised = false;
+        layout();
+        minimise.focus();
       },
       header: function (name, status) {
         title.textContent = name || "Chat";

@@ -67,7 +67,7 @@ def test_pages_embed_the_widget_with_one_script_tag(client, path):
     assert tags == [
         (
             "http://testserver/static/widget/cartassist.js",
-            f' data-site-key="{DEMO_SITE_KEY}" async',
+            f' data-site-key="{DEMO_SITE_KEY}" data-launcher="true" async',
         ),
         ("/static/demo/demo.js", " defer"),
     ]
