@@ -41,6 +41,7 @@
       },
       onReady: nothing,
       on: nothing,
+      visitorId: nothing,
     };
     return;
   }
@@ -879,6 +880,11 @@
     pending: pending,
     onReady: onReady,
     on: on,
+    // The visitor id events carry: what the helpdesk reports follow-up contacts with
+    // (docs/API.md, "POST /api/v1/server/follow-ups").
+    visitorId: function () {
+      return identity.visitorId();
+    },
   };
 
   // ---------------------------------------------------------------- boot

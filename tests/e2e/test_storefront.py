@@ -81,6 +81,7 @@ def test_stalled_at_a_high_delivery_charge_records_one_shipping_shock(
     server_requests.wait(lambda r: r.count(API) >= 1, "an events batch")
     cart_id = page.evaluate("document.body.dataset.cartId")
     visitor_id = page.evaluate("JSON.parse(localStorage.getItem('cartassist:v1:visitor'))")
+    assert page.evaluate("CartAssist.visitorId()") == visitor_id  # for helpdesk reports
     # then: every step reached the server once, in order
     events = list(CartEvent.objects.order_by("occurred_at"))
     assert [(e.type, e.data.get("step")) for e in events] == [
