@@ -421,26 +421,30 @@ def _reattribute_contacts(
 
 
 def _emit_conversion(site: Site, intervention: Intervention, *, now: datetime) -> None:
+    from cartassist.domain.webhooks import json_safe
     from cartassist.services.webhooks import webhooks_emit
+    from policies.engine.money import quantize
 
-    webhooks_emit(
-        site_id=site.pk,
-        event=WebhookEvent.CONVERSION_ATTRIBUTED,
-        dedupe_key=f"intervention:{intervention.pk}:{intervention.order_id}"[:80],
-        data={
+    def data() -> dict[str, Any]:  # built only when an endpoint subscribes
+        currency = intervention.currency
+        return {
             "intervention_id": intervention.pk,
             "cart": intervention.cart.external_id,
             "visitor_id": intervention.visitor_id,
             "decision": intervention.decision,
             "order_id": intervention.order_id,
-            "revenue": str(intervention.revenue),
-            "remedy_cost": str(intervention.remedy_cost),
-            "net_revenue": str(intervention.net_revenue),
-            "currency": intervention.currency,
+            "revenue": str(quantize(intervention.revenue, currency)),
+            "remedy_cost": str(quantize(intervention.remedy_cost, currency)),
+            "net_revenue": str(quantize(intervention.net_revenue, currency)),
+            "currency": currency,
             "attribution": intervention.attribution,
-            "converted_at": intervention.converted_at.isoformat()
-            if intervention.converted_at
-            else None,
-        },
+            "converted_at": json_safe(intervention.converted_at),
+        }
+
+    webhooks_emit(
+        site_id=site.pk,
+        event=WebhookEvent.CONVERSION_ATTRIBUTED,
+        dedupe_key=f"intervention:{intervention.pk}:{intervention.order_id}"[:80],
+        data=data,
         now=now,
     )

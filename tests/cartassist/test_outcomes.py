@@ -565,3 +565,47 @@ class TestInvitationFunnel:
             "dismissed",
             "undelivered",
         )
+
+
+class TestConversionWebhook:
+    def test_a_conversion_is_announced_once_with_exact_amounts(
+        self, site, post_events, django_capture_on_commit_callbacks
+    ):
+        from cartassist.models import WebhookDelivery, WebhookEndpoint
+
+        # Given the shop subscribes to conversions (an endpoint that refuses connections:
+        # the delivery stays queued for retry, which is all this test looks at)
+        WebhookEndpoint.objects.create(
+            site=site, url="http://127.0.0.1:9/hooks", events=["conversion.attributed"]
+        )
+        now = timezone.now()
+        cart, intervention = stalled_at(site, now - 2 * HOUR)
+        # When the order arrives, and everything is recomputed twice more
+        order(
+            post_events,
+            django_capture_on_commit_callbacks,
+            cart=cart.external_id,
+            at=now - HOUR,
+            total="74.90",
+            order_id="ord-W",
+        )
+        outcomes_refresh_for_interventions(intervention_ids=[intervention.pk], now=now)
+        outcomes_finalise(now=now + 2 * 24 * HOUR)
+        # Then one delivery, with the documented payload
+        (delivery,) = WebhookDelivery.objects.all()
+        assert delivery.event == "conversion.attributed"
+        data = delivery.payload["data"]
+        assert data == {
+            "intervention_id": intervention.pk,
+            "cart": cart.external_id,
+            "visitor_id": "visitor-1",
+            "decision": "invited",
+            "order_id": "ord-W",
+            "revenue": "74.90",
+            "remedy_cost": "0.00",
+            "net_revenue": "74.90",
+            "currency": "EUR",
+            "attribution": "same_cart",
+            "converted_at": data["converted_at"],
+        }
+        assert data["converted_at"].endswith("Z")
