@@ -3,6 +3,7 @@
     .venv/bin/python -m bench                 # everything, about 8 minutes
     .venv/bin/python -m bench --quick         # a smoke run, under 2 minutes
     .venv/bin/python -m bench --parts sweep --dbs postgres
+    .venv/bin/python -m bench --parts analytics --dbs postgres   # about 3 minutes
 
 Traffic goes only to servers this command starts on 127.0.0.1; every server it starts
 is stopped and every database it creates is dropped, also on failure or Ctrl-C.
@@ -45,6 +46,8 @@ FULL = {
     "sweep_sizes": {"postgres": "10000,100000,1000000", "sqlite": "10000,100000"},
     "sweep_repeat": 2,
     "sweep_modes": "invite,invite-no-push,suppress",
+    "analytics_sizes": {"postgres": "100000,1000000"},
+    "analytics_repeat": 5,
 }
 QUICK = {
     "duration": 2.0,
@@ -53,6 +56,8 @@ QUICK = {
     "sweep_sizes": {"postgres": "10000,100000", "sqlite": ""},
     "sweep_repeat": 1,
     "sweep_modes": "suppress",
+    "analytics_sizes": {"postgres": "100000"},
+    "analytics_repeat": 3,
 }
 
 
@@ -60,7 +65,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short runs, fewer sizes")
     parser.add_argument(
-        "--parts", default="validation,ingest,sweep", help="validation,ingest,sweep"
+        "--parts",
+        default="validation,ingest,sweep,analytics",
+        help="validation,ingest,sweep,analytics",
     )
     parser.add_argument(
         "--dbs", default="sqlite,postgres", help="sqlite,postgres (and sqlite-default)"
@@ -80,6 +87,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--sweep-modes", default=None, help="invite,invite-no-push,suppress (quick: suppress)"
     )
+    parser.add_argument(
+        "--analytics-sizes", default=None, help="interventions, e.g. 100000,1000000 (PostgreSQL)"
+    )
+    parser.add_argument("--analytics-repeat", type=int, default=None)
     parser.add_argument(
         "--json", type=Path, default=None, help="where to save results (default bench/results/)"
     )
@@ -119,6 +130,7 @@ def main(argv: list[str]) -> int:
         "validation": [],
         "ingest": [],
         "sweep": {},
+        "analytics": {},
     }
     try:
         if "validation" in parts:
@@ -163,6 +175,21 @@ def main(argv: list[str]) -> int:
                         f"--stalled={args.stalled}",
                         f"--repeat={repeat}",
                         f"--modes={args.sweep_modes or preset['sweep_modes']}",
+                    )
+                finally:
+                    db.close()
+        if "analytics" in parts:
+            # PostgreSQL only: the data is generated with generate_series.
+            for kind in dbs:
+                sizes = args.analytics_sizes or preset["analytics_sizes"].get(kind, "")
+                if not sizes:
+                    continue
+                log(f"analytics: {kind}, sizes {sizes}")
+                db = open_database(kind)
+                try:
+                    repeat = args.analytics_repeat or preset["analytics_repeat"]
+                    results["analytics"][kind] = run_django(
+                        db.env, "bench.analytics", f"--sizes={sizes}", f"--repeat={repeat}"
                     )
                 finally:
                     db.close()
@@ -381,6 +408,26 @@ def render(results: dict[str, Any]) -> str:
             largest = max(r["total_carts"] for r in sweep["rows"])
             out += ["", f"Claim query plan at {largest:,} carts:", "", "```"]
             out += [sweep["explain"], "```"]
+    for kind, analytics in results.get("analytics", {}).items():
+        out += ["", f"## Analytics ({kind}): analytics_compute against the interventions", ""]
+        out.append(
+            table(
+                ["interventions", "selection", "selected", "median ms", "min ms", "queries",
+                 "slowest queries (ms, first run)"],
+                [
+                    [
+                        f"{r['interventions']:,}",
+                        r["case"],
+                        f"{r['selected']:,}",
+                        r["compute_ms_median"],
+                        r["compute_ms_min"],
+                        r["queries"],
+                        ", ".join(f"{label} {ms}" for label, ms in r["slowest_queries_ms"]),
+                    ]
+                    for r in analytics["rows"]
+                ],
+            )
+        )  # fmt: skip
     return "\n".join(out)
 
 

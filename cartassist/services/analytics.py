@@ -22,6 +22,7 @@ from django.db import connection
 from django.db.models import Aggregate, Avg, Count, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
+from agents.models import AgentProfile
 from cartassist.domain.uplift import compare
 from cartassist.models import (
     Decision,
@@ -35,7 +36,7 @@ from cartassist.models import (
     SuppressionReason,
 )
 from policies.engine.money import CURRENCY_EXPONENTS
-from policies.models import RemedyKindChoices
+from policies.models import Policy, RemedyKindChoices
 
 # Below this many carts in either arm, the page says the sample is too small to tell.
 MIN_ARM_SIZE = 30
@@ -250,7 +251,8 @@ def analytics_compute(
        currency gives the totals, conversions, money, funnel, suppression reasons and
        follow-up rates; the comparisons are assembled from its rows.
     2. One query for the distinct stalled carts.
-    3. One grouped query each for policies, remedies and agents (invited only).
+    3. One grouped query by policy, remedy, agent and currency (invited only), and
+       two lookups of the policies' and agents' names.
     4. One grouped query for follow-up contacts by arm, reason and channel.
     5. Time to first response: percentiles in SQL (see ``_response_times``).
     6. One grouped query by day (in ``tz``), decision and currency for the series.
@@ -295,6 +297,7 @@ def analytics_compute(
         )
     )
     invited = interventions.filter(decision=Decision.INVITED)
+    by_policy, by_remedy, by_agent = _invited_breakdowns(invited)
     return AnalyticsReport(
         filters=Filters(
             date_from=date_from,
@@ -307,9 +310,9 @@ def analytics_compute(
         money=_money(groups),
         by_stall_reason=_by_stall_reason(groups),
         by_site=_by_site(groups),
-        by_policy=_invited_lines(invited, "policy_id", "policy__name", "No policy"),
-        by_remedy=_invited_lines(invited, "remedy_kind", None, "No remedy granted"),
-        by_agent=_invited_lines(invited, "agent_id", "agent__display_name", "No agent"),
+        by_policy=by_policy,
+        by_remedy=by_remedy,
+        by_agent=by_agent,
         funnel=_funnel(groups),
         suppression_reasons=_suppression_reasons(groups),
         follow_ups=_follow_ups(groups, start=start, end=end, site_ids=site_ids),
@@ -450,39 +453,69 @@ def _by_site(groups: list[Group]) -> list[ComparisonLine]:
     ]
 
 
-def _invited_lines(
-    invited: QuerySet[Intervention], key: str, label: str | None, empty: str
-) -> list[InvitedLine]:
-    """Invited interventions grouped by ``key`` (and its ``label`` column, joined) and
-    currency."""
-    fields = [key, "currency"] + ([label] if label else [])
-    rows = invited.values(*fields).annotate(
-        n=Count("id"),
-        accepted_n=Count("id", filter=Q(invitation_result=InvitationResult.ACCEPTED)),
-        converted_n=Count("id", filter=Q(converted=True)),
-        revenue_sum=Sum("revenue"),
-        remedy_cost_sum=Sum("remedy_cost"),
-        net_sum=Sum("net_revenue"),
-    )
-    lines = []
-    for row in rows:
-        value = row[key]
-        text = (row[label] or empty) if label else _label(RemedyKindChoices, value, empty)
-        currency = row["currency"]
-        lines.append(
-            InvitedLine(
-                key="" if value is None else str(value),
-                label=text,
-                currency=currency,
-                interventions=row["n"],
-                chats_accepted=row["accepted_n"],
-                converted=row["converted_n"],
-                conversion_rate=row["converted_n"] / row["n"] if row["n"] else None,
-                revenue=_round(row["revenue_sum"] or ZERO, currency),
-                remedy_cost=_round(row["remedy_cost_sum"] or ZERO, currency),
-                net_revenue=_round(row["net_sum"] or ZERO, currency),
-            )
+def _invited_breakdowns(
+    invited: QuerySet[Intervention],
+) -> tuple[list[InvitedLine], list[InvitedLine], list[InvitedLine]]:
+    """Invited interventions by policy, by remedy and by agent, each per currency.
+
+    One scan grouped by all three keys and the currency (the groups are bounded by the
+    catalogue: policies × remedies × agents, not by the interventions), rolled up here;
+    the names come from two lookups of the ids that occur.
+    """
+    groups = list(
+        invited.values("policy_id", "remedy_kind", "agent_id", "currency").annotate(
+            n=Count("id"),
+            accepted_n=Count("id", filter=Q(invitation_result=InvitationResult.ACCEPTED)),
+            converted_n=Count("id", filter=Q(converted=True)),
+            revenue_sum=Sum("revenue"),
+            remedy_cost_sum=Sum("remedy_cost"),
+            net_sum=Sum("net_revenue"),
         )
+    )
+    policy_ids = {g["policy_id"] for g in groups} - {None}
+    agent_ids = {g["agent_id"] for g in groups} - {None}
+    policies = dict(Policy.objects.filter(pk__in=policy_ids).values_list("pk", "name"))
+    agents = dict(AgentProfile.objects.filter(pk__in=agent_ids).values_list("pk", "display_name"))
+    by_policy = _roll_up(
+        groups, "policy_id", lambda pk: policies.get(pk, f"Policy {pk}") if pk else "No policy"
+    )
+    by_remedy = _roll_up(
+        groups, "remedy_kind", lambda kind: _label(RemedyKindChoices, kind, "No remedy granted")
+    )
+    by_agent = _roll_up(
+        groups, "agent_id", lambda pk: agents.get(pk, f"Agent {pk}") if pk else "No agent"
+    )
+    return by_policy, by_remedy, by_agent
+
+
+def _roll_up(groups: list[Group], key: str, label: Any) -> list[InvitedLine]:
+    sums: dict[tuple[Any, str], dict[str, Any]] = {}
+    for g in groups:
+        total = sums.setdefault(
+            (g[key], g["currency"]),
+            {"n": 0, "accepted_n": 0, "converted_n": 0, "revenue": ZERO, "cost": ZERO, "net": ZERO},
+        )
+        total["n"] += g["n"]
+        total["accepted_n"] += g["accepted_n"]
+        total["converted_n"] += g["converted_n"]
+        total["revenue"] += g["revenue_sum"] or ZERO
+        total["cost"] += g["remedy_cost_sum"] or ZERO
+        total["net"] += g["net_sum"] or ZERO
+    lines = [
+        InvitedLine(
+            key="" if value is None else str(value),
+            label=label(value),
+            currency=currency,
+            interventions=t["n"],
+            chats_accepted=t["accepted_n"],
+            converted=t["converted_n"],
+            conversion_rate=t["converted_n"] / t["n"] if t["n"] else None,
+            revenue=_round(t["revenue"], currency),
+            remedy_cost=_round(t["cost"], currency),
+            net_revenue=_round(t["net"], currency),
+        )
+        for (value, currency), t in sums.items()
+    ]
     lines.sort(key=lambda line: (-line.interventions, line.label, line.currency))
     return lines
 
