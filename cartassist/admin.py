@@ -7,8 +7,10 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
-from cartassist.models import Cart, CartEvent, Intervention, Site, StallRule
+from cartassist.models import Cart, CartEvent, FollowUpContact, Intervention, Site, StallRule
+from cartassist.services.outcomes import outcomes_refresh_for_interventions
 from cartassist.services.sites import site_secret_rotate
 
 # The admin index links to the analytics page (cartassist/analytics, docs/ANALYTICS.md).
@@ -56,6 +58,14 @@ class SiteAdmin(admin.ModelAdmin):
                     "holdout_share",
                     "shipping_shock_ratio",
                 ]
+            },
+        ),
+        (
+            "Outcomes",
+            {
+                "fields": ["attribution_window_hours", "follow_up_window_days"],
+                "description": "How long after an intervention an order is credited to it, and "
+                "a contact from the shopper counts as a follow-up (docs/ANALYTICS.md).",
             },
         ),
         (None, {"fields": ["created_at"]}),
@@ -119,6 +129,18 @@ class CartEventAdmin(ReadOnlyAdmin):
     search_fields = ["event_id", "cart__external_id", "visitor_id"]
 
 
+class FollowUpInline(admin.TabularInline):
+    model = FollowUpContact
+    fields = ["occurred_at", "source", "channel", "reason", "note"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Intervention)
 class InterventionAdmin(ReadOnlyAdmin):
     list_display = [
@@ -130,14 +152,125 @@ class InterventionAdmin(ReadOnlyAdmin):
         "stall_reason",
         "stage",
         "urgency",
-        "inactivity",
         "cart_value",
         "currency",
+        "converted",
+        "revenue",
+        "remedy_cost",
+        "follow_ups",
     ]
-    list_filter = ["site", "decision", "suppression_reason", "stall_reason", "stage"]
+    list_filter = [
+        "site",
+        "decision",
+        "suppression_reason",
+        "stall_reason",
+        "stage",
+        "invitation_result",
+        "converted",
+        "attribution",
+        "offer_accepted",
+        "outcome_final",
+    ]
     list_select_related = ["cart", "site"]
-    search_fields = ["cart__external_id", "visitor_id"]
+    search_fields = ["cart__external_id", "visitor_id", "order_id"]
     date_hierarchy = "decided_at"
+    inlines = [FollowUpInline]
+    actions = ["recompute_outcomes"]
+    fieldsets = [
+        (
+            "Decision",
+            {
+                "fields": [
+                    "site",
+                    "cart",
+                    "visitor_id",
+                    "trigger",
+                    "decided_at",
+                    "decision",
+                    "suppression_reason",
+                    "stall_reason",
+                    "stage",
+                    "urgency",
+                    "inactivity",
+                    "cart_value",
+                    "currency",
+                ]
+            },
+        ),
+        (
+            "Invitation and chat",
+            {
+                "fields": [
+                    "invitation_result",
+                    "agent",
+                    "first_response_seconds",
+                    "chat_duration_seconds",
+                    "visitor_messages",
+                    "agent_messages",
+                ]
+            },
+        ),
+        (
+            "Offers",
+            {
+                "fields": [
+                    "offers_made",
+                    "offer_accepted",
+                    "remedy_kind",
+                    "policy",
+                    "policy_version",
+                    "granted_amount",
+                    "remedy_cost",
+                ]
+            },
+        ),
+        (
+            "Conversion",
+            {
+                "fields": [
+                    "converted",
+                    "converted_at",
+                    "order_id",
+                    "attribution",
+                    "revenue",
+                    "net_revenue",
+                    "follow_ups",
+                    "outcome_final",
+                    "outcome_updated_at",
+                ],
+                "description": "Derived from orders, grants and follow-up contacts; recomputed "
+                "as they arrive and once more when the attribution window closes.",
+            },
+        ),
+    ]
+
+    def has_recompute_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("cartassist.view_intervention")
+
+    @admin.action(description="Recompute the outcome of the selected", permissions=["recompute"])
+    def recompute_outcomes(self, request: HttpRequest, queryset: QuerySet[Intervention]) -> None:
+        changed = outcomes_refresh_for_interventions(
+            intervention_ids=list(queryset.values_list("pk", flat=True)), now=timezone.now()
+        )
+        self.message_user(request, f"Recomputed; {changed} outcome(s) changed.", messages.SUCCESS)
+
+
+@admin.register(FollowUpContact)
+class FollowUpContactAdmin(ReadOnlyAdmin):
+    list_display = [
+        "occurred_at",
+        "site",
+        "source",
+        "channel",
+        "reason",
+        "visitor_id",
+        "customer_id",
+        "intervention",
+    ]
+    list_filter = ["site", "source", "channel", "reason"]
+    list_select_related = ["site", "intervention"]
+    search_fields = ["key", "visitor_id", "customer_id"]
+    date_hierarchy = "occurred_at"
 
 
 from cartassist import admin_webhooks  # noqa: E402, F401 - registers the webhook admins

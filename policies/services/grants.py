@@ -182,6 +182,9 @@ def grant_redeem(
             grant.order_id = order_id
             grant.idempotency_key = idempotency_key
             grant.save(update_fields=["redeemed_at", "order_id", "idempotency_key"])
+            from cartassist.tasks import outcomes_refresh_on_commit
+
+            outcomes_refresh_on_commit([grant.cart_id])
             webhooks_emit(
                 site_id=site.pk,
                 event=WebhookEvent.GRANT_REDEEMED,
