@@ -19,6 +19,7 @@ from cartassist.models import (
     CartStatus,
     Decision,
     EventSource,
+    FollowUpContact,
     Intervention,
     Site,
     StallReason,
@@ -102,7 +103,28 @@ def pages(site: Site, intervention: Intervention) -> list[str]:
         "/admin/cartassist/intervention/?decision__exact=suppressed",
         "/admin/cartassist/intervention/?suppression_reason__exact=quiet_hours",
         f"/admin/cartassist/intervention/{intervention.pk}/change/",
+        "/admin/cartassist/intervention/?converted__exact=1",
+        "/admin/cartassist/intervention/?invitation_result__exact=ignored",
+        "/admin/cartassist/followupcontact/",
+        f"/admin/cartassist/followupcontact/{follow_up(intervention).pk}/change/",
     ]
+
+
+def follow_up(intervention: Intervention) -> FollowUpContact:
+    contact, _ = FollowUpContact.objects.get_or_create(
+        site_id=intervention.site_id,
+        key="hd-1",
+        defaults={
+            "source": "helpdesk",
+            "channel": "email",
+            "reason": "checking_genuine",
+            "visitor_id": intervention.visitor_id,
+            "occurred_at": NOW,
+            "received_at": NOW,
+            "intervention": intervention,
+        },
+    )
+    return contact
 
 
 def test_every_cartassist_page_renders_for_a_superuser(admin_client, site, records):
@@ -249,3 +271,34 @@ def test_staff_who_may_only_view_sites_cannot_rotate_secrets(site):
     assert "rotate_secret" not in changelist.content.decode()
     site.refresh_from_db()
     assert (site.secret, site.previous_secret) == (old_secret, "")
+
+
+def test_the_intervention_page_shows_its_outcome_and_follow_ups(merchandiser_client, site, records):
+    # given: a converted intervention with a follow-up contact
+    Intervention.objects.filter(pk=records.pk).update(
+        converted=True, order_id="ord-77", revenue=Decimal("60.00"), net_revenue=Decimal("60.00")
+    )
+    follow_up(records)
+    # when
+    html = merchandiser_client.get(
+        f"/admin/cartassist/intervention/{records.pk}/change/"
+    ).content.decode()
+    # then
+    for text in ["Invitation and chat", "Offers", "Conversion", "ord-77", "Checking the outreach"]:
+        assert text in html
+
+
+def test_the_recompute_action_restores_the_derived_outcome(merchandiser_client, site, records):
+    # given: an outcome someone tampered with (no order exists for this shopper)
+    Intervention.objects.filter(pk=records.pk).update(converted=True, revenue=Decimal("999"))
+    # when: a merchandiser recomputes it from the list
+    response = merchandiser_client.post(
+        "/admin/cartassist/intervention/",
+        {"action": "recompute_outcomes", "_selected_action": [records.pk]},
+        follow=True,
+    )
+    # then
+    assert response.status_code == 200
+    records.refresh_from_db()
+    assert (records.converted, records.revenue) == (False, Decimal(0))
+    assert "1 outcome(s) changed" in response.content.decode()
