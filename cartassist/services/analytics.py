@@ -325,13 +325,13 @@ def analytics_compute(
 Group = dict[str, Any]
 
 
-def _count(groups: Iterable[Group], field: str = "n", **where: str) -> int:
+def _count(groups: Iterable[Group], field: str = "n", **where: object) -> int:
     return sum(
         g[field] or 0 for g in groups if all(g[key] == value for key, value in where.items())
     )
 
 
-def _amount(groups: Iterable[Group], field: str, currency: str, **where: str) -> Decimal:
+def _amount(groups: Iterable[Group], field: str, currency: str, **where: object) -> Decimal:
     total = sum(
         (
             g[field] or ZERO
@@ -523,7 +523,7 @@ def _roll_up(groups: list[Group], key: str, label: Any) -> list[InvitedLine]:
 def _funnel(groups: list[Group]) -> Funnel:
     invited = [g for g in groups if g["decision"] == Decision.INVITED]
 
-    def result(value: str) -> int:
+    def result(value: object) -> int:
         return _count(invited, f"result_{value}")
 
     accepted = result(InvitationResult.ACCEPTED)
@@ -651,7 +651,7 @@ def _response_times(chats: QuerySet[Intervention]) -> ResponseTimes:
 
 
 def _daily(day_groups: list[Group], date_from: date, date_to: date) -> list[Day]:
-    counts: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
+    counts: dict[tuple[date, object], list[int]] = defaultdict(lambda: [0, 0])
     for g in day_groups:
         counts[g["day"], g["decision"]][0] += g["n"]
         counts[g["day"], g["decision"]][1] += g["converted_n"]
