@@ -30,6 +30,7 @@ How it stays honest and reproducible:
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import math
 import random
 import re
@@ -148,6 +149,10 @@ SIMULATION_STALL_THRESHOLDS = {
     Stage.PAYMENT: timedelta(minutes=3),
 }
 DEFAULT_SITE_NAME = "Simulated shop"
+# The demo's analytics page shows the history of a site of its own, so that the live demo
+# storefront (its site, agents, availability and console) is left exactly as it was.
+DEMO_HISTORY_SITE_NAME = "Demo Storefront (simulated history)"
+DEMO_HISTORY_SHOPPERS = 200
 
 PRODUCTS = [
     ("SIM-MUG", "Enamel camp mug", Decimal("14.50")),
@@ -840,6 +845,26 @@ def simulate(*, site: Site, config: SimulationConfig, now: datetime) -> Simulati
     invitations_expire(now=run.horizon)
     outcomes_finalise(now=now)
     return _summary(run)
+
+
+# Enough of an effect for 200 shoppers to show an interval above zero, usually.
+DEMO_HISTORY_CONFIG = SimulationConfig(
+    shoppers=DEMO_HISTORY_SHOPPERS, invited_conversion=0.35, holdout_conversion=0.17
+)
+
+
+def demo_history_ensure(
+    *, shoppers: int = DEMO_HISTORY_SHOPPERS, now: datetime
+) -> SimulationSummary | None:
+    """The demo's simulated history, the first time only (None when it exists already):
+    ``shoppers`` shoppers over 14 days on a site of its own (DEMO_HISTORY_CONFIG)."""
+    if shoppers <= 0:
+        return None
+    site = simulation_site_ensure(name=DEMO_HISTORY_SITE_NAME, now=now)
+    if Intervention.objects.filter(site=site).exists():
+        return None
+    config = dataclasses.replace(DEMO_HISTORY_CONFIG, shoppers=shoppers)
+    return simulate(site=site, config=config, now=now)
 
 
 # --- the summary --------------------------------------------------------------------------
