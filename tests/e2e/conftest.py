@@ -263,7 +263,9 @@ def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer
         }
     )
     server = ChatServer(f"http://127.0.0.1:{port}", database, directory / "daphne.log")
-    server.manage(env, "demo", "--no-serve", "--host", "127.0.0.1", "--port", str(port))
+    # No simulated history (docs/ANALYTICS.md, "Simulator"): the journeys count rows.
+    demo_options = ["--no-serve", "--host", "127.0.0.1", "--port", str(port)]
+    server.manage(env, "demo", *demo_options, "--simulated-shoppers", "0")
     server.manage(env, "shell", "-c", CHAT_SERVER_SETUP)
     daphne = str(Path(sys.executable).parent / "daphne")
     with server.log.open("wb") as log:
