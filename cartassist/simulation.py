@@ -243,6 +243,7 @@ class SimulationSummary:
 
 # --- the agent availability check at the simulated moment ---------------------------------
 
+DEFAULT_AVAILABILITY = "agents.services.presence.agent_with_free_capacity"
 _simulated_now: contextvars.ContextVar[datetime | None] = contextvars.ContextVar(
     "cartassist_simulated_now", default=None
 )
@@ -260,7 +261,8 @@ def simulated_agent_availability(site: Site) -> bool:
     simulated moment; for any other site, the configured check, unchanged."""
     now = _simulated_now.get()
     if now is None or site.pk != _simulated_site_id.get():
-        return bool(import_string(_configured_check.get())(site))
+        configured = _configured_check.get() or DEFAULT_AVAILABILITY
+        return bool(import_string(configured)(site))
     return site.agents_available and (
         least_loaded_available_agent(site_id=site.pk, now=now) is not None
     )

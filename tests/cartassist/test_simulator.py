@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.db import transaction
 
 from agents.models import AgentProfile, Conversation, Invitation, InvitationStatus
+from cartassist.demo.seed import demo_seed
 from cartassist.domain.attribution import SAME_CART, SAME_SHOPPER
 from cartassist.models import (
     Cart,
@@ -28,8 +29,10 @@ from cartassist.models import (
     SuppressionReason,
 )
 from cartassist.simulation import (
+    DEMO_HISTORY_SITE_NAME,
     SimulationConfig,
     SimulationSummary,
+    demo_history_ensure,
     simulate,
     simulation_site_ensure,
     standard_error,
@@ -298,6 +301,45 @@ def test_a_second_run_on_the_same_site_does_not_reuse_the_first_runs_shoppers():
     assert Intervention.objects.filter(site=site).count() == 30
     assert second.measured.other_interventions == 15
     assert "not from this run" in "\n".join(summary_lines(second))
+
+
+# --- the demo -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_demo_history_is_simulated_once_beside_an_untouched_live_demo(settings):
+    # given: the live demo, its agent online now
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    seed = demo_seed(origins=[])
+    agent = AgentProfile.objects.get(user=seed.agent)
+    AgentProfile.objects.filter(pk=agent.pk).update(status="online", last_heartbeat_at=NOW)
+    live_before = list(
+        AgentProfile.objects.filter(site=seed.site).values_list("status", "last_heartbeat_at")
+    )
+    # when
+    first = demo_history_ensure(shoppers=20, now=NOW)
+    again = demo_history_ensure(shoppers=20, now=NOW)
+    # then: once, on a site of its own
+    assert first is not None
+    assert first.site_name == DEMO_HISTORY_SITE_NAME
+    assert first.stalled == 20
+    assert again is None
+    assert Intervention.objects.filter(site__name=DEMO_HISTORY_SITE_NAME).count() == 20
+    # and the live demo is as it was
+    assert not Intervention.objects.filter(site=seed.site).exists()
+    assert not Cart.objects.filter(site=seed.site).exists()
+    site = Site.objects.get(pk=seed.site.pk)
+    assert (site.holdout_share, site.agents_available) == (Decimal("0.100"), True)
+    assert (
+        list(AgentProfile.objects.filter(site=site).values_list("status", "last_heartbeat_at"))
+        == live_before
+    )
+
+
+@pytest.mark.django_db
+def test_no_demo_history_when_asked_for_none():
+    assert demo_history_ensure(shoppers=0, now=NOW) is None
+    assert not Site.objects.filter(name=DEMO_HISTORY_SITE_NAME).exists()
 
 
 # --- the command --------------------------------------------------------------------------
