@@ -492,7 +492,7 @@ class _Run:
             swept_at = cart.stall_deadline + _seconds(self.rng, 0, 10)
             self._agents_at(swept_at)
             _simulated_now.set(swept_at)
-            stall_sweep(now=swept_at)
+            stall_sweep(now=swept_at, site_ids=[self.site.pk])
             _simulated_now.set(None)
             intervention = (
                 Intervention.objects.filter(cart=cart)

@@ -47,7 +47,11 @@ class SweepResult:
 
 
 def stall_sweep(
-    *, now: datetime, batch_size: int = 500, max_batches: int | None = None
+    *,
+    now: datetime,
+    batch_size: int = 500,
+    max_batches: int | None = None,
+    site_ids: list[int] | None = None,
 ) -> SweepResult:
     """Decide every cart whose stall deadline has passed, in batches of ``batch_size``.
 
@@ -64,7 +68,7 @@ def stall_sweep(
     """
     result = SweepResult()
     while max_batches is None or result.batches < max_batches:
-        claimed = _sweep_batch(now=now, batch_size=batch_size, result=result)
+        claimed = _sweep_batch(now=now, batch_size=batch_size, result=result, site_ids=site_ids)
         result.batches += 1
         if claimed < batch_size:
             break
@@ -73,9 +77,13 @@ def stall_sweep(
     return result
 
 
-def _sweep_batch(*, now: datetime, batch_size: int, result: SweepResult) -> int:
+def _sweep_batch(
+    *, now: datetime, batch_size: int, result: SweepResult, site_ids: list[int] | None
+) -> int:
     with transaction.atomic():
         qs = cart_qs_select_for_update().filter(stall_deadline__lte=now).order_by("stall_deadline")
+        if site_ids is not None:  # the simulator sweeps its own site at past moments
+            qs = qs.filter(site_id__in=site_ids)
         if supports_skip_locked():
             qs = qs.select_for_update(skip_locked=True, of=("self",))
         carts = list(qs[:batch_size])

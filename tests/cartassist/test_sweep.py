@@ -231,6 +231,20 @@ def test_a_cart_is_decided_at_its_deadline_exactly(site):
     assert Intervention.objects.get().inactivity == SHIPPING_WAIT
 
 
+def test_a_sweep_limited_to_sites_leaves_the_others_alone(site):
+    # given: a stalled cart on the site, and one on another site with the same rules
+    other = make_site(name="Other shop")
+    make_stall_rules(other, shipping=SHIPPING_WAIT)
+    deadline = shipping_cart(site, T0)
+    shipping_cart(other, T0)
+    # when: the sweep is limited to the other site (the simulator sweeps its own site)
+    result = stall_sweep(now=deadline, site_ids=[other.pk])
+    # then
+    assert result.claimed == 1
+    assert list(Intervention.objects.values_list("site_id", flat=True)) == [other.pk]
+    assert Cart.objects.get(site=site).stall_deadline == deadline
+
+
 def test_a_converted_cart_is_never_swept(site):
     # given
     shipping_cart(site, T0)
