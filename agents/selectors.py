@@ -100,9 +100,7 @@ def console_queue(*, site_id: int, now: datetime) -> list[dict[str, Any]]:
         .order_by("-urgency", "-cart_value")[:QUEUE_LIMIT]
     ):
         # Control-group carts are never reached out to (reach-out refuses them too).
-        if is_held_out(
-            f"{site_id}:{intervention.cart.external_id}", site.holdout_share, salt=site.public_key
-        ):
+        if is_held_out(intervention.cart.external_id, site.holdout_share, salt=site.public_key):
             continue
         items.append(
             {

@@ -264,9 +264,7 @@ def invitation_reach_out(*, agent: AgentProfile, cart_id: int, now: datetime) ->
             )
         # The sweep decides suppression before the holdout, so a held-out cart can have
         # only a "suppressed" intervention: ask the holdout itself, as the sweep does.
-        held_out = is_held_out(
-            f"{cart.site_id}:{cart.external_id}", site.holdout_share, salt=site.public_key
-        )
+        held_out = is_held_out(cart.external_id, site.holdout_share, salt=site.public_key)
         if held_out or Intervention.objects.filter(cart=cart, decision=Decision.HELD_OUT).exists():
             raise ChatError("forbidden", "This cart is in the control group (holdout).")
         reason = classify_stall(

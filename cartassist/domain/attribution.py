@@ -57,7 +57,7 @@ class Credit:
 def distinct_orders(orders: Iterable[Order]) -> list[Order]:
     """One order per order id (the earliest), oldest first."""
     first: dict[str, Order] = {}
-    for order in sorted(orders, key=lambda o: (o.completed_at, o.cart_id)):
+    for order in sorted(orders, key=lambda o: (o.completed_at, o.cart_id, o.total)):
         first.setdefault(order.order_id, order)
     return list(first.values())
 

@@ -178,9 +178,7 @@ def _decide(
     )
     if suppression is not None:
         decision, suppression_reason = Decision.SUPPRESSED, suppression.value
-    elif is_held_out(
-        f"{cart.site_id}:{cart.external_id}", site.holdout_share, salt=site.public_key
-    ):
+    elif is_held_out(cart.external_id, site.holdout_share, salt=site.public_key):
         decision, suppression_reason = Decision.HELD_OUT, ""
     else:
         decision, suppression_reason = Decision.INVITED, ""
