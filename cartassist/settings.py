@@ -212,7 +212,7 @@ else:
 
 # --- celery ----------------------------------------------------------------------------
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"  # in-process; a host keeps kombu quiet
 CELERY_RESULT_BACKEND = None
 # Embedded mode runs tasks in-process (Saleor's rule): same code, no broker.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
