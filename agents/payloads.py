@@ -9,6 +9,7 @@ from typing import Any
 from django.urls import reverse
 
 from agents.models import AgentProfile, Conversation, Invitation, Message
+from cartassist.models import FollowUpContact
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -45,6 +46,30 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         "disposition": conversation.disposition,
         # "shopper": started from the widget's launcher, with no invitation.
         "origin": "invitation" if conversation.invitation_id else "shopper",
+    }
+
+
+def follow_up_payload(contact: FollowUpContact) -> dict[str, Any]:
+    """Console only (never sent to the widget): the chat is a follow-up after outreach,
+    and what that outreach was, so the agent recognises the shopper. ``contact`` comes
+    with its ``intervention`` loaded (``select_related``)."""
+    intervention = contact.intervention
+    return {
+        "reason": contact.reason,
+        "occurred_at": _iso(contact.occurred_at),
+        "outreach": None
+        if intervention is None
+        else {
+            "intervention_id": intervention.pk,
+            "decided_at": _iso(intervention.decided_at),
+            "decision": intervention.decision,
+            "trigger": intervention.trigger,
+            "stall_reason": intervention.stall_reason,
+            "invitation_result": intervention.invitation_result,
+            "offer_accepted": intervention.offer_accepted,
+            "remedy_kind": intervention.remedy_kind,
+            "converted": intervention.converted,
+        },
     }
 
 

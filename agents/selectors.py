@@ -8,10 +8,10 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q
 
 from agents.models import Conversation, ConversationStatus, Invitation, SavedReply
-from agents.payloads import _iso
+from agents.payloads import _iso, follow_up_payload
 from agents.services.invitations import OPEN_STATUSES, REACHABLE_SUPPRESSIONS
 from cartassist.domain.holdout import is_held_out
-from cartassist.models import Cart, CartEvent, Decision, Intervention, Site
+from cartassist.models import Cart, CartEvent, Decision, FollowUpContact, Intervention, Site
 
 QUEUE_LIMIT = 100
 
@@ -116,6 +116,17 @@ def console_queue(*, site_id: int, now: datetime) -> list[dict[str, Any]]:
         )
     items.sort(key=lambda item: (-item["urgency"], -float(item["cart_value"])))
     return items
+
+
+def conversation_follow_ups(*, conversation_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The follow-up contact of each of these conversations that is one (a chat the
+    shopper started after outreach), as ``follow_up_payload``, by conversation id."""
+    if not conversation_ids:
+        return {}
+    contacts = FollowUpContact.objects.select_related("intervention").filter(
+        conversation_id__in=conversation_ids
+    )
+    return {c.conversation_id: follow_up_payload(c) for c in contacts if c.conversation_id}
 
 
 def cart_panel(*, cart: Cart) -> dict[str, Any]:

@@ -16,7 +16,15 @@ from agents.permissions import console_agent
 from agents.selectors import cart_panel, invitation_by_code, saved_replies
 from agents.services.conversations import conversation_for_agent
 from agents.services.presence import agents_with_load, effective_status
-from cartassist.models import Cart, EventType, Stage, StallReason, SuppressionReason
+from cartassist.models import (
+    Cart,
+    EventType,
+    FollowUpReason,
+    InvitationResult,
+    Stage,
+    StallReason,
+    SuppressionReason,
+)
 from policies.selectors import conversation_offers, pending_approvals
 from policies.services.offers import remedies_for
 
@@ -45,12 +53,15 @@ def console(request: HttpRequest) -> HttpResponse:
             "agent": agent,
             "max_message_length": settings.CARTASSIST_MAX_MESSAGE_LENGTH,
             "dispositions": Disposition.choices,
+            "follow_up_reasons": FollowUpReason.choices,
             "labels": {
                 "stall_reason": dict(StallReason.choices),
                 "stage": dict(Stage.choices),
                 "suppression_reason": dict(SuppressionReason.choices),
                 "event_type": dict(EventType.choices),
                 "invitation_status": dict(InvitationStatus.choices),
+                "invitation_result": dict(InvitationResult.choices),
+                "follow_up_reason": dict(FollowUpReason.choices),
             },
         },
     )

@@ -20,10 +20,11 @@ from agents.models import (
     Disposition,
     Sender,
 )
-from agents.payloads import agent_payload, conversation_payload
+from agents.payloads import agent_payload, conversation_payload, follow_up_payload
 from agents.permissions import console_agent
-from agents.selectors import console_queue
+from agents.selectors import console_queue, conversation_follow_ups
 from agents.services import assignment, conversations, invitations, presence
+from cartassist.services.followups import follow_up_classify
 from policies.selectors import pending_approvals
 from policies.services import offers
 
@@ -44,14 +45,31 @@ def _console_hello(agent: AgentProfile) -> dict[str, Any]:
     if not agent.is_supervisor:
         active = active.filter(agent=agent)
     load = Conversation.objects.filter(agent=agent, status=ConversationStatus.ACTIVE).count()
+    active = list(active.order_by("created_at"))
+    follow_ups = conversation_follow_ups(conversation_ids=[c.pk for c in active])
     return {
         "type": "hello",
         "agent": agent_payload(
             agent, effective_status=presence.effective_status(agent, now), load=load
         ),
         "queue": console_queue(site_id=agent.site_id, now=now),
-        "conversations": [conversation_payload(c) for c in active.order_by("created_at")],
+        "conversations": [
+            _with_follow_up(conversation_payload(c), follow_ups.get(c.pk)) for c in active
+        ],
     }
+
+
+def _with_follow_up(
+    conversation: dict[str, Any], follow_up: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Console only: a chat that is a follow-up after outreach carries ``follow_up``
+    (other chats' frames are exactly the widget's)."""
+    return {**conversation, "follow_up": follow_up} if follow_up else conversation
+
+
+@database_sync_to_async
+def _follow_up(conversation_id: int) -> dict[str, Any] | None:
+    return conversation_follow_ups(conversation_ids=[conversation_id]).get(conversation_id)
 
 
 class ConsoleConsumer(ChatConsumer):
@@ -67,12 +85,29 @@ class ConsoleConsumer(ChatConsumer):
             await self.refuse(CLOSE_FORBIDDEN)
             return
         self.agent = agent
+        # conversation id → its follow-up payload (or None): console-only, added to every
+        # ``conversation`` frame this socket sends (the widget never sees it).
+        self.follow_ups: dict[int, dict[str, Any] | None] = {}
         await self.join(realtime.agent_group(agent.pk))
         await self.join(realtime.console_site_group(agent.site_id))
         hello = await _console_hello(agent)
         for conversation in hello["conversations"]:
+            self.follow_ups[conversation["id"]] = conversation.get("follow_up")
             await self.join(realtime.conversation_group(conversation["id"]))
         await self.send_json(hello)
+
+    async def send_conversation(self, conversation: dict[str, Any], *, fresh: bool = False) -> None:
+        """A ``conversation`` frame to the console carries ``follow_up`` when the chat is a
+        follow-up: looked up once per conversation (again with ``fresh``), and only for
+        chats the shopper started, the only ones that can be follow-ups."""
+        conversation_id = conversation["id"]
+        if fresh or conversation_id not in self.follow_ups:
+            self.follow_ups[conversation_id] = (
+                await _follow_up(conversation_id) if conversation["origin"] == "shopper" else None
+            )
+        await super().send_conversation(
+            _with_follow_up(conversation, self.follow_ups[conversation_id])
+        )
 
     async def _conversation(self, conversation_id: int) -> Conversation:
         return await database_sync_to_async(conversations.conversation_for_agent)(
@@ -124,7 +159,7 @@ class ConsoleConsumer(ChatConsumer):
 
     async def frame_sync(self, frame: Frame) -> None:
         conversation = await self._conversation(frame["conversation_id"])
-        await self.send_conversation(conversation_payload(conversation))
+        await self.send_conversation(conversation_payload(conversation), fresh=True)
         await self.send_messages_since(conversation, frame["after_seq"])
 
     async def frame_transfer(self, frame: Frame) -> None:
@@ -148,6 +183,23 @@ class ConsoleConsumer(ChatConsumer):
             reason=CloseReason.AGENT,
             disposition=frame["disposition"],
             now=timezone.now(),
+        )
+
+    async def frame_follow_up_classify(self, frame: Frame) -> None:
+        contact = await database_sync_to_async(follow_up_classify)(
+            conversation_id=frame["conversation_id"],
+            agent=self.agent,
+            reason=frame["reason"],
+            now=timezone.now(),
+        )
+        follow_up = follow_up_payload(contact)
+        self.follow_ups[frame["conversation_id"]] = follow_up
+        await self.send_json(
+            {
+                "type": "follow_up.classified",
+                "conversation_id": frame["conversation_id"],
+                "follow_up": follow_up,
+            }
         )
 
     async def frame_offer_create(self, frame: Frame) -> None:

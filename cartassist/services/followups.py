@@ -15,6 +15,9 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
+from agents.errors import ChatError
+from agents.models import AgentProfile
+from agents.services.conversations import conversation_for_agent
 from cartassist.models import (
     Cart,
     Decision,
@@ -123,3 +126,43 @@ def _credit(contact: FollowUpContact, *, now: datetime) -> None:
     if cart_ids:
         outcomes_refresh_for_carts(cart_ids=cart_ids, now=now)
         contact.refresh_from_db(fields=["intervention"])
+
+
+def follow_up_classify(
+    *, conversation_id: int, agent: AgentProfile, reason: str, now: datetime
+) -> FollowUpContact:
+    """The agent says why the shopper came back (console ``follow_up.classify``).
+
+    1. ``reason`` must be a ``FollowUpReason`` (else ``invalid_frame`` on ``reason``).
+    2. The agent must be allowed to act on the conversation, as for every console action
+       (``conversation_for_agent``: theirs, or any of their site's for a supervisor);
+       another agent's chat looks like a missing one (``not_found``).
+    3. The conversation must be a follow-up contact (``no_follow_up``).
+    4. Store the reason (closed chats too: agents often classify when they close).
+
+    Nothing else changes: the per-intervention ``follow_ups`` count does not depend on
+    the reason, and analytics reads reasons from ``FollowUpContact`` itself, so no
+    outcome needs a refresh. Returns the contact with its intervention loaded.
+    """
+    if reason not in FollowUpReason.values:
+        raise ChatError(
+            "invalid_frame",
+            f"reason must be one of {', '.join(FollowUpReason.values)}.",
+            field="reason",
+        )
+    conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
+    with transaction.atomic():
+        contact = (
+            FollowUpContact.objects.select_for_update(of=("self",))
+            .select_related("intervention")
+            .filter(conversation=conversation)
+            .first()
+        )
+        if contact is None:
+            raise ChatError(
+                "no_follow_up", "This chat is not a follow-up after outreach: nothing to classify."
+            )
+        if contact.reason != reason:
+            contact.reason = reason
+            contact.save(update_fields=["reason"])
+    return contact

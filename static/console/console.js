@@ -442,6 +442,7 @@
       renderStatus();
       announce("You are " + f.status + ".");
     },
+    "follow_up.classified": onFollowUpClassified,
     "reach_out.sent": function (f) {
       finishAction();
       showToast("Invitation sent to the shopper of cart #" + f.cart_id + ". It shows in the queue until they answer.", "ok");
@@ -622,6 +623,10 @@
     }
     if (action && Date.now() - action.at < PENDING_ACTION_MS) {
       finishAction();
+      var classified = action.followUp && state.chats.get(action.conversationId);
+      if (classified && classified.meta.follow_up && classified.id === state.selectedId) {
+        $("follow-up-reason").value = classified.meta.follow_up.reason; // not saved: show what is
+      }
       if (action.errorTarget) {
         var target = $(action.errorTarget);
         if (target && target.closest("dialog") && target.closest("dialog").open) {
@@ -996,6 +1001,58 @@
     $("transfer-button").hidden = chat.closed;
     $("close-button").hidden = chat.closed;
     $("dismiss-button").hidden = !chat.closed;
+    renderFollowUp(chat);
+  }
+
+  // ---------------------------------------------------------------- follow-ups after outreach
+
+  /** "Follow-up after outreach on 23 Nov 2026 about the delivery charge — invitation
+   * accepted, offer accepted, converted": the agent recognises a shopper who comes back. */
+  function followUpText(followUp) {
+    var outreach = followUp.outreach;
+    if (!outreach) return "Follow-up contact after outreach.";
+    var when = parseDate(outreach.decided_at);
+    var date = when ? dateFormat.format(when) : "an earlier visit";
+    var about = ABOUT[outreach.stall_reason] || label("stall_reason", outreach.stall_reason).toLowerCase();
+    if (outreach.decision === "held_out") {
+      return "Came back after a stall on " + date + " about " + about + " (control group: not contacted).";
+    }
+    var happened = [];
+    if (outreach.invitation_result) happened.push("invitation " + label("invitation_result", outreach.invitation_result).toLowerCase());
+    if (outreach.offer_accepted) happened.push("offer accepted");
+    happened.push(outreach.converted ? "converted" : "not converted");
+    return "Follow-up after outreach on " + date + " about " + about + " — " + happened.join(", ") + ".";
+  }
+
+  function renderFollowUp(chat) {
+    var box = $("chat-follow-up");
+    var followUp = chat && chat.meta.follow_up;
+    box.hidden = !followUp;
+    if (!followUp) return;
+    $("follow-up-text").textContent = followUpText(followUp);
+    var select = $("follow-up-reason");
+    if (document.activeElement !== select) select.value = followUp.reason;
+  }
+
+  function classifyFollowUp() {
+    var chat = selectedChat();
+    var reason = $("follow-up-reason").value;
+    if (!chat || !chat.meta.follow_up || reason === chat.meta.follow_up.reason) return;
+    startAction("Classifying the follow-up", { conversationId: chat.id, followUp: true });
+    if (!send({ type: "follow_up.classify", conversation_id: chat.id, reason: reason })) {
+      finishAction();
+      $("follow-up-reason").value = chat.meta.follow_up.reason;
+      showToast("Not connected: the follow-up reason was not saved.", "error");
+    }
+  }
+
+  function onFollowUpClassified(f) {
+    var chat = state.chats.get(f.conversation_id);
+    if (state.pendingAction && state.pendingAction.conversationId === f.conversation_id) finishAction();
+    if (!chat || !f.follow_up) return;
+    chat.meta = Object.assign({}, chat.meta, { follow_up: f.follow_up });
+    announce("Follow-up reason saved: " + label("follow_up_reason", f.follow_up.reason) + ".");
+    if (chat.id === state.selectedId) renderFollowUp(chat);
   }
 
   function renderComposerState() {
@@ -1973,6 +2030,7 @@
     $("transfer-form").addEventListener("submit", submitTransfer);
     $("close-button").addEventListener("click", openClose);
     $("close-form").addEventListener("submit", submitClose);
+    $("follow-up-reason").addEventListener("change", classifyFollowUp);
     $("dismiss-button").addEventListener("click", function () {
       if (state.selectedId !== null) removeChat(state.selectedId);
     });
