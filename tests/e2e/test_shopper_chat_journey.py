@@ -1,14 +1,18 @@
-"""Issue 5's shopper-started chat in two browsers: the shopper opens a chat from the demo
-shop's launcher, the agent sees it labelled "Started by the shopper" and replies.
+"""Issue 5's shopper-started chat in two browsers: a shopper who was invited (and said
+"Not now") opens a chat from the demo shop's launcher; the agent sees it labelled
+"Started by the shopper", recognises it as a follow-up after that outreach, classifies
+why the shopper came back, and replies.
 
 Runs against the real ASGI server (`chat_server`), as test_chat_journey.py does.
 """
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from tests.e2e.journeys import AGENT_NAME, console_online, expect
+from tests.e2e.journeys import AGENT_NAME, console_online, expect, shop_until_delivery_step
 
 pytestmark = [pytest.mark.browser]
 
@@ -24,12 +28,14 @@ def test_shopper_starts_a_chat_from_the_launcher_and_the_agent_answers(chat_serv
     agent_context, shopper_context = two_contexts
     base = chat_server.url
     shopper_context.add_init_script(RECORD_CHAT_STARTED)
-    # given: the agent is online; the shopper has one item in the cart
+    # given: the agent is online; the shopper stalled at the delivery step, was invited
+    # and said "Not now"
     console = console_online(agent_context, base)
     shop = shopper_context.new_page()
-    shop.goto(base + "/demo/")
-    shop.get_by_test_id("product-MUG-ENAMEL").get_by_role("button", name="Add to cart").click()
-    expect(shop.get_by_test_id("cart-count")).to_have_text("1")
+    shop_until_delivery_step(shop, base)
+    invitation = shop.get_by_test_id("chat-invitation")
+    invitation.get_by_role("button", name="Not now").click()
+    expect(invitation).to_be_hidden()
 
     # when: the shopper clicks the launcher
     launcher = shop.get_by_role("button", name="Chat with us")
@@ -55,6 +61,24 @@ def test_shopper_starts_a_chat_from_the_launcher_and_the_agent_answers(chat_serv
     console.locator("#chat-list .chat-item").click()
     expect(console.locator("#chat-meta")).to_contain_text("Started by the shopper")
     expect(console.locator("#messages .msg-visitor .msg-text")).to_have_text(["Do you gift-wrap?"])
+    follow_up = console.get_by_test_id("chat-follow-up")
+    expect(follow_up.locator("#follow-up-text")).to_have_text(
+        re.compile(
+            r"^Follow-up after outreach on .+ about the delivery charge "
+            r"— invitation dismissed, not converted\.$"
+        )
+    )
+
+    # when: the agent says why the shopper came back
+    follow_up.get_by_label("Why did they come back?").select_option("checking_genuine")
+
+    # then: stored as the contact's reason
+    expect(console.locator("#announcer")).to_have_text(
+        "Follow-up reason saved: Checking the outreach was genuine."
+    )
+    assert chat_server.rows("SELECT source, reason FROM cartassist_followupcontact") == [
+        ("chat", "checking_genuine")
+    ]
 
     # when: the agent replies
     console.locator("#composer-text").fill("We do, free of charge.")
