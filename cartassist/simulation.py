@@ -21,34 +21,28 @@ How it stays honest and reproducible:
 - Each shopper has a visitor id of their own (``sim-r<run>-<n>``), so frequency caps do
   not cut into the experiment; a small share of shoppers come back within the cap on
   purpose, to show "suppressed: frequency cap" (they never join the experiment).
-- The sweep's "is an agent available?" check asks presence at the *simulated* moment
-  (``simulated_agent_availability``): the default check reads the wall clock, which
-  would see every simulated agent as offline. The simulated agents follow shifts, so
-  stalls outside them are suppressed with "no agent available", as they would be.
+- The sweep asks the "is an agent available?" check about its own moment (the default
+  check takes ``now``), so simulated agents, who follow shifts, are online at simulated
+  times; stalls outside the shifts are suppressed with "no agent available", as they
+  would be.
 """
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import math
 import random
 import re
 import zoneinfo
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
-from django.test.utils import override_settings
-from django.utils.module_loading import import_string
 
 from agents.errors import ChatError
 from agents.models import (
@@ -71,7 +65,6 @@ from agents.services.presence import (
     agent_heartbeat,
     agent_status_set,
     is_online,
-    least_loaded_available_agent,
 )
 from cartassist.api.serializers import validate_events
 from cartassist.domain.uplift import compare
@@ -242,46 +235,6 @@ class SimulationSummary:
 
 
 # --- the agent availability check at the simulated moment ---------------------------------
-
-DEFAULT_AVAILABILITY = "agents.services.presence.agent_with_free_capacity"
-_simulated_now: contextvars.ContextVar[datetime | None] = contextvars.ContextVar(
-    "cartassist_simulated_now", default=None
-)
-_simulated_site_id: contextvars.ContextVar[int | None] = contextvars.ContextVar(
-    "cartassist_simulated_site_id", default=None
-)
-_configured_check: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "cartassist_configured_availability", default=""
-)
-
-
-def simulated_agent_availability(site: Site) -> bool:
-    """CARTASSIST_AGENT_AVAILABILITY while the simulator runs: for the simulated site, the
-    default presence rule (outreach switch on, an online agent with a free seat) at the
-    simulated moment; for any other site, the configured check, unchanged."""
-    now = _simulated_now.get()
-    if now is None or site.pk != _simulated_site_id.get():
-        configured = _configured_check.get() or DEFAULT_AVAILABILITY
-        return bool(import_string(configured)(site))
-    return site.agents_available and (
-        least_loaded_available_agent(site_id=site.pk, now=now) is not None
-    )
-
-
-@contextmanager
-def _availability_at_simulated_time(site: Site) -> Iterator[None]:
-    configured = settings.CARTASSIST_AGENT_AVAILABILITY
-    tokens = (_simulated_site_id.set(site.pk), _configured_check.set(configured))
-    with override_settings(
-        CARTASSIST_AGENT_AVAILABILITY="cartassist.simulation.simulated_agent_availability"
-    ):
-        try:
-            yield
-        finally:
-            _simulated_site_id.reset(tokens[0])
-            _configured_check.reset(tokens[1])
-            _simulated_now.set(None)
-
 
 # --- sites and agents ---------------------------------------------------------------------
 
@@ -491,9 +444,7 @@ class _Run:
                 return  # no rule applies (a site's own rules): the cart never stalls
             swept_at = cart.stall_deadline + _seconds(self.rng, 0, 10)
             self._agents_at(swept_at)
-            _simulated_now.set(swept_at)
             stall_sweep(now=swept_at, site_ids=[self.site.pk])
-            _simulated_now.set(None)
             intervention = (
                 Intervention.objects.filter(cart=cart)
                 .select_related("invitation")
@@ -837,10 +788,8 @@ def simulate(*, site: Site, config: SimulationConfig, now: datetime) -> Simulati
     )
     site.refresh_from_db()
     try:
-        with _availability_at_simulated_time(site):
-            shoppers = run.population()
-            for shopper in shoppers:
-                run.shopper_run(shopper)
+        for shopper in run.population():
+            run.shopper_run(shopper)
     finally:
         Site.objects.filter(pk=site.pk).update(**saved)
         site.refresh_from_db()

@@ -58,9 +58,11 @@ def agent_status_set(*, agent_id: int, status: str, now: datetime) -> None:
     AgentProfile.objects.filter(pk=agent_id).update(status=status, last_heartbeat_at=now)
 
 
-def agent_with_free_capacity(site: Site) -> bool:
+def agent_with_free_capacity(site: Site, now: datetime | None = None) -> bool:
     """The default CARTASSIST_AGENT_AVAILABILITY check: the site's outreach switch is on
-    and an online agent of ``site`` (recent console heartbeat) has a free seat."""
+    and an online agent of ``site`` (a console heartbeat recent at ``now``, the sweep's
+    moment) has a free seat."""
     if not site.agents_available:
         return False
-    return least_loaded_available_agent(site_id=site.pk, now=timezone.now()) is not None
+    moment = now or timezone.now()
+    return least_loaded_available_agent(site_id=site.pk, now=moment) is not None

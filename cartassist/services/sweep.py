@@ -10,9 +10,13 @@ awaiting a decision are in it), so a sweep costs O(stalled carts), not O(all car
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -91,7 +95,7 @@ def _sweep_batch(
             return 0
         sites = {s.pk: s for s in Site.objects.filter(pk__in={c.site_id for c in carts})}
         visitors = _visitors(carts)
-        available = {site_id: agent_available(site) for site_id, site in sites.items()}
+        available = {site_id: agent_available(site, now=now) for site_id, site in sites.items()}
         invited_now: set[tuple[int, str]] = set()
         interventions = []
         for cart in carts:
@@ -216,7 +220,26 @@ def _remember_invitations(invited: set[tuple[int, str]], now: datetime) -> None:
         )
 
 
-def agent_available(site: Site) -> bool:
-    """The pluggable "is an agent able to take the chat?" check (CARTASSIST_AGENT_AVAILABILITY)."""
-    check = import_string(settings.CARTASSIST_AGENT_AVAILABILITY)
+@functools.cache
+def _availability_check(path: str) -> tuple[Callable[..., Any], bool]:
+    """The check at ``path`` and whether it takes the sweep's ``now`` (a keyword)."""
+    check = import_string(path)
+    try:
+        parameters = inspect.signature(check).parameters.values()
+    except (TypeError, ValueError):  # a builtin or a C callable: no signature to read
+        return check, False
+    takes_now = any(p.name == "now" or p.kind is p.VAR_KEYWORD for p in parameters)
+    return check, takes_now
+
+
+def agent_available(site: Site, *, now: datetime) -> bool:
+    """The pluggable "is an agent able to take the chat?" check (CARTASSIST_AGENT_AVAILABILITY).
+
+    A check that accepts ``now`` gets the sweep's moment, so a sweep at a given time (the
+    simulator's past moments, a test's frozen clock) asks about that time; a check written
+    as ``callable(site)`` still works.
+    """
+    check, takes_now = _availability_check(settings.CARTASSIST_AGENT_AVAILABILITY)
+    if takes_now:
+        return bool(check(site, now=now))
     return bool(check(site))

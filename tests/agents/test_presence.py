@@ -176,3 +176,32 @@ def test_an_online_agent_of_another_site_does_not_count(site):
     assert agent_with_free_capacity(site) is False
     make_agent(site)
     assert agent_with_free_capacity(site) is True
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("presence_availability")
+def test_the_sweep_asks_about_presence_at_its_own_moment(site):
+    # given: an agent whose last heartbeat was at NOW (long before the wall clock)
+    site.holdout_share = 0
+    site.save()
+    make_agent(site, name="Ada", now=NOW)
+    cart = make_stalled_cart(site, now=NOW)
+    # when: the sweep runs at NOW, as the simulator runs it at past moments
+    stall_sweep(now=NOW + timedelta(seconds=5))
+    # then: the agent counted as online at that moment, so the cart was invited
+    assert Intervention.objects.get(cart=cart).decision == Decision.INVITED
+
+
+def site_only(site):
+    """A custom check written the old way, without ``now``."""
+    return site.agents_available
+
+
+@pytest.mark.django_db
+def test_a_check_without_now_still_works(site, settings):
+    settings.CARTASSIST_AGENT_AVAILABILITY = f"{__name__}.site_only"
+    site.holdout_share = 0
+    site.save()
+    cart = make_stalled_cart(site, now=NOW)
+    stall_sweep(now=NOW + timedelta(seconds=5))
+    assert Intervention.objects.get(cart=cart).decision == Decision.INVITED

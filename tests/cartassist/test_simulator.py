@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from django.test import override_settings
 
 from agents.models import AgentProfile, Conversation, Invitation, InvitationStatus
 from cartassist.demo.seed import demo_seed
@@ -54,10 +55,24 @@ TRUTH = SimulationConfig(
 )
 
 
+# The product's default availability check (agent presence, asked at the sweep's moment),
+# not the site switch tests/cartassist/conftest.py pins: simulated agents work shifts.
+PRESENCE = "agents.services.presence.agent_with_free_capacity"
+
+
+@pytest.fixture(autouse=True)
+def _availability_by_site_switch(settings: Any) -> None:
+    settings.CARTASSIST_AGENT_AVAILABILITY = PRESENCE
+
+
 @pytest.fixture(scope="module")
 def simulated(django_db_setup: Any, django_db_blocker: Any) -> Iterator[SimulationSummary]:
     """One simulation for the whole module, rolled back afterwards."""
-    with django_db_blocker.unblock(), transaction.atomic():
+    with (
+        django_db_blocker.unblock(),
+        override_settings(CARTASSIST_AGENT_AVAILABILITY=PRESENCE),
+        transaction.atomic(),
+    ):
         site = simulation_site_ensure(name="Simulator test shop", now=NOW)
         yield simulate(site=site, config=TRUTH, now=NOW)
         transaction.set_rollback(True)
