@@ -268,13 +268,7 @@ def invitation_reach_out(*, agent: AgentProfile, cart_id: int, now: datetime) ->
         if held_out or Intervention.objects.filter(cart=cart, decision=Decision.HELD_OUT).exists():
             raise ChatError("forbidden", "This cart is in the control group (holdout).")
         reason = classify_stall(
-            CartSnapshot(
-                stage=cart.stage,
-                subtotal=cart.subtotal,
-                shipping_fee=cart.shipping_fee,
-                signal=cart.signal,
-                last_activity_at=cart.last_activity_at,
-            ),
+            CartSnapshot.of(cart),
             shipping_shock_ratio=site.shipping_shock_ratio,
         )
         intervention = Intervention.objects.create(

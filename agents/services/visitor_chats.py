@@ -43,13 +43,7 @@ def _visitor_cart(*, site: Site, visitor_id: str, cart_external_id: str | None) 
 
 def _urgency(cart: Cart, site: Site) -> int:
     reason = classify_stall(
-        CartSnapshot(
-            stage=cart.stage,
-            subtotal=cart.subtotal,
-            shipping_fee=cart.shipping_fee,
-            signal=cart.signal,
-            last_activity_at=cart.last_activity_at,
-        ),
+        CartSnapshot.of(cart),
         shipping_shock_ratio=site.shipping_shock_ratio,
     )
     return score_urgency(reason=reason, stage=cart.stage, cart_value=cart.subtotal)

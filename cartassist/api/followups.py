@@ -15,10 +15,10 @@ from rest_framework.views import APIView
 
 from cartassist.models import FollowUpChannel, FollowUpReason
 from cartassist.services.followups import follow_up_report
-from policies.api.views import SIGNATURE_HEADERS
 
 from .auth import server_site
 from .body import parse_json_object, read_body
+from .schema import SIGNATURE_HEADERS
 from .serializers import IdField, StrictCharField, StrictDateTimeField
 
 

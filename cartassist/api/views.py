@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
@@ -18,6 +17,7 @@ from cartassist.services.ingest import cart_events_ingest
 
 from .auth import server_site, widget_site
 from .body import parse_json_object, read_body
+from .schema import SIGNATURE_HEADERS
 from .serializers import (
     IngestResultSerializer,
     ServerBatchSerializer,
@@ -132,29 +132,7 @@ class ServerEventsView(_EventsView):
             "hex) and send `X-CartAssist-Signature: v1=<hex>`. A signature is valid once, "
             "within the replay window (default 300 s). See docs/API.md for the recipe."
         ),
-        parameters=[
-            OpenApiParameter(
-                "X-CartAssist-Key",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                required=True,
-                description="The site's public key.",
-            ),
-            OpenApiParameter(
-                "X-CartAssist-Timestamp",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                required=True,
-                description="Unix seconds when signed.",
-            ),
-            OpenApiParameter(
-                "X-CartAssist-Signature",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                required=True,
-                description="v1=<hex HMAC-SHA256(secret, timestamp + '.' + body)>",
-            ),
-        ],
+        parameters=SIGNATURE_HEADERS,
         request={"application/json": ServerBatchSerializer},
         responses={
             200: IngestResultSerializer,

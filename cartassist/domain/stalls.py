@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 STAGE_ORDER = ("cart", "contact", "shipping", "payment")
 
@@ -32,6 +33,17 @@ class CartSnapshot:
     shipping_fee: Decimal | None
     signal: str  # "", "shipping_quoted", "payment_failed", "coupon_rejected"
     last_activity_at: datetime
+
+    @classmethod
+    def of(cls, cart: Any) -> CartSnapshot:
+        """The snapshot of any object with these attributes (a Cart row, say)."""
+        return cls(
+            stage=cart.stage,
+            subtotal=cart.subtotal,
+            shipping_fee=cart.shipping_fee,
+            signal=cart.signal,
+            last_activity_at=cart.last_activity_at,
+        )
 
 
 def stall_deadline(

@@ -156,13 +156,7 @@ def _decide(
 ) -> Intervention:
     assert cart.stall_deadline is not None
     reason = classify_stall(
-        CartSnapshot(
-            stage=cart.stage,
-            subtotal=cart.subtotal,
-            shipping_fee=cart.shipping_fee,
-            signal=cart.signal,
-            last_activity_at=cart.last_activity_at,
-        ),
+        CartSnapshot.of(cart),
         shipping_shock_ratio=site.shipping_shock_ratio,
     )
     last_invited_at = visitor.last_invited_at if visitor else None

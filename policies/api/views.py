@@ -14,20 +14,11 @@ from rest_framework.views import APIView
 
 from cartassist.api.auth import server_site
 from cartassist.api.body import parse_json_object, read_body
+from cartassist.api.schema import SIGNATURE_HEADERS
 from cartassist.api.serializers import IdField
 from policies.engine.money import quantize
 from policies.models import Grant
 from policies.services.grants import GrantError, grant_redeem, grant_verify
-
-SIGNATURE_HEADERS = [
-    OpenApiParameter("X-CartAssist-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True),
-    OpenApiParameter(
-        "X-CartAssist-Timestamp", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True
-    ),
-    OpenApiParameter(
-        "X-CartAssist-Signature", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True
-    ),
-]
 
 
 class TokenSerializer(serializers.Serializer):
