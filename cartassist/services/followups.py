@@ -73,7 +73,8 @@ def follow_up_report(
             },
         )
         if created:
-            _credit(contact, now=now)
+            cart_ids = _shopper_cart_ids(site, visitor_id=visitor_id, customer_id=customer_id)
+            _credit(contact, cart_ids=cart_ids, now=now)
     return contact, created
 
 
@@ -113,16 +114,13 @@ def follow_up_record_chat(*, conversation: Any, now: datetime) -> FollowUpContac
             },
         )
         if created:
-            _credit(contact, now=now)
+            _credit(contact, cart_ids=cart_ids, now=now)
     return contact
 
 
-def _credit(contact: FollowUpContact, *, now: datetime) -> None:
-    """Attribute the contact and refresh the follow-up counts of the shopper's outcomes."""
-    site = Site.objects.get(pk=contact.site_id)
-    cart_ids = _shopper_cart_ids(
-        site, visitor_id=contact.visitor_id, customer_id=contact.customer_id
-    )
+def _credit(contact: FollowUpContact, *, cart_ids: list[int], now: datetime) -> None:
+    """Attribute the contact and refresh the follow-up counts of the shopper's outcomes
+    (the refresh credits every contact of the shopper's carts, this one included)."""
     if cart_ids:
         outcomes_refresh_for_carts(cart_ids=cart_ids, now=now)
         contact.refresh_from_db(fields=["intervention"])

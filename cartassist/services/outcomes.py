@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.db.models import Count, Q
 
@@ -163,6 +164,7 @@ def _shopper_carts(site: Site, shopper: Shopper) -> list[dict[str, Any]]:
             "order_total",
             "subtotal",
             "converted_at",
+            "external_id",
         )
         seen_visitors |= visitors
         seen_customers |= customers
@@ -282,8 +284,9 @@ def _refresh_site_shoppers(site: Site, shopper: Shopper, *, now: datetime) -> in
                     newly_converted.append(intervention)
         if changed:
             Intervention.objects.bulk_update(changed, [*OUTCOME_FIELDS, "outcome_updated_at"])
-        for intervention in newly_converted:
-            _emit_conversion(site, intervention, now=now)
+        if newly_converted:
+            external_ids = {c["id"]: c["external_id"] for c in carts}
+            _emit_conversions(site, newly_converted, external_ids, now=now)
         return len(changed)
 
 
@@ -291,7 +294,7 @@ def _related(obj: Any, name: str) -> Any:
     """A reverse one-to-one that may not exist, without raising."""
     try:
         return getattr(obj, name)
-    except Exception:  # RelatedObjectDoesNotExist
+    except ObjectDoesNotExist:  # the RelatedObjectDoesNotExist of that relation
         return None
 
 
@@ -420,31 +423,40 @@ def _reattribute_contacts(
             contact.save(update_fields=["intervention"])
 
 
-def _emit_conversion(site: Site, intervention: Intervention, *, now: datetime) -> None:
+def _emit_conversions(
+    site: Site,
+    interventions: list[Intervention],
+    external_ids: dict[int, str],
+    *,
+    now: datetime,
+) -> None:
+    """Announce newly credited orders (``conversion.attributed``), once per order."""
     from cartassist.domain.webhooks import json_safe
-    from cartassist.services.webhooks import webhooks_emit
+    from cartassist.services.webhooks import webhooks_emit_many
     from policies.engine.money import quantize
 
-    def data() -> dict[str, Any]:  # built only when an endpoint subscribes
-        currency = intervention.currency
-        return {
-            "intervention_id": intervention.pk,
-            "cart": intervention.cart.external_id,
-            "visitor_id": intervention.visitor_id,
-            "decision": intervention.decision,
-            "order_id": intervention.order_id,
-            "revenue": str(quantize(intervention.revenue, currency)),
-            "remedy_cost": str(quantize(intervention.remedy_cost, currency)),
-            "net_revenue": str(quantize(intervention.net_revenue, currency)),
-            "currency": currency,
-            "attribution": intervention.attribution,
-            "converted_at": json_safe(intervention.converted_at),
-        }
+    def data_of(intervention: Intervention) -> Any:
+        def data() -> dict[str, Any]:  # built only when an endpoint subscribes
+            currency = intervention.currency
+            return {
+                "intervention_id": intervention.pk,
+                "cart": external_ids[intervention.cart_id],
+                "visitor_id": intervention.visitor_id,
+                "decision": intervention.decision,
+                "order_id": intervention.order_id,
+                "revenue": str(quantize(intervention.revenue, currency)),
+                "remedy_cost": str(quantize(intervention.remedy_cost, currency)),
+                "net_revenue": str(quantize(intervention.net_revenue, currency)),
+                "currency": currency,
+                "attribution": intervention.attribution,
+                "converted_at": json_safe(intervention.converted_at),
+            }
 
-    webhooks_emit(
+        return data
+
+    webhooks_emit_many(
         site_id=site.pk,
         event=WebhookEvent.CONVERSION_ATTRIBUTED,
-        dedupe_key=f"intervention:{intervention.pk}:{intervention.order_id}"[:80],
-        data=data,
+        items=[(f"intervention:{i.pk}:{i.order_id}"[:80], data_of(i)) for i in interventions],
         now=now,
     )

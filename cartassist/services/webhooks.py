@@ -142,6 +142,20 @@ def webhooks_emit(
     ``data`` is the event's own object (Decimals and datetimes are made JSON-safe), or a
     function returning it, called only when an endpoint subscribes (saves its queries).
     """
+    return webhooks_emit_many(site_id=site_id, event=event, items=[(dedupe_key, data)], now=now)
+
+
+def webhooks_emit_many(
+    *,
+    site_id: int,
+    event: str,
+    items: list[tuple[str, dict[str, Any] | Callable[[], dict[str, Any]]]],
+    now: datetime,
+) -> int:
+    """``webhooks_emit`` for several ``(dedupe_key, data)`` of one site and event: one
+    query for the endpoints, one insert for the deliveries."""
+    if not items:
+        return 0
     endpoints = _subscribed([site_id], event)
     if not endpoints:
         return 0
@@ -149,9 +163,8 @@ def webhooks_emit(
         endpoints=endpoints,
         event=event,
         items=[
-            QueueItem(
-                site_id=site_id, dedupe_key=dedupe_key, data=data() if callable(data) else data
-            )
+            QueueItem(site_id=site_id, dedupe_key=key, data=data() if callable(data) else data)
+            for key, data in items
         ],
         now=now,
     )
