@@ -55,9 +55,11 @@ class Credit:
 
 
 def distinct_orders(orders: Iterable[Order]) -> list[Order]:
-    """One order per order id (the earliest), oldest first."""
+    """One order per order id (the earliest), oldest first; orders completed at the same
+    moment are taken in cart and order-id order, so the result never depends on the order
+    the orders came in."""
     first: dict[str, Order] = {}
-    for order in sorted(orders, key=lambda o: (o.completed_at, o.cart_id, o.total)):
+    for order in sorted(orders, key=lambda o: (o.completed_at, o.cart_id, o.order_id, o.total)):
         first.setdefault(order.order_id, order)
     return list(first.values())
 

@@ -55,6 +55,17 @@ def test_the_same_cart_wins_over_a_later_intervention_on_another_cart():
     assert credits[1].attribution == SAME_CART
 
 
+def test_two_orders_at_the_same_moment_are_taken_in_order_id_order_whatever_came_first():
+    # given two different orders on one cart at the same moment, one intervention
+    first, second = order(1, 0, "a", "99.99"), order(1, 0, "b", "99.99")
+    # when they arrive in either order
+    credits = [
+        attribute_orders([touch(1, 1, 0)], orders) for orders in ([first, second], [second, first])
+    ]
+    # then the intervention takes order "a" both times
+    assert [c[1].order.order_id for c in credits] == ["a", "a"]
+
+
 def test_an_experiment_decision_wins_over_a_suppressed_one():
     credits = attribute_orders([touch(1, 1, 0), touch(2, 2, 5, experiment=False)], [order(3, 6)])
     assert list(credits) == [1]
