@@ -8,7 +8,9 @@ the refusals its kind of endpoint can give, so an endpoint added later is held t
 from __future__ import annotations
 
 import json
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from cartassist.api.auth import sign
+from cartassist.domain.uplift import compare
 from cartassist.models import CartEvent, Site
 from cartassist.services.roles import groups_ensure
 from tests.fixtures.sites import SHOP_ORIGIN, make_site
@@ -272,3 +275,28 @@ def test_a_customer_hmac_that_is_not_hex_is_a_field_error(client):
         "Send the hex HMAC-SHA256 of customer_id."
     ]
     assert CartEvent.objects.count() == 0
+
+
+# --- the docs say what the API sends -----------------------------------------------------------
+
+
+def test_the_analytics_docs_show_rates_unrounded_as_the_api_sends_them():
+    # given: the conversion figures of the JSON example in docs/ANALYTICS.md
+    text = (Path(__file__).resolve().parents[2] / "docs" / "ANALYTICS.md").read_text()
+    conversion = text[text.index('"conversion": {') :].split("}", 1)[0]
+    documented = {
+        name: float(value)
+        for name, value in re.findall(r'"(\w+)": ([0-9.]+)', conversion)
+        if not name.endswith(("_successes", "invited", "held_out"))
+    }
+    # when: what the API computes for the example's counts (411 of 1204 vs 29 of 133)
+    result = compare(411, 1204, 29, 133)
+    # then
+    assert documented == {
+        "invited_rate": result.rate_a,
+        "held_out_rate": result.rate_b,
+        "uplift": result.difference,
+        "uplift_low": result.interval.low,
+        "uplift_high": result.interval.high,
+        "relative_uplift": result.relative,
+    }
