@@ -57,6 +57,8 @@ from cartassist.services.roles import groups_ensure
 pytestmark = pytest.mark.django_db
 
 ORIGIN = "https://shop.example"
+# As production sees requests (SECURE_SSL_REDIRECT would redirect plain HTTP).
+BEHIND_TLS_PROXY = {"X-Forwarded-Proto": "https"}
 SIGNING_HEADERS = ("X-CartAssist-Key", "X-CartAssist-Timestamp", "X-CartAssist-Signature")
 # Per operation and mode; CARTASSIST_FUZZ_EXAMPLES=500 for a deeper run by hand.
 MAX_EXAMPLES = int(os.environ.get("CARTASSIST_FUZZ_EXAMPLES", "50"))
@@ -69,7 +71,7 @@ class Credentials:
 
     def apply(self, case: schemathesis.Case, kwargs: dict[str, Any]) -> None:
         """Make ``case`` authentic for whatever its operation declares."""
-        case.headers = {**(case.headers or {}), "Origin": ORIGIN}
+        case.headers = {**(case.headers or {}), "Origin": ORIGIN, **BEHIND_TLS_PROXY}
         if _body_has_site_key(case) and isinstance(case.body, dict):
             case.body = {**case.body, "site_key": self.site.public_key}
         if isinstance(case.body, dict | list):
@@ -186,7 +188,9 @@ def _in_process_requests() -> Iterator[None]:
 # Loaded at collection, in-process: the schema exactly as /api/schema/ serves it.
 # (schemathesis.pytest.from_fixture would load it per test, but does not work with
 # pytest 9.2.)
-schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", WSGIHandler())
+schema = schemathesis.openapi.from_wsgi(
+    "/api/schema/?format=json", WSGIHandler(), headers=BEHIND_TLS_PROXY
+)
 schema.config.generation.update(
     modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=MAX_EXAMPLES
 )
