@@ -276,6 +276,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Examples stay valid: their event times are "now" (cartassist/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "cartassist.api.schema.fresh_examples",
+    ],
 }
 
 # --- logging ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The simulator: a synthetic population of shoppers sent through the real pipeline.
 
-docs/SIMULATOR.md. Each shopper gets true rates we chose (conversion if invited, if held
-out; a follow-up contact after outreach), goes through the same services a live shopper
+docs/ANALYTICS.md, "Simulator". Each shopper gets true rates we chose (conversion if invited, if
+held out; a follow-up contact after outreach), goes through the same services a live shopper
 and agent would (event ingestion with its validation, the stall sweep, invitations,
 chat, offers within policy, grants, orders, grant redemption, helpdesk follow-ups, the
 outcome finaliser), and the analytics are then read back, so that what they report can

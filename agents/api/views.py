@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +16,7 @@ from agents.selectors import invitation_by_code
 from agents.tokens import visitor_token_issue
 from cartassist.api.auth import widget_site
 from cartassist.api.body import parse_json_object, read_body
+from cartassist.api.schema import BODY_REFUSALS, WIDGET_REFUSALS, throttled
 from cartassist.api.serializers import IdField
 from cartassist.api.views import add_cors_headers
 
@@ -49,12 +50,17 @@ class WidgetSessionView(APIView):
             "allow-list. The token names the site and the visitor and grants access to that "
             "visitor's invitations and conversations only. See docs/REALTIME.md."
         ),
-        request=SessionRequestSerializer,
+        # By media type: the view reads the body itself (api/body.py); the widget sends
+        # text/plain, which needs no CORS preflight.
+        request={
+            "application/json": SessionRequestSerializer,
+            "text/plain": SessionRequestSerializer,
+        },
         responses={
             200: SessionResponseSerializer,
-            400: OpenApiResponse(description="Invalid input."),
-            403: OpenApiResponse(description="Unknown site key or origin not allowed."),
-            429: OpenApiResponse(description="Too many requests."),
+            **BODY_REFUSALS,
+            **WIDGET_REFUSALS,
+            **throttled("CARTASSIST_WIDGET_SESSION_RATE per client address"),
         },
         tags=["chat"],
     )
@@ -107,7 +113,11 @@ class VerificationView(APIView):
             "or 404 `{genuine: false}`. Rate-limited per client address (guessing codes is "
             "pointless: 30^8 combinations). See docs/VERIFICATION.md."
         ),
-        responses={200: VerificationSerializer, 404: VerificationSerializer},
+        responses={
+            200: VerificationSerializer,
+            404: VerificationSerializer,
+            **throttled("CARTASSIST_VERIFICATION_RATE per client address"),
+        },
         tags=["chat"],
     )
     def get(self, request: Request, code: str) -> Response:

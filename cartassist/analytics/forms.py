@@ -14,6 +14,10 @@ from cartassist.models import Site
 DEFAULT_DAYS = 30
 MAX_DAYS = 3 * 366
 ISO_DATE = "%Y-%m-%d"
+# Dates outside these cannot be reported on (and the far ends of the calendar would
+# overflow when the day's bounds are computed in a time zone).
+MIN_DATE = date(2000, 1, 1)
+MAX_DATE = date(2999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,8 @@ class AnalyticsFilters:
 class AnalyticsFilterForm(forms.Form):
     """``date_from`` and ``date_to`` (YYYY-MM-DD, inclusive, in the site's time zone, or
     UTC for every site) and ``site`` (a site id; empty: every site). Defaults: the last
-    30 days up to today."""
+    30 days up to today. The page's form sends empty fields for "default"; the JSON API
+    (``blank_means_default=False``) refuses an empty filter: omit it instead."""
 
     # ISO dates only: "10/03/2025" means different days to different people.
     date_from = forms.DateField(
@@ -46,12 +51,31 @@ class AnalyticsFilterForm(forms.Form):
         queryset=Site.objects.order_by("name"), required=False, empty_label="All sites"
     )
 
-    def __init__(self, data: Any, *, now: datetime) -> None:
+    def __init__(self, data: Any, *, now: datetime, blank_means_default: bool = True) -> None:
         super().__init__(data)
         self.now = now
+        self.blank_means_default = blank_means_default
+
+    def clean_date_from(self) -> date | None:
+        return self._within_calendar(self.cleaned_data.get("date_from"))
+
+    def clean_date_to(self) -> date | None:
+        return self._within_calendar(self.cleaned_data.get("date_to"))
+
+    @staticmethod
+    def _within_calendar(value: date | None) -> date | None:
+        if value is not None and not MIN_DATE <= value <= MAX_DATE:
+            raise forms.ValidationError(
+                f"Choose a date from {MIN_DATE:{ISO_DATE}} to {MAX_DATE:{ISO_DATE}}."
+            )
+        return value
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        if not self.blank_means_default:
+            for name in self.fields:
+                if name in self.data and self.data.get(name) == "":
+                    self.add_error(name, "This filter is empty: give a value or leave it out.")
         if self.errors:
             return cleaned
         site = cleaned.get("site")

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 
 from cartassist.analytics.forms import AnalyticsFilterForm
 from cartassist.analytics.views import PERMISSION
+from cartassist.api.schema import refusal
 from cartassist.services.analytics import AnalyticsReport, analytics_compute, report_as_dict
 
 
@@ -97,23 +98,31 @@ class AnalyticsView(APIView):
             OpenApiParameter(
                 "date_from",
                 OpenApiTypes.DATE,
-                description="First day (default: 29 days "
-                "before date_to), in the site's time zone, or UTC for all sites.",
+                description="First day (default: 29 days before date_to), in the site's time "
+                "zone, or UTC for all sites; from 2000-01-01 to 2999-12-31. Omit it for the "
+                "default: an empty value is refused.",
             ),
             OpenApiParameter(
-                "date_to", OpenApiTypes.DATE, description="Last day, inclusive (default: today)."
+                "date_to",
+                OpenApiTypes.DATE,
+                description="Last day, inclusive (default: today); from 2000-01-01 to "
+                "2999-12-31. Omit it for the default: an empty value is refused.",
             ),
-            OpenApiParameter("site", OpenApiTypes.INT, description="Site id; omit for all."),
+            OpenApiParameter(
+                "site", OpenApiTypes.INT, description="Site id; omit it for every site."
+            ),
         ],
         responses={
             200: _serializer(AnalyticsReport),
-            400: OpenApiResponse(description="Invalid filters; field-level `errors`."),
-            403: OpenApiResponse(description="Not logged in, or without the permission."),
+            400: refusal("Invalid filters (also an empty one): field-level `errors`."),
+            403: refusal("Not logged in, or without the permission."),
         },
         tags=["analytics"],
     )
     def get(self, request: Request) -> Response:
-        form = AnalyticsFilterForm(request.query_params, now=timezone.now())
+        form = AnalyticsFilterForm(
+            request.query_params, now=timezone.now(), blank_means_default=False
+        )
         if not form.is_valid():
             raise exceptions.ValidationError(
                 {field: list(messages) for field, messages in form.errors.items()}

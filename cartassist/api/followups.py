@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,7 +18,7 @@ from cartassist.services.followups import follow_up_report
 
 from .auth import server_site
 from .body import parse_json_object, read_body
-from .schema import SIGNATURE_HEADERS
+from .schema import BODY_REFUSALS, SIGNATURE_HEADERS, SIGNED_REFUSALS
 from .serializers import IdField, StrictCharField, StrictDateTimeField
 
 
@@ -80,8 +80,8 @@ class FollowUpView(APIView):
         responses={
             201: FollowUpResultSerializer,
             200: FollowUpResultSerializer,
-            400: OpenApiResponse(description="Invalid input: `errors` maps fields to messages."),
-            401: OpenApiResponse(description="Unknown key, bad, stale or replayed signature."),
+            **BODY_REFUSALS,
+            **SIGNED_REFUSALS,
         },
         tags=["follow-ups"],
     )

@@ -191,9 +191,12 @@ class CartEventSerializer(serializers.Serializer):
     cart_id = IdField()
     visitor_id = IdField()
     customer_id = IdField(required=False)
-    customer_hmac = serializers.CharField(
+    customer_hmac = StrictCharField(
         max_length=128,
         required=False,
+        # Hex only: anything else can never match (and non-ASCII text cannot even be
+        # compared in constant time).
+        validators=[RegexValidator(r"^[0-9A-Fa-f]+$", "Send the hex HMAC-SHA256 of customer_id.")],
         help_text="Widget only: hex HMAC-SHA256 of customer_id keyed with the site secret.",
     )
     data = serializers.DictField(required=False, default=dict)
@@ -249,6 +252,8 @@ class CartEventSerializer(serializers.Serializer):
 _EXAMPLE_EVENT = {
     "id": "evt_01HZX3",
     "type": "shipping_quoted",
+    # Served as the time the schema is generated (api/schema.py, fresh_examples), so
+    # that the example is never refused as too old.
     "occurred_at": "2026-11-23T10:15:00Z",
     "cart_id": "cart_8841",
     "visitor_id": "v_5f2c",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
@@ -17,7 +17,13 @@ from cartassist.services.ingest import cart_events_ingest
 
 from .auth import server_site, widget_site
 from .body import parse_json_object, read_body
-from .schema import SIGNATURE_HEADERS
+from .schema import (
+    BODY_REFUSALS,
+    SIGNATURE_HEADERS,
+    SIGNED_REFUSALS,
+    WIDGET_REFUSALS,
+    throttled,
+)
 from .serializers import (
     IngestResultSerializer,
     ServerBatchSerializer,
@@ -26,13 +32,7 @@ from .serializers import (
 )
 from .throttles import SiteKeyThrottle
 
-ERROR_RESPONSES = {
-    400: OpenApiResponse(description="Invalid input: `errors` maps each field to its messages."),
-    411: OpenApiResponse(description="Chunked body without Content-Length (WSGI servers)."),
-    413: OpenApiResponse(description="Body over CARTASSIST_MAX_BODY_BYTES."),
-    415: OpenApiResponse(description="Content-Type other than application/json or text/plain."),
-    429: OpenApiResponse(description="Rate limit for this site key; see Retry-After."),
-}
+ERROR_RESPONSES = {**BODY_REFUSALS, **throttled("per site key")}
 
 
 class _EventsView(APIView):
@@ -77,7 +77,7 @@ class WidgetEventsView(_EventsView):
         request={"application/json": WidgetBatchSerializer, "text/plain": WidgetBatchSerializer},
         responses={
             200: IngestResultSerializer,
-            403: OpenApiResponse(description="Unknown site key or origin not allowed."),
+            **WIDGET_REFUSALS,
             **ERROR_RESPONSES,
         },
         tags=["events"],
@@ -136,7 +136,7 @@ class ServerEventsView(_EventsView):
         request={"application/json": ServerBatchSerializer},
         responses={
             200: IngestResultSerializer,
-            401: OpenApiResponse(description="Unknown key, bad, stale or replayed signature."),
+            **SIGNED_REFUSALS,
             **ERROR_RESPONSES,
         },
         tags=["events"],

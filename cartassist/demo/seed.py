@@ -1,4 +1,8 @@
-"""Seed data for the embedded demo. Idempotent: running it twice changes nothing."""
+"""Seed data for the embedded demo. Idempotent: running it twice changes nothing.
+
+The logins below have passwords printed in the README: ``manage.py demo`` refuses to seed
+them under production settings (docs/OPERATIONS.md, "First set-up", is the way there).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
 from agents.models import AgentProfile, InvitationCopy, SavedReply
 from agents.services.invitations import DEFAULT_COPY
 from cartassist.models import Site, Stage, StallReason, StallRule
+from cartassist.services.roles import groups_ensure
 from policies.models import Policy, StackingChoices
 from policies.services.versions import policy_version_create
 
@@ -67,40 +72,6 @@ DEMO_SAVED_REPLIES: list[tuple[str, str, str]] = [
     ),
 ]
 
-# Who may do what (docs/PERMISSIONS.md). Later issues add their own permissions here.
-# Agents work in the console only; supervisors also read conversations in the admin;
-# merchandisers edit what shoppers and agents read (invitation copy, saved replies).
-AGENT_PERMISSIONS = ["cartassist.view_cart", "cartassist.view_cartevent"]
-GROUP_PERMISSIONS = {
-    "Merchandisers": [
-        "cartassist.view_site", "cartassist.change_site",
-        "cartassist.view_stallrule", "cartassist.add_stallrule",
-        "cartassist.change_stallrule", "cartassist.delete_stallrule",
-        "cartassist.view_cart", "cartassist.view_cartevent", "cartassist.view_intervention",
-        # Analytics (docs/ANALYTICS.md) read interventions (above) and follow-up contacts.
-        "cartassist.view_followupcontact",
-        "agents.view_invitationcopy", "agents.add_invitationcopy",
-        "agents.change_invitationcopy", "agents.delete_invitationcopy",
-        "agents.view_savedreply", "agents.add_savedreply",
-        "agents.change_savedreply", "agents.delete_savedreply",
-        "agents.view_agentprofile", "agents.view_invitation", "agents.view_conversation",
-        # Empowerment policies (docs/POLICIES.md): merchandisers write them and read what
-        # came of them; deleting is left to superusers (a used policy cannot be deleted).
-        "policies.view_policy", "policies.add_policy", "policies.change_policy",
-        "policies.view_policyversion", "policies.view_offer", "policies.view_grant",
-        "policies.view_auditentry",
-        # Webhooks (docs/WEBHOOKS.md): they manage the endpoints and read the delivery log
-        # (changing endpoints also allows "Retry now" on deliveries).
-        "cartassist.view_webhookendpoint", "cartassist.add_webhookendpoint",
-        "cartassist.change_webhookendpoint", "cartassist.delete_webhookendpoint",
-        "cartassist.view_webhookdelivery",
-    ],
-    # Agents get no policies permission: they see what they may offer in the console only.
-    "Agents": AGENT_PERMISSIONS,
-    # Supervisors approve offers in the console (AgentProfile.is_supervisor, or this group);
-    # that needs no admin permission.
-    "Supervisors": [*AGENT_PERMISSIONS, "agents.view_conversation", "agents.view_invitation"],
-}  # fmt: skip
 
 # The demo's empowerment policies (docs/POLICIES.md). The storefront journey balks at a
 # 9.90 EUR delivery charge: waiving it must be allowed without a supervisor (approval
@@ -140,21 +111,6 @@ class DemoSeed:
     agent: User
     merchandiser: User
     supervisor: User
-
-
-def groups_ensure() -> dict[str, Group]:
-    groups = {}
-    for name, codenames in GROUP_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        perms = []
-        for dotted in codenames:
-            app_label, codename = dotted.split(".")
-            perms.append(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
-        group.permissions.set(perms)
-        groups[name] = group
-    return groups
 
 
 def _user(username: str, password: str, *, staff: bool, group: Group) -> User:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from cartassist.api.auth import server_site
 from cartassist.api.body import parse_json_object, read_body
-from cartassist.api.schema import SIGNATURE_HEADERS
+from cartassist.api.schema import BODY_REFUSALS, SIGNATURE_HEADERS, SIGNED_REFUSALS, refusal
 from cartassist.api.serializers import IdField
 from policies.engine.money import quantize
 from policies.models import Grant
@@ -87,12 +87,12 @@ class GrantVerifyView(_GrantView):
         summary="Verify a grant token (shop backend, signed)",
         description="Checks the signature, the site and the stored grant; does not redeem it.",
         parameters=SIGNATURE_HEADERS,
-        request=TokenSerializer,
+        request={"application/json": TokenSerializer},
         responses={
             200: GrantSerializer,
-            400: OpenApiResponse(description="Malformed"),
-            401: OpenApiResponse(description="Bad request signature"),
-            403: OpenApiResponse(description="Token not issued for this site, or altered"),
+            **BODY_REFUSALS,
+            **SIGNED_REFUSALS,
+            403: refusal("`invalid_token`: not issued for this site, altered, or unknown."),
         },
         tags=["grants"],
     )
@@ -121,12 +121,14 @@ class GrantRedeemView(_GrantView):
                 "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False
             ),
         ],
-        request=RedeemSerializer,
+        request={"application/json": RedeemSerializer},
         responses={
             200: GrantSerializer,
-            403: OpenApiResponse(description="Foreign or altered token"),
-            409: OpenApiResponse(description="Already redeemed for another order"),
-            410: OpenApiResponse(description="Expired"),
+            **BODY_REFUSALS,
+            **SIGNED_REFUSALS,
+            403: refusal("`invalid_token`: not issued for this site, altered, or unknown."),
+            409: refusal("`already_redeemed`: already redeemed for another order."),
+            410: refusal("`expired`: the grant expired before it was redeemed."),
         },
         tags=["grants"],
     )

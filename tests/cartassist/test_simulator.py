@@ -1,4 +1,4 @@
-"""The simulator (docs/SIMULATOR.md): a known truth in, the analytics must find it.
+"""The simulator (docs/ANALYTICS.md, "Simulator"): a known truth in, the analytics must find it.
 
 One population of 1,200 shoppers with a true uplift of +15 points is simulated once for
 the module (inside a transaction rolled back at the end); the tests read it.

@@ -1,4 +1,6 @@
-"""``manage.py simulate``: synthetic shoppers through the real pipeline (docs/SIMULATOR.md)."""
+"""``manage.py simulate``: synthetic shoppers through the real pipeline.
+
+docs/ANALYTICS.md, "Simulator"."""
 
 from __future__ import annotations
 
