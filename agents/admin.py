@@ -108,10 +108,13 @@ class InvitationAdmin(ReadOnlyAdmin):
     date_hierarchy = "sent_at"
 
 
+MESSAGE_INLINE_FIELDS = ("seq", "sender", "agent", "text", "created_at")
+
+
 class MessageInline(admin.TabularInline):
     model = Message
-    fields = ["seq", "sender", "agent", "text", "created_at"]
-    readonly_fields = fields
+    fields = MESSAGE_INLINE_FIELDS
+    readonly_fields = MESSAGE_INLINE_FIELDS
     ordering = ["seq"]
     extra = 0
     can_delete = False

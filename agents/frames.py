@@ -84,12 +84,8 @@ def parse_frame(text: str | None, schema: dict[str, dict[str, str]], *, max_text
     if not isinstance(frame_type, str) or frame_type not in schema:
         shown = str(frame_type)[:40]
         raise FrameError("invalid_frame", f"Unknown frame type {shown!r}.", field="type")
-    ref = (
-        content.get("client_message_id")
-        if isinstance(content.get("client_message_id"), str)
-        else frame_type
-    )
-    ref = ref[:64]
+    client_message_id = content.get("client_message_id")
+    ref = (client_message_id if isinstance(client_message_id, str) else str(frame_type))[:64]
     fields: dict[str, Any] = {}
     for name, kind in schema[frame_type].items():
         fields[name] = _field(content.get(name), name, kind, max_text=max_text, ref=ref)

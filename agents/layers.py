@@ -47,6 +47,8 @@ class _BoundedShard(RedisSingleShardConnection):
 
 
 class _BoundedLoopLayer(RedisPubSubLoopLayer):
+    _shards: list[Any]
+
     def __init__(self, *args: Any, capacity: int = 200, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.capacity = capacity

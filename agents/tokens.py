@@ -27,9 +27,7 @@ def visitor_token_verify(token: str) -> VisitorIdentity | None:
     if not token or len(token) > 512:
         return None
     try:
-        data = signing.loads(
-            token, salt=SALT, max_age=settings.CARTASSIST_VISITOR_TOKEN_TTL.total_seconds()
-        )
+        data = signing.loads(token, salt=SALT, max_age=settings.CARTASSIST_VISITOR_TOKEN_TTL)
     except signing.BadSignature:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("s"), int):

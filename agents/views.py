@@ -121,11 +121,11 @@ def console_agents(request: HttpRequest) -> JsonResponse:
         {
             "agents": [
                 {
-                    "id": a.pk,
-                    "display_name": a.display_name,
-                    "status": effective_status(a, now),
+                    "id": a.agent.pk,
+                    "display_name": a.agent.display_name,
+                    "status": effective_status(a.agent, now),
                     "load": a.load,
-                    "capacity": a.capacity,
+                    "capacity": a.agent.capacity,
                 }
                 for a in agents_with_load(site_id=agent.site_id)
             ]

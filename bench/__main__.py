@@ -25,7 +25,7 @@ import time
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from .environment import (
     POSTGRES_ADMIN_URL,
@@ -39,7 +39,19 @@ from .environment import (
 )
 from .ingest import IngestOptions, IngestRow, require_wrk, rows_as_dicts, run_ingest
 
-FULL = {
+
+class Preset(TypedDict):
+    duration: float
+    warmup: float
+    processes: str
+    sweep_sizes: dict[str, str]
+    sweep_repeat: int
+    sweep_modes: str
+    analytics_sizes: dict[str, str]
+    analytics_repeat: int
+
+
+FULL: Preset = {
     "duration": 5.0,
     "warmup": 1.0,
     "processes": "1,2",
@@ -49,7 +61,7 @@ FULL = {
     "analytics_sizes": {"postgres": "100000,1000000"},
     "analytics_repeat": 5,
 }
-QUICK = {
+QUICK: Preset = {
     "duration": 2.0,
     "warmup": 1.0,
     "processes": "1",

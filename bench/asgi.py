@@ -6,7 +6,7 @@ the same daphne process on the same channel layer. The product never loads it.""
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
@@ -50,7 +50,8 @@ application = ProtocolTypeRouter(
     {
         "http": product_application,
         "websocket": URLRouter(
-            [path("ws/bench/relay/", RelayConsumer.as_asgi()), *websocket_urlpatterns]
+            # cast: django-stubs types path() for views only (see agents/routing.py)
+            [path("ws/bench/relay/", cast(Any, RelayConsumer.as_asgi())), *websocket_urlpatterns]
         ),
     }
 )

@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import quote
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from .environment import PYTHON, REPO, BenchError, check_services, open_database, run_django
 
@@ -82,7 +83,8 @@ class Daphne:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise BenchError(f"daphne exited: {self.proc.stderr.read().decode()[-2000:]}")
+                stderr = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise BenchError(f"daphne exited: {stderr[-2000:]}")
             try:
                 url = f"http://127.0.0.1:{port}/healthz"
                 with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
@@ -131,7 +133,7 @@ async def open_socket(url: str, origin: str, cookie: str | None = None) -> Clien
     headers = {"Cookie": cookie} if cookie else None
     return await connect(
         url,
-        origin=origin,
+        origin=Origin(origin),
         additional_headers=headers,
         proxy=None,
         ping_interval=None,
@@ -214,10 +216,14 @@ async def latency(seed: dict[str, Any], port: int, messages: int, warmup: int) -
             "mean_ms": round(statistics.fmean(values), 2),
         }
 
-    result = {"messages": messages, "product": summary(product), "bare": summary(bare)}
-    result["ratio_p50"] = round(result["product"]["p50_ms"] / result["bare"]["p50_ms"], 2)
-    result["ratio_p99"] = round(result["product"]["p99_ms"] / result["bare"]["p99_ms"], 2)
-    return result
+    product_summary, bare_summary = summary(product), summary(bare)
+    return {
+        "messages": messages,
+        "product": product_summary,
+        "bare": bare_summary,
+        "ratio_p50": round(product_summary["p50_ms"] / bare_summary["p50_ms"], 2),
+        "ratio_p99": round(product_summary["p99_ms"] / bare_summary["p99_ms"], 2),
+    }
 
 
 async def idle_sockets(

@@ -197,9 +197,13 @@ def _stalled_carts(site: Any, count: int, now: datetime) -> dict[int, datetime]:
             )
         )
     Cart.objects.bulk_create(carts, batch_size=500)
-    return dict(
-        Cart.objects.filter(external_id__startswith="stalled-").values_list("pk", "stall_deadline")
-    )
+    return {
+        pk: deadline
+        for pk, deadline in Cart.objects.filter(external_id__startswith="stalled-").values_list(
+            "pk", "stall_deadline"
+        )
+        if deadline is not None
+    }
 
 
 def _reset(originals: dict[int, datetime], now: datetime) -> None:
@@ -263,7 +267,7 @@ def _bulk_load(site_id: int, *, start: int, stop: int, now: datetime) -> None:
     for field in Cart._meta.concrete_fields:
         if field.primary_key:
             continue
-        columns.append(connection.ops.quote_name(field.column))
+        columns.append(connection.ops.quote_name(field.column or field.name))
         if field.column in expressions:
             values.append(expressions[field.column])
         else:

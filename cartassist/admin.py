@@ -129,10 +129,13 @@ class CartEventAdmin(ReadOnlyAdmin):
     search_fields = ["event_id", "cart__external_id", "visitor_id"]
 
 
+FOLLOW_UP_INLINE_FIELDS = ("occurred_at", "source", "channel", "reason", "note")
+
+
 class FollowUpInline(admin.TabularInline):
     model = FollowUpContact
-    fields = ["occurred_at", "source", "channel", "reason", "note"]
-    readonly_fields = fields
+    fields = FOLLOW_UP_INLINE_FIELDS
+    readonly_fields = FOLLOW_UP_INLINE_FIELDS
     extra = 0
     can_delete = False
     show_change_link = True

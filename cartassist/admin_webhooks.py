@@ -72,6 +72,24 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         )
 
 
+DELIVERY_FIELDS = (
+    "delivery_id",
+    "event",
+    "site",
+    "endpoint",
+    "status",
+    "attempts",
+    "created_at",
+    "last_attempt_at",
+    "next_attempt_at",
+    "delivered_at",
+    "response_status",
+    "last_error",
+    "dedupe_key",
+    "payload_json",
+)
+
+
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
     """The delivery log: what was sent where, each attempt's outcome, and what is next."""
@@ -90,23 +108,8 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     search_fields = ["delivery_id", "dedupe_key"]
     date_hierarchy = "created_at"
     actions = ["retry_now"]
-    fields = [
-        "delivery_id",
-        "event",
-        "site",
-        "endpoint",
-        "status",
-        "attempts",
-        "created_at",
-        "last_attempt_at",
-        "next_attempt_at",
-        "delivered_at",
-        "response_status",
-        "last_error",
-        "dedupe_key",
-        "payload_json",
-    ]
-    readonly_fields = fields
+    fields = DELIVERY_FIELDS
+    readonly_fields = DELIVERY_FIELDS
 
     @admin.display(description="payload")
     def payload_json(self, obj: WebhookDelivery) -> str:

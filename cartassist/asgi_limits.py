@@ -15,7 +15,8 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# Any callable ASGI application (Django's handler types its arguments more narrowly).
+ASGIApp = Callable[..., Awaitable[None]]
 
 
 class BodySizeLimit:

@@ -165,7 +165,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": SQLITE_PATH,
+            "NAME": str(SQLITE_PATH),
             # WAL + persistent connections: ~3x the write rate of the default journal
             # (see docs/PERFORMANCE.md). IMMEDIATE transactions take the write lock up
             # front, so read-then-write transactions never fail with "database is locked".

@@ -635,6 +635,9 @@ class _Run:
         day's budget is spent); the shopper accepts most offers."""
         rng = self.rng
         assert shopper.fee is not None
+        agent = conversation.agent
+        if agent is None:  # still queued: nobody can make an offer
+            return None, at
         offer = None
         for kind, amount in (
             ("waive_delivery", shopper.fee),
@@ -642,7 +645,7 @@ class _Run:
         ):
             try:
                 offer = offer_authorize(
-                    agent=conversation.agent,
+                    agent=agent,
                     conversation_id=conversation.pk,
                     kind=kind,
                     amount=str(amount),
@@ -715,7 +718,8 @@ class _Run:
                 source=EventSource.WIDGET,
                 now=at,
             )
-        total = shopper.subtotal + (shopper.fee or Decimal(0)) - (grant.amount if grant else 0)
+        reduction = grant.amount if grant is not None and grant.amount is not None else Decimal(0)
+        total = shopper.subtotal + (shopper.fee or Decimal(0)) - reduction
         order = self._event(
             shopper,
             EventType.ORDER_COMPLETED,

@@ -76,7 +76,7 @@ def webhook_deliver_task(self: Task, delivery_id: str) -> str | None:
     ):
         # +1 s: the worker must not wake a moment before next_attempt_at.
         webhook_deliver_task.apply_async(
-            args=[delivery_id], countdown=result.retry_in.total_seconds() + 1
+            args=(delivery_id,), countdown=result.retry_in.total_seconds() + 1
         )
     return result.status
 

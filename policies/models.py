@@ -6,6 +6,8 @@ turns a ``Policy`` into the engine's ``PolicySpec``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -24,7 +26,7 @@ class StackingChoices(models.TextChoices):
     EXCLUSIVE = "exclusive", "Exclusive: no other remedy on the same cart"
 
 
-def _money_field(help_text: str, **kwargs: object) -> models.DecimalField:
+def _money_field(help_text: str, **kwargs: Any) -> models.DecimalField:
     return models.DecimalField(
         max_digits=14,
         decimal_places=3,

@@ -137,7 +137,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         for group in list(getattr(self, "joined", ())):
             await self.channel_layer.group_discard(group, self.channel_name)
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
         try:
             if not self.frame_limit.allow():
                 raise ChatError("rate_limited", "Too many frames; slow down.")

@@ -45,8 +45,8 @@ def _console_hello(agent: AgentProfile) -> dict[str, Any]:
     if not agent.is_supervisor:
         active = active.filter(agent=agent)
     load = Conversation.objects.filter(agent=agent, status=ConversationStatus.ACTIVE).count()
-    active = list(active.order_by("created_at"))
-    follow_ups = conversation_follow_ups(conversation_ids=[c.pk for c in active])
+    chats = list(active.order_by("created_at"))
+    follow_ups = conversation_follow_ups(conversation_ids=[c.pk for c in chats])
     return {
         "type": "hello",
         "agent": agent_payload(
@@ -54,7 +54,7 @@ def _console_hello(agent: AgentProfile) -> dict[str, Any]:
         ),
         "queue": console_queue(site_id=agent.site_id, now=now),
         "conversations": [
-            _with_follow_up(conversation_payload(c), follow_ups.get(c.pk)) for c in active
+            _with_follow_up(conversation_payload(c), follow_ups.get(c.pk)) for c in chats
         ],
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -27,7 +28,7 @@ CHAT_START_BURST = 3
 CHAT_START_PERIOD = 60.0
 
 
-def _headers(scope: dict[str, Any]) -> dict[str, str]:
+def _headers(scope: Mapping[str, Any]) -> dict[str, str]:
     return {k.decode("latin1").lower(): v.decode("latin1") for k, v in scope.get("headers", [])}
 
 

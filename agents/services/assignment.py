@@ -20,15 +20,17 @@ from agents.services.conversations import (
     conversation_publish,
     system_message_post,
 )
-from agents.services.presence import is_online, least_loaded_available_agent
+from agents.services.presence import AgentLoad, is_online, least_loaded_available_agent
 
 QUEUE_ORDER = ["-urgency", "-cart_value", "created_at", "pk"]
 
 
-def _locked_agent_with_load(agent_id: int) -> AgentProfile:
+def _locked_agent_with_load(agent_id: int) -> AgentLoad:
+    """Lock the agent's row (so two routings cannot both fill their last seat) and count
+    the chats they hold now."""
     agent = AgentProfile.objects.select_for_update().get(pk=agent_id)
-    agent.load = Conversation.objects.filter(agent=agent, status=ConversationStatus.ACTIVE).count()
-    return agent
+    load = Conversation.objects.filter(agent=agent, status=ConversationStatus.ACTIVE).count()
+    return AgentLoad(agent=agent, load=load)
 
 
 def _assign(conversation: Conversation, agent: AgentProfile, now: datetime) -> None:
@@ -52,13 +54,13 @@ def conversation_route(
     if fallback is not None:
         candidates.append(fallback.pk)
     for agent_id in candidates:
-        agent = _locked_agent_with_load(agent_id)
+        locked = _locked_agent_with_load(agent_id)
         if (
-            agent.site_id == conversation.site_id
-            and is_online(agent, now)
-            and agent.load < agent.capacity
+            locked.agent.site_id == conversation.site_id
+            and is_online(locked.agent, now)
+            and locked.has_free_seat
         ):
-            _assign(conversation, agent, now)
+            _assign(conversation, locked.agent, now)
             return conversation
     conversation_publish(conversation)
     return conversation
@@ -79,9 +81,9 @@ def queue_drain(*, site_id: int, now: datetime) -> int:
             if agent is None:
                 break
             locked = _locked_agent_with_load(agent.pk)
-            if locked.load >= locked.capacity:
+            if not locked.has_free_seat:
                 break
-            _assign(conversation, locked, now)
+            _assign(conversation, locked.agent, now)
             assigned += 1
     return assigned
 
@@ -90,11 +92,11 @@ def conversation_claim(*, agent: AgentProfile, conversation_id: int, now: dateti
     """An agent takes a queued conversation of their site (compare-and-swap on status)."""
     with transaction.atomic():
         locked = _locked_agent_with_load(agent.pk)
-        if locked.load >= locked.capacity and not locked.is_supervisor:
+        if not locked.has_free_seat and not locked.agent.is_supervisor:
             raise ChatError("invalid_state", "You are at capacity: close a chat first.")
         updated = Conversation.objects.filter(
             pk=conversation_id, site_id=agent.site_id, status=ConversationStatus.QUEUED
-        ).update(agent=locked, status=ConversationStatus.ACTIVE, assigned_at=now)
+        ).update(agent=locked.agent, status=ConversationStatus.ACTIVE, assigned_at=now)
         if not updated:
             if not Conversation.objects.filter(pk=conversation_id, site_id=agent.site_id).exists():
                 raise NotFound("conversation")
@@ -122,10 +124,11 @@ def conversation_transfer(
         target = AgentProfile.objects.filter(pk=to_agent_id, site_id=agent.site_id).first()
         if target is None:
             raise NotFound("agent")
-        target = _locked_agent_with_load(target.pk)
+        target_load = _locked_agent_with_load(target.pk)
+        target = target_load.agent
         if not is_online(target, now):
             raise ChatError("invalid_state", f"{target.display_name} is not online.")
-        if target.load >= target.capacity:
+        if not target_load.has_free_seat:
             raise ChatError("invalid_state", f"{target.display_name} has no free seat.")
         previous_agent_id = conversation.agent_id
         _assign(conversation, target, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -29,25 +30,44 @@ def effective_status(agent: AgentProfile, now: datetime) -> str:
     return agent.status
 
 
-def agents_with_load(*, site_id: int) -> list[AgentProfile]:
-    """The site's agents, each annotated with ``load`` (active conversations)."""
-    return list(
+@dataclass(frozen=True)
+class AgentLoad:
+    """An agent and the chats they hold now (active conversations)."""
+
+    agent: AgentProfile
+    load: int
+
+    @property
+    def free_seats(self) -> int:
+        return self.agent.capacity - self.load
+
+    @property
+    def has_free_seat(self) -> bool:
+        return self.free_seats > 0
+
+
+def agents_with_load(*, site_id: int) -> list[AgentLoad]:
+    """The site's agents, in id order, each with its load."""
+    rows = (
         AgentProfile.objects.filter(site_id=site_id)
         .annotate(
-            load=Count("conversations", filter=Q(conversations__status=ConversationStatus.ACTIVE))
+            active_n=Count(
+                "conversations", filter=Q(conversations__status=ConversationStatus.ACTIVE)
+            )
         )
         .order_by("pk")
     )
+    return [AgentLoad(agent=row, load=row.active_n) for row in rows]
 
 
 def least_loaded_available_agent(*, site_id: int, now: datetime) -> AgentProfile | None:
     """The online agent with free capacity and the lowest load (ties: most free seats)."""
     candidates = [
-        a for a in agents_with_load(site_id=site_id) if is_online(a, now) and a.load < a.capacity
+        a for a in agents_with_load(site_id=site_id) if is_online(a.agent, now) and a.has_free_seat
     ]
     if not candidates:
         return None
-    return min(candidates, key=lambda a: (a.load, -(a.capacity - a.load), a.pk))
+    return min(candidates, key=lambda a: (a.load, -a.free_seats, a.agent.pk)).agent
 
 
 def agent_heartbeat(*, agent_id: int, now: datetime) -> None:

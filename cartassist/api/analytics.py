@@ -125,7 +125,7 @@ class AnalyticsView(APIView):
         )
         if not form.is_valid():
             raise exceptions.ValidationError(
-                {field: list(messages) for field, messages in form.errors.items()}
+                {field: [str(m) for m in messages] for field, messages in form.errors.items()}
             )
         f = form.filters()
         report = analytics_compute(

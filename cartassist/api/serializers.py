@@ -90,7 +90,7 @@ class _MoneyCheckMixin:
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         currency = attrs["currency"]
-        errors = {}
+        errors: dict[str, Any] = {}
         for name in self.money_fields:
             if name in attrs:
                 try:
@@ -119,7 +119,8 @@ class CartUpdatedData(_MoneyCheckMixin, serializers.Serializer):
     money_fields = ("subtotal",)
     currency = CurrencyField()
     subtotal = MoneyAmountField()
-    lines = CartLineSerializer(many=True, max_length=200, allow_empty=True)
+    # many=True makes a ListSerializer, whose max_length the stubs do not know.
+    lines = CartLineSerializer(many=True, max_length=200, allow_empty=True)  # type: ignore[call-arg]
     customer_segment = serializers.ChoiceField(
         choices=["", "vip"],
         required=False,
@@ -199,7 +200,8 @@ class CartEventSerializer(serializers.Serializer):
         validators=[RegexValidator(r"^[0-9A-Fa-f]+$", "Send the hex HMAC-SHA256 of customer_id.")],
         help_text="Widget only: hex HMAC-SHA256 of customer_id keyed with the site secret.",
     )
-    data = serializers.DictField(required=False, default=dict)
+    # The wire name "data" shadows Serializer.data, which this serializer never uses.
+    data = serializers.DictField(required=False, default=dict)  # type: ignore[assignment]
 
     def validate_occurred_at(self, value: datetime) -> datetime:
         now = self.context.get("now") or timezone.now()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -42,7 +43,7 @@ class _EventsView(APIView):
     source: EventSource
 
     def throttle(self, request: Request, site: Site) -> None:
-        request.site = site  # type: ignore[attr-defined]
+        request.site = site  # type: ignore[assignment]  # ours, not django.contrib.sites
         throttle = SiteKeyThrottle(self.throttle_scope)
         if not throttle.allow_request(request, self):
             raise Throttled(wait=throttle.wait())
@@ -94,7 +95,7 @@ class WidgetEventsView(_EventsView):
         return response
 
     @extend_schema(exclude=True)
-    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

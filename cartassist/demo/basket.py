@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from django.contrib.sessions.backends.base import SessionBase
 
@@ -36,6 +36,16 @@ def new_order_id() -> str:
     return "DEMO-" + secrets.token_hex(4).upper()
 
 
+class DemoGrant(TypedDict):
+    """A verified CartAssist grant as the demo basket keeps it in the session."""
+
+    token: str
+    kind: str
+    amount: str | None  # None for a gift or a hold
+    currency: str
+    expires_at: str
+
+
 @dataclass
 class Basket:
     """A view of the session's cart; changes are written back with :meth:`save`."""
@@ -45,8 +55,7 @@ class Basket:
     quantities: dict[str, int]
     contact: dict[str, str] | None
     shipping: dict[str, str] | None
-    grant: dict[str, str] | None = None
-    """A verified CartAssist grant: token, kind, amount, currency, expires_at."""
+    grant: DemoGrant | None = None
 
     @classmethod
     def of(cls, session: SessionBase) -> Basket:
@@ -91,7 +100,7 @@ class Basket:
         """What the grant takes off: a delivery remedy never more than the delivery
         charge (``delivery_fee``), a discount never more than the subtotal."""
         grant = self.grant
-        if not grant or grant.get("amount") is None or grant.get("currency") != catalogue.CURRENCY:
+        if not grant or grant["amount"] is None or grant["currency"] != catalogue.CURRENCY:
             return Decimal("0.00")
         amount = Decimal(grant["amount"])
         if grant["kind"] in DELIVERY_REMEDIES:
@@ -102,7 +111,7 @@ class Basket:
 
     @property
     def grant_label(self) -> str:
-        return GRANT_LABELS.get((self.grant or {}).get("kind", ""), "")
+        return GRANT_LABELS.get(self.grant["kind"], "") if self.grant else ""
 
     @property
     def total_before_grant(self) -> Decimal:

@@ -306,7 +306,7 @@ def checkout_pay(request: HttpRequest) -> HttpResponse:
     form = PaymentForm(request.POST)
     payment_page = reverse("demo:checkout-payment")
     if not form.is_valid():
-        messages.error(request, form.errors["card_number"][0])
+        messages.error(request, str(form.errors["card_number"][0]))
         return _answer(request, payment_page)
     if form.cleaned_data["card_number"] == DECLINED_TEST_CARD:
         messages.error(request, "Your card was declined. Try another card.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
@@ -272,7 +272,7 @@ def analytics_compute(
             n=Count("id"),
             converted_n=Count("id", filter=Q(converted=True)),
             followed_up_n=Count("id", filter=Q(follow_ups__gt=0)),
-            follow_up_contacts=Sum("follow_ups"),
+            follow_up_contact_n=Sum("follow_ups"),
             revenue_sum=Sum("revenue"),
             remedy_cost_sum=Sum("remedy_cost"),
             granted_sum=Sum("granted_amount"),
@@ -322,7 +322,8 @@ def analytics_compute(
     )
 
 
-Group = dict[str, Any]
+# A row of a grouped ``values().annotate()`` query.
+Group = Mapping[str, Any]
 
 
 def _count(groups: Iterable[Group], field: str = "n", **where: object) -> int:
@@ -348,7 +349,7 @@ def _round(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(Decimal(1).scaleb(-exponent), rounding=ROUND_HALF_UP)
 
 
-def _comparison(groups: list[Group], successes: str) -> Comparison:
+def _comparison(groups: Sequence[Group], successes: str) -> Comparison:
     """Invited against held out, for the rate ``successes / n`` over ``groups``."""
     invited = _count(groups, decision=Decision.INVITED)
     held_out = _count(groups, decision=Decision.HELD_OUT)
@@ -370,7 +371,7 @@ def _comparison(groups: list[Group], successes: str) -> Comparison:
     )
 
 
-def _totals(groups: list[Group], stalled_carts: int) -> Totals:
+def _totals(groups: Sequence[Group], stalled_carts: int) -> Totals:
     return Totals(
         interventions=_count(groups),
         stalled_carts=stalled_carts,
@@ -380,7 +381,7 @@ def _totals(groups: list[Group], stalled_carts: int) -> Totals:
     )
 
 
-def _money(groups: list[Group]) -> list[MoneyLine]:
+def _money(groups: Sequence[Group]) -> list[MoneyLine]:
     lines = []
     for currency in sorted({g["currency"] for g in groups}):
         invited = _count(groups, currency=currency, decision=Decision.INVITED)
@@ -422,7 +423,7 @@ def _label(choices: type[Any], key: str, empty: str = "") -> str:
         return key
 
 
-def _by_stall_reason(groups: list[Group]) -> list[ComparisonLine]:
+def _by_stall_reason(groups: Sequence[Group]) -> list[ComparisonLine]:
     keys = sorted({g["stall_reason"] for g in groups}, key=_choice_order(StallReason))
     return [
         ComparisonLine(
@@ -439,7 +440,7 @@ def _choice_order(choices: type[Any]) -> Any:
     return lambda key: (order.get(key, len(order)), key)
 
 
-def _by_site(groups: list[Group]) -> list[ComparisonLine]:
+def _by_site(groups: Sequence[Group]) -> list[ComparisonLine]:
     names = dict(
         Site.objects.filter(pk__in={g["site_id"] for g in groups}).values_list("pk", "name")
     )
@@ -488,7 +489,7 @@ def _invited_breakdowns(
     return by_policy, by_remedy, by_agent
 
 
-def _roll_up(groups: list[Group], key: str, label: Any) -> list[InvitedLine]:
+def _roll_up(groups: Sequence[Group], key: str, label: Any) -> list[InvitedLine]:
     sums: dict[tuple[Any, str], dict[str, Any]] = {}
     for g in groups:
         total = sums.setdefault(
@@ -520,7 +521,7 @@ def _roll_up(groups: list[Group], key: str, label: Any) -> list[InvitedLine]:
     return lines
 
 
-def _funnel(groups: list[Group]) -> Funnel:
+def _funnel(groups: Sequence[Group]) -> Funnel:
     invited = [g for g in groups if g["decision"] == Decision.INVITED]
 
     def result(value: object) -> int:
@@ -543,7 +544,7 @@ def _funnel(groups: list[Group]) -> Funnel:
     )
 
 
-def _suppression_reasons(groups: list[Group]) -> list[CountLine]:
+def _suppression_reasons(groups: Sequence[Group]) -> list[CountLine]:
     suppressed = [g for g in groups if g["decision"] == Decision.SUPPRESSED]
     keys = sorted(
         {g["suppression_reason"] for g in suppressed}, key=_choice_order(SuppressionReason)
@@ -559,7 +560,7 @@ def _suppression_reasons(groups: list[Group]) -> list[CountLine]:
 
 
 def _follow_ups(
-    groups: list[Group], *, start: datetime, end: datetime, site_ids: list[int] | None
+    groups: Sequence[Group], *, start: datetime, end: datetime, site_ids: list[int] | None
 ) -> FollowUps:
     """The follow-up rate (interventions with at least one follow-up contact) by arm, and
     the contacts attributed to the filtered interventions by reason and channel."""
@@ -570,7 +571,7 @@ def _follow_ups(
     )
     if site_ids is not None:
         contacts = contacts.filter(intervention__site_id__in=site_ids)
-    rows = list(
+    rows: list[Group] = list(
         contacts.order_by()
         .values("intervention__decision", "reason", "channel")
         .annotate(n=Count("id"))
@@ -598,8 +599,8 @@ def _follow_ups(
 
     return FollowUps(
         rate=_comparison(groups, "followed_up_n"),
-        invited_contacts=_count(groups, "follow_up_contacts", decision=Decision.INVITED),
-        held_out_contacts=_count(groups, "follow_up_contacts", decision=Decision.HELD_OUT),
+        invited_contacts=_count(groups, "follow_up_contact_n", decision=Decision.INVITED),
+        held_out_contacts=_count(groups, "follow_up_contact_n", decision=Decision.HELD_OUT),
         by_reason=lines("reason", FollowUpReason),
         by_channel=lines("channel", FollowUpChannel),
     )
@@ -650,7 +651,7 @@ def _response_times(chats: QuerySet[Intervention]) -> ResponseTimes:
     )
 
 
-def _daily(day_groups: list[Group], date_from: date, date_to: date) -> list[Day]:
+def _daily(day_groups: Sequence[Group], date_from: date, date_to: date) -> list[Day]:
     counts: dict[tuple[date, object], list[int]] = defaultdict(lambda: [0, 0])
     for g in day_groups:
         counts[g["day"], g["decision"]][0] += g["n"]
@@ -675,7 +676,7 @@ def _daily(day_groups: list[Group], date_from: date, date_to: date) -> list[Day]
     return days
 
 
-def _daily_money(day_groups: list[Group]) -> list[DayMoney]:
+def _daily_money(day_groups: Sequence[Group]) -> list[DayMoney]:
     """Revenue credited to invited carts and the remedy cost, per day and currency (days
     with no invited carts are left out)."""
     invited = [g for g in day_groups if g["decision"] == Decision.INVITED]

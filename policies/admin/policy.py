@@ -65,7 +65,7 @@ REMEDY_FIELDS = {
 }
 
 
-class CommaSeparatedField(forms.CharField):
+class CommaSeparatedField(forms.Field):
     """A list of codes typed as "DE, FR, AT" (stored as a JSON list)."""
 
     def __init__(self, *, upper: bool = False, **kwargs: Any) -> None:
@@ -80,7 +80,7 @@ class CommaSeparatedField(forms.CharField):
         return value
 
     def to_python(self, value: Any) -> list[str]:
-        text = super().to_python(value)
+        text = "" if value in self.empty_values else str(value)
         items = [item.strip() for item in text.split(",")]
         seen: dict[str, None] = {}
         for item in items:
@@ -189,7 +189,7 @@ class PolicyForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         """Build the policy as edited and run the engine's validator on it; each error
         shows at the field it is about."""
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         site = cleaned.get("site") or (self.instance.site if self.instance.site_id else None)
         if site is None:
             return cleaned
@@ -198,7 +198,7 @@ class PolicyForm(forms.ModelForm):
         remedies = raw_spec(policy, currency=currency)["remedies"]
         for error in check_policy(policy, currency=currency):
             field = self._form_field(error.field, remedies)
-            if field is not None and field in self._errors:
+            if field is not None and field in self.errors:
                 continue  # Django's own check on this field already said what is wrong
             if field == "__currency__":
                 self.add_error("site", f"{error.message} (the site's currency is {currency})")
@@ -223,6 +223,9 @@ class PolicyForm(forms.ModelForm):
         return path if path in self.fields else None
 
 
+VERSION_INLINE_FIELDS = ("number", "created_at", "created_by", "offers_made", "spec")
+
+
 class PolicyVersionInline(admin.TabularInline):
     """Every saved version, newest first; immutable (offers and grants point at them)."""
 
@@ -230,8 +233,8 @@ class PolicyVersionInline(admin.TabularInline):
     fk_name = "policy"
     extra = 0
     can_delete = False
-    fields = ["number", "created_at", "created_by", "offers_made", "spec"]
-    readonly_fields = fields
+    fields = VERSION_INLINE_FIELDS
+    readonly_fields = VERSION_INLINE_FIELDS
     ordering = ["-number"]
     verbose_name_plural = "versions (immutable: offers and grants name the one that allowed them)"
 

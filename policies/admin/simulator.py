@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.admin import ModelAdmin
@@ -88,7 +88,9 @@ class SimulatorForm(forms.Form):
                 :RECENT_CARTS
             ]
             agents = AgentProfile.objects.filter(site=site).order_by("display_name")
-        self.fields["cart"].choices = [
+        cart_field = cast(forms.ChoiceField, self.fields["cart"])
+        agent_field = cast(forms.ChoiceField, self.fields["agent"])
+        cart_field.choices = [
             ("", "— enter a cart below —"),
             *(
                 (
@@ -99,14 +101,14 @@ class SimulatorForm(forms.Form):
                 for c in carts
             ),
         ]
-        self.fields["agent"].choices = [
+        agent_field.choices = [
             (NO_AGENT, "No particular agent (no personal cap spent)"),
             (SUPERVISOR, "A supervisor (no approval needed)"),
             *((str(a.pk), a.display_name) for a in agents),
         ]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         site = cleaned.get("site")
         if site is None:
             return cleaned
@@ -228,7 +230,7 @@ def simulator_view(model_admin: ModelAdmin) -> Callable[[HttpRequest], HttpRespo
             raise PermissionDenied
         data = request.GET if "site" in request.GET else None
         site = None
-        site_id = (data or {}).get("site") or request.GET.get("for_site")
+        site_id = (data.get("site") if data is not None else None) or request.GET.get("for_site")
         if site_id and str(site_id).isdigit():
             site = Site.objects.filter(pk=site_id).first()
         if site is None and Site.objects.count() == 1:
