@@ -49,7 +49,8 @@ class ErrorSerializer(serializers.Serializer):
     """Every refusal's body (api/errors.py; docs/API.md, "Errors")."""
 
     detail = serializers.CharField(help_text="What went wrong, for people.")
-    errors = serializers.DictField(
+    # Schema only: the wire name "errors" shadows Serializer.errors, never used here.
+    errors = serializers.DictField(  # type: ignore[assignment]
         required=False,
         help_text="Validation errors and field-keyed refusals: each offending field, by "
         "path, mapped to its messages.",
