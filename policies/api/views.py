@@ -46,7 +46,9 @@ class GrantSerializer(serializers.Serializer):
 
 def grant_result(grant: Grant, *, now: Any, replayed: bool | None = None) -> dict[str, Any]:
     result = {
-        "valid": grant.redeemed_at is None and grant.expires_at > now,
+        "valid": grant.redeemed_at is None
+        and grant.expires_at > now
+        and grant.currency == grant.cart.currency,
         "kind": grant.kind,
         "amount": None if grant.amount is None else str(quantize(grant.amount, grant.currency)),
         "currency": grant.currency,
@@ -112,8 +114,9 @@ class GrantRedeemView(_GrantView):
         summary="Redeem a grant for an order (shop backend, signed, idempotent)",
         description=(
             "Single use. Redeeming again for the same order, or with the same Idempotency-Key, "
-            "returns the original result with `replayed: true`. Another order → 409; expired → "
-            "410; a token altered or issued for another site → 403."
+            "returns the original result with `replayed: true`. Another order, or a cart whose "
+            "currency is no longer the grant's → 409; expired → 410; a token altered or issued "
+            "for another site → 403."
         ),
         parameters=[
             *SIGNATURE_HEADERS,
@@ -125,7 +128,9 @@ class GrantRedeemView(_GrantView):
         responses={
             200: GrantSerializer,
             403: OpenApiResponse(description="Foreign or altered token"),
-            409: OpenApiResponse(description="Already redeemed for another order"),
+            409: OpenApiResponse(
+                description="Already redeemed for another order, or the cart's currency changed"
+            ),
             410: OpenApiResponse(description="Expired"),
         },
         tags=["grants"],
