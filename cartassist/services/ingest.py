@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from cartassist.domain.attribution import IdentityKey
 from cartassist.domain.stalls import RuleSnapshot, later_stage, stall_deadline
 from cartassist.locks import carts_for_update
 from cartassist.models import (
@@ -34,6 +35,7 @@ from cartassist.models import (
     StallSignal,
     Visitor,
 )
+from cartassist.services.shoppers import cart_identities, shoppers_link
 
 
 class EventsRefused(Exception):
@@ -71,6 +73,8 @@ def cart_events_ingest(
     1. Drop ids repeated inside the batch; look up ids already stored (duplicates).
     2. Lock (creating if needed) every cart the new events touch.
     3. Apply the new events oldest first, store them, and save each cart once.
+    4. Link each cart's visitor and customer ids to its shopper (``shoppers_link``),
+       and refresh the outcomes of new orders and of shoppers that merged.
 
     Two requests carrying the same event race on the unique constraint; the loser
     retries once and then sees the event as a duplicate. An event whose amount would
@@ -160,14 +164,31 @@ def _ingest_once(
             )
             cart.save()
         CartEvent.objects.bulk_create(rows)
-        ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
-        if ordered:
-            from cartassist.tasks import outcomes_refresh_on_commit
-
-            outcomes_refresh_on_commit(ordered)
         if opted_out:
             _record_opt_outs(site, opted_out)
+        # Last, so that the shopper lock, when it is needed, is held only for identity rows.
+        merged = shoppers_link(site_id=site.pk, carts=_cart_identities(carts, new_events))
+        ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
+        if ordered or merged:
+            from cartassist.tasks import outcomes_refresh_on_commit
+
+            outcomes_refresh_on_commit([*ordered, *merged])
     return result
+
+
+def _cart_identities(
+    carts: dict[str, Cart], events: Iterable[dict[str, Any]]
+) -> dict[int, set[IdentityKey]]:
+    """Each touched cart's visitor id and every customer id its events gave it."""
+    identities: dict[int, set[IdentityKey]] = {}
+    for event in events:
+        cart = carts[event["cart_id"]]
+        keys = identities.setdefault(
+            cart.pk,
+            cart_identities(visitor_id=cart.visitor_id, customer_ids=[cart.customer_id]),
+        )
+        keys |= cart_identities(visitor_id="", customer_ids=[event.get("customer_id", "")])
+    return identities
 
 
 def _first_event_per_cart(events: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
