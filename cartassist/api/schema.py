@@ -1,4 +1,5 @@
-"""OpenAPI pieces shared by the signed server endpoints (events, follow-ups, grants)."""
+"""OpenAPI pieces shared by the signed server endpoints (events, follow-ups, grants,
+intervention outcomes)."""
 
 from __future__ import annotations
 
@@ -27,5 +28,17 @@ SIGNATURE_HEADERS = [
         OpenApiParameter.HEADER,
         required=True,
         description="v1=<hex HMAC-SHA256(secret, timestamp + '.' + body)>",
+    ),
+]
+
+# A signed GET signs its request target instead of a body (cartassist/api/auth.py).
+GET_SIGNATURE_HEADERS = [
+    *SIGNATURE_HEADERS[:2],
+    OpenApiParameter(
+        "X-CartAssist-Signature",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        required=True,
+        description="v1=<hex HMAC-SHA256(secret, timestamp + '.GET ' + path with query string)>",
     ),
 ]
