@@ -105,8 +105,10 @@ def attribute_contact(
     return max(candidates, key=lambda t: (t.decided_at, t.id)).id
 
 
+VISITOR = "visitor"
+CUSTOMER = "customer"
 IdentityKey = tuple[str, str]
-"""``("visitor", visitor id)`` or ``("customer", customer id)``."""
+"""``(VISITOR, visitor id)`` or ``(CUSTOMER, customer id)`` (models.IdentityKind)."""
 
 
 class _UnionFind:

@@ -31,6 +31,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from cartassist.domain.attribution import (
+    CUSTOMER,
+    VISITOR,
     IdentityKey,
     Order,
     Touch,
@@ -42,7 +44,6 @@ from cartassist.models import (
     CartStatus,
     Decision,
     FollowUpContact,
-    IdentityKind,
     Intervention,
     InvitationResult,
     Site,
@@ -164,11 +165,11 @@ def _shopper_carts(
     """Every cart of the shoppers of ``keys``, whole, and each cart's shopper number."""
     query, shopper_of = shopper_cart_filter(site_id=site.pk, keys=keys)
     carts = list(Cart.objects.filter(query, site=site).order_by("pk").values(*CART_FIELDS))
-    group_of = {}
+    group_of: dict[int, int] = {}
     for cart in carts:
-        shopper = shopper_of.get((IdentityKind.VISITOR.value, cart["visitor_id"]))
+        shopper = shopper_of.get((VISITOR, cart["visitor_id"]))
         if shopper is None:
-            shopper = shopper_of.get((IdentityKind.CUSTOMER.value, cart["customer_id"]), cart["id"])
+            shopper = shopper_of.get((CUSTOMER, cart["customer_id"]), cart["id"])
         group_of[cart["id"]] = shopper
     return carts, group_of
 

@@ -14,16 +14,16 @@ from collections.abc import Iterable, Mapping
 
 from django.db.models import Q
 
-from cartassist.domain.attribution import IdentityKey, shopper_links
+from cartassist.domain.attribution import CUSTOMER, VISITOR, IdentityKey, shopper_links
 from cartassist.locks import shopper_lock
-from cartassist.models import IdentityKind, ShopperIdentity
+from cartassist.models import ShopperIdentity
 
 
 def cart_identities(*, visitor_id: str, customer_ids: Iterable[str] = ()) -> set[IdentityKey]:
     """The identities that link a cart to its shopper: its visitor id and every customer
     id it has had (empty ids link nothing)."""
-    keys: set[IdentityKey] = {(IdentityKind.VISITOR.value, visitor_id)} if visitor_id else set()
-    keys.update((IdentityKind.CUSTOMER.value, c) for c in customer_ids if c)
+    keys: set[IdentityKey] = {(VISITOR, visitor_id)} if visitor_id else set()
+    keys.update((CUSTOMER, c) for c in customer_ids if c)
     return keys
 
 
@@ -123,8 +123,8 @@ def shopper_cart_filter(
         ).values_list("kind", "value", "shopper_id")
     }
     wanted = keys | set(identities)
-    visitors = [value for kind, value in wanted if kind == IdentityKind.VISITOR]
-    customers = [value for kind, value in wanted if kind == IdentityKind.CUSTOMER]
+    visitors = [value for kind, value in wanted if kind == VISITOR]
+    customers = [value for kind, value in wanted if kind == CUSTOMER]
     query = Q(visitor_id__in=visitors)
     if customers:
         query |= Q(customer_id__in=customers)
