@@ -165,3 +165,29 @@ def test_the_data_migration_links_the_carts_stored_before(site):
         "visitor:C": c3.pk,
     }
     assert c2.pk > c1.pk
+
+
+def test_a_chat_from_any_browser_of_the_shopper_is_a_follow_up(post_events, site):
+    from agents.models import Conversation
+    from cartassist.services.followups import follow_up_record_chat
+    from tests.fixtures.agents import make_intervention
+
+    # given: an outreach on A's cart; A, B and C are one shopper through X and Y
+    now = timezone.now()
+    chain = [updated("c1", "A", "X"), updated("c2", "B", "X"), updated("c3", "B", "Y")]
+    assert post_events.server([*chain, updated("c4", "C", "Y")]).status_code == 200
+    intervention = make_intervention(Cart.objects.get(external_id="c1"), now=now - HOUR)
+    # when: the shopper starts a chat from browser C
+    conversation = Conversation.objects.create(
+        site=site,
+        visitor_id="C",
+        status="queued",
+        urgency=50,
+        cart_value=0,
+        created_at=now,
+        visitor_last_seen_at=now,
+    )
+    contact = follow_up_record_chat(conversation=conversation, now=now)
+    # then
+    assert contact is not None
+    assert contact.intervention_id == intervention.pk
