@@ -57,3 +57,23 @@ def _new_cart(site: Site, event: dict[str, Any], now: datetime) -> Cart:
 
 def supports_skip_locked() -> bool:
     return bool(connection.features.has_select_for_update_skip_locked)
+
+
+# pg_advisory_xact_lock(namespace, key): the namespace keeps these apart from any other
+# advisory lock in the same database ("CA" "sh" in ASCII).
+SHOPPER_LOCK_NAMESPACE = 0x4341_7368
+
+
+def shopper_lock(*, site_id: int) -> None:
+    """Serialise changes to the site's shoppers (``ShopperIdentity`` rows) until commit.
+
+    A transaction-scoped PostgreSQL advisory lock, taken by ``shoppers_link`` only when an
+    event links an identity for the first time or links two shoppers. Its holder touches
+    only identity rows, never a cart row, so it cannot wait on an ingest that holds cart
+    locks and waits for it (ADR 0008). On SQLite every write transaction is already
+    serialised (IMMEDIATE), so there is nothing to take.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SHOPPER_LOCK_NAMESPACE, site_id])

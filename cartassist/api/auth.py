@@ -6,6 +6,9 @@ Server signature (docs/API.md, "Signing requests"):
     X-CartAssist-Timestamp:  <unix seconds>
     X-CartAssist-Signature:  v1=<hex HMAC-SHA256(site secret, "<timestamp>." + raw body)>
 
+A GET has no body: it signs its request target instead, ``"<timestamp>.GET <path>"``
+(the path with its query string, as requested; ``request_target``).
+
 A signature is accepted once, within CARTASSIST_SIGNATURE_WINDOW of its timestamp.
 """
 
@@ -27,6 +30,11 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     """The ``X-CartAssist-Signature`` value for ``body`` sent at ``timestamp``."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "v1=" + mac.hexdigest()
+
+
+def request_target(request: HttpRequest) -> bytes:
+    """What a request without a body signs in its place: ``"GET /api/v1/…?…"``."""
+    return f"{request.method} {request.get_full_path()}".encode()
 
 
 def site_for_key(public_key: object, *, field: str) -> Site:

@@ -1,5 +1,5 @@
-"""OpenAPI pieces shared by the endpoints: the signing headers, the error body and the
-refusals each kind of endpoint can answer with.
+"""OpenAPI pieces shared by the endpoints: the signing headers (POST and GET), the error
+body and the refusals each kind of endpoint can answer with.
 
 Every endpoint documents every status it can return (tests/cartassist/test_schema_fuzz.py
 checks the responses against the schema): compose its ``responses`` from these, e.g.
@@ -119,3 +119,16 @@ def fresh_examples(result: dict[str, Any], generator: Any, **kwargs: Any) -> dic
 
     walk(result)
     return result
+
+
+# A signed GET signs its request target instead of a body (cartassist/api/auth.py).
+GET_SIGNATURE_HEADERS = [
+    *SIGNATURE_HEADERS[:2],
+    OpenApiParameter(
+        "X-CartAssist-Signature",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        required=True,
+        description="v1=<hex HMAC-SHA256(secret, timestamp + '.GET ' + path with query string)>",
+    ),
+]

@@ -8,13 +8,13 @@ from django.http import HttpRequest
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import Throttled
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cartassist.models import EventSource, Site
-from cartassist.services.ingest import cart_events_ingest
+from cartassist.services.ingest import EventsRefused, cart_events_ingest
 
 from .auth import server_site, widget_site
 from .body import parse_json_object, read_body
@@ -53,7 +53,10 @@ class _EventsView(APIView):
         events = validate_events(
             payload.get("events"), site=site, trusted=self.source == EventSource.SERVER, now=now
         )
-        result = cart_events_ingest(site=site, events=events, source=self.source, now=now)
+        try:
+            result = cart_events_ingest(site=site, events=events, source=self.source, now=now)
+        except EventsRefused as refused:  # refused against the carts' state, e.g. currency
+            raise ValidationError({"events": refused.errors}) from refused
         return Response(result.as_dict(), status=status.HTTP_200_OK)
 
 

@@ -2,8 +2,11 @@
 
 The rules (docs/ANALYTICS.md, "Attribution"):
 
-- An order counts for an intervention when it was completed inside the intervention's
-  attribution window: ``decided_at <= order time <= decided_at + window``.
+- A shopper is every cart linked, transitively, by a visitor id or a customer id
+  (``shopper_groups``; kept at ingestion by ``shopper_links``, ADR 0008).
+- An order counts for an intervention of the same shopper when it was completed inside
+  the intervention's attribution window, ``decided_at <= order time <= decided_at +
+  window``, in the intervention's currency (amounts are never mixed, ADR 0010).
 - Each order is credited to at most one intervention, and each intervention to at most
   one order (its first), so revenue is never counted twice.
 - When several interventions could take an order, the order goes to one on the same
@@ -17,7 +20,7 @@ The rules (docs/ANALYTICS.md, "Attribution"):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -35,9 +38,13 @@ class Touch:
     decided_at: datetime
     window: timedelta
     in_experiment: bool  # invited or held out; suppressed decisions are not
+    currency: str = ""
 
     def covers(self, moment: datetime) -> bool:
         return self.decided_at <= moment <= self.decided_at + self.window
+
+    def may_take(self, order: Order) -> bool:
+        return self.currency == order.currency and self.covers(order.completed_at)
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class Order:
     order_id: str
     completed_at: datetime
     total: Decimal
+    currency: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,7 @@ def attribute_orders(touches: Iterable[Touch], orders: Iterable[Order]) -> dict[
     touches = list(touches)
     credited: dict[int, Credit] = {}
     for order in distinct_orders(orders):
-        candidates = [t for t in touches if t.id not in credited and t.covers(order.completed_at)]
+        candidates = [t for t in touches if t.id not in credited and t.may_take(order)]
         if not candidates:
             continue
         best = max(
@@ -99,32 +107,90 @@ def attribute_contact(
     return max(candidates, key=lambda t: (t.decided_at, t.id)).id
 
 
+VISITOR = "visitor"
+CUSTOMER = "customer"
+IdentityKey = tuple[str, str]
+"""``(VISITOR, visitor id)`` or ``(CUSTOMER, customer id)`` (models.IdentityKind)."""
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[object, object] = {}
+
+    def find(self, key: object) -> object:
+        root = key
+        while self.parent.setdefault(root, root) != root:
+            root = self.parent[root]
+        while self.parent[key] != root:  # path compression
+            self.parent[key], key = root, self.parent[key]
+        return root
+
+    def union(self, a: object, b: object) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+
 def shopper_groups(carts: Iterable[tuple[int, str, str]]) -> dict[int, int]:
     """Group carts ``(cart id, visitor id, customer id)`` into shoppers: carts sharing a
-    visitor id or a (non-empty) customer id belong to one shopper, transitively.
+    visitor id or a (non-empty) customer id belong to one shopper, transitively. A cart
+    may appear several times (once per customer id it has had).
 
     Returns ``{cart id: shopper number}``; numbers are the smallest cart id of the group.
     """
-    parent: dict[str, str] = {}
-
-    def find(key: str) -> str:
-        root = key
-        while parent.setdefault(root, root) != root:
-            root = parent[root]
-        while parent[key] != root:  # path compression
-            parent[key], key = root, parent[key]
-        return root
-
-    def union(a: str, b: str) -> None:
-        parent[find(a)] = find(b)
-
+    links = _UnionFind()
     carts = list(carts)
     for cart_id, visitor_id, customer_id in carts:
-        union(f"cart:{cart_id}", f"visitor:{visitor_id}")
+        links.union(("cart", cart_id), ("visitor", visitor_id))
         if customer_id:
-            union(f"cart:{cart_id}", f"customer:{customer_id}")
-    smallest: dict[str, int] = {}
+            links.union(("cart", cart_id), ("customer", customer_id))
+    smallest: dict[object, int] = {}
     for cart_id, _, _ in carts:
-        root = find(f"cart:{cart_id}")
+        root = links.find(("cart", cart_id))
         smallest[root] = min(smallest.get(root, cart_id), cart_id)
-    return {cart_id: smallest[find(f"cart:{cart_id}")] for cart_id, _, _ in carts}
+    return {cart_id: smallest[links.find(("cart", cart_id))] for cart_id, _, _ in carts}
+
+
+@dataclass(frozen=True)
+class ShopperLinks:
+    """What linking some carts changes in the stored shopper of each identity."""
+
+    shopper_of: dict[IdentityKey, int]  # every identity of the linked carts → its shopper
+    merged: dict[int, int]  # an existing shopper number → the one it is now part of
+
+
+def shopper_links(
+    carts: Iterable[tuple[int, Iterable[IdentityKey]]], *, known: Mapping[IdentityKey, int]
+) -> ShopperLinks:
+    """Link each cart ``(cart id, its identities)`` to its identities, given the stored
+    shopper number of the identities already ``known``.
+
+    1. Union each cart with its identities, and each known identity with its shopper.
+    2. Each resulting group's number is the smallest of its cart ids and of the shopper
+       numbers in it — so it stays "the smallest cart id of the shopper's carts", and
+       is the same whichever order carts are linked in.
+    3. Return the number of every identity of the carts, and every existing shopper
+       number that changes (two or more shoppers merged, or a smaller cart joined).
+    """
+    links = _UnionFind()
+    carts = [(cart_id, list(keys)) for cart_id, keys in carts]
+    for cart_id, keys in carts:
+        for key in keys:
+            links.union(("cart", cart_id), ("identity", key))
+            if key in known:
+                links.union(("identity", key), ("shopper", known[key]))
+    smallest: dict[object, int] = {}
+
+    def lower(node: object, number: int) -> None:
+        root = links.find(node)
+        smallest[root] = min(smallest.get(root, number), number)
+
+    for cart_id, _ in carts:
+        lower(("cart", cart_id), cart_id)
+    for number in {known[key] for _, keys in carts for key in keys if key in known}:
+        lower(("shopper", number), number)
+    shopper_of = {key: smallest[links.find(("identity", key))] for _, keys in carts for key in keys}
+    merged = {
+        number: smallest[links.find(("shopper", number))]
+        for number in {known[key] for key in shopper_of if key in known}
+        if smallest[links.find(("shopper", number))] != number
+    }
+    return ShopperLinks(shopper_of=shopper_of, merged=merged)

@@ -10,6 +10,7 @@ from .interventions import (
     StallReason,
     SuppressionReason,
 )
+from .shoppers import IdentityKind, ShopperIdentity
 from .sites import Site
 from .stall_rules import StallRule
 from .visitors import Visitor
@@ -22,6 +23,7 @@ __all__ = [
     "FollowUpContact",
     "FollowUpReason",
     "FollowUpSource",
+    "IdentityKind",
     "InvitationResult",
     "WebhookDelivery",
     "WebhookEndpoint",
@@ -34,6 +36,7 @@ __all__ = [
     "EventType",
     "Intervention",
     "InterventionTrigger",
+    "ShopperIdentity",
     "Site",
     "Stage",
     "StallReason",

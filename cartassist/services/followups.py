@@ -29,6 +29,7 @@ from cartassist.models import (
     Site,
 )
 from cartassist.services.outcomes import outcomes_refresh_for_carts
+from cartassist.services.shoppers import cart_identities, shopper_cart_filter
 
 
 def _shopper_cart_ids(site: Site, *, visitor_id: str, customer_id: str) -> list[int]:
@@ -83,15 +84,14 @@ def follow_up_record_chat(*, conversation: Any, now: datetime) -> FollowUpContac
     follow-up window of an invited or held-out intervention of that shopper."""
     site = Site.objects.get(pk=conversation.site_id)
     window = timedelta(days=site.follow_up_window_days)
-    cart_ids = _shopper_cart_ids(site, visitor_id=conversation.visitor_id, customer_id="")
-    customer_ids = set(
-        Cart.objects.filter(pk__in=cart_ids)
-        .exclude(customer_id="")
-        .values_list("customer_id", flat=True)
+    # The whole shopper: an outreach on any of their carts, however they are linked.
+    query, _ = shopper_cart_filter(
+        site_id=site.pk, keys=cart_identities(visitor_id=conversation.visitor_id)
     )
+    cart_ids = list(Cart.objects.filter(query, site=site).values_list("pk", flat=True)[:500])
     recent = Intervention.objects.filter(
-        Q(visitor_id=conversation.visitor_id) | Q(cart__customer_id__in=customer_ids),
         site=site,
+        cart_id__in=cart_ids,
         decision__in=[Decision.INVITED, Decision.HELD_OUT],
         decided_at__gte=conversation.created_at - window,
         decided_at__lte=conversation.created_at,

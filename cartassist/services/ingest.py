@@ -3,7 +3,11 @@
 docs/ARCHITECTURE.md, "Track". House rules that matter here:
 - an event id is stored once per site (unique constraint + the cart row lock);
 - an event older than the cart's state is logged but does not roll the state back;
-- totals from a server-signed event outrank totals reported by the widget.
+- totals from a server-signed event outrank totals reported by the widget;
+- an amount is applied to a cart only in the cart's currency: a `cart_updated` in
+  another currency restates the cart and switches it (clearing the shipping quote, which
+  was in the old currency); a `shipping_quoted` or `order_completed` whose amount would
+  apply in another currency refuses the whole batch (ADR 0010).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from cartassist.domain.attribution import IdentityKey
 from cartassist.domain.stalls import RuleSnapshot, later_stage, stall_deadline
 from cartassist.locks import carts_for_update
 from cartassist.models import (
@@ -30,6 +35,25 @@ from cartassist.models import (
     StallSignal,
     Visitor,
 )
+from cartassist.services.shoppers import cart_identities, shoppers_link
+
+
+class EventsRefused(Exception):
+    """The batch is refused as a whole and nothing of it is stored.
+
+    ``errors`` maps the index of each refused event in the request's ``events`` list to
+    its field errors, in the API's error shape (docs/API.md, "Errors").
+    """
+
+    def __init__(self, errors: dict[str, Any]) -> None:
+        super().__init__("events refused")
+        self.errors = errors
+
+
+class CurrencyMismatch(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 @dataclass
@@ -49,9 +73,13 @@ def cart_events_ingest(
     1. Drop ids repeated inside the batch; look up ids already stored (duplicates).
     2. Lock (creating if needed) every cart the new events touch.
     3. Apply the new events oldest first, store them, and save each cart once.
+    4. Link each cart's visitor and customer ids to its shopper (``shoppers_link``),
+       and refresh the outcomes of new orders and of shoppers that merged.
 
     Two requests carrying the same event race on the unique constraint; the loser
-    retries once and then sees the event as a duplicate.
+    retries once and then sees the event as a duplicate. An event whose amount would
+    apply in another currency than its cart's raises ``EventsRefused`` for the batch
+    (rolled back: nothing stored).
     """
     for attempt in range(2):
         try:
@@ -67,11 +95,13 @@ def _ingest_once(
 ) -> IngestResult:
     result = IngestResult()
     unique: dict[str, dict[str, Any]] = {}
-    for event in events:
+    index_of: dict[str, int] = {}  # position in the request, for field-level errors
+    for index, event in enumerate(events):
         if event["id"] in unique:
             result.duplicates.append(event["id"])
         else:
             unique[event["id"]] = event
+            index_of[event["id"]] = index
 
     with transaction.atomic():
         already = set(
@@ -91,9 +121,14 @@ def _ingest_once(
         rules = _rule_snapshots(site)
         rows: list[CartEvent] = []
         opted_out: dict[str, datetime] = {}
+        refused: dict[str, Any] = {}
         for event in new_events:
             cart = carts[event["cart_id"]]
-            applied = _apply(cart, event, source=source, now=now)
+            try:
+                applied = _apply(cart, event, source=source, now=now)
+            except CurrencyMismatch as mismatch:
+                refused[str(index_of[event["id"]])] = {"data": {"currency": [mismatch.message]}}
+                continue
             if event["type"] == EventType.OPTED_OUT:
                 opted_out[event["visitor_id"]] = event["occurred_at"]
             rows.append(
@@ -112,6 +147,8 @@ def _ingest_once(
                 )
             )
             result.stored.append(event["id"])
+        if refused:
+            raise EventsRefused(refused)  # rolls the whole batch back
 
         for cart in {id(c): c for c in (carts[e["cart_id"]] for e in new_events)}.values():
             rule = rules.get(cart.stage)
@@ -127,14 +164,31 @@ def _ingest_once(
             )
             cart.save()
         CartEvent.objects.bulk_create(rows)
-        ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
-        if ordered:
-            from cartassist.tasks import outcomes_refresh_on_commit
-
-            outcomes_refresh_on_commit(ordered)
         if opted_out:
             _record_opt_outs(site, opted_out)
+        # Last, so that the shopper lock, when it is needed, is held only for identity rows.
+        merged = shoppers_link(site_id=site.pk, carts=_cart_identities(carts, new_events))
+        ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
+        if ordered or merged:
+            from cartassist.tasks import outcomes_refresh_on_commit
+
+            outcomes_refresh_on_commit([*ordered, *merged])
     return result
+
+
+def _cart_identities(
+    carts: dict[str, Cart], events: Iterable[dict[str, Any]]
+) -> dict[int, set[IdentityKey]]:
+    """Each touched cart's visitor id and every customer id its events gave it."""
+    identities: dict[int, set[IdentityKey]] = {}
+    for event in events:
+        cart = carts[event["cart_id"]]
+        keys = identities.setdefault(
+            cart.pk,
+            cart_identities(visitor_id=cart.visitor_id, customer_ids=[cart.customer_id]),
+        )
+        keys |= cart_identities(visitor_id="", customer_ids=[event.get("customer_id", "")])
+    return identities
 
 
 def _first_event_per_cart(events: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -174,6 +228,8 @@ def _apply(cart: Cart, event: dict[str, Any], *, source: EventSource, now: datet
     may_set_totals = trusted or not cart.totals_trusted
     if kind == EventType.CART_UPDATED:
         if may_set_totals:
+            if data["currency"] != cart.currency:
+                _switch_currency(cart)
             cart.currency = data["currency"]
             cart.subtotal = data["subtotal"]
             cart.lines = _json_safe(data["lines"])
@@ -185,6 +241,7 @@ def _apply(cart: Cart, event: dict[str, Any], *, source: EventSource, now: datet
         cart.signal, cart.signal_detail = StallSignal.NONE, ""
     elif kind == EventType.SHIPPING_QUOTED:
         if may_set_totals:
+            _check_currency(cart, data["currency"])
             cart.shipping_fee = data["fee"]
             cart.shipping_method = data.get("method", "")
             cart.shipping_country = data.get("country", "")
@@ -204,6 +261,8 @@ def _apply(cart: Cart, event: dict[str, Any], *, source: EventSource, now: datet
             and (not trusted or (cart.totals_trusted and cart.order_total is not None))
         ):
             return False
+        if may_set_totals:
+            _check_currency(cart, data["currency"])
         if cart.converted_at is None or cart.order_id != data["order_id"]:
             cart.converted_at = occurred_at
         cart.status = CartStatus.CONVERTED
@@ -216,6 +275,25 @@ def _apply(cart: Cart, event: dict[str, Any], *, source: EventSource, now: datet
     cart.state_at = max(cart.state_at, occurred_at)
     cart.last_activity_at = max(cart.last_activity_at, min(occurred_at, now))
     return True
+
+
+def _check_currency(cart: Cart, currency: str) -> None:
+    """Refuse an amount in another currency than the cart's (it would be mixed with it)."""
+    if currency != cart.currency:
+        raise CurrencyMismatch(
+            f"This cart is in {cart.currency}: send amounts in {cart.currency}. "
+            f"To switch the cart to {currency}, first send a cart_updated in {currency}."
+        )
+
+
+def _switch_currency(cart: Cart) -> None:
+    """A cart_updated in another currency restates the cart in it: the shipping quote was
+    in the old currency, so it is forgotten until a new one is quoted."""
+    cart.shipping_fee = None
+    cart.shipping_method = ""
+    cart.shipping_country = ""
+    if cart.signal == StallSignal.SHIPPING_QUOTED:
+        cart.signal, cart.signal_detail = StallSignal.NONE, ""
 
 
 def _record_opt_outs(site: Site, opted_out: dict[str, datetime]) -> None:

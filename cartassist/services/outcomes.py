@@ -11,8 +11,10 @@ issued or redeemed, a chat closes, a follow-up contact is reported), and the per
 ``outcomes_finalise`` recomputes each intervention once more after its attribution
 window has closed and marks it final.
 
-A shopper is a set of carts linked by visitor id or by customer id: an order on a new
-cart by the same shopper still counts (cartassist/domain/attribution.py).
+A shopper is every cart linked, transitively, by visitor id or customer id: an order on a
+new cart by the same shopper still counts. Shoppers are kept at ingestion
+(services/shoppers.py, ADR 0008), so a refresh always covers whole shoppers, whichever
+cart it starts from.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -30,11 +31,13 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from cartassist.domain.attribution import (
+    CUSTOMER,
+    VISITOR,
+    IdentityKey,
     Order,
     Touch,
     attribute_contact,
     attribute_orders,
-    shopper_groups,
 )
 from cartassist.models import (
     Cart,
@@ -46,6 +49,7 @@ from cartassist.models import (
     Site,
     WebhookEvent,
 )
+from cartassist.services.shoppers import cart_identities, shopper_cart_filter, shoppers_link
 
 logger = logging.getLogger(__name__)
 
@@ -77,27 +81,27 @@ OUTCOME_FIELDS = [
 SHOWN_OFFER_STATUSES = {"offered", "accepted", "declined", "expired", "refused_on_accept"}
 
 
-@dataclass
-class Shopper:
-    visitor_ids: set[str] = field(default_factory=set)
-    customer_ids: set[str] = field(default_factory=set)
-
-
 def outcomes_refresh_for_carts(*, cart_ids: Iterable[int], now: datetime) -> int:
     """Recompute the outcomes of every intervention of the shoppers owning ``cart_ids``.
 
     Returns the number of interventions whose outcome changed.
     """
-    shoppers: dict[int, Shopper] = defaultdict(Shopper)
-    for site_id, visitor_id, customer_id in Cart.objects.filter(pk__in=list(cart_ids)).values_list(
-        "site_id", "visitor_id", "customer_id"
-    ):
-        shoppers[site_id].visitor_ids.add(visitor_id)
-        if customer_id:
-            shoppers[site_id].customer_ids.add(customer_id)
+    starting: dict[int, dict[int, set[IdentityKey]]] = defaultdict(dict)
+    for site_id, cart_id, visitor_id, customer_id in Cart.objects.filter(
+        pk__in=list(cart_ids)
+    ).values_list("site_id", "pk", "visitor_id", "customer_id"):
+        starting[site_id][cart_id] = cart_identities(
+            visitor_id=visitor_id, customer_ids=[customer_id]
+        )
     changed = 0
-    for site in Site.objects.filter(pk__in=list(shoppers)):
-        changed += _refresh_site_shoppers(site, shoppers[site.pk], now=now)
+    for site in Site.objects.filter(pk__in=list(starting)):
+        carts = starting[site.pk]
+        # A cart stored before shoppers were kept (or by an older release during a
+        # deploy) is linked now; for every other cart this is one read.
+        with transaction.atomic():
+            shoppers_link(site_id=site.pk, carts=carts)
+        keys = {key for cart_keys in carts.values() for key in cart_keys}
+        changed += _refresh_site_shoppers(site, keys, now=now)
     return changed
 
 
@@ -141,48 +145,57 @@ def outcomes_finalise(*, now: datetime, batch_size: int = 500) -> int:
     return finalised
 
 
-def _shopper_carts(site: Site, shopper: Shopper) -> list[dict[str, Any]]:
-    """The shopper's carts, following visitor ids and customer ids one step further."""
-    seen_visitors: set[str] = set()
-    seen_customers: set[str] = set()
-    carts: dict[int, dict[str, Any]] = {}
-    visitors, customers = set(shopper.visitor_ids), set(shopper.customer_ids)
-    for _ in range(2):
-        visitors -= seen_visitors
-        customers -= seen_customers
-        if not visitors and not customers:
-            break
-        query = Q(visitor_id__in=visitors)
-        if customers:
-            query |= Q(customer_id__in=customers)
-        rows = Cart.objects.filter(query, site=site).values(
-            "id",
-            "visitor_id",
-            "customer_id",
-            "status",
-            "order_id",
-            "order_total",
-            "subtotal",
-            "converted_at",
-            "external_id",
-        )
-        seen_visitors |= visitors
-        seen_customers |= customers
-        visitors, customers = set(), set()
-        for row in rows:
-            carts[row["id"]] = row
-            visitors.add(row["visitor_id"])
-            if row["customer_id"]:
-                customers.add(row["customer_id"])
-    return list(carts.values())
+CART_FIELDS = (
+    "id",
+    "visitor_id",
+    "customer_id",
+    "status",
+    "order_id",
+    "order_total",
+    "subtotal",
+    "currency",
+    "converted_at",
+    "external_id",
+)
 
 
-def _refresh_site_shoppers(site: Site, shopper: Shopper, *, now: datetime) -> int:
+def _shopper_carts(
+    site: Site, keys: set[IdentityKey]
+) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    """Every cart of the shoppers of ``keys``, whole, and each cart's shopper number."""
+    query, shopper_of = shopper_cart_filter(site_id=site.pk, keys=keys)
+    carts = list(Cart.objects.filter(query, site=site).order_by("pk").values(*CART_FIELDS))
+    group_of: dict[int, int] = {}
+    for cart in carts:
+        shopper = shopper_of.get((VISITOR, cart["visitor_id"]))
+        if shopper is None:
+            shopper = shopper_of.get((CUSTOMER, cart["customer_id"]), cart["id"])
+        group_of[cart["id"]] = shopper
+    return carts, group_of
+
+
+def _refresh_site_shoppers(site: Site, keys: set[IdentityKey], *, now: datetime) -> int:
+    """Recompute the interventions of the shoppers of ``keys`` (see the module docstring).
+
+    1. Read the shoppers' carts, lock their interventions, and read the carts again.
+    2. If an ingest merged another shopper in between, the locks do not cover it: start
+       again. (A refresh writing from the older grouping after one from the newer could
+       credit one order to two interventions.)
+    3. Credit orders and contacts per shopper; recompute every outcome field.
+    """
+    for _ in range(5):
+        changed = _refresh_locked(site, keys, now=now)
+        if changed is not None:
+            return changed
+    raise RuntimeError(f"the shoppers of site {site.pk} kept changing during a refresh")
+
+
+def _refresh_locked(site: Site, keys: set[IdentityKey], *, now: datetime) -> int | None:
     from agents.models import Message
     from policies.models import Grant, Offer
 
     with transaction.atomic():
-        carts = _shopper_carts(site, shopper)
+        carts, _ = _shopper_carts(site, keys)
         cart_ids = [c["id"] for c in carts]
         interventions = list(
             Intervention.objects.select_for_update(of=("self",))
@@ -190,10 +203,12 @@ def _refresh_site_shoppers(site: Site, shopper: Shopper, *, now: datetime) -> in
             .select_related("invitation__conversation")
             .order_by("pk")
         )
+        carts, group_of = _shopper_carts(site, keys)  # now that the locks are held
+        if [c["id"] for c in carts] != cart_ids:
+            return None
         if not interventions:
             return 0
         window = timedelta(hours=site.attribution_window_hours)
-        group_of = shopper_groups((c["id"], c["visitor_id"], c["customer_id"]) for c in carts)
         touches: dict[int, list[Touch]] = defaultdict(list)
         for i in interventions:
             touches[group_of[i.cart_id]].append(
@@ -203,6 +218,7 @@ def _refresh_site_shoppers(site: Site, shopper: Shopper, *, now: datetime) -> in
                     decided_at=i.decided_at,
                     window=window,
                     in_experiment=i.decision in (Decision.INVITED, Decision.HELD_OUT),
+                    currency=i.currency,
                 )
             )
         orders: dict[int, list[Order]] = defaultdict(list)
@@ -214,6 +230,7 @@ def _refresh_site_shoppers(site: Site, shopper: Shopper, *, now: datetime) -> in
                         order_id=c["order_id"],
                         completed_at=c["converted_at"],
                         total=c["order_total"] if c["order_total"] is not None else c["subtotal"],
+                        currency=c["currency"],
                     )
                 )
         credits = {}
@@ -306,7 +323,7 @@ def invitation_result_for(
 
     if status in (InvitationStatus.PENDING, InvitationStatus.DELIVERED) and expires_at <= now:
         status = InvitationStatus.EXPIRED  # the housekeeping pass has not caught up yet
-    return {
+    results: dict[str, str] = {
         InvitationStatus.PENDING: InvitationResult.PENDING,
         InvitationStatus.DELIVERED: InvitationResult.DELIVERED,
         InvitationStatus.ACCEPTED: InvitationResult.ACCEPTED,
@@ -314,7 +331,8 @@ def invitation_result_for(
         InvitationStatus.EXPIRED: (
             InvitationResult.IGNORED if delivered_at else InvitationResult.UNDELIVERED
         ),
-    }[status]
+    }
+    return results[status]
 
 
 def invitation_results_sync(*, invitation_ids: Iterable[int], now: datetime) -> None:
@@ -390,9 +408,12 @@ def _apply_offers(intervention: Intervention, offers: list[Any], grants_by_offer
     intervention.remedy_kind = first.kind if first else ""
     intervention.policy_version_id = first.policy_version_id if first else None
     intervention.policy_id = first.policy_version.policy_id if first else None
-    intervention.granted_amount = sum((g.amount or Decimal(0) for g in grants), Decimal(0))
+    # Money only in the intervention's currency (ADR 0010): a grant in another one (the
+    # cart switched currency after the decision) is not added to it.
+    same = [g for g in grants if g.currency == intervention.currency]
+    intervention.granted_amount = sum((g.amount or Decimal(0) for g in same), Decimal(0))
     intervention.remedy_cost = sum(
-        (g.amount or Decimal(0) for g in grants if g.redeemed_at is not None), Decimal(0)
+        (g.amount or Decimal(0) for g in same if g.redeemed_at is not None), Decimal(0)
     )
 
 

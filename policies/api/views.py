@@ -46,7 +46,9 @@ class GrantSerializer(serializers.Serializer):
 
 def grant_result(grant: Grant, *, now: Any, replayed: bool | None = None) -> dict[str, Any]:
     result = {
-        "valid": grant.redeemed_at is None and grant.expires_at > now,
+        "valid": grant.redeemed_at is None
+        and grant.expires_at > now
+        and grant.currency == grant.cart.currency,
         "kind": grant.kind,
         "amount": None if grant.amount is None else str(quantize(grant.amount, grant.currency)),
         "currency": grant.currency,
@@ -112,8 +114,9 @@ class GrantRedeemView(_GrantView):
         summary="Redeem a grant for an order (shop backend, signed, idempotent)",
         description=(
             "Single use. Redeeming again for the same order, or with the same Idempotency-Key, "
-            "returns the original result with `replayed: true`. Another order → 409; expired → "
-            "410; a token altered or issued for another site → 403."
+            "returns the original result with `replayed: true`. Another order, or a cart whose "
+            "currency is no longer the grant's → 409; expired → 410; a token altered or issued "
+            "for another site → 403."
         ),
         parameters=[
             *SIGNATURE_HEADERS,
@@ -127,7 +130,10 @@ class GrantRedeemView(_GrantView):
             **BODY_REFUSALS,
             **SIGNED_REFUSALS,
             403: refusal("`invalid_token`: not issued for this site, altered, or unknown."),
-            409: refusal("`already_redeemed`: already redeemed for another order."),
+            409: refusal(
+                "`already_redeemed`: already redeemed for another order; `currency_changed`: "
+                "the cart's currency changed since the grant was issued."
+            ),
             410: refusal("`expired`: the grant expired before it was redeemed."),
         },
         tags=["grants"],

@@ -161,7 +161,8 @@ def grant_redeem(
     """Redeem a grant for an order, once.
 
     - the same order again (or the same idempotency key) returns the original result;
-    - another order, an expired grant, a tampered or foreign token: refused, audited.
+    - another order, an expired grant, a tampered or foreign token, a cart whose
+      currency is no longer the grant's: refused, audited.
     """
     try:
         with transaction.atomic():
@@ -178,6 +179,15 @@ def grant_redeem(
                 )
             if grant.expires_at <= now:
                 raise GrantError("expired", "This grant has expired.", 410)
+            if grant.currency != grant.cart.currency:
+                # The shopper switched the cart's currency after the offer: an amount in
+                # the old currency must not be taken off an order in the new one.
+                raise GrantError(
+                    "currency_changed",
+                    f"This grant is in {grant.currency} but the cart is now in "
+                    f"{grant.cart.currency}: it cannot be redeemed.",
+                    409,
+                )
             grant.redeemed_at = now
             grant.order_id = order_id
             grant.idempotency_key = idempotency_key

@@ -17,6 +17,7 @@ from cartassist.domain.attribution import (
     attribute_orders,
     distinct_orders,
     shopper_groups,
+    shopper_links,
 )
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -102,6 +103,76 @@ def test_shopper_groups_follow_visitor_and_customer_ids_transitively():
         [(1, "v1", ""), (2, "v1", "c1"), (3, "v2", "c1"), (4, "v3", ""), (5, "v4", "")]
     )
     assert groups == {1: 1, 2: 1, 3: 1, 4: 4, 5: 5}
+
+
+def test_an_order_goes_only_to_an_intervention_in_its_currency():
+    eur = Touch(id=1, cart_id=1, decided_at=T0, window=DAY, in_experiment=True, currency="EUR")
+    usd = Touch(id=2, cart_id=2, decided_at=T0, window=DAY, in_experiment=True, currency="USD")
+    order_in_usd = Order(
+        cart_id=1, order_id="o1", completed_at=T0 + DAY / 2, total=Decimal(9), currency="USD"
+    )
+    assert list(attribute_orders([eur], [order_in_usd])) == []
+    credits = attribute_orders([eur, usd], [order_in_usd])
+    assert (list(credits), credits[2].attribution) == ([2], SAME_SHOPPER)
+
+
+V, C = "visitor", "customer"
+
+
+def test_linking_a_new_cart_to_nothing_known_makes_it_a_shopper():
+    links = shopper_links([(7, [(V, "a")])], known={})
+    assert (links.shopper_of, links.merged) == ({(V, "a"): 7}, {})
+
+
+def test_a_cart_linking_two_shoppers_merges_them_into_the_smallest():
+    # shoppers 1 (visitor a) and 3 (customer y); cart 9 has both
+    links = shopper_links([(9, [(V, "a"), (C, "y")])], known={(V, "a"): 1, (C, "y"): 3})
+    assert links.shopper_of == {(V, "a"): 1, (C, "y"): 1}
+    assert links.merged == {3: 1}
+
+
+def test_a_smaller_cart_joining_renumbers_its_shopper():
+    # two ingests raced: cart 11 linked visitor a first, then cart 10 (same visitor)
+    links = shopper_links([(10, [(V, "a")])], known={(V, "a"): 11})
+    assert (links.shopper_of, links.merged) == ({(V, "a"): 10}, {11: 10})
+
+
+def test_carts_of_one_batch_link_through_each_other():
+    links = shopper_links(
+        [(5, [(V, "a"), (C, "x")]), (6, [(V, "b"), (C, "x")]), (8, [(V, "c")])], known={}
+    )
+    assert links.shopper_of == {(V, "a"): 5, (C, "x"): 5, (V, "b"): 5, (V, "c"): 8}
+    assert links.merged == {}
+
+
+# A cart keeps the visitor id of its first event; its customer id may change.
+visitors_strategy = st.dictionaries(
+    st.integers(1, 30), st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=8
+)
+
+
+@given(visitors_strategy, st.data())
+def test_linking_one_event_at_a_time_in_any_order_gives_the_transitive_shoppers(visitors, data):
+    # Each step links a cart's identities as an ingest does (its visitor id and the
+    # customer id of the event), with what earlier steps stored; any order of events
+    # ends in the pure definition of shoppers.
+    events = data.draw(
+        st.lists(
+            st.tuples(st.sampled_from(sorted(visitors)), st.sampled_from(["", "x", "y", "z"])),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    stored: dict[tuple[str, str], int] = {}
+    for cart_id, customer in events:
+        keys = [(V, visitors[cart_id])] + ([(C, customer)] if customer else [])
+        step = shopper_links([(cart_id, keys)], known=stored)
+        for key, shopper in list(stored.items()):
+            stored[key] = step.merged.get(shopper, shopper)
+        stored.update(step.shopper_of)
+    expected = shopper_groups((c, visitors[c], customer) for c, customer in events)
+    for cart_id, _ in events:
+        assert stored[(V, visitors[cart_id])] == expected[cart_id]
 
 
 touches_strategy = st.lists(

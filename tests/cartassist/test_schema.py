@@ -131,3 +131,29 @@ def test_the_docs_page_points_at_the_schema(client):
     html = client.get("/api/docs/").content.decode()
     # then
     assert '"/api/schema/"' in html
+
+
+@pytest.mark.parametrize(
+    ("path", "operation_id", "body"),
+    [
+        (
+            "/api/v1/server/interventions/{intervention_id}",
+            "server_intervention_outcome",
+            "InterventionOutcome",
+        ),
+        ("/api/v1/server/carts/{cart_id}/interventions", "server_cart_outcomes", "CartOutcomes"),
+    ],
+)
+def test_the_outcome_reads_are_described_with_every_answer(schema, path, operation_id, body):
+    # when
+    operation = schema["paths"][path]["get"]
+    # then: the signed-GET headers, and a schema for each status the view returns
+    assert operation["operationId"] == operation_id
+    headers = {p["name"]: p for p in operation["parameters"] if p["in"] == "header"}
+    assert set(headers) == {"X-CartAssist-Key", "X-CartAssist-Timestamp", "X-CartAssist-Signature"}
+    assert ".GET " in headers["X-CartAssist-Signature"]["description"]
+    refs = {
+        status: answer["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        for status, answer in operation["responses"].items()
+    }
+    assert refs == {"200": body, "400": "Error", "401": "Error", "404": "Error"}

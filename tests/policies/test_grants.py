@@ -230,3 +230,30 @@ def test_an_unsigned_request_is_refused_before_the_token_is_read(client, site):
     assert response.status_code == 401
     assert redemption_state(grant) == (None, "", "")
     assert Grant.objects.get(pk=grant.pk).amount == Decimal("9.900")
+
+
+def test_a_grant_on_a_cart_that_switched_currency_is_not_redeemed(client, site, post_events):
+    # given: a 9.90 EUR grant, then the shopper switched the storefront to GBP
+    from tests.fixtures.carts import make_event
+
+    grant, token = granted(site)
+    switch = make_event(
+        "cart_updated",
+        cart_id=grant.cart.external_id,
+        data={"currency": "GBP", "subtotal": "52.00", "lines": []},
+    )
+    assert post_events.server([switch]).status_code == 200
+
+    # when
+    verified = verify(client, site, token)
+    response = redeem(client, site, token, "ord-1")
+
+    # then: the grant is not valid, and redeeming it is refused and audited
+    assert verified.json()["valid"] is False
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "This grant is in EUR but the cart is now in GBP: it cannot be redeemed.",
+        "code": "currency_changed",
+    }
+    assert redemption_state(grant) == (None, "", "")
+    assert AuditEntry.objects.filter(action=AuditAction.REDEEM_REFUSED).count() == 1
