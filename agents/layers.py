@@ -10,10 +10,11 @@ because every message is persisted before it is published.
 
 When the subscriber connection to Redis fails (Redis restarted, network cut), whatever
 was published until redis-py has reconnected and resubscribed is gone for this process,
-and nothing else would tell its sockets. So every local consumer gets one
-``layer.resync`` message as soon as the connection fails and again once it is back; the
-consumer closes its socket (4008) and the client reconnects and resyncs from the
-database (docs/REALTIME.md, "Delivery"; ADR 0011).
+and nothing else would tell its sockets. So once the connection is back, every local
+consumer gets one ``layer.resync`` message; the consumer closes its socket (4008) and
+the client reconnects and resyncs from the database (docs/REALTIME.md, "Delivery"; ADR
+0011). Until then the sockets stay open: what clients send is stored (and echoed to the
+sender), and reaches the other side with that resync.
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ class _BoundedShard(RedisSingleShardConnection):
     interrupted = False  # the subscriber connection failed and is not known to be back
 
     async def _do_receiving(self) -> None:
-        """channels-redis's receive loop, plus: tell every local consumer to resync when
-        the subscriber connection fails, and again when it is back (redis-py reconnects
-        and resubscribes by itself on the next read)."""
+        """channels-redis's receive loop, plus: once the subscriber connection is back
+        after a failure (redis-py reconnects and resubscribes by itself on the next
+        read), tell every local consumer to resync."""
         while True:
             try:
                 if self._pubsub and self._pubsub.subscribed:
@@ -64,8 +65,7 @@ class _BoundedShard(RedisSingleShardConnection):
             except CONNECTION_ERRORS as exc:
                 if not self.interrupted:
                     self.interrupted = True
-                    logger.warning("channel layer: lost Redis (%r); sockets resync", exc)
-                    self._broadcast(RESYNC_MESSAGE)
+                    logger.warning("channel layer: lost Redis (%r); reconnecting", exc)
                 await asyncio.sleep(0.5)
             except BaseException:
                 logger.exception("Unexpected exception in receive task")

@@ -55,6 +55,10 @@ def agent_group(agent_id: int) -> str:
 # the subscribers, which tell their sockets to resync when their connection returns
 # (agents/layers.py), and for chat messages by the next publish of the chat (ADR 0011).
 PUBLISH_RETRY_DELAYS = (0.05, 0.2, 0.5)
+# After a publish has failed all its retries, others in this process try once, without
+# pausing, for this long (seconds): an outage must not stall every action by the pauses.
+PUBLISH_FAIL_FAST_SECONDS = 5.0
+_fail_fast_until = 0.0
 
 
 class PublishFailed(Exception):
@@ -69,15 +73,19 @@ def _message(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _send(group: str, message: dict[str, Any]) -> None:
+    global _fail_fast_until  # noqa: PLW0603 - one flag per process, by design
     layer = get_channel_layer()
     if layer is None:
         return
-    for attempt, pause in enumerate((*PUBLISH_RETRY_DELAYS, None)):
+    pauses = PUBLISH_RETRY_DELAYS if time.monotonic() >= _fail_fast_until else ()
+    for attempt, pause in enumerate((*pauses, None)):
         try:
             async_to_sync(layer.group_send)(group, message)
+            _fail_fast_until = 0.0
             return
         except Exception as exc:
             if pause is None:
+                _fail_fast_until = time.monotonic() + PUBLISH_FAIL_FAST_SECONDS
                 raise PublishFailed(f"{message['type']} to {group}: {exc!r}") from exc
             logger.info("publish to %s failed (attempt %d), retrying: %r", group, attempt + 1, exc)
             time.sleep(pause)
