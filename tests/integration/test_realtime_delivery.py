@@ -24,6 +24,8 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
 from django.utils import timezone
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from agents import realtime
 from agents.layers import BoundedRedisPubSubChannelLayer
@@ -393,3 +395,30 @@ async def test_a_one_megabyte_frame_is_closed_with_1009_and_a_20_kib_one_is_refu
     close_frame = widget.ws.protocol.close_rcvd
     assert close_frame is not None
     assert (widget.closed_code, close_frame.code) == (1009, 1009)
+
+
+# --- 5. the console's Origin rule on the real server ------------------------------------
+
+
+@pytest.mark.parametrize("origin", [None, "https://evil.example"])
+async def test_console_without_its_own_origin_is_refused_with_http_403_at_the_handshake(
+    processes: Realtime, origin: str | None
+) -> None:
+    # given: a logged-in agent's session cookie
+    site = await db(make_site)()
+    agent = await db(make_agent)(site, online=False)
+    cookie = await db(session_cookie)(await db(lambda: agent.user)())
+
+    # when
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(
+            f"ws://127.0.0.1:{processes.ports[0]}/ws/console/",
+            origin=origin,  # type: ignore[arg-type]
+            additional_headers={"Cookie": cookie},
+            proxy=None,
+            open_timeout=FRAME_WAIT,
+        )
+
+    # then: HTTP 403, no WebSocket (docs/REALTIME.md, "Console socket"); nothing ran
+    assert refused.value.response.status_code == 403
+    assert await db(lambda: AgentProfile.objects.get(pk=agent.pk).status)() == "offline"
