@@ -11,6 +11,7 @@ too big) as soon as a frame header announces more, before reading the payload
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from daphne.cli import CommandLineInterface
@@ -20,7 +21,7 @@ from daphne.server import Server
 class RealtimeServer(Server):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        chained = self.ready_callable
+        chained: Callable[[], None] | None = getattr(self, "ready_callable", None)
 
         def ready() -> None:
             # Called by Server.run() once the WebSocket factory exists, before the reactor
