@@ -155,6 +155,10 @@ class Conversation(models.Model):
     urgency = models.PositiveSmallIntegerField(default=0)
     cart_value = models.DecimalField(max_digits=14, decimal_places=3, default=0)
     last_seq = models.PositiveIntegerField(default=0)
+    # The last seq published to the channel layer: messages are published in seq order,
+    # from the database, by whoever holds the row lock (ADR 0011). Behind last_seq only
+    # while a publish is pending or failed; the next publish of the chat catches up.
+    published_seq = models.PositiveIntegerField(default=0)
     visitor_read_seq = models.PositiveIntegerField(default=0)
     agent_read_seq = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()

@@ -349,6 +349,10 @@ CARTASSIST_HOUSEKEEPING_INTERVAL = timedelta(
 )
 # Per-socket bound of queued outgoing events (Redis pub/sub layer); see agents/layers.py.
 CARTASSIST_SOCKET_BUFFER = env_int("CARTASSIST_SOCKET_BUFFER", 200)
+# Largest incoming WebSocket message or frame the realtime process reads (its Procfile
+# server, cartassist/asgi_server.py): a larger one closes the socket with 1009. Frames
+# between 16 KiB (agents/frames.py) and this limit get an "invalid_frame" error instead.
+CARTASSIST_WEBSOCKET_MAX_BYTES = env_int("CARTASSIST_WEBSOCKET_MAX_BYTES", 64 * 1024)
 
 # --- empowerment policies (docs/POLICIES.md) ---------------------------------------------
 

@@ -1,4 +1,5 @@
-"""What both sockets share: frame dispatch, error frames, ordered message delivery."""
+"""What both sockets share: frame dispatch, error frames, ordered message delivery
+(docs/REALTIME.md, "Delivery")."""
 
 from __future__ import annotations
 
@@ -27,7 +28,14 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORISED = 4401
 CLOSE_FORBIDDEN = 4403
-CLOSE_TOO_SLOW = 4008
+# "Reconnect and sync": this socket may have missed live frames (it fell too far behind,
+# the channel layer lost Redis, or joining a group failed). Nothing is lost: the client
+# reconnects, gets hello and syncs from its last seq.
+CLOSE_RESYNC = 4008
+
+
+class LayerUnavailable(Exception):
+    """The channel layer failed while this socket joined or left a group."""
 
 
 class RateLimit:
@@ -52,7 +60,12 @@ class RateLimit:
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     """Parses frames, calls ``frame_<type>`` handlers, answers errors with an error
     frame (the socket stays usable), and delivers each conversation's messages exactly
-    once and in order (``sent_seq`` tracks the last seq sent per conversation)."""
+    once and in order (``sent_seq`` holds this socket's position per conversation it
+    follows: the last seq sent, or the ``last_seq`` the client was told).
+
+    When the channel layer fails under a handler (after its service call has committed),
+    the socket is closed with 4008 rather than answered with an internal error: the
+    client reconnects and finds the committed state in ``hello`` and ``sync``."""
 
     frame_schema: dict[str, dict[str, str]] = {}
     sender: Sender  # who this socket speaks for
@@ -76,15 +89,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             text=frame["text"],
             now=timezone.now(),
         )
+        payload = message_payload(posted.message, posted.author_name)
         if not posted.created:
-            # A retry of a message already stored: answer with the original.
-            await self.send_json(
-                {
-                    "type": "message",
-                    "conversation_id": conversation.pk,
-                    "message": message_payload(posted.message, posted.author_name),
-                }
-            )
+            # A retry of a message already stored: the original, unless this socket has
+            # already sent it; in order, after any message this socket has not sent yet.
+            await self.deliver(conversation.pk, payload, fill_reason="")
+        elif self.sent_seq.get(conversation.pk) == payload["seq"] - 1:
+            # The sender's own echo, without waiting for the channel layer (which may be
+            # down); the copy that comes through the group is then dropped as sent.
+            await self.deliver(conversation.pk, payload, fill_reason="")
 
     async def frame_typing(self, frame: Frame) -> None:
         conversation = await self._conversation(frame["conversation_id"])
@@ -125,17 +138,47 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def join(self, group: str) -> None:
         if group not in self.joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+            try:
+                await self.channel_layer.group_add(group, self.channel_name)
+            except Exception as exc:
+                raise LayerUnavailable(f"joining {group}") from exc
             self.joined.add(group)
 
     async def leave(self, group: str) -> None:
         if group in self.joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
             self.joined.discard(group)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception as exc:
+                raise LayerUnavailable(f"leaving {group}") from exc
+
+    async def follow(self, conversation_id: int, told_seq: int) -> None:
+        """Join the conversation's group. Live messages continue from this socket's
+        position, or from ``told_seq`` (the ``last_seq`` of the conversation payload it
+        is being sent) when that is further: the client syncs what it has not seen."""
+        group = realtime.conversation_group(conversation_id)
+        if group not in self.joined:
+            self.sent_seq[conversation_id] = max(self.sent_seq.get(conversation_id, 0), told_seq)
+        await self.join(group)
+
+    async def unfollow(self, conversation_id: int) -> None:
+        """Leave the conversation's group (messages already queued for this socket are
+        still delivered in order)."""
+        await self.leave(realtime.conversation_group(conversation_id))
 
     async def disconnect(self, code: int) -> None:
         for group in list(getattr(self, "joined", ())):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:
+                logger.warning("leaving %s on disconnect failed", group, exc_info=True)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        try:
+            await super().dispatch(message)
+        except LayerUnavailable:
+            logger.warning("channel layer unavailable: socket closed to resync", exc_info=True)
+            await self.close(code=CLOSE_RESYNC)
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
@@ -154,6 +197,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 )
             handler = getattr(self, "frame_" + frame.type.replace(".", "_"))
             await handler(frame)
+        except LayerUnavailable:
+            raise  # dispatch() closes the socket: the client resyncs
         except FrameError as error:
             await self.send_json(error.as_frame())
         except ChatError as error:
@@ -170,52 +215,73 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     # --- ordered delivery --------------------------------------------------------------
 
     async def send_messages_since(self, conversation: Conversation, after_seq: int) -> None:
-        """Send what a client that saw ``after_seq`` has missed, then ``synced``."""
+        """Send what a client that saw ``after_seq`` has missed, then ``synced``; live
+        delivery continues from there."""
+        previous = self.sent_seq.get(conversation.pk)
+        # Joined before reading: a message committed after the read below arrives live.
+        await self.join(realtime.conversation_group(conversation.pk))
         messages = await database_sync_to_async(conversation_messages_since)(
             conversation=conversation, after_seq=after_seq
         )
         # A client that claims to have seen more than exists (stale or corrupt state)
         # is told the real last seq; remembering its claim would drop the next messages.
-        last = min(after_seq, conversation.last_seq)
+        last = min(after_seq, max(conversation.last_seq, previous or 0))
         for message in messages:
             await self.send_json(
                 {"type": "message", "conversation_id": conversation.pk, "message": message}
             )
             last = message["seq"]
         self.sent_seq[conversation.pk] = last
-        await self.join(realtime.conversation_group(conversation.pk))
         await self.send_json(
-            {
-                "type": "synced",
-                "conversation_id": conversation.pk,
-                "last_seq": self.sent_seq[conversation.pk],
-            }
+            {"type": "synced", "conversation_id": conversation.pk, "last_seq": last}
         )
+
+    async def deliver(
+        self, conversation_id: int, message: dict[str, Any], *, fill_reason: str
+    ) -> None:
+        """Send ``message`` if it is the next one for this socket; drop it if this socket
+        has sent it; after a gap, send everything missing from the database, in order.
+        A socket that does not follow the conversation gets it as it is (its own
+        message, answered to it alone)."""
+        seq = message["seq"]
+        sent = self.sent_seq.get(conversation_id)
+        if sent is not None and seq <= sent:
+            return
+        if sent is not None and seq > sent + 1:
+            if fill_reason:
+                logger.warning(
+                    "conversation %s: %s (seq %s after %s): filled from the database",
+                    conversation_id,
+                    fill_reason,
+                    seq,
+                    sent,
+                )
+            await self._fill(conversation_id, after_seq=sent)
+            return
+        await self.send_json(
+            {"type": "message", "conversation_id": conversation_id, "message": message}
+        )
+        if sent is not None:
+            self.sent_seq[conversation_id] = seq
+
+    async def _fill(self, conversation_id: int, *, after_seq: int) -> None:
+        conversation = await database_sync_to_async(Conversation.objects.get)(pk=conversation_id)
+        messages = await database_sync_to_async(conversation_messages_since)(
+            conversation=conversation, after_seq=after_seq
+        )
+        for message in messages:
+            await self.send_json(
+                {"type": "message", "conversation_id": conversation_id, "message": message}
+            )
+            self.sent_seq[conversation_id] = message["seq"]
 
     async def message_created(self, event: dict[str, Any]) -> None:
         conversation_id = event["conversation_id"]
-        seq = event["message"]["seq"]
-        sent = self.sent_seq.get(conversation_id)
-        if sent is not None and seq <= sent:
-            return  # already delivered (by a sync, or a duplicate publish)
-        if sent is not None and seq > sent + 1:
-            # A message published out of order: fill the gap from the database.
-            conversation = await database_sync_to_async(Conversation.objects.get)(
-                pk=conversation_id
-            )
-            messages = await database_sync_to_async(conversation_messages_since)(
-                conversation=conversation, after_seq=sent
-            )
-            for message in messages:
-                await self.send_json(
-                    {"type": "message", "conversation_id": conversation_id, "message": message}
-                )
-                self.sent_seq[conversation_id] = message["seq"]
-            return
-        await self.send_json(
-            {"type": "message", "conversation_id": conversation_id, "message": event["message"]}
+        if conversation_id not in self.sent_seq:
+            return  # not (or no longer) followed by this socket
+        await self.deliver(
+            conversation_id, event["message"], fill_reason="live message out of order"
         )
-        self.sent_seq[conversation_id] = seq
 
     async def send_conversation(self, conversation: dict[str, Any]) -> None:
         """Send a ``conversation`` frame unless this exact state was already sent (one
@@ -237,7 +303,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def layer_overflow(self, event: dict[str, Any]) -> None:
         """This socket fell too far behind: close it; the client reconnects and syncs."""
-        await self.close(code=CLOSE_TOO_SLOW)
+        await self.close(code=CLOSE_RESYNC)
+
+    async def layer_resync(self, event: dict[str, Any]) -> None:
+        """The layer lost its Redis connection: frames may be missing; the client
+        reconnects and syncs (agents/layers.py)."""
+        await self.close(code=CLOSE_RESYNC)
 
     async def queue_changed(self, event: dict[str, Any]) -> None:
         """Only the console follows the queue."""

@@ -93,7 +93,7 @@ class ConsoleConsumer(ChatConsumer):
         hello = await _console_hello(agent)
         for conversation in hello["conversations"]:
             self.follow_ups[conversation["id"]] = conversation.get("follow_up")
-            await self.join(realtime.conversation_group(conversation["id"]))
+            await self.follow(conversation["id"], conversation["last_seq"])
         await self.send_json(hello)
 
     async def send_conversation(self, conversation: dict[str, Any], *, fresh: bool = False) -> None:
@@ -146,8 +146,11 @@ class ConsoleConsumer(ChatConsumer):
         conversation = await database_sync_to_async(assignment.conversation_claim)(
             agent=self.agent, conversation_id=frame["conversation_id"], now=timezone.now()
         )
-        await self.join(realtime.conversation_group(conversation.pk))
-        await self.send_conversation(conversation_payload(conversation))
+        # Committed: a layer failure from here on closes the socket with 4008; the
+        # agent finds the chat in the next hello.
+        payload = conversation_payload(conversation)
+        await self.follow(conversation.pk, payload["last_seq"])
+        await self.send_conversation(payload)
 
     async def frame_reach_out(self, frame: Frame) -> None:
         invitation = await database_sync_to_async(invitations.invitation_reach_out)(
@@ -246,9 +249,9 @@ class ConsoleConsumer(ChatConsumer):
         group = realtime.conversation_group(conversation["id"])
         followed = group in self.joined
         if mine and conversation["status"] == ConversationStatus.ACTIVE:
-            await self.join(group)
+            await self.follow(conversation["id"], conversation["last_seq"])
         elif not mine and followed:
-            await self.leave(group)  # transferred away or re-queued
+            await self.unfollow(conversation["id"])  # transferred away or re-queued
         # A console that followed the chat is told where it went, even after leaving.
         if mine or followed or conversation["agent_id"] is None:
             await self.send_conversation(conversation)
@@ -263,7 +266,7 @@ class ConsoleConsumer(ChatConsumer):
                     "reason": event["reason"],
                 }
             )
-            await self.leave(group)
+            await self.unfollow(event["conversation_id"])
 
     async def invitation_created(self, event: dict[str, Any]) -> None:
         """Agents learn about invitations through the queue."""

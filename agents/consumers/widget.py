@@ -76,7 +76,7 @@ class WidgetConsumer(ChatConsumer):
         await self.join(realtime.visitor_group(self.site_id, self.visitor_id))
         hello = await _widget_hello(self.site_id, self.visitor_id)
         for conversation in hello["conversations"]:
-            await self.join(realtime.conversation_group(conversation["id"]))
+            await self.follow(conversation["id"], conversation["last_seq"])
         await self.send_json(hello)
 
     async def disconnect(self, code: int) -> None:
@@ -110,9 +110,12 @@ class WidgetConsumer(ChatConsumer):
             invitation_id=frame["invitation_id"],
             now=timezone.now(),
         )
-        await self.join(realtime.conversation_group(conversation.pk))
+        # Committed: if the layer fails from here on, the socket closes with 4008 and the
+        # shopper finds the conversation in the next hello (never an internal error).
         conversation = await self._conversation(conversation.pk)
-        await self.send_conversation(conversation_payload(conversation))
+        payload = conversation_payload(conversation)
+        await self.follow(conversation.pk, payload["last_seq"])
+        await self.send_conversation(payload)
 
     async def frame_chat_start(self, frame: Frame) -> None:
         """The shopper opens a chat from the launcher: answered like ``invitation.accept``."""
@@ -126,11 +129,12 @@ class WidgetConsumer(ChatConsumer):
             cart_external_id=frame["cart_id"],
             now=timezone.now(),
         )
-        await self.join(realtime.conversation_group(conversation.pk))
         conversation = await self._conversation(conversation.pk)
+        payload = conversation_payload(conversation)
+        await self.follow(conversation.pk, payload["last_seq"])
         # Always answered, even when this socket already has that state (a repeated start).
         self.conversation_state.pop(conversation.pk, None)
-        await self.send_conversation(conversation_payload(conversation))
+        await self.send_conversation(payload)
 
     async def frame_invitation_dismiss(self, frame: Frame) -> None:
         await database_sync_to_async(invitations.invitation_dismiss)(
@@ -187,7 +191,7 @@ class WidgetConsumer(ChatConsumer):
     async def conversation_updated(self, event: dict[str, Any]) -> None:
         conversation = event["conversation"]
         if conversation["status"] != ConversationStatus.CLOSED:
-            await self.join(realtime.conversation_group(conversation["id"]))
+            await self.follow(conversation["id"], conversation["last_seq"])
         await self.send_conversation(conversation)
 
     async def conversation_closed(self, event: dict[str, Any]) -> None:
@@ -200,4 +204,4 @@ class WidgetConsumer(ChatConsumer):
                     "reason": event["reason"],
                 }
             )
-            await self.leave(group)
+            await self.unfollow(event["conversation_id"])

@@ -6,6 +6,7 @@ Every function here that changes what a client sees publishes through
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +23,8 @@ from agents.models import (
     Sender,
 )
 from agents.payloads import conversation_payload, message_payload
+
+logger = logging.getLogger(__name__)
 
 SYSTEM_NAME = "CartAssist"
 VISITOR_NAME = "You"
@@ -105,7 +108,8 @@ def conversation_message_post(
     2. A ``client_message_id`` already used by this sender returns the stored message:
        sending is idempotent, a retry never duplicates.
     3. Refuse closed conversations; an agent must own the conversation (or supervise).
-    4. Store the message and the new ``last_seq``; publish on commit.
+    4. Store the message and the new ``last_seq``; on commit, publish what is not yet
+       published, in seq order (``conversation_messages_publish``).
     """
     with transaction.atomic():
         conversation = (
@@ -143,12 +147,62 @@ def conversation_message_post(
             update_fields.append("visitor_last_seen_at")
         conversation.save(update_fields=update_fields)
         name = author_name(message, agent if sender == Sender.AGENT else conversation.agent)
-        realtime.publish_on_commit(
-            realtime.conversation_group(conversation.pk),
-            realtime.MESSAGE_CREATED,
-            {"conversation_id": conversation.pk, "message": message_payload(message, name)},
+        conversation_id = conversation.pk
+        transaction.on_commit(
+            lambda: conversation_messages_publish(conversation_id=conversation_id),
+            robust=True,
         )
     return PostedMessage(message, name, created=True)
+
+
+def conversation_messages_publish(*, conversation_id: int) -> int:
+    """Publish the conversation's stored messages that are not yet published, in seq
+    order; return how many were published (ADR 0011).
+
+    Publishing after commit from several threads and processes does not keep seq order
+    by itself: the process that committed seq 5 may publish after the one that committed
+    seq 6. So publishing goes through the database:
+
+    1. Lock the conversation row (the lock posting takes): publishers of one chat take
+       turns, and each sees every message committed before it got the lock.
+    2. Publish every message after ``published_seq``, in order; the publisher that comes
+       second finds nothing left (or only newer messages).
+    3. Stop at the first publish that fails (after the retries in ``realtime.publish``)
+       and store how far it got: the next publish of the chat sends the rest, in order,
+       and subscribers that lost their connection meanwhile resync their sockets.
+    """
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",))
+            .only("pk", "last_seq", "published_seq")
+            .get(pk=conversation_id)
+        )
+        if conversation.published_seq >= conversation.last_seq:
+            return 0
+        published = conversation.published_seq
+        group = realtime.conversation_group(conversation_id)
+        try:
+            for payload in conversation_messages_since(
+                conversation=conversation, after_seq=published
+            ):
+                realtime.publish(
+                    group,
+                    realtime.MESSAGE_CREATED,
+                    {"conversation_id": conversation_id, "message": payload},
+                )
+                published = payload["seq"]
+        except realtime.PublishFailed:
+            logger.warning(
+                "conversation %s: messages after seq %s not published; the next publish "
+                "of the chat sends them, and clients resync",
+                conversation_id,
+                published,
+                exc_info=True,
+            )
+        count = published - conversation.published_seq
+        if count:
+            Conversation.objects.filter(pk=conversation_id).update(published_seq=published)
+    return count
 
 
 def system_message_post(*, conversation: Conversation, text: str, key: str, now: datetime) -> None:

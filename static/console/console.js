@@ -21,6 +21,15 @@
 (function (window, document) {
   "use strict";
 
+  /** Where a live message stands against the last seq applied to its chat (pure; tested
+   * with node --test, tests/js/): "seen" (at or below it: ignore), "next" (apply it), or
+   * "gap" (an unseen seq is missing: ask for it with `sync`, never skip it). */
+  function seqStep(lastSeq, seq) {
+    if (seq <= lastSeq) return "seen";
+    return seq === lastSeq + 1 ? "next" : "gap";
+  }
+  if (typeof module === "object" && module && module.exports) module.exports.seqStep = seqStep;
+
   var root = document.getElementById("console");
   if (!root) return;
 
@@ -515,12 +524,13 @@
     var m = f.message;
     if (!chat || !m || typeof m.seq !== "number") return;
     var confirmed = m.sender === "agent" && m.client_message_id && removeFromOutbox(chat, m.client_message_id);
-    if (m.seq <= chat.lastSeq) {
+    var step = seqStep(chat.lastSeq, m.seq);
+    if (step === "seen") {
       if (confirmed && chat.id === state.selectedId) renderMessages();
       return; // already shown (a sync overlapping live delivery, or a retry's answer)
     }
-    if (m.seq > chat.lastSeq + 1) {
-      requestSync(chat); // a gap: fetch everything after the last seq, in order
+    if (step === "gap") {
+      requestSync(chat); // fetch everything after the last seq, in order
       return;
     }
     chat.messages.push(m);

@@ -13,6 +13,15 @@
 (function (window, document) {
   "use strict";
 
+  /** Where a live message stands against the last seq this tab applied (pure; tested
+   * with node --test, tests/js/): "seen" (at or below it: ignore), "next" (apply it), or
+   * "gap" (an unseen seq is missing: ask for it with `sync`, never skip it). */
+  function seqStep(lastSeq, seq) {
+    if (seq <= lastSeq) return "seen";
+    return seq === lastSeq + 1 ? "next" : "gap";
+  }
+  if (typeof module === "object" && module && module.exports) module.exports.seqStep = seqStep;
+
   var CartAssist = window.CartAssist;
   if (!CartAssist || typeof CartAssist.onReady !== "function" || CartAssist.__chatLoaded) return;
   CartAssist.__chatLoaded = true;
@@ -432,8 +441,15 @@
     function onMessage(f) {
       if (f.conversation_id !== currentId() || !f.message) return;
       var m = f.message;
-      if (m.seq <= state.lastSeq) {
+      var step = seqStep(state.lastSeq, m.seq);
+      if (step === "seen") {
         dropFromOutbox(m.client_message_id);
+        return;
+      }
+      if (step === "gap") {
+        // Something before it has not arrived: fetch everything after the last seq, in
+        // order (once: the reply carries this message too).
+        if (state.synced) sync();
         return;
       }
       state.messages.push(m);

@@ -115,15 +115,19 @@ async def test_deactivated_agent_is_closed_with_4403(site, sockets):
 
 @pytest.mark.parametrize("origin", ["https://evil.example", None])
 async def test_console_from_a_foreign_origin_is_refused_before_the_handshake(site, sockets, origin):
-    # given: an agent's session cookie, sent by another site's page (or no Origin)
-    agent = await db(make_agent)(site)
+    # given: an agent's session cookie, sent by another site's page (or no Origin), of an
+    # agent who is offline
+    agent = await db(make_agent)(site, online=False)
     user = await db(lambda: agent.user)()
 
     # when
     outcome = await sockets.refused(await console_communicator(user, origin=origin))
 
-    # then: refused without accepting, so the page learns nothing
+    # then: refused without accepting (daphne answers the handshake with HTTP 403, as
+    # docs/REALTIME.md says), so the page learns nothing, and the consumer never ran:
+    # the agent is still offline
     assert outcome == {"type": "websocket.close"}
+    assert await db(lambda: AgentProfile.objects.get(pk=agent.pk).status)() == "offline"
 
 
 # --- hello and presence ----------------------------------------------------------------

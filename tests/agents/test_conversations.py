@@ -218,8 +218,9 @@ def test_messages_since_plus_published_events_equals_a_fresh_fetch(site, capture
     # given: a client fetched the conversation after two messages
     ada = make_agent(site)
     conversation = make_conversation(site, agent=ada)
-    post(conversation, "v-1", "hi")
-    post(conversation, "a-1", "hello", sender=Sender.AGENT, agent=ada)
+    with capture_published(expected=2):  # committed and published
+        post(conversation, "v-1", "hi")
+        post(conversation, "a-1", "hello", sender=Sender.AGENT, agent=ada)
     stale = conversation_messages_since(conversation=conversation, after_seq=0)
 
     # when: three more messages are published while it listens

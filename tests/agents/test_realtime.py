@@ -106,20 +106,26 @@ def test_publish_waits_for_the_commit_and_sends_the_type_with_the_payload(captur
 
 @pytest.fixture
 def raw_payloads(monkeypatch) -> list[tuple[str, str, dict[str, Any]]]:
-    """What services hand to publish_on_commit, before its own JSON round trip."""
+    """What services hand to publish_on_commit (and chat messages to publish), before
+    their own JSON round trip."""
     calls: list[tuple[str, str, dict[str, Any]]] = []
-    original = realtime.publish_on_commit
 
-    def spy(group: str, event_type: str, payload: dict[str, Any]) -> None:
-        calls.append((group, event_type, payload))
-        original(group, event_type, payload)
+    def spying(original: Any) -> Any:
+        def spy(group: str, event_type: str, payload: dict[str, Any]) -> None:
+            calls.append((group, event_type, payload))
+            original(group, event_type, payload)
 
-    monkeypatch.setattr(realtime, "publish_on_commit", spy)
+        return spy
+
+    monkeypatch.setattr(realtime, "publish_on_commit", spying(realtime.publish_on_commit))
+    monkeypatch.setattr(realtime, "publish", spying(realtime.publish))
     return calls
 
 
 @pytest.mark.django_db
-def test_every_chat_payload_survives_a_json_round_trip_unchanged(site, raw_payloads):
+def test_every_chat_payload_survives_a_json_round_trip_unchanged(
+    site, raw_payloads, django_capture_on_commit_callbacks
+):
     # given: a whole chat life through the services
     now = timezone.now()
     ada = make_agent(site, name="Ada", now=now)
@@ -130,15 +136,17 @@ def test_every_chat_payload_survives_a_json_round_trip_unchanged(site, raw_paylo
     conversation = invitation_accept(
         site_id=site.pk, visitor_id="v1", invitation_id=invitation.pk, now=now
     )
-    for sender, agent, text in ((Sender.VISITOR, None, "hi"), (Sender.AGENT, ada, "hello")):
-        conversation_message_post(
-            conversation_id=conversation.pk,
-            sender=sender,
-            agent=agent,
-            client_message_id=f"{sender}-1",
-            text=text,
-            now=now,
-        )
+    # Messages are published from the database after commit (ADR 0011).
+    with django_capture_on_commit_callbacks(execute=True):
+        for sender, agent, text in ((Sender.VISITOR, None, "hi"), (Sender.AGENT, ada, "hello")):
+            conversation_message_post(
+                conversation_id=conversation.pk,
+                sender=sender,
+                agent=agent,
+                client_message_id=f"{sender}-1",
+                text=text,
+                now=now,
+            )
     conversation.refresh_from_db()
     conversation_typing(conversation=conversation, sender=Sender.VISITOR)
     conversation_read(conversation=conversation, reader=Sender.VISITOR, seq=2)

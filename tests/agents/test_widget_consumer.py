@@ -370,32 +370,6 @@ async def test_sent_message_is_persisted_and_comes_back_with_its_seq(site, socke
     assert (stored.seq, stored.sender, stored.text) == (1, Sender.VISITOR, frame["message"]["text"])
 
 
-async def test_sending_the_same_client_message_id_twice_stores_one_message(site, sockets):
-    # given
-    agent = await db(make_agent)(site)
-    conversation = await db(make_conversation)(site, agent=agent)
-    ws, _ = await sockets.widget(site)
-    send = {
-        "type": "message.send",
-        "conversation_id": conversation.pk,
-        "client_message_id": "retry-me",
-        "text": "hello?",
-    }
-
-    # when: the client did not see the answer and retries
-    await ws.send_json_to(send)
-    first = await ws.receive_json_from(timeout=FRAME_TIMEOUT)
-    await ws.send_json_to({**send, "text": "hello? (retried)"})
-    second = await ws.receive_json_from(timeout=FRAME_TIMEOUT)
-
-    # then
-    assert second == first
-    assert first["message"]["seq"] == 1
-    assert first["message"]["text"] == "hello?"
-    assert await db(conversation_state)(conversation.pk) == (ConversationStatus.ACTIVE, 1, 0, 0, 1)
-    assert await ws.receive_nothing()
-
-
 async def test_message_over_the_limit_is_too_long_and_nothing_is_stored(site, sockets, settings):
     # given
     settings.CARTASSIST_MAX_MESSAGE_LENGTH = 20
