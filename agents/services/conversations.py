@@ -22,6 +22,7 @@ from agents.models import (
     Sender,
 )
 from agents.payloads import conversation_payload, message_payload
+from cartassist.locks import for_update
 
 SYSTEM_NAME = "CartAssist"
 VISITOR_NAME = "You"
@@ -108,10 +109,8 @@ def conversation_message_post(
     4. Store the message and the new ``last_seq``; publish on commit.
     """
     with transaction.atomic():
-        conversation = (
-            Conversation.objects.select_for_update(of=("self",))
-            .select_related("agent")
-            .get(pk=conversation_id)
+        conversation = for_update(Conversation.objects.select_related("agent")).get(
+            pk=conversation_id
         )
         existing = Message.objects.filter(
             conversation=conversation, sender=sender, client_message_id=client_message_id
@@ -210,10 +209,8 @@ def conversation_close(
     from agents.services.assignment import queue_drain
 
     with transaction.atomic():
-        conversation = (
-            Conversation.objects.select_for_update(of=("self",))
-            .select_related("agent")
-            .get(pk=conversation_id)
+        conversation = for_update(Conversation.objects.select_related("agent")).get(
+            pk=conversation_id
         )
         if conversation.status == ConversationStatus.CLOSED:
             return conversation

@@ -22,6 +22,7 @@ from agents.services.assignment import conversation_route
 from agents.services.presence import least_loaded_available_agent
 from cartassist.domain.holdout import is_held_out
 from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
+from cartassist.locks import for_update
 from cartassist.models import (
     Cart,
     CartStatus,
@@ -162,7 +163,7 @@ def invitations_mark_delivered(*, invitation_ids: list[int], now: datetime) -> N
 
 def _open_invitation(*, site_id: int, visitor_id: str, invitation_id: int) -> Invitation:
     invitation = (
-        Invitation.objects.select_for_update()
+        for_update(Invitation.objects.all())
         .filter(pk=invitation_id, site_id=site_id, visitor_id=visitor_id)
         .first()
     )

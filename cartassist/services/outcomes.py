@@ -36,6 +36,7 @@ from cartassist.domain.attribution import (
     attribute_orders,
     shopper_groups,
 )
+from cartassist.locks import for_update
 from cartassist.models import (
     Cart,
     CartStatus,
@@ -185,7 +186,7 @@ def _refresh_site_shoppers(site: Site, shopper: Shopper, *, now: datetime) -> in
         carts = _shopper_carts(site, shopper)
         cart_ids = [c["id"] for c in carts]
         interventions = list(
-            Intervention.objects.select_for_update(of=("self",))
+            for_update(Intervention.objects.all())
             .filter(site=site, cart_id__in=cart_ids)
             .select_related("invitation__conversation")
             .order_by("pk")

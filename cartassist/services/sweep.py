@@ -89,7 +89,7 @@ def _sweep_batch(
         if site_ids is not None:  # the simulator sweeps its own site at past moments
             qs = qs.filter(site_id__in=site_ids)
         if supports_skip_locked():
-            qs = qs.select_for_update(skip_locked=True, of=("self",))
+            qs = qs.select_for_update(skip_locked=True, of=("self",), no_key=True)
         carts = list(qs[:batch_size])
         if not carts:
             return 0
