@@ -189,6 +189,15 @@ class OfferStatus(models.TextChoices):
     REFUSED_ON_ACCEPT = "refused_on_accept", "Refused at acceptance (cart changed)"
 
 
+# Offers that ended without becoming spend: their reservation must have been released.
+UNACCEPTED_FINISHED = [
+    OfferStatus.DECLINED,
+    OfferStatus.DENIED,
+    OfferStatus.EXPIRED,
+    OfferStatus.REFUSED_ON_ACCEPT,
+]
+
+
 class Offer(models.Model):
     site = models.ForeignKey("cartassist.Site", on_delete=models.CASCADE, related_name="+")
     conversation = models.ForeignKey(
@@ -228,6 +237,16 @@ class Offer(models.Model):
         indexes = [
             models.Index(fields=["status", "expires_at"], name="offer_expiry"),
             models.Index(fields=["cart", "status"], name="offer_cart"),
+            # The housekeeping repair pass: finished, unaccepted offers still holding a
+            # reservation (normally none, so the index stays empty).
+            models.Index(
+                fields=["id"],
+                name="offer_unreleased",
+                condition=models.Q(
+                    released_at__isnull=True,
+                    status__in=UNACCEPTED_FINISHED,
+                ),
+            ),
         ]
         ordering = ["-created_at"]
 

@@ -21,6 +21,8 @@ from agents.services.conversations import (
     system_message_post,
 )
 from agents.services.presence import AgentLoad, is_online, least_loaded_available_agent
+from cartassist.batches import BatchResult, each_in_own_transaction
+from cartassist.locks import for_update
 
 QUEUE_ORDER = ["-urgency", "-cart_value", "created_at", "pk"]
 
@@ -28,7 +30,7 @@ QUEUE_ORDER = ["-urgency", "-cart_value", "created_at", "pk"]
 def _locked_agent_with_load(agent_id: int) -> AgentLoad:
     """Lock the agent's row (so two routings cannot both fill their last seat) and count
     the chats they hold now."""
-    agent = AgentProfile.objects.select_for_update().get(pk=agent_id)
+    agent = for_update(AgentProfile.objects.all()).get(pk=agent_id)
     load = Conversation.objects.filter(agent=agent, status=ConversationStatus.ACTIVE).count()
     return AgentLoad(agent=agent, load=load)
 
@@ -72,9 +74,9 @@ def queue_drain(*, site_id: int, now: datetime) -> int:
     assigned = 0
     with transaction.atomic():
         queued = list(
-            Conversation.objects.select_for_update()
-            .filter(site_id=site_id, status=ConversationStatus.QUEUED)
-            .order_by(*QUEUE_ORDER)
+            for_update(
+                Conversation.objects.filter(site_id=site_id, status=ConversationStatus.QUEUED)
+            ).order_by(*QUEUE_ORDER)
         )
         for conversation in queued:
             agent = least_loaded_available_agent(site_id=site_id, now=now)
@@ -89,8 +91,10 @@ def queue_drain(*, site_id: int, now: datetime) -> int:
 
 
 def conversation_claim(*, agent: AgentProfile, conversation_id: int, now: datetime) -> Conversation:
-    """An agent takes a queued conversation of their site (compare-and-swap on status)."""
+    """An agent takes a queued conversation of their site (compare-and-swap on status).
+    Locks the conversation before the agent, as routing does (cartassist.locks)."""
     with transaction.atomic():
+        list(for_update(Conversation.objects.filter(pk=conversation_id, site_id=agent.site_id)))
         locked = _locked_agent_with_load(agent.pk)
         if not locked.has_free_seat and not locked.agent.is_supervisor:
             raise ChatError("invalid_state", "You are at capacity: close a chat first.")
@@ -112,10 +116,8 @@ def conversation_transfer(
     """Hand an active conversation to another online agent of the site with a free seat."""
     with transaction.atomic():
         conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
-        conversation = (
-            Conversation.objects.select_for_update(of=("self",))
-            .select_related("agent")
-            .get(pk=conversation.pk)
+        conversation = for_update(Conversation.objects.select_related("agent")).get(
+            pk=conversation.pk
         )
         if conversation.status != ConversationStatus.ACTIVE:
             raise ChatError("invalid_state", "Only an active conversation can be transferred.")
@@ -147,33 +149,35 @@ def conversation_transfer(
     return conversation
 
 
-def conversations_requeue_abandoned(*, now: datetime, grace: timedelta) -> int:
-    """Re-queue the active chats of agents silent for longer than ``grace``."""
+def conversations_requeue_abandoned(*, now: datetime, grace: timedelta) -> BatchResult:
+    """Re-queue the active chats of agents silent for longer than ``grace``: ``done``
+    counts the chats re-queued, ``failed`` the agents whose chats could not be."""
     silent = AgentProfile.objects.filter(
         Q(last_heartbeat_at__lt=now - grace) | Q(last_heartbeat_at__isnull=True)
     ).annotate(
         active=Count("conversations", filter=Q(conversations__status=ConversationStatus.ACTIVE))
     )
     requeued = 0
-    for agent in silent.filter(active__gt=0):
-        with transaction.atomic():
-            conversations = list(
-                Conversation.objects.select_for_update().filter(
-                    agent=agent, status=ConversationStatus.ACTIVE
-                )
+
+    def requeue(agent: AgentProfile) -> None:
+        nonlocal requeued
+        conversations = list(
+            for_update(Conversation.objects.filter(agent=agent, status=ConversationStatus.ACTIVE))
+        )
+        for conversation in conversations:
+            conversation.status = ConversationStatus.QUEUED
+            conversation.agent = None
+            conversation.save(update_fields=["status", "agent"])
+            conversation_publish(conversation)
+            system_message_post(
+                conversation=conversation,
+                text="Your agent was disconnected. The next available agent will answer you here.",
+                key=f"requeue-{conversation.pk}-{now.timestamp()}",
+                now=now,
             )
-            for conversation in conversations:
-                conversation.status = ConversationStatus.QUEUED
-                conversation.agent = None
-                conversation.save(update_fields=["status", "agent"])
-                conversation_publish(conversation)
-                system_message_post(
-                    conversation=conversation,
-                    text="Your agent was disconnected. The next available agent will answer "
-                    "you here.",
-                    key=f"requeue-{conversation.pk}-{now.timestamp()}",
-                    now=now,
-                )
-                requeued += 1
-            realtime.publish_on_commit(realtime.agent_group(agent.pk), realtime.QUEUE_CHANGED, {})
-    return requeued
+        realtime.publish_on_commit(realtime.agent_group(agent.pk), realtime.QUEUE_CHANGED, {})
+        requeued += len(conversations)
+
+    # One agent at a time: a failure leaves the other agents' chats to be re-queued.
+    agents = each_in_own_transaction(silent.filter(active__gt=0), requeue, what="re-queueing")
+    return BatchResult(done=requeued, failed=agents.failed)

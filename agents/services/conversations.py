@@ -23,6 +23,7 @@ from agents.models import (
     Sender,
 )
 from agents.payloads import conversation_payload, message_payload
+from cartassist.locks import for_update
 
 logger = logging.getLogger(__name__)
 
@@ -112,10 +113,8 @@ def conversation_message_post(
        published, in seq order (``conversation_messages_publish``).
     """
     with transaction.atomic():
-        conversation = (
-            Conversation.objects.select_for_update(of=("self",))
-            .select_related("agent")
-            .get(pk=conversation_id)
+        conversation = for_update(Conversation.objects.select_related("agent")).get(
+            pk=conversation_id
         )
         existing = Message.objects.filter(
             conversation=conversation, sender=sender, client_message_id=client_message_id
@@ -264,10 +263,8 @@ def conversation_close(
     from agents.services.assignment import queue_drain
 
     with transaction.atomic():
-        conversation = (
-            Conversation.objects.select_for_update(of=("self",))
-            .select_related("agent")
-            .get(pk=conversation_id)
+        conversation = for_update(Conversation.objects.select_related("agent")).get(
+            pk=conversation_id
         )
         if conversation.status == ConversationStatus.CLOSED:
             return conversation

@@ -22,6 +22,7 @@ from agents.services.assignment import conversation_route
 from agents.services.presence import least_loaded_available_agent
 from cartassist.domain.holdout import is_held_out
 from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
+from cartassist.locks import for_update, visitors_for_update
 from cartassist.models import (
     Cart,
     CartStatus,
@@ -162,7 +163,7 @@ def invitations_mark_delivered(*, invitation_ids: list[int], now: datetime) -> N
 
 def _open_invitation(*, site_id: int, visitor_id: str, invitation_id: int) -> Invitation:
     invitation = (
-        Invitation.objects.select_for_update()
+        for_update(Invitation.objects.all())
         .filter(pk=invitation_id, site_id=site_id, visitor_id=visitor_id)
         .first()
     )
@@ -254,11 +255,14 @@ def invitation_reach_out(*, agent: AgentProfile, cart_id: int, now: datetime) ->
         site = cart.site
         if cart.status == CartStatus.CONVERTED:
             raise ChatError("invalid_state", "This cart has already been ordered.")
-        visitor = Visitor.objects.filter(site=site, external_id=cart.visitor_id).first()
-        if visitor and visitor.opted_out_at:
+        # Locked (created if new) until the invitation commits: a sweeper deciding another
+        # cart of this shopper meanwhile sees this invitation (the frequency cap).
+        key = (site.pk, cart.visitor_id)
+        visitor = visitors_for_update(keys=[key])[key]
+        if visitor.opted_out_at:
             raise ChatError("forbidden", "This shopper opted out of proactive chat.")
         cap = timedelta(hours=site.frequency_cap_hours)
-        if visitor and visitor.last_invited_at and now - visitor.last_invited_at < cap:
+        if visitor.last_invited_at and now - visitor.last_invited_at < cap:
             raise ChatError(
                 "forbidden", f"This shopper was invited less than {site.frequency_cap_hours} h ago."
             )
@@ -286,9 +290,7 @@ def invitation_reach_out(*, agent: AgentProfile, cart_id: int, now: datetime) ->
             trigger=InterventionTrigger.AGENT,
             decided_at=now,
         )
-        Visitor.objects.update_or_create(
-            site=site, external_id=cart.visitor_id, defaults={"last_invited_at": now}
-        )
+        Visitor.objects.filter(pk=visitor.pk).update(last_invited_at=now)
         webhooks_emit(
             site_id=site.pk,
             event=WebhookEvent.INTERVENTION_CREATED,

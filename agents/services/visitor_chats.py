@@ -16,6 +16,7 @@ from django.db import transaction
 from agents.models import Conversation, ConversationStatus
 from agents.services.assignment import conversation_route
 from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
+from cartassist.locks import for_update
 from cartassist.models import Cart, Site, Visitor
 from cartassist.services.followups import follow_up_record_chat
 
@@ -71,7 +72,7 @@ def conversation_start_by_visitor(
     with transaction.atomic():
         site = Site.objects.get(pk=site_id)
         visitor, _ = Visitor.objects.get_or_create(site=site, external_id=visitor_id)
-        Visitor.objects.select_for_update().filter(pk=visitor.pk).first()
+        for_update(Visitor.objects.filter(pk=visitor.pk)).first()
         existing = _open_conversation(site_id=site_id, visitor_id=visitor_id)
         if existing is not None:
             return existing

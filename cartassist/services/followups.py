@@ -18,6 +18,7 @@ from django.db.models import Q
 from agents.errors import ChatError
 from agents.models import AgentProfile
 from agents.services.conversations import conversation_for_agent
+from cartassist.locks import for_update
 from cartassist.models import (
     Cart,
     Decision,
@@ -151,8 +152,7 @@ def follow_up_classify(
     conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
     with transaction.atomic():
         contact = (
-            FollowUpContact.objects.select_for_update(of=("self",))
-            .select_related("intervention")
+            for_update(FollowUpContact.objects.select_related("intervention"))
             .filter(conversation=conversation)
             .first()
         )

@@ -297,11 +297,12 @@ def _switch_currency(cart: Cart) -> None:
 
 
 def _record_opt_outs(site: Site, opted_out: dict[str, datetime]) -> None:
+    # Visitors in ascending order, the lock order of cartassist.locks.
     Visitor.objects.bulk_create(
-        [Visitor(site=site, external_id=visitor_id) for visitor_id in opted_out],
+        [Visitor(site=site, external_id=visitor_id) for visitor_id in sorted(opted_out)],
         ignore_conflicts=True,
     )
-    for visitor_id, at in opted_out.items():
+    for visitor_id, at in sorted(opted_out.items()):
         Visitor.objects.filter(site=site, external_id=visitor_id, opted_out_at__isnull=True).update(
             opted_out_at=at
         )

@@ -39,6 +39,7 @@ from cartassist.domain.attribution import (
     attribute_contact,
     attribute_orders,
 )
+from cartassist.locks import for_update
 from cartassist.models import (
     Cart,
     CartStatus,
@@ -198,7 +199,7 @@ def _refresh_locked(site: Site, keys: set[IdentityKey], *, now: datetime) -> int
         carts, _ = _shopper_carts(site, keys)
         cart_ids = [c["id"] for c in carts]
         interventions = list(
-            Intervention.objects.select_for_update(of=("self",))
+            for_update(Intervention.objects.all())
             .filter(site=site, cart_id__in=cart_ids)
             .select_related("invitation__conversation")
             .order_by("pk")

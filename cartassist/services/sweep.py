@@ -26,7 +26,11 @@ from agents.services.invitations import invitations_create, stalled_carts_announ
 from cartassist.domain.holdout import is_held_out
 from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
 from cartassist.domain.suppression import SuppressionContext, first_suppression_reason
-from cartassist.locks import cart_qs_select_for_update, supports_skip_locked
+from cartassist.locks import (
+    cart_qs_select_for_update,
+    supports_skip_locked,
+    visitors_for_update,
+)
 from cartassist.models import (
     Cart,
     CartStatus,
@@ -65,8 +69,11 @@ def stall_sweep(
        carts; SQLite: the IMMEDIATE transaction serialises sweepers);
     2. for each cart, classify the stall, score urgency, and decide: suppressed (first
        reason), held out, or invited (cartassist.domain);
-    3. record one Intervention per (cart, deadline), clear the deadline, mark the cart
-       stalled, and remember invitations for the frequency cap;
+    3. lock the visitors it would invite (cartassist.locks.visitors_for_update) and
+       decide again on their fresh state, so that concurrent sweepers holding two carts
+       of one visitor invite once (the frequency cap); record one Intervention per
+       (cart, deadline), clear the deadline, mark the cart stalled, and set the invited
+       visitors' ``last_invited_at`` under that lock;
     4. create an Invitation for each "invited" decision, pushed to the shopper's widget
        after the transaction commits (agents/services/invitations.py).
     """
@@ -89,27 +96,37 @@ def _sweep_batch(
         if site_ids is not None:  # the simulator sweeps its own site at past moments
             qs = qs.filter(site_id__in=site_ids)
         if supports_skip_locked():
-            qs = qs.select_for_update(skip_locked=True, of=("self",))
+            qs = qs.select_for_update(skip_locked=True, of=("self",), no_key=True)
         carts = list(qs[:batch_size])
         if not carts:
             return 0
         sites = {s.pk: s for s in Site.objects.filter(pk__in={c.site_id for c in carts})}
         visitors = _visitors(carts)
         available = {site_id: agent_available(site, now=now) for site_id, site in sites.items()}
-        invited_now: set[tuple[int, str]] = set()
-        interventions = []
-        for cart in carts:
-            site = sites[cart.site_id]
-            visitor = visitors.get((cart.site_id, cart.visitor_id))
-            intervention = _decide(
-                cart,
-                site,
-                visitor,
-                now=now,
-                agent_is_available=available[cart.site_id],
-                invited_now=invited_now,
-            )
-            interventions.append(intervention)
+
+        def decide_all() -> tuple[list[Intervention], set[tuple[int, str]]]:
+            invited_now: set[tuple[int, str]] = set()
+            decided = [
+                _decide(
+                    cart,
+                    sites[cart.site_id],
+                    visitors.get((cart.site_id, cart.visitor_id)),
+                    now=now,
+                    agent_is_available=available[cart.site_id],
+                    invited_now=invited_now,
+                )
+                for cart in carts
+            ]
+            return decided, invited_now
+
+        # Decide on the visitors as read; then lock the ones to invite and decide again
+        # on their fresh rows: another sweeper (or an agent's reach-out) may have just
+        # invited one of them through another cart. Only visitors to invite are locked,
+        # so a decision to invite can only turn into a suppression.
+        _, to_invite = decide_all()
+        visitors.update(visitors_for_update(keys=to_invite))
+        interventions, invited_now = decide_all()
+        for intervention in interventions:
             result.count(intervention.decision)
         # The carts are claimed by this transaction alone; the unique (cart, deadline)
         # constraint is the last line of defence, so a conflict is skipped, not raised.
@@ -199,12 +216,9 @@ def _decide(
 
 
 def _remember_invitations(invited: set[tuple[int, str]], now: datetime) -> None:
+    """The frequency cap's memory; the rows exist and are locked (visitors_for_update)."""
     if not invited:
         return
-    Visitor.objects.bulk_create(
-        [Visitor(site_id=site_id, external_id=visitor_id) for site_id, visitor_id in invited],
-        ignore_conflicts=True,
-    )
     by_site: dict[int, list[str]] = {}
     for site_id, visitor_id in invited:
         by_site.setdefault(site_id, []).append(visitor_id)

@@ -18,6 +18,7 @@ from django.db import transaction
 
 from agents import realtime
 from cartassist.domain.webhooks import json_safe
+from cartassist.locks import for_update
 from cartassist.models import Site, WebhookEvent
 from cartassist.services.webhooks import webhooks_emit
 from policies.engine.money import quantize
@@ -138,7 +139,7 @@ def _grant_from_token(*, site: Site, token: str, now: datetime, lock: bool) -> G
         )
     qs = Grant.objects.select_related("cart", "offer")
     if lock:
-        qs = qs.select_for_update(of=("self",))
+        qs = for_update(qs)
     grant = qs.filter(token_id=data.get("g"), site=site).first()
     if grant is None:
         raise GrantError("invalid_token", "Unknown grant.", 403)

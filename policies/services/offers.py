@@ -1,12 +1,16 @@
 """Offers: authorised against policy and budget inside one transaction, then shown to
 the shopper, accepted (→ grant), declined, approved/denied by a supervisor, or expired.
 
-House rules (docs/adr/0007): the server re-evaluates every offer on fresh state; budgets
-move only through conditional UPDATEs; a reservation is released exactly once.
+House rules (docs/adr/0007, 0009): the server re-evaluates every offer on fresh state;
+budgets move only through conditional UPDATEs; a reservation is released exactly once, in
+the transaction that finishes the offer; rows are locked in the order of
+``cartassist.locks`` (conversation → cart → offer → budget counters by ascending id).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +22,8 @@ from django.db.models import F
 from agents import realtime
 from agents.errors import ChatError, NotFound
 from agents.models import AgentProfile, Conversation, ConversationStatus
+from cartassist.batches import BatchResult, each_in_own_transaction
+from cartassist.locks import for_update
 from cartassist.models import Cart
 from policies.engine import (
     Allowed,
@@ -31,6 +37,7 @@ from policies.engine import (
 )
 from policies.engine.money import parse_amount, quantize
 from policies.models import (
+    UNACCEPTED_FINISHED,
     AuditAction,
     AuditEntry,
     BudgetCounter,
@@ -41,6 +48,8 @@ from policies.models import (
 )
 from policies.services.context import evaluation_context, period_starts
 from policies.specs import current_specs, spec_of
+
+logger = logging.getLogger(__name__)
 
 REMEDY_LABELS = {
     RemedyKind.WAIVE_DELIVERY: "Waive the delivery charge",
@@ -162,12 +171,20 @@ def _counter(policy_id: int, period: str, start: Any, agent_key: int) -> int:
     )
 
 
+def _lock_counters(counter_ids: Iterable[int]) -> None:
+    """Lock budget counters in ascending id order, whatever order the caller names them
+    in: every path that moves a budget then waits on the others in one order (a single
+    ``UPDATE … WHERE id IN (…)`` would lock them in the table's physical order)."""
+    list(for_update(BudgetCounter.objects.filter(pk__in=list(counter_ids))).order_by("pk"))
+
+
 def _reserve(
     *, version: PolicyVersion, agent: AgentProfile, amount: Decimal, now: datetime, timezone: str
 ) -> list[int]:
     """Add ``amount`` to the policy's day, month and agent-day counters, each with one
     conditional UPDATE (``spent + amount <= cap``); refuse if any cap would be passed.
-    Runs in the caller's transaction, so a refusal rolls every counter back."""
+    The counters are locked first, by ascending id. Runs in the caller's transaction, so
+    a refusal rolls every counter back."""
     spec = spec_of(version)
     today, month = period_starts(now, timezone)
     plan = [
@@ -181,9 +198,12 @@ def _reserve(
             "daily cap per agent",
         ),
     ]
+    counter_ids = [
+        _counter(version.policy_id, period, start, key) for period, start, key, *_ in plan
+    ]
+    _lock_counters(counter_ids)
     reserved = []
-    for period, start, agent_key, cap, label in plan:
-        counter_id = _counter(version.policy_id, period, start, agent_key)
+    for counter_id, (_, _, _, cap, label) in zip(counter_ids, plan, strict=True):
         counters = BudgetCounter.objects.filter(pk=counter_id)
         if cap is not None:
             counters = counters.filter(spent__lte=cap - amount)
@@ -196,14 +216,21 @@ def _reserve(
 
 def release_reservation(*, offer: Offer, now: datetime) -> bool:
     """Give the offer's reserved amount back to its budgets — exactly once, whoever
-    calls (decline, expiry, denial, refused acceptance) and however often."""
+    calls (decline, expiry, denial, refused acceptance, the repair pass) and however often.
+
+    Call it inside the transaction that finishes the offer (docs/adr/0009): the status
+    and the release then commit together or not at all, so no finished offer keeps its
+    budget. A counter that cannot take the release (its check constraint) rolls both back.
+    """
     with transaction.atomic():
         if not Offer.objects.filter(pk=offer.pk, released_at__isnull=True).update(released_at=now):
             return False
-        if offer.amount:
+        if offer.amount and offer.reserved_counters:
+            _lock_counters(offer.reserved_counters)
             BudgetCounter.objects.filter(pk__in=offer.reserved_counters).update(
                 spent=F("spent") - offer.amount
             )
+    offer.released_at = now
     return True
 
 
@@ -262,11 +289,10 @@ def offer_authorize(
 def _offer_authorize(
     *, agent: AgentProfile, conversation_id: int, kind: str, amount: Any, now: datetime
 ) -> Offer:
-    # of=("self",): the invitation is a nullable (outer) join, which PostgreSQL refuses
-    # to lock; only the conversation row is meant to be locked anyway.
+    # Locks the conversation, then its cart (cartassist.locks: only their own rows; the
+    # joined invitation and site stay unlocked, so ingestion for the site goes on).
     conversation = (
-        Conversation.objects.select_for_update(of=("self",))
-        .select_related("invitation")
+        for_update(Conversation.objects.select_related("invitation"))
         .filter(pk=conversation_id, site_id=agent.site_id)
         .first()
     )
@@ -276,7 +302,7 @@ def _offer_authorize(
         raise OfferRefused("Offers can only be made in an active conversation.")
     if conversation.cart_id is None:
         raise OfferRefused("This conversation has no cart.")
-    cart = Cart.objects.select_for_update().select_related("site").get(pk=conversation.cart_id)
+    cart = for_update(Cart.objects.select_related("site")).get(pk=conversation.cart_id)
     try:
         remedy = RemedyKind(kind)
     except ValueError as exc:
@@ -406,13 +432,11 @@ def offer_publish(offer: Offer) -> None:
         )
 
 
-def _offer_for_visitor(*, site_id: int, visitor_id: str, offer_id: int) -> Offer:
-    offer = (
-        Offer.objects.select_for_update()
-        .select_related("conversation", "policy_version")
-        .filter(pk=offer_id, site_id=site_id, conversation__visitor_id=visitor_id)
-        .first()
-    )
+def _offer_for_visitor(*, site_id: int, visitor_id: str, offer_id: int, lock: bool) -> Offer:
+    qs = Offer.objects.select_related("conversation", "policy_version")
+    if lock:
+        qs = for_update(qs)
+    offer = qs.filter(pk=offer_id, site_id=site_id, conversation__visitor_id=visitor_id).first()
     if offer is None:
         raise NotFound("offer")
     return offer
@@ -424,14 +448,20 @@ def offer_accept(*, site_id: int, visitor_id: str, offer_id: int, now: datetime)
     would go negative) refuses the acceptance with the reason and releases the budget."""
     from policies.services.grants import grant_issue
 
-    refusal = ""
     with transaction.atomic():
-        offer = _offer_for_visitor(site_id=site_id, visitor_id=visitor_id, offer_id=offer_id)
+        offer = _offer_for_visitor(
+            site_id=site_id, visitor_id=visitor_id, offer_id=offer_id, lock=False
+        )
+        if offer.status == OfferStatus.OFFERED:
+            # The lock order (cartassist.locks): the cart, then the offer, read again.
+            cart = for_update(Cart.objects.select_related("site")).get(pk=offer.cart_id)
+            offer = _offer_for_visitor(
+                site_id=site_id, visitor_id=visitor_id, offer_id=offer_id, lock=True
+            )
         if offer.status == OfferStatus.ACCEPTED:
             return offer
         if offer.status != OfferStatus.OFFERED or offer.expires_at <= now:
             raise ChatError("invalid_state", "This offer is no longer open.")
-        cart = Cart.objects.select_for_update().select_related("site").get(pk=offer.cart_id)
         refusal = _acceptance_refusal(offer, cart, now)
         if refusal:
             offer.status = OfferStatus.REFUSED_ON_ACCEPT
@@ -461,11 +491,11 @@ def offer_accept(*, site_id: int, visitor_id: str, offer_id: int, now: datetime)
             offer=offer,
             outcome=refusal or "accepted",
         )
-        if not refusal:
+        if refusal:
+            release_reservation(offer=offer, now=now)
+        else:
             grant_issue(offer=offer, now=now)
         offer_publish(offer)
-    if refusal:
-        release_reservation(offer=offer, now=now)
     return offer
 
 
@@ -497,7 +527,9 @@ def _acceptance_refusal(offer: Offer, cart: Cart, now: datetime) -> str:
 
 def offer_decline(*, site_id: int, visitor_id: str, offer_id: int, now: datetime) -> Offer:
     with transaction.atomic():
-        offer = _offer_for_visitor(site_id=site_id, visitor_id=visitor_id, offer_id=offer_id)
+        offer = _offer_for_visitor(
+            site_id=site_id, visitor_id=visitor_id, offer_id=offer_id, lock=True
+        )
         if offer.status == OfferStatus.DECLINED:
             return offer
         if offer.status != OfferStatus.OFFERED:
@@ -514,8 +546,8 @@ def offer_decline(*, site_id: int, visitor_id: str, offer_id: int, now: datetime
             offer=offer,
             outcome="declined",
         )
+        release_reservation(offer=offer, now=now)
         offer_publish(offer)
-    release_reservation(offer=offer, now=now)
     return offer
 
 
@@ -525,8 +557,7 @@ def offer_review(*, supervisor: AgentProfile, offer_id: int, approve: bool, now:
         raise ChatError("forbidden", "Only supervisors approve offers.")
     with transaction.atomic():
         offer = (
-            Offer.objects.select_for_update()
-            .select_related("conversation")
+            for_update(Offer.objects.select_related("conversation"))
             .filter(pk=offer_id, site_id=supervisor.site_id)
             .first()
         )
@@ -548,41 +579,74 @@ def offer_review(*, supervisor: AgentProfile, offer_id: int, approve: bool, now:
             offer=offer,
             outcome="approved" if approve else "denied",
         )
+        if not approve:
+            release_reservation(offer=offer, now=now)
         offer_publish(offer)
-    if not approve:
-        release_reservation(offer=offer, now=now)
     return offer
 
 
-def offers_expire(*, now: datetime) -> int:
-    """Offers nobody answered in time expire and release their budget (exactly once)."""
-    expired = 0
-    for offer_id in list(
-        Offer.objects.filter(
-            status__in=[OfferStatus.OFFERED, OfferStatus.PENDING_APPROVAL], expires_at__lte=now
-        ).values_list("pk", flat=True)
-    ):
-        with transaction.atomic():
-            offer = (
-                Offer.objects.select_for_update().select_related("conversation").get(pk=offer_id)
-            )
-            if offer.status not in (OfferStatus.OFFERED, OfferStatus.PENDING_APPROVAL):
-                continue
-            offer.status = OfferStatus.EXPIRED
-            offer.save(update_fields=["status"])
-            audit(
-                action=AuditAction.OFFER_EXPIRED,
-                site_id=offer.site_id,
-                actor="system",
-                now=now,
-                cart=offer.cart,
-                offer=offer,
-                outcome="expired",
-            )
-            offer_publish(offer)
-        release_reservation(offer=offer, now=now)
-        expired += 1
-    return expired
+def offers_expire(*, now: datetime) -> BatchResult:
+    """Offers nobody answered in time expire and release their budget (exactly once).
+
+    Each offer in its own transaction: one that fails (say, a counter that cannot take
+    the release) stays as it was, is logged and counted, and the others still expire."""
+    due = Offer.objects.filter(
+        status__in=[OfferStatus.OFFERED, OfferStatus.PENDING_APPROVAL], expires_at__lte=now
+    ).order_by("pk")
+    return each_in_own_transaction(
+        list(due.values_list("pk", flat=True)),
+        lambda offer_id: _offer_expire(offer_id=offer_id, now=now),
+        what="offer expiry",
+    )
+
+
+def _offer_expire(*, offer_id: int, now: datetime) -> bool:
+    offer = for_update(Offer.objects.select_related("conversation")).get(pk=offer_id)
+    if offer.status not in (OfferStatus.OFFERED, OfferStatus.PENDING_APPROVAL):
+        return False
+    offer.status = OfferStatus.EXPIRED
+    offer.save(update_fields=["status"])
+    audit(
+        action=AuditAction.OFFER_EXPIRED,
+        site_id=offer.site_id,
+        actor="system",
+        now=now,
+        cart=offer.cart,
+        offer=offer,
+        outcome="expired",
+    )
+    release_reservation(offer=offer, now=now)
+    offer_publish(offer)
+    return True
+
+
+def reservations_repair(*, now: datetime, limit: int = 1000) -> BatchResult:
+    """Release the reservation of every finished, unaccepted offer that still holds one.
+
+    Since releases commit with the offer's status change this finds nothing; it is the
+    safety net for a reservation left behind anyway (by an older version, a restored
+    backup, a hand edit). Each offer in its own transaction; failures logged, counted.
+    """
+    held = Offer.objects.filter(status__in=UNACCEPTED_FINISHED, released_at__isnull=True)
+    return each_in_own_transaction(
+        list(held.order_by("pk").values_list("pk", flat=True)[:limit]),
+        lambda offer_id: _reservation_repair(offer_id=offer_id, now=now),
+        what="reservation repair",
+    )
+
+
+def _reservation_repair(*, offer_id: int, now: datetime) -> bool:
+    offer = for_update(Offer.objects.all()).get(pk=offer_id)
+    if offer.status not in UNACCEPTED_FINISHED or not release_reservation(offer=offer, now=now):
+        return False
+    logger.warning(
+        "released the reservation of %s offer %d (%s %s) left held",
+        offer.status,
+        offer.pk,
+        offer.amount,
+        offer.currency,
+    )
+    return True
 
 
 def offers_open_for_visitor(*, site_id: int, visitor_id: str) -> list[Offer]:

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
+from cartassist.locks import for_update
 from policies.models import Policy, PolicyVersion
 from policies.specs import raw_spec, spec_of
 
@@ -19,7 +20,7 @@ def policy_version_create(*, policy: Policy, user: Any, now: datetime) -> Policy
     and the whole save rolls back. Saving without a change still creates no new version.
     """
     with transaction.atomic():
-        policy = Policy.objects.select_for_update().select_related("site").get(pk=policy.pk)
+        policy = for_update(Policy.objects.select_related("site")).get(pk=policy.pk)
         spec = raw_spec(policy, currency=policy.site.currency)
         current = policy.current_version
         if current is not None and current.spec == spec:

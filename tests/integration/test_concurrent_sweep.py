@@ -1,4 +1,5 @@
-"""Concurrent stall sweepers on PostgreSQL, and the sweep's access path (its index)."""
+"""Concurrent stall sweepers on PostgreSQL (disjoint carts, the frequency cap), and the
+sweep's access path (its index)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cartassist.models import Cart, CartStatus, Intervention, Site
+from agents.models import Invitation
+from cartassist.models import Cart, CartStatus, Intervention, Site, Visitor
 from cartassist.services.sweep import SweepResult, stall_sweep
 from tests.fixtures.sites import make_site, make_stall_rules
 
@@ -154,3 +156,53 @@ def test_sweep_claims_through_the_partial_deadline_index(postgres: None) -> None
     assert len(claims) == 2  # a full batch of 25, then the remaining 15
     assert "cart_pending_stall_deadline" in plan, plan
     assert "Seq Scan" not in plan, plan
+
+
+SAME_VISITOR_ROUNDS = 30
+
+
+def test_concurrent_sweepers_invite_a_visitor_with_two_stalled_carts_once(
+    postgres: None, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: each round, a new visitor with two stalled carts, and two sweepers that
+    # each claim one of them (batch of one) and read the visitor before either decides
+    settings.CARTASSIST_AGENT_AVAILABILITY = f"{__name__}.available_after_rendezvous"
+    now = timezone.now()
+    site = make_site()
+    make_stall_rules(site)
+    claimed_per_round = []
+    for round_number in range(SAME_VISITOR_ROUNDS):
+        Cart.objects.bulk_create(
+            Cart(
+                site=site,
+                external_id=f"cart-{round_number}-{tab}",
+                visitor_id=f"visitor-{round_number}",
+                currency="EUR",
+                subtotal=60,
+                stage="shipping",
+                state_at=now - timedelta(minutes=10),
+                last_activity_at=now - timedelta(minutes=10),
+                stall_deadline=now - timedelta(minutes=1),
+            )
+            for tab in ("a", "b")
+        )
+        monkeypatch.setattr(f"{__name__}._rendezvous", threading.Barrier(2))
+        # when
+        results, errors = run_concurrently(lambda: stall_sweep(now=now, batch_size=1), 2)
+        assert errors == []
+        claimed_per_round.append(sorted(result.claimed for result in results))
+
+    # then: every round both sweepers decided a cart of the visitor; one invitation each
+    assert claimed_per_round == [[1, 1]] * SAME_VISITOR_ROUNDS
+    per_visitor = Counter(
+        Intervention.objects.values_list("visitor_id", "decision", "suppression_reason")
+    )
+    assert per_visitor == {
+        (f"visitor-{n}", decision, reason): 1
+        for n in range(SAME_VISITOR_ROUNDS)
+        for decision, reason in (("invited", ""), ("suppressed", "frequency_cap"))
+    }
+    assert Counter(Invitation.objects.values_list("visitor_id", flat=True)) == {
+        f"visitor-{n}": 1 for n in range(SAME_VISITOR_ROUNDS)
+    }
+    assert set(Visitor.objects.values_list("last_invited_at", flat=True)) == {now}
