@@ -181,12 +181,19 @@ else:
 
 # --- cache (rate limits, replay protection) -----------------------------------------
 
+# A request waits at most this long for Redis before it is treated as unavailable (rate
+# limits fall back to per-process counts, signed requests get 503; docs/adr/0012).
+REDIS_SOCKET_TIMEOUT = env_int("REDIS_SOCKET_TIMEOUT_SECONDS", 2)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", "cartassist"),
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            },
         }
     }
 else:
