@@ -18,7 +18,7 @@ from cartassist.services.followups import follow_up_report
 
 from .auth import server_site
 from .body import parse_json_object, read_body
-from .schema import SIGNATURE_HEADERS
+from .schema import SIGNATURE_HEADERS, SIGNED_UNAVAILABLE
 from .serializers import IdField, StrictCharField, StrictDateTimeField
 
 
@@ -82,6 +82,7 @@ class FollowUpView(APIView):
             200: FollowUpResultSerializer,
             400: OpenApiResponse(description="Invalid input: `errors` maps fields to messages."),
             401: OpenApiResponse(description="Unknown key, bad, stale or replayed signature."),
+            **SIGNED_UNAVAILABLE,
         },
         tags=["follow-ups"],
     )

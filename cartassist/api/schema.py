@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 # The request-signing headers (cartassist/api/auth.py, docs/API.md "Signing requests").
 SIGNATURE_HEADERS = [
@@ -29,3 +29,11 @@ SIGNATURE_HEADERS = [
         description="v1=<hex HMAC-SHA256(secret, timestamp + '.' + body)>",
     ),
 ]
+
+# Every signed endpoint, while Redis (replay protection) is unreachable (docs/adr/0012).
+SIGNED_UNAVAILABLE = {
+    503: OpenApiResponse(
+        description="Replay protection (Redis) is unavailable: nothing was stored. Retry, "
+        "signed anew, after the seconds in Retry-After. Body: `{detail}`."
+    )
+}

@@ -17,7 +17,7 @@ from cartassist.services.ingest import cart_events_ingest
 
 from .auth import server_site, widget_site
 from .body import parse_json_object, read_body
-from .schema import SIGNATURE_HEADERS
+from .schema import SIGNATURE_HEADERS, SIGNED_UNAVAILABLE
 from .serializers import (
     IngestResultSerializer,
     ServerBatchSerializer,
@@ -138,6 +138,7 @@ class ServerEventsView(_EventsView):
             200: IngestResultSerializer,
             401: OpenApiResponse(description="Unknown key, bad, stale or replayed signature."),
             **ERROR_RESPONSES,
+            **SIGNED_UNAVAILABLE,
         },
         tags=["events"],
     )

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from cartassist.api.auth import server_site
 from cartassist.api.body import parse_json_object, read_body
-from cartassist.api.schema import SIGNATURE_HEADERS
+from cartassist.api.schema import SIGNATURE_HEADERS, SIGNED_UNAVAILABLE
 from cartassist.api.serializers import IdField
 from policies.engine.money import quantize
 from policies.models import Grant
@@ -93,6 +93,7 @@ class GrantVerifyView(_GrantView):
             400: OpenApiResponse(description="Malformed"),
             401: OpenApiResponse(description="Bad request signature"),
             403: OpenApiResponse(description="Token not issued for this site, or altered"),
+            **SIGNED_UNAVAILABLE,
         },
         tags=["grants"],
     )
@@ -127,6 +128,7 @@ class GrantRedeemView(_GrantView):
             403: OpenApiResponse(description="Foreign or altered token"),
             409: OpenApiResponse(description="Already redeemed for another order"),
             410: OpenApiResponse(description="Expired"),
+            **SIGNED_UNAVAILABLE,
         },
         tags=["grants"],
     )
