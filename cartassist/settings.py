@@ -10,6 +10,7 @@ layer, Redis cache and Celery (worker + beat). Every setting is documented in
 from __future__ import annotations
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -153,12 +154,44 @@ LOGIN_URL = "/admin/login/"
 
 # --- database --------------------------------------------------------------------------
 
+# PostgreSQL connections are bounded per process (docs/OPERATIONS.md, "Database
+# connections"): a pool (psycopg_pool) of at most DATABASE_POOL_MAX_SIZE, shared by the
+# process's threads. Persistent per-thread connections (CONN_MAX_AGE) are not used with it:
+# daphne runs each HTTP request on a thread of its own, and each kept its connection.
+DATABASE_POOL = env_bool("DATABASE_POOL", default=True)
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 0)
+DATABASE_CONN_HEALTH_CHECKS = env_bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
+            DATABASE_URL,
+            conn_max_age=DATABASE_CONN_MAX_AGE,
+            conn_health_checks=DATABASE_CONN_HEALTH_CHECKS,
         )
     }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        # Who holds a connection, in pg_stat_activity: "cartassist daphne", "… gunicorn",
+        # "… celery".
+        options["application_name"] = env(
+            "DATABASE_APPLICATION_NAME", f"cartassist {Path(sys.argv[0]).name}"[:63]
+        )
+        if DATABASE_POOL:
+            if DATABASE_CONN_MAX_AGE:
+                raise ImproperlyConfigured(
+                    "DATABASE_CONN_MAX_AGE must be 0 with DATABASE_POOL on: the pool keeps "
+                    "the connections (or set DATABASE_POOL=false)."
+                )
+            options["pool"] = {
+                "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1),
+                "max_size": env_int("DATABASE_POOL_MAX_SIZE", 4),
+                # A request waits this long for a free connection, then fails.
+                "timeout": env_int("DATABASE_POOL_TIMEOUT_SECONDS", 10),
+                # Connections above min_size close after this long unused.
+                "max_idle": env_int("DATABASE_POOL_MAX_IDLE_SECONDS", 300),
+                # DATABASE_CONN_HEALTH_CHECKS: Django has the pool check each connection
+                # before handing it out.
+            }
 else:
     SQLITE_PATH = Path(env("SQLITE_PATH", str(BASE_DIR / "var" / "cartassist.sqlite3")))
     SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
