@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",  # login lockout (docs/OPERATIONS.md, "Login lockout")
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally, no CDN
@@ -107,6 +108,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# First the lockout check (refuses a locked-out username + address before any password is
+# checked), then the usual user table. Every login form passes `request` to authenticate().
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "cartassist.urls"
@@ -151,6 +161,21 @@ STORAGES = {
 }
 
 LOGIN_URL = "/admin/login/"
+
+# --- login lockout (django-axes; docs/OPERATIONS.md, "Login lockout") ----------------------
+
+# After this many failed logins for one username from one client address, that pair is
+# locked out of the console and admin login forms, even with the right password...
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+# ...for this long (each further attempt meanwhile starts it again), unless an admin
+# unlocks it first (admin "Access attempts", or manage.py axes_reset_username <name>).
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# A successful login forgets the earlier failures: only failures in a row count.
+AXES_RESET_ON_SUCCESS = True
+# The client address as the rate limits see it (NUM_PROXIES, X-Forwarded-For).
+AXES_CLIENT_IP_CALLABLE = "cartassist.api.throttles.client_address"
+AXES_LOCKOUT_CALLABLE = "cartassist.lockout.login_locked_out"
 
 # --- database --------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.throttling import SimpleRateThrottle
+from django.http import HttpRequest
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from cartassist.domain.ratelimit import Decision
 from cartassist.services.ratelimits import rate_limit_hit
@@ -62,3 +63,9 @@ class WidgetSessionThrottle(ClientAddressThrottle):
 
 class VerificationThrottle(ClientAddressThrottle):
     scope = "verification"
+
+
+def client_address(request: HttpRequest) -> str:
+    """The caller's address by DRF's rule: ``REMOTE_ADDR``, or the address the outermost
+    of NUM_PROXIES trusted proxies saw (``X-Forwarded-For``). Also the login lockout's."""
+    return str(BaseThrottle().get_ident(request))
