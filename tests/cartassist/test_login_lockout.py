@@ -1,8 +1,8 @@
 """Login lockout on both login forms (django-axes; docs/OPERATIONS.md, "Login lockout").
 
 Five wrong passwords in a row for one username from one address lock that pair out for
-15 minutes (the fifth is answered with the lockout page): even the right password is refused, with a page that says so, until the time
-is up or an admin unlocks the username.
+15 minutes (the fifth is answered with the lockout page): even the right password is
+refused, with a page that says so, until the time is up or an admin unlocks the username.
 """
 
 from __future__ import annotations
