@@ -65,7 +65,9 @@ class VerificationThrottle(ClientAddressThrottle):
     scope = "verification"
 
 
-def client_address(request: HttpRequest) -> str:
+def client_address(request: HttpRequest) -> str | None:
     """The caller's address by DRF's rule: ``REMOTE_ADDR``, or the address the outermost
-    of NUM_PROXIES trusted proxies saw (``X-Forwarded-For``). Also the login lockout's."""
-    return str(BaseThrottle().get_ident(request))
+    of NUM_PROXIES trusted proxies saw (``X-Forwarded-For``); None for a request from no
+    address (``force_login`` in tests). Also the login lockout's."""
+    address = BaseThrottle().get_ident(request)
+    return str(address) if address else None

@@ -104,3 +104,22 @@ def test_the_failures_of_both_forms_count_together(client, staff):
     # then
     assert response.status_code == 429
     assert not logged_in(client)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_lockout_page_is_served_over_asgi_too(async_client, staff):
+    # given: the console login served as daphne serves it (ASGI, async middleware)
+    for _ in range(4):
+        failed = await async_client.post(
+            "/console/login/", {"username": "merch", "password": "wrong"}
+        )
+        assert failed.status_code == 200
+    # when
+    locked = await async_client.post("/console/login/", {"username": "merch", "password": "wrong"})
+    refused = await async_client.post(
+        "/console/login/", {"username": "merch", "password": "right-pass"}
+    )
+    # then
+    assert (locked.status_code, refused.status_code) == (429, 429)
+    assert "Login locked" in refused.text
+    assert "sessionid" not in refused.cookies  # no session was started
