@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
@@ -57,6 +56,8 @@ def test_after_five_failures_even_the_right_password_is_refused(client, staff, p
 
 @pytest.mark.parametrize("path", FORMS)
 def test_four_failures_still_let_the_right_password_in(client, staff, path):
+    from axes.models import AccessAttempt
+
     # given
     for _ in range(4):
         assert log_in(client, path, "wrong").status_code == 200
