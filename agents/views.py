@@ -16,6 +16,8 @@ from agents.permissions import console_agent
 from agents.selectors import cart_panel, invitation_by_code, saved_replies
 from agents.services.conversations import conversation_for_agent
 from agents.services.presence import agents_with_load, effective_status
+from cartassist.api.throttles import VerificationThrottle
+from cartassist.domain.ratelimit import retry_after_header
 from cartassist.models import (
     Cart,
     EventType,
@@ -135,7 +137,16 @@ def console_agents(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def verify_page(request: HttpRequest, code: str) -> HttpResponse:
-    """Public page: is this invitation genuine? (credibility)."""
+    """Public page: is this invitation genuine? (credibility). Rate-limited per client
+    address like the verification API, and counted together with it."""
+    throttle = VerificationThrottle()
+    if not throttle.allow_request(request, None):
+        retry_after = retry_after_header(throttle.wait() or 0)
+        response = render(
+            request, "agents/verify.html", {"retry_after": retry_after, "code": ""}, status=429
+        )
+        response["Retry-After"] = retry_after
+        return response
     invitation = invitation_by_code(code)
     return render(
         request,

@@ -10,6 +10,7 @@ layer, Redis cache and Celery (worker + beat). Every setting is documented in
 from __future__ import annotations
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -88,6 +89,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",  # login lockout (docs/OPERATIONS.md, "Login lockout")
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally, no CDN
@@ -106,6 +108,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# First the lockout check (refuses a locked-out username + address before any password is
+# checked), then the usual user table. Every login form passes `request` to authenticate().
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "cartassist.urls"
@@ -151,14 +162,61 @@ STORAGES = {
 
 LOGIN_URL = "/admin/login/"
 
+# --- login lockout (django-axes; docs/OPERATIONS.md, "Login lockout") ----------------------
+
+# After this many failed logins for one username from one client address, that pair is
+# locked out of the console and admin login forms, even with the right password...
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+# ...for this long (each further attempt meanwhile starts it again), unless an admin
+# unlocks it first (admin "Access attempts", or manage.py axes_reset_username <name>).
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# A successful login forgets the earlier failures: only failures in a row count.
+AXES_RESET_ON_SUCCESS = True
+# The client address as the rate limits see it (NUM_PROXIES, X-Forwarded-For).
+AXES_CLIENT_IP_CALLABLE = "cartassist.api.throttles.client_address"
+AXES_LOCKOUT_CALLABLE = "cartassist.lockout.login_locked_out"
+
 # --- database --------------------------------------------------------------------------
 
+# PostgreSQL connections are bounded per process (docs/OPERATIONS.md, "Database
+# connections"): a pool (psycopg_pool) of at most DATABASE_POOL_MAX_SIZE, shared by the
+# process's threads. Persistent per-thread connections (CONN_MAX_AGE) are not used with it:
+# daphne runs each HTTP request on a thread of its own, and each kept its connection.
+DATABASE_POOL = env_bool("DATABASE_POOL", default=True)
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 0)
+DATABASE_CONN_HEALTH_CHECKS = env_bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
+            DATABASE_URL,
+            conn_max_age=DATABASE_CONN_MAX_AGE,
+            conn_health_checks=DATABASE_CONN_HEALTH_CHECKS,
         )
     }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        # Who holds a connection, in pg_stat_activity: "cartassist daphne", "… gunicorn",
+        # "… celery".
+        options["application_name"] = env(
+            "DATABASE_APPLICATION_NAME", f"cartassist {Path(sys.argv[0]).name}"[:63]
+        )
+        if DATABASE_POOL:
+            if DATABASE_CONN_MAX_AGE:
+                raise ImproperlyConfigured(
+                    "DATABASE_CONN_MAX_AGE must be 0 with DATABASE_POOL on: the pool keeps "
+                    "the connections (or set DATABASE_POOL=false)."
+                )
+            options["pool"] = {
+                "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1),
+                "max_size": env_int("DATABASE_POOL_MAX_SIZE", 4),
+                # A request waits this long for a free connection, then fails.
+                "timeout": env_int("DATABASE_POOL_TIMEOUT_SECONDS", 10),
+                # Connections above min_size close after this long unused.
+                "max_idle": env_int("DATABASE_POOL_MAX_IDLE_SECONDS", 300),
+                # DATABASE_CONN_HEALTH_CHECKS: Django has the pool check each connection
+                # before handing it out.
+            }
 else:
     SQLITE_PATH = Path(env("SQLITE_PATH", str(BASE_DIR / "var" / "cartassist.sqlite3")))
     SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
@@ -181,12 +239,19 @@ else:
 
 # --- cache (rate limits, replay protection) -----------------------------------------
 
+# A request waits at most this long for Redis before it is treated as unavailable (rate
+# limits fall back to per-process counts, signed requests get 503; docs/adr/0012).
+REDIS_SOCKET_TIMEOUT = env_int("REDIS_SOCKET_TIMEOUT_SECONDS", 2)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", "cartassist"),
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            },
         }
     }
 else:
@@ -291,7 +356,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes: failures and lockouts are warnings; its per-attempt chatter is INFO.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 # --- cartassist ------------------------------------------------------------------------

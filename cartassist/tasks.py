@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
 
 from cartassist.services.outcomes import outcomes_finalise, outcomes_refresh_for_carts
 from cartassist.services.sweep import stall_sweep
 from cartassist.services.webhooks import webhook_deliver, webhooks_redeliver_due
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="cartassist.tasks.stall_sweep_task", ignore_result=True, acks_late=True)
@@ -39,12 +45,23 @@ def outcomes_refresh_task(cart_ids: list[int]) -> int:
 
 
 def outcomes_refresh_on_commit(cart_ids: list[int]) -> None:
-    """Queue an outcome refresh once the current transaction commits."""
+    """Queue an outcome refresh once the current transaction commits.
+
+    A broker that is down must not turn the committed request into an error: the refresh
+    is logged as skipped, and the next refresh of the shopper or the finalisation pass
+    recomputes the same outcomes from the stored facts."""
     from django.db import transaction
 
     ids = sorted(set(cart_ids))
+
+    def enqueue() -> None:
+        try:
+            outcomes_refresh_task.delay(ids)
+        except (KombuOperationalError, RedisError):
+            logger.warning("broker unavailable: outcome refresh of carts %s skipped", ids)
+
     if ids:
-        transaction.on_commit(lambda: outcomes_refresh_task.delay(ids))
+        transaction.on_commit(enqueue)
 
 
 # --- webhooks (docs/WEBHOOKS.md) -----------------------------------------------------------

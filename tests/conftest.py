@@ -20,6 +20,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # The embedded sweep thread must never run inside the test process: tests call
     # stall_sweep() themselves, with a frozen `now`.
     settings.CARTASSIST_SWEEP_IN_PROCESS = False
+    # The concurrency tests hold a connection per thread, all at once (a barrier); the
+    # bound of DATABASE_POOL_MAX_SIZE is for the served processes, not this test process.
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    if isinstance(pool, dict):
+        pool["max_size"] = max(pool["max_size"], 32)
 
 
 PRODUCTION_MODE_MARKERS = ("postgres", "redis", "production")
@@ -61,7 +66,10 @@ def _clear_cache() -> None:
     """Rate-limit and replay state must not leak between tests."""
     from django.core.cache import cache
 
+    from cartassist.services.ratelimits import rate_limits_reset_local
+
     cache.clear()
+    rate_limits_reset_local()
 
 
 def require(condition: bool, why: str) -> None:

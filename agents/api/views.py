@@ -10,7 +10,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from agents.selectors import invitation_by_code
@@ -19,6 +18,7 @@ from cartassist.api.auth import widget_site
 from cartassist.api.body import parse_json_object, read_body
 from cartassist.api.schema import BODY_REFUSALS, WIDGET_REFUSALS, throttled
 from cartassist.api.serializers import IdField
+from cartassist.api.throttles import VerificationThrottle, WidgetSessionThrottle
 from cartassist.api.views import add_cors_headers
 
 
@@ -33,15 +33,11 @@ class SessionResponseSerializer(serializers.Serializer):
     socket_url = serializers.CharField(help_text="Path of the widget WebSocket; add ?token=…")
 
 
-class SessionThrottle(AnonRateThrottle):
-    scope = "widget_session"
-
-
 class WidgetSessionView(APIView):
     """A signed, expiring visitor token for the widget WebSocket."""
 
     parser_classes: list[Any] = []
-    throttle_classes = [SessionThrottle]
+    throttle_classes = [WidgetSessionThrottle]
 
     @extend_schema(
         operation_id="widget_session_create",
@@ -95,10 +91,6 @@ class VerificationSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(required=False)
     agent_name = serializers.CharField(required=False)
     topic = serializers.CharField(required=False)
-
-
-class VerificationThrottle(AnonRateThrottle):
-    scope = "verification"
 
 
 class VerificationView(APIView):

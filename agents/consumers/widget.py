@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from agents import realtime
-from agents.consumers.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORISED, ChatConsumer, RateLimit
+from agents.consumers.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORISED, ChatConsumer
 from agents.errors import ChatError
 from agents.frames import WIDGET_FRAMES, Frame
 from agents.models import ConversationStatus, Sender
@@ -18,12 +19,14 @@ from agents.payloads import conversation_payload, invitation_payload
 from agents.services import conversations, invitations, visitor_chats
 from agents.tokens import visitor_token_verify
 from cartassist.models import Site
+from cartassist.services.ratelimits import rate_limit_hit
 from policies.services import offers
 from policies.services.grants import grant_payload, grant_token
 
-# chat.start: this many per socket, refilled over this many seconds (docs/REALTIME.md).
-# Starting again while a chat is open returns it; the limit stops a script that closes
-# and starts chats in a loop.
+# chat.start: this many per shopper (site and visitor id) within this many seconds, counted
+# across every socket and process (docs/REALTIME.md, docs/adr/0012). Starting again while
+# a chat is open returns it; the limit stops a script that closes and starts chats in a
+# loop, also from fresh sockets.
 CHAT_START_BURST = 3
 CHAT_START_PERIOD = 60.0
 
@@ -72,7 +75,6 @@ class WidgetConsumer(ChatConsumer):
             return
         self.site_id = identity.site_id
         self.visitor_id = identity.visitor_id
-        self.start_limit = RateLimit(CHAT_START_BURST, period=CHAT_START_PERIOD)
         await self.join(realtime.visitor_group(self.site_id, self.visitor_id))
         hello = await _widget_hello(self.site_id, self.visitor_id)
         for conversation in hello["conversations"]:
@@ -119,7 +121,12 @@ class WidgetConsumer(ChatConsumer):
 
     async def frame_chat_start(self, frame: Frame) -> None:
         """The shopper opens a chat from the launcher: answered like ``invitation.accept``."""
-        if not self.start_limit.allow():
+        decision = await sync_to_async(rate_limit_hit, thread_sensitive=False)(
+            key=f"chat_start:{self.site_id}:{self.visitor_id}",
+            limit=CHAT_START_BURST,
+            period=CHAT_START_PERIOD,
+        )
+        if not decision.allowed:
             raise ChatError(
                 "rate_limited", "Too many chats started; wait a moment.", ref="chat.start"
             )

@@ -9,21 +9,29 @@ Server signature (docs/API.md, "Signing requests"):
 A GET has no body: it signs its request target instead, ``"<timestamp>.GET <path>"``
 (the path with its query string, as requested; ``request_target``).
 
-A signature is accepted once, within CARTASSIST_SIGNATURE_WINDOW of its timestamp.
+A signature is accepted once, within CARTASSIST_SIGNATURE_WINDOW of its timestamp. The
+used signatures are kept in the cache (Redis in production); while Redis is unreachable,
+signed requests are refused with 503 + Retry-After rather than accepted unchecked
+(docs/adr/0012).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+from redis.exceptions import RedisError
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 
+from cartassist.api.errors import ServiceUnavailable
 from cartassist.models import Site
+
+logger = logging.getLogger(__name__)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -82,7 +90,16 @@ def server_site(request: HttpRequest, body: bytes, *, now: datetime) -> Site:
         raise AuthenticationFailed({"X-CartAssist-Signature": ["Invalid signature."]})
     # Replay protection: each signature once within the window (Redis in production).
     replay_key = f"cartassist:sig:{site.pk}:{signature[3:67]}"
-    if not cache.add(replay_key, 1, timeout=int(window) * 2 + 1):
+    try:
+        first_use = cache.add(replay_key, 1, timeout=int(window) * 2 + 1)
+    except RedisError as error:
+        # Fail closed: without the record of used signatures a replay would pass.
+        logger.warning("Redis unavailable for replay protection, answering 503: %r", error)
+        raise ServiceUnavailable(
+            "Signed requests cannot be checked for replays right now; nothing was stored. "
+            "Retry (signed anew) after the time in Retry-After."
+        ) from error
+    if not first_use:
         raise AuthenticationFailed(
             {"X-CartAssist-Signature": ["This signature was already used (replay)."]}
         )

@@ -8,8 +8,10 @@ path, to its messages.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from redis.exceptions import RedisError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -31,7 +33,30 @@ class UnsupportedMediaType(exceptions.UnsupportedMediaType):
     pass
 
 
+logger = logging.getLogger(__name__)
+
+# Seconds a client is asked to wait after a 503: about how long Redis takes to restart.
+SERVICE_UNAVAILABLE_RETRY_AFTER = 5
+
+
+class ServiceUnavailable(exceptions.APIException):
+    """A service the request needs (Redis: replay protection) is down: retry later.
+    Nothing was stored (docs/API.md, "Errors"; docs/adr/0012)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Temporarily unavailable; retry after the time in Retry-After."
+    default_code = "service_unavailable"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.wait = SERVICE_UNAVAILABLE_RETRY_AFTER  # DRF's handler turns it into Retry-After
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RedisError):
+        # Redis (cache, broker) unreachable or failing mid-request: a clear 503, never a 500.
+        logger.warning("Redis unavailable, answering 503: %r", exc)
+        exc = ServiceUnavailable()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -71,11 +71,19 @@ BODY_REFUSALS: dict[int, Any] = {
     413: refusal("Body over CARTASSIST_MAX_BODY_BYTES."),
     415: refusal("Content-Type other than application/json or text/plain."),
 }
+# Every signed endpoint, while Redis (replay protection) is unreachable (docs/adr/0012).
+SIGNED_UNAVAILABLE: dict[int, Any] = {
+    503: refusal(
+        "Replay protection (Redis) is unavailable: nothing was stored. Retry, signed anew, "
+        "after the seconds in Retry-After."
+    )
+}
 # HMAC-signed server endpoints (api/auth.py server_site).
 SIGNED_REFUSALS: dict[int, Any] = {
     401: refusal(
         "Unknown key, missing or stale timestamp, bad or already used (replayed) signature."
     ),
+    **SIGNED_UNAVAILABLE,
 }
 # Browser endpoints (api/auth.py widget_site).
 WIDGET_REFUSALS: dict[int, Any] = {

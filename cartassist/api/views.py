@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cartassist.domain.origins import origin_is_serialised
 from cartassist.models import EventSource, Site
 from cartassist.services.ingest import EventsRefused, cart_events_ingest
 
@@ -105,9 +106,11 @@ class WidgetEventsView(_EventsView):
 def add_cors_headers(request: Request, response: Any) -> None:
     """Let the browser read our answer. The Origin itself is checked against the site's
     allow-list before anything is stored; a preflight has no body and so no site key,
-    so it is answered for any origin (it grants nothing by itself)."""
+    so it is answered for any origin a browser can send (it grants nothing by itself).
+    Anything else (``null``, a trailing slash, upper case) gets no CORS headers: the same
+    rule as the allow-list's (cartassist/domain/origins.py)."""
     origin = request.META.get("HTTP_ORIGIN")
-    if origin and origin != "null":
+    if origin_is_serialised(origin):
         response["Access-Control-Allow-Origin"] = origin
         response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
         response["Access-Control-Allow-Headers"] = "Content-Type"

@@ -6,11 +6,13 @@ import secrets
 import zoneinfo
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from cartassist.domain.origins import origin_allowed, origin_normalise, origins_normalised
 from policies.engine.money import CURRENCY_EXPONENTS
 
 
@@ -27,22 +29,6 @@ def validate_timezone(value: str) -> None:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
         raise ValidationError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from exc
-
-
-def validate_origin(value: str) -> None:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
-        raise ValidationError(
-            f"{value!r} is not an origin: use scheme://host[:port], e.g. https://shop.example"
-        )
-    if parts.query or parts.fragment or "@" in parts.netloc:
-        raise ValidationError(f"{value!r} is not an origin")
-
-
-def normalise_origin(value: str) -> str:
-    return value.strip().rstrip("/").lower()
 
 
 class Site(models.Model):
@@ -68,7 +54,8 @@ class Site(models.Model):
     allowed_origins = models.JSONField(
         default=list,
         blank=True,
-        help_text="Browser origins the widget may post from, e.g. https://shop.example.",
+        help_text="Browser origins the widget may post from, e.g. https://shop.example "
+        "(scheme://host[:port]; stored lower-case, without a default port or trailing /).",
     )
     currency = models.CharField(
         max_length=3,
@@ -127,26 +114,35 @@ class Site(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Saved from code as well as from the admin form: origins are stored normalised
+        # either way (what cannot be normalised is kept, and matches nothing).
+        if isinstance(self.allowed_origins, list):
+            self.allowed_origins = origins_normalised(self.allowed_origins)
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
+        """Allowed origins are normalised (``https://Shop.example:443/`` →
+        ``https://shop.example``); anything that is not an origin is a field error."""
         errors = []
         origins = self.allowed_origins or []
         if not isinstance(origins, list):
             raise ValidationError({"allowed_origins": "Enter a list of origins."})
+        normalised = []
         for origin in origins:
             try:
-                validate_origin(str(origin))
-            except ValidationError as exc:
-                errors.extend(exc.messages)
+                normalised.append(origin_normalise(str(origin)))
+            except ValueError as exc:
+                errors.append(str(exc))
         if errors:
             raise ValidationError({"allowed_origins": errors})
-        self.allowed_origins = [normalise_origin(str(o)) for o in origins]
+        self.allowed_origins = list(dict.fromkeys(normalised))
         if (self.quiet_hours_start is None) != (self.quiet_hours_end is None):
             raise ValidationError("Set both quiet hours start and end, or neither.")
 
     def origin_is_allowed(self, origin: str | None) -> bool:
-        if not origin or origin == "null":
-            return False
-        return normalise_origin(origin) in self.allowed_origins
+        """The browser's ``Origin`` header, compared exactly with the stored origins."""
+        return origin_allowed(origin, self.allowed_origins or [])
 
     def valid_secrets(self, now: datetime) -> list[str]:
         """The current secret, plus the previous one during its rotation grace period."""

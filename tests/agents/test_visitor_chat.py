@@ -263,8 +263,8 @@ def test_the_follow_up_is_recorded_in_the_same_transaction(site, monkeypatch):
 # --- refusals ---------------------------------------------------------------------------
 
 
-async def test_starts_are_rate_limited_per_socket(site, sockets, monkeypatch):
-    # given: two starts per socket; a script that ends each chat and starts another
+async def test_starts_are_rate_limited_per_shopper_across_sockets(site, sockets, monkeypatch):
+    # given: two starts per shopper; a script that ends each chat and starts another
     monkeypatch.setattr(widget, "CHAT_START_BURST", 2)
     ws, _ = await sockets.widget(site, "visitor-1")
     for _ in range(2):
@@ -274,9 +274,10 @@ async def test_starts_are_rate_limited_per_socket(site, sockets, monkeypatch):
             {"type": "conversation.close", "conversation_id": opened["conversation"]["id"]}
         )
         await closed_on_both_frames(ws)
+    fresh, _ = await sockets.widget(site, "visitor-1")
 
-    # when
-    refused = await start(ws)
+    # when: the next start comes from a fresh socket
+    refused = await start(fresh)
 
     # then: refused, nothing new stored, and the socket still answers
     assert refused == {
@@ -287,8 +288,11 @@ async def test_starts_are_rate_limited_per_socket(site, sockets, monkeypatch):
     }
     assert await db(Conversation.objects.count)() == 2
     assert await db(Conversation.objects.filter(status=ConversationStatus.CLOSED).count)() == 2
-    await ws.send_json_to({"type": "ping"})
-    assert await ws.receive_json_from(timeout=FRAME_TIMEOUT) == {"type": "pong"}
+    await fresh.send_json_to({"type": "ping"})
+    assert await fresh.receive_json_from(timeout=FRAME_TIMEOUT) == {"type": "pong"}
+    # another shopper of the site is not affected
+    other, _ = await sockets.widget(site, "visitor-2")
+    assert (await start(other))["type"] == "conversation"
 
 
 @pytest.mark.parametrize(

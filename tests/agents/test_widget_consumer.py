@@ -113,7 +113,10 @@ async def test_socket_with_expired_token_is_closed_with_4401(site, sockets, sett
     assert outcome == {"type": "websocket.close", "code": 4401}
 
 
-@pytest.mark.parametrize("origin", ["https://evil.example", "https://shop.example.evil", None])
+@pytest.mark.parametrize(
+    "origin",
+    ["https://evil.example", "https://shop.example.evil", "https://shop.example/", None],
+)
 async def test_socket_from_an_origin_not_on_the_sites_list_is_closed_with_4403(
     site, sockets, origin
 ):

@@ -627,6 +627,13 @@ MISSING_ORIGIN = "An Origin header is required: call this endpoint from a browse
             "https://shop.example.evil.example",
             "Origin https://shop.example.evil.example is not allowed for this site.",
         ),
+        # Not what a browser sends for https://shop.example: compared exactly, refused.
+        ("https://shop.example/", "Origin https://shop.example/ is not allowed for this site."),
+        ("HTTPS://SHOP.EXAMPLE", "Origin HTTPS://SHOP.EXAMPLE is not allowed for this site."),
+        (
+            "https://shop.example:443",
+            "Origin https://shop.example:443 is not allowed for this site.",
+        ),
     ],
 )
 def test_a_missing_null_or_foreign_origin_is_refused(post_events, site, origin, message):

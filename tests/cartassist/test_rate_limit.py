@@ -6,6 +6,7 @@ definition, so the tests patch that attribute rather than the setting.
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -93,3 +94,65 @@ def test_refused_callers_do_not_use_up_the_site_rate(post_events, site):
     responses = [post_events.widget(one_event()).status_code for _ in range(2)]
     # then
     assert responses == [200, 200]
+
+
+# --- one count for the verification API and page ---------------------------------------------
+
+
+def test_the_verification_page_and_api_share_one_limit_per_address(client, db, monkeypatch):
+    # given: two look-ups a minute per address, one used by the API
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"verification": "2/min"})
+    assert client.get("/api/v1/verify/ABCDEFGH").status_code == 404
+    assert client.get("/verify/ABCDEFGH").status_code == 404
+    # when
+    page = client.get("/verify/ABCDEFGH")
+    api = client.get("/api/v1/verify/ABCDEFGH")
+    # then
+    assert (page.status_code, page["Retry-After"]) == (429, "60")
+    assert "Try again in 60 seconds." in page.text
+    assert (api.status_code, api["Retry-After"]) == (429, "60")
+    other_address = client.get("/verify/ABCDEFGH", REMOTE_ADDR="198.51.100.7")
+    assert other_address.status_code == 404
+
+
+# --- Redis unreachable (docs/adr/0012) -----------------------------------------------------
+
+
+@pytest.fixture
+def unreachable_redis(settings: Any) -> None:
+    """The cache is Redis, on a port where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }
+
+
+def test_limits_still_hold_per_process_while_redis_is_unreachable(
+    post_events, site, unreachable_redis, caplog
+):
+    # when
+    statuses = [post_events.widget(one_event()).status_code for _ in range(3)]
+    # then: served, within the limit of this process, and said so in the log
+    assert statuses == [200, 200, 429]
+    assert CartEvent.objects.count() == 2
+    assert [
+        r.getMessage().split(" (")[0] for r in caplog.records if r.name.endswith("ratelimits")
+    ] == ["Redis unavailable for rate limits"]
+
+
+def test_a_signed_request_is_a_503_while_redis_is_unreachable(post_events, site, unreachable_redis):
+    # when
+    response = post_events.server(one_event())
+    # then: the documented error shape, a time to come back, nothing stored
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json() == {
+        "detail": "Signed requests cannot be checked for replays right now; nothing was "
+        "stored. Retry (signed anew) after the time in Retry-After."
+    }
+    assert CartEvent.objects.count() == 0

@@ -49,7 +49,7 @@ def test_the_schema_generates_without_warnings(tmp_path: Path):
             "server_events_create",
             "ServerBatchRequest",
             ["application/json"],
-            {"400", "401", "411", "413", "415", "429"},
+            {"400", "401", "411", "413", "415", "429", "503"},
         ),
     ],
 )
@@ -69,6 +69,22 @@ def test_both_event_endpoints_are_described(
         "$ref": "#/components/schemas/IngestResult"
     }
     assert refusals <= set(operation["responses"])
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/server/events",
+        "/api/v1/server/follow-ups",
+        "/api/v1/server/grants/verify",
+        "/api/v1/server/grants/redeem",
+    ],
+)
+def test_every_signed_endpoint_documents_its_503_while_redis_is_down(schema, path):
+    # when
+    responses = schema["paths"][path]["post"]["responses"]
+    # then
+    assert responses["503"]["description"].startswith("Replay protection (Redis) is unavailable")
 
 
 def test_the_server_endpoint_documents_its_signature_headers(schema):

@@ -32,3 +32,21 @@ def test_a_throttled_answer_exposes_retry_after(
     assert response["Retry-After"] == "60"
     assert response["Access-Control-Expose-Headers"] == "Retry-After"
     assert CartEvent.objects.count() == 1
+
+
+@pytest.mark.parametrize("origin", ["https://shop.example/", "HTTPS://shop.example", "null"])
+def test_an_origin_no_browser_sends_gets_no_cors_headers(post_events, site, origin):
+    # when
+    response = post_events.widget([make_event()], origin=origin)
+    # then: refused, and not readable by the page either
+    assert response.status_code == 403
+    assert "Access-Control-Allow-Origin" not in response
+    assert CartEvent.objects.count() == 0
+
+
+def test_a_preflight_is_answered_for_an_origin_a_browser_sends(client):
+    # when
+    response = client.options("/api/v1/widget/events", HTTP_ORIGIN="https://any.example:8443")
+    # then
+    assert response.status_code == 204
+    assert response["Access-Control-Allow-Origin"] == "https://any.example:8443"

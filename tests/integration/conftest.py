@@ -191,6 +191,34 @@ def http_get_status(port: int, path: str) -> int | None:
         return None
 
 
+def stack_env(
+    settings_dict: dict[str, Any], log_dir: Path, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of a stack process: production mode against the test database."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        # The very database this test process uses (pytest-django's test_<name>).
+        "DATABASE_URL": database_url(settings_dict),
+        "REDIS_URL": settings.REDIS_URL,
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",  # plain HTTP here; TLS ends at the proxy in production
+        "CARTASSIST_SWEEP_INTERVAL_SECONDS": "1",
+        "CARTASSIST_MAX_BODY_BYTES": str(STACK_MAX_BODY_BYTES),
+        "CELERY_BEAT_SCHEDULE_FILE": str(log_dir / "celerybeat-schedule"),
+        "STATIC_ROOT": str(log_dir / "static"),
+        **(extra or {}),
+    }
+    env.pop("CARTASSIST_SWEEP_IN_PROCESS", None)
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    return env
+
+
 @pytest.fixture(scope="module")
 def stack_extra_env() -> dict[str, str]:
     """Extra environment for the stack's processes; a test module overrides it."""
@@ -209,27 +237,7 @@ def _stack_processes(
     log_dir = tmp_path_factory.mktemp("stack-logs")
     with django_db_blocker.unblock():
         settings_dict = dict(connection.settings_dict)
-    bin_dir = str(Path(sys.executable).parent)
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        # The very database this test process uses (pytest-django's test_<name>).
-        "DATABASE_URL": database_url(settings_dict),
-        "REDIS_URL": settings.REDIS_URL,
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "false",  # plain HTTP here; TLS ends at the proxy in production
-        "CARTASSIST_SWEEP_INTERVAL_SECONDS": "1",
-        "CARTASSIST_MAX_BODY_BYTES": str(STACK_MAX_BODY_BYTES),
-        "CELERY_BEAT_SCHEDULE_FILE": str(log_dir / "celerybeat-schedule"),
-        "STATIC_ROOT": str(log_dir / "static"),
-        **stack_extra_env,
-    }
-    env.pop("CARTASSIST_SWEEP_IN_PROCESS", None)
-    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env = stack_env(settings_dict, log_dir, stack_extra_env)
     stack = Stack(env=env, log_dir=log_dir)
     try:
         release = subprocess.run(  # noqa: S602 - a Procfile line is a shell command
@@ -292,3 +300,39 @@ def production_stack(
     if report is None or report.failed:
         sys.stdout.write(f"\nproduction stack logs ({shlex.quote(str(stack.log_dir))}):\n")
         sys.stdout.write(stack.logs())
+
+
+@pytest.fixture
+def start_process(
+    request: pytest.FixtureRequest, transactional_db: Any, tmp_path: Path
+) -> Iterator[Callable[..., tuple[Stack, int]]]:
+    """Start one Procfile line (``web`` or ``realtime``) on a free port against the test
+    database, with extra environment; returns ``(stack, port)`` once /healthz answers.
+    Everything started is stopped at the end of the test (its logs printed on failure)."""
+    require(connection.vendor == "postgresql", "needs DATABASE_URL pointing at PostgreSQL")
+    commands = procfile_commands()
+    settings_dict = dict(connection.settings_dict)
+    stacks: list[Stack] = []
+
+    def start(name: str, **extra_env: str) -> tuple[Stack, int]:
+        stack = Stack(env=stack_env(settings_dict, tmp_path, extra_env), log_dir=tmp_path)
+        stacks.append(stack)
+        port = free_port()
+        stack.start(f"{name}-{len(stacks)}", commands[name], PORT=str(port))
+        wait_until(
+            lambda: http_get_status(port, "/healthz") == 200,
+            what=f"/healthz of {name} on port {port}",
+            stack=stack,
+            timeout=STARTUP_DEADLINE_SECONDS,
+        )
+        return stack, port
+
+    try:
+        yield start
+    finally:
+        for stack in stacks:
+            stack.stop()
+        _disconnect_others(settings_dict["NAME"])
+        report = getattr(request.node, "report_call", None)
+        if stacks and (report is None or report.failed):
+            sys.stdout.write("\nprocess logs:\n" + "\n".join(s.logs() for s in stacks))
