@@ -172,4 +172,4 @@ def test_the_outcome_reads_are_described_with_every_answer(schema, path, operati
         status: answer["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
         for status, answer in operation["responses"].items()
     }
-    assert refs == {"200": body, "400": "Error", "401": "Error", "404": "Error"}
+    assert refs == {"200": body, "400": "Error", "401": "Error", "404": "Error", "503": "Error"}
