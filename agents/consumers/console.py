@@ -181,7 +181,7 @@ class ConsoleConsumer(ChatConsumer):
                 field="disposition",
             )
         conversation = await self._conversation(frame["conversation_id"])
-        await database_sync_to_async(conversations.conversation_close)(
+        await database_sync_to_async(assignment.conversation_close)(
             conversation_id=conversation.pk,
             reason=CloseReason.AGENT,
             disposition=frame["disposition"],

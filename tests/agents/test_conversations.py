@@ -12,8 +12,8 @@ from django.utils import timezone
 from agents import realtime
 from agents.errors import ChatError
 from agents.models import CloseReason, Conversation, ConversationStatus, Message, Sender
+from agents.services.assignment import conversation_close
 from agents.services.conversations import (
-    conversation_close,
     conversation_message_post,
     conversation_messages_since,
     conversation_read,
