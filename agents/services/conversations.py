@@ -181,7 +181,7 @@ def conversation_messages_publish(*, conversation_id: int) -> int:
         group = realtime.conversation_group(conversation_id)
         try:
             for payload in conversation_messages_since(
-                conversation=conversation, after_seq=published
+                conversation_id=conversation_id, after_seq=published
             ):
                 realtime.publish(
                     group,
@@ -214,11 +214,11 @@ def system_message_post(*, conversation: Conversation, text: str, key: str, now:
     )
 
 
-def conversation_messages_since(*, conversation: Conversation, after_seq: int) -> list[dict]:
+def conversation_messages_since(*, conversation_id: int, after_seq: int) -> list[dict]:
     """Every message with ``seq > after_seq``, in order, as payloads: what a client that
     saw ``after_seq`` last has missed."""
     messages = list(
-        Message.objects.filter(conversation=conversation, seq__gt=after_seq)
+        Message.objects.filter(conversation_id=conversation_id, seq__gt=after_seq)
         .select_related("agent")
         .order_by("seq")
     )
