@@ -27,5 +27,7 @@ class ChatError(Exception):
 
 
 class NotFound(ChatError):
-    def __init__(self, what: str, *, ref: str = "") -> None:
-        super().__init__("not_found", f"No such {what}.", ref=ref)
+    """``what`` does not exist, or the caller may not see it (the two look alike)."""
+
+    def __init__(self, what: str, *, ref: str = "", message: str = "") -> None:
+        super().__init__("not_found", message or f"No such {what}.", ref=ref)

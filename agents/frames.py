@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,8 @@ class Frame:
 
 
 # Frame type → {field: kind}. Kinds: "id" (positive int), "seq" (int ≥ 0),
-# "client_id", "text", "str" (short string).
+# "client_id", "text", "str" (short string), "amount" (decimal string); parsed by
+# FIELD_PARSERS below.
 WIDGET_FRAMES: dict[str, dict[str, str]] = {
     "sync": {"conversation_id": "id", "after_seq": "seq"},
     "invitation.accept": {"invitation_id": "id"},
@@ -92,55 +94,84 @@ def parse_frame(text: str | None, schema: dict[str, dict[str, str]], *, max_text
     return Frame(type=frame_type, fields=fields)
 
 
+class _Invalid(Exception):
+    """A field value refused by its kind's parser; ``_field`` names the field."""
+
+    def __init__(self, message: str, code: str = "invalid_frame") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+FieldParser = Callable[[Any, str, int], Any]
+"""(value, field name, max_text) -> the parsed value; raises ``_Invalid``."""
+
+
+def _amount(value: Any, name: str, max_text: int) -> str:
+    # Decimal strings ("12.50") are exact; the service checks the currency's places.
+    if isinstance(value, bool) or not isinstance(value, str | int) or len(str(value)) > 32:
+        raise _Invalid(f"'{name}' must be a decimal string such as \"12.50\".")
+    return str(value)
+
+
+def _integer(minimum: int) -> FieldParser:
+    def parse(value: Any, name: str, max_text: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise _Invalid(f"'{name}' must be a non-negative integer.")
+        if value > 2**53:
+            raise _Invalid(f"'{name}' is out of range.")
+        return value
+
+    return parse
+
+
+def _string(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"'{name}' must be a string.")
+    return value
+
+
+def _client_id(value: Any, name: str, max_text: int) -> str:
+    if not CLIENT_ID.match(_string(value, name)):
+        raise _Invalid(f"'{name}' must be 1–64 letters, digits or . _ : -")
+    return value
+
+
+def _text(value: Any, name: str, max_text: int) -> str:
+    text = _string(value, name).strip()
+    if not text:
+        raise _Invalid("The message is empty.")
+    if len(text) > max_text:
+        raise _Invalid(f"Messages are limited to {max_text} characters.", code="too_long")
+    return text
+
+
+def _short_string(value: Any, name: str, max_text: int) -> str:
+    if len(_string(value, name)) > 64:
+        raise _Invalid(f"'{name}' is too long.")
+    return value
+
+
+# Field kind → its parser (a trailing "?" on a kind makes the field optional).
+FIELD_PARSERS: dict[str, FieldParser] = {
+    "id": _integer(1),
+    "seq": _integer(0),
+    "amount": _amount,
+    "client_id": _client_id,
+    "text": _text,
+    "str": _short_string,
+}
+
+
 def _field(value: Any, name: str, kind: str, *, max_text: int, ref: str) -> Any:
+    """Parse one field of kind ``kind``: ``FrameError`` names the field and the frame."""
     if kind.endswith("?"):
         if value is None or value == "":
             return None
         kind = kind[:-1]
     if value is None:
         raise FrameError("invalid_frame", f"'{name}' is required.", field=name, ref=ref)
-    if kind == "amount":
-        # Decimal strings ("12.50") are exact; the service checks the currency's places.
-        if isinstance(value, bool) or not isinstance(value, str | int) or len(str(value)) > 32:
-            raise FrameError(
-                "invalid_frame",
-                f"'{name}' must be a decimal string such as \"12.50\".",
-                field=name,
-                ref=ref,
-            )
-        return str(value)
-    if kind in {"id", "seq"}:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or value < (1 if kind == "id" else 0)
-        ):
-            raise FrameError(
-                "invalid_frame", f"'{name}' must be a non-negative integer.", field=name, ref=ref
-            )
-        if value > 2**53:
-            raise FrameError("invalid_frame", f"'{name}' is out of range.", field=name, ref=ref)
-        return value
-    if not isinstance(value, str):
-        raise FrameError("invalid_frame", f"'{name}' must be a string.", field=name, ref=ref)
-    if kind == "client_id":
-        if not CLIENT_ID.match(value):
-            raise FrameError(
-                "invalid_frame",
-                f"'{name}' must be 1–64 letters, digits or . _ : -",
-                field=name,
-                ref=ref,
-            )
-        return value
-    if kind == "text":
-        text = value.strip()
-        if not text:
-            raise FrameError("invalid_frame", "The message is empty.", field=name, ref=ref)
-        if len(text) > max_text:
-            raise FrameError(
-                "too_long", f"Messages are limited to {max_text} characters.", field=name, ref=ref
-            )
-        return text
-    if len(value) > 64:
-        raise FrameError("invalid_frame", f"'{name}' is too long.", field=name, ref=ref)
-    return value
+    try:
+        return FIELD_PARSERS[kind](value, name, max_text)
+    except _Invalid as invalid:
+        raise FrameError(invalid.code, invalid.message, field=name, ref=ref) from None

@@ -73,6 +73,14 @@ def follow_up_payload(contact: FollowUpContact) -> dict[str, Any]:
     }
 
 
+def with_follow_up(
+    conversation: dict[str, Any], follow_up: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Console only: a chat that is a follow-up after outreach carries ``follow_up``
+    (other chats' frames are exactly the widget's)."""
+    return {**conversation, "follow_up": follow_up} if follow_up else conversation
+
+
 def message_payload(message: Message, author_name: str) -> dict[str, Any]:
     return {
         "seq": message.seq,

@@ -7,9 +7,11 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
 
-from agents.models import Conversation, ConversationStatus, Invitation, SavedReply
-from agents.payloads import _iso, follow_up_payload
+from agents.errors import NotFound
+from agents.models import AgentProfile, Conversation, ConversationStatus, Invitation, SavedReply
+from agents.payloads import _iso, conversation_payload, follow_up_payload, with_follow_up
 from agents.services.invitations import OPEN_STATUSES, REACHABLE_SUPPRESSIONS
+from agents.services.presence import agents_with_load, effective_status
 from cartassist.domain.holdout import is_held_out
 from cartassist.models import Cart, CartEvent, Decision, FollowUpContact, Intervention, Site
 
@@ -127,6 +129,75 @@ def conversation_follow_ups(*, conversation_ids: list[int]) -> dict[int, dict[st
         conversation_id__in=conversation_ids
     )
     return {c.conversation_id: follow_up_payload(c) for c in contacts if c.conversation_id}
+
+
+def agent_load(*, agent_id: int) -> int:
+    """How many chats the agent holds now (their active conversations)."""
+    return Conversation.objects.filter(agent_id=agent_id, status=ConversationStatus.ACTIVE).count()
+
+
+def console_conversations(*, agent: AgentProfile) -> list[dict[str, Any]]:
+    """The active chats a console follows, oldest first, as ``conversation`` payloads:
+    the agent's own, or every one of the site for a supervisor. A follow-up after
+    outreach carries ``follow_up``."""
+    active = Conversation.objects.select_related("agent").filter(
+        site_id=agent.site_id, status=ConversationStatus.ACTIVE
+    )
+    if not agent.is_supervisor:
+        active = active.filter(agent=agent)
+    chats = list(active.order_by("created_at"))
+    follow_ups = conversation_follow_ups(conversation_ids=[c.pk for c in chats])
+    return [with_follow_up(conversation_payload(c), follow_ups.get(c.pk)) for c in chats]
+
+
+def console_conversation(*, agent: AgentProfile, conversation_id: int) -> Conversation:
+    """A conversation the agent may see in the console (their own; any of their site's
+    for a supervisor), with its agent, cart, the cart's site and its invitation loaded.
+    Raises ``NotFound`` otherwise: another agent's chat looks like a missing one."""
+    qs = Conversation.objects.select_related("agent", "cart__site", "invitation").filter(
+        pk=conversation_id, site_id=agent.site_id
+    )
+    if not agent.is_supervisor:
+        qs = qs.filter(agent=agent)
+    conversation = qs.first()
+    if conversation is None:
+        raise NotFound("conversation")
+    return conversation
+
+
+def conversation_cart_panel(*, agent: AgentProfile, conversation_id: int) -> dict[str, Any]:
+    """The cart panel of a chat the agent may see, with the stall reason its invitation
+    was sent for. Raises ``NotFound`` for a chat the agent may not see or without a cart."""
+    conversation = console_conversation(agent=agent, conversation_id=conversation_id)
+    if conversation.cart is None:
+        raise NotFound("conversation")
+    panel = cart_panel(cart=conversation.cart)
+    if conversation.invitation:
+        panel["stall_reason"] = conversation.invitation.stall_reason
+    return panel
+
+
+def site_cart_panel(*, site_id: int, cart_id: int) -> dict[str, Any]:
+    """The cart panel of one of the site's carts (a stalled cart in the queue, before
+    anyone reaches out). Raises ``NotFound`` for another site's cart."""
+    cart = Cart.objects.filter(pk=cart_id, site_id=site_id).first()
+    if cart is None:
+        raise NotFound("cart")
+    return cart_panel(cart=cart)
+
+
+def console_colleagues(*, site_id: int, now: datetime) -> list[dict[str, Any]]:
+    """The site's agents with their status at ``now`` and their load (for transfers)."""
+    return [
+        {
+            "id": a.agent.pk,
+            "display_name": a.agent.display_name,
+            "status": effective_status(a.agent, now),
+            "load": a.load,
+            "capacity": a.agent.capacity,
+        }
+        for a in agents_with_load(site_id=site_id)
+    ]
 
 
 def cart_panel(*, cart: Cart) -> dict[str, Any]:

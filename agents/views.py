@@ -3,6 +3,10 @@ verification page. The live parts go over the console WebSocket (docs/REALTIME.m
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec
+
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -10,16 +14,20 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from agents.errors import ChatError
-from agents.models import AgentProfile, Conversation, Disposition, InvitationStatus
+from agents.errors import NotFound
+from agents.models import AgentProfile, Disposition, InvitationStatus
 from agents.permissions import console_agent
-from agents.selectors import cart_panel, invitation_by_code, saved_replies
-from agents.services.conversations import conversation_for_agent
-from agents.services.presence import agents_with_load, effective_status
+from agents.selectors import (
+    console_colleagues,
+    conversation_cart_panel,
+    invitation_by_code,
+    saved_replies,
+    site_cart_panel,
+)
+from agents.services.console import console_remedies
 from cartassist.api.throttles import VerificationThrottle
 from cartassist.domain.ratelimit import retry_after_header
 from cartassist.models import (
-    Cart,
     EventType,
     FollowUpReason,
     InvitationResult,
@@ -27,12 +35,45 @@ from cartassist.models import (
     StallReason,
     SuppressionReason,
 )
-from policies.selectors import conversation_offers, pending_approvals
-from policies.services.offers import remedies_for
+from policies.selectors import pending_approvals
+
+P = ParamSpec("P")
+AgentView = Callable[Concatenate[HttpRequest, AgentProfile, P], HttpResponse]
+View = Callable[Concatenate[HttpRequest, P], HttpResponse]
 
 
-def _agent_or_none(request: HttpRequest) -> AgentProfile | None:
-    return console_agent(request.user)
+def agent_required(
+    *, page: bool = False, supervisors_only: bool = False
+) -> Callable[[AgentView[P]], View[P]]:
+    """Call the view with the console agent of the request (``console_agent``), or refuse.
+
+    The page sends anonymous visitors to the console login and shows others a 403 page.
+    A JSON endpoint answers 403 ``{"detail": …}`` to anyone who is not an agent (not a
+    supervisor, with ``supervisors_only``), and 404 ``{"detail": …}`` when the view
+    raises ``NotFound`` (another agent's chat looks like a missing one).
+    """
+    refusal = "Supervisors only." if supervisors_only else "Log in as an agent."
+
+    def decorate(view: AgentView[P]) -> View[P]:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+            if page and not request.user.is_authenticated:
+                return redirect(f"/console/login/?next={request.path}")
+            agent = console_agent(request.user)
+            if agent is None or (supervisors_only and not agent.is_supervisor):
+                if page:
+                    return render(request, "agents/forbidden.html", status=403)
+                return JsonResponse({"detail": refusal}, status=403)
+            try:
+                return view(request, agent, *args, **kwargs)
+            except NotFound as error:
+                if page:
+                    raise
+                return JsonResponse({"detail": error.message}, status=404)
+
+        return wrapper
+
+    return decorate
 
 
 class ConsoleLoginView(auth_views.LoginView):
@@ -42,12 +83,8 @@ class ConsoleLoginView(auth_views.LoginView):
 
 
 @require_GET
-def console(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_authenticated:
-        return redirect(f"/console/login/?next={request.path}")
-    agent = _agent_or_none(request)
-    if agent is None:
-        return render(request, "agents/forbidden.html", status=403)
+@agent_required(page=True)
+def console(request: HttpRequest, agent: AgentProfile) -> HttpResponse:
     return render(
         request,
         "agents/console.html",
@@ -70,42 +107,24 @@ def console(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def conversation_cart(request: HttpRequest, conversation_id: int) -> JsonResponse:
+@agent_required()
+def conversation_cart(
+    request: HttpRequest, agent: AgentProfile, conversation_id: int
+) -> JsonResponse:
     """The cart panel of a conversation the agent may see."""
-    agent = _agent_or_none(request)
-    if agent is None:
-        return JsonResponse({"detail": "Log in as an agent."}, status=403)
-    qs = Conversation.objects.select_related("cart", "invitation").filter(
-        pk=conversation_id, site_id=agent.site_id
-    )
-    if not agent.is_supervisor:
-        qs = qs.filter(agent=agent)
-    conversation = qs.first()
-    if conversation is None or conversation.cart is None:
-        return JsonResponse({"detail": "No such conversation."}, status=404)
-    panel = cart_panel(cart=conversation.cart)
-    if conversation.invitation:
-        panel["stall_reason"] = conversation.invitation.stall_reason
-    return JsonResponse(panel)
+    return JsonResponse(conversation_cart_panel(agent=agent, conversation_id=conversation_id))
 
 
 @require_GET
-def cart_detail(request: HttpRequest, cart_id: int) -> JsonResponse:
+@agent_required()
+def cart_detail(request: HttpRequest, agent: AgentProfile, cart_id: int) -> JsonResponse:
     """The cart panel for a stalled cart in the queue (before anyone reaches out)."""
-    agent = _agent_or_none(request)
-    if agent is None:
-        return JsonResponse({"detail": "Log in as an agent."}, status=403)
-    cart = Cart.objects.filter(pk=cart_id, site_id=agent.site_id).first()
-    if cart is None:
-        return JsonResponse({"detail": "No such cart."}, status=404)
-    return JsonResponse(cart_panel(cart=cart))
+    return JsonResponse(site_cart_panel(site_id=agent.site_id, cart_id=cart_id))
 
 
 @require_GET
-def console_saved_replies(request: HttpRequest) -> JsonResponse:
-    agent = _agent_or_none(request)
-    if agent is None:
-        return JsonResponse({"detail": "Log in as an agent."}, status=403)
+@agent_required()
+def console_saved_replies(request: HttpRequest, agent: AgentProfile) -> JsonResponse:
     reason = request.GET.get("stall_reason", "")[:32]
     return JsonResponse(
         {"saved_replies": saved_replies(site_id=agent.site_id, stall_reason=reason)}
@@ -113,26 +132,10 @@ def console_saved_replies(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
-def console_agents(request: HttpRequest) -> JsonResponse:
+@agent_required()
+def console_agents(request: HttpRequest, agent: AgentProfile) -> JsonResponse:
     """Colleagues, for transfers."""
-    agent = _agent_or_none(request)
-    if agent is None:
-        return JsonResponse({"detail": "Log in as an agent."}, status=403)
-    now = timezone.now()
-    return JsonResponse(
-        {
-            "agents": [
-                {
-                    "id": a.agent.pk,
-                    "display_name": a.agent.display_name,
-                    "status": effective_status(a.agent, now),
-                    "load": a.load,
-                    "capacity": a.agent.capacity,
-                }
-                for a in agents_with_load(site_id=agent.site_id)
-            ]
-        }
-    )
+    return JsonResponse({"agents": console_colleagues(site_id=agent.site_id, now=timezone.now())})
 
 
 @require_GET
@@ -157,28 +160,17 @@ def verify_page(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_GET
-def conversation_remedies(request: HttpRequest, conversation_id: int) -> JsonResponse:
+@agent_required()
+def conversation_remedies(
+    request: HttpRequest, agent: AgentProfile, conversation_id: int
+) -> JsonResponse:
     """The remedies panel: what this agent may offer in this chat now, and why (not)."""
-    agent = _agent_or_none(request)
-    if agent is None:
-        return JsonResponse({"detail": "Log in as an agent."}, status=403)
-    try:
-        conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
-    except ChatError:
-        return JsonResponse({"detail": "No such conversation."}, status=404)
-    conversation = Conversation.objects.select_related("cart__site", "invitation").get(
-        pk=conversation.pk
+    return JsonResponse(
+        console_remedies(agent=agent, conversation_id=conversation_id, now=timezone.now())
     )
-    if conversation.cart is None:
-        return JsonResponse({"detail": "This conversation has no cart."}, status=404)
-    panel = remedies_for(agent=agent, conversation=conversation, now=timezone.now())
-    panel["offers"] = conversation_offers(conversation_id=conversation.pk)
-    return JsonResponse(panel)
 
 
 @require_GET
-def console_approvals(request: HttpRequest) -> JsonResponse:
-    agent = _agent_or_none(request)
-    if agent is None or not agent.is_supervisor:
-        return JsonResponse({"detail": "Supervisors only."}, status=403)
+@agent_required(supervisors_only=True)
+def console_approvals(request: HttpRequest, agent: AgentProfile) -> JsonResponse:
     return JsonResponse({"approvals": pending_approvals(site_id=agent.site_id)})

@@ -54,7 +54,8 @@ from agents.models import (
     Message,
     Sender,
 )
-from agents.services.conversations import conversation_close, conversation_message_post
+from agents.services.assignment import conversation_close
+from agents.services.conversations import conversation_message_post
 from agents.services.invitations import (
     invitation_accept,
     invitation_dismiss,

@@ -221,7 +221,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # Joined before reading: a message committed after the read below arrives live.
         await self.join(realtime.conversation_group(conversation.pk))
         messages = await database_sync_to_async(conversation_messages_since)(
-            conversation=conversation, after_seq=after_seq
+            conversation_id=conversation.pk, after_seq=after_seq
         )
         # A client that claims to have seen more than exists (stale or corrupt state)
         # is told the real last seq; remembering its claim would drop the next messages.
@@ -265,9 +265,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             self.sent_seq[conversation_id] = seq
 
     async def _fill(self, conversation_id: int, *, after_seq: int) -> None:
-        conversation = await database_sync_to_async(Conversation.objects.get)(pk=conversation_id)
         messages = await database_sync_to_async(conversation_messages_since)(
-            conversation=conversation, after_seq=after_seq
+            conversation_id=conversation_id, after_seq=after_seq
         )
         for message in messages:
             await self.send_json(

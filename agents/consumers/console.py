@@ -13,58 +13,20 @@ from agents.errors import ChatError
 from agents.frames import CONSOLE_FRAMES, Frame
 from agents.models import (
     AgentProfile,
-    AgentStatus,
     CloseReason,
     Conversation,
     ConversationStatus,
     Disposition,
     Sender,
 )
-from agents.payloads import agent_payload, conversation_payload, follow_up_payload
+from agents.payloads import conversation_payload, follow_up_payload, with_follow_up
 from agents.permissions import console_agent
 from agents.selectors import console_queue, conversation_follow_ups
 from agents.services import assignment, conversations, invitations, presence
+from agents.services.console import console_hello, console_status_set
 from cartassist.services.followups import follow_up_classify
 from policies.selectors import pending_approvals
 from policies.services import offers
-
-
-@database_sync_to_async
-def _console_hello(agent: AgentProfile) -> dict[str, Any]:
-    now = timezone.now()
-    if agent.status == AgentStatus.OFFLINE:
-        presence.agent_status_set(agent_id=agent.pk, status=AgentStatus.ONLINE, now=now)
-        agent.status = AgentStatus.ONLINE
-    else:
-        presence.agent_heartbeat(agent_id=agent.pk, now=now)
-    agent.last_heartbeat_at = now
-    assignment.queue_drain(site_id=agent.site_id, now=now)
-    active = Conversation.objects.select_related("agent").filter(
-        site_id=agent.site_id, status=ConversationStatus.ACTIVE
-    )
-    if not agent.is_supervisor:
-        active = active.filter(agent=agent)
-    load = Conversation.objects.filter(agent=agent, status=ConversationStatus.ACTIVE).count()
-    chats = list(active.order_by("created_at"))
-    follow_ups = conversation_follow_ups(conversation_ids=[c.pk for c in chats])
-    return {
-        "type": "hello",
-        "agent": agent_payload(
-            agent, effective_status=presence.effective_status(agent, now), load=load
-        ),
-        "queue": console_queue(site_id=agent.site_id, now=now),
-        "conversations": [
-            _with_follow_up(conversation_payload(c), follow_ups.get(c.pk)) for c in chats
-        ],
-    }
-
-
-def _with_follow_up(
-    conversation: dict[str, Any], follow_up: dict[str, Any] | None
-) -> dict[str, Any]:
-    """Console only: a chat that is a follow-up after outreach carries ``follow_up``
-    (other chats' frames are exactly the widget's)."""
-    return {**conversation, "follow_up": follow_up} if follow_up else conversation
 
 
 @database_sync_to_async
@@ -90,7 +52,7 @@ class ConsoleConsumer(ChatConsumer):
         self.follow_ups: dict[int, dict[str, Any] | None] = {}
         await self.join(realtime.agent_group(agent.pk))
         await self.join(realtime.console_site_group(agent.site_id))
-        hello = await _console_hello(agent)
+        hello = await database_sync_to_async(console_hello)(agent=agent, now=timezone.now())
         for conversation in hello["conversations"]:
             self.follow_ups[conversation["id"]] = conversation.get("follow_up")
             await self.follow(conversation["id"], conversation["last_seq"])
@@ -106,7 +68,7 @@ class ConsoleConsumer(ChatConsumer):
                 await _follow_up(conversation_id) if conversation["origin"] == "shopper" else None
             )
         await super().send_conversation(
-            _with_follow_up(conversation, self.follow_ups[conversation_id])
+            with_follow_up(conversation, self.follow_ups[conversation_id])
         )
 
     async def _conversation(self, conversation_id: int) -> Conversation:
@@ -129,17 +91,9 @@ class ConsoleConsumer(ChatConsumer):
         await self.send_json({"type": "pong"})
 
     async def frame_status_set(self, frame: Frame) -> None:
-        if frame["status"] not in {AgentStatus.ONLINE, AgentStatus.AWAY}:
-            raise ChatError("invalid_frame", "status must be 'online' or 'away'.", field="status")
-        now = timezone.now()
-        await database_sync_to_async(presence.agent_status_set)(
-            agent_id=self.agent.pk, status=frame["status"], now=now
+        await database_sync_to_async(console_status_set)(
+            agent=self.agent, status=frame["status"], now=timezone.now()
         )
-        self.agent.status = frame["status"]
-        if frame["status"] == AgentStatus.ONLINE:
-            await database_sync_to_async(assignment.queue_drain)(
-                site_id=self.agent.site_id, now=now
-            )
         await self.send_json({"type": "status", "status": frame["status"]})
 
     async def frame_queue_claim(self, frame: Frame) -> None:
@@ -181,7 +135,7 @@ class ConsoleConsumer(ChatConsumer):
                 field="disposition",
             )
         conversation = await self._conversation(frame["conversation_id"])
-        await database_sync_to_async(conversations.conversation_close)(
+        await database_sync_to_async(assignment.conversation_close)(
             conversation_id=conversation.pk,
             reason=CloseReason.AGENT,
             disposition=frame["disposition"],

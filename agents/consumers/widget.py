@@ -14,9 +14,9 @@ from agents import realtime
 from agents.consumers.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORISED, ChatConsumer
 from agents.errors import ChatError
 from agents.frames import WIDGET_FRAMES, Frame
-from agents.models import ConversationStatus, Sender
+from agents.models import CloseReason, ConversationStatus, Sender
 from agents.payloads import conversation_payload, invitation_payload
-from agents.services import conversations, invitations, visitor_chats
+from agents.services import assignment, conversations, invitations, visitor_chats
 from agents.tokens import visitor_token_verify
 from cartassist.models import Site
 from cartassist.services.ratelimits import rate_limit_hit
@@ -156,9 +156,9 @@ class WidgetConsumer(ChatConsumer):
 
     async def frame_conversation_close(self, frame: Frame) -> None:
         conversation = await self._conversation(frame["conversation_id"])
-        await database_sync_to_async(conversations.conversation_close)(
+        await database_sync_to_async(assignment.conversation_close)(
             conversation_id=conversation.pk,
-            reason=conversations.CloseReason.VISITOR,
+            reason=CloseReason.VISITOR,
             now=timezone.now(),
         )
 

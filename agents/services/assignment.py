@@ -13,7 +13,7 @@ from django.db.models import Count, Q
 
 from agents import realtime
 from agents.errors import ChatError, NotFound
-from agents.models import AgentProfile, Conversation, ConversationStatus
+from agents.models import AgentProfile, CloseReason, Conversation, ConversationStatus
 from agents.payloads import conversation_payload
 from agents.services.conversations import (
     conversation_for_agent,
@@ -181,3 +181,40 @@ def conversations_requeue_abandoned(*, now: datetime, grace: timedelta) -> Batch
     # One agent at a time: a failure leaves the other agents' chats to be re-queued.
     agents = each_in_own_transaction(silent.filter(active__gt=0), requeue, what="re-queueing")
     return BatchResult(done=requeued, failed=agents.failed)
+
+
+def conversation_close(
+    *,
+    conversation_id: int,
+    reason: CloseReason,
+    now: datetime,
+    disposition: str = "",
+) -> Conversation:
+    """Close a conversation (idempotent), free the agent's seat and route the queue."""
+    with transaction.atomic():
+        conversation = for_update(Conversation.objects.select_related("agent")).get(
+            pk=conversation_id
+        )
+        if conversation.status == ConversationStatus.CLOSED:
+            return conversation
+        conversation.status = ConversationStatus.CLOSED
+        conversation.closed_at = now
+        conversation.close_reason = reason
+        conversation.disposition = disposition
+        conversation.save(update_fields=["status", "closed_at", "close_reason", "disposition"])
+        if conversation.cart_id:
+            from cartassist.tasks import outcomes_refresh_on_commit
+
+            outcomes_refresh_on_commit([conversation.cart_id])
+        payload = {"conversation_id": conversation.pk, "reason": reason.value}
+        realtime.publish_on_commit(
+            realtime.conversation_group(conversation.pk), realtime.CONVERSATION_CLOSED, payload
+        )
+        realtime.publish_on_commit(
+            realtime.visitor_group(conversation.site_id, conversation.visitor_id),
+            realtime.CONVERSATION_CLOSED,
+            payload,
+        )
+        conversation_publish(conversation)
+        queue_drain(site_id=conversation.site_id, now=now)
+    return conversation

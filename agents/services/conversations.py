@@ -16,7 +16,6 @@ from agents import realtime
 from agents.errors import ChatError, NotFound
 from agents.models import (
     AgentProfile,
-    CloseReason,
     Conversation,
     ConversationStatus,
     Message,
@@ -182,7 +181,7 @@ def conversation_messages_publish(*, conversation_id: int) -> int:
         group = realtime.conversation_group(conversation_id)
         try:
             for payload in conversation_messages_since(
-                conversation=conversation, after_seq=published
+                conversation_id=conversation_id, after_seq=published
             ):
                 realtime.publish(
                     group,
@@ -215,11 +214,11 @@ def system_message_post(*, conversation: Conversation, text: str, key: str, now:
     )
 
 
-def conversation_messages_since(*, conversation: Conversation, after_seq: int) -> list[dict]:
+def conversation_messages_since(*, conversation_id: int, after_seq: int) -> list[dict]:
     """Every message with ``seq > after_seq``, in order, as payloads: what a client that
     saw ``after_seq`` last has missed."""
     messages = list(
-        Message.objects.filter(conversation=conversation, seq__gt=after_seq)
+        Message.objects.filter(conversation_id=conversation_id, seq__gt=after_seq)
         .select_related("agent")
         .order_by("seq")
     )
@@ -250,45 +249,6 @@ def conversation_typing(*, conversation: Conversation, sender: Sender) -> None:
         realtime.TYPING,
         {"conversation_id": conversation.pk, "sender": sender.value},
     )
-
-
-def conversation_close(
-    *,
-    conversation_id: int,
-    reason: CloseReason,
-    now: datetime,
-    disposition: str = "",
-) -> Conversation:
-    """Close a conversation (idempotent), free the agent's seat and route the queue."""
-    from agents.services.assignment import queue_drain
-
-    with transaction.atomic():
-        conversation = for_update(Conversation.objects.select_related("agent")).get(
-            pk=conversation_id
-        )
-        if conversation.status == ConversationStatus.CLOSED:
-            return conversation
-        conversation.status = ConversationStatus.CLOSED
-        conversation.closed_at = now
-        conversation.close_reason = reason
-        conversation.disposition = disposition
-        conversation.save(update_fields=["status", "closed_at", "close_reason", "disposition"])
-        if conversation.cart_id:
-            from cartassist.tasks import outcomes_refresh_on_commit
-
-            outcomes_refresh_on_commit([conversation.cart_id])
-        payload = {"conversation_id": conversation.pk, "reason": reason.value}
-        realtime.publish_on_commit(
-            realtime.conversation_group(conversation.pk), realtime.CONVERSATION_CLOSED, payload
-        )
-        realtime.publish_on_commit(
-            realtime.visitor_group(conversation.site_id, conversation.visitor_id),
-            realtime.CONVERSATION_CLOSED,
-            payload,
-        )
-        conversation_publish(conversation)
-        queue_drain(site_id=conversation.site_id, now=now)
-    return conversation
 
 
 def visitor_seen(*, site_id: int, visitor_id: str, now: datetime) -> None:

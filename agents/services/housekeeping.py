@@ -10,8 +10,11 @@ from datetime import datetime
 from django.conf import settings
 
 from agents.models import CloseReason, Conversation, ConversationStatus
-from agents.services.assignment import conversations_requeue_abandoned, queue_drain
-from agents.services.conversations import conversation_close
+from agents.services.assignment import (
+    conversation_close,
+    conversations_requeue_abandoned,
+    queue_drain,
+)
 from agents.services.invitations import invitations_expire
 from cartassist.batches import BatchResult, each_in_own_transaction
 from policies.services.offers import offers_expire, reservations_repair

@@ -20,11 +20,11 @@ from agents.models import (
 from agents.selectors import console_queue
 from agents.services.assignment import (
     conversation_claim,
+    conversation_close,
     conversation_route,
     conversation_transfer,
     queue_drain,
 )
-from agents.services.conversations import conversation_close
 from tests.fixtures.agents import make_agent, make_conversation
 from tests.fixtures.sites import make_site
 

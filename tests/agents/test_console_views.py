@@ -28,6 +28,7 @@ from tests.fixtures.agents import (
     make_stalled_cart,
 )
 from tests.fixtures.carts import make_event
+from tests.fixtures.policies import make_chat, make_policy
 from tests.fixtures.sites import make_site
 
 pytestmark = pytest.mark.django_db
@@ -466,3 +467,96 @@ def test_agents_lists_the_sites_colleagues_with_status_and_load(site):
         ]
     }
     assert AgentProfile.objects.count() == 3
+
+
+# --- the remedies panel and the approvals list ---------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["anonymous", "outsider"])
+def test_remedies_and_approvals_refuse_non_agents(site, who):
+    # given
+    chat = make_chat(site)
+    client = Client() if who == "anonymous" else logged_in(outsider())
+
+    # when
+    remedies = client.get(f"/console/api/conversations/{chat.conversation.pk}/remedies")
+    approvals = client.get("/console/api/approvals")
+
+    # then
+    assert (remedies.status_code, remedies.json()) == (403, {"detail": "Log in as an agent."})
+    assert (approvals.status_code, approvals.json()) == (403, {"detail": "Supervisors only."})
+
+
+def test_approvals_refuse_an_agent_who_is_not_a_supervisor(site):
+    # given
+    agent = make_agent(site)
+
+    # when
+    response = logged_in(agent.user).get("/console/api/approvals")
+
+    # then
+    assert (response.status_code, response.json()) == (403, {"detail": "Supervisors only."})
+
+
+def test_approvals_of_a_supervisor_with_nothing_pending_are_empty(site):
+    # given
+    supervisor = make_agent(site, name="Sam", supervisor=True)
+
+    # when
+    response = logged_in(supervisor.user).get("/console/api/approvals")
+
+    # then
+    assert (response.status_code, response.json()) == (200, {"approvals": []})
+
+
+def test_remedies_show_what_the_agent_may_offer_in_their_chat(site):
+    # given: a policy that waives delivery for shipping-shock stalls
+    make_policy(site)
+    chat = make_chat(site)
+
+    # when
+    response = logged_in(chat.agent.user).get(
+        f"/console/api/conversations/{chat.conversation.pk}/remedies"
+    )
+
+    # then
+    assert response.status_code == 200
+    panel = response.json()
+    assert panel["conversation_id"] == chat.conversation.pk
+    assert [(r["kind"], r["allowed"]) for r in panel["remedies"]] == [
+        ("waive_delivery", True),
+        ("reduce_delivery", False),
+        ("discount", False),
+        ("free_gift", False),
+        ("hold_stock", False),
+    ]
+    assert panel["offers"] == []
+
+
+def test_remedies_of_another_agents_chat_are_not_found(site):
+    # given
+    chat = make_chat(site)
+    other = make_agent(site, name="Other")
+
+    # when
+    response = logged_in(other.user).get(
+        f"/console/api/conversations/{chat.conversation.pk}/remedies"
+    )
+
+    # then
+    assert (response.status_code, response.json()) == (404, {"detail": "No such conversation."})
+
+
+def test_remedies_of_a_chat_without_a_cart_are_not_found(site):
+    # given: a chat the shopper started with no cart
+    agent = make_agent(site)
+    conversation = make_conversation(site, agent=agent)
+
+    # when
+    response = logged_in(agent.user).get(f"/console/api/conversations/{conversation.pk}/remedies")
+
+    # then
+    assert (response.status_code, response.json()) == (
+        404,
+        {"detail": "This conversation has no cart."},
+    )

@@ -12,8 +12,8 @@ from django.utils import timezone
 from agents import realtime
 from agents.errors import ChatError
 from agents.models import CloseReason, Conversation, ConversationStatus, Message, Sender
+from agents.services.assignment import conversation_close
 from agents.services.conversations import (
-    conversation_close,
     conversation_message_post,
     conversation_messages_since,
     conversation_read,
@@ -221,7 +221,7 @@ def test_messages_since_plus_published_events_equals_a_fresh_fetch(site, capture
     with capture_published(expected=2):  # committed and published
         post(conversation, "v-1", "hi")
         post(conversation, "a-1", "hello", sender=Sender.AGENT, agent=ada)
-    stale = conversation_messages_since(conversation=conversation, after_seq=0)
+    stale = conversation_messages_since(conversation_id=conversation.pk, after_seq=0)
 
     # when: three more messages are published while it listens
     with capture_published(expected=3) as published:
@@ -231,7 +231,7 @@ def test_messages_since_plus_published_events_equals_a_fresh_fetch(site, capture
 
     # then
     applied = stale + [event.payload["message"] for event in published]
-    assert applied == conversation_messages_since(conversation=conversation, after_seq=0)
+    assert applied == conversation_messages_since(conversation_id=conversation.pk, after_seq=0)
     assert [m["seq"] for m in applied] == [1, 2, 3, 4, 5]
 
 
@@ -243,13 +243,13 @@ def test_messages_since_returns_exactly_the_later_ones_in_order(site):
 
     # then
     assert [
-        m["seq"] for m in conversation_messages_since(conversation=conversation, after_seq=2)
+        m["seq"] for m in conversation_messages_since(conversation_id=conversation.pk, after_seq=2)
     ] == [
         3,
         4,
         5,
     ]
-    assert conversation_messages_since(conversation=conversation, after_seq=5) == []
+    assert conversation_messages_since(conversation_id=conversation.pk, after_seq=5) == []
 
 
 # --- read receipts and typing ----------------------------------------------------------

@@ -168,6 +168,51 @@ def test_ids_must_be_positive_integers(value):
     assert error["field"] == "conversation_id"
 
 
+def test_id_beyond_json_safe_integers_is_out_of_range():
+    error = refusal({"type": "typing", "conversation_id": 2**53 + 1})
+    assert (error["message"], error["field"]) == (
+        "'conversation_id' is out of range.",
+        "conversation_id",
+    )
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_optional_amount_left_out_is_none(value):
+    # when
+    frame = parse(
+        {"type": "offer.create", "conversation_id": 1, "kind": "discount", "amount": value},
+        CONSOLE_FRAMES,
+    )
+
+    # then
+    assert frame.fields == {"conversation_id": 1, "kind": "discount", "amount": None}
+
+
+@pytest.mark.parametrize(("value", "parsed"), [("12.50", "12.50"), (12, "12")])
+def test_amount_is_kept_as_a_decimal_string(value, parsed):
+    frame = parse(
+        {"type": "offer.create", "conversation_id": 1, "kind": "discount", "amount": value},
+        CONSOLE_FRAMES,
+    )
+    assert frame["amount"] == parsed
+
+
+@pytest.mark.parametrize("value", [True, 12.5, [1], "1" * 33])
+def test_amount_must_be_a_short_decimal_string(value):
+    # when
+    error = refusal(
+        {"type": "offer.create", "conversation_id": 1, "kind": "discount", "amount": value},
+        CONSOLE_FRAMES,
+    )
+
+    # then
+    assert (error["code"], error["message"], error["field"]) == (
+        "invalid_frame",
+        "'amount' must be a decimal string such as \"12.50\".",
+        "amount",
+    )
+
+
 @pytest.mark.parametrize("value", [-1, "0", 0.0, None])
 def test_seq_must_be_a_non_negative_integer(value):
     error = refusal({"type": "read", "conversation_id": 1, "seq": value})

@@ -15,9 +15,8 @@ from django.utils import timezone
 
 from agents import realtime
 from agents.models import CloseReason, Invitation, Sender
-from agents.services.assignment import conversation_transfer
+from agents.services.assignment import conversation_close, conversation_transfer
 from agents.services.conversations import (
-    conversation_close,
     conversation_message_post,
     conversation_read,
     conversation_typing,

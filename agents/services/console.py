@@ -1,0 +1,76 @@
+"""The console's services: what an agent's console is sent when it connects, the
+agent's status changes (docs/REALTIME.md), and the remedies panel. The console's
+consumer and views call one of these and only send what they return."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from agents.errors import ChatError, NotFound
+from agents.models import AgentProfile, AgentStatus
+from agents.payloads import agent_payload
+from agents.selectors import (
+    agent_load,
+    console_conversation,
+    console_conversations,
+    console_queue,
+)
+from agents.services.assignment import queue_drain
+from agents.services.presence import agent_heartbeat, agent_status_set, effective_status
+from policies.selectors import conversation_offers
+from policies.services.offers import remedies_for
+
+CHOSEN_STATUSES = {AgentStatus.ONLINE, AgentStatus.AWAY}
+
+
+def console_hello(*, agent: AgentProfile, now: datetime) -> dict[str, Any]:
+    """The ``hello`` frame for a console that has just connected.
+
+    1. The agent is present: an offline agent comes online, any other status is kept
+       and counts as a heartbeat. ``agent`` is updated in place to match its row.
+    2. The queue is drained: this agent (or another) may take waiting chats now.
+    3. The frame: the agent with their load, the queue, and the active chats this
+       console follows (the agent's own; every one of the site for a supervisor),
+       follow-ups carrying their ``follow_up``.
+    """
+    if agent.status == AgentStatus.OFFLINE:
+        agent_status_set(agent_id=agent.pk, status=AgentStatus.ONLINE, now=now)
+        agent.status = AgentStatus.ONLINE
+    else:
+        agent_heartbeat(agent_id=agent.pk, now=now)
+    agent.last_heartbeat_at = now
+    queue_drain(site_id=agent.site_id, now=now)
+    return {
+        "type": "hello",
+        "agent": agent_payload(
+            agent,
+            effective_status=effective_status(agent, now),
+            load=agent_load(agent_id=agent.pk),
+        ),
+        "queue": console_queue(site_id=agent.site_id, now=now),
+        "conversations": console_conversations(agent=agent),
+    }
+
+
+def console_status_set(*, agent: AgentProfile, status: str, now: datetime) -> None:
+    """The agent chooses "online" or "away" (anything else is refused with nothing
+    changed). ``agent`` is updated in place; coming online drains the queue."""
+    if status not in CHOSEN_STATUSES:
+        raise ChatError("invalid_frame", "status must be 'online' or 'away'.", field="status")
+    agent_status_set(agent_id=agent.pk, status=status, now=now)
+    agent.status = status
+    if status == AgentStatus.ONLINE:
+        queue_drain(site_id=agent.site_id, now=now)
+
+
+def console_remedies(*, agent: AgentProfile, conversation_id: int, now: datetime) -> dict[str, Any]:
+    """The remedies panel of a chat the agent may see: what they may offer now and why
+    (not), and the chat's offers. Raises ``NotFound`` for a chat the agent may not see
+    or one without a cart."""
+    conversation = console_conversation(agent=agent, conversation_id=conversation_id)
+    if conversation.cart is None:
+        raise NotFound("cart", message="This conversation has no cart.")
+    panel = remedies_for(agent=agent, conversation=conversation, now=now)
+    panel["offers"] = conversation_offers(conversation_id=conversation.pk)
+    return panel
