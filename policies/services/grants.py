@@ -23,7 +23,7 @@ from cartassist.models import Site, WebhookEvent
 from cartassist.services.webhooks import webhooks_emit
 from policies.engine.money import quantize
 from policies.models import AuditAction, Grant, Offer
-from policies.services.offers import audit
+from policies.services.audit import audit
 
 SALT = "cartassist.grant.v1"
 

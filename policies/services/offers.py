@@ -39,13 +39,13 @@ from policies.engine.money import parse_amount, quantize
 from policies.models import (
     UNACCEPTED_FINISHED,
     AuditAction,
-    AuditEntry,
     BudgetCounter,
     BudgetPeriod,
     Offer,
     OfferStatus,
     PolicyVersion,
 )
+from policies.services.audit import audit
 from policies.services.context import evaluation_context, period_starts
 from policies.specs import current_specs, spec_of
 
@@ -65,37 +65,6 @@ class OfferRefused(ChatError):
 
     def __init__(self, message: str, *, code: str = "offer_refused") -> None:
         super().__init__(code, message)
-
-
-def audit(
-    *,
-    action: AuditAction,
-    site_id: int,
-    actor: str,
-    now: datetime,
-    cart: Cart | None = None,
-    offer: Offer | None = None,
-    grant: Any = None,
-    policy_version_id: int | None = None,
-    kind: str = "",
-    amount: Decimal | None = None,
-    currency: str = "",
-    outcome: str = "",
-) -> AuditEntry:
-    return AuditEntry.objects.create(
-        site_id=site_id,
-        at=now,
-        action=action,
-        actor=actor[:120],
-        cart=cart,
-        offer=offer,
-        grant=grant,
-        policy_version_id=policy_version_id or (offer.policy_version_id if offer else None),
-        kind=kind or (offer.kind if offer else ""),
-        amount=amount if amount is not None else (offer.amount if offer else None),
-        currency=currency or (offer.currency if offer else ""),
-        outcome=outcome[:300],
-    )
 
 
 def _stall_reason(conversation: Conversation) -> str:
