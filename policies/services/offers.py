@@ -47,6 +47,7 @@ from policies.models import (
 )
 from policies.services.audit import audit
 from policies.services.context import evaluation_context, period_starts
+from policies.services.grants import grant_issue
 from policies.specs import current_specs, spec_of
 
 logger = logging.getLogger(__name__)
@@ -415,8 +416,6 @@ def offer_accept(*, site_id: int, visitor_id: str, offer_id: int, now: datetime)
     """The shopper accepts: re-check the offer against the cart as it is now, then issue
     the grant. A cart that changed so that the policy no longer applies (or the total
     would go negative) refuses the acceptance with the reason and releases the budget."""
-    from policies.services.grants import grant_issue
-
     with transaction.atomic():
         offer = _offer_for_visitor(
             site_id=site_id, visitor_id=visitor_id, offer_id=offer_id, lock=False
