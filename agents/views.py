@@ -28,7 +28,7 @@ from cartassist.models import (
     SuppressionReason,
 )
 from policies.selectors import conversation_offers, pending_approvals
-from policies.services.offers import remedies_for
+from policies.services.offers import conversation_remedies_list
 
 
 def _agent_or_none(request: HttpRequest) -> AgentProfile | None:
@@ -171,7 +171,7 @@ def conversation_remedies(request: HttpRequest, conversation_id: int) -> JsonRes
     )
     if conversation.cart is None:
         return JsonResponse({"detail": "This conversation has no cart."}, status=404)
-    panel = remedies_for(agent=agent, conversation=conversation, now=timezone.now())
+    panel = conversation_remedies_list(agent=agent, conversation=conversation, now=timezone.now())
     panel["offers"] = conversation_offers(conversation_id=conversation.pk)
     return JsonResponse(panel)
 

@@ -11,7 +11,7 @@ from cartassist.models import Cart
 from policies.models import AuditAction, AuditEntry, Offer
 
 
-def audit(
+def audit_record(
     *,
     action: AuditAction,
     site_id: int,
@@ -26,6 +26,8 @@ def audit(
     currency: str = "",
     outcome: str = "",
 ) -> AuditEntry:
+    """Write one audit entry in the caller's transaction. The policy version, remedy kind,
+    amount and currency default to the offer's; the actor and outcome are cut to fit."""
     return AuditEntry.objects.create(
         site_id=site_id,
         at=now,

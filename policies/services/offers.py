@@ -45,7 +45,7 @@ from policies.models import (
     OfferStatus,
     PolicyVersion,
 )
-from policies.services.audit import audit
+from policies.services.audit import audit_record
 from policies.services.context import evaluation_context, period_starts
 from policies.services.grants import grant_issue
 from policies.specs import current_specs, spec_of
@@ -73,7 +73,7 @@ def _stall_reason(conversation: Conversation) -> str:
     return invitation.stall_reason if invitation else ""
 
 
-def remedies_for(
+def conversation_remedies_list(
     *, agent: AgentProfile, conversation: Conversation, now: datetime
 ) -> dict[str, Any]:
     """What the agent may offer in this conversation now: every remedy, allowed with its
@@ -184,7 +184,7 @@ def _reserve(
     return reserved
 
 
-def release_reservation(*, offer: Offer, now: datetime) -> bool:
+def reservation_release(*, offer: Offer, now: datetime) -> bool:
     """Give the offer's reserved amount back to its budgets — exactly once, whoever
     calls (decline, expiry, denial, refused acceptance, the repair pass) and however often.
 
@@ -204,7 +204,7 @@ def release_reservation(*, offer: Offer, now: datetime) -> bool:
     return True
 
 
-def totals_after(
+def offer_totals(
     *, cart: Cart, kind: RemedyKind, amount: Decimal | None
 ) -> tuple[Decimal, Decimal]:
     """The cart total before and after the remedy (confirmation: show the new total)."""
@@ -243,7 +243,7 @@ def offer_authorize(
             pk=conversation_id, site_id=agent.site_id
         ).first()
         if conversation is not None:
-            audit(
+            audit_record(
                 action=AuditAction.OFFER_REFUSED,
                 site_id=agent.site_id,
                 actor=f"agent {agent.display_name}",
@@ -320,7 +320,7 @@ def _offer_authorize(
         if value is not None
         else []
     )
-    before, after = totals_after(cart=cart, kind=remedy, amount=value)
+    before, after = offer_totals(cart=cart, kind=remedy, amount=value)
     offer = Offer.objects.create(
         site_id=cart.site_id,
         conversation=conversation,
@@ -340,7 +340,7 @@ def _offer_authorize(
         created_at=now,
         expires_at=now + settings.CARTASSIST_OFFER_TTL,
     )
-    audit(
+    audit_record(
         action=AuditAction.APPROVAL_REQUESTED if needs_approval else AuditAction.OFFER_CREATED,
         site_id=cart.site_id,
         actor=f"agent {agent.display_name}",
@@ -436,7 +436,7 @@ def offer_accept(*, site_id: int, visitor_id: str, offer_id: int, now: datetime)
             offer.refusal_reason = refusal
         else:
             offer.status = OfferStatus.ACCEPTED
-            before, after = totals_after(
+            before, after = offer_totals(
                 cart=cart, kind=RemedyKind(offer.kind), amount=offer.amount
             )
             offer.total_before, offer.total_after = before, after
@@ -450,7 +450,7 @@ def offer_accept(*, site_id: int, visitor_id: str, offer_id: int, now: datetime)
                 "total_after",
             ]
         )
-        audit(
+        audit_record(
             action=AuditAction.ACCEPT_REFUSED if refusal else AuditAction.OFFER_ACCEPTED,
             site_id=site_id,
             actor="shopper",
@@ -460,7 +460,7 @@ def offer_accept(*, site_id: int, visitor_id: str, offer_id: int, now: datetime)
             outcome=refusal or "accepted",
         )
         if refusal:
-            release_reservation(offer=offer, now=now)
+            reservation_release(offer=offer, now=now)
         else:
             grant_issue(offer=offer, now=now)
         offer_publish(offer)
@@ -505,7 +505,7 @@ def offer_decline(*, site_id: int, visitor_id: str, offer_id: int, now: datetime
         offer.status = OfferStatus.DECLINED
         offer.responded_at = now
         offer.save(update_fields=["status", "responded_at"])
-        audit(
+        audit_record(
             action=AuditAction.OFFER_DECLINED,
             site_id=site_id,
             actor="shopper",
@@ -514,7 +514,7 @@ def offer_decline(*, site_id: int, visitor_id: str, offer_id: int, now: datetime
             offer=offer,
             outcome="declined",
         )
-        release_reservation(offer=offer, now=now)
+        reservation_release(offer=offer, now=now)
         offer_publish(offer)
     return offer
 
@@ -538,7 +538,7 @@ def offer_review(*, supervisor: AgentProfile, offer_id: int, approve: bool, now:
         if approve:
             offer.expires_at = now + settings.CARTASSIST_OFFER_TTL
         offer.save(update_fields=["status", "approved_by", "expires_at"])
-        audit(
+        audit_record(
             action=AuditAction.OFFER_APPROVED if approve else AuditAction.OFFER_DENIED,
             site_id=offer.site_id,
             actor=f"supervisor {supervisor.display_name}",
@@ -548,7 +548,7 @@ def offer_review(*, supervisor: AgentProfile, offer_id: int, approve: bool, now:
             outcome="approved" if approve else "denied",
         )
         if not approve:
-            release_reservation(offer=offer, now=now)
+            reservation_release(offer=offer, now=now)
         offer_publish(offer)
     return offer
 
@@ -574,7 +574,7 @@ def _offer_expire(*, offer_id: int, now: datetime) -> bool:
         return False
     offer.status = OfferStatus.EXPIRED
     offer.save(update_fields=["status"])
-    audit(
+    audit_record(
         action=AuditAction.OFFER_EXPIRED,
         site_id=offer.site_id,
         actor="system",
@@ -583,7 +583,7 @@ def _offer_expire(*, offer_id: int, now: datetime) -> bool:
         offer=offer,
         outcome="expired",
     )
-    release_reservation(offer=offer, now=now)
+    reservation_release(offer=offer, now=now)
     offer_publish(offer)
     return True
 
@@ -605,7 +605,7 @@ def reservations_repair(*, now: datetime, limit: int = 1000) -> BatchResult:
 
 def _reservation_repair(*, offer_id: int, now: datetime) -> bool:
     offer = for_update(Offer.objects.all()).get(pk=offer_id)
-    if offer.status not in UNACCEPTED_FINISHED or not release_reservation(offer=offer, now=now):
+    if offer.status not in UNACCEPTED_FINISHED or not reservation_release(offer=offer, now=now):
         return False
     logger.warning(
         "released the reservation of %s offer %d (%s %s) left held",
