@@ -28,7 +28,7 @@ from cartassist.models import (
     SuppressionReason,
 )
 from policies.selectors import conversation_offers, pending_approvals
-from policies.services.offers import conversation_remedies_list
+from policies.services.remedies import conversation_remedies_list
 
 
 def _agent_or_none(request: HttpRequest) -> AgentProfile | None:

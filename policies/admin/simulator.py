@@ -38,7 +38,7 @@ from policies.engine import (
 from policies.engine.money import MoneyError, is_known_currency, parse_amount
 from policies.models import PolicyVersion
 from policies.services.context import evaluation_context, spend_snapshot
-from policies.services.offers import REMEDY_LABELS
+from policies.services.remedies import REMEDY_LABELS
 from policies.specs import current_specs
 
 RECENT_CARTS = 50

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Max, Q
 
+from agents.models import Conversation
 from cartassist.models import Cart, CartStatus, Intervention
 from policies.engine import (
     AgentFacts,
@@ -149,3 +150,8 @@ def evaluation_context(
         spend=spend_snapshot(policy_ids=policy_ids, agent_id=agent.pk, now=now, timezone=timezone),
         existing=existing_remedies(cart, exclude_offer_id=exclude_offer_id),
     )
+
+
+def conversation_stall_reason(conversation: Conversation) -> str:
+    invitation = conversation.invitation
+    return invitation.stall_reason if invitation else ""

@@ -26,7 +26,6 @@ from cartassist.batches import BatchResult, each_in_own_transaction
 from cartassist.locks import for_update
 from cartassist.models import Cart
 from policies.engine import (
-    Allowed,
     Money,
     MoneyError,
     NotAllowed,
@@ -46,19 +45,12 @@ from policies.models import (
     PolicyVersion,
 )
 from policies.services.audit import audit_record
-from policies.services.context import evaluation_context, period_starts
+from policies.services.context import conversation_stall_reason, evaluation_context, period_starts
 from policies.services.grants import grant_issue
+from policies.services.remedies import REMEDY_LABELS
 from policies.specs import current_specs, spec_of
 
 logger = logging.getLogger(__name__)
-
-REMEDY_LABELS = {
-    RemedyKind.WAIVE_DELIVERY: "Waive the delivery charge",
-    RemedyKind.REDUCE_DELIVERY: "Reduce the delivery charge",
-    RemedyKind.DISCOUNT: "Discount",
-    RemedyKind.FREE_GIFT: "Free gift",
-    RemedyKind.HOLD_STOCK: "Hold stock",
-}
 
 
 class OfferRefused(ChatError):
@@ -66,63 +58,6 @@ class OfferRefused(ChatError):
 
     def __init__(self, message: str, *, code: str = "offer_refused") -> None:
         super().__init__(code, message)
-
-
-def _stall_reason(conversation: Conversation) -> str:
-    invitation = conversation.invitation
-    return invitation.stall_reason if invitation else ""
-
-
-def conversation_remedies_list(
-    *, agent: AgentProfile, conversation: Conversation, now: datetime
-) -> dict[str, Any]:
-    """What the agent may offer in this conversation now: every remedy, allowed with its
-    bound and policy, or not allowed with the reason (the console's remedies panel)."""
-    cart = conversation.cart
-    if cart is None:
-        raise NotFound("cart")
-    specs = current_specs(site_id=conversation.site_id)
-    site = cart.site
-    ctx = evaluation_context(
-        cart=cart,
-        agent=agent,
-        stall_reason=_stall_reason(conversation),
-        now=now,
-        policy_ids=[s.policy_id for s in specs],
-        timezone=site.timezone,
-    )
-    evaluation = evaluate(ctx, specs)
-    remedies = []
-    for decision in evaluation.decisions:
-        item: dict[str, Any] = {
-            "kind": decision.kind.value,
-            "label": REMEDY_LABELS[decision.kind],
-            "allowed": decision.allowed,
-        }
-        if isinstance(decision, Allowed):
-            item.update(
-                bound=str(decision.bound.amount) if decision.bound else None,
-                currency=decision.bound.currency if decision.bound else cart.currency,
-                policy_name=decision.policy_name,
-                policy_version_id=decision.policy_version_id,
-                approval_above=str(decision.approval_above.amount)
-                if decision.approval_above
-                else None,
-                exclusive=decision.exclusive,
-                gift_sku=decision.gift_sku,
-                hold_hours=decision.hold_hours,
-                explanation=f"Allowed by policy “{decision.policy_name}”.",
-            )
-        else:
-            item.update(reason_code=decision.reason.code, explanation=decision.reason.message())
-        remedies.append(item)
-    return {
-        "conversation_id": conversation.pk,
-        "currency": cart.currency,
-        "flagged_for_farming": ctx.shopper.flagged_for_farming,
-        "segment": ctx.shopper.segment.value,
-        "remedies": remedies,
-    }
 
 
 def _counter(policy_id: int, period: str, start: Any, agent_key: int) -> int:
@@ -282,7 +217,7 @@ def _offer_authorize(
     ctx = evaluation_context(
         cart=cart,
         agent=agent,
-        stall_reason=_stall_reason(conversation),
+        stall_reason=conversation_stall_reason(conversation),
         now=now,
         policy_ids=[s.policy_id for s in specs],
         timezone=cart.site.timezone,
@@ -473,7 +408,7 @@ def _acceptance_refusal(offer: Offer, cart: Cart, now: datetime) -> str:
     ctx = evaluation_context(
         cart=cart,
         agent=offer.agent,
-        stall_reason=_stall_reason(offer.conversation),
+        stall_reason=conversation_stall_reason(offer.conversation),
         now=now,
         policy_ids=[spec.policy_id],
         timezone=cart.site.timezone,

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from policies.services.offers import conversation_remedies_list
+from policies.services.remedies import conversation_remedies_list
 from tests.fixtures.policies import make_chat, make_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("chat_settings")]
