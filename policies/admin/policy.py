@@ -19,7 +19,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from cartassist.models import Stage, StallReason
-from policies.engine import Money, Segment
+from policies.admin.fields import SEGMENT_CHOICES, CommaSeparatedField
+from policies.engine import Money
 from policies.models import (
     AuditEntry,
     BudgetCounter,
@@ -33,11 +34,6 @@ from policies.services.context import period_starts
 from policies.services.versions import policy_version_create
 from policies.specs import check_policy, raw_spec
 
-SEGMENT_CHOICES = [
-    (Segment.NEW.value, "New (no completed order yet)"),
-    (Segment.RETURNING.value, "Returning (has completed an order)"),
-    (Segment.VIP.value, "VIP (verified attribute from the shop)"),
-]
 LIST_FIELDS = (
     "countries",
     "include_categories",
@@ -63,30 +59,6 @@ REMEDY_FIELDS = {
     ("hold_stock", ""): "hold_stock_hours",
     ("hold_stock", "hold_hours"): "hold_stock_hours",
 }
-
-
-class CommaSeparatedField(forms.Field):
-    """A list of codes typed as "DE, FR, AT" (stored as a JSON list)."""
-
-    def __init__(self, *, upper: bool = False, **kwargs: Any) -> None:
-        self.upper = upper
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("widget", forms.TextInput(attrs={"size": 60}))
-        super().__init__(**kwargs)
-
-    def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return ", ".join(str(v) for v in value)
-        return value
-
-    def to_python(self, value: Any) -> list[str]:
-        text = "" if value in self.empty_values else str(value)
-        items = [item.strip() for item in text.split(",")]
-        seen: dict[str, None] = {}
-        for item in items:
-            if item:
-                seen[item.upper() if self.upper else item] = None
-        return list(seen)
 
 
 class PolicyForm(forms.ModelForm):
