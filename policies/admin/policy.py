@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from cartassist.models import Stage, StallReason
 from policies.admin.fields import SEGMENT_CHOICES, CommaSeparatedField
+from policies.admin.simulator import simulator_view
 from policies.engine import Money
 from policies.models import (
     AuditEntry,
@@ -421,8 +422,6 @@ class PolicyAdmin(admin.ModelAdmin):
                 policy.delete()
 
     def get_urls(self) -> list[URLPattern]:
-        from policies.admin.simulator import simulator_view
-
         return [
             path(
                 "simulator/",
