@@ -4,7 +4,6 @@ immutable version on every real change, and budget usage in the site's time zone
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,15 +22,11 @@ from policies.admin.fields import SEGMENT_CHOICES, CommaSeparatedField
 from policies.admin.simulator import simulator_view
 from policies.engine import Money
 from policies.models import (
-    AuditEntry,
     BudgetCounter,
-    BudgetPeriod,
-    Grant,
-    Offer,
     Policy,
     PolicyVersion,
 )
-from policies.services.context import period_starts
+from policies.selectors import budget_usage, policy_in_use
 from policies.services.versions import policy_version_create
 from policies.specs import check_policy, raw_spec
 
@@ -229,34 +224,6 @@ def _usage(spent: Decimal, cap: Decimal | None, currency: str) -> str:
     if cap is None:
         return f"{Money(spent, currency)} (no cap)"
     return f"{Money(spent, currency)} of {Money(cap, currency)}"
-
-
-def budget_usage(policy: Policy, *, now: Any = None) -> dict[str, Decimal]:
-    """The policy's spend (reserved + granted) today and this month, in its site's time
-    zone. Uses ``policy.recent_counters`` when the changelist prefetched them."""
-    today, month = period_starts(now or timezone.now(), policy.site.timezone)
-    counters: Iterable[BudgetCounter] = getattr(policy, "recent_counters", None) or (
-        policy.budget_counters.filter(agent_key=0, period_start__gte=month)
-    )
-    spend = {"today": Decimal(0), "month": Decimal(0)}
-    for counter in counters:
-        if counter.agent_key != 0:
-            continue
-        if counter.period == BudgetPeriod.DAY and counter.period_start == today:
-            spend["today"] = counter.spent
-        elif counter.period == BudgetPeriod.MONTH and counter.period_start == month:
-            spend["month"] = counter.spent
-    return spend
-
-
-def policy_in_use(policy: Policy) -> bool:
-    """Offers, grants or audit entries name one of its versions: it must stay."""
-    versions = PolicyVersion.objects.filter(policy=policy)
-    return (
-        Offer.objects.filter(policy_version__in=versions).exists()
-        or Grant.objects.filter(policy_version__in=versions).exists()
-        or AuditEntry.objects.filter(policy_version__in=versions).exists()
-    )
 
 
 @admin.register(Policy)
