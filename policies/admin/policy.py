@@ -10,7 +10,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.forms.models import construct_instance
 from django.http import HttpRequest
@@ -27,7 +26,7 @@ from policies.models import (
     PolicyVersion,
 )
 from policies.selectors import budget_usage, policy_in_use
-from policies.services.versions import policy_version_create
+from policies.services.versions import policies_delete, policy_version_create
 from policies.specs import check_policy, raw_spec
 
 LIST_FIELDS = (
@@ -377,16 +376,11 @@ class PolicyAdmin(admin.ModelAdmin):
         return deleted, counts, perms_needed, protected
 
     def delete_model(self, request: HttpRequest, obj: Policy) -> None:
-        self.delete_queryset(request, Policy.objects.filter(pk=obj.pk))
+        policies_delete(policy_ids=[obj.pk])
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Policy]) -> None:
-        with transaction.atomic():
-            for policy in queryset:
-                if policy_in_use(policy):
-                    continue  # (the confirmation page already listed it as protected)
-                Policy.objects.filter(pk=policy.pk).update(current_version=None)
-                PolicyVersion.objects.filter(policy=policy).delete()
-                policy.delete()
+        # A policy in use stays (the confirmation page already listed it as protected).
+        policies_delete(policy_ids=queryset.values_list("pk", flat=True))
 
     def get_urls(self) -> list[URLPattern]:
         return [
