@@ -26,13 +26,13 @@ from cartassist.batches import BatchResult, each_in_own_transaction
 from cartassist.locks import for_update
 from cartassist.models import Cart
 from policies.engine import (
+    Allowed,
     Money,
     MoneyError,
     NotAllowed,
     Reason,
     RemedyKind,
     condition_failures,
-    evaluate,
 )
 from policies.engine.money import parse_amount, quantize
 from policies.models import (
@@ -47,8 +47,8 @@ from policies.models import (
 from policies.services.audit import audit_record
 from policies.services.context import conversation_stall_reason, evaluation_context, period_starts
 from policies.services.grants import grant_issue
-from policies.services.remedies import REMEDY_LABELS
-from policies.specs import current_specs, spec_of
+from policies.services.remedies import REMEDY_LABELS, remedies_list
+from policies.specs import spec_of
 
 logger = logging.getLogger(__name__)
 
@@ -194,8 +194,35 @@ def offer_authorize(
 def _offer_authorize(
     *, agent: AgentProfile, conversation_id: int, kind: str, amount: Any, now: datetime
 ) -> Offer:
-    # Locks the conversation, then its cart (cartassist.locks: only their own rows; the
-    # joined invitation and site stay unlocked, so ingestion for the site goes on).
+    """Steps 1–5 of ``offer_authorize``, in its transaction."""
+    conversation, cart = _chat_locked(agent=agent, conversation_id=conversation_id)
+    remedy = _remedy_kind(kind)
+    decision = _remedy_allowed(
+        cart=cart, agent=agent, conversation=conversation, remedy=remedy, now=now
+    )
+    value = _offer_amount(decision=decision, remedy=remedy, amount=amount, currency=cart.currency)
+    version = PolicyVersion.objects.get(pk=decision.policy_version_id)
+    reserved = (
+        _reserve(version=version, agent=agent, amount=value, now=now, timezone=cart.site.timezone)
+        if value is not None
+        else []
+    )
+    return _offer_create(
+        conversation=conversation,
+        cart=cart,
+        agent=agent,
+        version=version,
+        decision=decision,
+        value=value,
+        reserved=reserved,
+        now=now,
+    )
+
+
+def _chat_locked(*, agent: AgentProfile, conversation_id: int) -> tuple[Conversation, Cart]:
+    """Step 1: lock the conversation, then its cart (cartassist.locks: only their own rows;
+    the joined invitation and site stay unlocked, so ingestion for the site goes on). Only
+    an active conversation of this agent (or a supervisor) with a cart gets an offer."""
     conversation = (
         for_update(Conversation.objects.select_related("invitation"))
         .filter(pk=conversation_id, site_id=agent.site_id)
@@ -208,61 +235,88 @@ def _offer_authorize(
     if conversation.cart_id is None:
         raise OfferRefused("This conversation has no cart.")
     cart = for_update(Cart.objects.select_related("site")).get(pk=conversation.cart_id)
+    return conversation, cart
+
+
+def _remedy_kind(kind: str) -> RemedyKind:
     try:
-        remedy = RemedyKind(kind)
+        return RemedyKind(kind)
     except ValueError as exc:
         raise OfferRefused(f"Unknown remedy {str(kind)[:30]!r}.") from exc
 
-    specs = current_specs(site_id=cart.site_id)
-    ctx = evaluation_context(
-        cart=cart,
-        agent=agent,
-        stall_reason=conversation_stall_reason(conversation),
-        now=now,
-        policy_ids=[s.policy_id for s in specs],
-        timezone=cart.site.timezone,
+
+def _remedy_allowed(
+    *,
+    cart: Cart,
+    agent: AgentProfile,
+    conversation: Conversation,
+    remedy: RemedyKind,
+    now: datetime,
+) -> Allowed:
+    """Step 2: the remedies list (the console's panel) on the rows just locked; the
+    remedy must be allowed."""
+    remedies = remedies_list(
+        cart=cart, agent=agent, stall_reason=conversation_stall_reason(conversation), now=now
     )
-    decision = evaluate(ctx, specs).for_kind(remedy)
+    decision = remedies.evaluation.for_kind(remedy)
     if isinstance(decision, NotAllowed):
         raise OfferRefused(decision.reason.message())
+    return decision
 
-    value: Decimal | None = None
-    if decision.bound is not None:
-        if remedy is RemedyKind.FREE_GIFT:
-            value = decision.bound.amount  # a gift is all or nothing
-        else:
-            if amount is None or amount == "":
-                raise OfferRefused(f"Enter an amount up to {decision.bound}.")
-            try:
-                value = parse_amount(amount, cart.currency)
-            except MoneyError as exc:
-                raise OfferRefused(f"Amount: {exc}.") from exc
-            if value <= 0:
-                raise OfferRefused("The amount must be above zero.")
-            if value > decision.bound.amount:
-                raise OfferRefused(
-                    f"{Money(value, cart.currency)} is above the {decision.bound} that policy "
-                    f"“{decision.policy_name}” allows here."
-                )
-    version = PolicyVersion.objects.get(pk=decision.policy_version_id)
+
+def _offer_amount(
+    *, decision: Allowed, remedy: RemedyKind, amount: Any, currency: str
+) -> Decimal | None:
+    """Step 2 (amount): none for a remedy without a bound (holding stock), a gift's whole
+    value, or the agent's amount: exact in the cart's currency, above zero, within the
+    bound."""
+    bound = decision.bound
+    if bound is None:
+        return None
+    if remedy is RemedyKind.FREE_GIFT:
+        return bound.amount  # a gift is all or nothing
+    if amount is None or amount == "":
+        raise OfferRefused(f"Enter an amount up to {bound}.")
+    try:
+        value = parse_amount(amount, currency)
+    except MoneyError as exc:
+        raise OfferRefused(f"Amount: {exc}.") from exc
+    if value <= 0:
+        raise OfferRefused("The amount must be above zero.")
+    if value > bound.amount:
+        raise OfferRefused(
+            f"{Money(value, currency)} is above the {bound} that policy "
+            f"“{decision.policy_name}” allows here."
+        )
+    return value
+
+
+def _offer_create(
+    *,
+    conversation: Conversation,
+    cart: Cart,
+    agent: AgentProfile,
+    version: PolicyVersion,
+    decision: Allowed,
+    value: Decimal | None,
+    reserved: list[int],
+    now: datetime,
+) -> Offer:
+    """Steps 3 and 5: store the offer (waiting for a supervisor above the approval
+    threshold) with its audit entry, and publish it."""
     needs_approval = (
         value is not None
         and decision.approval_above is not None
         and value > decision.approval_above.amount
     )
-    reserved = (
-        _reserve(version=version, agent=agent, amount=value, now=now, timezone=cart.site.timezone)
-        if value is not None
-        else []
-    )
-    before, after = offer_totals(cart=cart, kind=remedy, amount=value)
+    before, after = offer_totals(cart=cart, kind=decision.kind, amount=value)
     offer = Offer.objects.create(
         site_id=cart.site_id,
         conversation=conversation,
         cart=cart,
         agent=agent,
         policy_version=version,
-        kind=remedy.value,
+        kind=decision.kind.value,
         amount=value,
         currency=cart.currency,
         gift_sku=decision.gift_sku,
