@@ -10,7 +10,8 @@ the transaction that finishes the offer; rows are locked in the order of
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -391,6 +392,88 @@ def offer_publish(offer: Offer) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Transition:
+    """What moving an offer from one status to another does besides the status."""
+
+    action: AuditAction  # the audit entry it records
+    releases: bool  # gives the reservation back, in the same transaction (docs/adr/0009)
+    issues_grant: bool = False
+
+
+# Every status change an offer may make after it was created; any other is refused.
+OFFER_TRANSITIONS: dict[tuple[str, str], Transition] = {
+    (OfferStatus.PENDING_APPROVAL, OfferStatus.OFFERED): Transition(
+        AuditAction.OFFER_APPROVED, releases=False
+    ),
+    (OfferStatus.PENDING_APPROVAL, OfferStatus.DENIED): Transition(
+        AuditAction.OFFER_DENIED, releases=True
+    ),
+    (OfferStatus.PENDING_APPROVAL, OfferStatus.EXPIRED): Transition(
+        AuditAction.OFFER_EXPIRED, releases=True
+    ),
+    (OfferStatus.OFFERED, OfferStatus.ACCEPTED): Transition(
+        AuditAction.OFFER_ACCEPTED, releases=False, issues_grant=True
+    ),
+    (OfferStatus.OFFERED, OfferStatus.REFUSED_ON_ACCEPT): Transition(
+        AuditAction.ACCEPT_REFUSED, releases=True
+    ),
+    (OfferStatus.OFFERED, OfferStatus.DECLINED): Transition(
+        AuditAction.OFFER_DECLINED, releases=True
+    ),
+    (OfferStatus.OFFERED, OfferStatus.EXPIRED): Transition(
+        AuditAction.OFFER_EXPIRED, releases=True
+    ),
+}
+
+
+def offer_transition(
+    *,
+    offer: Offer,
+    status: OfferStatus,
+    actor: str,
+    outcome: str,
+    now: datetime,
+    cart: Cart | None = None,
+    changes: Mapping[str, Any] | None = None,
+) -> Offer:
+    """Move ``offer`` to ``status``: the one way every path (approve, deny, accept, refused
+    acceptance, decline, expire) changes an offer's status.
+
+    The caller has locked the offer (in the order of ``cartassist.locks``) inside its
+    transaction; everything below commits with it or not at all.
+    1. The move must be in ``OFFER_TRANSITIONS``; any other raises ``invalid_state``.
+    2. Save the status with the fields in ``changes``, and only those.
+    3. Record the audit entry the table names (``cart``: the caller's locked row, if any).
+    4. If the table says so, release the reservation (counters locked after the offer)
+       or issue the grant.
+    5. Publish the offer once the transaction commits.
+    """
+    transition = OFFER_TRANSITIONS.get((offer.status, status))
+    if transition is None:
+        raise ChatError("invalid_state", "This offer is no longer open.")
+    fields = dict(changes or {})
+    offer.status = status
+    for field, value in fields.items():
+        setattr(offer, field, value)
+    offer.save(update_fields=["status", *fields])
+    audit_record(
+        action=transition.action,
+        site_id=offer.site_id,
+        actor=actor,
+        now=now,
+        cart=cart or offer.cart,
+        offer=offer,
+        outcome=outcome,
+    )
+    if transition.releases:
+        reservation_release(offer=offer, now=now)
+    if transition.issues_grant:
+        grant_issue(offer=offer, now=now)
+    offer_publish(offer)
+    return offer
+
+
 def _offer_for_visitor(*, site_id: int, visitor_id: str, offer_id: int, lock: bool) -> Offer:
     qs = Offer.objects.select_related("conversation", "policy_version")
     if lock:
@@ -404,7 +487,8 @@ def _offer_for_visitor(*, site_id: int, visitor_id: str, offer_id: int, lock: bo
 def offer_accept(*, site_id: int, visitor_id: str, offer_id: int, now: datetime) -> Offer:
     """The shopper accepts: re-check the offer against the cart as it is now, then issue
     the grant. A cart that changed so that the policy no longer applies (or the total
-    would go negative) refuses the acceptance with the reason and releases the budget."""
+    would go negative) refuses the acceptance with the reason and releases the budget.
+    Accepting again returns the accepted offer."""
     with transaction.atomic():
         offer = _offer_for_visitor(
             site_id=site_id, visitor_id=visitor_id, offer_id=offer_id, lock=False
@@ -421,39 +505,25 @@ def offer_accept(*, site_id: int, visitor_id: str, offer_id: int, now: datetime)
             raise ChatError("invalid_state", "This offer is no longer open.")
         refusal = _acceptance_refusal(offer, cart, now)
         if refusal:
-            offer.status = OfferStatus.REFUSED_ON_ACCEPT
-            offer.refusal_reason = refusal
-        else:
-            offer.status = OfferStatus.ACCEPTED
-            before, after = offer_totals(
-                cart=cart, kind=RemedyKind(offer.kind), amount=offer.amount
+            return offer_transition(
+                offer=offer,
+                status=OfferStatus.REFUSED_ON_ACCEPT,
+                actor="shopper",
+                outcome=refusal,
+                now=now,
+                cart=cart,
+                changes={"responded_at": now, "refusal_reason": refusal},
             )
-            offer.total_before, offer.total_after = before, after
-        offer.responded_at = now
-        offer.save(
-            update_fields=[
-                "status",
-                "refusal_reason",
-                "responded_at",
-                "total_before",
-                "total_after",
-            ]
-        )
-        audit_record(
-            action=AuditAction.ACCEPT_REFUSED if refusal else AuditAction.OFFER_ACCEPTED,
-            site_id=site_id,
+        before, after = offer_totals(cart=cart, kind=RemedyKind(offer.kind), amount=offer.amount)
+        return offer_transition(
+            offer=offer,
+            status=OfferStatus.ACCEPTED,
             actor="shopper",
+            outcome="accepted",
             now=now,
             cart=cart,
-            offer=offer,
-            outcome=refusal or "accepted",
+            changes={"responded_at": now, "total_before": before, "total_after": after},
         )
-        if refusal:
-            reservation_release(offer=offer, now=now)
-        else:
-            grant_issue(offer=offer, now=now)
-        offer_publish(offer)
-    return offer
 
 
 def _acceptance_refusal(offer: Offer, cart: Cart, now: datetime) -> str:
@@ -483,29 +553,22 @@ def _acceptance_refusal(offer: Offer, cart: Cart, now: datetime) -> str:
 
 
 def offer_decline(*, site_id: int, visitor_id: str, offer_id: int, now: datetime) -> Offer:
+    """The shopper declines an open offer; its budget is released. Declining again
+    returns the declined offer."""
     with transaction.atomic():
         offer = _offer_for_visitor(
             site_id=site_id, visitor_id=visitor_id, offer_id=offer_id, lock=True
         )
         if offer.status == OfferStatus.DECLINED:
             return offer
-        if offer.status != OfferStatus.OFFERED:
-            raise ChatError("invalid_state", "This offer is no longer open.")
-        offer.status = OfferStatus.DECLINED
-        offer.responded_at = now
-        offer.save(update_fields=["status", "responded_at"])
-        audit_record(
-            action=AuditAction.OFFER_DECLINED,
-            site_id=site_id,
-            actor="shopper",
-            now=now,
-            cart=offer.cart,
+        return offer_transition(
             offer=offer,
+            status=OfferStatus.DECLINED,
+            actor="shopper",
             outcome="declined",
+            now=now,
+            changes={"responded_at": now},
         )
-        reservation_release(offer=offer, now=now)
-        offer_publish(offer)
-    return offer
 
 
 def offer_review(*, supervisor: AgentProfile, offer_id: int, approve: bool, now: datetime) -> Offer:
@@ -522,24 +585,17 @@ def offer_review(*, supervisor: AgentProfile, offer_id: int, approve: bool, now:
             raise NotFound("offer")
         if offer.status != OfferStatus.PENDING_APPROVAL:
             raise ChatError("invalid_state", "This offer is not waiting for approval.")
-        offer.status = OfferStatus.OFFERED if approve else OfferStatus.DENIED
-        offer.approved_by = supervisor
+        changes: dict[str, Any] = {"approved_by": supervisor}
         if approve:
-            offer.expires_at = now + settings.CARTASSIST_OFFER_TTL
-        offer.save(update_fields=["status", "approved_by", "expires_at"])
-        audit_record(
-            action=AuditAction.OFFER_APPROVED if approve else AuditAction.OFFER_DENIED,
-            site_id=offer.site_id,
-            actor=f"supervisor {supervisor.display_name}",
-            now=now,
-            cart=offer.cart,
+            changes["expires_at"] = now + settings.CARTASSIST_OFFER_TTL
+        return offer_transition(
             offer=offer,
+            status=OfferStatus.OFFERED if approve else OfferStatus.DENIED,
+            actor=f"supervisor {supervisor.display_name}",
             outcome="approved" if approve else "denied",
+            now=now,
+            changes=changes,
         )
-        if not approve:
-            reservation_release(offer=offer, now=now)
-        offer_publish(offer)
-    return offer
 
 
 def offers_expire(*, now: datetime) -> BatchResult:
@@ -559,21 +615,11 @@ def offers_expire(*, now: datetime) -> BatchResult:
 
 def _offer_expire(*, offer_id: int, now: datetime) -> bool:
     offer = for_update(Offer.objects.select_related("conversation")).get(pk=offer_id)
-    if offer.status not in (OfferStatus.OFFERED, OfferStatus.PENDING_APPROVAL):
-        return False
-    offer.status = OfferStatus.EXPIRED
-    offer.save(update_fields=["status"])
-    audit_record(
-        action=AuditAction.OFFER_EXPIRED,
-        site_id=offer.site_id,
-        actor="system",
-        now=now,
-        cart=offer.cart,
-        offer=offer,
-        outcome="expired",
+    if (offer.status, OfferStatus.EXPIRED) not in OFFER_TRANSITIONS:
+        return False  # answered meanwhile
+    offer_transition(
+        offer=offer, status=OfferStatus.EXPIRED, actor="system", outcome="expired", now=now
     )
-    reservation_release(offer=offer, now=now)
-    offer_publish(offer)
     return True
 
 
