@@ -95,10 +95,14 @@ def spec_of(version: PolicyVersion) -> PolicySpec:
     return result
 
 
+def current_versions(*, site_id: int) -> list[PolicyVersion]:
+    """The current version of every policy of the site (inactive ones too)."""
+    return list(
+        PolicyVersion.objects.filter(policy__site_id=site_id, policy__current_version=F("pk"))
+    )
+
+
 def current_specs(*, site_id: int) -> list[PolicySpec]:
     """The current version of every policy of the site (inactive ones too: the engine
     reports them as "switched off", which is a useful reason to show)."""
-    versions = PolicyVersion.objects.filter(
-        policy__site_id=site_id, policy__current_version=F("pk")
-    )
-    return [spec_of(v) for v in versions]
+    return [spec_of(v) for v in current_versions(site_id=site_id)]

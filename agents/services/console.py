@@ -19,7 +19,7 @@ from agents.selectors import (
 from agents.services.assignment import queue_drain
 from agents.services.presence import agent_heartbeat, agent_status_set, effective_status
 from policies.selectors import conversation_offers
-from policies.services.offers import remedies_for
+from policies.services.remedies import conversation_remedies_list
 
 CHOSEN_STATUSES = {AgentStatus.ONLINE, AgentStatus.AWAY}
 
@@ -71,6 +71,6 @@ def console_remedies(*, agent: AgentProfile, conversation_id: int, now: datetime
     conversation = console_conversation(agent=agent, conversation_id=conversation_id)
     if conversation.cart is None:
         raise NotFound("cart", message="This conversation has no cart.")
-    panel = remedies_for(agent=agent, conversation=conversation, now=now)
+    panel = conversation_remedies_list(agent=agent, conversation=conversation, now=now)
     panel["offers"] = conversation_offers(conversation_id=conversation.pk)
     return panel

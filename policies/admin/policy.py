@@ -4,14 +4,12 @@ immutable version on every real change, and budget usage in the site's time zone
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.forms.models import construct_instance
 from django.http import HttpRequest
@@ -19,25 +17,18 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from cartassist.models import Stage, StallReason
-from policies.engine import Money, Segment
+from policies.admin.fields import SEGMENT_CHOICES, CommaSeparatedField
+from policies.admin.simulator import simulator_view
+from policies.engine import Money
 from policies.models import (
-    AuditEntry,
     BudgetCounter,
-    BudgetPeriod,
-    Grant,
-    Offer,
     Policy,
     PolicyVersion,
 )
-from policies.services.context import period_starts
-from policies.services.versions import policy_version_create
+from policies.selectors import budget_usage, policy_in_use
+from policies.services.versions import policies_delete, policy_version_create
 from policies.specs import check_policy, raw_spec
 
-SEGMENT_CHOICES = [
-    (Segment.NEW.value, "New (no completed order yet)"),
-    (Segment.RETURNING.value, "Returning (has completed an order)"),
-    (Segment.VIP.value, "VIP (verified attribute from the shop)"),
-]
 LIST_FIELDS = (
     "countries",
     "include_categories",
@@ -63,30 +54,6 @@ REMEDY_FIELDS = {
     ("hold_stock", ""): "hold_stock_hours",
     ("hold_stock", "hold_hours"): "hold_stock_hours",
 }
-
-
-class CommaSeparatedField(forms.Field):
-    """A list of codes typed as "DE, FR, AT" (stored as a JSON list)."""
-
-    def __init__(self, *, upper: bool = False, **kwargs: Any) -> None:
-        self.upper = upper
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("widget", forms.TextInput(attrs={"size": 60}))
-        super().__init__(**kwargs)
-
-    def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return ", ".join(str(v) for v in value)
-        return value
-
-    def to_python(self, value: Any) -> list[str]:
-        text = "" if value in self.empty_values else str(value)
-        items = [item.strip() for item in text.split(",")]
-        seen: dict[str, None] = {}
-        for item in items:
-            if item:
-                seen[item.upper() if self.upper else item] = None
-        return list(seen)
 
 
 class PolicyForm(forms.ModelForm):
@@ -258,34 +225,6 @@ def _usage(spent: Decimal, cap: Decimal | None, currency: str) -> str:
     return f"{Money(spent, currency)} of {Money(cap, currency)}"
 
 
-def budget_usage(policy: Policy, *, now: Any = None) -> dict[str, Decimal]:
-    """The policy's spend (reserved + granted) today and this month, in its site's time
-    zone. Uses ``policy.recent_counters`` when the changelist prefetched them."""
-    today, month = period_starts(now or timezone.now(), policy.site.timezone)
-    counters: Iterable[BudgetCounter] = getattr(policy, "recent_counters", None) or (
-        policy.budget_counters.filter(agent_key=0, period_start__gte=month)
-    )
-    spend = {"today": Decimal(0), "month": Decimal(0)}
-    for counter in counters:
-        if counter.agent_key != 0:
-            continue
-        if counter.period == BudgetPeriod.DAY and counter.period_start == today:
-            spend["today"] = counter.spent
-        elif counter.period == BudgetPeriod.MONTH and counter.period_start == month:
-            spend["month"] = counter.spent
-    return spend
-
-
-def policy_in_use(policy: Policy) -> bool:
-    """Offers, grants or audit entries name one of its versions: it must stay."""
-    versions = PolicyVersion.objects.filter(policy=policy)
-    return (
-        Offer.objects.filter(policy_version__in=versions).exists()
-        or Grant.objects.filter(policy_version__in=versions).exists()
-        or AuditEntry.objects.filter(policy_version__in=versions).exists()
-    )
-
-
 @admin.register(Policy)
 class PolicyAdmin(admin.ModelAdmin):
     form = PolicyForm
@@ -437,20 +376,13 @@ class PolicyAdmin(admin.ModelAdmin):
         return deleted, counts, perms_needed, protected
 
     def delete_model(self, request: HttpRequest, obj: Policy) -> None:
-        self.delete_queryset(request, Policy.objects.filter(pk=obj.pk))
+        policies_delete(policy_ids=[obj.pk])
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Policy]) -> None:
-        with transaction.atomic():
-            for policy in queryset:
-                if policy_in_use(policy):
-                    continue  # (the confirmation page already listed it as protected)
-                Policy.objects.filter(pk=policy.pk).update(current_version=None)
-                PolicyVersion.objects.filter(policy=policy).delete()
-                policy.delete()
+        # A policy in use stays (the confirmation page already listed it as protected).
+        policies_delete(policy_ids=queryset.values_list("pk", flat=True))
 
     def get_urls(self) -> list[URLPattern]:
-        from policies.admin.simulator import simulator_view
-
         return [
             path(
                 "simulator/",

@@ -3,14 +3,17 @@
 A staff page (``policies.view_policy``) reached from the policy list. The merchandiser
 picks a recent cart of a site or enters one, picks an agent (or none, or a supervisor),
 and sees every remedy: allowed with its bound and the policy version that allows it, or
-not allowed with the reason. It reads the current policy versions and the real budget
-counters, and changes nothing.
+not allowed with the reason. For a picked cart it calls the service behind the console's
+remedies panel (``policies.services.remedies.remedies_list``), with the stall reason an
+agent chatting about that cart is given, so the two cannot disagree. It reads the current
+policy versions and the real budget counters, and changes nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -22,36 +25,21 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from agents.models import AgentProfile
-from cartassist.models import Cart, Intervention, Site, Stage, StallReason
-from policies.admin.policy import SEGMENT_CHOICES, CommaSeparatedField
-from policies.engine import (
-    AgentFacts,
-    Allowed,
-    CartFacts,
-    CartLine,
-    Evaluation,
-    EvaluationContext,
-    Segment,
-    ShopperFacts,
-    evaluate,
-)
+from cartassist.models import Cart, Site, Stage, StallReason
+from policies.admin.fields import SEGMENT_CHOICES, CommaSeparatedField
+from policies.engine import Allowed, CartFacts, CartLine, Segment
 from policies.engine.money import MoneyError, is_known_currency, parse_amount
-from policies.models import PolicyVersion
-from policies.services.context import evaluation_context, spend_snapshot
-from policies.services.offers import REMEDY_LABELS
-from policies.specs import current_specs
+from policies.services.context import AgentLike, StandInAgent
+from policies.services.remedies import (
+    RemediesList,
+    RemedyOption,
+    entered_cart_remedies_list,
+    remedies_list,
+)
 
 RECENT_CARTS = 50
 NO_AGENT = ""
 SUPERVISOR = "supervisor"
-
-
-@dataclass(frozen=True)
-class _StandIn:
-    """An agent for the simulation when none is picked: no personal spend (pk 0)."""
-
-    pk: int = 0
-    is_supervisor: bool = False
 
 
 class SimulatorForm(forms.Form):
@@ -70,9 +58,10 @@ class SimulatorForm(forms.Form):
     stage = forms.ChoiceField(choices=Stage.choices, initial=Stage.SHIPPING, required=False)
     delivery_charge = forms.DecimalField(required=False, min_value=0)
     stall_reason = forms.ChoiceField(
-        choices=[("", "— the cart's last stall (or none) —"), *StallReason.choices],
+        choices=[("", "— as in the cart's chat (or its last stall) —"), *StallReason.choices],
         required=False,
-        help_text="For a picked cart, empty uses the reason the sweep recorded last.",
+        help_text="For a picked cart, empty uses the reason an agent chatting about it is "
+        "given: its latest chat's, or with no chat yet the one the sweep recorded last.",
     )
     segment = forms.ChoiceField(choices=SEGMENT_CHOICES, initial=Segment.NEW.value, required=False)
     country = forms.CharField(required=False, max_length=2, help_text="e.g. DE")
@@ -150,78 +139,89 @@ class Row:
     reason: str
 
 
-def _context(data: dict[str, Any], *, now: Any, policy_ids: list[int]) -> EvaluationContext:
-    site: Site = data["site"]
-    agent: Any = data["agent_obj"] or _StandIn(is_supervisor=data["agent"] == SUPERVISOR)
-    cart: Cart | None = data.get("cart_obj")
-    if cart is not None:
-        stall_reason = data.get("stall_reason") or (
-            Intervention.objects.filter(cart=cart)
-            .order_by("-decided_at")
-            .values_list("stall_reason", flat=True)
-            .first()
-            or ""
-        )
-        return evaluation_context(
-            cart=cart,
-            agent=agent,
-            stall_reason=stall_reason,
-            now=now,
-            policy_ids=policy_ids,
-            timezone=site.timezone,
-        )
+def _agent(data: dict[str, Any]) -> AgentLike:
+    agent: AgentProfile | None = data["agent_obj"]
+    return agent or StandInAgent(is_supervisor=data["agent"] == SUPERVISOR)
+
+
+def _entered_cart(data: dict[str, Any]) -> CartFacts:
     lines = tuple(CartLine(sku=sku, quantity=1, unit_price=Decimal(0)) for sku in data["skus"])
     lines += tuple(
         CartLine(sku="", quantity=1, unit_price=Decimal(0), category=category)
         for category in data["categories"]
     )
-    return EvaluationContext(
-        cart=CartFacts(
-            value=data["value"],
-            currency=data["currency"],
-            stage=str(data.get("stage") or "cart"),
-            delivery_charge=data.get("delivery_charge"),
-            lines=lines,
-            country=(data.get("country") or "").upper(),
-        ),
-        shopper=ShopperFacts(segment=Segment(data.get("segment") or Segment.NEW.value)),
-        stall_reason=data.get("stall_reason") or "",
-        agent=AgentFacts(agent_id=agent.pk, is_supervisor=agent.is_supervisor),
-        now=now,
-        spend=spend_snapshot(
-            policy_ids=policy_ids, agent_id=agent.pk, now=now, timezone=site.timezone
-        ),
+    return CartFacts(
+        value=data["value"],
+        currency=data["currency"],
+        stage=str(data.get("stage") or "cart"),
+        delivery_charge=data.get("delivery_charge"),
+        lines=lines,
+        country=(data.get("country") or "").upper(),
     )
 
 
-def rows(evaluation: Evaluation) -> list[Row]:
-    """One row per remedy, allowed ones naming the policy and its version number."""
-    version_ids = [d.policy_version_id for d in evaluation.decisions if isinstance(d, Allowed)]
-    numbers = dict(PolicyVersion.objects.filter(pk__in=version_ids).values_list("pk", "number"))
-    result = []
-    for decision in evaluation.decisions:
-        label = REMEDY_LABELS[decision.kind]
-        if isinstance(decision, Allowed):
-            if decision.bound is not None:
-                bound = f"up to {decision.bound}"
-            elif decision.hold_hours:
-                bound = f"{decision.hold_hours} hours"
-            else:
-                bound = ""
-            if decision.gift_sku:
-                bound = f"{decision.gift_sku} ({bound.removeprefix('up to ')})"
-            approval = (
-                f"needs approval above {decision.approval_above}"
-                if decision.approval_above is not None
-                else ""
-            )
-            number = numbers.get(decision.policy_version_id)
-            result.append(
-                Row(label, True, bound, f"“{decision.policy_name}” v{number}", approval, "")
-            )
-        else:
-            result.append(Row(label, False, "", "", "", decision.reason.message()))
-    return result
+def simulated_remedies(data: dict[str, Any], *, now: datetime) -> RemediesList:
+    """The remedies list for the form's situation: for a picked cart the very service
+    the console's remedies panel calls (empty stall reason: the one its chat has)."""
+    stall_reason = data.get("stall_reason") or None
+    cart: Cart | None = data.get("cart_obj")
+    if cart is not None:
+        return remedies_list(cart=cart, agent=_agent(data), stall_reason=stall_reason, now=now)
+    return entered_cart_remedies_list(
+        site=data["site"],
+        cart=_entered_cart(data),
+        segment=Segment(data.get("segment") or Segment.NEW.value),
+        agent=_agent(data),
+        stall_reason=stall_reason or "",
+        now=now,
+    )
+
+
+def _bound(decision: Allowed) -> str:
+    if decision.bound is not None:
+        bound = f"up to {decision.bound}"
+    elif decision.hold_hours:
+        bound = f"{decision.hold_hours} hours"
+    else:
+        bound = ""
+    if decision.gift_sku:
+        bound = f"{decision.gift_sku} ({bound.removeprefix('up to ')})"
+    return bound
+
+
+def row(option: RemedyOption) -> Row:
+    """One remedy as the simulator shows it."""
+    decision = option.decision
+    if not isinstance(decision, Allowed):
+        return Row(option.label, False, "", "", "", decision.reason.message())
+    approval = (
+        f"needs approval above {decision.approval_above}"
+        if decision.approval_above is not None
+        else ""
+    )
+    policy = f"“{decision.policy_name}” v{option.policy_version_number}"
+    return Row(option.label, True, _bound(decision), policy, approval, "")
+
+
+def facts(remedies: RemediesList, *, now: datetime) -> dict[str, Any]:
+    """The situation the remedies were decided on, as the simulator shows it."""
+    ctx = remedies.context
+    cart = ctx.cart
+    return {
+        "cart": f"{Decimal(cart.value).normalize():f} {cart.currency}",
+        "delivery": (
+            f"{Decimal(cart.delivery_charge).normalize():f} {cart.currency}"
+            if cart.delivery_charge is not None
+            else "none quoted"
+        ),
+        "stage": cart.stage,
+        "stall_reason": ctx.stall_reason or "none",
+        "segment": ctx.shopper.segment.value,
+        "country": cart.country or "unknown",
+        "flagged": ctx.shopper.flagged_for_farming,
+        "policies": remedies.policies,
+        "now": now,
+    }
 
 
 def simulator_view(model_admin: ModelAdmin) -> Callable[[HttpRequest], HttpResponse]:
@@ -240,24 +240,9 @@ def simulator_view(model_admin: ModelAdmin) -> Callable[[HttpRequest], HttpRespo
         context_facts: dict[str, Any] = {}
         if data is not None and form.is_valid():
             now = timezone.now()
-            specs = current_specs(site_id=form.cleaned_data["site"].pk)
-            ctx = _context(form.cleaned_data, now=now, policy_ids=[s.policy_id for s in specs])
-            result = rows(evaluate(ctx, specs))
-            context_facts = {
-                "cart": f"{Decimal(ctx.cart.value).normalize():f} {ctx.cart.currency}",
-                "delivery": (
-                    f"{Decimal(ctx.cart.delivery_charge).normalize():f} {ctx.cart.currency}"
-                    if ctx.cart.delivery_charge is not None
-                    else "none quoted"
-                ),
-                "stage": ctx.cart.stage,
-                "stall_reason": ctx.stall_reason or "none",
-                "segment": ctx.shopper.segment.value,
-                "country": ctx.cart.country or "unknown",
-                "flagged": ctx.shopper.flagged_for_farming,
-                "policies": len(specs),
-                "now": now,
-            }
+            remedies = simulated_remedies(form.cleaned_data, now=now)
+            result = [row(option) for option in remedies.options]
+            context_facts = facts(remedies, now=now)
         opts = model_admin.model._meta
         return TemplateResponse(
             request,

@@ -6,7 +6,7 @@ are considered in a stable ``(priority, policy_id, version_id)`` order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal, localcontext
 
@@ -74,98 +74,165 @@ def _decide(kind: RemedyKind, ordered: list[PolicySpec], ctx: EvaluationContext)
     return NotAllowed(kind, nearest[3])
 
 
+# --- conditions: one check per kind, in the order their reasons are reported ---------
+
+Check = Callable[[PolicySpec, EvaluationContext], "Reason | None"]
+
+
+def _inactive(spec: PolicySpec, ctx: EvaluationContext) -> Reason | None:
+    return None if spec.active else Reason("inactive", spec.name)
+
+
+def _not_yet_valid(spec: PolicySpec, ctx: EvaluationContext) -> Reason | None:
+    if spec.valid_from is None or ctx.now >= spec.valid_from:
+        return None
+    return Reason("not_yet_valid", spec.name, "valid_from", spec.valid_from.isoformat())
+
+
+def _expired(spec: PolicySpec, ctx: EvaluationContext) -> Reason | None:
+    if spec.valid_until is None or ctx.now < spec.valid_until:
+        return None
+    return Reason("expired", spec.name, "valid_until", spec.valid_until.isoformat())
+
+
+def _other_currency(spec: PolicySpec, ctx: EvaluationContext) -> Reason | None:
+    if spec.currency == ctx.cart.currency:
+        return None
+    return Reason("currency", spec.name, "currency", spec.currency, ctx.cart.currency)
+
+
+def _below_min_value(spec: PolicySpec, ctx: EvaluationContext) -> Reason | None:
+    minimum, value = spec.conditions.min_cart_value, ctx.cart.value
+    if minimum is None or value >= minimum:
+        return None
+    cur = spec.currency
+    return Reason(
+        "below_min_value", spec.name, "cart_value", _money(minimum, cur), _money(value, cur)
+    )
+
+
+def _above_max_value(spec: PolicySpec, ctx: EvaluationContext) -> Reason | None:
+    maximum, value = spec.conditions.max_cart_value, ctx.cart.value
+    if maximum is None or value <= maximum:
+        return None
+    cur = spec.currency
+    return Reason(
+        "above_max_value", spec.name, "cart_value", _money(maximum, cur), _money(value, cur)
+    )
+
+
+def _one_of(
+    code: str, wanted: frozenset[str], actual: str, spec: PolicySpec, shown: str = ""
+) -> Reason | None:
+    """A condition naming the values it accepts (empty: any)."""
+    if not wanted or actual in wanted:
+        return None
+    return Reason(code, spec.name, code, ", ".join(sorted(wanted)), shown or actual)
+
+
+def _stage(spec: PolicySpec, ctx: EvaluationContext) -> Reason | None:
+    return _one_of("stage", spec.conditions.stages, ctx.cart.stage, spec)
+
+
+def _stall_reason(spec: PolicySpec, ctx: EvaluationContext) -> Reason | None:
+    return _one_of("stall_reason", spec.conditions.stall_reasons, ctx.stall_reason, spec)
+
+
+def _segment(spec: PolicySpec, ctx: EvaluationContext) -> Reason | None:
+    wanted, segment = spec.conditions.segments, ctx.shopper.segment
+    if not wanted or segment in wanted:
+        return None
+    required = ", ".join(sorted(s.value for s in wanted))
+    return Reason("segment", spec.name, "segment", required, segment.value)
+
+
+def _country(spec: PolicySpec, ctx: EvaluationContext) -> Reason | None:
+    country = ctx.cart.country
+    return _one_of("country", spec.conditions.countries, country, spec, country or "unknown")
+
+
+def _categories(ctx: EvaluationContext) -> set[str]:
+    return {line.category for line in ctx.cart.lines if line.category}
+
+
+def _skus(ctx: EvaluationContext) -> set[str]:
+    return {line.sku for line in ctx.cart.lines}
+
+
+def _category_excluded(spec: PolicySpec, ctx: EvaluationContext) -> Reason | None:
+    excluded = spec.conditions.exclude_categories
+    held = sorted(_categories(ctx) & excluded) if excluded else []
+    if not held:
+        return None
+    return Reason("category_excluded", spec.name, "categories", "", ", ".join(held))
+
+
+def _category_required(spec: PolicySpec, ctx: EvaluationContext) -> Reason | None:
+    required = spec.conditions.include_categories
+    if not required or _categories(ctx) & required:
+        return None
+    return Reason("category_required", spec.name, "categories", ", ".join(sorted(required)))
+
+
+def _sku_excluded(spec: PolicySpec, ctx: EvaluationContext) -> Reason | None:
+    excluded = spec.conditions.exclude_skus
+    held = sorted(_skus(ctx) & excluded) if excluded else []
+    if not held:
+        return None
+    return Reason("sku_excluded", spec.name, "skus", "", ", ".join(held))
+
+
+def _sku_required(spec: PolicySpec, ctx: EvaluationContext) -> Reason | None:
+    required = spec.conditions.include_skus
+    if not required or _skus(ctx) & required:
+        return None
+    return Reason("sku_required", spec.name, "skus", ", ".join(sorted(required)))
+
+
+def _below_min_delivery(spec: PolicySpec, ctx: EvaluationContext) -> Reason | None:
+    minimum = spec.conditions.min_delivery_charge
+    if minimum is None:
+        return None
+    fee = ctx.cart.delivery_charge or Decimal(0)
+    if fee >= minimum:
+        return None
+    cur = spec.currency
+    return Reason(
+        "below_min_delivery", spec.name, "delivery_charge", _money(minimum, cur), _money(fee, cur)
+    )
+
+
+# A policy not in force here fails on the first of these alone (codes in NOT_IN_FORCE).
+IN_FORCE_CHECKS: tuple[Check, ...] = (_inactive, _not_yet_valid, _expired, _other_currency)
+# Every condition that fails is reported (evaluate counts them for the nearest miss).
+CONDITION_CHECKS: tuple[Check, ...] = (
+    _below_min_value,
+    _above_max_value,
+    _stage,
+    _stall_reason,
+    _segment,
+    _country,
+    _category_excluded,
+    _category_required,
+    _sku_excluded,
+    _sku_required,
+    _below_min_delivery,
+)
+
+
 def condition_failures(spec: PolicySpec, ctx: EvaluationContext) -> list[Reason]:
     """Every way ``spec`` does not apply to this situation; empty when it applies.
 
-    Validity (active, from, until) comes first: a policy outside its window never applies.
+    1. Validity (active, from, until) and currency come first, and alone: a policy outside
+       its window or in another currency never applies (``IN_FORCE_CHECKS``).
+    2. Then every condition, each checked on its own (``CONDITION_CHECKS``), in order.
     """
-    name = spec.name
-    now = ctx.now
-    if not spec.active:
-        return [Reason("inactive", name)]
-    if spec.valid_from is not None and now < spec.valid_from:
-        return [Reason("not_yet_valid", name, "valid_from", spec.valid_from.isoformat())]
-    if spec.valid_until is not None and now >= spec.valid_until:
-        return [Reason("expired", name, "valid_until", spec.valid_until.isoformat())]
-    cart = ctx.cart
-    if spec.currency != cart.currency:
-        return [Reason("currency", name, "currency", spec.currency, cart.currency)]
-
-    c = spec.conditions
-    cur = spec.currency
-    failures: list[Reason] = []
-    if c.min_cart_value is not None and cart.value < c.min_cart_value:
-        failures.append(
-            Reason(
-                "below_min_value",
-                name,
-                "cart_value",
-                _money(c.min_cart_value, cur),
-                _money(cart.value, cur),
-            )
-        )
-    if c.max_cart_value is not None and cart.value > c.max_cart_value:
-        failures.append(
-            Reason(
-                "above_max_value",
-                name,
-                "cart_value",
-                _money(c.max_cart_value, cur),
-                _money(cart.value, cur),
-            )
-        )
-    if c.stages and cart.stage not in c.stages:
-        failures.append(Reason("stage", name, "stage", ", ".join(sorted(c.stages)), cart.stage))
-    if c.stall_reasons and ctx.stall_reason not in c.stall_reasons:
-        failures.append(
-            Reason(
-                "stall_reason",
-                name,
-                "stall_reason",
-                ", ".join(sorted(c.stall_reasons)),
-                ctx.stall_reason,
-            )
-        )
-    if c.segments and ctx.shopper.segment not in c.segments:
-        wanted = ", ".join(sorted(s.value for s in c.segments))
-        failures.append(Reason("segment", name, "segment", wanted, ctx.shopper.segment.value))
-    if c.countries and cart.country not in c.countries:
-        failures.append(
-            Reason(
-                "country",
-                name,
-                "country",
-                ", ".join(sorted(c.countries)),
-                cart.country or "unknown",
-            )
-        )
-    categories = {line.category for line in cart.lines if line.category}
-    skus = {line.sku for line in cart.lines}
-    excluded = sorted(categories & c.exclude_categories)
-    if excluded:
-        failures.append(Reason("category_excluded", name, "categories", "", ", ".join(excluded)))
-    if c.include_categories and not categories & c.include_categories:
-        failures.append(
-            Reason("category_required", name, "categories", ", ".join(sorted(c.include_categories)))
-        )
-    excluded_skus = sorted(skus & c.exclude_skus)
-    if excluded_skus:
-        failures.append(Reason("sku_excluded", name, "skus", "", ", ".join(excluded_skus)))
-    if c.include_skus and not skus & c.include_skus:
-        failures.append(Reason("sku_required", name, "skus", ", ".join(sorted(c.include_skus))))
-    if c.min_delivery_charge is not None:
-        fee = cart.delivery_charge or Decimal(0)
-        if fee < c.min_delivery_charge:
-            failures.append(
-                Reason(
-                    "below_min_delivery",
-                    name,
-                    "delivery_charge",
-                    _money(c.min_delivery_charge, cur),
-                    _money(fee, cur),
-                )
-            )
-    return failures
+    for check in IN_FORCE_CHECKS:
+        reason = check(spec, ctx)
+        if reason is not None:
+            return [reason]
+    failures = [check(spec, ctx) for check in CONDITION_CHECKS]
+    return [reason for reason in failures if reason is not None]
 
 
 def _stacking_refusal(spec: PolicySpec, kind: RemedyKind, ctx: EvaluationContext) -> Reason | None:

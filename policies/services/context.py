@@ -1,14 +1,17 @@
-"""Fresh snapshots for the engine: the cart, the shopper, the spend so far (selectors)."""
+"""Fresh snapshots for the engine: the cart, the shopper, the spend so far, the stall
+reason (selectors). Every evaluation, live or simulated, gets its context from here."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from django.db.models import Max, Q
 
+from agents.models import Conversation
 from cartassist.models import Cart, CartStatus, Intervention
 from policies.engine import (
     AgentFacts,
@@ -122,10 +125,39 @@ def existing_remedies(
     return tuple(ExistingRemedy(RemedyKind(o.kind), o.exclusive) for o in offers.order_by("pk"))
 
 
+class AgentLike(Protocol):
+    """An agent as the engine sees it: an ``AgentProfile`` or a ``StandInAgent``."""
+
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def is_supervisor(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class StandInAgent:
+    """No particular agent (the policy simulator): no personal spend (pk 0)."""
+
+    pk: int = 0
+    is_supervisor: bool = False
+
+
+def cart_facts(cart: Cart) -> CartFacts:
+    return CartFacts(
+        value=cart.subtotal,
+        currency=cart.currency,
+        stage=cart.stage,
+        delivery_charge=cart.shipping_fee,
+        lines=_lines(cart),
+        country=cart.shipping_country,
+    )
+
+
 def evaluation_context(
     *,
     cart: Cart,
-    agent: Any,
+    agent: AgentLike,
     stall_reason: str,
     now: datetime,
     policy_ids: list[int],
@@ -134,14 +166,7 @@ def evaluation_context(
 ) -> EvaluationContext:
     """Everything ``evaluate`` needs, read fresh from the database."""
     return EvaluationContext(
-        cart=CartFacts(
-            value=cart.subtotal,
-            currency=cart.currency,
-            stage=cart.stage,
-            delivery_charge=cart.shipping_fee,
-            lines=_lines(cart),
-            country=cart.shipping_country,
-        ),
+        cart=cart_facts(cart),
         shopper=shopper_facts(cart, now),
         stall_reason=stall_reason,
         agent=AgentFacts(agent_id=agent.pk, is_supervisor=agent.is_supervisor),
@@ -149,3 +174,53 @@ def evaluation_context(
         spend=spend_snapshot(policy_ids=policy_ids, agent_id=agent.pk, now=now, timezone=timezone),
         existing=existing_remedies(cart, exclude_offer_id=exclude_offer_id),
     )
+
+
+def entered_cart_context(
+    *,
+    cart: CartFacts,
+    segment: Segment,
+    agent: AgentLike,
+    stall_reason: str,
+    now: datetime,
+    policy_ids: list[int],
+    timezone: str,
+) -> EvaluationContext:
+    """The context of a cart that is not stored (typed into the policy simulator): the
+    given facts, a shopper with no history, nothing offered yet, and the real spend."""
+    return EvaluationContext(
+        cart=cart,
+        shopper=ShopperFacts(segment=segment),
+        stall_reason=stall_reason,
+        agent=AgentFacts(agent_id=agent.pk, is_supervisor=agent.is_supervisor),
+        now=now,
+        spend=spend_snapshot(policy_ids=policy_ids, agent_id=agent.pk, now=now, timezone=timezone),
+    )
+
+
+def conversation_stall_reason(conversation: Conversation) -> str:
+    """The stall reason the engine is given in a chat: the one of the invitation the
+    shopper answered; none for a chat the shopper started."""
+    invitation = conversation.invitation
+    return invitation.stall_reason if invitation else ""
+
+
+def cart_stall_reason(cart: Cart) -> str:
+    """The stall reason an agent chatting about ``cart`` is given: that of its latest
+    chat (``conversation_stall_reason``); with no chat yet, the one the sweep recorded
+    last, which an invitation sent now would carry."""
+    conversation = (
+        Conversation.objects.filter(cart=cart)
+        .select_related("invitation")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if conversation is not None:
+        return conversation_stall_reason(conversation)
+    last = (
+        Intervention.objects.filter(cart=cart)
+        .order_by("-decided_at", "-pk")
+        .values_list("stall_reason", flat=True)
+        .first()
+    )
+    return last or ""

@@ -23,7 +23,7 @@ from cartassist.models import Site, WebhookEvent
 from cartassist.services.webhooks import webhooks_emit
 from policies.engine.money import quantize
 from policies.models import AuditAction, Grant, Offer
-from policies.services.offers import audit
+from policies.services.audit import audit_record
 
 SALT = "cartassist.grant.v1"
 
@@ -43,7 +43,7 @@ def grant_issue(*, offer: Offer, now: datetime) -> tuple[Grant, str]:
         expires_at=now + settings.CARTASSIST_GRANT_TTL,
     )
     token = grant_token(grant)
-    audit(
+    audit_record(
         action=AuditAction.GRANT_ISSUED,
         site_id=offer.site_id,
         actor="system",
@@ -207,7 +207,7 @@ def grant_redeem(
                 },
                 now=now,
             )
-            audit(
+            audit_record(
                 action=AuditAction.GRANT_REDEEMED,
                 site_id=site.pk,
                 actor="shop",
@@ -219,7 +219,7 @@ def grant_redeem(
             )
             return Redemption(grant, replayed=False)
     except GrantError as error:
-        audit(
+        audit_record(
             action=AuditAction.REDEEM_REFUSED,
             site_id=site.pk,
             actor="shop",

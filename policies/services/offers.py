@@ -10,7 +10,8 @@ the transaction that finishes the offer; rows are locked in the order of
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -33,31 +34,24 @@ from policies.engine import (
     Reason,
     RemedyKind,
     condition_failures,
-    evaluate,
 )
 from policies.engine.money import parse_amount, quantize
 from policies.models import (
     UNACCEPTED_FINISHED,
     AuditAction,
-    AuditEntry,
     BudgetCounter,
     BudgetPeriod,
     Offer,
     OfferStatus,
     PolicyVersion,
 )
-from policies.services.context import evaluation_context, period_starts
-from policies.specs import current_specs, spec_of
+from policies.services.audit import audit_record
+from policies.services.context import conversation_stall_reason, evaluation_context, period_starts
+from policies.services.grants import grant_issue
+from policies.services.remedies import REMEDY_LABELS, remedies_list
+from policies.specs import spec_of
 
 logger = logging.getLogger(__name__)
-
-REMEDY_LABELS = {
-    RemedyKind.WAIVE_DELIVERY: "Waive the delivery charge",
-    RemedyKind.REDUCE_DELIVERY: "Reduce the delivery charge",
-    RemedyKind.DISCOUNT: "Discount",
-    RemedyKind.FREE_GIFT: "Free gift",
-    RemedyKind.HOLD_STOCK: "Hold stock",
-}
 
 
 class OfferRefused(ChatError):
@@ -65,94 +59,6 @@ class OfferRefused(ChatError):
 
     def __init__(self, message: str, *, code: str = "offer_refused") -> None:
         super().__init__(code, message)
-
-
-def audit(
-    *,
-    action: AuditAction,
-    site_id: int,
-    actor: str,
-    now: datetime,
-    cart: Cart | None = None,
-    offer: Offer | None = None,
-    grant: Any = None,
-    policy_version_id: int | None = None,
-    kind: str = "",
-    amount: Decimal | None = None,
-    currency: str = "",
-    outcome: str = "",
-) -> AuditEntry:
-    return AuditEntry.objects.create(
-        site_id=site_id,
-        at=now,
-        action=action,
-        actor=actor[:120],
-        cart=cart,
-        offer=offer,
-        grant=grant,
-        policy_version_id=policy_version_id or (offer.policy_version_id if offer else None),
-        kind=kind or (offer.kind if offer else ""),
-        amount=amount if amount is not None else (offer.amount if offer else None),
-        currency=currency or (offer.currency if offer else ""),
-        outcome=outcome[:300],
-    )
-
-
-def _stall_reason(conversation: Conversation) -> str:
-    invitation = conversation.invitation
-    return invitation.stall_reason if invitation else ""
-
-
-def remedies_for(
-    *, agent: AgentProfile, conversation: Conversation, now: datetime
-) -> dict[str, Any]:
-    """What the agent may offer in this conversation now: every remedy, allowed with its
-    bound and policy, or not allowed with the reason (the console's remedies panel)."""
-    cart = conversation.cart
-    if cart is None:
-        raise NotFound("cart")
-    specs = current_specs(site_id=conversation.site_id)
-    site = cart.site
-    ctx = evaluation_context(
-        cart=cart,
-        agent=agent,
-        stall_reason=_stall_reason(conversation),
-        now=now,
-        policy_ids=[s.policy_id for s in specs],
-        timezone=site.timezone,
-    )
-    evaluation = evaluate(ctx, specs)
-    remedies = []
-    for decision in evaluation.decisions:
-        item: dict[str, Any] = {
-            "kind": decision.kind.value,
-            "label": REMEDY_LABELS[decision.kind],
-            "allowed": decision.allowed,
-        }
-        if isinstance(decision, Allowed):
-            item.update(
-                bound=str(decision.bound.amount) if decision.bound else None,
-                currency=decision.bound.currency if decision.bound else cart.currency,
-                policy_name=decision.policy_name,
-                policy_version_id=decision.policy_version_id,
-                approval_above=str(decision.approval_above.amount)
-                if decision.approval_above
-                else None,
-                exclusive=decision.exclusive,
-                gift_sku=decision.gift_sku,
-                hold_hours=decision.hold_hours,
-                explanation=f"Allowed by policy “{decision.policy_name}”.",
-            )
-        else:
-            item.update(reason_code=decision.reason.code, explanation=decision.reason.message())
-        remedies.append(item)
-    return {
-        "conversation_id": conversation.pk,
-        "currency": cart.currency,
-        "flagged_for_farming": ctx.shopper.flagged_for_farming,
-        "segment": ctx.shopper.segment.value,
-        "remedies": remedies,
-    }
 
 
 def _counter(policy_id: int, period: str, start: Any, agent_key: int) -> int:
@@ -214,7 +120,7 @@ def _reserve(
     return reserved
 
 
-def release_reservation(*, offer: Offer, now: datetime) -> bool:
+def reservation_release(*, offer: Offer, now: datetime) -> bool:
     """Give the offer's reserved amount back to its budgets — exactly once, whoever
     calls (decline, expiry, denial, refused acceptance, the repair pass) and however often.
 
@@ -234,7 +140,7 @@ def release_reservation(*, offer: Offer, now: datetime) -> bool:
     return True
 
 
-def totals_after(
+def offer_totals(
     *, cart: Cart, kind: RemedyKind, amount: Decimal | None
 ) -> tuple[Decimal, Decimal]:
     """The cart total before and after the remedy (confirmation: show the new total)."""
@@ -273,7 +179,7 @@ def offer_authorize(
             pk=conversation_id, site_id=agent.site_id
         ).first()
         if conversation is not None:
-            audit(
+            audit_record(
                 action=AuditAction.OFFER_REFUSED,
                 site_id=agent.site_id,
                 actor=f"agent {agent.display_name}",
@@ -289,8 +195,35 @@ def offer_authorize(
 def _offer_authorize(
     *, agent: AgentProfile, conversation_id: int, kind: str, amount: Any, now: datetime
 ) -> Offer:
-    # Locks the conversation, then its cart (cartassist.locks: only their own rows; the
-    # joined invitation and site stay unlocked, so ingestion for the site goes on).
+    """Steps 1–5 of ``offer_authorize``, in its transaction."""
+    conversation, cart = _chat_locked(agent=agent, conversation_id=conversation_id)
+    remedy = _remedy_kind(kind)
+    decision = _remedy_allowed(
+        cart=cart, agent=agent, conversation=conversation, remedy=remedy, now=now
+    )
+    value = _offer_amount(decision=decision, remedy=remedy, amount=amount, currency=cart.currency)
+    version = PolicyVersion.objects.get(pk=decision.policy_version_id)
+    reserved = (
+        _reserve(version=version, agent=agent, amount=value, now=now, timezone=cart.site.timezone)
+        if value is not None
+        else []
+    )
+    return _offer_create(
+        conversation=conversation,
+        cart=cart,
+        agent=agent,
+        version=version,
+        decision=decision,
+        value=value,
+        reserved=reserved,
+        now=now,
+    )
+
+
+def _chat_locked(*, agent: AgentProfile, conversation_id: int) -> tuple[Conversation, Cart]:
+    """Step 1: lock the conversation, then its cart (cartassist.locks: only their own rows;
+    the joined invitation and site stay unlocked, so ingestion for the site goes on). Only
+    an active conversation of this agent (or a supervisor) with a cart gets an offer."""
     conversation = (
         for_update(Conversation.objects.select_related("invitation"))
         .filter(pk=conversation_id, site_id=agent.site_id)
@@ -303,61 +236,88 @@ def _offer_authorize(
     if conversation.cart_id is None:
         raise OfferRefused("This conversation has no cart.")
     cart = for_update(Cart.objects.select_related("site")).get(pk=conversation.cart_id)
+    return conversation, cart
+
+
+def _remedy_kind(kind: str) -> RemedyKind:
     try:
-        remedy = RemedyKind(kind)
+        return RemedyKind(kind)
     except ValueError as exc:
         raise OfferRefused(f"Unknown remedy {str(kind)[:30]!r}.") from exc
 
-    specs = current_specs(site_id=cart.site_id)
-    ctx = evaluation_context(
-        cart=cart,
-        agent=agent,
-        stall_reason=_stall_reason(conversation),
-        now=now,
-        policy_ids=[s.policy_id for s in specs],
-        timezone=cart.site.timezone,
+
+def _remedy_allowed(
+    *,
+    cart: Cart,
+    agent: AgentProfile,
+    conversation: Conversation,
+    remedy: RemedyKind,
+    now: datetime,
+) -> Allowed:
+    """Step 2: the remedies list (the console's panel) on the rows just locked; the
+    remedy must be allowed."""
+    remedies = remedies_list(
+        cart=cart, agent=agent, stall_reason=conversation_stall_reason(conversation), now=now
     )
-    decision = evaluate(ctx, specs).for_kind(remedy)
+    decision = remedies.evaluation.for_kind(remedy)
     if isinstance(decision, NotAllowed):
         raise OfferRefused(decision.reason.message())
+    return decision
 
-    value: Decimal | None = None
-    if decision.bound is not None:
-        if remedy is RemedyKind.FREE_GIFT:
-            value = decision.bound.amount  # a gift is all or nothing
-        else:
-            if amount is None or amount == "":
-                raise OfferRefused(f"Enter an amount up to {decision.bound}.")
-            try:
-                value = parse_amount(amount, cart.currency)
-            except MoneyError as exc:
-                raise OfferRefused(f"Amount: {exc}.") from exc
-            if value <= 0:
-                raise OfferRefused("The amount must be above zero.")
-            if value > decision.bound.amount:
-                raise OfferRefused(
-                    f"{Money(value, cart.currency)} is above the {decision.bound} that policy "
-                    f"“{decision.policy_name}” allows here."
-                )
-    version = PolicyVersion.objects.get(pk=decision.policy_version_id)
+
+def _offer_amount(
+    *, decision: Allowed, remedy: RemedyKind, amount: Any, currency: str
+) -> Decimal | None:
+    """Step 2 (amount): none for a remedy without a bound (holding stock), a gift's whole
+    value, or the agent's amount: exact in the cart's currency, above zero, within the
+    bound."""
+    bound = decision.bound
+    if bound is None:
+        return None
+    if remedy is RemedyKind.FREE_GIFT:
+        return bound.amount  # a gift is all or nothing
+    if amount is None or amount == "":
+        raise OfferRefused(f"Enter an amount up to {bound}.")
+    try:
+        value = parse_amount(amount, currency)
+    except MoneyError as exc:
+        raise OfferRefused(f"Amount: {exc}.") from exc
+    if value <= 0:
+        raise OfferRefused("The amount must be above zero.")
+    if value > bound.amount:
+        raise OfferRefused(
+            f"{Money(value, currency)} is above the {bound} that policy "
+            f"“{decision.policy_name}” allows here."
+        )
+    return value
+
+
+def _offer_create(
+    *,
+    conversation: Conversation,
+    cart: Cart,
+    agent: AgentProfile,
+    version: PolicyVersion,
+    decision: Allowed,
+    value: Decimal | None,
+    reserved: list[int],
+    now: datetime,
+) -> Offer:
+    """Steps 3 and 5: store the offer (waiting for a supervisor above the approval
+    threshold) with its audit entry, and publish it."""
     needs_approval = (
         value is not None
         and decision.approval_above is not None
         and value > decision.approval_above.amount
     )
-    reserved = (
-        _reserve(version=version, agent=agent, amount=value, now=now, timezone=cart.site.timezone)
-        if value is not None
-        else []
-    )
-    before, after = totals_after(cart=cart, kind=remedy, amount=value)
+    before, after = offer_totals(cart=cart, kind=decision.kind, amount=value)
     offer = Offer.objects.create(
         site_id=cart.site_id,
         conversation=conversation,
         cart=cart,
         agent=agent,
         policy_version=version,
-        kind=remedy.value,
+        kind=decision.kind.value,
         amount=value,
         currency=cart.currency,
         gift_sku=decision.gift_sku,
@@ -370,7 +330,7 @@ def _offer_authorize(
         created_at=now,
         expires_at=now + settings.CARTASSIST_OFFER_TTL,
     )
-    audit(
+    audit_record(
         action=AuditAction.APPROVAL_REQUESTED if needs_approval else AuditAction.OFFER_CREATED,
         site_id=cart.site_id,
         actor=f"agent {agent.display_name}",
@@ -432,6 +392,88 @@ def offer_publish(offer: Offer) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Transition:
+    """What moving an offer from one status to another does besides the status."""
+
+    action: AuditAction  # the audit entry it records
+    releases: bool  # gives the reservation back, in the same transaction (docs/adr/0009)
+    issues_grant: bool = False
+
+
+# Every status change an offer may make after it was created; any other is refused.
+OFFER_TRANSITIONS: dict[tuple[str, str], Transition] = {
+    (OfferStatus.PENDING_APPROVAL, OfferStatus.OFFERED): Transition(
+        AuditAction.OFFER_APPROVED, releases=False
+    ),
+    (OfferStatus.PENDING_APPROVAL, OfferStatus.DENIED): Transition(
+        AuditAction.OFFER_DENIED, releases=True
+    ),
+    (OfferStatus.PENDING_APPROVAL, OfferStatus.EXPIRED): Transition(
+        AuditAction.OFFER_EXPIRED, releases=True
+    ),
+    (OfferStatus.OFFERED, OfferStatus.ACCEPTED): Transition(
+        AuditAction.OFFER_ACCEPTED, releases=False, issues_grant=True
+    ),
+    (OfferStatus.OFFERED, OfferStatus.REFUSED_ON_ACCEPT): Transition(
+        AuditAction.ACCEPT_REFUSED, releases=True
+    ),
+    (OfferStatus.OFFERED, OfferStatus.DECLINED): Transition(
+        AuditAction.OFFER_DECLINED, releases=True
+    ),
+    (OfferStatus.OFFERED, OfferStatus.EXPIRED): Transition(
+        AuditAction.OFFER_EXPIRED, releases=True
+    ),
+}
+
+
+def offer_transition(
+    *,
+    offer: Offer,
+    status: OfferStatus,
+    actor: str,
+    outcome: str,
+    now: datetime,
+    cart: Cart | None = None,
+    changes: Mapping[str, Any] | None = None,
+) -> Offer:
+    """Move ``offer`` to ``status``: the one way every path (approve, deny, accept, refused
+    acceptance, decline, expire) changes an offer's status.
+
+    The caller has locked the offer (in the order of ``cartassist.locks``) inside its
+    transaction; everything below commits with it or not at all.
+    1. The move must be in ``OFFER_TRANSITIONS``; any other raises ``invalid_state``.
+    2. Save the status with the fields in ``changes``, and only those.
+    3. Record the audit entry the table names (``cart``: the caller's locked row, if any).
+    4. If the table says so, release the reservation (counters locked after the offer)
+       or issue the grant.
+    5. Publish the offer once the transaction commits.
+    """
+    transition = OFFER_TRANSITIONS.get((offer.status, status))
+    if transition is None:
+        raise ChatError("invalid_state", "This offer is no longer open.")
+    fields = dict(changes or {})
+    offer.status = status
+    for field, value in fields.items():
+        setattr(offer, field, value)
+    offer.save(update_fields=["status", *fields])
+    audit_record(
+        action=transition.action,
+        site_id=offer.site_id,
+        actor=actor,
+        now=now,
+        cart=cart or offer.cart,
+        offer=offer,
+        outcome=outcome,
+    )
+    if transition.releases:
+        reservation_release(offer=offer, now=now)
+    if transition.issues_grant:
+        grant_issue(offer=offer, now=now)
+    offer_publish(offer)
+    return offer
+
+
 def _offer_for_visitor(*, site_id: int, visitor_id: str, offer_id: int, lock: bool) -> Offer:
     qs = Offer.objects.select_related("conversation", "policy_version")
     if lock:
@@ -445,9 +487,8 @@ def _offer_for_visitor(*, site_id: int, visitor_id: str, offer_id: int, lock: bo
 def offer_accept(*, site_id: int, visitor_id: str, offer_id: int, now: datetime) -> Offer:
     """The shopper accepts: re-check the offer against the cart as it is now, then issue
     the grant. A cart that changed so that the policy no longer applies (or the total
-    would go negative) refuses the acceptance with the reason and releases the budget."""
-    from policies.services.grants import grant_issue
-
+    would go negative) refuses the acceptance with the reason and releases the budget.
+    Accepting again returns the accepted offer."""
     with transaction.atomic():
         offer = _offer_for_visitor(
             site_id=site_id, visitor_id=visitor_id, offer_id=offer_id, lock=False
@@ -464,39 +505,25 @@ def offer_accept(*, site_id: int, visitor_id: str, offer_id: int, now: datetime)
             raise ChatError("invalid_state", "This offer is no longer open.")
         refusal = _acceptance_refusal(offer, cart, now)
         if refusal:
-            offer.status = OfferStatus.REFUSED_ON_ACCEPT
-            offer.refusal_reason = refusal
-        else:
-            offer.status = OfferStatus.ACCEPTED
-            before, after = totals_after(
-                cart=cart, kind=RemedyKind(offer.kind), amount=offer.amount
+            return offer_transition(
+                offer=offer,
+                status=OfferStatus.REFUSED_ON_ACCEPT,
+                actor="shopper",
+                outcome=refusal,
+                now=now,
+                cart=cart,
+                changes={"responded_at": now, "refusal_reason": refusal},
             )
-            offer.total_before, offer.total_after = before, after
-        offer.responded_at = now
-        offer.save(
-            update_fields=[
-                "status",
-                "refusal_reason",
-                "responded_at",
-                "total_before",
-                "total_after",
-            ]
-        )
-        audit(
-            action=AuditAction.ACCEPT_REFUSED if refusal else AuditAction.OFFER_ACCEPTED,
-            site_id=site_id,
+        before, after = offer_totals(cart=cart, kind=RemedyKind(offer.kind), amount=offer.amount)
+        return offer_transition(
+            offer=offer,
+            status=OfferStatus.ACCEPTED,
             actor="shopper",
+            outcome="accepted",
             now=now,
             cart=cart,
-            offer=offer,
-            outcome=refusal or "accepted",
+            changes={"responded_at": now, "total_before": before, "total_after": after},
         )
-        if refusal:
-            release_reservation(offer=offer, now=now)
-        else:
-            grant_issue(offer=offer, now=now)
-        offer_publish(offer)
-    return offer
 
 
 def _acceptance_refusal(offer: Offer, cart: Cart, now: datetime) -> str:
@@ -505,7 +532,7 @@ def _acceptance_refusal(offer: Offer, cart: Cart, now: datetime) -> str:
     ctx = evaluation_context(
         cart=cart,
         agent=offer.agent,
-        stall_reason=_stall_reason(offer.conversation),
+        stall_reason=conversation_stall_reason(offer.conversation),
         now=now,
         policy_ids=[spec.policy_id],
         timezone=cart.site.timezone,
@@ -526,29 +553,22 @@ def _acceptance_refusal(offer: Offer, cart: Cart, now: datetime) -> str:
 
 
 def offer_decline(*, site_id: int, visitor_id: str, offer_id: int, now: datetime) -> Offer:
+    """The shopper declines an open offer; its budget is released. Declining again
+    returns the declined offer."""
     with transaction.atomic():
         offer = _offer_for_visitor(
             site_id=site_id, visitor_id=visitor_id, offer_id=offer_id, lock=True
         )
         if offer.status == OfferStatus.DECLINED:
             return offer
-        if offer.status != OfferStatus.OFFERED:
-            raise ChatError("invalid_state", "This offer is no longer open.")
-        offer.status = OfferStatus.DECLINED
-        offer.responded_at = now
-        offer.save(update_fields=["status", "responded_at"])
-        audit(
-            action=AuditAction.OFFER_DECLINED,
-            site_id=site_id,
-            actor="shopper",
-            now=now,
-            cart=offer.cart,
+        return offer_transition(
             offer=offer,
+            status=OfferStatus.DECLINED,
+            actor="shopper",
             outcome="declined",
+            now=now,
+            changes={"responded_at": now},
         )
-        release_reservation(offer=offer, now=now)
-        offer_publish(offer)
-    return offer
 
 
 def offer_review(*, supervisor: AgentProfile, offer_id: int, approve: bool, now: datetime) -> Offer:
@@ -565,24 +585,17 @@ def offer_review(*, supervisor: AgentProfile, offer_id: int, approve: bool, now:
             raise NotFound("offer")
         if offer.status != OfferStatus.PENDING_APPROVAL:
             raise ChatError("invalid_state", "This offer is not waiting for approval.")
-        offer.status = OfferStatus.OFFERED if approve else OfferStatus.DENIED
-        offer.approved_by = supervisor
+        changes: dict[str, Any] = {"approved_by": supervisor}
         if approve:
-            offer.expires_at = now + settings.CARTASSIST_OFFER_TTL
-        offer.save(update_fields=["status", "approved_by", "expires_at"])
-        audit(
-            action=AuditAction.OFFER_APPROVED if approve else AuditAction.OFFER_DENIED,
-            site_id=offer.site_id,
-            actor=f"supervisor {supervisor.display_name}",
-            now=now,
-            cart=offer.cart,
+            changes["expires_at"] = now + settings.CARTASSIST_OFFER_TTL
+        return offer_transition(
             offer=offer,
+            status=OfferStatus.OFFERED if approve else OfferStatus.DENIED,
+            actor=f"supervisor {supervisor.display_name}",
             outcome="approved" if approve else "denied",
+            now=now,
+            changes=changes,
         )
-        if not approve:
-            release_reservation(offer=offer, now=now)
-        offer_publish(offer)
-    return offer
 
 
 def offers_expire(*, now: datetime) -> BatchResult:
@@ -602,21 +615,11 @@ def offers_expire(*, now: datetime) -> BatchResult:
 
 def _offer_expire(*, offer_id: int, now: datetime) -> bool:
     offer = for_update(Offer.objects.select_related("conversation")).get(pk=offer_id)
-    if offer.status not in (OfferStatus.OFFERED, OfferStatus.PENDING_APPROVAL):
-        return False
-    offer.status = OfferStatus.EXPIRED
-    offer.save(update_fields=["status"])
-    audit(
-        action=AuditAction.OFFER_EXPIRED,
-        site_id=offer.site_id,
-        actor="system",
-        now=now,
-        cart=offer.cart,
-        offer=offer,
-        outcome="expired",
+    if (offer.status, OfferStatus.EXPIRED) not in OFFER_TRANSITIONS:
+        return False  # answered meanwhile
+    offer_transition(
+        offer=offer, status=OfferStatus.EXPIRED, actor="system", outcome="expired", now=now
     )
-    release_reservation(offer=offer, now=now)
-    offer_publish(offer)
     return True
 
 
@@ -637,7 +640,7 @@ def reservations_repair(*, now: datetime, limit: int = 1000) -> BatchResult:
 
 def _reservation_repair(*, offer_id: int, now: datetime) -> bool:
     offer = for_update(Offer.objects.all()).get(pk=offer_id)
-    if offer.status not in UNACCEPTED_FINISHED or not release_reservation(offer=offer, now=now):
+    if offer.status not in UNACCEPTED_FINISHED or not reservation_release(offer=offer, now=now):
         return False
     logger.warning(
         "released the reservation of %s offer %d (%s %s) left held",

@@ -1,7 +1,9 @@
-"""Policy versions: every save of a policy appends an immutable snapshot."""
+"""Policy versions: every save of a policy appends an immutable snapshot; a policy that
+nothing names can be deleted with its versions."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +12,7 @@ from django.db.models import Max
 
 from cartassist.locks import for_update
 from policies.models import Policy, PolicyVersion
+from policies.selectors import policy_in_use
 from policies.specs import raw_spec, spec_of
 
 
@@ -36,3 +39,23 @@ def policy_version_create(*, policy: Policy, user: Any, now: datetime) -> Policy
         spec_of(version)  # refuses an invalid spec before it becomes current
         Policy.objects.filter(pk=policy.pk).update(current_version=version)
     return version
+
+
+def policies_delete(*, policy_ids: Iterable[int]) -> list[int]:
+    """Delete every named policy that no offer, grant or audit entry names
+    (``policy_in_use``), with its versions, in one transaction; a policy in use stays
+    (switch it off instead). Returns the ids deleted.
+
+    1. Unset the current version (it points at a version, which points back).
+    2. Delete the versions, then the policy.
+    """
+    deleted = []
+    with transaction.atomic():
+        for policy in Policy.objects.filter(pk__in=list(policy_ids)):
+            if policy_in_use(policy):
+                continue
+            Policy.objects.filter(pk=policy.pk).update(current_version=None)
+            PolicyVersion.objects.filter(policy=policy).delete()
+            deleted.append(policy.pk)
+            policy.delete()
+    return deleted

@@ -308,6 +308,23 @@ def test_an_unused_policy_is_deleted_with_its_versions(superuser_client, site):
     assert Policy.objects.count() == PolicyVersion.objects.count() == 0
 
 
+def test_unused_policies_selected_on_the_list_are_deleted_with_their_versions(
+    superuser_client, site
+):
+    # given
+    first, second = make_policy(site), make_policy(site, name="Second")
+
+    # when
+    response = superuser_client.post(
+        LIST_URL,
+        {"action": "delete_selected", "_selected_action": [first.pk, second.pk], "post": "yes"},
+    )
+
+    # then
+    assert response.status_code == 302
+    assert Policy.objects.count() == PolicyVersion.objects.count() == 0
+
+
 # --- the simulator ----------------------------------------------------------------------
 
 

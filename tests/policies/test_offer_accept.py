@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from cartassist.models import Cart
 from policies.models import AuditAction, AuditEntry, BudgetPeriod, Grant, Offer, OfferStatus
-from policies.services.offers import offer_accept, offer_authorize, release_reservation
+from policies.services.offers import offer_accept, offer_authorize, reservation_release
 from tests.fixtures.policies import counters, make_chat, make_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("chat_settings")]
@@ -67,7 +67,7 @@ def test_cart_below_the_policy_minimum_refuses_acceptance_and_releases_the_budge
 
     # when
     refused = accept(site, offer)
-    released_again = release_reservation(offer=refused, now=timezone.now())
+    released_again = reservation_release(offer=refused, now=timezone.now())
 
     # then
     assert refused.status == OfferStatus.REFUSED_ON_ACCEPT

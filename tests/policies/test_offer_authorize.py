@@ -27,7 +27,7 @@ from policies.services.offers import (
     offer_decline,
     offer_review,
     offers_expire,
-    release_reservation,
+    reservation_release,
 )
 from tests.fixtures.agents import make_agent, receive
 from tests.fixtures.policies import counters, make_chat, make_policy, offer_rows
@@ -303,7 +303,7 @@ def test_decline_releases_exactly_once(site):
 
     # when
     declined = offer_decline(site_id=site.pk, visitor_id="visitor-1", offer_id=offer.pk, now=now)
-    released_again = release_reservation(offer=declined, now=now)
+    released_again = reservation_release(offer=declined, now=now)
     declined_again = offer_decline(
         site_id=site.pk, visitor_id="visitor-1", offer_id=offer.pk, now=now
     )
@@ -329,7 +329,7 @@ def test_expiry_releases_exactly_once(site):
     # when
     first = offers_expire(now=later)
     second = offers_expire(now=later)
-    released_again = release_reservation(offer=offer, now=later)
+    released_again = reservation_release(offer=offer, now=later)
 
     # then
     assert (first.done, first.failed, second.done, released_again) == (1, 0, 0, False)

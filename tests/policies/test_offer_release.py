@@ -59,7 +59,7 @@ def release_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(**kwargs: Any) -> bool:
         raise ReleaseFails
 
-    monkeypatch.setattr(offers_module, "release_reservation", fail)
+    monkeypatch.setattr(offers_module, "reservation_release", fail)
 
 
 def decline(site: Site, chat: Chat, offer: Offer) -> Any:

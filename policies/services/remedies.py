@@ -1,0 +1,180 @@
+"""The remedies list: what an agent may offer for a cart now, and why (not).
+
+One evaluation for every place that asks: the console's remedies panel, the policy
+simulator, and ``offer_authorize`` (which evaluates again on the rows it locked). Each
+builds its context through ``policies.services.context`` and evaluates the site's current
+policy versions, so the simulator cannot disagree with what an agent sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from agents.errors import NotFound
+from agents.models import AgentProfile, Conversation
+from cartassist.models import Cart, Site
+from policies.engine import (
+    Allowed,
+    CartFacts,
+    Evaluation,
+    EvaluationContext,
+    PolicySpec,
+    RemedyDecision,
+    RemedyKind,
+    Segment,
+    evaluate,
+)
+from policies.models import PolicyVersion
+from policies.services.context import (
+    AgentLike,
+    cart_stall_reason,
+    conversation_stall_reason,
+    entered_cart_context,
+    evaluation_context,
+)
+from policies.specs import current_versions, spec_of
+
+REMEDY_LABELS = {
+    RemedyKind.WAIVE_DELIVERY: "Waive the delivery charge",
+    RemedyKind.REDUCE_DELIVERY: "Reduce the delivery charge",
+    RemedyKind.DISCOUNT: "Discount",
+    RemedyKind.FREE_GIFT: "Free gift",
+    RemedyKind.HOLD_STOCK: "Hold stock",
+}
+
+
+@dataclass(frozen=True)
+class RemedyOption:
+    """One remedy: the engine's decision, its label, and the number of the policy version
+    that allows it (None when not allowed)."""
+
+    decision: RemedyDecision
+    label: str
+    policy_version_number: int | None
+
+
+@dataclass(frozen=True)
+class RemediesList:
+    """Every remedy for one situation, with the context it was decided on."""
+
+    context: EvaluationContext
+    evaluation: Evaluation
+    policies: int  # how many policy versions were considered
+    options: tuple[RemedyOption, ...]
+
+
+def _remedies_list(
+    ctx: EvaluationContext, specs: list[PolicySpec], versions: list[PolicyVersion]
+) -> RemediesList:
+    evaluation = evaluate(ctx, specs)
+    numbers = {version.pk: version.number for version in versions}
+    options = tuple(
+        RemedyOption(
+            decision=decision,
+            label=REMEDY_LABELS[decision.kind],
+            policy_version_number=(
+                numbers.get(decision.policy_version_id) if isinstance(decision, Allowed) else None
+            ),
+        )
+        for decision in evaluation.decisions
+    )
+    return RemediesList(ctx, evaluation, len(specs), options)
+
+
+def remedies_list(
+    *, cart: Cart, agent: AgentLike, stall_reason: str | None, now: datetime
+) -> RemediesList:
+    """What ``agent`` may offer for ``cart`` stalled for ``stall_reason`` now.
+
+    1. The site's current policy versions (inactive ones too: "switched off" is a
+       reason worth showing).
+    2. The context from the stored cart, shopper, spend and earlier offers
+       (``evaluation_context``); a ``stall_reason`` of None is the one an agent chatting
+       about the cart is given (``cart_stall_reason``).
+    3. ``evaluate``: every remedy allowed with its bound, or not allowed with the reason.
+    Reads only; changes nothing.
+    """
+    versions = current_versions(site_id=cart.site_id)
+    specs = [spec_of(version) for version in versions]
+    ctx = evaluation_context(
+        cart=cart,
+        agent=agent,
+        stall_reason=cart_stall_reason(cart) if stall_reason is None else stall_reason,
+        now=now,
+        policy_ids=[spec.policy_id for spec in specs],
+        timezone=cart.site.timezone,
+    )
+    return _remedies_list(ctx, specs, versions)
+
+
+def entered_cart_remedies_list(
+    *,
+    site: Site,
+    cart: CartFacts,
+    segment: Segment,
+    agent: AgentLike,
+    stall_reason: str,
+    now: datetime,
+) -> RemediesList:
+    """``remedies_list`` for a cart that is not stored (typed into the policy simulator):
+    the same policies and spend, the context from ``entered_cart_context``."""
+    versions = current_versions(site_id=site.pk)
+    specs = [spec_of(version) for version in versions]
+    ctx = entered_cart_context(
+        cart=cart,
+        segment=segment,
+        agent=agent,
+        stall_reason=stall_reason,
+        now=now,
+        policy_ids=[spec.policy_id for spec in specs],
+        timezone=site.timezone,
+    )
+    return _remedies_list(ctx, specs, versions)
+
+
+def _panel_item(option: RemedyOption, currency: str) -> dict[str, Any]:
+    decision = option.decision
+    item: dict[str, Any] = {
+        "kind": decision.kind.value,
+        "label": option.label,
+        "allowed": decision.allowed,
+    }
+    if isinstance(decision, Allowed):
+        bound, approval = decision.bound, decision.approval_above
+        item.update(
+            bound=str(bound.amount) if bound else None,
+            currency=bound.currency if bound else currency,
+            policy_name=decision.policy_name,
+            policy_version_id=decision.policy_version_id,
+            approval_above=str(approval.amount) if approval else None,
+            exclusive=decision.exclusive,
+            gift_sku=decision.gift_sku,
+            hold_hours=decision.hold_hours,
+            explanation=f"Allowed by policy “{decision.policy_name}”.",
+        )
+    else:
+        item.update(reason_code=decision.reason.code, explanation=decision.reason.message())
+    return item
+
+
+def conversation_remedies_list(
+    *, agent: AgentProfile, conversation: Conversation, now: datetime
+) -> dict[str, Any]:
+    """The console's remedies panel: ``remedies_list`` for the chat's cart, its agent and
+    the stall reason of the invitation the shopper answered (``conversation_stall_reason``)."""
+    cart = conversation.cart
+    if cart is None:
+        raise NotFound("cart")
+    remedies = remedies_list(
+        cart=cart, agent=agent, stall_reason=conversation_stall_reason(conversation), now=now
+    )
+    shopper = remedies.context.shopper
+    return {
+        "conversation_id": conversation.pk,
+        "currency": cart.currency,
+        "flagged_for_farming": shopper.flagged_for_farming,
+        "segment": shopper.segment.value,
+        "remedies": [_panel_item(option, cart.currency) for option in remedies.options],
+    }
