@@ -1,18 +1,25 @@
 // The seq logic of the widget (static/widget/chat.js) and the console
-// (static/console/console.js): run with `node --test tests/js/` (tests/test_js.py runs it
+// (static/widget/protocol.js, imported by static/console/frames.js): run with `node --test tests/js/` (tests/test_js.py runs it
 // in the pytest suite). docs/REALTIME.md, "Delivery": a client never drops a seq it has
 // not seen; it ignores one it has; after a gap it asks for the missing ones with `sync`.
-"use strict";
+import test from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import vm from "node:vm";
 
-const test = require("node:test");
-const assert = require("node:assert/strict");
+import { seqStep as consoleSeqStep } from "../../static/widget/protocol.js";
 
-// Both scripts are browser IIFEs: loaded here without a page, they export seqStep and stop.
-globalThis.window = {};
-globalThis.document = { getElementById: () => null, body: null };
+// The widget's chat is still a browser IIFE: run here without a page, it exports seqStep
+// and stops.
+const widget = { exports: {} };
+vm.runInNewContext(readFileSync(new URL("../../static/widget/chat.js", import.meta.url), "utf8"), {
+  module: widget,
+  window: {},
+  document: { getElementById: () => null, body: null },
+});
 const clients = {
-  widget: require("../../static/widget/chat.js").seqStep,
-  console: require("../../static/console/console.js").seqStep,
+  widget: widget.exports.seqStep,
+  console: consoleSeqStep,
 };
 
 /** A client as both scripts are: apply "next", ignore "seen", sync once on a "gap". */

@@ -1,0 +1,38 @@
+import { $, append, clear, el } from "./dom.js";
+
+export function setConnection(kind, text) {
+  var node = $("connection");
+  node.dataset.state = kind;
+  $("connection-text").textContent = text;
+  $("reconnect-now").hidden = kind !== "offline";
+}
+
+var announceTimer = null;
+export function announce(text) {
+  var node = $("announcer");
+  clearTimeout(announceTimer);
+  node.textContent = "";
+  // A fresh text node in a new task so screen readers announce repeats too.
+  announceTimer = setTimeout(function () { node.textContent = text; }, 50);
+}
+
+var toastTimer = null;
+export function showToast(text, kind, link) {
+  var box = $("toast");
+  var p = $("toast-text");
+  clear(p);
+  append(p, text);
+  if (link) {
+    append(p, " ");
+    append(p, el("a", { href: link.href }, link.text));
+  }
+  box.dataset.kind = kind || "error";
+  box.setAttribute("role", kind === "ok" ? "status" : "alert");
+  box.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(function () { box.hidden = true; }, kind === "ok" ? 6000 : 15000);
+}
+
+export function hideToast() {
+  $("toast").hidden = true;
+}
