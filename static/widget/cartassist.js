@@ -6,8 +6,10 @@
  *           data-site-key="pk_…" async></script>
  *
  * Layout: small modules inside one closure, each with one job (util → storage →
- * identity → queue → transport → sender → api). Other CartAssist scripts (the chat)
- * live in their own files and reach the core through CartAssist.onReady(fn).
+ * identity → queue → transport → sender → api). This file is a classic script, so that
+ * the tag shops paste keeps working as documented; the live chat is ES modules in this
+ * folder (chat.js and its imports), imported after init, which reach the core through
+ * CartAssist.onReady(fn).
  *
  * Delivery is at-least-once: an event leaves the queue (kept in localStorage, so it
  * survives navigation) only when the server has answered "stored" or "duplicate" for
@@ -608,6 +610,7 @@
   var readyCallbacks = [];
   var trackedCallbacks = [];
   var listeners = {}; // CartAssist.on(name, fn)
+  var chatRequested = false;
 
   function scriptTag() {
     var current = document.currentScript;
@@ -728,16 +731,19 @@
     loadChat();
   }
 
-  /** The live chat is its own file, loaded after init unless switched off (chat: false). */
+  /**
+   * The live chat is ES modules next to this file (chat.js and what it imports), loaded
+   * after init unless switched off (chat: false). This file stays a classic script: it is
+   * what shops paste, and it must work synchronously (docs/adr/0014).
+   */
   function loadChat() {
     var chat = site.options.chat;
     if (chat === false || chat === "false" || chat === "off" || chat === "0") return;
-    if (api.__chatLoaded || document.querySelector("script[data-cartassist-chat]")) return;
-    var script = document.createElement("script");
-    script.src = site.chatSrc;
-    script.async = true;
-    script.setAttribute("data-cartassist-chat", "");
-    (document.head || document.documentElement).appendChild(script);
+    if (api.__chatLoaded || chatRequested) return;
+    chatRequested = true;
+    import(site.chatSrc).catch(function (error) {
+      util.warn("the live chat could not be loaded:", error);
+    });
   }
 
   /**

@@ -1,0 +1,211 @@
+/*! CartAssist storefront widget, live chat: the visitor token and the socket. */
+
+var PING_MS = 25 * 1000;
+var RECONNECT_BASE_MS = 1000;
+var RECONNECT_MAX_MS = 30 * 1000;
+var TOKEN_MARGIN_MS = 60 * 1000; // fetch a new token this long before it expires
+var CLOSE_UNAUTHORISED = 4401;
+var CLOSE_FORBIDDEN = 4403;
+
+// ------------------------------------------------------------ session (token)
+export function createSession(core, store, siteKey, apiBase) {
+  var inFlight = null;
+
+  function valid(saved) {
+    return (
+      saved &&
+      saved.visitor_id === core.visitorId() &&
+      typeof saved.token === "string" &&
+      Date.parse(saved.expires_at) - Date.now() > TOKEN_MARGIN_MS
+    );
+  }
+
+  /** Resolves with {token, socket_url} or rejects with {status}. */
+  function token() {
+    var saved = store.get("token");
+    if (valid(saved)) return Promise.resolve(saved);
+    if (inFlight) return inFlight;
+    var body = JSON.stringify({ site_key: siteKey, visitor_id: core.visitorId() });
+    inFlight = window
+      .fetch(apiBase + "/api/v1/widget/session", {
+        method: "POST",
+        headers: { "Content-Type": "text/plain" }, // a simple request: no preflight
+        body: body,
+        credentials: "omit",
+        mode: "cors",
+      })
+      .then(
+        function (response) {
+          return response.json().then(
+            function (json) {
+              if (response.status !== 200 || !json || typeof json.token !== "string") {
+                throw { status: response.status };
+              }
+              var saved = {
+                token: json.token,
+                expires_at: json.expires_at,
+                socket_url: json.socket_url || "/ws/widget/",
+                visitor_id: core.visitorId(),
+              };
+              store.set("token", saved);
+              return saved;
+            },
+            function () {
+              throw { status: response.status };
+            }
+          );
+        },
+        function () {
+          throw { status: 0 };
+        }
+      )
+      .then(
+        function (saved) {
+          inFlight = null;
+          return saved;
+        },
+        function (error) {
+          inFlight = null;
+          throw error;
+        }
+      );
+    return inFlight;
+  }
+
+  function forget() {
+    store.remove("token");
+  }
+
+  return { token: token, forget: forget };
+}
+
+// ------------------------------------------------------------ socket
+// One WebSocket; reconnects with exponential back-off and jitter; a 4401 close
+// (token expired) fetches a new token; a 4403 (origin not allowed) stops.
+export function createSocket(core, session, apiBase) {
+  var ws = null;
+  var attempt = 0;
+  var timer = null;
+  var pingTimer = null;
+  var stopped = false;
+  var handlers = { open: null, frame: null, down: null };
+
+  function on(name, fn) {
+    handlers[name] = fn;
+  }
+
+  function wsUrl(path, token) {
+    var base = apiBase.replace(/^http/i, "ws");
+    return base + path + (path.indexOf("?") === -1 ? "?" : "&") + "token=" + encodeURIComponent(token);
+  }
+
+  function connect() {
+    if (stopped || ws) return;
+    session.token().then(
+      function (saved) {
+        if (stopped || ws) return;
+        open(wsUrl(saved.socket_url, saved.token));
+      },
+      function (error) {
+        if (error && (error.status === 403 || error.status === 400)) {
+          stop();
+          core.warn("chat off: the site key or this page's origin was refused (HTTP " + error.status + ").");
+          return;
+        }
+        retry();
+      }
+    );
+  }
+
+  function open(url) {
+    var current;
+    try {
+      current = new window.WebSocket(url);
+    } catch (error) {
+      retry();
+      return;
+    }
+    ws = current;
+    current.onopen = function () {
+      attempt = 0;
+      window.clearInterval(pingTimer);
+      pingTimer = window.setInterval(function () {
+        send({ type: "ping" });
+      }, PING_MS);
+      if (handlers.open) handlers.open();
+    };
+    current.onmessage = function (event) {
+      var frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (ignored) {
+        return;
+      }
+      if (frame && typeof frame.type === "string" && handlers.frame) handlers.frame(frame);
+    };
+    current.onclose = function (event) {
+      if (ws !== current) return;
+      ws = null;
+      window.clearInterval(pingTimer);
+      if (handlers.down) handlers.down();
+      if (event.code === CLOSE_FORBIDDEN) {
+        stop();
+        core.warn("chat off: this page's origin is not allowed for the site (close code 4403).");
+        return;
+      }
+      if (event.code === CLOSE_UNAUTHORISED) session.forget();
+      retry();
+    };
+  }
+
+  function retry() {
+    if (stopped || timer !== null) return;
+    attempt += 1;
+    var ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * Math.pow(2, attempt - 1));
+    var delay = ceiling / 2 + Math.random() * (ceiling / 2); // equal jitter
+    timer = window.setTimeout(function () {
+      timer = null;
+      connect();
+    }, delay);
+  }
+
+  /** Reconnect now (the browser says the network is back). */
+  function now() {
+    if (stopped || ws) return;
+    if (timer !== null) window.clearTimeout(timer);
+    timer = null;
+    attempt = 0;
+    connect();
+  }
+
+  function send(frame) {
+    if (!ws || ws.readyState !== 1) return false;
+    try {
+      ws.send(JSON.stringify(frame));
+      return true;
+    } catch (ignored) {
+      return false;
+    }
+  }
+
+  function stop() {
+    stopped = true;
+    if (timer !== null) window.clearTimeout(timer);
+    window.clearInterval(pingTimer);
+    if (ws) {
+      var closing = ws;
+      ws = null;
+      try {
+        closing.close(1000);
+      } catch (ignored) {
+        /* already closed */
+      }
+    }
+  }
+
+  function isOpen() {
+    return !!ws && ws.readyState === 1;
+  }
+
+  return { on: on, connect: connect, send: send, now: now, isOpen: isOpen };
+}
