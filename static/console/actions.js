@@ -7,7 +7,7 @@ import { finishAction, firstChatIndex, selectedChat, startAction, state } from "
 
 export function claim(conversationId) {
   state.claimFocus = conversationId;
-  startAction("Claim", { conversationId: conversationId });
+  startAction("Claim", { conversationId });
   if (!send({ type: "queue.claim", conversation_id: conversationId })) {
     finishAction();
     showToast("Not connected: try again when the console is back online.", "error");
@@ -15,7 +15,7 @@ export function claim(conversationId) {
 }
 
 export function claimTop() {
-  var index = firstChatIndex();
+  const index = firstChatIndex();
   if (index === -1) {
     announce("No chat is waiting in the queue.");
     showToast("No chat is waiting in the queue.", "ok");
@@ -33,7 +33,7 @@ export function reachOut(cartId) {
 }
 
 export function setStatus(status) {
-  if (!send({ type: "status.set", status: status })) {
+  if (!send({ type: "status.set", status })) {
     showToast("Not connected.", "error");
   }
 }
@@ -43,11 +43,11 @@ export function toggleStatus() {
 }
 
 export function classifyFollowUp() {
-  var chat = selectedChat();
-  var reason = $("follow-up-reason").value;
+  const chat = selectedChat();
+  const reason = $("follow-up-reason").value;
   if (!chat || !chat.meta.follow_up || reason === chat.meta.follow_up.reason) return;
   startAction("Classifying the follow-up", { conversationId: chat.id, followUp: true });
-  if (!send({ type: "follow_up.classify", conversation_id: chat.id, reason: reason })) {
+  if (!send({ type: "follow_up.classify", conversation_id: chat.id, reason })) {
     finishAction();
     $("follow-up-reason").value = chat.meta.follow_up.reason;
     showToast("Not connected: the follow-up reason was not saved.", "error");

@@ -11,22 +11,22 @@ import { ABOUT, CART_REFRESH_MS, config, label, state } from "./state.js";
 export function loadCart(chat, opts) {
   opts = opts || {};
   chat.cartLoadedAt = Date.now();
-  var panel = $("cart-panel");
+  const panel = $("cart-panel");
   if (!opts.quiet && chat.id === state.selectedId) panel.setAttribute("aria-busy", "true");
-  return fetchJson(config.conversationUrl + chat.id + "/cart").then(function (cart) {
+  return fetchJson(config.conversationUrl + chat.id + "/cart").then((cart) => {
     chat.cart = cart;
     chat.stallReason = cart.stall_reason || chat.stallReason;
     chat.currency = cart.currency || chat.currency;
     renderChats();
     if (chat.id === state.selectedId && !state.preview) {
-      renderCart(cart, { chat: chat });
+      renderCart(cart, { chat });
       renderChatHead();
     }
-  }).catch(function (error) {
+  }).catch((error) => {
     if (chat.id === state.selectedId && !state.preview && !opts.quiet) {
       renderCartError(error.status === 404 ? "This chat has no cart (or is no longer yours)." : error.message);
     }
-  }).then(function () {
+  }).then(() => {
     panel.setAttribute("aria-busy", "false");
   });
 }
@@ -36,42 +36,43 @@ export function maybeRefreshCart(chat) {
 }
 
 export function previewCart(item) {
-  var cartId = item.cart && item.cart.id;
+  const cartId = item.cart && item.cart.id;
   if (!cartId) return;
-  state.preview = { key: queueKey(item), item: item, cartId: cartId };
+  state.preview = { key: queueKey(item), item, cartId };
   renderQueue();
   $("cart-refresh").hidden = false;
-  var panel = $("cart-panel");
+  const panel = $("cart-panel");
   panel.setAttribute("aria-busy", "true");
-  fetchJson(config.cartUrl + cartId).then(function (cart) {
+  fetchJson(config.cartUrl + cartId).then((cart) => {
     if (!state.preview || state.preview.cartId !== cartId) return;
-    renderCart(cart, { item: item });
-  }).catch(function (error) {
+    renderCart(cart, { item });
+  }).catch((error) => {
     renderCartError(error.message);
-  }).then(function () {
+  }).then(() => {
     panel.setAttribute("aria-busy", "false");
     $("cart-heading").focus();
   });
 }
 
 export function renderCartEmpty() {
-  var panel = $("cart-panel");
+  const panel = $("cart-panel");
   clear(panel);
   panel.appendChild(el("p", { className: "empty-note" }, "Select a chat or a queue item to see its cart."));
 }
 
 function renderCartError(text) {
-  var panel = $("cart-panel");
+  const panel = $("cart-panel");
   clear(panel);
   panel.appendChild(el("p", { className: "panel-error", role: "alert" }, text));
 }
 
 function describeEvent(event, currency) {
-  var d = event.data || {};
+  const d = event.data || {};
   switch (event.type) {
-    case "cart_updated":
-      var lines = Array.isArray(d.lines) ? d.lines.length : 0;
+    case "cart_updated": {
+      const lines = Array.isArray(d.lines) ? d.lines.length : 0;
       return lines + (lines === 1 ? " line" : " lines") + ", subtotal " + money(d.subtotal, d.currency || currency);
+    }
     case "checkout_step":
       return "reached " + label("stage", d.step).toLowerCase();
     case "shipping_quoted":
@@ -88,20 +89,20 @@ function describeEvent(event, currency) {
 }
 
 function earlierText(entry) {
-  var when = parseDate(entry.decided_at);
-  var date = when ? dateFormat.format(when) : "an earlier visit";
-  var about = ABOUT[entry.stall_reason] || label("stall_reason", entry.stall_reason).toLowerCase();
+  const when = parseDate(entry.decided_at);
+  const date = when ? dateFormat.format(when) : "an earlier visit";
+  const about = ABOUT[entry.stall_reason] || label("stall_reason", entry.stall_reason).toLowerCase();
   if (entry.decision === "invited") {
-    var outcome = entry.invitation_status ? " — " + label("invitation_status", entry.invitation_status).toLowerCase() : "";
+    const outcome = entry.invitation_status ? " — " + label("invitation_status", entry.invitation_status).toLowerCase() : "";
     return "Reached out on " + date + " about " + about + outcome;
   }
-  var why = entry.decision === "held_out" ? "held out (control group)" : "not contacted";
+  const why = entry.decision === "held_out" ? "held out (control group)" : "not contacted";
   return "Stalled on " + date + " over " + about + ", " + why;
 }
 
 function dl(rows) {
-  var list = el("dl", { className: "facts" });
-  rows.forEach(function (row) {
+  const list = el("dl", { className: "facts" });
+  rows.forEach((row) => {
     if (!row || row[1] === "" || row[1] === null || row[1] === undefined) return;
     list.appendChild(el("dt", null, row[0]));
     list.appendChild(el("dd", null, row[1]));
@@ -110,20 +111,20 @@ function dl(rows) {
 }
 
 export function renderCart(cart, context) {
-  var panel = $("cart-panel");
-  var currency = cart.currency || "";
+  const panel = $("cart-panel");
+  const currency = cart.currency || "";
   clear(panel);
   $("cart-refresh").hidden = false;
 
-  var earlier = Array.isArray(cart.earlier_interventions) ? cart.earlier_interventions : [];
-  var reachedBefore = earlier.filter(function (e) { return e.decision === "invited"; });
+  const earlier = Array.isArray(cart.earlier_interventions) ? cart.earlier_interventions : [];
+  const reachedBefore = earlier.filter((e) => { return e.decision === "invited"; });
   if (reachedBefore.length) {
     panel.appendChild(el("div", { className: "returning", role: "note" },
       el("strong", null, "Returning shopper. "),
       earlierText(reachedBefore[0]) + "."));
   }
   if (context && context.item) {
-    var item = context.item;
+    const item = context.item;
     panel.appendChild(el("p", { className: "preview-note muted" },
       "Preview from the queue: " + KIND_LABELS[item.kind].toLowerCase() + "."));
     if (item.kind === "stalled_cart") {
@@ -146,19 +147,19 @@ export function renderCart(cart, context) {
     ["Totals", cart.totals_trusted ? "From the shop's server" : "Reported by the browser"],
   ]));
 
-  var lines = Array.isArray(cart.lines) ? cart.lines : [];
-  var table = el("table", { className: "lines" },
+  const lines = Array.isArray(cart.lines) ? cart.lines : [];
+  const table = el("table", { className: "lines" },
     el("caption", { className: "visually-hidden" }, "Cart lines"),
     el("thead", null, el("tr", null,
       el("th", { scope: "col" }, "Item"),
       el("th", { scope: "col", className: "num" }, "Qty"),
       el("th", { scope: "col", className: "num" }, "Price"),
       el("th", { scope: "col", className: "num" }, "Total"))));
-  var body = el("tbody");
-  lines.forEach(function (line) {
-    var unit = toMilli(line.unit_price);
-    var quantity = Number.isInteger(line.quantity) ? line.quantity : null;
-    var total = unit !== null && quantity !== null ? unit * BigInt(quantity) : null;
+  const body = el("tbody");
+  lines.forEach((line) => {
+    const unit = toMilli(line.unit_price);
+    const quantity = Number.isInteger(line.quantity) ? line.quantity : null;
+    const total = unit !== null && quantity !== null ? unit * BigInt(quantity) : null;
     body.appendChild(el("tr", null,
       el("td", null, el("span", { className: "line-name" }, line.name || line.sku || "Item"),
         line.sku && line.name ? el("span", { className: "muted sku" }, line.sku) : null),
@@ -170,9 +171,9 @@ export function renderCart(cart, context) {
   table.appendChild(body);
   panel.appendChild(table);
 
-  var subtotal = toMilli(cart.subtotal);
-  var fee = cart.shipping_fee === null || cart.shipping_fee === undefined ? null : toMilli(cart.shipping_fee);
-  var totals = el("dl", { className: "totals" },
+  const subtotal = toMilli(cart.subtotal);
+  const fee = cart.shipping_fee === null || cart.shipping_fee === undefined ? null : toMilli(cart.shipping_fee);
+  const totals = el("dl", { className: "totals" },
     el("dt", null, "Subtotal"), el("dd", null, formatMilli(subtotal, currency)),
     el("dt", null, "Delivery" + (cart.shipping_method ? " (" + cart.shipping_method + ")" : "")),
     el("dd", { className: fee !== null && subtotal !== null && subtotal > 0n && fee * 5n >= subtotal ? "high-fee" : "" },
@@ -183,10 +184,10 @@ export function renderCart(cart, context) {
   }
   panel.appendChild(totals);
 
-  var timeline = Array.isArray(cart.timeline) ? cart.timeline : [];
+  const timeline = Array.isArray(cart.timeline) ? cart.timeline : [];
   panel.appendChild(el("h4", null, "Timeline"));
-  var ol = el("ol", { className: "timeline" });
-  timeline.forEach(function (event) {
+  const ol = el("ol", { className: "timeline" });
+  timeline.forEach((event) => {
     ol.appendChild(el("li", { className: event.applied === false ? "not-applied" : "" },
       timeEl(event.occurred_at),
       el("span", { className: "ev-type" }, label("event_type", event.type)),
@@ -198,8 +199,8 @@ export function renderCart(cart, context) {
 
   panel.appendChild(el("h4", null, "Earlier with this shopper"));
   if (earlier.length) {
-    var ul = el("ul", { className: "earlier" });
-    earlier.forEach(function (entry) { ul.appendChild(el("li", null, earlierText(entry))); });
+    const ul = el("ul", { className: "earlier" });
+    earlier.forEach((entry) => { ul.appendChild(el("li", null, earlierText(entry))); });
     panel.appendChild(ul);
   } else {
     panel.appendChild(el("p", { className: "muted" }, "First time we have stepped in for this shopper."));

@@ -14,9 +14,9 @@ import { config, finishAction, newChat, orderedChats, persist, selectedChat, sta
 export function upsertChat(meta, opts) {
   if (!meta || typeof meta.id !== "number") return;
   opts = opts || {};
-  var chat = state.chats.get(meta.id);
-  var agent = state.agent;
-  var mine = agent && (meta.agent_id === agent.id || config.supervisor || agent.is_supervisor);
+  let chat = state.chats.get(meta.id);
+  const agent = state.agent;
+  const mine = agent && (meta.agent_id === agent.id || config.supervisor || agent.is_supervisor);
 
   if (meta.status === "closed") {
     if (chat) {
@@ -30,7 +30,7 @@ export function upsertChat(meta, opts) {
   }
   if (meta.status !== "active" || !mine) {
     if (chat && !chat.closed) {
-      var why = meta.status === "queued"
+      const why = meta.status === "queued"
         ? "went back to the queue"
         : "was transferred to " + (meta.agent_name || "a colleague");
       removeChat(chat.id);
@@ -46,7 +46,7 @@ export function upsertChat(meta, opts) {
     loadRemedies(chat, { quiet: true });
     if (!opts.quiet) {
       requestSync(chat, true);
-      var claimed = state.claimFocus === meta.id;
+      const claimed = state.claimFocus === meta.id;
       if (claimed) {
         state.claimFocus = null;
         finishAction();
@@ -73,7 +73,7 @@ export function removeChat(id) {
   if (state.selectedId === id) {
     state.selectedId = null;
     storage.remove("selected");
-    var next = orderedChats()[0];
+    const next = orderedChats()[0];
     if (next) selectChat(next.id, { focus: false });
     else renderChat();
   }
@@ -97,9 +97,9 @@ export function markRead(chat) {
 }
 
 export function selectChat(id, opts) {
-  var chat = state.chats.get(id);
+  const chat = state.chats.get(id);
   if (!chat) return;
-  var previous = selectedChat();
+  const previous = selectedChat();
   if (previous && previous.id !== id) {
     previous.draft = $("composer-text").value;
     persist(previous);
@@ -109,22 +109,22 @@ export function selectChat(id, opts) {
   storage.set("selected", id);
   renderChats();
   renderChat();
-  if (chat.cart) renderCart(chat.cart, { chat: chat });
+  if (chat.cart) renderCart(chat.cart, { chat });
   loadCart(chat);
   renderRemedies();
   loadRemedies(chat);
   markRead(chat);
   if (opts && opts.focus) {
-    var composer = $("composer-text");
+    const composer = $("composer-text");
     if (!composer.disabled) composer.focus();
   }
 }
 
 export function moveSelection(step) {
-  var list = orderedChats();
+  const list = orderedChats();
   if (!list.length) return;
-  var index = list.findIndex(function (c) { return c.id === state.selectedId; });
-  var next = index === -1 ? 0 : (index + step + list.length) % list.length;
+  const index = list.findIndex((c) => { return c.id === state.selectedId; });
+  const next = index === -1 ? 0 : (index + step + list.length) % list.length;
   selectChat(list[next].id, { focus: true });
   announce("Chat " + list[next].id + " selected.");
 }
@@ -132,7 +132,7 @@ export function moveSelection(step) {
 // ---------------------------------------------------------------- render: the selected chat
 
 export function renderChat() {
-  var chat = selectedChat();
+  const chat = selectedChat();
   $("chat-empty").hidden = !!chat;
   $("chat").hidden = !chat;
   renderRemedies();

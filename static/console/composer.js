@@ -11,8 +11,8 @@ export function overLimit() {
 }
 
 export function updateCounter() {
-  var length = $("composer-text").value.trim().length;
-  var counter = $("composer-count");
+  const length = $("composer-text").value.trim().length;
+  const counter = $("composer-count");
   counter.textContent = length + " / " + maxLength();
   counter.classList.toggle("over", length > maxLength());
   $("send-button").disabled = $("composer-text").disabled || length > maxLength();
@@ -24,14 +24,14 @@ export function updateCounter() {
 }
 
 export function showComposerError(text) {
-  var node = $("composer-error");
+  const node = $("composer-error");
   node.textContent = text;
   node.dataset.kind = /limited to/.test(text) ? "length" : "server";
   node.hidden = false;
 }
 
 export function hideComposerError() {
-  var node = $("composer-error");
+  const node = $("composer-error");
   node.hidden = true;
   node.textContent = "";
   node.dataset.kind = "";

@@ -4,7 +4,7 @@ import { HEARTBEAT_MS, RECONNECT_BASE_MS, RECONNECT_MAX_MS, config, state } from
 // ---------------------------------------------------------------- socket
 
 /** What the socket reports, set by main.js: a frame arrived; the connection went down. */
-export var socketHooks = { frame: null, down: null };
+export const socketHooks = { frame: null, down: null };
 
 function socketUrl() {
   return (window.location.protocol === "https:" ? "wss://" : "ws://") + window.location.host + config.socketPath;
@@ -15,7 +15,7 @@ export function connect() {
   state.reconnectTimer = null;
   if (state.socket && state.socket.readyState <= 1) return;
   setConnection("connecting", "Connecting…");
-  var ws;
+  let ws;
   try {
     ws = new WebSocket(socketUrl());
   } catch (e) {
@@ -24,7 +24,7 @@ export function connect() {
   }
   state.socket = ws;
   ws.onmessage = function (event) {
-    var frame;
+    let frame;
     try {
       frame = JSON.parse(event.data);
     } catch (e) {
@@ -37,7 +37,7 @@ export function connect() {
     state.socket = null;
     state.connected = false;
     clearInterval(state.heartbeatTimer);
-    state.chats.forEach(function (chat) { chat.syncing = false; });
+    state.chats.forEach((chat) => { chat.syncing = false; });
     socketHooks.down();
     if (event.code === 4403 || event.code === 4401) {
       state.refused = true;
@@ -53,8 +53,8 @@ export function connect() {
  * consoles that lost the same server do not all come back in the same instant. */
 function scheduleReconnect() {
   if (state.refused) return;
-  var ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * Math.pow(2, state.attempts));
-  var delay = ceiling / 2 + Math.random() * (ceiling / 2);
+  const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * Math.pow(2, state.attempts));
+  const delay = ceiling / 2 + Math.random() * (ceiling / 2);
   state.attempts += 1;
   state.reconnectAt = Date.now() + delay;
   state.reconnectTimer = setTimeout(connect, delay);
@@ -63,12 +63,12 @@ function scheduleReconnect() {
 
 export function updateReconnectCountdown() {
   if (!state.reconnectTimer) return;
-  var seconds = Math.max(0, Math.ceil((state.reconnectAt - Date.now()) / 1000));
+  const seconds = Math.max(0, Math.ceil((state.reconnectAt - Date.now()) / 1000));
   setConnection("offline", "Disconnected — reconnecting in " + seconds + " s");
 }
 
 export function send(frame) {
-  var ws = state.socket;
+  const ws = state.socket;
   if (!ws || ws.readyState !== 1 || !state.connected) return false;
   ws.send(JSON.stringify(frame));
   return true;
@@ -76,17 +76,17 @@ export function send(frame) {
 
 export function startHeartbeat() {
   clearInterval(state.heartbeatTimer);
-  state.heartbeatTimer = setInterval(function () {
+  state.heartbeatTimer = setInterval(() => {
     send({ type: "presence.heartbeat" });
   }, HEARTBEAT_MS);
 }
 
 
 export function fetchJson(url) {
-  return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
-    return r.json().catch(function () { return {}; }).then(function (body) {
+  return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then((r) => {
+    return r.json().catch(() => { return {}; }).then((body) => {
       if (!r.ok) {
-        var error = new Error(body.detail || "The server answered " + r.status + ".");
+        const error = new Error(body.detail || "The server answered " + r.status + ".");
         error.status = r.status;
         throw error;
       }

@@ -6,12 +6,12 @@ import { config, finishAction, label, selectedChat, startAction } from "./state.
 
 // ---------------------------------------------------------------- dialogs
 
-var returnFocus = null;
+let returnFocus = null;
 
 export function openDialog(id) {
-  var dialog = $(id);
+  const dialog = $(id);
   if (dialog.open) return dialog;
-  document.querySelectorAll("dialog[open]").forEach(function (d) { d.close(); });
+  document.querySelectorAll("dialog[open]").forEach((d) => { d.close(); });
   returnFocus = document.activeElement;
   dialog.showModal();
   return dialog;
@@ -22,55 +22,55 @@ function closeDialog(dialog) {
 }
 
 export function initDialogs() {
-  document.querySelectorAll("dialog").forEach(function (dialog) {
-    dialog.addEventListener("close", function () {
-      var target = returnFocus;
+  document.querySelectorAll("dialog").forEach((dialog) => {
+    dialog.addEventListener("close", () => {
+      const target = returnFocus;
       returnFocus = null;
       if (target && document.contains(target) && !target.disabled) target.focus();
     });
-    dialog.addEventListener("click", function (event) {
+    dialog.addEventListener("click", (event) => {
       if (event.target === dialog) dialog.close(); // a click on the backdrop
     });
-    dialog.querySelectorAll("[data-close]").forEach(function (button) {
-      button.addEventListener("click", function () { dialog.close(); });
+    dialog.querySelectorAll("[data-close]").forEach((button) => {
+      button.addEventListener("click", () => { dialog.close(); });
     });
   });
 }
 
-var replies = [];
+let replies = [];
 
 export function openReplies() {
-  var chat = selectedChat();
+  const chat = selectedChat();
   if (!chat || chat.closed) return;
   chat.draft = $("composer-text").value;
-  var dialog = openDialog("replies-dialog");
-  var filter = $("replies-filter");
+  const dialog = openDialog("replies-dialog");
+  const filter = $("replies-filter");
   filter.value = "";
   replies = [];
   renderReplies("Loading…");
   filter.focus();
-  var url = config.savedRepliesUrl + "?stall_reason=" + encodeURIComponent(chat.stallReason || "");
-  fetchJson(url).then(function (body) {
+  const url = config.savedRepliesUrl + "?stall_reason=" + encodeURIComponent(chat.stallReason || "");
+  fetchJson(url).then((body) => {
     replies = body.saved_replies || [];
     if (dialog.open) renderReplies();
-  }).catch(function (error) {
+  }).catch((error) => {
     renderReplies("Could not load saved replies: " + error.message);
   });
 }
 
 export function filteredReplies() {
-  var q = $("replies-filter").value.trim().toLowerCase();
-  return replies.filter(function (r) {
+  const q = $("replies-filter").value.trim().toLowerCase();
+  return replies.filter((r) => {
     return !q || r.title.toLowerCase().indexOf(q) !== -1 || r.text.toLowerCase().indexOf(q) !== -1;
   });
 }
 
 export function renderReplies(message) {
-  var list = $("replies-list");
-  var empty = $("replies-empty");
+  const list = $("replies-list");
+  const empty = $("replies-empty");
   clear(list);
-  var shown = message ? [] : filteredReplies();
-  shown.forEach(function (reply) {
+  const shown = message ? [] : filteredReplies();
+  shown.forEach((reply) => {
     list.appendChild(el("li", null, el("button", {
       type: "button", className: "reply-option",
       onclick: function () { insertReply(reply); },
@@ -85,12 +85,12 @@ export function renderReplies(message) {
 
 /** Put the reply into the message box at the cursor; the agent edits, then sends. */
 export function insertReply(reply) {
-  var box = $("composer-text");
+  const box = $("composer-text");
   closeDialog($("replies-dialog"));
-  var start = box.selectionStart;
-  var end = box.selectionEnd;
-  var before = box.value.slice(0, start);
-  var text = (before && !/\s$/.test(before) ? " " : "") + reply.text;
+  const start = box.selectionStart;
+  const end = box.selectionEnd;
+  const before = box.value.slice(0, start);
+  const text = (before && !/\s$/.test(before) ? " " : "") + reply.text;
   box.focus();
   box.setRangeText(text, start, end, "end");
   onComposerInput();
@@ -98,25 +98,25 @@ export function insertReply(reply) {
 }
 
 export function openTransfer() {
-  var chat = selectedChat();
+  const chat = selectedChat();
   if (!chat || chat.closed) return;
   openDialog("transfer-dialog");
-  var options = $("transfer-options");
+  const options = $("transfer-options");
   $("transfer-error").hidden = true;
   clear(options);
   options.appendChild(el("p", { className: "muted" }, "Loading colleagues…"));
-  fetchJson(config.agentsUrl).then(function (body) {
+  fetchJson(config.agentsUrl).then((body) => {
     clear(options);
-    var colleagues = (body.agents || []).filter(function (a) { return a.id !== chat.meta.agent_id; });
+    const colleagues = (body.agents || []).filter((a) => { return a.id !== chat.meta.agent_id; });
     if (!colleagues.length) {
       options.appendChild(el("p", { className: "muted" }, "No colleagues on this site."));
       return;
     }
-    var firstFree = null;
-    colleagues.forEach(function (a) {
-      var free = a.status === "online" && a.load < a.capacity;
-      var why = a.status !== "online" ? a.status : a.load >= a.capacity ? "no free seat" : "online";
-      var input = el("input", { type: "radio", name: "transfer-agent", value: String(a.id), id: "transfer-" + a.id, disabled: !free });
+    let firstFree = null;
+    colleagues.forEach((a) => {
+      const free = a.status === "online" && a.load < a.capacity;
+      const why = a.status !== "online" ? a.status : a.load >= a.capacity ? "no free seat" : "online";
+      const input = el("input", { type: "radio", name: "transfer-agent", value: String(a.id), id: "transfer-" + a.id, disabled: !free });
       if (free && !firstFree) firstFree = input;
       options.appendChild(el("div", { className: "option" + (free ? "" : " unavailable") },
         input,
@@ -130,7 +130,7 @@ export function openTransfer() {
     } else {
       options.appendChild(el("p", { className: "muted" }, "Nobody can take a chat right now."));
     }
-  }).catch(function (error) {
+  }).catch((error) => {
     clear(options);
     options.appendChild(el("p", { className: "panel-error" }, "Could not load colleagues: " + error.message));
   });
@@ -138,8 +138,8 @@ export function openTransfer() {
 
 export function submitTransfer(event) {
   event.preventDefault();
-  var chat = selectedChat();
-  var chosen = document.querySelector('input[name="transfer-agent"]:checked');
+  const chat = selectedChat();
+  const chosen = document.querySelector('input[name="transfer-agent"]:checked');
   if (!chat || !chosen) {
     $("transfer-error").textContent = "Choose a colleague first.";
     $("transfer-error").hidden = false;
@@ -156,7 +156,7 @@ export function submitTransfer(event) {
 }
 
 export function openClose() {
-  var chat = selectedChat();
+  const chat = selectedChat();
   if (!chat || chat.closed) return;
   openDialog("close-dialog");
   $("close-error").hidden = true;
@@ -166,8 +166,8 @@ export function openClose() {
 
 export function submitClose(event) {
   event.preventDefault();
-  var chat = selectedChat();
-  var disposition = $("close-disposition").value;
+  const chat = selectedChat();
+  const disposition = $("close-disposition").value;
   if (!chat) return;
   if (!disposition) {
     $("close-error").textContent = "Choose how the chat ended.";
@@ -176,7 +176,7 @@ export function submitClose(event) {
     return;
   }
   startAction("Closing the chat", { conversationId: chat.id });
-  if (!send({ type: "conversation.close", conversation_id: chat.id, disposition: disposition })) {
+  if (!send({ type: "conversation.close", conversation_id: chat.id, disposition })) {
     finishAction();
     $("close-error").textContent = "Not connected.";
     $("close-error").hidden = false;

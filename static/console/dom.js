@@ -7,15 +7,15 @@ export function $(id) {
 /** el("li", {className: "x", dataset: {seq: 3}}, "text", childNode…) — text children
  * become text nodes, so nothing passed here is ever parsed as HTML. */
 export function el(tag, props) {
-  var node = document.createElement(tag);
-  var key;
+  const node = document.createElement(tag);
+  let key;
   if (props) {
     for (key in props) {
       if (!Object.prototype.hasOwnProperty.call(props, key)) continue;
-      var value = props[key];
+      const value = props[key];
       if (value === undefined || value === null || value === false) continue;
       if (key === "dataset") {
-        for (var d in value) node.dataset[d] = value[d];
+        for (const d in value) node.dataset[d] = value[d];
       } else if (key === "className" || key === "textContent" || key === "type" ||
                  key === "disabled" || key === "hidden" || key === "value" ||
                  key === "checked" || key === "name" || key === "id" || key === "title") {
@@ -27,14 +27,14 @@ export function el(tag, props) {
       }
     }
   }
-  for (var i = 2; i < arguments.length; i++) append(node, arguments[i]);
+  for (let i = 2; i < arguments.length; i++) append(node, arguments[i]);
   return node;
 }
 
 export function append(node, child) {
   if (child === null || child === undefined || child === false) return;
   if (Array.isArray(child)) {
-    child.forEach(function (c) { append(node, c); });
+    child.forEach((c) => { append(node, c); });
   } else if (typeof child === "string" || typeof child === "number") {
     node.appendChild(document.createTextNode(String(child)));
   } else {
@@ -48,26 +48,26 @@ export function clear(node) {
 
 /** Lists are rebuilt on every change; keep keyboard focus on the same control. */
 export function focusedKey(list) {
-  var active = document.activeElement;
+  const active = document.activeElement;
   return active && list.contains(active) && active.dataset ? active.dataset.focusKey || null : null;
 }
 
 export function restoreFocus(list, key) {
   if (!key) return;
-  var match = Array.prototype.find.call(list.querySelectorAll("[data-focus-key]"), function (n) {
+  const match = Array.prototype.find.call(list.querySelectorAll("[data-focus-key]"), (n) => {
     return n.dataset.focusKey === key;
   });
   if (match) match.focus();
 }
 
 export function timeEl(iso, text) {
-  var d = parseDate(iso);
+  const d = parseDate(iso);
   return el("time", { datetime: iso || "", title: d ? dateTimeFormat.format(d) : "" },
     text === undefined ? formatTime(iso) : text);
 }
 
 export function isTyping(target) {
   if (!target || !target.tagName) return false;
-  var tag = target.tagName.toLowerCase();
+  const tag = target.tagName.toLowerCase();
   return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
 }

@@ -1,25 +1,25 @@
 import { $, append, clear, el } from "./dom.js";
 
 export function setConnection(kind, text) {
-  var node = $("connection");
+  const node = $("connection");
   node.dataset.state = kind;
   $("connection-text").textContent = text;
   $("reconnect-now").hidden = kind !== "offline";
 }
 
-var announceTimer = null;
+let announceTimer = null;
 export function announce(text) {
-  var node = $("announcer");
+  const node = $("announcer");
   clearTimeout(announceTimer);
   node.textContent = "";
   // A fresh text node in a new task so screen readers announce repeats too.
-  announceTimer = setTimeout(function () { node.textContent = text; }, 50);
+  announceTimer = setTimeout(() => { node.textContent = text; }, 50);
 }
 
-var toastTimer = null;
+let toastTimer = null;
 export function showToast(text, kind, link) {
-  var box = $("toast");
-  var p = $("toast-text");
+  const box = $("toast");
+  const p = $("toast-text");
   clear(p);
   append(p, text);
   if (link) {
@@ -30,7 +30,7 @@ export function showToast(text, kind, link) {
   box.setAttribute("role", kind === "ok" ? "status" : "alert");
   box.hidden = false;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(function () { box.hidden = true; }, kind === "ok" ? 6000 : 15000);
+  toastTimer = setTimeout(() => { box.hidden = true; }, kind === "ok" ? 6000 : 15000);
 }
 
 export function hideToast() {

@@ -1,17 +1,17 @@
 // (BigInt) keeps it exact; nothing here goes through a float.
 export function toMilli(amount) {
-  var m = /^(-)?(\d+)(?:\.(\d{1,3}))?$/.exec(String(amount === null ? "" : amount).trim());
+  const m = /^(-)?(\d+)(?:\.(\d{1,3}))?$/.exec(String(amount === null ? "" : amount).trim());
   if (!m) return null;
-  var v = BigInt(m[2]) * 1000n + BigInt((m[3] || "").padEnd(3, "0"));
+  const v = BigInt(m[2]) * 1000n + BigInt((m[3] || "").padEnd(3, "0"));
   return m[1] ? -v : v;
 }
 
-var fractionDigitsCache = {};
+const fractionDigitsCache = {};
 export function fractionDigits(currency) {
   if (!(currency in fractionDigitsCache)) {
     try {
       fractionDigitsCache[currency] = new Intl.NumberFormat("en", {
-        style: "currency", currency: currency,
+        style: "currency", currency,
       }).resolvedOptions().maximumFractionDigits;
     } catch (e) {
       fractionDigitsCache[currency] = 2;
@@ -22,43 +22,43 @@ export function fractionDigits(currency) {
 
 export function formatMilli(milli, currency) {
   if (milli === null) return "—";
-  var digits = Math.min(fractionDigits(currency), 3);
-  var unit = 10n ** BigInt(3 - digits);
-  var negative = milli < 0n;
-  var v = negative ? -milli : milli;
-  var rounded = (v + unit / 2n) / unit; // half up, in the currency's minor unit
-  var scale = 10n ** BigInt(digits);
-  var whole = (rounded / scale).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  var text = whole + (digits ? "." + (rounded % scale).toString().padStart(digits, "0") : "");
+  const digits = Math.min(fractionDigits(currency), 3);
+  const unit = 10n ** BigInt(3 - digits);
+  const negative = milli < 0n;
+  const v = negative ? -milli : milli;
+  const rounded = (v + unit / 2n) / unit; // half up, in the currency's minor unit
+  const scale = 10n ** BigInt(digits);
+  const whole = (rounded / scale).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  const text = whole + (digits ? "." + (rounded % scale).toString().padStart(digits, "0") : "");
   return (negative ? "−" : "") + text + (currency ? " " + currency : "");
 }
 
 export function money(amount, currency) {
   if (amount === null || amount === undefined || amount === "") return "—";
-  var milli = toMilli(amount);
+  const milli = toMilli(amount);
   return milli === null ? String(amount) + " " + (currency || "") : formatMilli(milli, currency);
 }
 
-export var dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-export var dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
-var timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
+export const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+export const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
 
 export function parseDate(iso) {
-  var d = iso ? new Date(iso) : null;
+  const d = iso ? new Date(iso) : null;
   return d && !isNaN(d.getTime()) ? d : null;
 }
 
 export function formatTime(iso) {
-  var d = parseDate(iso);
+  const d = parseDate(iso);
   if (!d) return "";
-  var today = new Date();
+  const today = new Date();
   return d.toDateString() === today.toDateString() ? timeFormat.format(d) : dateTimeFormat.format(d);
 }
 
 export function ago(iso) {
-  var d = parseDate(iso);
+  const d = parseDate(iso);
   if (!d) return "";
-  var seconds = Math.max(0, Math.round((Date.now() - d.getTime()) / 1000));
+  const seconds = Math.max(0, Math.round((Date.now() - d.getTime()) / 1000));
   if (seconds < 60) return "just now";
   if (seconds < 3600) return Math.round(seconds / 60) + " min ago";
   if (seconds < 86400) return Math.round(seconds / 3600) + " h ago";

@@ -12,7 +12,7 @@ import { CLOSE_REASONS, PENDING_ACTION_MS, TYPING_SHOW_MS, finishAction, label, 
 
 // ---------------------------------------------------------------- frames from the server
 
-var handlers = {
+const handlers = {
   hello: onHello,
   queue: function (f) {
     state.queue = Array.isArray(f.queue) ? f.queue : [];
@@ -45,7 +45,7 @@ var handlers = {
 };
 
 export function receive(frame) {
-  var handler = handlers[frame.type];
+  const handler = handlers[frame.type];
   if (handler) handler(frame);
 }
 
@@ -57,22 +57,22 @@ function onHello(f) {
   startHeartbeat();
   state.queue = Array.isArray(f.queue) ? f.queue : [];
 
-  var current = new Set();
-  (f.conversations || []).forEach(function (c) { current.add(c.id); });
+  const current = new Set();
+  (f.conversations || []).forEach((c) => { current.add(c.id); });
   // Chats this tab knew that are no longer active for us (closed, re-queued or
   // transferred while we were away).
-  state.chats.forEach(function (chat) {
+  state.chats.forEach((chat) => {
     if (!current.has(chat.id) && !chat.closed) {
       chat.closed = true;
       chat.closeReason = chat.closeReason || "gone";
     }
   });
-  storage.chatKeys().forEach(function (id) {
+  storage.chatKeys().forEach((id) => {
     if (!current.has(id) && !state.chats.has(id)) storage.remove("chat." + id);
   });
-  (f.conversations || []).forEach(function (c) { upsertChat(c, { quiet: true }); });
+  (f.conversations || []).forEach((c) => { upsertChat(c, { quiet: true }); });
   // Resume every open chat from its last seq (a fresh tab starts from 0).
-  state.chats.forEach(function (chat) {
+  state.chats.forEach((chat) => {
     if (!chat.closed) requestSync(chat, true);
   });
 
@@ -87,8 +87,8 @@ function onHello(f) {
   renderQueue();
   renderChats();
   if (state.selectedId === null || !state.chats.has(state.selectedId)) {
-    var remembered = storage.get("selected");
-    var first = orderedChats()[0];
+    const remembered = storage.get("selected");
+    const first = orderedChats()[0];
     if (remembered && state.chats.has(remembered)) selectChat(remembered, { focus: false });
     else if (first) selectChat(first.id, { focus: false });
     else renderChat();
@@ -98,11 +98,11 @@ function onHello(f) {
 }
 
 function onMessage(f) {
-  var chat = state.chats.get(f.conversation_id);
-  var m = f.message;
+  const chat = state.chats.get(f.conversation_id);
+  const m = f.message;
   if (!chat || !m || typeof m.seq !== "number") return;
-  var confirmed = m.sender === "agent" && m.client_message_id && removeFromOutbox(chat, m.client_message_id);
-  var step = seqStep(chat.lastSeq, m.seq);
+  const confirmed = m.sender === "agent" && m.client_message_id && removeFromOutbox(chat, m.client_message_id);
+  const step = seqStep(chat.lastSeq, m.seq);
   if (step === "seen") {
     if (confirmed && chat.id === state.selectedId) renderMessages();
     return; // already shown (a sync overlapping live delivery, or a retry's answer)
@@ -130,7 +130,7 @@ function onMessage(f) {
 }
 
 function onSynced(f) {
-  var chat = state.chats.get(f.conversation_id);
+  const chat = state.chats.get(f.conversation_id);
   if (!chat) return;
   chat.syncing = false;
   persist(chat);
@@ -143,17 +143,17 @@ function onSynced(f) {
 }
 
 function onTyping(f) {
-  var chat = state.chats.get(f.conversation_id);
+  const chat = state.chats.get(f.conversation_id);
   if (!chat || f.sender !== "visitor") return;
   chat.typingUntil = Date.now() + TYPING_SHOW_MS;
   if (chat.id === state.selectedId) renderTyping();
-  setTimeout(function () {
+  setTimeout(() => {
     if (chat.id === state.selectedId) renderTyping();
   }, TYPING_SHOW_MS + 50);
 }
 
 function onRead(f) {
-  var chat = state.chats.get(f.conversation_id);
+  const chat = state.chats.get(f.conversation_id);
   if (!chat) return;
   if (f.reader === "visitor") {
     chat.visitorReadSeq = Math.max(chat.visitorReadSeq, f.seq);
@@ -166,7 +166,7 @@ function onRead(f) {
 }
 
 function onClosed(f) {
-  var chat = state.chats.get(f.conversation_id);
+  const chat = state.chats.get(f.conversation_id);
   if (!chat) return;
   chat.closed = true;
   chat.closeReason = f.reason;
@@ -179,12 +179,12 @@ function onClosed(f) {
 }
 
 function onError(f) {
-  var ref = f.ref || "";
-  var text = f.message || "Something went wrong.";
-  var owner = null;
-  state.chats.forEach(function (chat) {
-    chat.outbox.forEach(function (entry) {
-      if (entry.client_message_id === ref) owner = { chat: chat, entry: entry };
+  const ref = f.ref || "";
+  const text = f.message || "Something went wrong.";
+  let owner = null;
+  state.chats.forEach((chat) => {
+    chat.outbox.forEach((entry) => {
+      if (entry.client_message_id === ref) owner = { chat, entry };
     });
   });
   if (owner) {
@@ -203,7 +203,7 @@ function onError(f) {
     showComposerError(text);
     return;
   }
-  var action = state.pendingAction;
+  const action = state.pendingAction;
   if (f.code === "offer_refused" || (action && action.remedies && Date.now() - action.at < PENDING_ACTION_MS)) {
     if (action && action.remedies) finishAction();
     showRemedyError(action && action.conversationId, text);
@@ -211,12 +211,12 @@ function onError(f) {
   }
   if (action && Date.now() - action.at < PENDING_ACTION_MS) {
     finishAction();
-    var classified = action.followUp && state.chats.get(action.conversationId);
+    const classified = action.followUp && state.chats.get(action.conversationId);
     if (classified && classified.meta.follow_up && classified.id === state.selectedId) {
       $("follow-up-reason").value = classified.meta.follow_up.reason; // not saved: show what is
     }
     if (action.errorTarget) {
-      var target = $(action.errorTarget);
+      const target = $(action.errorTarget);
       if (target && target.closest("dialog") && target.closest("dialog").open) {
         target.textContent = text;
         target.hidden = false;
@@ -231,7 +231,7 @@ function onError(f) {
 
 
 function onFollowUpClassified(f) {
-  var chat = state.chats.get(f.conversation_id);
+  const chat = state.chats.get(f.conversation_id);
   if (state.pendingAction && state.pendingAction.conversationId === f.conversation_id) finishAction();
   if (!chat || !f.follow_up) return;
   chat.meta = Object.assign({}, chat.meta, { follow_up: f.follow_up });

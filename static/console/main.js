@@ -46,7 +46,7 @@ import { act, configure, persist, selectedChat, state } from "./state.js";
 // ---------------------------------------------------------------- start
 
 function start() {
-  Object.assign(act, { selectChat: selectChat, retry: retry, discard: discard, previewCart: previewCart });
+  Object.assign(act, { selectChat, retry, discard, previewCart });
   socketHooks.frame = receive;
   socketHooks.down = function () {
     renderComposerState();
@@ -54,11 +54,11 @@ function start() {
   };
   initDialogs();
   document.addEventListener("keydown", onKeyDown);
-  $("composer").addEventListener("submit", function (event) {
+  $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
     sendMessage();
   });
-  $("composer-text").addEventListener("keydown", function (event) {
+  $("composer-text").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
       sendMessage();
@@ -66,25 +66,25 @@ function start() {
   });
   $("composer-text").addEventListener("input", onComposerInput);
   $("replies-button").addEventListener("click", openReplies);
-  $("replies-filter").addEventListener("input", function () { renderReplies(); });
-  $("replies-filter").addEventListener("keydown", function (event) {
+  $("replies-filter").addEventListener("input", () => { renderReplies(); });
+  $("replies-filter").addEventListener("keydown", (event) => {
     if (event.key === "Enter") {
       event.preventDefault();
-      var first = filteredReplies()[0];
+      const first = filteredReplies()[0];
       if (first) insertReply(first);
     } else if (event.key === "ArrowDown") {
-      var button = $("replies-list").querySelector("button");
+      const button = $("replies-list").querySelector("button");
       if (button) {
         event.preventDefault();
         button.focus();
       }
     }
   });
-  $("replies-list").addEventListener("keydown", function (event) {
+  $("replies-list").addEventListener("keydown", (event) => {
     if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
-    var buttons = Array.prototype.slice.call($("replies-list").querySelectorAll("button"));
-    var index = buttons.indexOf(document.activeElement);
-    var next = buttons[index + (event.key === "ArrowDown" ? 1 : -1)];
+    const buttons = Array.prototype.slice.call($("replies-list").querySelectorAll("button"));
+    const index = buttons.indexOf(document.activeElement);
+    const next = buttons[index + (event.key === "ArrowDown" ? 1 : -1)];
     event.preventDefault();
     if (next) next.focus();
     else if (event.key === "ArrowUp") $("replies-filter").focus();
@@ -94,51 +94,51 @@ function start() {
   $("close-button").addEventListener("click", openClose);
   $("close-form").addEventListener("submit", submitClose);
   $("follow-up-reason").addEventListener("change", classifyFollowUp);
-  $("dismiss-button").addEventListener("click", function () {
+  $("dismiss-button").addEventListener("click", () => {
     if (state.selectedId !== null) removeChat(state.selectedId);
   });
-  $("help-button").addEventListener("click", function () { openDialog("help-dialog"); });
+  $("help-button").addEventListener("click", () => { openDialog("help-dialog"); });
   $("toast-close").addEventListener("click", hideToast);
-  $("reconnect-now").addEventListener("click", function () {
+  $("reconnect-now").addEventListener("click", () => {
     state.attempts = 0;
     connect();
   });
-  $("cart-refresh").addEventListener("click", function () {
-    var chat = selectedChat();
+  $("cart-refresh").addEventListener("click", () => {
+    const chat = selectedChat();
     if (state.preview) previewCart(state.preview.item);
     else if (chat) loadCart(chat);
   });
   $("cart-heading").setAttribute("tabindex", "-1");
-  $("remedies-refresh").addEventListener("click", function () {
-    var chat = selectedChat();
+  $("remedies-refresh").addEventListener("click", () => {
+    const chat = selectedChat();
     if (chat) loadRemedies(chat);
   });
-  document.querySelectorAll(".status-toggle button").forEach(function (button) {
-    button.addEventListener("click", function () { setStatus(button.dataset.status); });
+  document.querySelectorAll(".status-toggle button").forEach((button) => {
+    button.addEventListener("click", () => { setStatus(button.dataset.status); });
   });
-  document.addEventListener("visibilitychange", function () {
-    var chat = selectedChat();
+  document.addEventListener("visibilitychange", () => {
+    const chat = selectedChat();
     if (chat) markRead(chat);
   });
-  window.addEventListener("focus", function () {
-    var chat = selectedChat();
+  window.addEventListener("focus", () => {
+    const chat = selectedChat();
     if (chat) markRead(chat);
   });
-  window.addEventListener("online", function () {
+  window.addEventListener("online", () => {
     if (!state.connected && !state.refused) {
       state.attempts = 0;
       connect();
     }
   });
-  window.addEventListener("beforeunload", function () {
-    var chat = selectedChat();
+  window.addEventListener("beforeunload", () => {
+    const chat = selectedChat();
     if (chat) {
       chat.draft = $("composer-text").value;
       persist(chat);
     }
   });
   // Relative times ("3 min ago"), the reconnect countdown and the typing indicator.
-  setInterval(function () {
+  setInterval(() => {
     updateReconnectCountdown();
     renderTyping();
   }, 1000);
@@ -148,12 +148,12 @@ function start() {
   connect();
 }
 
-var root = document.getElementById("console");
+const root = document.getElementById("console");
 if (root) {
   configure(root);
   // Exposed for the end-to-end test and for debugging in the browser console.
   window.CartAssistConsole = {
-    state: state,
+    state,
     reconnect: function () {
       if (state.socket) state.socket.close();
     },

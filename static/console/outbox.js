@@ -5,21 +5,21 @@ import { renderChats, renderMessages } from "./render.js";
 import { TYPING_SEND_MS, persist, selectedChat } from "./state.js";
 
 function uuid() {
-  var c = window.crypto;
+  const c = window.crypto;
   if (c && typeof c.randomUUID === "function") return c.randomUUID();
   // randomUUID needs a secure context; getRandomValues does not.
-  var b = c.getRandomValues(new Uint8Array(16));
+  const b = c.getRandomValues(new Uint8Array(16));
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
-  var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); });
+  const h = Array.prototype.map.call(b, (x) => { return (x + 256).toString(16).slice(1); });
   return h.slice(0, 4).join("") + "-" + h.slice(4, 6).join("") + "-" + h.slice(6, 8).join("") +
     "-" + h.slice(8, 10).join("") + "-" + h.slice(10).join("");
 }
 
 
 export function removeFromOutbox(chat, clientId) {
-  var before = chat.outbox.length;
-  chat.outbox = chat.outbox.filter(function (e) { return e.client_message_id !== clientId; });
+  const before = chat.outbox.length;
+  chat.outbox = chat.outbox.filter((e) => { return e.client_message_id !== clientId; });
   if (chat.outbox.length === before) return false;
   persist(chat);
   return true;
@@ -27,7 +27,7 @@ export function removeFromOutbox(chat, clientId) {
 
 /** (Re)send what is still in the outbox, oldest first, with the same ids. */
 export function flushOutbox(chat) {
-  chat.outbox.forEach(function (entry) {
+  chat.outbox.forEach((entry) => {
     if (entry.state === "failed") return;
     if (send({ type: "message.send", conversation_id: chat.id, client_message_id: entry.client_message_id, text: entry.text })) {
       entry.state = "sent";
@@ -37,22 +37,22 @@ export function flushOutbox(chat) {
 }
 
 export function sendMessage() {
-  var chat = selectedChat();
-  var box = $("composer-text");
+  const chat = selectedChat();
+  const box = $("composer-text");
   if (!chat || chat.closed) return;
-  var text = box.value.trim();
+  const text = box.value.trim();
   if (!text) return;
   if (text.length > maxLength()) {
     updateCounter();
     return;
   }
-  var entry = { client_message_id: uuid(), text: text, state: "queued" };
+  const entry = { client_message_id: uuid(), text, state: "queued" };
   chat.outbox.push(entry);
   chat.draft = "";
   box.value = "";
   updateCounter();
   hideComposerError();
-  if (send({ type: "message.send", conversation_id: chat.id, client_message_id: entry.client_message_id, text: text })) {
+  if (send({ type: "message.send", conversation_id: chat.id, client_message_id: entry.client_message_id, text })) {
     entry.state = "sent";
   }
   persist(chat);
@@ -80,11 +80,11 @@ export function discard(chat, entry) {
 }
 
 export function onComposerInput() {
-  var chat = selectedChat();
+  const chat = selectedChat();
   updateCounter();
   if (!chat) return;
   chat.draft = $("composer-text").value;
-  var now = Date.now();
+  const now = Date.now();
   if (chat.draft.trim() && now - chat.typingSentAt >= TYPING_SEND_MS) {
     if (send({ type: "typing", conversation_id: chat.id })) chat.typingSentAt = now;
   }

@@ -10,7 +10,7 @@ import { config, finishAction, selectedChat, startAction, state } from "./state.
 // with its bound and policy, or not allowed with the reason. The server decides every
 // offer again (offer.create); what is checked here only saves a round trip.
 
-var OFFER_STATUS = {
+const OFFER_STATUS = {
   pending_approval: "Waiting for a supervisor's approval",
   offered: "Offered — waiting for the shopper",
   accepted: "Accepted by the shopper",
@@ -24,33 +24,33 @@ var OFFER_STATUS = {
 export function loadRemedies(chat, opts) {
   opts = opts || {};
   if (chat.closed) return Promise.resolve();
-  var panel = $("remedies-panel");
+  const panel = $("remedies-panel");
   if (!opts.quiet && chat.id === state.selectedId) panel.setAttribute("aria-busy", "true");
-  return fetchJson(config.conversationUrl + chat.id + "/remedies").then(function (body) {
+  return fetchJson(config.conversationUrl + chat.id + "/remedies").then((body) => {
     chat.remedies = body;
     if (chat.id === state.selectedId) renderRemedies();
-  }).catch(function (error) {
+  }).catch((error) => {
     if (chat.id === state.selectedId && !opts.quiet) {
       showRemedyError(chat.id, "Could not load what you can offer: " + error.message);
     }
-  }).then(function () {
+  }).then(() => {
     panel.setAttribute("aria-busy", "false");
   });
 }
 
 export function onOffer(f) {
-  var offer = f.offer;
+  const offer = f.offer;
   if (!offer || typeof offer.id !== "number") return;
-  var chat = state.chats.get(offer.conversation_id);
-  var action = state.pendingAction;
+  const chat = state.chats.get(offer.conversation_id);
+  const action = state.pendingAction;
   if (action && action.remedies && action.conversationId === offer.conversation_id) {
     finishAction();
     if (chat) chat.remedyError = "";
   }
   if (!chat) return;
   if (chat.remedies) {
-    var offers = Array.isArray(chat.remedies.offers) ? chat.remedies.offers : [];
-    var index = offers.findIndex(function (o) { return o.id === offer.id; });
+    const offers = Array.isArray(chat.remedies.offers) ? chat.remedies.offers : [];
+    const index = offers.findIndex((o) => { return o.id === offer.id; });
     if (index === -1) offers.push(offer);
     else offers[index] = offer;
     chat.remedies.offers = offers;
@@ -62,7 +62,7 @@ export function onOffer(f) {
 }
 
 export function showRemedyError(conversationId, text) {
-  var chat = (conversationId && state.chats.get(conversationId)) || selectedChat();
+  const chat = (conversationId && state.chats.get(conversationId)) || selectedChat();
   if (!chat) {
     showToast(text, "error");
     return;
@@ -73,32 +73,32 @@ export function showRemedyError(conversationId, text) {
 }
 
 function renderRemedyError(chat) {
-  var node = $("remedies-error");
+  const node = $("remedies-error");
   node.textContent = chat && chat.remedyError ? chat.remedyError : "";
   node.hidden = !(chat && chat.remedyError);
 }
 
 /** "9.900" → "9.90" (EUR): the bound, cut (never rounded up) to the currency's digits. */
 function plainAmount(amount, currency) {
-  var milli = toMilli(amount);
+  const milli = toMilli(amount);
   if (milli === null) return "";
-  var digits = Math.min(fractionDigits(currency), 3);
-  var unit = 10n ** BigInt(3 - digits);
-  var minor = milli / unit;
-  var scale = 10n ** BigInt(digits);
+  const digits = Math.min(fractionDigits(currency), 3);
+  const unit = 10n ** BigInt(3 - digits);
+  const minor = milli / unit;
+  const scale = 10n ** BigInt(digits);
   return (minor / scale).toString() + (digits ? "." + (minor % scale).toString().padStart(digits, "0") : "");
 }
 
 /** A positive decimal string with at most the currency's digits, within the bound;
  * returns an error text or "". */
 function amountProblem(text, remedy) {
-  var digits = Math.min(fractionDigits(remedy.currency), 3);
-  var pattern = digits ? new RegExp("^\\d{1,9}(\\.\\d{1," + digits + "})?$") : /^\d{1,9}$/;
+  const digits = Math.min(fractionDigits(remedy.currency), 3);
+  const pattern = digits ? new RegExp("^\\d{1,9}(\\.\\d{1," + digits + "})?$") : /^\d{1,9}$/;
   if (!pattern.test(text)) {
     return "Enter an amount like " + plainAmount(remedy.bound, remedy.currency) + " (digits" +
       (digits ? ", a point and up to " + digits + " decimals" : "") + ").";
   }
-  var milli = toMilli(text);
+  const milli = toMilli(text);
   if (milli <= 0n) return "The amount must be above zero.";
   return "";
 }
@@ -108,10 +108,10 @@ function isMonetary(remedy) {
 }
 
 function makeOffer(chat, remedy, input) {
-  var frame = { type: "offer.create", conversation_id: chat.id, kind: remedy.kind };
+  const frame = { type: "offer.create", conversation_id: chat.id, kind: remedy.kind };
   if (input) {
-    var text = input.value.trim();
-    var problem = amountProblem(text, remedy);
+    const text = input.value.trim();
+    const problem = amountProblem(text, remedy);
     if (problem) {
       showRemedyError(chat.id, problem);
       input.setAttribute("aria-invalid", "true");
@@ -132,7 +132,7 @@ function makeOffer(chat, remedy, input) {
 }
 
 function remedyNode(chat, remedy) {
-  var key = "remedy:" + remedy.kind;
+  const key = "remedy:" + remedy.kind;
   if (!remedy.allowed) {
     return el("li", { className: "remedy not-allowed", dataset: { kind: remedy.kind }, "aria-disabled": "true" },
       el("div", { className: "remedy-head" },
@@ -140,7 +140,7 @@ function remedyNode(chat, remedy) {
         el("span", { className: "pill" }, "not allowed")),
       el("p", { className: "remedy-reason" }, remedy.explanation || "Not allowed here."));
   }
-  var facts = [];
+  const facts = [];
   if (remedy.bound !== null && remedy.bound !== undefined) {
     facts.push(remedy.kind === "free_gift"
       ? "Gift worth " + money(remedy.bound, remedy.currency) + (remedy.gift_sku ? " (" + remedy.gift_sku + ")" : "")
@@ -148,8 +148,8 @@ function remedyNode(chat, remedy) {
   }
   if (remedy.kind === "hold_stock" && remedy.hold_hours) facts.push("for " + remedy.hold_hours + " hours");
   if (remedy.exclusive) facts.push("exclusive: no other remedy on this cart");
-  var inputId = "remedy-amount-" + chat.id + "-" + remedy.kind;
-  var input = isMonetary(remedy)
+  const inputId = "remedy-amount-" + chat.id + "-" + remedy.kind;
+  const input = isMonetary(remedy)
     ? el("input", {
       id: inputId, type: "text", inputmode: "decimal", autocomplete: "off", className: "remedy-amount",
       value: remedy.kind in chat.amountDrafts ? chat.amountDrafts[remedy.kind] : plainAmount(remedy.bound, remedy.currency),
@@ -158,11 +158,11 @@ function remedyNode(chat, remedy) {
       oninput: function (event) { chat.amountDrafts[remedy.kind] = event.target.value; },
     })
     : null;
-  var button = el("button", {
+  const button = el("button", {
     type: "submit", className: "button primary small", dataset: { focusKey: key + ":offer" },
     disabled: chat.closed || !state.connected,
   }, "Offer");
-  var form = el("form", {
+  const form = el("form", {
     className: "remedy-form", novalidate: true,
     onsubmit: function (event) {
       event.preventDefault();
@@ -194,15 +194,15 @@ function offerNode(offer) {
 }
 
 export function renderRemedies() {
-  var chat = selectedChat();
-  var section = $("remedies");
-  var panel = $("remedies-panel");
+  const chat = selectedChat();
+  const section = $("remedies");
+  const panel = $("remedies-panel");
   section.hidden = !chat;
   if (!chat) return;
-  var focus = focusedKey(panel);
+  const focus = focusedKey(panel);
   clear(panel);
   renderRemedyError(chat);
-  var data = chat.remedies;
+  const data = chat.remedies;
   if (!data) {
     panel.appendChild(el("p", { className: "empty-note" }, chat.closed ? "This chat is closed." : "Loading…"));
     return;
@@ -211,36 +211,36 @@ export function renderRemedies() {
     panel.appendChild(el("p", { className: "farming-flag", role: "note", dataset: { testid: "farming-flag" } },
       el("strong", null, "Careful: "), "This shopper abandoned many carts recently."));
   }
-  var remedies = Array.isArray(data.remedies) ? data.remedies : [];
-  var allowed = remedies.filter(function (r) { return r.allowed; });
-  var refused = remedies.filter(function (r) { return !r.allowed; });
+  const remedies = Array.isArray(data.remedies) ? data.remedies : [];
+  const allowed = remedies.filter((r) => { return r.allowed; });
+  const refused = remedies.filter((r) => { return !r.allowed; });
   if (chat.closed) {
     panel.appendChild(el("p", { className: "empty-note" }, "This chat is closed: no new offers."));
   } else {
-    var list = el("ul", { className: "list remedy-list", "aria-label": "Remedies you may offer" });
-    allowed.forEach(function (r) { list.appendChild(remedyNode(chat, r)); });
+    const list = el("ul", { className: "list remedy-list", "aria-label": "Remedies you may offer" });
+    allowed.forEach((r) => { list.appendChild(remedyNode(chat, r)); });
     if (!allowed.length) list.appendChild(el("li", { className: "empty-note" }, "No remedy is allowed for this cart right now."));
     panel.appendChild(list);
     if (refused.length) {
-      var no = el("ul", { className: "list remedy-list refused", "aria-label": "Remedies not allowed" });
-      refused.forEach(function (r) { no.appendChild(remedyNode(chat, r)); });
+      const no = el("ul", { className: "list remedy-list refused", "aria-label": "Remedies not allowed" });
+      refused.forEach((r) => { no.appendChild(remedyNode(chat, r)); });
       panel.appendChild(no);
     }
   }
-  var offers = Array.isArray(data.offers) ? data.offers : [];
+  const offers = Array.isArray(data.offers) ? data.offers : [];
   if (offers.length) {
     panel.appendChild(el("h4", null, "Offers in this chat"));
-    var ol = el("ol", { className: "list offer-list" });
-    offers.forEach(function (o) { ol.appendChild(offerNode(o)); });
+    const ol = el("ol", { className: "list offer-list" });
+    offers.forEach((o) => { ol.appendChild(offerNode(o)); });
     panel.appendChild(ol);
   }
   restoreFocus(panel, focus);
 }
 
 export function focusRemedies() {
-  var section = $("remedies");
+  const section = $("remedies");
   if (section.hidden) return;
-  var first = section.querySelector(".remedy.allowed input, .remedy.allowed button");
+  const first = section.querySelector(".remedy.allowed input, .remedy.allowed button");
   (first || section).focus();
 }
 
@@ -248,10 +248,10 @@ export function focusRemedies() {
 
 export function loadApprovals() {
   if (!config.supervisor || !config.approvalsUrl) return;
-  fetchJson(config.approvalsUrl).then(function (body) {
+  fetchJson(config.approvalsUrl).then((body) => {
     state.approvals = Array.isArray(body.approvals) ? body.approvals : [];
     renderApprovals();
-  }).catch(function () { /* the next `approvals` frame brings them */ });
+  }).catch(() => { /* the next `approvals` frame brings them */ });
 }
 
 function review(offer, approve) {
@@ -263,11 +263,11 @@ function review(offer, approve) {
 }
 
 export function renderApprovals() {
-  var list = $("approvals-list");
+  const list = $("approvals-list");
   if (!list) return;
-  var focus = focusedKey(list);
+  const focus = focusedKey(list);
   clear(list);
-  state.approvals.forEach(function (offer) {
+  state.approvals.forEach((offer) => {
     list.appendChild(el("li", { className: "approval", dataset: { offerId: offer.id } },
       el("div", { className: "remedy-head" },
         el("span", { className: "remedy-label" }, offer.description || offer.label),

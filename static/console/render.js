@@ -7,44 +7,44 @@ import { ABOUT, act, CLOSE_REASONS, baseTitle, config, firstChatIndex, label, or
 // ---------------------------------------------------------------- render: status & announcements
 
 export function renderStatus() {
-  var agent = state.agent;
-  var buttons = document.querySelectorAll(".status-toggle button");
-  Array.prototype.forEach.call(buttons, function (b) {
+  const agent = state.agent;
+  const buttons = document.querySelectorAll(".status-toggle button");
+  Array.prototype.forEach.call(buttons, (b) => {
     b.setAttribute("aria-pressed", agent && agent.status === b.dataset.status ? "true" : "false");
     b.disabled = !state.connected;
   });
   if (agent) {
     $("me-name").textContent = agent.display_name;
-    var active = orderedChats().filter(function (c) { return !c.closed && c.meta.agent_id === agent.id; }).length;
+    const active = orderedChats().filter((c) => { return !c.closed && c.meta.agent_id === agent.id; }).length;
     $("me-load").textContent = active + " / " + agent.capacity + " chats";
   }
 }
 
 function updateTitle() {
-  var unread = 0;
-  state.chats.forEach(function (c) { unread += unreadCount(c); });
-  var waiting = state.queue.filter(function (i) { return i.kind === "chat"; }).length;
-  var prefix = unread ? "(" + unread + ") " : "";
+  let unread = 0;
+  state.chats.forEach((c) => { unread += unreadCount(c); });
+  const waiting = state.queue.filter((i) => { return i.kind === "chat"; }).length;
+  const prefix = unread ? "(" + unread + ") " : "";
   document.title = prefix + (waiting ? "[" + waiting + " waiting] " : "") + baseTitle;
 }
 
 // ---------------------------------------------------------------- render: queue
 
-export var KIND_LABELS = { chat: "Waiting chat", invitation: "Invited", stalled_cart: "Stalled cart" };
+export const KIND_LABELS = { chat: "Waiting chat", invitation: "Invited", stalled_cart: "Stalled cart" };
 
 export function queueKey(item) {
   return item.kind + ":" + (item.conversation_id || item.invitation_id || item.cart_id);
 }
 
 export function renderQueue() {
-  var list = $("queue-list");
-  var focus = focusedKey(list);
+  const list = $("queue-list");
+  const focus = focusedKey(list);
   clear(list);
-  var items = state.queue;
-  items.forEach(function (item, index) {
-    var cart = item.cart || {};
-    var currency = cart.currency || "";
-    var sub = [];
+  const items = state.queue;
+  items.forEach((item, index) => {
+    const cart = item.cart || {};
+    const currency = cart.currency || "";
+    const sub = [];
     if (cart.stage) sub.push(label("stage", cart.stage));
     if (item.kind === "chat") sub.push("waiting since " + formatTime(item.waiting_since));
     if (item.kind === "invitation") {
@@ -55,8 +55,8 @@ export function renderQueue() {
       sub.push("not invited: " + label("suppression_reason", item.suppression_reason).toLowerCase());
       sub.push(ago(item.decided_at));
     }
-    var key = queueKey(item);
-    var actions = el("div", { className: "qi-actions" });
+    const key = queueKey(item);
+    const actions = el("div", { className: "qi-actions" });
     if (item.kind === "chat") {
       actions.appendChild(el("button", {
         type: "button", className: "button primary small", dataset: { focusKey: key + ":claim" },
@@ -76,7 +76,7 @@ export function renderQueue() {
         onclick: function () { act.previewCart(item); },
       }, "Cart"));
     }
-    var selected = state.preview && state.preview.key === queueKey(item);
+    const selected = state.preview && state.preview.key === queueKey(item);
     list.appendChild(el("li", {
       className: "queue-item kind-" + item.kind + (selected ? " previewing" : ""),
       dataset: { kind: item.kind, key: queueKey(item) },
@@ -98,7 +98,7 @@ export function renderQueue() {
 }
 
 /** A chat the shopper opened from the widget's launcher, with no invitation. */
-var SHOPPER_STARTED = "Started by the shopper";
+const SHOPPER_STARTED = "Started by the shopper";
 
 function originPill() {
   return el("span", { className: "pill origin-shopper", dataset: { testid: "origin-shopper" } }, SHOPPER_STARTED);
@@ -109,16 +109,16 @@ function originPill() {
 // ---------------------------------------------------------------- render: chat list
 
 export function renderChats() {
-  var list = $("chat-list");
-  var focus = focusedKey(list);
+  const list = $("chat-list");
+  const focus = focusedKey(list);
   clear(list);
-  var chats = orderedChats();
-  chats.forEach(function (chat) {
-    var unread = unreadCount(chat);
-    var last = chat.messages[chat.messages.length - 1];
-    var title = "Chat " + chat.id + (chat.stallReason ? " · " + label("stall_reason", chat.stallReason) : "");
-    var status = chat.closed ? "closed" : (chat.outbox.length ? "unsent messages" : "");
-    var current = chat.id === state.selectedId;
+  const chats = orderedChats();
+  chats.forEach((chat) => {
+    const unread = unreadCount(chat);
+    const last = chat.messages[chat.messages.length - 1];
+    const title = "Chat " + chat.id + (chat.stallReason ? " · " + label("stall_reason", chat.stallReason) : "");
+    const status = chat.closed ? "closed" : (chat.outbox.length ? "unsent messages" : "");
+    const current = chat.id === state.selectedId;
     list.appendChild(el("li", null,
       el("button", {
         type: "button",
@@ -139,7 +139,7 @@ export function renderChats() {
       last ? el("span", { className: "ci-preview" }, (last.sender === "agent" ? "You: " : "") + last.text) : null)));
   });
   restoreFocus(list, focus);
-  var active = chats.filter(function (c) { return !c.closed; }).length;
+  const active = chats.filter((c) => { return !c.closed; }).length;
   $("chat-list-empty").hidden = chats.length > 0;
   $("chat-count").textContent = state.agent ? active + " / " + state.agent.capacity : "";
   renderStatus();
@@ -148,10 +148,10 @@ export function renderChats() {
 
 
 export function renderChatHead() {
-  var chat = selectedChat();
+  const chat = selectedChat();
   if (!chat) return;
   $("chat-title").textContent = "Chat " + chat.id + (chat.stallReason ? " · " + label("stall_reason", chat.stallReason) : "");
-  var meta = [];
+  const meta = [];
   if (chat.meta.origin === "shopper") meta.push(SHOPPER_STARTED);
   if (chat.closed) {
     meta.push(chat.closeReason === "gone" ? "No longer assigned to you" : "Closed — " + (CLOSE_REASONS[chat.closeReason] || "closed"));
@@ -172,15 +172,15 @@ export function renderChatHead() {
 /** "Follow-up after outreach on 23 Nov 2026 about the delivery charge — invitation
  * accepted, offer accepted, converted": the agent recognises a shopper who comes back. */
 function followUpText(followUp) {
-  var outreach = followUp.outreach;
+  const outreach = followUp.outreach;
   if (!outreach) return "Follow-up contact after outreach.";
-  var when = parseDate(outreach.decided_at);
-  var date = when ? dateFormat.format(when) : "an earlier visit";
-  var about = ABOUT[outreach.stall_reason] || label("stall_reason", outreach.stall_reason).toLowerCase();
+  const when = parseDate(outreach.decided_at);
+  const date = when ? dateFormat.format(when) : "an earlier visit";
+  const about = ABOUT[outreach.stall_reason] || label("stall_reason", outreach.stall_reason).toLowerCase();
   if (outreach.decision === "held_out") {
     return "Came back after a stall on " + date + " about " + about + " (control group: not contacted).";
   }
-  var happened = [];
+  const happened = [];
   if (outreach.invitation_result) happened.push("invitation " + label("invitation_result", outreach.invitation_result).toLowerCase());
   if (outreach.offer_accepted) happened.push("offer accepted");
   happened.push(outreach.converted ? "converted" : "not converted");
@@ -188,18 +188,18 @@ function followUpText(followUp) {
 }
 
 export function renderFollowUp(chat) {
-  var box = $("chat-follow-up");
-  var followUp = chat && chat.meta.follow_up;
+  const box = $("chat-follow-up");
+  const followUp = chat && chat.meta.follow_up;
   box.hidden = !followUp;
   if (!followUp) return;
   $("follow-up-text").textContent = followUpText(followUp);
-  var select = $("follow-up-reason");
+  const select = $("follow-up-reason");
   if (document.activeElement !== select) select.value = followUp.reason;
 }
 
 export function renderComposerState() {
-  var chat = selectedChat();
-  var disabled = !chat || chat.closed;
+  const chat = selectedChat();
+  const disabled = !chat || chat.closed;
   $("composer-text").disabled = disabled;
   $("send-button").disabled = disabled || overLimit();
   $("replies-button").disabled = disabled;
@@ -209,8 +209,8 @@ export function renderComposerState() {
 }
 
 function messageNode(m) {
-  var cls = "msg msg-" + m.sender;
-  var author = m.sender === "visitor" ? "Shopper" : m.author_name || (m.sender === "agent" ? "Agent" : "CartAssist");
+  const cls = "msg msg-" + m.sender;
+  const author = m.sender === "visitor" ? "Shopper" : m.author_name || (m.sender === "agent" ? "Agent" : "CartAssist");
   return el("li", { className: cls, dataset: { seq: m.seq } },
     el("div", { className: "msg-meta" },
       el("span", { className: "author" }, author),
@@ -219,7 +219,7 @@ function messageNode(m) {
 }
 
 function pendingNode(chat, entry) {
-  var failed = entry.state === "failed";
+  const failed = entry.state === "failed";
   return el("li", { className: "msg msg-agent pending" + (failed ? " failed" : ""), dataset: { clientId: entry.client_message_id } },
     el("div", { className: "msg-meta" },
       el("span", { className: "author" }, "You"),
@@ -237,31 +237,31 @@ function nearBottom(list) {
 }
 
 export function renderMessages() {
-  var chat = selectedChat();
-  var list = $("messages");
+  const chat = selectedChat();
+  const list = $("messages");
   if (!chat) return;
-  var stick = nearBottom(list) || list.dataset.chat !== String(chat.id);
+  const stick = nearBottom(list) || list.dataset.chat !== String(chat.id);
   clear(list);
   list.dataset.chat = String(chat.id);
   if (!chat.messages.length && !chat.outbox.length) {
     list.appendChild(el("li", { className: "msg-empty muted" }, chat.syncing ? "Loading messages…" : "No messages yet."));
   }
-  chat.messages.forEach(function (m) { list.appendChild(messageNode(m)); });
-  chat.outbox.forEach(function (entry) { list.appendChild(pendingNode(chat, entry)); });
+  chat.messages.forEach((m) => { list.appendChild(messageNode(m)); });
+  chat.outbox.forEach((entry) => { list.appendChild(pendingNode(chat, entry)); });
   renderSeen(chat);
   if (stick) list.scrollTop = list.scrollHeight;
 }
 
 export function appendMessage(chat, m) {
-  var list = $("messages");
-  var stick = nearBottom(list);
-  var empty = list.querySelector(".msg-empty");
+  const list = $("messages");
+  const stick = nearBottom(list);
+  const empty = list.querySelector(".msg-empty");
   if (empty) empty.remove();
-  Array.prototype.forEach.call(list.querySelectorAll("li.pending"), function (n) {
+  Array.prototype.forEach.call(list.querySelectorAll("li.pending"), (n) => {
     if (n.dataset.clientId === m.client_message_id) n.remove(); // now confirmed, with its seq
   });
-  var pending = list.querySelector("li.pending");
-  var node = messageNode(m);
+  const pending = list.querySelector("li.pending");
+  const node = messageNode(m);
   if (pending) list.insertBefore(node, pending);
   else list.appendChild(node);
   renderSeen(chat);
@@ -270,18 +270,18 @@ export function appendMessage(chat, m) {
 
 /** "Seen" under the newest agent message the shopper has read. */
 export function renderSeen(chat) {
-  var list = $("messages");
-  Array.prototype.forEach.call(list.querySelectorAll(".seen"), function (n) { n.remove(); });
-  var target = null;
-  chat.messages.forEach(function (m) {
+  const list = $("messages");
+  Array.prototype.forEach.call(list.querySelectorAll(".seen"), (n) => { n.remove(); });
+  let target = null;
+  chat.messages.forEach((m) => {
     if (m.sender === "agent" && m.seq <= chat.visitorReadSeq) target = m;
   });
   if (!target) return;
-  var node = list.querySelector('li[data-seq="' + target.seq + '"]');
+  const node = list.querySelector('li[data-seq="' + target.seq + '"]');
   if (node) node.appendChild(el("div", { className: "seen", "aria-label": "Seen by the shopper" }, "Seen"));
 }
 
 export function renderTyping() {
-  var chat = selectedChat();
+  const chat = selectedChat();
   $("typing").hidden = !(chat && !chat.closed && chat.typingUntil > Date.now());
 }

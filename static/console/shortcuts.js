@@ -8,10 +8,10 @@ import { focusRemedies } from "./remedies.js";
 // ---------------------------------------------------------------- keyboard
 
 export function onKeyDown(event) {
-  var code = event.code;
+  const code = event.code;
   if (event.altKey && !event.ctrlKey && !event.metaKey) {
     // event.code, not event.key: on a Mac, Alt+J types "∆".
-    var action = {
+    const action = {
       KeyJ: function () { moveSelection(1); },
       KeyK: function () { moveSelection(-1); },
       KeyC: claimTop,
@@ -21,7 +21,7 @@ export function onKeyDown(event) {
       KeyS: toggleStatus,
       KeyO: focusRemedies,
       KeyM: function () {
-        var box = $("composer-text");
+        const box = $("composer-text");
         if (!box.disabled && !$("chat").hidden) box.focus();
       },
     }[code];

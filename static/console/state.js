@@ -1,16 +1,16 @@
-export var HEARTBEAT_MS = 15000; // the server marks an agent offline after 45 s of silence
-export var TYPING_SEND_MS = 2000; // send at most one `typing` per 2 s
-export var TYPING_SHOW_MS = 4000; // "Shopper is typing…" lasts 4 s after the last `typing`
-export var RECONNECT_BASE_MS = 1000;
-export var RECONNECT_MAX_MS = 30000;
-var STORED_MESSAGES = 200; // per chat, in sessionStorage
-export var CART_REFRESH_MS = 5000; // at most one automatic cart refresh per chat per 5 s
-export var PENDING_ACTION_MS = 10000; // an error within this long answers the last action
+export const HEARTBEAT_MS = 15000; // the server marks an agent offline after 45 s of silence
+export const TYPING_SEND_MS = 2000; // send at most one `typing` per 2 s
+export const TYPING_SHOW_MS = 4000; // "Shopper is typing…" lasts 4 s after the last `typing`
+export const RECONNECT_BASE_MS = 1000;
+export const RECONNECT_MAX_MS = 30000;
+const STORED_MESSAGES = 200; // per chat, in sessionStorage
+export const CART_REFRESH_MS = 5000; // at most one automatic cart refresh per chat per 5 s
+export const PENDING_ACTION_MS = 10000; // an error within this long answers the last action
 
-export var config = {};
-var LABELS = {};
-export var baseTitle = "";
-var STORE_PREFIX = "";
+export const config = {};
+let LABELS = {};
+export let baseTitle = "";
+let STORE_PREFIX = "";
 
 /** Read the page: the console's data- attributes, its labels and title (main.js, once). */
 export function configure(root) {
@@ -32,31 +32,31 @@ export function configure(root) {
 
 /** What the views call when the agent clicks, filled in by main.js: the modules that
  * render import none of the modules that call them, so the graph has no cycle. */
-export var act = {};
+export const act = {};
 
-export var ABOUT = {
+export const ABOUT = {
   shipping_shock: "the delivery charge",
   payment_failed: "a failed payment",
   coupon_rejected: "a rejected coupon",
   idle: "a checkout left idle",
 };
-export var CLOSE_REASONS = {
+export const CLOSE_REASONS = {
   agent: "closed by an agent",
   visitor: "closed by the shopper",
   visitor_timeout: "the shopper left (timed out)",
 };
 
 export function label(kind, value) {
-  var table = LABELS[kind] || {};
+  const table = LABELS[kind] || {};
   return table[value] || (value ? String(value).replace(/_/g, " ") : "");
 }
 
 // ---------------------------------------------------------------- storage (sessionStorage, per tab)
 
-export var storage = {
+export const storage = {
   get: function (key) {
     try {
-      var raw = window.sessionStorage.getItem(STORE_PREFIX + key);
+      const raw = window.sessionStorage.getItem(STORE_PREFIX + key);
       return raw ? JSON.parse(raw) : null;
     } catch (e) {
       return null;
@@ -75,10 +75,10 @@ export var storage = {
     } catch (e) { /* ignore */ }
   },
   chatKeys: function () {
-    var ids = [];
+    const ids = [];
     try {
-      for (var i = 0; i < window.sessionStorage.length; i++) {
-        var key = window.sessionStorage.key(i);
+      for (let i = 0; i < window.sessionStorage.length; i++) {
+        const key = window.sessionStorage.key(i);
         if (key && key.indexOf(STORE_PREFIX + "chat.") === 0) {
           ids.push(Number(key.slice((STORE_PREFIX + "chat.").length)));
         }
@@ -90,7 +90,7 @@ export var storage = {
 
 // ---------------------------------------------------------------- state
 
-export var state = {
+export const state = {
   agent: null,
   queue: [],
   chats: new Map(), // conversation id → chat (below)
@@ -110,18 +110,18 @@ export var state = {
 
 /** A chat as this tab knows it. */
 export function newChat(meta) {
-  var saved = storage.get("chat." + meta.id) || {};
-  var messages = Array.isArray(saved.messages) ? saved.messages : [];
-  var lastSeq = typeof saved.last_seq === "number" ? saved.last_seq : 0;
+  const saved = storage.get("chat." + meta.id) || {};
+  let messages = Array.isArray(saved.messages) ? saved.messages : [];
+  let lastSeq = typeof saved.last_seq === "number" ? saved.last_seq : 0;
   if (messages.length && messages[messages.length - 1].seq !== lastSeq) {
     messages = []; // inconsistent copy: start over from the server
     lastSeq = 0;
   }
   return {
     id: meta.id,
-    meta: meta,
-    messages: messages,
-    lastSeq: lastSeq,
+    meta,
+    messages,
+    lastSeq,
     outbox: Array.isArray(saved.outbox) ? saved.outbox : [],
     draft: typeof saved.draft === "string" ? saved.draft : "",
     visitorReadSeq: meta.visitor_read_seq || 0,
@@ -152,15 +152,15 @@ export function persist(chat) {
 }
 
 export function unreadCount(chat) {
-  var n = 0;
-  chat.messages.forEach(function (m) {
+  let n = 0;
+  chat.messages.forEach((m) => {
     if (m.sender === "visitor" && m.seq > chat.agentReadSeq) n++;
   });
   return n;
 }
 
 export function orderedChats() {
-  return Array.from(state.chats.values()).sort(function (a, b) {
+  return Array.from(state.chats.values()).sort((a, b) => {
     if (a.closed !== b.closed) return a.closed ? 1 : -1;
     return (a.meta.created_at || "").localeCompare(b.meta.created_at || "") || a.id - b.id;
   });
@@ -171,7 +171,7 @@ export function selectedChat() {
 }
 
 export function startAction(label, extra) {
-  state.pendingAction = Object.assign({ label: label, at: Date.now() }, extra || {});
+  state.pendingAction = Object.assign({ label, at: Date.now() }, extra || {});
 }
 
 export function finishAction() {
@@ -179,6 +179,6 @@ export function finishAction() {
 }
 
 export function firstChatIndex() {
-  for (var i = 0; i < state.queue.length; i++) if (state.queue[i].kind === "chat") return i;
+  for (let i = 0; i < state.queue.length; i++) if (state.queue[i].kind === "chat") return i;
   return -1;
 }

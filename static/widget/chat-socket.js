@@ -1,15 +1,15 @@
 /*! CartAssist storefront widget, live chat: the visitor token and the socket. */
 
-var PING_MS = 25 * 1000;
-var RECONNECT_BASE_MS = 1000;
-var RECONNECT_MAX_MS = 30 * 1000;
-var TOKEN_MARGIN_MS = 60 * 1000; // fetch a new token this long before it expires
-var CLOSE_UNAUTHORISED = 4401;
-var CLOSE_FORBIDDEN = 4403;
+const PING_MS = 25 * 1000;
+const RECONNECT_BASE_MS = 1000;
+const RECONNECT_MAX_MS = 30 * 1000;
+const TOKEN_MARGIN_MS = 60 * 1000; // fetch a new token this long before it expires
+const CLOSE_UNAUTHORISED = 4401;
+const CLOSE_FORBIDDEN = 4403;
 
 // ------------------------------------------------------------ session (token)
 export function createSession(core, store, siteKey, apiBase) {
-  var inFlight = null;
+  let inFlight = null;
 
   function valid(saved) {
     return (
@@ -22,26 +22,26 @@ export function createSession(core, store, siteKey, apiBase) {
 
   /** Resolves with {token, socket_url} or rejects with {status}. */
   function token() {
-    var saved = store.get("token");
+    const saved = store.get("token");
     if (valid(saved)) return Promise.resolve(saved);
     if (inFlight) return inFlight;
-    var body = JSON.stringify({ site_key: siteKey, visitor_id: core.visitorId() });
+    const body = JSON.stringify({ site_key: siteKey, visitor_id: core.visitorId() });
     inFlight = window
       .fetch(apiBase + "/api/v1/widget/session", {
         method: "POST",
         headers: { "Content-Type": "text/plain" }, // a simple request: no preflight
-        body: body,
+        body,
         credentials: "omit",
         mode: "cors",
       })
       .then(
-        function (response) {
+        (response) => {
           return response.json().then(
-            function (json) {
+            (json) => {
               if (response.status !== 200 || !json || typeof json.token !== "string") {
                 throw { status: response.status };
               }
-              var saved = {
+              const saved = {
                 token: json.token,
                 expires_at: json.expires_at,
                 socket_url: json.socket_url || "/ws/widget/",
@@ -50,21 +50,21 @@ export function createSession(core, store, siteKey, apiBase) {
               store.set("token", saved);
               return saved;
             },
-            function () {
+            () => {
               throw { status: response.status };
             }
           );
         },
-        function () {
+        () => {
           throw { status: 0 };
         }
       )
       .then(
-        function (saved) {
+        (saved) => {
           inFlight = null;
           return saved;
         },
-        function (error) {
+        (error) => {
           inFlight = null;
           throw error;
         }
@@ -76,37 +76,37 @@ export function createSession(core, store, siteKey, apiBase) {
     store.remove("token");
   }
 
-  return { token: token, forget: forget };
+  return { token, forget };
 }
 
 // ------------------------------------------------------------ socket
 // One WebSocket; reconnects with exponential back-off and jitter; a 4401 close
 // (token expired) fetches a new token; a 4403 (origin not allowed) stops.
 export function createSocket(core, session, apiBase) {
-  var ws = null;
-  var attempt = 0;
-  var timer = null;
-  var pingTimer = null;
-  var stopped = false;
-  var handlers = { open: null, frame: null, down: null };
+  let ws = null;
+  let attempt = 0;
+  let timer = null;
+  let pingTimer = null;
+  let stopped = false;
+  const handlers = { open: null, frame: null, down: null };
 
   function on(name, fn) {
     handlers[name] = fn;
   }
 
   function wsUrl(path, token) {
-    var base = apiBase.replace(/^http/i, "ws");
+    const base = apiBase.replace(/^http/i, "ws");
     return base + path + (path.indexOf("?") === -1 ? "?" : "&") + "token=" + encodeURIComponent(token);
   }
 
   function connect() {
     if (stopped || ws) return;
     session.token().then(
-      function (saved) {
+      (saved) => {
         if (stopped || ws) return;
         open(wsUrl(saved.socket_url, saved.token));
       },
-      function (error) {
+      (error) => {
         if (error && (error.status === 403 || error.status === 400)) {
           stop();
           core.warn("chat off: the site key or this page's origin was refused (HTTP " + error.status + ").");
@@ -118,7 +118,7 @@ export function createSocket(core, session, apiBase) {
   }
 
   function open(url) {
-    var current;
+    let current;
     try {
       current = new window.WebSocket(url);
     } catch (error) {
@@ -129,13 +129,13 @@ export function createSocket(core, session, apiBase) {
     current.onopen = function () {
       attempt = 0;
       window.clearInterval(pingTimer);
-      pingTimer = window.setInterval(function () {
+      pingTimer = window.setInterval(() => {
         send({ type: "ping" });
       }, PING_MS);
       if (handlers.open) handlers.open();
     };
     current.onmessage = function (event) {
-      var frame;
+      let frame;
       try {
         frame = JSON.parse(event.data);
       } catch (ignored) {
@@ -161,9 +161,9 @@ export function createSocket(core, session, apiBase) {
   function retry() {
     if (stopped || timer !== null) return;
     attempt += 1;
-    var ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * Math.pow(2, attempt - 1));
-    var delay = ceiling / 2 + Math.random() * (ceiling / 2); // equal jitter
-    timer = window.setTimeout(function () {
+    const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * Math.pow(2, attempt - 1));
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2); // equal jitter
+    timer = window.setTimeout(() => {
       timer = null;
       connect();
     }, delay);
@@ -193,7 +193,7 @@ export function createSocket(core, session, apiBase) {
     if (timer !== null) window.clearTimeout(timer);
     window.clearInterval(pingTimer);
     if (ws) {
-      var closing = ws;
+      const closing = ws;
       ws = null;
       try {
         closing.close(1000);
@@ -207,5 +207,5 @@ export function createSocket(core, session, apiBase) {
     return !!ws && ws.readyState === 1;
   }
 
-  return { on: on, connect: connect, send: send, now: now, isOpen: isOpen };
+  return { on, connect, send, now, isOpen };
 }

@@ -12,9 +12,9 @@ function safe(fn) {
 // The open conversation, its cached messages and unsent ones, in sessionStorage:
 // per tab, so the conversation follows the shopper from page to page of the shop.
 export function createStore(siteKey) {
-  var PREFIX = "cartassist:v1:chat:" + siteKey + ":";
-  var session = null;
-  var memory = {};
+  const PREFIX = "cartassist:v1:chat:" + siteKey + ":";
+  let session = null;
+  const memory = {};
   try {
     session = window.sessionStorage;
     session.setItem(PREFIX + "probe", "1");
@@ -23,7 +23,7 @@ export function createStore(siteKey) {
     session = null;
   }
   function get(name) {
-    var raw = session ? safe(function () { return session.getItem(PREFIX + name); }) : memory[name];
+    const raw = session ? safe(() => { return session.getItem(PREFIX + name); }) : memory[name];
     if (raw === null || raw === undefined) return null;
     try {
       return JSON.parse(raw);
@@ -32,13 +32,13 @@ export function createStore(siteKey) {
     }
   }
   function set(name, value) {
-    var raw = JSON.stringify(value);
-    if (session && safe(function () { session.setItem(PREFIX + name, raw); return true; })) return;
+    const raw = JSON.stringify(value);
+    if (session && safe(() => { session.setItem(PREFIX + name, raw); return true; })) return;
     memory[name] = raw;
   }
   function remove(name) {
     delete memory[name];
-    if (session) safe(function () { session.removeItem(PREFIX + name); });
+    if (session) safe(() => { session.removeItem(PREFIX + name); });
   }
-  return { get: get, set: set, remove: remove };
+  return { get, set, remove };
 }

@@ -1,12 +1,12 @@
 /*! CartAssist storefront widget, live chat: the Shadow DOM user interface. */
 
-export var MAX_LENGTH = 2000; // CARTASSIST_MAX_MESSAGE_LENGTH's default; the server has the last word
+export const MAX_LENGTH = 2000; // CARTASSIST_MAX_MESSAGE_LENGTH's default; the server has the last word
 
 export function el(tag, props, children) {
-  var node = document.createElement(tag);
+  const node = document.createElement(tag);
   if (props) {
-    Object.keys(props).forEach(function (key) {
-      var value = props[key];
+    Object.keys(props).forEach((key) => {
+      const value = props[key];
       if (value === null || value === undefined || value === false) return;
       if (key === "text") node.textContent = value;
       else if (key === "className") node.className = value;
@@ -14,7 +14,7 @@ export function el(tag, props, children) {
       else node.setAttribute(key, value === true ? "" : value);
     });
   }
-  (children || []).forEach(function (child) {
+  (children || []).forEach((child) => {
     if (child === null || child === undefined) return;
     node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
   });
@@ -22,14 +22,14 @@ export function el(tag, props, children) {
 }
 
 export function formatTime(iso) {
-  var at = new Date(iso);
+  const at = new Date(iso);
   if (isNaN(at.getTime())) return "";
-  var h = at.getHours();
-  var m = at.getMinutes();
+  const h = at.getHours();
+  const m = at.getMinutes();
   return (h < 10 ? "0" : "") + h + ":" + (m < 10 ? "0" : "") + m;
 }
 
-var OFFER_STATUS = {
+const OFFER_STATUS = {
   accepted: "Accepted — it applies to your order.",
   declined: "You declined this offer.",
   expired: "This offer has expired.",
@@ -39,16 +39,16 @@ var OFFER_STATUS = {
 
 // ================================================================ ui (Shadow DOM)
 
-export function buildUi(options) {
-  var host = el("div", { id: "cartassist-chat", "data-cartassist": "chat" });
+export function buildUi() {
+  const host = el("div", { id: "cartassist-chat", "data-cartassist": "chat" });
   // The host only positions itself; everything else lives in the shadow root, out of
   // the shop's CSS (and the shop out of ours).
   host.style.cssText = "all: initial; position: fixed; z-index: 2147483000; right: 0; bottom: 0;";
-  var root = host.attachShadow({ mode: "open" });
-  var css = el("style", { text: STYLES });
-  var live = el("div", { className: "sr-only", role: "status", "aria-live": "polite", "aria-atomic": "true" });
+  const root = host.attachShadow({ mode: "open" });
+  const css = el("style", { text: STYLES });
+  const live = el("div", { className: "sr-only", role: "status", "aria-live": "polite", "aria-atomic": "true" });
 
-  var launcher = el("button", {
+  const launcher = el("button", {
     type: "button",
     className: "launcher",
     "aria-label": "Open chat",
@@ -57,11 +57,11 @@ export function buildUi(options) {
   });
   launcher.appendChild(el("span", { "aria-hidden": "true", text: "💬" }));
   launcher.appendChild(el("span", { className: "launcher-text", text: "Chat" }));
-  var badge = el("span", { className: "badge", hidden: true, "aria-hidden": "true" });
+  const badge = el("span", { className: "badge", hidden: true, "aria-hidden": "true" });
   launcher.appendChild(badge);
 
   // "Chat with us": shown only when the shop enables it, and only while nothing else is.
-  var start = el("button", {
+  const start = el("button", {
     type: "button",
     className: "launcher start",
     "aria-haspopup": "dialog",
@@ -69,27 +69,27 @@ export function buildUi(options) {
     hidden: true,
   });
   start.appendChild(el("span", { "aria-hidden": "true", text: "💬" }));
-  var startLabel = el("span", { className: "launcher-text", text: "Chat" });
+  const startLabel = el("span", { className: "launcher-text", text: "Chat" });
   start.appendChild(startLabel);
-  var startEnabled = false;
+  let startEnabled = false;
 
-  var title = el("h2", { className: "title", id: "ca-title", text: "Chat" });
-  var subtitle = el("p", { className: "subtitle", "data-testid": "chat-status" });
-  var connection = el("p", { className: "connection", hidden: true, text: "Reconnecting…" });
-  var minimise = el("button", { type: "button", className: "icon", "aria-label": "Minimise chat", title: "Minimise (Esc)", text: "–" });
-  var end = el("button", { type: "button", className: "icon", "aria-label": "End chat", "data-testid": "chat-end", title: "End chat", text: "×" });
-  var header = el("header", { className: "head" }, [el("div", { className: "head-text" }, [title, subtitle]), minimise, end]);
+  const title = el("h2", { className: "title", id: "ca-title", text: "Chat" });
+  const subtitle = el("p", { className: "subtitle", "data-testid": "chat-status" });
+  const connection = el("p", { className: "connection", hidden: true, text: "Reconnecting…" });
+  const minimise = el("button", { type: "button", className: "icon", "aria-label": "Minimise chat", title: "Minimise (Esc)", text: "–" });
+  const end = el("button", { type: "button", className: "icon", "aria-label": "End chat", "data-testid": "chat-end", title: "End chat", text: "×" });
+  const header = el("header", { className: "head" }, [el("div", { className: "head-text" }, [title, subtitle]), minimise, end]);
 
-  var card = el("section", { className: "card", hidden: true, tabindex: "-1", "aria-labelledby": "ca-invite-title", "data-testid": "chat-invitation" });
-  var list = el("ol", { className: "messages", "aria-label": "Messages", tabindex: "0", "data-testid": "chat-messages" });
-  var typing = el("p", { className: "typing", hidden: true, "data-testid": "chat-typing" });
-  var error = el("p", { className: "error", role: "alert", hidden: true, "data-testid": "chat-error" });
-  var textarea = el("textarea", { rows: "2", id: "ca-text", maxlength: String(MAX_LENGTH), placeholder: "Write a message…", "aria-label": "Message" });
-  var sendButton = el("button", { type: "submit", className: "primary", text: "Send" });
-  var composerNote = el("p", { className: "note", hidden: true });
-  var composer = el("form", { className: "composer", novalidate: true }, [textarea, sendButton]);
+  const card = el("section", { className: "card", hidden: true, tabindex: "-1", "aria-labelledby": "ca-invite-title", "data-testid": "chat-invitation" });
+  const list = el("ol", { className: "messages", "aria-label": "Messages", tabindex: "0", "data-testid": "chat-messages" });
+  const typing = el("p", { className: "typing", hidden: true, "data-testid": "chat-typing" });
+  const error = el("p", { className: "error", role: "alert", hidden: true, "data-testid": "chat-error" });
+  const textarea = el("textarea", { rows: "2", id: "ca-text", maxlength: String(MAX_LENGTH), placeholder: "Write a message…", "aria-label": "Message" });
+  const sendButton = el("button", { type: "submit", className: "primary", text: "Send" });
+  const composerNote = el("p", { className: "note", hidden: true });
+  const composer = el("form", { className: "composer", novalidate: true }, [textarea, sendButton]);
 
-  var panel = el(
+  const panel = el(
     "section",
     { className: "panel", hidden: true, role: "dialog", "aria-modal": "false", "aria-labelledby": "ca-title", "data-testid": "chat-panel" },
     [header, connection, card, list, typing, error, composerNote, composer]
@@ -104,9 +104,9 @@ export function buildUi(options) {
     if (!host.isConnected) document.body.appendChild(host);
   }
 
-  var hooks = {};
-  var minimised = false;
-  var visible = false; // the widget has something to show (invitation or chat)
+  let hooks = {};
+  let minimised = false;
+  let visible = false; // the widget has something to show (invitation or chat)
   try {
     minimised = window.sessionStorage.getItem("cartassist:v1:chat-minimised") === "1";
   } catch (ignored) {
@@ -132,38 +132,38 @@ export function buildUi(options) {
     else if (hooks.opened) hooks.opened();
   }
 
-  minimise.addEventListener("click", function () {
+  minimise.addEventListener("click", () => {
     setMinimised(true);
   });
-  launcher.addEventListener("click", function () {
+  launcher.addEventListener("click", () => {
     setMinimised(false);
     if (!card.hidden) card.focus();
     else if (!textarea.disabled) textarea.focus();
   });
-  end.addEventListener("click", function () {
+  end.addEventListener("click", () => {
     if (hooks.close) hooks.close();
   });
-  panel.addEventListener("keydown", function (event) {
+  panel.addEventListener("keydown", (event) => {
     if (event.key === "Escape") {
       event.stopPropagation();
       setMinimised(true);
     }
   });
-  composer.addEventListener("submit", function (event) {
+  composer.addEventListener("submit", (event) => {
     event.preventDefault();
     if (hooks.send && hooks.send(textarea.value)) {
       textarea.value = "";
       showError(null);
     }
   });
-  textarea.addEventListener("keydown", function (event) {
+  textarea.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       if (composer.requestSubmit) composer.requestSubmit();
       else composer.dispatchEvent(new Event("submit", { cancelable: true }));
     }
   });
-  textarea.addEventListener("input", function () {
+  textarea.addEventListener("input", () => {
     if (hooks.typed && textarea.value) hooks.typed();
   });
 
@@ -173,13 +173,13 @@ export function buildUi(options) {
   }
 
   function userIsTyping() {
-    var active = document.activeElement;
+    const active = document.activeElement;
     if (!active || active === host) return false;
-    var tag = active.tagName;
+    const tag = active.tagName;
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || active.isContentEditable;
   }
 
-  var announceTimer = null;
+  let announceTimer = null;
 
   return {
     bind: function (given) {
@@ -192,7 +192,7 @@ export function buildUi(options) {
       // Cleared first, then set: screen readers announce a change, not a repeat.
       live.textContent = "";
       window.clearTimeout(announceTimer);
-      announceTimer = window.setTimeout(function () {
+      announceTimer = window.setTimeout(() => {
         live.textContent = text;
       }, 50);
       if (minimised && visible) badge.hidden = false;
@@ -207,7 +207,7 @@ export function buildUi(options) {
       layout();
     },
     hideChat: function () {
-      var hadFocus = root.activeElement !== null;
+      const hadFocus = root.activeElement !== null;
       visible = false;
       layout();
       if (hadFocus && startEnabled) start.focus(); // keep keyboard users in the widget
@@ -262,10 +262,10 @@ export function buildUi(options) {
     showInvitation: function (invitation, verifyHref, actions) {
       mount();
       while (card.firstChild) card.removeChild(card.firstChild);
-      var accept = el("button", { type: "button", className: "primary", text: "Accept", onclick: actions.accept });
-      var dismiss = el("button", { type: "button", text: "Not now", onclick: actions.dismiss });
-      var code = invitation.verification_code || "";
-      var verify = verifyHref
+      const accept = el("button", { type: "button", className: "primary", text: "Accept", onclick: actions.accept });
+      const dismiss = el("button", { type: "button", text: "Not now", onclick: actions.dismiss });
+      const code = invitation.verification_code || "";
+      const verify = verifyHref
         ? el("a", { href: verifyHref, target: "_blank", rel: "noopener noreferrer", "data-testid": "chat-verify" }, [
             "Verify this invitation: ",
             el("strong", { className: "code", text: code }),
@@ -294,29 +294,29 @@ export function buildUi(options) {
       while (card.firstChild) card.removeChild(card.firstChild);
     },
     messages: function (messages, outbox, offers, opts) {
-      var nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+      const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
       while (list.firstChild) list.removeChild(list.firstChild);
       // Each offer after the message that was the last one when it arrived.
-      var offersAfter = {};
-      offers.forEach(function (offer) {
-        var at = offer._after || 0;
+      const offersAfter = {};
+      offers.forEach((offer) => {
+        const at = offer._after || 0;
         (offersAfter[at] = offersAfter[at] || []).push(offer);
       });
       function appendOffers(seq) {
-        (offersAfter[seq] || []).forEach(function (offer) {
+        (offersAfter[seq] || []).forEach((offer) => {
           list.appendChild(offerNode(offer, opts.answerOffer));
         });
         delete offersAfter[seq];
       }
       appendOffers(0);
-      messages.forEach(function (m) {
+      messages.forEach((m) => {
         list.appendChild(messageNode(m, opts.seenSeq));
         appendOffers(m.seq);
       });
-      Object.keys(offersAfter).forEach(function (seq) {
+      Object.keys(offersAfter).forEach((seq) => {
         appendOffers(seq);
       });
-      outbox.forEach(function (entry) {
+      outbox.forEach((entry) => {
         list.appendChild(pendingNode(entry, opts));
       });
       if (nearBottom) list.scrollTop = list.scrollHeight;
@@ -324,8 +324,8 @@ export function buildUi(options) {
   };
 
   function messageNode(m, seenSeq) {
-    var who = m.sender === "visitor" ? "You" : m.author_name || (m.sender === "agent" ? "Agent" : "CartAssist");
-    var text = el("div", { className: "text" });
+    const who = m.sender === "visitor" ? "You" : m.author_name || (m.sender === "agent" ? "Agent" : "CartAssist");
+    const text = el("div", { className: "text" });
     text.textContent = m.text; // plain text, always
     return el("li", { className: "msg " + m.sender, "data-seq": String(m.seq) }, [
       el("div", { className: "meta" }, [el("span", { className: "author", text: who }), " ", el("time", { datetime: m.created_at, text: formatTime(m.created_at) })]),
@@ -335,8 +335,8 @@ export function buildUi(options) {
   }
 
   function pendingNode(entry, opts) {
-    var failed = entry.state === "failed";
-    var text = el("div", { className: "text" });
+    const failed = entry.state === "failed";
+    const text = el("div", { className: "text" });
     text.textContent = entry.text;
     return el("li", { className: "msg visitor pending" + (failed ? " failed" : ""), "data-client-id": entry.client_message_id }, [
       el("div", { className: "meta" }, [el("span", { className: "author", text: "You" }), " ", el("span", { text: failed ? "Not sent" : opts.connected ? "Sending…" : "Waiting for the connection…" })]),
@@ -354,9 +354,9 @@ export function buildUi(options) {
   }
 
   function offerNode(offer, answer) {
-    var status = offer.status;
-    var expired = status === "offered" && Date.parse(offer.expires_at) <= Date.now();
-    var children = [
+    const status = offer.status;
+    const expired = status === "offered" && Date.parse(offer.expires_at) <= Date.now();
+    const children = [
       el("h3", { text: offer.label }),
       el("p", { text: offer.description }),
       el("p", { className: "totals", "data-testid": "offer-totals" }, [
@@ -375,15 +375,15 @@ export function buildUi(options) {
         ])
       );
     } else {
-      var text = expired ? OFFER_STATUS.expired : OFFER_STATUS[status] || status;
+      let text = expired ? OFFER_STATUS.expired : OFFER_STATUS[status] || status;
       if (status === "refused_on_accept") text += offer.refusal_reason ? ": " + offer.refusal_reason : ".";
-      children.push(el("p", { className: "offer-status", "data-testid": "offer-status", text: text }));
+      children.push(el("p", { className: "offer-status", "data-testid": "offer-status", text }));
     }
     return el("li", { className: "offer " + (expired ? "expired" : status), "data-offer-id": String(offer.id), "data-testid": "chat-offer" }, children);
   }
 }
 
-var STYLES = [
+const STYLES = [
   ":host { all: initial; }",
   "*, *::before, *::after { box-sizing: border-box; }",
   "[hidden] { display: none !important; }",

@@ -16,37 +16,37 @@ import { createSocket, createSession } from "./chat-socket.js";
 import { createStore } from "./chat-store.js";
 import { MAX_LENGTH, buildUi } from "./chat-ui.js";
 
-var TYPING_SEND_MS = 3000; // send "typing" at most this often
-var TYPING_SHOW_MS = 5000; // hide the agent's indicator after this without news
-var MAX_CACHED_MESSAGES = 200;
-var LAUNCHER_LABEL = "Chat with us"; // data-launcher-label overrides it
-var MAX_LAUNCHER_LABEL = 40;
+const TYPING_SEND_MS = 3000; // send "typing" at most this often
+const TYPING_SHOW_MS = 5000; // hide the agent's indicator after this without news
+const MAX_CACHED_MESSAGES = 200;
+const LAUNCHER_LABEL = "Chat with us"; // data-launcher-label overrides it
+const MAX_LAUNCHER_LABEL = 40;
 
 function start(core) {
-  var options = core.options();
+  const options = core.options();
   if (!chatEnabled(options.chat)) return;
-  var siteKey = core.siteKey();
-  var apiBase = core.apiBase();
+  const siteKey = core.siteKey();
+  const apiBase = core.apiBase();
 
   // ------------------------------------------------------------ store
   // The open conversation, its cached messages and unsent ones, in sessionStorage:
   // per tab, so the conversation follows the shopper from page to page of the shop.
-  var store = createStore(siteKey);
+  const store = createStore(siteKey);
 
   // ------------------------------------------------------------ session (token)
-  var session = createSession(core, store, siteKey, apiBase);
+  const session = createSession(core, store, siteKey, apiBase);
 
   // ------------------------------------------------------------ socket
   // One WebSocket; reconnects with exponential back-off and jitter; a 4401 close
   // (token expired) fetches a new token; a 4403 (origin not allowed) stops.
-  var socket = createSocket(core, session, apiBase);
+  const socket = createSocket(core, session, apiBase);
 
 
   // ------------------------------------------------------------ ui
-  var ui = buildUi(options);
+  const ui = buildUi();
 
   // ------------------------------------------------------------ chat state
-  var state = {
+  const state = {
     conversation: store.get("conversation"), // {id, status, agent_name, last_seq, ...}
     lastSeq: store.get("last_seq") || 0,
     messages: store.get("messages") || [],
@@ -95,7 +95,7 @@ function start(core) {
   }
 
   // ------------------------------------------------------------ frames in
-  var receive = {
+  const receive = {
     hello: onHello,
     invitation: function (f) {
       showInvitation(f.invitation);
@@ -110,7 +110,7 @@ function start(core) {
       if (f.conversation_id !== currentId() || f.sender === "visitor") return;
       ui.typing(agentName() + " is typing…");
       window.clearTimeout(state.typingTimer);
-      state.typingTimer = window.setTimeout(function () {
+      state.typingTimer = window.setTimeout(() => {
         ui.typing(null);
       }, TYPING_SHOW_MS);
     },
@@ -134,9 +134,9 @@ function start(core) {
   };
 
   function onHello(f) {
-    var open = Array.isArray(f.conversations) ? f.conversations : [];
-    var mine = null;
-    open.forEach(function (c) {
+    const open = Array.isArray(f.conversations) ? f.conversations : [];
+    let mine = null;
+    open.forEach((c) => {
       if (c.id === currentId()) mine = c;
     });
     if (!mine && open.length) {
@@ -153,7 +153,7 @@ function start(core) {
     }
     (f.offers || []).forEach(onOffer);
     (f.grants || []).forEach(onGrant);
-    var pending = (f.invitations || []).filter(function (i) {
+    const pending = (f.invitations || []).filter((i) => {
       return state.dismissed.indexOf(i.id) === -1;
     });
     if (!state.conversation && pending.length && !state.starting) showInvitation(pending[pending.length - 1]);
@@ -164,7 +164,7 @@ function start(core) {
 
   function setConversation(meta, opts) {
     if (!meta || typeof meta.id !== "number") return;
-    var fresh = meta.id !== currentId();
+    const fresh = meta.id !== currentId();
     if (fresh) {
       clearConversation();
       state.conversation = meta;
@@ -197,8 +197,8 @@ function start(core) {
 
   function onMessage(f) {
     if (f.conversation_id !== currentId() || !f.message) return;
-    var m = f.message;
-    var step = seqStep(state.lastSeq, m.seq);
+    const m = f.message;
+    const step = seqStep(state.lastSeq, m.seq);
     if (step === "seen") {
       dropFromOutbox(m.client_message_id);
       return;
@@ -226,7 +226,7 @@ function start(core) {
     state.synced = true;
     if (typeof f.last_seq === "number" && f.last_seq < state.lastSeq) {
       // The server knows fewer messages than our cache (another database?): trust it.
-      state.messages = state.messages.filter(function (m) {
+      state.messages = state.messages.filter((m) => {
         return m.seq <= f.last_seq;
       });
       state.lastSeq = f.last_seq;
@@ -244,8 +244,8 @@ function start(core) {
       ui.error(f.message || "Something went wrong.");
       return;
     }
-    var entry = null;
-    state.outbox.forEach(function (e) {
+    let entry = null;
+    state.outbox.forEach((e) => {
       if (e.client_message_id === f.ref) entry = e;
     });
     if (entry) {
@@ -267,7 +267,7 @@ function start(core) {
   }
 
   function closeLocally(reason) {
-    var wasOpen = state.conversation && state.conversation.status !== "closed";
+    const wasOpen = state.conversation && state.conversation.status !== "closed";
     state.conversation.status = "closed";
     state.conversation.close_reason = reason;
     state.outbox = [];
@@ -276,7 +276,7 @@ function start(core) {
     render();
     if (wasOpen) {
       ui.announce("The chat has ended.");
-      core.emit("chat-closed", { conversation_id: state.conversation.id, reason: reason });
+      core.emit("chat-closed", { conversation_id: state.conversation.id, reason });
     }
   }
 
@@ -298,7 +298,7 @@ function start(core) {
       },
     });
     ui.announce(invitation.headline + " " + (invitation.agent_name ? invitation.agent_name + " can help." : ""));
-    core.emit("invitation-shown", { invitation: invitation });
+    core.emit("invitation-shown", { invitation });
   }
 
   function acceptInvitation(invitation) {
@@ -310,7 +310,7 @@ function start(core) {
     state.invitation = null;
     ui.showChat();
     ui.focusComposer();
-    core.emit("invitation-accepted", { invitation: invitation });
+    core.emit("invitation-accepted", { invitation });
   }
 
   function dismissInvitation(invitation) {
@@ -320,11 +320,11 @@ function start(core) {
     state.invitation = null;
     ui.hideInvitation();
     if (!state.conversation) ui.hideChat();
-    core.emit("invitation-dismissed", { invitation: invitation });
+    core.emit("invitation-dismissed", { invitation });
   }
 
   function verifyUrl(path) {
-    var base = core.trimSlash(options.verifyBase || apiBase);
+    const base = core.trimSlash(options.verifyBase || apiBase);
     if (!path) return null;
     if (/^https?:\/\//i.test(path)) return path;
     return base + (path.charAt(0) === "/" ? "" : "/") + path;
@@ -354,13 +354,13 @@ function start(core) {
   }
 
   function sendStart() {
-    var frame = { type: "chat.start" };
+    const frame = { type: "chat.start" };
     if (core.hasCart()) frame.cart_id = core.cartId();
     socket.send(frame);
   }
 
   if (launcherEnabled(options.launcher)) {
-    var label = String(options.launcherLabel || "").trim().slice(0, MAX_LAUNCHER_LABEL) || LAUNCHER_LABEL;
+    const label = String(options.launcherLabel || "").trim().slice(0, MAX_LAUNCHER_LABEL) || LAUNCHER_LABEL;
     ui.enableStart(label, startChat);
   }
 
@@ -372,7 +372,7 @@ function start(core) {
       ui.error("Your message is too long (" + text.length + " / " + MAX_LENGTH + " characters).");
       return false;
     }
-    var entry = { client_message_id: "m-" + core.uuid(), text: text, state: "pending" };
+    const entry = { client_message_id: "m-" + core.uuid(), text, state: "pending" };
     state.outbox.push(entry);
     persist();
     if (state.synced) transmit(entry);
@@ -391,15 +391,15 @@ function start(core) {
 
   /** After (re)connecting and syncing: resend what is unsent, with the same ids. */
   function flushOutbox() {
-    state.outbox.forEach(function (entry) {
+    state.outbox.forEach((entry) => {
       if (entry.state !== "failed") transmit(entry);
     });
   }
 
   function dropFromOutbox(clientId) {
     if (!clientId) return;
-    var before = state.outbox.length;
-    state.outbox = state.outbox.filter(function (e) {
+    const before = state.outbox.length;
+    state.outbox = state.outbox.filter((e) => {
       return e.client_message_id !== clientId;
     });
     if (state.outbox.length !== before) persist();
@@ -420,7 +420,7 @@ function start(core) {
 
   function typed() {
     if (!state.conversation || isClosed()) return;
-    var now = Date.now();
+    const now = Date.now();
     if (now - state.typingSentAt < TYPING_SEND_MS) return;
     if (socket.send({ type: "typing", conversation_id: currentId() })) state.typingSentAt = now;
   }
@@ -428,9 +428,9 @@ function start(core) {
   /** Read receipt for what the shopper can see: the panel is open and the tab visible. */
   function markRead() {
     if (!state.conversation || !ui.isOpen() || document.visibilityState === "hidden") return;
-    var seq = state.lastSeq;
-    var already = Math.max(state.readSent, state.conversation.visitor_read_seq || 0);
-    if (seq > already && socket.send({ type: "read", conversation_id: currentId(), seq: seq })) {
+    const seq = state.lastSeq;
+    const already = Math.max(state.readSent, state.conversation.visitor_read_seq || 0);
+    if (seq > already && socket.send({ type: "read", conversation_id: currentId(), seq })) {
       state.readSent = seq;
     }
   }
@@ -439,10 +439,10 @@ function start(core) {
   function onOffer(offer) {
     if (!offer || typeof offer.id !== "number") return;
     if (state.conversation && offer.conversation_id !== currentId()) return;
-    var previous = state.offers[offer.id];
+    const previous = state.offers[offer.id];
     // Where it sits in the conversation: after the last message when it first arrived.
-    var record = {};
-    Object.keys(offer).forEach(function (key) {
+    const record = {};
+    Object.keys(offer).forEach((key) => {
       record[key] = offer[key];
     });
     record._after = previous ? previous._after : state.lastSeq;
@@ -452,13 +452,13 @@ function start(core) {
     if (offer.status === "offered" && !state.announcedOffers[offer.id] && (!previous || previous.status !== "offered")) {
       state.announcedOffers[offer.id] = true;
       ui.announce("Offer: " + offer.label + ". " + offer.description + ". New total " + offer.total_after + ".");
-      core.emit("offer-shown", { offer: offer });
+      core.emit("offer-shown", { offer });
     } else if (offer.status === "offered") {
       state.announcedOffers[offer.id] = true;
     }
     if (previous && previous.status !== offer.status) {
-      if (offer.status === "accepted") core.emit("offer-accepted", { offer: offer });
-      if (offer.status === "declined") core.emit("offer-declined", { offer: offer });
+      if (offer.status === "accepted") core.emit("offer-accepted", { offer });
+      if (offer.status === "declined") core.emit("offer-declined", { offer });
     }
   }
 
@@ -470,15 +470,15 @@ function start(core) {
 
   /** Unexpired grants this tab received, newest last. */
   function grants() {
-    var all = store.get("grants");
-    return (Array.isArray(all) ? all : []).filter(function (g) {
+    const all = store.get("grants");
+    return (Array.isArray(all) ? all : []).filter((g) => {
       return g && Date.parse(g.expires_at) > Date.now();
     });
   }
 
   function onGrant(grant) {
     if (!grant || typeof grant.token !== "string") return;
-    var kept = grants().filter(function (g) {
+    const kept = grants().filter((g) => {
       return g.token !== grant.token;
     });
     kept.push(grant);
@@ -494,14 +494,14 @@ function start(core) {
   }
 
   function render() {
-    var c = state.conversation;
+    const c = state.conversation;
     if (!c) {
       ui.header(null, null);
       ui.composer(false, "");
       renderMessages();
       return;
     }
-    var status =
+    const status =
       c.status === "closed"
         ? "This chat has ended."
         : c.status === "queued"
@@ -515,14 +515,14 @@ function start(core) {
   }
 
   function renderMessages() {
-    var lastVisitorSeq = 0;
-    state.messages.forEach(function (m) {
+    let lastVisitorSeq = 0;
+    state.messages.forEach((m) => {
       if (m.sender === "visitor" && m.seq <= state.agentReadSeq) lastVisitorSeq = m.seq;
     });
     ui.messages(
       state.messages,
       state.outbox,
-      Object.keys(state.offers).map(function (id) {
+      Object.keys(state.offers).map((id) => {
         return state.offers[id];
       }),
       {
@@ -530,7 +530,7 @@ function start(core) {
         connected: socket.isOpen(),
         retry: retryEntry,
         discard: discardEntry,
-        answerOffer: answerOffer,
+        answerOffer,
       }
     );
   }
@@ -538,7 +538,7 @@ function start(core) {
   // ------------------------------------------------------------ wiring
   ui.bind({
     send: sendMessage,
-    typed: typed,
+    typed,
     close: function () {
       if (!state.conversation) {
         state.starting = false; // a start that failed or never got an answer
@@ -555,22 +555,22 @@ function start(core) {
     opened: markRead,
   });
 
-  socket.on("open", function () {
+  socket.on("open", () => {
     ui.connection(true);
     renderMessages();
   });
-  socket.on("down", function () {
+  socket.on("down", () => {
     state.synced = false;
     ui.connection(false);
     renderMessages();
   });
-  socket.on("frame", function (frame) {
-    var handler = receive[frame.type];
+  socket.on("frame", (frame) => {
+    const handler = receive[frame.type];
     if (handler) handler(frame);
   });
 
   window.addEventListener("online", socket.now);
-  document.addEventListener("visibilitychange", function () {
+  document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") markRead();
   });
 
@@ -589,12 +589,12 @@ function start(core) {
     socket.connect();
   } else {
     // The chat is for shoppers with a cart: connect once the shop reports one.
-    core.onTracked(function () {
+    core.onTracked(() => {
       if (wanted()) socket.connect();
     });
   }
 
-  core.chat = { state: state }; // for debugging in the browser console only
+  core.chat = { state }; // for debugging in the browser console only
 }
 
 // ================================================================ helpers
@@ -610,7 +610,7 @@ function launcherEnabled(value) {
   return value === true || value === "true" || value === "on" || value === "1";
 }
 
-var CartAssist = window.CartAssist;
+const CartAssist = window.CartAssist;
 if (CartAssist && typeof CartAssist.onReady === "function" && !CartAssist.__chatLoaded) {
   CartAssist.__chatLoaded = true;
   if (typeof window.WebSocket === "function" && document.body && document.body.attachShadow) {
