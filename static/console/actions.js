@@ -1,3 +1,6 @@
+/*! CartAssist console: what the agent does that is one frame: claim, reach out, status,
+ * classify a follow-up. */
+
 import { send } from "./connection.js";
 import { $ } from "./dom.js";
 import { announce, showToast } from "./feedback.js";

@@ -1,3 +1,5 @@
+/*! CartAssist console: the cart panel (a chat's cart, or a queue item's). */
+
 import { reachOut } from "./actions.js";
 import { fetchJson } from "./connection.js";
 import { $, clear, el, timeEl } from "./dom.js";

@@ -1,3 +1,5 @@
+/*! CartAssist console: this agent's chats: added, dropped, selected, synced, read. */
+
 import { loadCart, renderCart, renderCartEmpty } from "./cart-panel.js";
 import { hideComposerError, updateCounter } from "./composer.js";
 import { send } from "./connection.js";

@@ -1,3 +1,5 @@
+/*! CartAssist console: the message box (length limit, errors). */
+
 import { $ } from "./dom.js";
 
 // ---------------------------------------------------------------- composer

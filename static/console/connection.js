@@ -1,3 +1,6 @@
+/*! CartAssist console: the socket (back-off from protocol.js, heartbeat) and JSON GETs. */
+
+import { Backoff } from "../widget/protocol.js";
 import { setConnection, showToast } from "./feedback.js";
 import { HEARTBEAT_MS, RECONNECT_BASE_MS, RECONNECT_MAX_MS, config, state } from "./state.js";
 
@@ -49,13 +52,13 @@ export function connect() {
   };
 }
 
-/** Exponential back-off with "equal jitter": half the delay fixed, half random, so many
- * consoles that lost the same server do not all come back in the same instant. */
+/** Exponential back-off with "equal jitter" (protocol.js), so that the consoles that lost
+ * the same server do not all come back in the same instant; reset by `hello`. */
+export const reconnectBackoff = new Backoff({ baseMs: RECONNECT_BASE_MS, maxMs: RECONNECT_MAX_MS });
+
 function scheduleReconnect() {
   if (state.refused) return;
-  const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * Math.pow(2, state.attempts));
-  const delay = ceiling / 2 + Math.random() * (ceiling / 2);
-  state.attempts += 1;
+  const delay = reconnectBackoff.next();
   state.reconnectAt = Date.now() + delay;
   state.reconnectTimer = setTimeout(connect, delay);
   updateReconnectCountdown();

@@ -1,3 +1,5 @@
+/*! CartAssist console: the dialogs: saved replies, transfer, close. */
+
 import { fetchJson, send } from "./connection.js";
 import { $, clear, el } from "./dom.js";
 import { announce } from "./feedback.js";

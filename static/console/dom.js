@@ -1,3 +1,6 @@
+/*! CartAssist console: building and updating the page. Server text only ever goes in
+ * through text nodes (el(), append()), never as HTML. */
+
 import { dateTimeFormat, formatTime, parseDate } from "./format.js";
 
 export function $(id) {

@@ -1,3 +1,5 @@
+/*! CartAssist console: the connection line, screen-reader announcements, toasts. */
+
 import { $, append, clear, el } from "./dom.js";
 
 export function setConnection(kind, text) {

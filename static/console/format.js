@@ -1,3 +1,6 @@
+/*! CartAssist console: money and times, for display. Pure: no DOM (tests/js/format.test.js). */
+
+// Money arrives as decimal strings ("74.900"). Arithmetic on integer thousandths
 // (BigInt) keeps it exact; nothing here goes through a float.
 export function toMilli(amount) {
   const m = /^(-)?(\d+)(?:\.(\d{1,3}))?$/.exec(String(amount === null ? "" : amount).trim());

@@ -1,8 +1,10 @@
-import { seqStep } from "../widget/protocol.js";
+/*! CartAssist console: the frames from the server (docs/REALTIME.md, "Console socket"). */
+
+import { outboxFail, seqAction } from "../widget/protocol.js";
 import { maybeRefreshCart } from "./cart-panel.js";
 import { markRead, renderChat, requestSync, selectChat, upsertChat } from "./chats.js";
 import { showComposerError } from "./composer.js";
-import { startHeartbeat } from "./connection.js";
+import { reconnectBackoff, startHeartbeat } from "./connection.js";
 import { $ } from "./dom.js";
 import { announce, setConnection, showToast } from "./feedback.js";
 import { flushOutbox, removeFromOutbox } from "./outbox.js";
@@ -51,7 +53,7 @@ export function receive(frame) {
 
 function onHello(f) {
   state.connected = true;
-  state.attempts = 0;
+  reconnectBackoff.reset();
   state.agent = f.agent;
   setConnection("online", "Connected");
   startHeartbeat();
@@ -102,15 +104,13 @@ function onMessage(f) {
   const m = f.message;
   if (!chat || !m || typeof m.seq !== "number") return;
   const confirmed = m.sender === "agent" && m.client_message_id && removeFromOutbox(chat, m.client_message_id);
-  const step = seqStep(chat.lastSeq, m.seq);
-  if (step === "seen") {
+  const action = seqAction(chat.lastSeq, m.seq, chat.syncing);
+  if (action === "ignore") {
     if (confirmed && chat.id === state.selectedId) renderMessages();
     return; // already shown (a sync overlapping live delivery, or a retry's answer)
   }
-  if (step === "gap") {
-    requestSync(chat); // fetch everything after the last seq, in order
-    return;
-  }
+  if (action === "sync") requestSync(chat); // fetch everything after the last seq, in order
+  if (action !== "apply") return; // the sync's reply carries this message too
   chat.messages.push(m);
   chat.lastSeq = m.seq;
   persist(chat);
@@ -183,13 +183,9 @@ function onError(f) {
   const text = f.message || "Something went wrong.";
   let owner = null;
   state.chats.forEach((chat) => {
-    chat.outbox.forEach((entry) => {
-      if (entry.client_message_id === ref) owner = { chat, entry };
-    });
+    if (!owner && outboxFail(chat.outbox, ref, text)) owner = { chat };
   });
   if (owner) {
-    owner.entry.state = "failed";
-    owner.entry.error = text;
     persist(owner.chat);
     if (owner.chat.id === state.selectedId) {
       renderMessages();

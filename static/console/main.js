@@ -32,7 +32,7 @@ import { classifyFollowUp, setStatus } from "./actions.js";
 import { loadCart, previewCart } from "./cart-panel.js";
 import { markRead, removeChat, selectChat } from "./chats.js";
 import { updateCounter } from "./composer.js";
-import { connect, socketHooks, updateReconnectCountdown } from "./connection.js";
+import { connect, reconnectBackoff, socketHooks, updateReconnectCountdown } from "./connection.js";
 import { filteredReplies, initDialogs, insertReply, openClose, openDialog, openReplies, openTransfer, renderReplies, submitClose, submitTransfer } from "./dialogs.js";
 import { $ } from "./dom.js";
 import { hideToast } from "./feedback.js";
@@ -100,7 +100,7 @@ function start() {
   $("help-button").addEventListener("click", () => { openDialog("help-dialog"); });
   $("toast-close").addEventListener("click", hideToast);
   $("reconnect-now").addEventListener("click", () => {
-    state.attempts = 0;
+    reconnectBackoff.reset();
     connect();
   });
   $("cart-refresh").addEventListener("click", () => {
@@ -126,7 +126,7 @@ function start() {
   });
   window.addEventListener("online", () => {
     if (!state.connected && !state.refused) {
-      state.attempts = 0;
+      reconnectBackoff.reset();
       connect();
     }
   });

@@ -1,3 +1,7 @@
+/*! CartAssist console: sending messages; unsent ones wait in the chat's outbox
+ * (protocol.js) and go again, with the same id, after a reconnect. */
+
+import { outboxConfirm, outboxEntry, outboxResendable, outboxRetry } from "../widget/protocol.js";
 import { hideComposerError, maxLength, updateCounter } from "./composer.js";
 import { send } from "./connection.js";
 import { $ } from "./dom.js";
@@ -18,21 +22,20 @@ function uuid() {
 
 
 export function removeFromOutbox(chat, clientId) {
-  const before = chat.outbox.length;
-  chat.outbox = chat.outbox.filter((e) => { return e.client_message_id !== clientId; });
-  if (chat.outbox.length === before) return false;
+  if (!outboxConfirm(chat.outbox, clientId)) return false;
   persist(chat);
   return true;
 }
 
+/** Send an entry now if the socket is up; otherwise flushOutbox() sends it after the next
+ * sync. */
+function transmit(chat, entry) {
+  send({ type: "message.send", conversation_id: chat.id, client_message_id: entry.client_message_id, text: entry.text });
+}
+
 /** (Re)send what is still in the outbox, oldest first, with the same ids. */
 export function flushOutbox(chat) {
-  chat.outbox.forEach((entry) => {
-    if (entry.state === "failed") return;
-    if (send({ type: "message.send", conversation_id: chat.id, client_message_id: entry.client_message_id, text: entry.text })) {
-      entry.state = "sent";
-    }
-  });
+  outboxResendable(chat.outbox).forEach((entry) => { transmit(chat, entry); });
   persist(chat);
 }
 
@@ -46,15 +49,13 @@ export function sendMessage() {
     updateCounter();
     return;
   }
-  const entry = { client_message_id: uuid(), text, state: "queued" };
+  const entry = outboxEntry(uuid(), text);
   chat.outbox.push(entry);
   chat.draft = "";
   box.value = "";
   updateCounter();
   hideComposerError();
-  if (send({ type: "message.send", conversation_id: chat.id, client_message_id: entry.client_message_id, text })) {
-    entry.state = "sent";
-  }
+  transmit(chat, entry);
   persist(chat);
   renderMessages();
   renderChats();
@@ -62,11 +63,8 @@ export function sendMessage() {
 }
 
 export function retry(chat, entry) {
-  entry.state = "queued";
-  entry.error = "";
-  if (send({ type: "message.send", conversation_id: chat.id, client_message_id: entry.client_message_id, text: entry.text })) {
-    entry.state = "sent";
-  }
+  outboxRetry(entry);
+  transmit(chat, entry);
   persist(chat);
   hideComposerError();
   renderMessages();

@@ -1,3 +1,5 @@
+/*! CartAssist console: what the agent may offer, the offers made, approvals. */
+
 import { fetchJson, send } from "./connection.js";
 import { $, clear, el, focusedKey, restoreFocus } from "./dom.js";
 import { announce, showToast } from "./feedback.js";

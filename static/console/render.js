@@ -1,3 +1,5 @@
+/*! CartAssist console: the queue, the chat list and the selected chat's messages. */
+
 import { claim, reachOut } from "./actions.js";
 import { overLimit } from "./composer.js";
 import { $, clear, el, focusedKey, restoreFocus, timeEl } from "./dom.js";

@@ -1,3 +1,5 @@
+/*! CartAssist console: the keyboard shortcuts (the help dialog lists them). */
+
 import { claimTop, toggleStatus } from "./actions.js";
 import { moveSelection } from "./chats.js";
 import { openClose, openDialog, openReplies, openTransfer } from "./dialogs.js";

@@ -1,3 +1,6 @@
+/*! CartAssist console: its configuration (read from the page), the per-tab storage, and
+ * what this tab knows: the agent, the queue, the chats. */
+
 export const HEARTBEAT_MS = 15000; // the server marks an agent offline after 45 s of silence
 export const TYPING_SEND_MS = 2000; // send at most one `typing` per 2 s
 export const TYPING_SHOW_MS = 4000; // "Shopper is typing…" lasts 4 s after the last `typing`
@@ -98,7 +101,6 @@ export const state = {
   preview: null, // {cartId, item} while a queue item's cart is shown
   socket: null,
   connected: false,
-  attempts: 0,
   reconnectTimer: null,
   reconnectAt: 0,
   heartbeatTimer: null,

@@ -1,5 +1,7 @@
 /*! CartAssist storefront widget, live chat: the visitor token and the socket. */
 
+import { Backoff } from "./protocol.js";
+
 const PING_MS = 25 * 1000;
 const RECONNECT_BASE_MS = 1000;
 const RECONNECT_MAX_MS = 30 * 1000;
@@ -84,7 +86,7 @@ export function createSession(core, store, siteKey, apiBase) {
 // (token expired) fetches a new token; a 4403 (origin not allowed) stops.
 export function createSocket(core, session, apiBase) {
   let ws = null;
-  let attempt = 0;
+  const backoff = new Backoff({ baseMs: RECONNECT_BASE_MS, maxMs: RECONNECT_MAX_MS });
   let timer = null;
   let pingTimer = null;
   let stopped = false;
@@ -127,7 +129,7 @@ export function createSocket(core, session, apiBase) {
     }
     ws = current;
     current.onopen = function () {
-      attempt = 0;
+      backoff.reset();
       window.clearInterval(pingTimer);
       pingTimer = window.setInterval(() => {
         send({ type: "ping" });
@@ -160,9 +162,7 @@ export function createSocket(core, session, apiBase) {
 
   function retry() {
     if (stopped || timer !== null) return;
-    attempt += 1;
-    const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * Math.pow(2, attempt - 1));
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2); // equal jitter
+    const delay = backoff.next();
     timer = window.setTimeout(() => {
       timer = null;
       connect();
@@ -174,7 +174,7 @@ export function createSocket(core, session, apiBase) {
     if (stopped || ws) return;
     if (timer !== null) window.clearTimeout(timer);
     timer = null;
-    attempt = 0;
+    backoff.reset();
     connect();
   }
 

@@ -11,7 +11,7 @@
  * Every piece of text from the server is put into the page with textContent, never as
  * HTML: messages, invitation copy, agent names, offer labels.
  */
-import { seqStep } from "./protocol.js";
+import { outboxConfirm, outboxEntry, outboxFail, outboxResendable, outboxRetry, seqAction } from "./protocol.js";
 import { createSocket, createSession } from "./chat-socket.js";
 import { createStore } from "./chat-store.js";
 import { MAX_LENGTH, buildUi } from "./chat-ui.js";
@@ -198,17 +198,13 @@ function start(core) {
   function onMessage(f) {
     if (f.conversation_id !== currentId() || !f.message) return;
     const m = f.message;
-    const step = seqStep(state.lastSeq, m.seq);
-    if (step === "seen") {
+    const action = seqAction(state.lastSeq, m.seq, !state.synced);
+    if (action === "ignore") {
       dropFromOutbox(m.client_message_id);
       return;
     }
-    if (step === "gap") {
-      // Something before it has not arrived: fetch everything after the last seq, in
-      // order (once: the reply carries this message too).
-      if (state.synced) sync();
-      return;
-    }
+    if (action === "sync") sync(); // fetch everything after the last seq, in order
+    if (action !== "apply") return; // the sync's reply carries this message too
     state.messages.push(m);
     state.lastSeq = m.seq;
     if (m.sender === "visitor") dropFromOutbox(m.client_message_id);
@@ -244,13 +240,8 @@ function start(core) {
       ui.error(f.message || "Something went wrong.");
       return;
     }
-    let entry = null;
-    state.outbox.forEach((e) => {
-      if (e.client_message_id === f.ref) entry = e;
-    });
-    if (entry) {
-      entry.state = "failed";
-      entry.error = f.code === "too_long" ? "Too long: shorten your message." : f.message || "Not sent.";
+    const error = f.code === "too_long" ? "Too long: shorten your message." : f.message || "Not sent.";
+    if (outboxFail(state.outbox, f.ref, error)) {
       persist();
       renderMessages();
     }
@@ -372,7 +363,7 @@ function start(core) {
       ui.error("Your message is too long (" + text.length + " / " + MAX_LENGTH + " characters).");
       return false;
     }
-    const entry = { client_message_id: "m-" + core.uuid(), text, state: "pending" };
+    const entry = outboxEntry("m-" + core.uuid(), text);
     state.outbox.push(entry);
     persist();
     if (state.synced) transmit(entry);
@@ -391,23 +382,15 @@ function start(core) {
 
   /** After (re)connecting and syncing: resend what is unsent, with the same ids. */
   function flushOutbox() {
-    state.outbox.forEach((entry) => {
-      if (entry.state !== "failed") transmit(entry);
-    });
+    outboxResendable(state.outbox).forEach(transmit);
   }
 
   function dropFromOutbox(clientId) {
-    if (!clientId) return;
-    const before = state.outbox.length;
-    state.outbox = state.outbox.filter((e) => {
-      return e.client_message_id !== clientId;
-    });
-    if (state.outbox.length !== before) persist();
+    if (outboxConfirm(state.outbox, clientId)) persist();
   }
 
   function retryEntry(entry) {
-    entry.state = "pending";
-    delete entry.error;
+    outboxRetry(entry);
     persist();
     if (state.synced) transmit(entry);
     renderMessages();
