@@ -26,28 +26,6 @@
   const VERSION = "1.0.0";
   const ENDPOINT = "/api/v1/widget/events";
 
-  if (typeof window.fetch !== "function" || typeof window.Promise !== "function") {
-    // A browser from before fetch and Promise: take the shop's calls, send nothing.
-    const nothing = function () {
-      return null;
-    };
-    window.CartAssist = {
-      __loaded: true,
-      version: VERSION,
-      init: nothing,
-      track: nothing,
-      setCart: nothing,
-      flush: nothing,
-      pending: function () {
-        return 0;
-      },
-      onReady: nothing,
-      on: nothing,
-      visitorId: nothing,
-    };
-    return;
-  }
-
   // Tunables (docs/WIDGET.md, "Delivery").
   const FLUSH_DELAY_MS = 1000; // batch events tracked within this window
   const FLUSH_AT_EVENTS = 20; // ... or send at once when this many are waiting
@@ -74,14 +52,8 @@
           /* fall through */
         }
       }
-      const bytes = new Array(16);
+      const bytes = c.getRandomValues(new Uint8Array(16));
       let i;
-      if (c && typeof c.getRandomValues === "function") {
-        const typed = c.getRandomValues(new Uint8Array(16));
-        for (i = 0; i < 16; i++) bytes[i] = typed[i];
-      } else {
-        for (i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
-      }
       bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
       bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
       let hex = "";
@@ -97,16 +69,11 @@
     }
 
     function byteLength(text) {
-      if (typeof TextEncoder === "function") return new TextEncoder().encode(text).length;
-      return unescape(encodeURIComponent(text)).length;
+      return new TextEncoder().encode(text).length;
     }
 
-    function warn() {
-      if (window.console && typeof window.console.warn === "function") {
-        const args = Array.prototype.slice.call(arguments);
-        args.unshift("[CartAssist]");
-        window.console.warn.apply(window.console, args);
-      }
+    function warn(...args) {
+      console.warn("[CartAssist]", ...args);
     }
 
     /** Retry-After in ms: delta-seconds or an HTTP date; null when absent or unreadable. */
@@ -769,12 +736,10 @@
         util.warn("a CartAssist.on('" + name + "') callback failed:", error);
       }
     });
-    if (typeof window.CustomEvent === "function") {
-      try {
-        window.dispatchEvent(new window.CustomEvent("cartassist:" + name, { detail }));
-      } catch (error) {
-        util.warn("a cartassist:" + name + " listener failed:", error);
-      }
+    try {
+      window.dispatchEvent(new CustomEvent("cartassist:" + name, { detail }));
+    } catch (error) {
+      util.warn("a cartassist:" + name + " listener failed:", error);
     }
   }
 
