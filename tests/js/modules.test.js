@@ -5,6 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync, existsSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -56,4 +57,26 @@ test("the module graph has no cycle", () => {
   };
   for (const file of modules()) visit(file, []);
   assert.deepEqual(cycles, []);
+});
+
+// Everything a shop's page loads for the widget: the tag's cartassist.js, then chat.js and
+// what it imports. Each file is compressed on its own, as the server sends it.
+// docs/WIDGET.md, "Size": 22,657 bytes before the modules, 23,784 after.
+const WIDGET_BUDGET_BYTES = 24 * 1024;
+
+test("the widget stays within its gzipped size budget", () => {
+  const files = new Set([join(STATIC, "widget", "cartassist.js")]);
+  const pending = [join(STATIC, "widget", "chat.js")];
+  while (pending.length) {
+    const file = pending.pop();
+    if (files.has(file)) continue;
+    files.add(file);
+    pending.push(...importsOf(file));
+  }
+  const gzipped = [...files].reduce((sum, file) => sum + gzipSync(readFileSync(file), { level: 9 }).length, 0);
+  assert.ok(gzipped <= WIDGET_BUDGET_BYTES, `${gzipped} bytes gzipped, budget ${WIDGET_BUDGET_BYTES}`);
+  assert.deepEqual(
+    [...files].map((file) => relative(STATIC, file)).sort(),
+    ["widget/cartassist.js", "widget/chat-ui.js", "widget/chat.js", "widget/protocol.js"],
+  );
 });
