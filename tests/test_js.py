@@ -1,5 +1,6 @@
-"""The widget's and the console's socket logic that runs without a page (tests/js/),
-through Node's built-in test runner, so that it runs with the rest of the suite."""
+"""The browser modules' unit tests (tests/js/: the shared socket protocol, the console's
+money, the module graph and the widget's size) through Node's built-in test runner, so
+that they run with the rest of the suite. CI also runs them, after eslint (.ci/run)."""
 
 from __future__ import annotations
 

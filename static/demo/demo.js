@@ -24,27 +24,27 @@
   }
 
   function track(event) {
-    var options = event.cart_id ? { cartId: event.cart_id } : undefined;
+    const options = event.cart_id ? { cartId: event.cart_id } : undefined;
     ca().track(event.type, event.data || {}, options);
   }
 
   /** Run ``next`` once the widget itself (not just the stub) is there, or after 3 s. */
   function whenWidgetLoaded(next) {
     if (ca().__loaded) return next();
-    var done = false;
+    let done = false;
     function once() {
       if (!done) {
         done = true;
         next();
       }
     }
-    var tag = document.querySelector("script[data-site-key]");
+    const tag = document.querySelector("script[data-site-key]");
     if (tag) tag.addEventListener("load", once);
     window.setTimeout(once, 3000);
   }
 
   function readJson(id) {
-    var node = document.getElementById(id);
+    const node = document.getElementById(id);
     if (!node) return null;
     try {
       return JSON.parse(node.textContent);
@@ -54,7 +54,7 @@
   }
 
   function cents(text) {
-    var parts = String(text).split(".");
+    const parts = String(text).split(".");
     return parseInt(parts[0], 10) * 100 + parseInt((parts[1] || "0").concat("0").slice(0, 2), 10);
   }
 
@@ -64,7 +64,7 @@
 
   function postAndTrack(form, event) {
     event.preventDefault();
-    var button = form.querySelector("button[type=submit]");
+    const button = form.querySelector("button[type=submit]");
     if (button) button.disabled = true;
     window
       .fetch(form.action, {
@@ -73,17 +73,17 @@
         headers: { Accept: "application/json" },
         credentials: "same-origin",
       })
-      .then(function (response) {
+      .then((response) => {
         if (!response.ok) throw new Error("HTTP " + response.status);
         return response.json();
       })
-      .then(function (answer) {
+      .then((answer) => {
         (answer.track || []).forEach(track);
-        whenWidgetLoaded(function () {
+        whenWidgetLoaded(() => {
           window.location.assign(answer.redirect);
         });
       })
-      .catch(function () {
+      .catch(() => {
         if (button) button.disabled = false;
         window.alert("Sorry, that did not work. Please try again.");
       });
@@ -92,16 +92,16 @@
   /** Show the totals with the grant (if any) the server verified: a delivery remedy
    * takes at most the delivery charge, a discount at most the subtotal. */
   function renderTotals() {
-    var subtotalNode = document.querySelector("[data-testid=subtotal]");
-    var feeNode = document.querySelector("[data-delivery-fee]");
-    var totalNode = document.querySelector("[data-total]");
-    var row = document.querySelector("[data-grant-row]");
+    const subtotalNode = document.querySelector("[data-testid=subtotal]");
+    const feeNode = document.querySelector("[data-delivery-fee]");
+    const totalNode = document.querySelector("[data-total]");
+    const row = document.querySelector("[data-grant-row]");
     if (!subtotalNode || !feeNode || !totalNode) return;
-    var subtotal = cents(subtotalNode.textContent.replace("€", ""));
-    var fee = cents(feeNode.textContent.replace("€", ""));
-    var reduction = 0;
-    var kind = row ? row.getAttribute("data-grant-kind") : "";
-    var amount = row && row.getAttribute("data-grant-amount") ? cents(row.getAttribute("data-grant-amount")) : 0;
+    const subtotal = cents(subtotalNode.textContent.replace("€", ""));
+    const fee = cents(feeNode.textContent.replace("€", ""));
+    let reduction = 0;
+    const kind = row ? row.getAttribute("data-grant-kind") : "";
+    const amount = row && row.getAttribute("data-grant-amount") ? cents(row.getAttribute("data-grant-amount")) : 0;
     if (kind === "waive_delivery" || kind === "reduce_delivery") reduction = Math.min(amount, fee);
     else if (kind === "discount") reduction = Math.min(amount, subtotal);
     if (row) {
@@ -109,17 +109,17 @@
       row.querySelector("[data-grant-reduction]").textContent = "−" + euros(reduction);
     }
     totalNode.textContent = euros(subtotal + fee - reduction);
-    var pay = document.querySelector("[data-pay-total]");
+    const pay = document.querySelector("[data-pay-total]");
     if (pay) pay.textContent = "Pay " + euros(subtotal + fee - reduction);
   }
 
   function csrfToken() {
-    var meta = document.querySelector("meta[name=csrf-token]");
+    const meta = document.querySelector("meta[name=csrf-token]");
     return meta ? meta.getAttribute("content") : "";
   }
 
   function showGrantNote(text) {
-    var note = document.querySelector("[data-grant-note]");
+    const note = document.querySelector("[data-grant-note]");
     if (!note) return;
     note.textContent = text;
     note.hidden = false;
@@ -127,25 +127,25 @@
 
   /** The widget hands us a grant: our backend verifies and keeps it; then the page shows it. */
   function applyGrant(grant) {
-    var cartId = document.body.getAttribute("data-cart-id");
+    const cartId = document.body.getAttribute("data-cart-id");
     if (!grant || typeof grant.token !== "string" || !cartId || grant.cart_id !== cartId) return;
-    var body = new FormData();
+    const body = new FormData();
     body.append("token", grant.token);
     window
       .fetch(document.body.getAttribute("data-grant-url"), {
         method: "POST",
-        body: body,
+        body,
         headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
         credentials: "same-origin",
       })
-      .then(function (response) {
-        return response.json().then(function (answer) {
+      .then((response) => {
+        return response.json().then((answer) => {
           if (!response.ok || !answer.applied) throw new Error(answer.detail || "HTTP " + response.status);
           return answer;
         });
       })
-      .then(function (answer) {
-        var row = document.querySelector("[data-grant-row]");
+      .then((answer) => {
+        const row = document.querySelector("[data-grant-row]");
         if (row) {
           row.setAttribute("data-grant-kind", answer.kind);
           row.setAttribute("data-grant-amount", answer.amount || "");
@@ -154,33 +154,33 @@
         renderTotals();
         showGrantNote(answer.label ? answer.label + ": it is included in your total." : "Our agent's offer is applied.");
       })
-      .catch(function (error) {
+      .catch((error) => {
         showGrantNote("We could not apply our agent's offer: " + error.message);
       });
   }
 
   function setUpDeliveryChoice() {
-    var radios = document.querySelectorAll("input[name=method][data-fee]");
-    var subtotalNode = document.querySelector("[data-testid=subtotal]");
+    const radios = document.querySelectorAll("input[name=method][data-fee]");
+    const subtotalNode = document.querySelector("[data-testid=subtotal]");
     if (!radios.length || !subtotalNode) return;
-    Array.prototype.forEach.call(radios, function (radio) {
-      radio.addEventListener("change", function () {
+    Array.prototype.forEach.call(radios, (radio) => {
+      radio.addEventListener("change", () => {
         if (!radio.checked) return;
-        var fee = radio.getAttribute("data-fee");
-        var feeNode = document.querySelector("[data-delivery-fee]");
+        const fee = radio.getAttribute("data-fee");
+        const feeNode = document.querySelector("[data-delivery-fee]");
         if (feeNode) feeNode.textContent = euros(cents(fee));
         renderTotals();
-        var country = document.querySelector("select[name=country]");
-        var data = { currency: "EUR", fee: fee, method: radio.value };
+        const country = document.querySelector("select[name=country]");
+        const data = { currency: "EUR", fee, method: radio.value };
         if (country && country.value) data.country = country.value;
-        track({ type: "shipping_quoted", cart_id: document.body.getAttribute("data-cart-id"), data: data });
+        track({ type: "shipping_quoted", cart_id: document.body.getAttribute("data-cart-id"), data });
       });
     });
   }
 
   function setUpOptOut() {
-    var button = document.querySelector("[data-opt-out]");
-    var note = document.querySelector("[data-opted-out]");
+    const button = document.querySelector("[data-opt-out]");
+    const note = document.querySelector("[data-opted-out]");
     if (!button || !note) return;
     function showOptedOut() {
       button.hidden = true;
@@ -191,7 +191,7 @@
     } catch (ignored) {
       /* no storage: show the button */
     }
-    button.addEventListener("click", function () {
+    button.addEventListener("click", () => {
       ca().track("opted_out", {});
       try {
         window.localStorage.setItem("demo:opted-out", "1");
@@ -203,16 +203,16 @@
   }
 
   // Listening before the widget loads: the event may come as soon as it connects.
-  window.addEventListener("cartassist:grant", function (event) {
+  window.addEventListener("cartassist:grant", (event) => {
     applyGrant(event.detail);
   });
 
-  document.addEventListener("DOMContentLoaded", function () {
-    var cartId = document.body.getAttribute("data-cart-id");
+  document.addEventListener("DOMContentLoaded", () => {
+    const cartId = document.body.getAttribute("data-cart-id");
     if (cartId) ca().setCart(cartId);
     (readJson("demo-page-events") || []).forEach(track);
-    Array.prototype.forEach.call(document.querySelectorAll("form[data-track-post]"), function (form) {
-      form.addEventListener("submit", function (event) {
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-track-post]"), (form) => {
+      form.addEventListener("submit", (event) => {
         postAndTrack(form, event);
       });
     });

@@ -6,8 +6,10 @@
  *           data-site-key="pk_…" async></script>
  *
  * Layout: small modules inside one closure, each with one job (util → storage →
- * identity → queue → transport → sender → api). Other CartAssist scripts (the chat)
- * live in their own files and reach the core through CartAssist.onReady(fn).
+ * identity → queue → transport → sender → api). This file is a classic script, so that
+ * the tag shops paste keeps working as documented; the live chat is ES modules in this
+ * folder (chat.js and its imports), imported after init, which reach the core through
+ * CartAssist.onReady(fn).
  *
  * Delivery is at-least-once: an event leaves the queue (kept in localStorage, so it
  * survives navigation) only when the server has answered "stored" or "duplicate" for
@@ -16,54 +18,32 @@
 (function (window, document) {
   "use strict";
 
-  var previous = window.CartAssist;
+  const previous = window.CartAssist;
   if (previous && previous.__loaded) {
     return; // the script tag is on the page twice: the first copy is in charge
   }
 
-  var VERSION = "1.0.0";
-  var ENDPOINT = "/api/v1/widget/events";
-
-  if (typeof window.fetch !== "function" || typeof window.Promise !== "function") {
-    // A browser from before fetch and Promise: take the shop's calls, send nothing.
-    var nothing = function () {
-      return null;
-    };
-    window.CartAssist = {
-      __loaded: true,
-      version: VERSION,
-      init: nothing,
-      track: nothing,
-      setCart: nothing,
-      flush: nothing,
-      pending: function () {
-        return 0;
-      },
-      onReady: nothing,
-      on: nothing,
-      visitorId: nothing,
-    };
-    return;
-  }
+  const VERSION = "1.0.0";
+  const ENDPOINT = "/api/v1/widget/events";
 
   // Tunables (docs/WIDGET.md, "Delivery").
-  var FLUSH_DELAY_MS = 1000; // batch events tracked within this window
-  var FLUSH_AT_EVENTS = 20; // ... or send at once when this many are waiting
-  var MAX_BATCH = 100; // the server's limit (CARTASSIST_MAX_BATCH_EVENTS)
-  var MAX_QUEUE = 1000; // oldest events are dropped beyond this
-  var MAX_EVENT_AGE_MS = 71 * 3600 * 1000; // the server refuses events older than 72 h
-  var RETRY_BASE_MS = 1000;
-  var RETRY_MAX_MS = 60 * 1000;
-  var RETRY_AFTER_MAX_MS = 60 * 60 * 1000;
-  var BEACON_MAX_BYTES = 60 * 1024; // browsers cap beacon/keepalive bodies at 64 KiB
-  var KEEPALIVE_MAX_BYTES = 60 * 1024;
+  const FLUSH_DELAY_MS = 1000; // batch events tracked within this window
+  const FLUSH_AT_EVENTS = 20; // ... or send at once when this many are waiting
+  const MAX_BATCH = 100; // the server's limit (CARTASSIST_MAX_BATCH_EVENTS)
+  const MAX_QUEUE = 1000; // oldest events are dropped beyond this
+  const MAX_EVENT_AGE_MS = 71 * 3600 * 1000; // the server refuses events older than 72 h
+  const RETRY_BASE_MS = 1000;
+  const RETRY_MAX_MS = 60 * 1000;
+  const RETRY_AFTER_MAX_MS = 60 * 60 * 1000;
+  const BEACON_MAX_BYTES = 60 * 1024; // browsers cap beacon/keepalive bodies at 64 KiB
+  const KEEPALIVE_MAX_BYTES = 60 * 1024;
 
   // ---------------------------------------------------------------- util
-  var util = (function () {
-    var ID_PATTERN = /^[A-Za-z0-9._:\-]{1,64}$/;
+  const util = (function () {
+    const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
     function uuid() {
-      var c = window.crypto;
+      const c = window.crypto;
       // randomUUID exists only in secure contexts (https, localhost).
       if (c && typeof c.randomUUID === "function") {
         try {
@@ -72,17 +52,11 @@
           /* fall through */
         }
       }
-      var bytes = new Array(16);
-      var i;
-      if (c && typeof c.getRandomValues === "function") {
-        var typed = c.getRandomValues(new Uint8Array(16));
-        for (i = 0; i < 16; i++) bytes[i] = typed[i];
-      } else {
-        for (i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
-      }
+      const bytes = c.getRandomValues(new Uint8Array(16));
+      let i;
       bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
       bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
-      var hex = "";
+      let hex = "";
       for (i = 0; i < 16; i++) {
         hex += (bytes[i] + 0x100).toString(16).slice(1);
         if (i === 3 || i === 5 || i === 7 || i === 9) hex += "-";
@@ -95,26 +69,21 @@
     }
 
     function byteLength(text) {
-      if (typeof TextEncoder === "function") return new TextEncoder().encode(text).length;
-      return unescape(encodeURIComponent(text)).length;
+      return new TextEncoder().encode(text).length;
     }
 
-    function warn() {
-      if (window.console && typeof window.console.warn === "function") {
-        var args = Array.prototype.slice.call(arguments);
-        args.unshift("[CartAssist]");
-        window.console.warn.apply(window.console, args);
-      }
+    function warn(...args) {
+      console.warn("[CartAssist]", ...args);
     }
 
     /** Retry-After in ms: delta-seconds or an HTTP date; null when absent or unreadable. */
     function parseRetryAfter(value, now) {
       if (!value) return null;
-      var ms;
+      let ms;
       if (/^\s*\d+\s*$/.test(value)) {
         ms = parseInt(value, 10) * 1000;
       } else {
-        var at = Date.parse(value);
+        const at = Date.parse(value);
         if (isNaN(at)) return null;
         ms = at - now;
       }
@@ -126,22 +95,22 @@
     }
 
     return {
-      uuid: uuid,
-      isId: isId,
-      byteLength: byteLength,
-      warn: warn,
-      parseRetryAfter: parseRetryAfter,
-      trimSlash: trimSlash,
+      uuid,
+      isId,
+      byteLength,
+      warn,
+      parseRetryAfter,
+      trimSlash,
     };
   })();
 
   // ---------------------------------------------------------------- storage
   // localStorage under "cartassist:v1:<name>", JSON values. Falls back to memory when
   // localStorage is unavailable (privacy modes, sandboxed frames) or full.
-  var storage = (function () {
-    var PREFIX = "cartassist:v1:";
-    var memory = {};
-    var local = null;
+  const storage = (function () {
+    const PREFIX = "cartassist:v1:";
+    const memory = {};
+    let local = null;
     try {
       local = window.localStorage;
       local.setItem(PREFIX + "probe", "1");
@@ -151,7 +120,7 @@
     }
 
     function get(name) {
-      var raw = Object.prototype.hasOwnProperty.call(memory, name) ? memory[name] : null;
+      let raw = Object.prototype.hasOwnProperty.call(memory, name) ? memory[name] : null;
       if (raw === null && local) {
         try {
           raw = local.getItem(PREFIX + name);
@@ -168,7 +137,7 @@
     }
 
     function set(name, value) {
-      var raw = JSON.stringify(value);
+      const raw = JSON.stringify(value);
       if (local) {
         try {
           local.setItem(PREFIX + name, raw);
@@ -193,19 +162,19 @@
       }
     }
 
-    return { get: get, set: set, remove: remove, persistent: !!local };
+    return { get, set, remove, persistent: !!local };
   })();
 
   // ---------------------------------------------------------------- identity
   // Who is shopping and which cart events belong to. The visitor id is generated once
   // per browser (unless the shop supplies its own); the cart id is the shop's, set with
   // setCart(), or one generated here until the shop sets one.
-  var identity = (function () {
-    var state = { visitorId: null, cartId: null, customerId: null, customerHmac: null };
+  const identity = (function () {
+    const state = { visitorId: null, cartId: null, customerId: null, customerHmac: null };
 
     function visitorId() {
       if (state.visitorId) return state.visitorId;
-      var stored = storage.get("visitor");
+      let stored = storage.get("visitor");
       if (!util.isId(stored)) {
         stored = "v-" + util.uuid();
         storage.set("visitor", stored);
@@ -225,7 +194,7 @@
 
     function cartId() {
       if (state.cartId) return state.cartId;
-      var stored = storage.get("cart");
+      let stored = storage.get("cart");
       if (!util.isId(stored)) {
         stored = "c-" + util.uuid();
         storage.set("cart", stored);
@@ -278,42 +247,42 @@
     }
 
     return {
-      visitorId: visitorId,
-      setVisitor: setVisitor,
-      cartId: cartId,
-      setCart: setCart,
-      forgetCart: forgetCart,
-      setCustomer: setCustomer,
-      customer: customer,
+      visitorId,
+      setVisitor,
+      cartId,
+      setCart,
+      forgetCart,
+      setCustomer,
+      customer,
     };
   })();
 
   // ---------------------------------------------------------------- queue
   // Unsent events, oldest first, in localStorage under "queue:<site key>" so that
   // events survive navigation and are adopted by the next page of the shop.
-  var queue = (function () {
-    var name = null;
+  const queue = (function () {
+    let name = null;
 
     function bind(siteKey) {
       name = "queue:" + siteKey;
-      var now = Date.now();
-      var kept = all().filter(function (event) {
-        var at = Date.parse(event.occurred_at);
+      const now = Date.now();
+      const kept = all().filter((event) => {
+        const at = Date.parse(event.occurred_at);
         return !isNaN(at) && now - at < MAX_EVENT_AGE_MS;
       });
       storage.set(name, kept);
     }
 
     function all() {
-      var events = name ? storage.get(name) : null;
+      const events = name ? storage.get(name) : null;
       return Array.isArray(events) ? events : [];
     }
 
     function add(event) {
-      var events = all();
+      const events = all();
       events.push(event);
       if (events.length > MAX_QUEUE) {
-        var dropped = events.splice(0, events.length - MAX_QUEUE);
+        const dropped = events.splice(0, events.length - MAX_QUEUE);
         util.warn("queue full: dropped the " + dropped.length + " oldest unsent event(s).");
       }
       storage.set(name, events);
@@ -321,31 +290,31 @@
 
     function remove(ids) {
       if (!ids.length) return;
-      var gone = {};
-      ids.forEach(function (id) {
+      const gone = {};
+      ids.forEach((id) => {
         gone[id] = true;
       });
       storage.set(
         name,
-        all().filter(function (event) {
+        all().filter((event) => {
           return !gone[event.id];
         })
       );
     }
 
-    return { bind: bind, all: all, add: add, remove: remove };
+    return { bind, all, add, remove };
   })();
 
   // ---------------------------------------------------------------- transport
-  var transport = (function () {
+  const transport = (function () {
     function body(siteKey, events) {
-      return JSON.stringify({ site_key: siteKey, events: events });
+      return JSON.stringify({ site_key: siteKey, events });
     }
 
     /** POST a batch; resolves (never rejects) with {status, body, retryAfter}. */
     function post(url, siteKey, events) {
-      var text = body(siteKey, events);
-      var init = {
+      const text = body(siteKey, events);
+      const init = {
         method: "POST",
         // text/plain is a "simple" content type: no CORS preflight round trip.
         headers: { "Content-Type": "text/plain" },
@@ -357,10 +326,10 @@
       // keepalive bodies over 64 KiB outright.
       if (util.byteLength(text) <= KEEPALIVE_MAX_BYTES) init.keepalive = true;
       return window.fetch(url, init).then(
-        function (response) {
+        (response) => {
           return response.text().then(
-            function (raw) {
-              var parsed = null;
+            (raw) => {
+              let parsed;
               try {
                 parsed = raw ? JSON.parse(raw) : null;
               } catch (ignored) {
@@ -372,22 +341,22 @@
                 retryAfter: response.headers.get("Retry-After"),
               };
             },
-            function () {
+            () => {
               return { status: 0, body: null, retryAfter: null };
             }
           );
         },
-        function (error) {
-          return { status: 0, body: null, retryAfter: null, error: error };
+        (error) => {
+          return { status: 0, body: null, retryAfter: null, error };
         }
       );
     }
 
     /** The longest prefix of ``events`` whose body fits ``maxBytes``. */
     function fitting(siteKey, events, maxBytes) {
-      var fit = [];
-      for (var i = 0; i < events.length; i++) {
-        var candidate = fit.concat([events[i]]);
+      let fit = [];
+      for (let i = 0; i < events.length; i++) {
+        const candidate = fit.concat([events[i]]);
         if (util.byteLength(body(siteKey, candidate)) > maxBytes) break;
         fit = candidate;
       }
@@ -397,7 +366,7 @@
     /** Hand a batch to navigator.sendBeacon; true when the browser accepted it. */
     function beacon(url, siteKey, events) {
       if (!navigator.sendBeacon || typeof Blob !== "function") return false;
-      var blob = new Blob([body(siteKey, events)], { type: "text/plain" });
+      const blob = new Blob([body(siteKey, events)], { type: "text/plain" });
       try {
         return navigator.sendBeacon(url, blob);
       } catch (ignored) {
@@ -405,23 +374,23 @@
       }
     }
 
-    return { post: post, beacon: beacon, fitting: fitting };
+    return { post, beacon, fitting };
   })();
 
   // ---------------------------------------------------------------- sender
   // One request in flight at a time, so batches arrive oldest first. Retries network
   // errors, 5xx, 408 and 429 with exponential back-off and jitter (Retry-After wins
   // when it is longer); never retries other 4xx.
-  var sender = (function () {
-    var config = { url: null, siteKey: null };
-    var timer = null;
-    var timerAt = 0;
-    var inFlight = null;
-    var attempt = 0;
-    var notBefore = 0;
-    var batchLimit = MAX_BATCH;
-    var halted = false;
-    var beaconed = {}; // ids handed to sendBeacon by this page: once is enough
+  const sender = (function () {
+    const config = { url: null, siteKey: null };
+    let timer = null;
+    let timerAt = 0;
+    let inFlight = null;
+    let attempt = 0;
+    let notBefore = 0;
+    let batchLimit = MAX_BATCH;
+    let halted = false;
+    const beaconed = {}; // ids handed to sendBeacon by this page: once is enough
 
     function configure(url, siteKey) {
       config.url = url;
@@ -430,18 +399,18 @@
 
     function schedule(delay) {
       if (halted || !config.url) return;
-      var at = Math.max(Date.now() + delay, notBefore);
+      const at = Math.max(Date.now() + delay, notBefore);
       if (timer !== null && timerAt <= at) return;
       if (timer !== null) window.clearTimeout(timer);
       timerAt = at;
-      timer = window.setTimeout(function () {
+      timer = window.setTimeout(() => {
         timer = null;
         if (Date.now() < notBefore) {
           // Set before the request in flight failed and asked for a longer back-off.
           schedule(0);
           return;
         }
-        sendOnce().then(function (progress) {
+        sendOnce().then((progress) => {
           if (progress && queue.all().length) schedule(0);
         });
       }, Math.max(0, at - Date.now()));
@@ -461,9 +430,9 @@
     function sendOnce() {
       if (inFlight) return inFlight;
       if (halted || !config.url) return Promise.resolve(false);
-      var batch = queue.all().slice(0, batchLimit);
+      const batch = queue.all().slice(0, batchLimit);
       if (!batch.length) return Promise.resolve(false);
-      inFlight = transport.post(config.url, config.siteKey, batch).then(function (outcome) {
+      inFlight = transport.post(config.url, config.siteKey, batch).then((outcome) => {
         inFlight = null;
         return handle(batch, outcome);
       });
@@ -471,8 +440,8 @@
     }
 
     function handle(batch, outcome) {
-      var status = outcome.status;
-      var ids = batch.map(function (event) {
+      const status = outcome.status;
+      const ids = batch.map((event) => {
         return event.id;
       });
       if (status >= 200 && status < 300 && !isAnswer(outcome.body)) {
@@ -491,22 +460,22 @@
         backOff(outcome);
         return false;
       }
-      var errors = outcome.body && outcome.body.errors;
+      const errors = outcome.body && outcome.body.errors;
       if ((status === 413 || isBatchLevel(errors)) && batch.length > 1) {
         batchLimit = Math.max(1, Math.floor(batch.length / 2)); // too big: split, resend
         return true;
       }
       if (status === 400 && errors && isObject(errors.events)) {
-        var bad = Object.keys(errors.events).map(function (index) {
+        let bad = Object.keys(errors.events).map((index) => {
           return batch[Number(index)];
         });
         bad = bad.filter(Boolean);
         if (bad.length && bad.length < batch.length) {
-          bad.forEach(function (event) {
+          bad.forEach((event) => {
             util.warn("event refused and dropped:", event.type, event.id, errors.events[batch.indexOf(event)]);
           });
           queue.remove(
-            bad.map(function (event) {
+            bad.map((event) => {
               return event.id;
             })
           );
@@ -542,9 +511,9 @@
 
     function backOff(outcome) {
       attempt += 1;
-      var ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * Math.pow(2, attempt - 1));
-      var delay = ceiling / 2 + Math.random() * (ceiling / 2); // "equal jitter"
-      var retryAfter = util.parseRetryAfter(outcome.retryAfter, Date.now());
+      const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * Math.pow(2, attempt - 1));
+      let delay = ceiling / 2 + Math.random() * (ceiling / 2); // "equal jitter"
+      const retryAfter = util.parseRetryAfter(outcome.retryAfter, Date.now());
       if (retryAfter !== null) delay = Math.max(delay, retryAfter);
       notBefore = Date.now() + delay;
       schedule(delay);
@@ -558,9 +527,9 @@
         schedule(0);
         return Promise.resolve(queue.all().length);
       }
-      return new Promise(function (resolve) {
+      return new Promise((resolve) => {
         (function step() {
-          sendOnce().then(function (progress) {
+          sendOnce().then((progress) => {
             if (progress && queue.all().length && !halted) step();
             else resolve(queue.all().length);
           });
@@ -571,15 +540,15 @@
     /** The page is going away (or hidden): hand what is unsent to sendBeacon. */
     function beacon() {
       if (halted || !config.url) return;
-      var fresh = queue.all().filter(function (event) {
+      const fresh = queue.all().filter((event) => {
         return !beaconed[event.id];
       });
-      var batch = transport.fitting(config.siteKey, fresh.slice(0, MAX_BATCH), BEACON_MAX_BYTES);
+      const batch = transport.fitting(config.siteKey, fresh.slice(0, MAX_BATCH), BEACON_MAX_BYTES);
       if (!batch.length) return;
       if (transport.beacon(config.url, config.siteKey, batch)) {
         // Kept in the queue all the same: a beacon's delivery is never confirmed. The
         // next page resends them and the server answers "duplicates".
-        batch.forEach(function (event) {
+        batch.forEach((event) => {
           beaconed[event.id] = true;
         });
       }
@@ -593,28 +562,29 @@
     }
 
     return {
-      configure: configure,
-      nudge: nudge,
-      flush: flush,
-      beacon: beacon,
-      online: online,
-      schedule: schedule,
+      configure,
+      nudge,
+      flush,
+      beacon,
+      online,
+      schedule,
     };
   })();
 
   // ---------------------------------------------------------------- api
-  var site = { siteKey: null, apiBase: null, options: {}, chatSrc: null };
-  var early = []; // events tracked before init: stamped and queued by init
-  var readyCallbacks = [];
-  var trackedCallbacks = [];
-  var listeners = {}; // CartAssist.on(name, fn)
+  const site = { siteKey: null, apiBase: null, options: {}, chatSrc: null };
+  let early = []; // events tracked before init: stamped and queued by init
+  let readyCallbacks = [];
+  const trackedCallbacks = [];
+  const listeners = {}; // CartAssist.on(name, fn)
+  let chatRequested = false;
 
   function scriptTag() {
-    var current = document.currentScript;
+    const current = document.currentScript;
     if (current && current.getAttribute("data-site-key") !== null) return current;
-    var scripts = document.getElementsByTagName("script");
-    for (var i = scripts.length - 1; i >= 0; i--) {
-      var src = scripts[i].getAttribute("src") || "";
+    const scripts = document.getElementsByTagName("script");
+    for (let i = scripts.length - 1; i >= 0; i--) {
+      const src = scripts[i].getAttribute("src") || "";
       if (/cartassist(\.min)?\.js(\?|#|$)/.test(src)) return scripts[i];
     }
     return current || null;
@@ -622,8 +592,8 @@
 
   function optionsFromTag(tag) {
     if (!tag) return {};
-    var options = {};
-    var attributes = {
+    const options = {};
+    const attributes = {
       siteKey: "data-site-key",
       apiBase: "data-api-base",
       visitorId: "data-visitor-id",
@@ -634,8 +604,8 @@
       launcher: "data-launcher",
       launcherLabel: "data-launcher-label",
     };
-    Object.keys(attributes).forEach(function (option) {
-      var value = tag.getAttribute(attributes[option]);
+    Object.keys(attributes).forEach((option) => {
+      const value = tag.getAttribute(attributes[option]);
       if (value) options[option] = value;
     });
     if (tag.src && /cartassist(\.min)?\.js([?#]|$)/.test(tag.src)) {
@@ -655,7 +625,7 @@
   function stamp(event) {
     if (!event.cart_id) event.cart_id = identity.cartId();
     event.visitor_id = identity.visitorId();
-    var customer = identity.customer();
+    const customer = identity.customer();
     if (customer) {
       event.customer_id = customer.id;
       event.customer_hmac = customer.hmac;
@@ -668,7 +638,7 @@
   function enqueue(event) {
     queue.add(stamp(event));
     sender.nudge();
-    trackedCallbacks.forEach(function (callback) {
+    trackedCallbacks.forEach((callback) => {
       try {
         callback(event);
       } catch (error) {
@@ -711,33 +681,36 @@
 
     queue.bind(site.siteKey);
     sender.configure(site.apiBase + ENDPOINT, site.siteKey);
-    var waiting = early;
+    const waiting = early;
     early = [];
     waiting.forEach(enqueue);
     if (queue.all().length) sender.schedule(FLUSH_DELAY_MS); // adopted from the last page
 
     window.addEventListener("pagehide", sender.beacon);
-    document.addEventListener("visibilitychange", function () {
+    document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "hidden") sender.beacon();
     });
     window.addEventListener("online", sender.online);
 
-    var callbacks = readyCallbacks;
+    const callbacks = readyCallbacks;
     readyCallbacks = [];
     callbacks.forEach(runReady);
     loadChat();
   }
 
-  /** The live chat is its own file, loaded after init unless switched off (chat: false). */
+  /**
+   * The live chat is ES modules next to this file (chat.js and what it imports), loaded
+   * after init unless switched off (chat: false). This file stays a classic script: it is
+   * what shops paste, and it must work synchronously (docs/adr/0014).
+   */
   function loadChat() {
-    var chat = site.options.chat;
+    const chat = site.options.chat;
     if (chat === false || chat === "false" || chat === "off" || chat === "0") return;
-    if (api.__chatLoaded || document.querySelector("script[data-cartassist-chat]")) return;
-    var script = document.createElement("script");
-    script.src = site.chatSrc;
-    script.async = true;
-    script.setAttribute("data-cartassist-chat", "");
-    (document.head || document.documentElement).appendChild(script);
+    if (api.__chatLoaded || chatRequested) return;
+    chatRequested = true;
+    import(site.chatSrc).catch((error) => {
+      util.warn("the live chat could not be loaded:", error);
+    });
   }
 
   /**
@@ -749,26 +722,24 @@
     if (typeof name !== "string" || typeof callback !== "function") return function () {};
     (listeners[name] = listeners[name] || []).push(callback);
     return function () {
-      listeners[name] = (listeners[name] || []).filter(function (fn) {
+      listeners[name] = (listeners[name] || []).filter((fn) => {
         return fn !== callback;
       });
     };
   }
 
   function emit(name, detail) {
-    (listeners[name] || []).slice().forEach(function (callback) {
+    (listeners[name] || []).slice().forEach((callback) => {
       try {
         callback(detail);
       } catch (error) {
         util.warn("a CartAssist.on('" + name + "') callback failed:", error);
       }
     });
-    if (typeof window.CustomEvent === "function") {
-      try {
-        window.dispatchEvent(new window.CustomEvent("cartassist:" + name, { detail: detail }));
-      } catch (error) {
-        util.warn("a cartassist:" + name + " listener failed:", error);
-      }
+    try {
+      window.dispatchEvent(new CustomEvent("cartassist:" + name, { detail }));
+    } catch (error) {
+      util.warn("a cartassist:" + name + " listener failed:", error);
     }
   }
 
@@ -787,9 +758,9 @@
       return null;
     }
     options = options || {};
-    var event = {
+    const event = {
       id: "e-" + util.uuid(),
-      type: type,
+      type,
       occurred_at: new Date(at).toISOString(),
       data: data || {},
     };
@@ -837,7 +808,7 @@
   }
 
   // What the other CartAssist modules may use. Not for shops: it may change.
-  var core = {
+  const core = {
     version: VERSION,
     siteKey: function () {
       return site.siteKey;
@@ -863,23 +834,23 @@
     onTracked: function (callback) {
       if (typeof callback === "function") trackedCallbacks.push(callback);
     },
-    emit: emit,
+    emit,
     trimSlash: util.trimSlash,
-    storage: storage,
+    storage,
     uuid: util.uuid,
     warn: util.warn,
   };
 
-  var api = {
+  const api = {
     __loaded: true,
     version: VERSION,
-    init: init,
-    track: track,
-    setCart: setCart,
-    flush: flush,
-    pending: pending,
-    onReady: onReady,
-    on: on,
+    init,
+    track,
+    setCart,
+    flush,
+    pending,
+    onReady,
+    on,
     // The visitor id events carry: what the helpdesk reports follow-up contacts with
     // (docs/API.md, "POST /api/v1/server/follow-ups").
     visitorId: function () {
@@ -891,21 +862,21 @@
   // Replay what the page queued through the stub (docs/WIDGET.md, "Calling before the
   // script has loaded"): init first (explicit options win over the tag's data
   // attributes), then everything else in the order it was called, with its time.
-  var calls = previous && Array.isArray(previous.q) ? previous.q : [];
+  const calls = previous && Array.isArray(previous.q) ? previous.q : [];
   window.CartAssist = api;
 
-  var tagOptions = optionsFromTag(scriptTag());
-  var initCalls = calls.filter(function (call) {
+  const tagOptions = optionsFromTag(scriptTag());
+  const initCalls = calls.filter((call) => {
     return call && call[0] === "init";
   });
   if (initCalls.length) {
-    initCalls.forEach(function (call) {
-      var merged = {};
-      var given = (call[1] && call[1][0]) || {};
-      Object.keys(tagOptions).forEach(function (key) {
+    initCalls.forEach((call) => {
+      const merged = {};
+      const given = (call[1] && call[1][0]) || {};
+      Object.keys(tagOptions).forEach((key) => {
         merged[key] = tagOptions[key];
       });
-      Object.keys(given).forEach(function (key) {
+      Object.keys(given).forEach((key) => {
         merged[key] = given[key];
       });
       init(merged);
@@ -913,10 +884,10 @@
   } else if (tagOptions.siteKey) {
     init(tagOptions);
   }
-  calls.forEach(function (call) {
+  calls.forEach((call) => {
     if (!call || call[0] === "init") return;
-    var method = call[0];
-    var args = Array.prototype.slice.call(call[1] || []);
+    const method = call[0];
+    const args = Array.prototype.slice.call(call[1] || []);
     if (method === "track") {
       record(args[0], args[1], args[2], typeof call[2] === "number" ? call[2] : Date.now());
     } else if (typeof api[method] === "function" && method !== "init") {

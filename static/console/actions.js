@@ -1,0 +1,58 @@
+/*! CartAssist console: what the agent does that is one frame: claim, reach out, status,
+ * classify a follow-up. */
+
+import { send } from "./connection.js";
+import { $ } from "./dom.js";
+import { announce, showToast } from "./feedback.js";
+import { finishAction, firstChatIndex, selectedChat, startAction, state } from "./state.js";
+
+// ---------------------------------------------------------------- actions
+
+export function claim(conversationId) {
+  state.claimFocus = conversationId;
+  startAction("Claim", { conversationId });
+  if (!send({ type: "queue.claim", conversation_id: conversationId })) {
+    finishAction();
+    showToast("Not connected: try again when the console is back online.", "error");
+  }
+}
+
+export function claimTop() {
+  const index = firstChatIndex();
+  if (index === -1) {
+    announce("No chat is waiting in the queue.");
+    showToast("No chat is waiting in the queue.", "ok");
+    return;
+  }
+  claim(state.queue[index].conversation_id);
+}
+
+export function reachOut(cartId) {
+  startAction("Reach out");
+  if (!send({ type: "reach_out", cart_id: cartId })) {
+    finishAction();
+    showToast("Not connected: try again when the console is back online.", "error");
+  }
+}
+
+export function setStatus(status) {
+  if (!send({ type: "status.set", status })) {
+    showToast("Not connected.", "error");
+  }
+}
+
+export function toggleStatus() {
+  setStatus(state.agent && state.agent.status === "online" ? "away" : "online");
+}
+
+export function classifyFollowUp() {
+  const chat = selectedChat();
+  const reason = $("follow-up-reason").value;
+  if (!chat || !chat.meta.follow_up || reason === chat.meta.follow_up.reason) return;
+  startAction("Classifying the follow-up", { conversationId: chat.id, followUp: true });
+  if (!send({ type: "follow_up.classify", conversation_id: chat.id, reason })) {
+    finishAction();
+    $("follow-up-reason").value = chat.meta.follow_up.reason;
+    showToast("Not connected: the follow-up reason was not saved.", "error");
+  }
+}

@@ -1,0 +1,40 @@
+/*! CartAssist console: the message box (length limit, errors). */
+
+import { $ } from "./dom.js";
+
+// ---------------------------------------------------------------- composer
+
+export function maxLength() {
+  return Number($("composer").dataset.maxLength) || 2000;
+}
+
+export function overLimit() {
+  return $("composer-text").value.trim().length > maxLength();
+}
+
+export function updateCounter() {
+  const length = $("composer-text").value.trim().length;
+  const counter = $("composer-count");
+  counter.textContent = length + " / " + maxLength();
+  counter.classList.toggle("over", length > maxLength());
+  $("send-button").disabled = $("composer-text").disabled || length > maxLength();
+  if (length > maxLength()) {
+    showComposerError("Messages are limited to " + maxLength() + " characters (" + (length - maxLength()) + " too many).");
+  } else if ($("composer-error").dataset.kind === "length") {
+    hideComposerError();
+  }
+}
+
+export function showComposerError(text) {
+  const node = $("composer-error");
+  node.textContent = text;
+  node.dataset.kind = /limited to/.test(text) ? "length" : "server";
+  node.hidden = false;
+}
+
+export function hideComposerError() {
+  const node = $("composer-error");
+  node.hidden = true;
+  node.textContent = "";
+  node.dataset.kind = "";
+}

@@ -1,0 +1,236 @@
+/*! CartAssist console: the frames from the server (docs/REALTIME.md, "Console socket"). */
+
+import { outboxFail, seqAction } from "../widget/protocol.js";
+import { maybeRefreshCart } from "./cart-panel.js";
+import { markRead, renderChat, requestSync, selectChat, upsertChat } from "./chats.js";
+import { showComposerError } from "./composer.js";
+import { reconnectBackoff, startHeartbeat } from "./connection.js";
+import { $ } from "./dom.js";
+import { announce, setConnection, showToast } from "./feedback.js";
+import { flushOutbox, removeFromOutbox } from "./outbox.js";
+import { loadApprovals, onOffer, renderApprovals, showRemedyError } from "./remedies.js";
+import { appendMessage, renderChats, renderFollowUp, renderMessages, renderQueue, renderSeen, renderStatus, renderTyping } from "./render.js";
+import { CLOSE_REASONS, PENDING_ACTION_MS, TYPING_SHOW_MS, finishAction, label, orderedChats, persist, state, storage } from "./state.js";
+
+// ---------------------------------------------------------------- frames from the server
+
+const handlers = {
+  hello: onHello,
+  queue: function (f) {
+    state.queue = Array.isArray(f.queue) ? f.queue : [];
+    renderQueue();
+  },
+  conversation: function (f) { upsertChat(f.conversation); },
+  message: onMessage,
+  synced: onSynced,
+  typing: onTyping,
+  read: onRead,
+  "conversation.closed": onClosed,
+  status: function (f) {
+    if (state.agent) state.agent.status = f.status;
+    renderStatus();
+    announce("You are " + f.status + ".");
+  },
+  "follow_up.classified": onFollowUpClassified,
+  "reach_out.sent": function (f) {
+    finishAction();
+    showToast("Invitation sent to the shopper of cart #" + f.cart_id + ". It shows in the queue until they answer.", "ok");
+  },
+  offer: onOffer,
+  approvals: function (f) {
+    if (state.pendingAction && state.pendingAction.review) finishAction();
+    state.approvals = Array.isArray(f.approvals) ? f.approvals : [];
+    renderApprovals();
+  },
+  error: onError,
+  pong: function () {},
+};
+
+export function receive(frame) {
+  const handler = handlers[frame.type];
+  if (handler) handler(frame);
+}
+
+function onHello(f) {
+  state.connected = true;
+  reconnectBackoff.reset();
+  state.agent = f.agent;
+  setConnection("online", "Connected");
+  startHeartbeat();
+  state.queue = Array.isArray(f.queue) ? f.queue : [];
+
+  const current = new Set();
+  (f.conversations || []).forEach((c) => { current.add(c.id); });
+  // Chats this tab knew that are no longer active for us (closed, re-queued or
+  // transferred while we were away).
+  state.chats.forEach((chat) => {
+    if (!current.has(chat.id) && !chat.closed) {
+      chat.closed = true;
+      chat.closeReason = chat.closeReason || "gone";
+    }
+  });
+  storage.chatKeys().forEach((id) => {
+    if (!current.has(id) && !state.chats.has(id)) storage.remove("chat." + id);
+  });
+  (f.conversations || []).forEach((c) => { upsertChat(c, { quiet: true }); });
+  // Resume every open chat from its last seq (a fresh tab starts from 0).
+  state.chats.forEach((chat) => {
+    if (!chat.closed) requestSync(chat, true);
+  });
+
+  if (Array.isArray(f.approvals)) {
+    state.approvals = f.approvals;
+    renderApprovals();
+  } else {
+    loadApprovals();
+  }
+
+  renderStatus();
+  renderQueue();
+  renderChats();
+  if (state.selectedId === null || !state.chats.has(state.selectedId)) {
+    const remembered = storage.get("selected");
+    const first = orderedChats()[0];
+    if (remembered && state.chats.has(remembered)) selectChat(remembered, { focus: false });
+    else if (first) selectChat(first.id, { focus: false });
+    else renderChat();
+  } else {
+    renderChat();
+  }
+}
+
+function onMessage(f) {
+  const chat = state.chats.get(f.conversation_id);
+  const m = f.message;
+  if (!chat || !m || typeof m.seq !== "number") return;
+  const confirmed = m.sender === "agent" && m.client_message_id && removeFromOutbox(chat, m.client_message_id);
+  const action = seqAction(chat.lastSeq, m.seq, chat.syncing);
+  if (action === "ignore") {
+    if (confirmed && chat.id === state.selectedId) renderMessages();
+    return; // already shown (a sync overlapping live delivery, or a retry's answer)
+  }
+  if (action === "sync") requestSync(chat); // fetch everything after the last seq, in order
+  if (action !== "apply") return; // the sync's reply carries this message too
+  chat.messages.push(m);
+  chat.lastSeq = m.seq;
+  persist(chat);
+  if (m.sender === "visitor") {
+    chat.typingUntil = 0;
+    announce("New message from the shopper in chat " + chat.id + ": " + m.text.slice(0, 140));
+    maybeRefreshCart(chat);
+  } else if (m.sender === "system") {
+    announce("Chat " + chat.id + ": " + m.text.slice(0, 140));
+  }
+  if (chat.id === state.selectedId) {
+    appendMessage(chat, m);
+    renderTyping();
+    markRead(chat);
+  }
+  renderChats();
+}
+
+function onSynced(f) {
+  const chat = state.chats.get(f.conversation_id);
+  if (!chat) return;
+  chat.syncing = false;
+  persist(chat);
+  flushOutbox(chat);
+  if (chat.id === state.selectedId) {
+    renderMessages();
+    markRead(chat);
+  }
+  renderChats();
+}
+
+function onTyping(f) {
+  const chat = state.chats.get(f.conversation_id);
+  if (!chat || f.sender !== "visitor") return;
+  chat.typingUntil = Date.now() + TYPING_SHOW_MS;
+  if (chat.id === state.selectedId) renderTyping();
+  setTimeout(() => {
+    if (chat.id === state.selectedId) renderTyping();
+  }, TYPING_SHOW_MS + 50);
+}
+
+function onRead(f) {
+  const chat = state.chats.get(f.conversation_id);
+  if (!chat) return;
+  if (f.reader === "visitor") {
+    chat.visitorReadSeq = Math.max(chat.visitorReadSeq, f.seq);
+    if (chat.id === state.selectedId) renderSeen(chat);
+  } else if (f.reader === "agent") {
+    chat.agentReadSeq = Math.max(chat.agentReadSeq, f.seq); // read in another tab
+    chat.readSent = Math.max(chat.readSent, f.seq);
+    renderChats();
+  }
+}
+
+function onClosed(f) {
+  const chat = state.chats.get(f.conversation_id);
+  if (!chat) return;
+  chat.closed = true;
+  chat.closeReason = f.reason;
+  chat.meta.status = "closed";
+  chat.typingUntil = 0;
+  if (state.pendingAction && state.pendingAction.conversationId === chat.id) finishAction();
+  announce("Chat " + chat.id + " was " + (CLOSE_REASONS[f.reason] || "closed") + ".");
+  renderChats();
+  if (chat.id === state.selectedId) renderChat();
+}
+
+function onError(f) {
+  const ref = f.ref || "";
+  const text = f.message || "Something went wrong.";
+  let owner = null;
+  state.chats.forEach((chat) => {
+    if (!owner && outboxFail(chat.outbox, ref, text)) owner = { chat };
+  });
+  if (owner) {
+    persist(owner.chat);
+    if (owner.chat.id === state.selectedId) {
+      renderMessages();
+      showComposerError(text);
+    } else {
+      showToast("A message in chat " + owner.chat.id + " was not sent: " + text, "error");
+    }
+    return;
+  }
+  if (ref === "message.send") {
+    showComposerError(text);
+    return;
+  }
+  const action = state.pendingAction;
+  if (f.code === "offer_refused" || (action && action.remedies && Date.now() - action.at < PENDING_ACTION_MS)) {
+    if (action && action.remedies) finishAction();
+    showRemedyError(action && action.conversationId, text);
+    return;
+  }
+  if (action && Date.now() - action.at < PENDING_ACTION_MS) {
+    finishAction();
+    const classified = action.followUp && state.chats.get(action.conversationId);
+    if (classified && classified.meta.follow_up && classified.id === state.selectedId) {
+      $("follow-up-reason").value = classified.meta.follow_up.reason; // not saved: show what is
+    }
+    if (action.errorTarget) {
+      const target = $(action.errorTarget);
+      if (target && target.closest("dialog") && target.closest("dialog").open) {
+        target.textContent = text;
+        target.hidden = false;
+        return;
+      }
+    }
+    showToast(action.label + " failed: " + text, "error");
+    return;
+  }
+  showToast(text, "error");
+}
+
+
+function onFollowUpClassified(f) {
+  const chat = state.chats.get(f.conversation_id);
+  if (state.pendingAction && state.pendingAction.conversationId === f.conversation_id) finishAction();
+  if (!chat || !f.follow_up) return;
+  chat.meta = Object.assign({}, chat.meta, { follow_up: f.follow_up });
+  announce("Follow-up reason saved: " + label("follow_up_reason", f.follow_up.reason) + ".");
+  if (chat.id === state.selectedId) renderFollowUp(chat);
+}
