@@ -177,7 +177,8 @@ class AnalyticsReport:
 
 def report_as_dict(report: AnalyticsReport) -> dict[str, Any]:
     """The report as JSON-ready data: Decimals as strings (exact), dates as ISO 8601."""
-    return _jsonable(dataclasses.asdict(report))
+    data: dict[str, Any] = _jsonable(dataclasses.asdict(report))
+    return data
 
 
 def _jsonable(value: Any) -> Any:
