@@ -46,22 +46,16 @@ from cartassist.simulation.population import (
     DISMISS_SHARE,
     FOLLOW_UP_CHANNELS,
     FOLLOW_UP_REASONS,
-    HOURLY_TRAFFIC,
     NEW_CART_SHARE,
     OFFER_ACCEPT_SHARE,
-    OPTED_OUT_SHARE,
-    PRODUCTS,
-    RETURNING_SHARE,
-    SHOCK_FEE,
-    STALL_MIX,
-    STANDARD_FEE,
+    RecentInvitation,
+    SimulatedShopper,
     SimulationConfig,
-    _Invited,
-    _pick,
-    _seconds,
-    _Shopper,
+    basket_fill,
+    random_delay,
+    weighted_pick,
 )
-from cartassist.simulation.sites import _simulated_agents
+from cartassist.simulation.sites import simulated_agents_ensure
 from policies.models import Grant, OfferStatus
 from policies.services.grants import grant_redeem, grant_token
 from policies.services.offers import OfferRefused, offer_accept, offer_authorize, offer_decline
@@ -84,7 +78,7 @@ def _run_tag(site: Site) -> str:
     return f"r{earlier + 1}"
 
 
-class _Run:
+class SimulationRun:
     """One simulation run on one site (state shared by the steps of every shopper)."""
 
     def __init__(self, *, site: Site, config: SimulationConfig, now: datetime) -> None:
@@ -97,71 +91,26 @@ class _Run:
         self.first_day = (self.horizon - timedelta(days=config.days + 1)).date()
         self.run = _run_tag(site)
         self.prefix = f"sim-{self.run}-"
-        self.agents = _simulated_agents(site)
-        self.recently_invited: list[_Invited] = []
+        self.agents = simulated_agents_ensure(site)
+        self.recently_invited: list[RecentInvitation] = []
         self.events = 0
         self.agent_status: dict[int, str] = {}
         self.cap = timedelta(hours=site.frequency_cap_hours)
         self.window = timedelta(hours=site.attribution_window_hours)
         self.follow_up_window = timedelta(days=site.follow_up_window_days)
 
-    # -- the population --
-
-    def population(self) -> list[_Shopper]:
-        """Every shopper's arrival and stall, drawn up front, oldest first."""
-        rng = self.rng
-        hours = list(range(24))
-        shoppers = []
-        for index in range(self.config.shoppers):
-            day = self.first_day + timedelta(days=rng.randrange(self.config.days))
-            hour = rng.choices(hours, weights=HOURLY_TRAFFIC)[0]
-            local = datetime.combine(day, time(hour), tzinfo=self.tz) + _seconds(rng, 0, 3599)
-            shoppers.append(
-                _Shopper(
-                    index=index,
-                    arrival=local.astimezone(zoneinfo.ZoneInfo("UTC")),
-                    stall=_pick(rng, STALL_MIX),
-                    visitor_id=f"{self.prefix}{index:05d}",
-                    cart_id=f"{self.prefix}{index:05d}-1",
-                    opted_out=rng.random() < OPTED_OUT_SHARE,
-                    returning=rng.random() < RETURNING_SHARE,
-                )
-            )
-        shoppers.sort(key=lambda s: (s.arrival, s.index))
-        return shoppers
-
-    def _basket(self, shopper: _Shopper) -> None:
-        """Lines and subtotal to fit the stall: a shipping shock needs the 9.90 fee to be a
-        large share of a modest cart (and the demo policy a cart of 30 or more)."""
-        rng = self.rng
-        low, high = (
-            (Decimal("30"), Decimal("60"))
-            if shopper.stall == "shipping_shock"
-            else (Decimal("35"), Decimal("160"))
-        )
-        lines: list[dict[str, Any]] = []
-        subtotal = Decimal(0)
-        while subtotal < low or not lines:
-            sku, name, price = PRODUCTS[rng.randrange(len(PRODUCTS))]
-            if lines and subtotal + price > high:
-                break
-            lines.append({"sku": sku, "name": name, "quantity": 1, "unit_price": str(price)})
-            subtotal += price
-        shopper.lines, shopper.subtotal = lines, subtotal
-        shopper.fee = SHOCK_FEE if shopper.stall == "shipping_shock" else STANDARD_FEE
-
     # -- the steps of one shopper --
 
-    def shopper_run(self, shopper: _Shopper) -> None:
+    def shopper_run(self, shopper: SimulatedShopper) -> None:
         with transaction.atomic():
             if shopper.returning:
                 self._reuse_visitor(shopper)
-            self._basket(shopper)
+            basket_fill(self.rng, shopper)
             last = self._browse(shopper)
             cart = Cart.objects.get(site=self.site, external_id=shopper.cart_id)
             if cart.stall_deadline is None:
                 return  # no rule applies (a site's own rules): the cart never stalls
-            swept_at = cart.stall_deadline + _seconds(self.rng, 0, 10)
+            swept_at = cart.stall_deadline + random_delay(self.rng, 0, 10)
             self._agents_at(swept_at)
             stall_sweep(now=swept_at, site_ids=[self.site.pk])
             intervention = (
@@ -174,12 +123,12 @@ class _Run:
                 return
             grant = None
             if intervention.decision == Decision.INVITED:
-                self.recently_invited.append(_Invited(shopper.visitor_id, swept_at))
+                self.recently_invited.append(RecentInvitation(shopper.visitor_id, swept_at))
                 grant = self._outreach(shopper, intervention)
             self._order(shopper, intervention, grant, after=max(last, swept_at))
             self._follow_up(shopper, intervention)
 
-    def _reuse_visitor(self, shopper: _Shopper) -> None:
+    def _reuse_visitor(self, shopper: SimulatedShopper) -> None:
         """Come back as a shopper invited within the frequency cap (the sweep suppresses)."""
         recent = [
             i
@@ -192,7 +141,13 @@ class _Run:
             shopper.returning = False
 
     def _event(
-        self, shopper: _Shopper, kind: str, at: datetime, data: dict[str, Any], *, cart_id: str = ""
+        self,
+        shopper: SimulatedShopper,
+        kind: str,
+        at: datetime,
+        data: dict[str, Any],
+        *,
+        cart_id: str = "",
     ) -> dict[str, Any]:
         cart = cart_id or shopper.cart_id
         self.events += 1
@@ -209,7 +164,7 @@ class _Run:
         events = validate_events(raw, site=self.site, trusted=source == EventSource.SERVER, now=now)
         cart_events_ingest(site=self.site, events=events, source=source, now=now)
 
-    def _browse(self, shopper: _Shopper) -> datetime:
+    def _browse(self, shopper: SimulatedShopper) -> datetime:
         """The widget's events up to the stall; returns the time of the last one."""
         rng = self.rng
         at = shopper.arrival
@@ -217,7 +172,7 @@ class _Run:
         raw = []
         if shopper.opted_out:
             raw.append(self._event(shopper, EventType.OPTED_OUT, at, {}))
-            at += _seconds(rng, 5, 30)
+            at += random_delay(rng, 5, 30)
         raw.append(
             self._event(
                 shopper,
@@ -245,7 +200,7 @@ class _Run:
                 steps.append((EventType.CHECKOUT_STEP, {"step": "payment"}))
                 steps.append((EventType.PAYMENT_FAILED, {"reason": "card_declined"}))
         for kind, data in steps:
-            at += _seconds(rng, 15, 90)
+            at += random_delay(rng, 15, 90)
             raw.append(self._event(shopper, kind, at, data))
         self._ingest(raw, source=EventSource.WIDGET, now=at + timedelta(seconds=1))
         return at
@@ -266,16 +221,16 @@ class _Run:
             if start <= hour < end:
                 agent_heartbeat(agent_id=agent.pk, now=moment)
 
-    def _outreach(self, shopper: _Shopper, intervention: Intervention) -> Grant | None:
+    def _outreach(self, shopper: SimulatedShopper, intervention: Intervention) -> Grant | None:
         """Invitation delivered, accepted / dismissed / ignored; the chat; an offer."""
         rng = self.rng
         invitation = intervention.invitation
         if rng.random() >= DELIVERED_SHARE:
             return None  # the shopper had left: it expires undelivered
-        at = invitation.sent_at + _seconds(rng, 1, 4)
+        at = invitation.sent_at + random_delay(rng, 1, 4)
         invitations_mark_delivered(invitation_ids=[invitation.pk], now=at)
         roll = rng.random()
-        at += _seconds(rng, 5, 120)
+        at += random_delay(rng, 5, 120)
         if roll >= ACCEPT_SHARE + DISMISS_SHARE:
             return None  # ignored: expires
         if roll >= ACCEPT_SHARE:
@@ -307,14 +262,16 @@ class _Run:
             agent=conversation.agent if sender == Sender.AGENT else None,
         )
 
-    def _chat(self, shopper: _Shopper, conversation: Conversation, at: datetime) -> Grant | None:
+    def _chat(
+        self, shopper: SimulatedShopper, conversation: Conversation, at: datetime
+    ) -> Grant | None:
         rng = self.rng
         if conversation.agent is None:
             # Queued (no free seat): the shopper waits a while and leaves.
             conversation_close(
                 conversation_id=conversation.pk,
                 reason=CloseReason.VISITOR_TIMEOUT,
-                now=at + _seconds(rng, 120, 600),
+                now=at + random_delay(rng, 120, 600),
             )
             return None
         opener = {
@@ -323,32 +280,32 @@ class _Run:
             "coupon_rejected": "Why doesn't my coupon work?",
             "idle": "Hi, I have a question about delivery times.",
         }[shopper.stall]
-        visitor_at = at + _seconds(rng, 5, 40)
+        visitor_at = at + random_delay(rng, 5, 40)
         self._post(conversation, Sender.VISITOR, opener, visitor_at, "v1")
-        at = visitor_at + _seconds(rng, 8, 90)
+        at = visitor_at + random_delay(rng, 8, 90)
         self._heartbeats(at)
         self._post(conversation, Sender.AGENT, "Hi! Let me look at your order.", at, "a1")
         grant = None
         if shopper.stall == "shipping_shock":
-            at += _seconds(rng, 15, 60)
+            at += random_delay(rng, 15, 60)
             grant, at = self._offer(shopper, conversation, at)
         for turn in range(rng.randrange(0, 3)):
-            at += _seconds(rng, 10, 60)
+            at += random_delay(rng, 10, 60)
             self._post(
                 conversation, Sender.VISITOR, "Thanks, one more question.", at, f"v{turn + 2}"
             )
-            at += _seconds(rng, 10, 60)
+            at += random_delay(rng, 10, 60)
             self._heartbeats(at)
             self._post(conversation, Sender.AGENT, "Of course, happy to help.", at, f"a{turn + 2}")
         conversation_close(
             conversation_id=conversation.pk,
             reason=CloseReason.AGENT,
-            now=at + _seconds(rng, 30, 240),
+            now=at + random_delay(rng, 30, 240),
         )
         return grant
 
     def _offer(
-        self, shopper: _Shopper, conversation: Conversation, at: datetime
+        self, shopper: SimulatedShopper, conversation: Conversation, at: datetime
     ) -> tuple[Grant | None, datetime]:
         """Waive the delivery charge (reduce it by half if the waive is refused, e.g. the
         day's budget is spent); the shopper accepts most offers."""
@@ -375,7 +332,7 @@ class _Run:
                 continue
         if offer is None or offer.status != OfferStatus.OFFERED:
             return None, at
-        at += _seconds(rng, 10, 90)
+        at += random_delay(rng, 10, 90)
         if rng.random() >= OFFER_ACCEPT_SHARE:
             offer_decline(
                 site_id=self.site.pk, visitor_id=shopper.visitor_id, offer_id=offer.pk, now=at
@@ -392,7 +349,7 @@ class _Run:
 
     def _order(
         self,
-        shopper: _Shopper,
+        shopper: SimulatedShopper,
         intervention: Intervention,
         grant: Grant | None,
         *,
@@ -410,11 +367,11 @@ class _Run:
         decided = intervention.decided_at
         if grant is not None:
             # Checks out soon after accepting, well within the grant's life.
-            at = grant.issued_at + _seconds(rng, 60, 0.8 * _ttl_seconds(grant))
+            at = grant.issued_at + random_delay(rng, 60, 0.8 * _ttl_seconds(grant))
         elif rng.random() < 0.5:
-            at = decided + _seconds(rng, 120, 2 * 3600)
+            at = decided + random_delay(rng, 120, 2 * 3600)
         else:
-            at = decided + _seconds(rng, 2 * 3600, self.window.total_seconds() - 600)
+            at = decided + random_delay(rng, 2 * 3600, self.window.total_seconds() - 600)
         at = max(at, after + timedelta(seconds=30))
         new_cart = not shopper.returning and rng.random() < NEW_CART_SHARE
         cart_id = f"{self.prefix}{shopper.index:05d}-2" if new_cart else shopper.cart_id
@@ -425,7 +382,7 @@ class _Run:
                     self._event(
                         shopper,
                         EventType.CART_UPDATED,
-                        at - _seconds(rng, 60, 300),
+                        at - random_delay(rng, 60, 300),
                         {
                             "currency": self.site.currency,
                             "subtotal": str(shopper.subtotal),
@@ -456,7 +413,7 @@ class _Run:
                 now=at + timedelta(seconds=2),
             )
 
-    def _follow_up(self, shopper: _Shopper, intervention: Intervention) -> None:
+    def _follow_up(self, shopper: SimulatedShopper, intervention: Intervention) -> None:
         """A helpdesk contact after outreach (or in the control group, the baseline)."""
         rng = self.rng
         if intervention.decision == Decision.INVITED:
@@ -474,8 +431,8 @@ class _Run:
         follow_up_report(
             site=self.site,
             key=f"{self.prefix}{shopper.index:05d}-contact",
-            channel=_pick(rng, FOLLOW_UP_CHANNELS),
-            reason=_pick(rng, FOLLOW_UP_REASONS),
+            channel=weighted_pick(rng, FOLLOW_UP_CHANNELS),
+            reason=weighted_pick(rng, FOLLOW_UP_REASONS),
             visitor_id=shopper.visitor_id,
             customer_id="",
             occurred_at=at,

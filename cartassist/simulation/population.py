@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import random
+import zoneinfo
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -111,7 +112,16 @@ class SimulationConfig:
         return problems
 
 
-def _pick(rng: random.Random, weighted: list[tuple[str, float]]) -> str:
+# Enough of an effect for 200 shoppers to show an interval above zero, usually.
+DEMO_HISTORY_CONFIG = SimulationConfig(
+    shoppers=DEMO_HISTORY_SHOPPERS, invited_conversion=0.35, holdout_conversion=0.17
+)
+
+
+# --- the draws ----------------------------------------------------------------------------
+
+
+def weighted_pick(rng: random.Random, weighted: list[tuple[str, float]]) -> str:
     roll = rng.random() * sum(w for _, w in weighted)
     for value, weight in weighted:
         roll -= weight
@@ -120,12 +130,12 @@ def _pick(rng: random.Random, weighted: list[tuple[str, float]]) -> str:
     return weighted[-1][0]
 
 
-def _seconds(rng: random.Random, low: float, high: float) -> timedelta:
+def random_delay(rng: random.Random, low: float, high: float) -> timedelta:
     return timedelta(seconds=rng.uniform(low, high))
 
 
 @dataclass
-class _Shopper:
+class SimulatedShopper:
     index: int
     arrival: datetime
     stall: str
@@ -139,14 +149,53 @@ class _Shopper:
 
 
 @dataclass
-class _Invited:
+class RecentInvitation:
     """An invited shopper still inside the frequency cap (candidates to come back)."""
 
     visitor_id: str
     decided_at: datetime
 
 
-# Enough of an effect for 200 shoppers to show an interval above zero, usually.
-DEMO_HISTORY_CONFIG = SimulationConfig(
-    shoppers=DEMO_HISTORY_SHOPPERS, invited_conversion=0.35, holdout_conversion=0.17
-)
+def population_draw(
+    rng: random.Random, *, config: SimulationConfig, first_day: date, tz: tzinfo, prefix: str
+) -> list[SimulatedShopper]:
+    """Every shopper's arrival and stall, drawn up front, oldest first."""
+    hours = list(range(24))
+    shoppers = []
+    for index in range(config.shoppers):
+        day = first_day + timedelta(days=rng.randrange(config.days))
+        hour = rng.choices(hours, weights=HOURLY_TRAFFIC)[0]
+        local = datetime.combine(day, time(hour), tzinfo=tz) + random_delay(rng, 0, 3599)
+        shoppers.append(
+            SimulatedShopper(
+                index=index,
+                arrival=local.astimezone(zoneinfo.ZoneInfo("UTC")),
+                stall=weighted_pick(rng, STALL_MIX),
+                visitor_id=f"{prefix}{index:05d}",
+                cart_id=f"{prefix}{index:05d}-1",
+                opted_out=rng.random() < OPTED_OUT_SHARE,
+                returning=rng.random() < RETURNING_SHARE,
+            )
+        )
+    shoppers.sort(key=lambda s: (s.arrival, s.index))
+    return shoppers
+
+
+def basket_fill(rng: random.Random, shopper: SimulatedShopper) -> None:
+    """Lines and subtotal to fit the stall: a shipping shock needs the 9.90 fee to be a
+    large share of a modest cart (and the demo policy a cart of 30 or more)."""
+    low, high = (
+        (Decimal("30"), Decimal("60"))
+        if shopper.stall == "shipping_shock"
+        else (Decimal("35"), Decimal("160"))
+    )
+    lines: list[dict[str, Any]] = []
+    subtotal = Decimal(0)
+    while subtotal < low or not lines:
+        sku, name, price = PRODUCTS[rng.randrange(len(PRODUCTS))]
+        if lines and subtotal + price > high:
+            break
+        lines.append({"sku": sku, "name": name, "quantity": 1, "unit_price": str(price)})
+        subtotal += price
+    shopper.lines, shopper.subtotal = lines, subtotal
+    shopper.fee = SHOCK_FEE if shopper.stall == "shipping_shock" else STANDARD_FEE

@@ -11,15 +11,20 @@ from cartassist.models import (
     Site,
 )
 from cartassist.services.outcomes import outcomes_finalise
-from cartassist.simulation.journey import _Run
+from cartassist.simulation.journey import SimulationRun
 from cartassist.simulation.population import (
     DEMO_HISTORY_CONFIG,
     DEMO_HISTORY_SHOPPERS,
     DEMO_HISTORY_SITE_NAME,
     SimulationConfig,
+    population_draw,
 )
-from cartassist.simulation.sites import SimulationError, _check_site, simulation_site_ensure
-from cartassist.simulation.summary import SimulationSummary, _summary
+from cartassist.simulation.sites import (
+    SimulationError,
+    simulation_site_check,
+    simulation_site_ensure,
+)
+from cartassist.simulation.summary import SimulationSummary, simulation_summary
 
 
 def simulate(*, site: Site, config: SimulationConfig, now: datetime) -> SimulationSummary:
@@ -37,22 +42,25 @@ def simulate(*, site: Site, config: SimulationConfig, now: datetime) -> Simulati
     problems = config.errors()
     if problems:
         raise SimulationError("; ".join(problems))
-    run = _Run(site=site, config=config, now=now)
-    _check_site(site, run.agents, now)
+    run = SimulationRun(site=site, config=config, now=now)
+    simulation_site_check(site, run.agents, now)
     saved = Site.objects.filter(pk=site.pk).values("holdout_share", "agents_available").get()
     Site.objects.filter(pk=site.pk).update(
         holdout_share=config.holdout_share, agents_available=True
     )
     site.refresh_from_db()
     try:
-        for shopper in run.population():
+        shoppers = population_draw(
+            run.rng, config=config, first_day=run.first_day, tz=run.tz, prefix=run.prefix
+        )
+        for shopper in shoppers:
             run.shopper_run(shopper)
     finally:
         Site.objects.filter(pk=site.pk).update(**saved)
         site.refresh_from_db()
     invitations_expire(now=run.horizon)
     outcomes_finalise(now=now)
-    return _summary(run)
+    return simulation_summary(run)
 
 
 def demo_history_ensure(

@@ -23,8 +23,6 @@ from cartassist.simulation.population import (
 from policies.models import Policy
 from policies.services.versions import policy_version_create
 
-# --- the agent availability check at the simulated moment ---------------------------------
-
 # --- sites and agents ---------------------------------------------------------------------
 
 
@@ -69,7 +67,7 @@ def site_find(reference: str) -> Site | None:
     )
 
 
-def _simulated_agents(site: Site) -> list[AgentProfile]:
+def simulated_agents_ensure(site: Site) -> list[AgentProfile]:
     agents = []
     for number, (display_name, _, _) in enumerate(AGENT_SHIFTS, start=1):
         user, created = User.objects.get_or_create(username=f"sim-agent-{site.pk}-{number}")
@@ -87,7 +85,7 @@ class SimulationError(Exception):
     pass
 
 
-def _check_site(site: Site, agents: list[AgentProfile], now: datetime) -> None:
+def simulation_site_check(site: Site, agents: list[AgentProfile], now: datetime) -> None:
     if not StallRule.objects.filter(site=site, enabled=True).exists():
         raise SimulationError(f"Site “{site.name}” has no enabled stall rule: no cart would stall.")
     ours = {a.pk for a in agents}

@@ -7,21 +7,19 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Q, QuerySet
-
 from agents.models import (
     Conversation,
     Invitation,
     Message,
 )
-from cartassist.domain.uplift import compare
 from cartassist.models import (
     Cart,
     Decision,
     FollowUpContact,
     Intervention,
 )
-from cartassist.simulation.journey import _Run
+from cartassist.services.analytics import analytics_compute
+from cartassist.simulation.journey import SimulationRun
 from cartassist.simulation.population import SimulationConfig
 from policies.models import Grant, Offer
 
@@ -30,7 +28,7 @@ from policies.models import Grant, Offer
 class Measured:
     """What the analytics report for the simulated period (``source`` says which code)."""
 
-    source: str  # "analytics_compute" or "interventions" (uplift applied to the table)
+    source: str  # "analytics_compute": the analytics the page and the API show
     invited: int
     invited_converted: int
     held_out: int
@@ -76,7 +74,7 @@ class SimulationSummary:
 # --- the summary --------------------------------------------------------------------------
 
 
-def _summary(run: _Run) -> SimulationSummary:
+def simulation_summary(run: SimulationRun) -> SimulationSummary:
     site = run.site
     ours = Intervention.objects.filter(site=site, visitor_id__startswith=run.prefix)
     decisions = Counter(ours.values_list("decision", flat=True))
@@ -128,7 +126,7 @@ def _summary(run: _Run) -> SimulationSummary:
     )
 
 
-def _measure(run: _Run, ours: int) -> Measured:
+def _measure(run: SimulationRun, ours: int) -> Measured:
     """The figures as the analytics report them for the site and the simulated period."""
     site = run.site
     date_from, date_to = run.first_day, run.horizon.date()
@@ -136,10 +134,6 @@ def _measure(run: _Run, ours: int) -> Measured:
     end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=run.tz)
     in_period = Intervention.objects.filter(site=site, decided_at__gte=start, decided_at__lt=end)
     other = in_period.count() - ours
-    try:
-        from cartassist.services.analytics import analytics_compute
-    except ImportError:  # pragma: no cover - the analytics may be absent in a partial tree
-        return _measure_from_interventions(in_period, other)
     report = analytics_compute(site_ids=[site.pk], date_from=date_from, date_to=date_to, tz=run.tz)
     conversion, follow_ups = report.conversion, report.follow_ups.rate
     return Measured(
@@ -157,45 +151,6 @@ def _measure(run: _Run, ours: int) -> Measured:
         held_out_followed_up=follow_ups.held_out_successes,
         follow_up_rate=follow_ups.invited_rate,
         held_out_follow_up_rate=follow_ups.held_out_rate,
-        other_interventions=other,
-    )
-
-
-def _measure_from_interventions(interventions: QuerySet[Intervention], other: int) -> Measured:
-    """The same figures straight from the Intervention table (cartassist.domain.uplift)."""
-    arms = {
-        row["decision"]: row
-        for row in interventions.filter(decision__in=[Decision.INVITED, Decision.HELD_OUT])
-        .order_by()
-        .values("decision")
-        .annotate(
-            n=Count("id"),
-            converted_n=Count("id", filter=Q(converted=True)),
-            followed_n=Count("id", filter=Q(follow_ups__gt=0)),
-        )
-    }
-    empty = {"n": 0, "converted_n": 0, "followed_n": 0}
-    invited = arms.get(Decision.INVITED, empty)
-    held_out = arms.get(Decision.HELD_OUT, empty)
-    conversion = compare(
-        invited["converted_n"], invited["n"], held_out["converted_n"], held_out["n"]
-    )
-    follow = compare(invited["followed_n"], invited["n"], held_out["followed_n"], held_out["n"])
-    return Measured(
-        source="interventions",
-        invited=invited["n"],
-        invited_converted=invited["converted_n"],
-        held_out=held_out["n"],
-        held_out_converted=held_out["converted_n"],
-        invited_rate=conversion.rate_a,
-        held_out_rate=conversion.rate_b,
-        uplift=conversion.difference,
-        uplift_low=conversion.interval.low if conversion.interval else None,
-        uplift_high=conversion.interval.high if conversion.interval else None,
-        invited_followed_up=invited["followed_n"],
-        held_out_followed_up=held_out["followed_n"],
-        follow_up_rate=follow.rate_a,
-        held_out_follow_up_rate=follow.rate_b,
         other_interventions=other,
     )
 
