@@ -34,12 +34,6 @@ HOUR = timedelta(hours=1)
 _orders = itertools.count(1)
 
 
-@pytest.fixture
-def chat_settings(settings: Any) -> None:
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def stalled_at(site: Site, when: datetime, **kwargs: Any) -> tuple[Cart, Intervention]:
     cart = make_stalled_cart(site, now=when, **kwargs)
     return cart, make_intervention(cart, now=when, decision=kwargs.pop("decision", "invited"))
