@@ -119,18 +119,21 @@ def apply_event(state: CartState, event: IncomingEvent, *, trusted: bool, now: d
 
     ``trusted``: the event came signed from the shop backend. Raises ``CurrencyMismatch``.
     """
-    state = _with_customer(state, event)
-    if event.type == OPTED_OUT:
-        return Folded(state, applied=True)  # a visitor-level fact: applies whatever the state
+    customer = _customer_changes(state, event)
+    if event.type == OPTED_OUT:  # a visitor-level fact: applies whatever the state
+        return Folded(replace(state, **customer) if customer else state, applied=True)
     if event.type != ORDER_COMPLETED and (
         event.occurred_at < state.state_at or state.status == CONVERTED
     ):
-        return Folded(state, applied=False)
+        return Folded(replace(state, **customer) if customer else state, applied=False)
     fold = _FOLDS.get(event.type, _unchanged)
-    folded = fold(state, event, trusted, trusted or not state.totals_trusted)
-    if folded is None:
-        return Folded(state, applied=False)
-    return Folded(_touched(folded, event, now=now), applied=True)
+    changes = fold(state, event, trusted, trusted or not state.totals_trusted)
+    if changes is None:
+        return Folded(replace(state, **customer) if customer else state, applied=False)
+    return Folded(
+        replace(state, **{**customer, **changes, **_activity(state, event, now=now)}),
+        applied=True,
+    )
 
 
 def exact_json(value: Any) -> Any:
@@ -145,95 +148,97 @@ def exact_json(value: Any) -> Any:
 
 
 # --- one function per event type ---------------------------------------------------------
-# Each takes (state, event, trusted, may_set_totals) and returns the new state, or None
-# when the event does not apply after all.
+# Each takes (state, event, trusted, may_set_totals) and returns the fields it changes, or
+# None when the event does not apply after all.
 
-Fold = Callable[[CartState, IncomingEvent, bool, bool], "CartState | None"]
+Changes = dict[str, Any]
+Fold = Callable[[CartState, IncomingEvent, bool, bool], "Changes | None"]
 
 
 def _cart_updated(
     state: CartState, event: IncomingEvent, trusted: bool, may_set_totals: bool
-) -> CartState:
+) -> Changes:
     data = event.data
+    changes: Changes = {}
     if may_set_totals:
         if data["currency"] != state.currency:
-            state = _switched_currency(state)
-        state = replace(
-            state,
+            changes.update(_currency_switch(state))
+        changes.update(
             currency=data["currency"],
             subtotal=data["subtotal"],
             lines=exact_json(data["lines"]),
             totals_trusted=trusted,
         )
     if trusted:
-        state = replace(state, customer_segment=data.get("customer_segment", ""))
-    return state
+        changes["customer_segment"] = data.get("customer_segment", "")
+    return changes
 
 
 def _checkout_step(
     state: CartState, event: IncomingEvent, trusted: bool, may_set_totals: bool
-) -> CartState:
-    return replace(state, stage=event.data["step"], signal=NO_SIGNAL, signal_detail="")
+) -> Changes:
+    return {"stage": event.data["step"], "signal": NO_SIGNAL, "signal_detail": ""}
 
 
 def _shipping_quoted(
     state: CartState, event: IncomingEvent, trusted: bool, may_set_totals: bool
-) -> CartState:
+) -> Changes:
     data = event.data
+    changes: Changes = {}
     if may_set_totals:
         _check_currency(state, data["currency"])
-        state = replace(
-            state,
+        changes.update(
             shipping_fee=data["fee"],
             shipping_method=data.get("method", ""),
             shipping_country=data.get("country", ""),
         )
-    return replace(
-        state,
+    changes.update(
         stage=later_stage(state.stage, SHIPPING),
         signal=SHIPPING_QUOTED,
         signal_detail=data.get("method", ""),
     )
+    return changes
 
 
 def _payment_failed(
     state: CartState, event: IncomingEvent, trusted: bool, may_set_totals: bool
-) -> CartState:
-    return replace(
-        state, stage=PAYMENT, signal=PAYMENT_FAILED, signal_detail=event.data.get("reason", "")
-    )
+) -> Changes:
+    return {
+        "stage": PAYMENT,
+        "signal": PAYMENT_FAILED,
+        "signal_detail": event.data.get("reason", ""),
+    }
 
 
 def _coupon_rejected(
     state: CartState, event: IncomingEvent, trusted: bool, may_set_totals: bool
-) -> CartState:
-    return replace(state, signal=COUPON_REJECTED, signal_detail=event.data["code"])
+) -> Changes:
+    return {"signal": COUPON_REJECTED, "signal_detail": event.data["code"]}
 
 
 def _order_completed(
     state: CartState, event: IncomingEvent, trusted: bool, may_set_totals: bool
-) -> CartState | None:
+) -> Changes | None:
     if _order_stands(state, trusted=trusted):
         return None
     data = event.data
     if may_set_totals:
         _check_currency(state, data["currency"])
     same_order = state.converted_at is not None and state.order_id == data["order_id"]
-    state = replace(
-        state,
-        status=CONVERTED,
-        order_id=data["order_id"],
-        converted_at=state.converted_at if same_order else event.occurred_at,
-    )
+    changes: Changes = {
+        "status": CONVERTED,
+        "order_id": data["order_id"],
+        "converted_at": state.converted_at if same_order else event.occurred_at,
+    }
     if may_set_totals:
-        state = replace(state, order_total=data["total"], totals_trusted=trusted)
-    return state
+        changes.update(order_total=data["total"], totals_trusted=trusted)
+    return changes
 
 
 def _unchanged(
     state: CartState, event: IncomingEvent, trusted: bool, may_set_totals: bool
-) -> CartState:
-    return state
+) -> Changes:
+    return {}
 
 
 _FOLDS: dict[str, Fold] = {
@@ -249,13 +254,11 @@ _FOLDS: dict[str, Fold] = {
 # --- the rules the folds share -----------------------------------------------------------
 
 
-def _with_customer(state: CartState, event: IncomingEvent) -> CartState:
+def _customer_changes(state: CartState, event: IncomingEvent) -> Changes:
     """A customer id from any event; a verified one is never replaced by an unverified one."""
     if event.customer_id and (event.customer_verified or not state.customer_verified):
-        return replace(
-            state, customer_id=event.customer_id, customer_verified=event.customer_verified
-        )
-    return state
+        return {"customer_id": event.customer_id, "customer_verified": event.customer_verified}
+    return {}
 
 
 def _order_stands(state: CartState, *, trusted: bool) -> bool:
@@ -268,18 +271,16 @@ def _order_stands(state: CartState, *, trusted: bool) -> bool:
     )
 
 
-def _touched(state: CartState, event: IncomingEvent, *, now: datetime) -> CartState:
+def _activity(state: CartState, event: IncomingEvent, *, now: datetime) -> Changes:
     """After an applied event: the stall is over (new activity), and the state and the
     last activity move on (activity in the future counts as ``now``)."""
-    status = state.status
-    if event.type != ORDER_COMPLETED and status == STALLED:
-        status = ACTIVE
-    return replace(
-        state,
-        status=status,
-        state_at=max(state.state_at, event.occurred_at),
-        last_activity_at=max(state.last_activity_at, min(event.occurred_at, now)),
-    )
+    changes: Changes = {
+        "state_at": max(state.state_at, event.occurred_at),
+        "last_activity_at": max(state.last_activity_at, min(event.occurred_at, now)),
+    }
+    if event.type != ORDER_COMPLETED and state.status == STALLED:
+        changes["status"] = ACTIVE
+    return changes
 
 
 def _check_currency(state: CartState, currency: str) -> None:
@@ -291,17 +292,10 @@ def _check_currency(state: CartState, currency: str) -> None:
         )
 
 
-def _switched_currency(state: CartState) -> CartState:
+def _currency_switch(state: CartState) -> Changes:
     """A cart_updated in another currency restates the cart in it: the shipping quote was
     in the old currency, so it is forgotten until a new one is quoted."""
-    signal, detail = state.signal, state.signal_detail
-    if signal == SHIPPING_QUOTED:
-        signal, detail = NO_SIGNAL, ""
-    return replace(
-        state,
-        shipping_fee=None,
-        shipping_method="",
-        shipping_country="",
-        signal=signal,
-        signal_detail=detail,
-    )
+    changes: Changes = {"shipping_fee": None, "shipping_method": "", "shipping_country": ""}
+    if state.signal == SHIPPING_QUOTED:
+        changes.update(signal=NO_SIGNAL, signal_detail="")
+    return changes
