@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -130,12 +131,7 @@ def main(argv: list[str]) -> int:
         log(f"bench: {exc}")
         return 2
     machine = machine_info()
-    load = os.getloadavg()[0]
-    if load > 1.0:
-        log(
-            f"bench: warning: load average {load:.1f} before starting on {machine['cores']} "
-            "cores: other processes will skew the figures"
-        )
+    load = _warn_if_busy(machine)
     results: dict[str, Any] = {
         "command": " ".join(["python -m bench", *argv]),
         "machine": machine,
@@ -145,66 +141,9 @@ def main(argv: list[str]) -> int:
         "analytics": {},
     }
     try:
-        if "validation" in parts:
-            log("validation: in-process, no database")
-            with tempfile.TemporaryDirectory(prefix="cartassist-bench-") as tmp:
-                env = base_env({"SQLITE_PATH": f"{tmp}/unused.sqlite3", "STATIC_ROOT": tmp})
-                seconds = "0.5" if args.quick else "3"
-                out = run_django(env, "bench.validation", args.batch_sizes, seconds)
-                results["validation"] = out["rows"]
-        if "ingest" in parts:
-            options = IngestOptions(
-                servers=_split(args.servers),
-                processes=[int(p) for p in _split(args.processes or preset["processes"])],
-                batch_sizes=[int(b) for b in _split(args.batch_sizes)],
-                endpoints=_split(args.endpoints),
-                duration=args.duration or preset["duration"],
-                warmup=preset["warmup"],
-                connections=args.connections,
-                carts=args.carts,
-                warmup_endpoints=["widget"] if args.quick else None,
-            )
-            for kind in dbs:
-                log(f"ingest: {kind}")
-                db = open_database(kind)
-                try:
-                    results["ingest"] += rows_as_dicts(run_ingest(db, options, log))
-                finally:
-                    db.close()
-        if "sweep" in parts:
-            for kind in dbs:
-                sizes = args.sweep_sizes or preset["sweep_sizes"].get(kind, "")
-                if not sizes:
-                    continue
-                log(f"sweep: {kind}, sizes {sizes}")
-                db = open_database(kind)
-                try:
-                    repeat = args.sweep_repeat or preset["sweep_repeat"]
-                    results["sweep"][kind] = run_django(
-                        db.env,
-                        "bench.sweep",
-                        f"--sizes={sizes}",
-                        f"--stalled={args.stalled}",
-                        f"--repeat={repeat}",
-                        f"--modes={args.sweep_modes or preset['sweep_modes']}",
-                    )
-                finally:
-                    db.close()
-        if "analytics" in parts:
-            # PostgreSQL only: the data is generated with generate_series.
-            for kind in dbs:
-                sizes = args.analytics_sizes or preset["analytics_sizes"].get(kind, "")
-                if not sizes:
-                    continue
-                log(f"analytics: {kind}, sizes {sizes}")
-                db = open_database(kind)
-                try:
-                    repeat = args.analytics_repeat or preset["analytics_repeat"]
-                    results["analytics"][kind] = run_django(
-                        db.env, "bench.analytics", f"--sizes={sizes}", f"--repeat={repeat}"
-                    )
-                finally:
-                    db.close()
+        for part in PARTS:
+            if part in parts:
+                PARTS[part](args, preset, dbs, results)
     except BenchError as exc:
         log(f"bench: {exc}")
         status = 1
@@ -218,14 +157,119 @@ def main(argv: list[str]) -> int:
         f"{load:.2f} / {os.getloadavg()[0]:.2f} (1 min)"
     )
     print(render(results))
-    path = args.json or REPO / "bench" / "results" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    _save(results, args.json, status)
+    return status
+
+
+def _warn_if_busy(machine: dict[str, str]) -> float:
+    """The load average before starting, with a warning when other work will skew it."""
+    load = os.getloadavg()[0]
+    if load > 1.0:
+        log(
+            f"bench: warning: load average {load:.1f} before starting on {machine['cores']} "
+            "cores: other processes will skew the figures"
+        )
+    return load
+
+
+def _save(results: dict[str, Any], path: Path | None, status: int) -> None:
+    path = path or REPO / "bench" / "results" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2))
     if status:
         log(f"bench: FAILED after {results['seconds']} s; partial results saved to {path}")
     else:
         log(f"bench: done in {results['seconds']} s; results saved to {path}")
-    return status
+
+
+# --- the parts: each adds its figures to ``results`` ----------------------------------------
+
+
+def _bench_validation(
+    args: argparse.Namespace, preset: Preset, dbs: list[str], results: dict[str, Any]
+) -> None:
+    log("validation: in-process, no database")
+    with tempfile.TemporaryDirectory(prefix="cartassist-bench-") as tmp:
+        env = base_env({"SQLITE_PATH": f"{tmp}/unused.sqlite3", "STATIC_ROOT": tmp})
+        seconds = "0.5" if args.quick else "3"
+        out = run_django(env, "bench.validation", args.batch_sizes, seconds)
+        results["validation"] = out["rows"]
+
+
+def _bench_ingest(
+    args: argparse.Namespace, preset: Preset, dbs: list[str], results: dict[str, Any]
+) -> None:
+    options = IngestOptions(
+        servers=_split(args.servers),
+        processes=[int(p) for p in _split(args.processes or preset["processes"])],
+        batch_sizes=[int(b) for b in _split(args.batch_sizes)],
+        endpoints=_split(args.endpoints),
+        duration=args.duration or preset["duration"],
+        warmup=preset["warmup"],
+        connections=args.connections,
+        carts=args.carts,
+        warmup_endpoints=["widget"] if args.quick else None,
+    )
+    for kind in dbs:
+        log(f"ingest: {kind}")
+        db = open_database(kind)
+        try:
+            results["ingest"] += rows_as_dicts(run_ingest(db, options, log))
+        finally:
+            db.close()
+
+
+def _bench_sweep(
+    args: argparse.Namespace, preset: Preset, dbs: list[str], results: dict[str, Any]
+) -> None:
+    for kind in dbs:
+        sizes = args.sweep_sizes or preset["sweep_sizes"].get(kind, "")
+        if not sizes:
+            continue
+        log(f"sweep: {kind}, sizes {sizes}")
+        db = open_database(kind)
+        try:
+            repeat = args.sweep_repeat or preset["sweep_repeat"]
+            results["sweep"][kind] = run_django(
+                db.env,
+                "bench.sweep",
+                f"--sizes={sizes}",
+                f"--stalled={args.stalled}",
+                f"--repeat={repeat}",
+                f"--modes={args.sweep_modes or preset['sweep_modes']}",
+            )
+        finally:
+            db.close()
+
+
+def _bench_analytics(
+    args: argparse.Namespace, preset: Preset, dbs: list[str], results: dict[str, Any]
+) -> None:
+    # PostgreSQL only: the data is generated with generate_series.
+    for kind in dbs:
+        sizes = args.analytics_sizes or preset["analytics_sizes"].get(kind, "")
+        if not sizes:
+            continue
+        log(f"analytics: {kind}, sizes {sizes}")
+        db = open_database(kind)
+        try:
+            repeat = args.analytics_repeat or preset["analytics_repeat"]
+            results["analytics"][kind] = run_django(
+                db.env, "bench.analytics", f"--sizes={sizes}", f"--repeat={repeat}"
+            )
+        finally:
+            db.close()
+
+
+Part = Callable[[argparse.Namespace, Preset, list[str], dict[str, Any]], None]
+
+# In the order they run.
+PARTS: dict[str, Part] = {
+    "validation": _bench_validation,
+    "ingest": _bench_ingest,
+    "sweep": _bench_sweep,
+    "analytics": _bench_analytics,
+}
 
 
 def _split(value: str) -> list[str]:
@@ -320,127 +364,145 @@ def render(results: dict[str, Any]) -> str:
     out = [f"# CartAssist benchmark: `{results['command']}`", ""]
     out.append(table(["", ""], [[k, v] for k, v in results["machine"].items()]))
     if results["validation"]:
-        out += ["", "## Validation per event, in-process (no server, no database)", ""]
-        out.append(
-            table(
-                ["events/batch", "product ms/event", "bare DRF ms/event", "product ÷ bare"],
-                [
-                    [
-                        r["events_per_batch"],
-                        r["product_ms_per_event"],
-                        r["bare_ms_per_event"],
-                        f"{r['product_ms_per_event'] / r['bare_ms_per_event']:.1f}",
-                    ]
-                    for r in results["validation"]
-                ],
-            )
-        )
+        out += _render_validation(results["validation"])
     if results["ingest"]:
-        out += ["", "## Ingestion throughput", ""]
-        rows = [IngestRow(**row) for row in results["ingest"]]
-        out.append(
-            table(
-                [
-                    "server",
-                    "proc.",
-                    "database",
-                    "endpoint",
-                    "events/req",
-                    "req/s",
-                    "events/s",
-                    "÷ bare",
-                    "p50 ms",
-                    "p99 ms",
-                    "CPU ms/req",
-                    "errors",
-                ],
-                [
-                    [
-                        r.server,
-                        r.processes,
-                        r.database,
-                        r.endpoint,
-                        r.events_per_request,
-                        f"{r.requests_per_s:,.0f}",
-                        f"{r.events_per_s:,.0f}",
-                        f"{r.ratio_to_bare:.2f}" if r.ratio_to_bare is not None else "",
-                        r.p50_ms,
-                        r.p99_ms,
-                        r.cpu_ms_per_request,
-                        r.errors,
-                    ]
-                    for r in rows
-                ],
-            )
-        )
-        queries = sorted(
-            {
-                (r.database, r.events_per_request, r.queries_per_request)
-                for r in rows
-                if r.queries_per_request is not None
-            }
-        )
-        if queries:
-            out += ["", "Database queries of one widget request (Django's test client):", ""]
-            out.append(table(["database", "events/req", "queries"], [list(q) for q in queries]))
-        ratios = _server_ratios(rows)
-        if ratios:
-            out += ["", "## WSGI (gunicorn) vs ASGI (daphne): same database, processes, load", ""]
-            out.append(ratios)
+        out += _render_ingest([IngestRow(**row) for row in results["ingest"]])
     for kind, sweep in results["sweep"].items():
-        out += ["", f"## Stall sweep ({kind}), {sweep['rows'][0]['stalled']} stalled carts", ""]
-        out.append(
-            table(
-                [
-                    "total carts",
-                    "pending",
-                    "mode",
-                    "decisions",
-                    "sweep ms",
-                    "ms / stalled cart",
-                    "queries",
-                    "idle sweep ms",
-                ],
-                [
-                    [
-                        f"{r['total_carts']:,}",
-                        f"{r['pending_carts']:,}",
-                        r["mode"],
-                        ", ".join(f"{k} {v}" for k, v in r["decisions"].items()),
-                        r["sweep_ms_median"],
-                        r["ms_per_stalled_cart"],
-                        r["queries_per_sweep"],
-                        r["idle_sweep_ms"],
-                    ]
-                    for r in sweep["rows"]
-                ],
-            )
-        )
-        if sweep.get("explain"):
-            largest = max(r["total_carts"] for r in sweep["rows"])
-            out += ["", f"Claim query plan at {largest:,} carts:", "", "```"]
-            out += [sweep["explain"], "```"]
+        out += _render_sweep(kind, sweep)
     for kind, analytics in results.get("analytics", {}).items():
-        out += ["", f"## Analytics ({kind}): analytics_compute against the interventions", ""]
-        out.append(
-            table(
-                ["interventions", "selection", "selected", "median ms", "min ms", "queries",
-                 "slowest queries (ms, first run)"],
-                [
-                    [
-                        f"{r['interventions']:,}",
-                        r["case"],
-                        f"{r['selected']:,}",
-                        r["compute_ms_median"],
-                        r["compute_ms_min"],
-                        r["queries"],
-                        ", ".join(f"{label} {ms}" for label, ms in r["slowest_queries_ms"]),
-                    ]
-                    for r in analytics["rows"]
-                ],
-            )
-        )  # fmt: skip
+        out += _render_analytics(kind, analytics)
     return "\n".join(out)
+
+
+def _render_validation(rows: list[dict[str, Any]]) -> list[str]:
+    out = ["", "## Validation per event, in-process (no server, no database)", ""]
+    out.append(
+        table(
+            ["events/batch", "product ms/event", "bare DRF ms/event", "product ÷ bare"],
+            [
+                [
+                    r["events_per_batch"],
+                    r["product_ms_per_event"],
+                    r["bare_ms_per_event"],
+                    f"{r['product_ms_per_event'] / r['bare_ms_per_event']:.1f}",
+                ]
+                for r in rows
+            ],
+        )
+    )
+    return out
+
+
+INGEST_HEADERS = [
+    "server",
+    "proc.",
+    "database",
+    "endpoint",
+    "events/req",
+    "req/s",
+    "events/s",
+    "÷ bare",
+    "p50 ms",
+    "p99 ms",
+    "CPU ms/req",
+    "errors",
+]
+
+
+def _ingest_cells(r: IngestRow) -> list[Any]:
+    return [
+        r.server,
+        r.processes,
+        r.database,
+        r.endpoint,
+        r.events_per_request,
+        f"{r.requests_per_s:,.0f}",
+        f"{r.events_per_s:,.0f}",
+        f"{r.ratio_to_bare:.2f}" if r.ratio_to_bare is not None else "",
+        r.p50_ms,
+        r.p99_ms,
+        r.cpu_ms_per_request,
+        r.errors,
+    ]
+
+
+def _render_ingest(rows: list[IngestRow]) -> list[str]:
+    out = ["", "## Ingestion throughput", ""]
+    out.append(table(INGEST_HEADERS, [_ingest_cells(r) for r in rows]))
+    queries = sorted(
+        {
+            (r.database, r.events_per_request, r.queries_per_request)
+            for r in rows
+            if r.queries_per_request is not None
+        }
+    )
+    if queries:
+        out += ["", "Database queries of one widget request (Django's test client):", ""]
+        out.append(table(["database", "events/req", "queries"], [list(q) for q in queries]))
+    ratios = _server_ratios(rows)
+    if ratios:
+        out += ["", "## WSGI (gunicorn) vs ASGI (daphne): same database, processes, load", ""]
+        out.append(ratios)
+    return out
+
+
+def _render_sweep(kind: str, sweep: dict[str, Any]) -> list[str]:
+    out = ["", f"## Stall sweep ({kind}), {sweep['rows'][0]['stalled']} stalled carts", ""]
+    out.append(
+        table(
+            [
+                "total carts",
+                "pending",
+                "mode",
+                "decisions",
+                "sweep ms",
+                "ms / stalled cart",
+                "queries",
+                "idle sweep ms",
+            ],
+            [
+                [
+                    f"{r['total_carts']:,}",
+                    f"{r['pending_carts']:,}",
+                    r["mode"],
+                    ", ".join(f"{k} {v}" for k, v in r["decisions"].items()),
+                    r["sweep_ms_median"],
+                    r["ms_per_stalled_cart"],
+                    r["queries_per_sweep"],
+                    r["idle_sweep_ms"],
+                ]
+                for r in sweep["rows"]
+            ],
+        )
+    )
+    if sweep.get("explain"):
+        largest = max(r["total_carts"] for r in sweep["rows"])
+        out += ["", f"Claim query plan at {largest:,} carts:", "", "```"]
+        out += [sweep["explain"], "```"]
+    return out
+
+
+def _render_analytics(kind: str, analytics: dict[str, Any]) -> list[str]:
+    out = ["", f"## Analytics ({kind}): analytics_compute against the interventions", ""]
+    out.append(
+        table(
+            ["interventions", "selection", "selected", "median ms", "min ms", "queries",
+             "slowest queries (ms, first run)"],
+            [
+                [
+                    f"{r['interventions']:,}",
+                    r["case"],
+                    f"{r['selected']:,}",
+                    r["compute_ms_median"],
+                    r["compute_ms_min"],
+                    r["queries"],
+                    ", ".join(f"{label} {ms}" for label, ms in r["slowest_queries_ms"]),
+                ]
+                for r in analytics["rows"]
+            ],
+        )
+    )  # fmt: skip
+    return out
 
 
 def _server_ratios(rows: list[IngestRow]) -> str | None:

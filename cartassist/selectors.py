@@ -15,12 +15,10 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 
+from cartassist.domain.outcomes import SHOWN_OFFER_STATUSES
 from cartassist.domain.webhooks import json_safe
 from cartassist.models import Cart, FollowUpContact, Intervention
 from policies.engine.money import quantize
-
-# Offer statuses in which the shopper saw the offer (as the outcome counts them).
-SHOWN_OFFER_STATUSES = ("offered", "accepted", "declined", "expired", "refused_on_accept")
 
 
 def intervention_outcome(*, site_id: int, intervention_id: int) -> dict[str, Any] | None:
@@ -53,7 +51,7 @@ def _outcomes(interventions: QuerySet[Intervention]) -> list[dict[str, Any]]:
     conversation_ids = [c for c in conversation_of.values() if c is not None]
     offers: dict[int, list[Any]] = defaultdict(list)
     for offer in Offer.objects.filter(
-        conversation_id__in=conversation_ids, status__in=SHOWN_OFFER_STATUSES
+        conversation_id__in=conversation_ids, status__in=sorted(SHOWN_OFFER_STATUSES)
     ).order_by("created_at", "pk"):
         offers[offer.conversation_id].append(offer)
     grants: dict[int, list[Any]] = defaultdict(list)

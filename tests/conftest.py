@@ -13,6 +13,7 @@ from django.conf import settings
 
 from tests.fixtures.agents import *  # noqa: F403
 from tests.fixtures.carts import *  # noqa: F403
+from tests.fixtures.settings import *  # noqa: F403
 from tests.fixtures.sites import *  # noqa: F403
 
 

@@ -7,7 +7,7 @@ import csv
 import io
 from typing import Any
 
-from cartassist.services.analytics import AnalyticsReport, report_as_dict
+from cartassist.domain.analytics_report import AnalyticsReport, report_as_dict
 
 # Sections whose value is a list of lines; the others are one object (one row).
 LIST_SECTIONS = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cartassist.services.analytics import Comparison
+from cartassist.domain.analytics_report import Comparison
 
 
 def rate(value: float | None) -> str:

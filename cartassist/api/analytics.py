@@ -28,7 +28,8 @@ from rest_framework.views import APIView
 from cartassist.analytics.forms import AnalyticsFilterForm
 from cartassist.analytics.views import PERMISSION
 from cartassist.api.schema import refusal
-from cartassist.services.analytics import AnalyticsReport, analytics_compute, report_as_dict
+from cartassist.domain.analytics_report import AnalyticsReport, report_as_dict
+from cartassist.services.analytics import analytics_compute
 
 
 class CanViewAnalytics(BasePermission):

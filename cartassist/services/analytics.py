@@ -9,11 +9,9 @@ the database (docs/PERFORMANCE.md, "Analytics").
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -23,6 +21,22 @@ from django.db.models import Aggregate, Avg, Count, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from agents.models import AgentProfile
+from cartassist.domain.analytics_report import (
+    AnalyticsReport,
+    Comparison,
+    ComparisonLine,
+    CountLine,
+    Day,
+    DayMoney,
+    Filters,
+    FollowUpLine,
+    FollowUps,
+    Funnel,
+    InvitedLine,
+    MoneyLine,
+    ResponseTimes,
+    Totals,
+)
 from cartassist.domain.uplift import compare
 from cartassist.models import (
     Decision,
@@ -42,188 +56,6 @@ from policies.models import Policy, RemedyKindChoices
 MIN_ARM_SIZE = 30
 
 ZERO = Decimal(0)
-
-
-# --- the report ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A rate among invited carts against the same rate among held-out carts.
-
-    ``uplift`` is the absolute difference of the rates (0.121 = +12.1 percentage points)
-    with its 95 % interval (Newcombe's hybrid score method); ``relative_uplift`` is the
-    difference as a share of the held-out rate. ``None`` where undefined.
-    """
-
-    invited: int
-    invited_successes: int
-    invited_rate: float | None
-    held_out: int
-    held_out_successes: int
-    held_out_rate: float | None
-    uplift: float | None
-    uplift_low: float | None
-    uplift_high: float | None
-    relative_uplift: float | None
-    enough_data: bool
-
-
-@dataclass(frozen=True)
-class Totals:
-    interventions: int
-    stalled_carts: int
-    invited: int
-    held_out: int
-    suppressed: int
-
-
-@dataclass(frozen=True)
-class MoneyLine:
-    """Money in one currency (amounts in different currencies are never added)."""
-
-    currency: str
-    invited_interventions: int
-    held_out_interventions: int
-    recovered_orders: int
-    invited_revenue: Decimal
-    held_out_revenue: Decimal
-    granted_amount: Decimal
-    remedy_cost: Decimal
-    net_revenue: Decimal
-    remedy_cost_per_recovered_order: Decimal | None
-    incremental_revenue: Decimal | None
-
-
-@dataclass(frozen=True)
-class ComparisonLine:
-    key: str
-    label: str
-    conversion: Comparison
-
-
-@dataclass(frozen=True)
-class InvitedLine:
-    """Invited carts only, for one policy / remedy / agent in one currency."""
-
-    key: str
-    label: str
-    currency: str
-    interventions: int
-    chats_accepted: int
-    converted: int
-    conversion_rate: float | None
-    revenue: Decimal
-    remedy_cost: Decimal
-    net_revenue: Decimal
-
-
-@dataclass(frozen=True)
-class Funnel:
-    invited: int
-    pending: int
-    shown: int
-    no_answer_yet: int
-    accepted: int
-    dismissed: int
-    ignored: int
-    undelivered: int
-
-
-@dataclass(frozen=True)
-class CountLine:
-    key: str
-    label: str
-    count: int
-
-
-@dataclass(frozen=True)
-class FollowUpLine:
-    key: str
-    label: str
-    invited: int
-    held_out: int
-
-
-@dataclass(frozen=True)
-class FollowUps:
-    rate: Comparison
-    invited_contacts: int
-    held_out_contacts: int
-    by_reason: list[FollowUpLine]
-    by_channel: list[FollowUpLine]
-
-
-@dataclass(frozen=True)
-class ResponseTimes:
-    chats: int
-    mean_seconds: float | None
-    median_seconds: float | None
-    p90_seconds: float | None
-    method: str
-
-
-@dataclass(frozen=True)
-class Day:
-    day: date
-    invited: int
-    invited_converted: int
-    invited_rate: float | None
-    held_out: int
-    held_out_converted: int
-    held_out_rate: float | None
-
-
-@dataclass(frozen=True)
-class DayMoney:
-    day: date
-    currency: str
-    revenue: Decimal
-    remedy_cost: Decimal
-
-
-@dataclass(frozen=True)
-class Filters:
-    date_from: date
-    date_to: date
-    site_ids: list[int] | None
-    timezone: str
-
-
-@dataclass(frozen=True)
-class AnalyticsReport:
-    filters: Filters
-    totals: Totals
-    conversion: Comparison
-    money: list[MoneyLine]
-    by_stall_reason: list[ComparisonLine]
-    by_site: list[ComparisonLine]
-    by_policy: list[InvitedLine]
-    by_remedy: list[InvitedLine]
-    by_agent: list[InvitedLine]
-    funnel: Funnel
-    suppression_reasons: list[CountLine]
-    follow_ups: FollowUps
-    response_times: ResponseTimes
-    daily: list[Day]
-    daily_money: list[DayMoney]
-
-
-def report_as_dict(report: AnalyticsReport) -> dict[str, Any]:
-    """The report as JSON-ready data: Decimals as strings (exact), dates as ISO 8601."""
-    return _jsonable(dataclasses.asdict(report))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 # --- the computation ----------------------------------------------------------------------

@@ -1,13 +1,12 @@
 """Cart event ingestion: store each event once, fold it into cart state, set the deadline.
 
-docs/ARCHITECTURE.md, "Track". House rules that matter here:
-- an event id is stored once per site (unique constraint + the cart row lock);
-- an event older than the cart's state is logged but does not roll the state back;
-- totals from a server-signed event outrank totals reported by the widget;
-- an amount is applied to a cart only in the cart's currency: a `cart_updated` in
-  another currency restates the cart and switches it (clearing the shipping quote, which
-  was in the old currency); a `shipping_quoted` or `order_completed` whose amount would
-  apply in another currency refuses the whole batch (ADR 0010).
+docs/ARCHITECTURE.md, "Track". An event id is stored once per site (unique constraint +
+the cart row lock). Each cart is loaded into a ``CartState``, the batch's events are
+folded into it oldest first, and it is written back with its stall deadline. The rules of
+the fold (domain/cart_state.py, pure): an event older than the cart's state is logged but
+does not roll the state back (ADR 0002); totals from a server-signed event outrank totals
+reported by the widget; an amount applies to a cart only in the cart's currency (ADR 0010),
+and an event whose amount would apply in another refuses the whole batch.
 """
 
 from __future__ import annotations
@@ -15,13 +14,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from cartassist.domain.attribution import IdentityKey
-from cartassist.domain.stalls import RuleSnapshot, later_stage, stall_deadline
+from cartassist.domain.cart_state import (
+    CART_STATE_FIELDS,
+    CartState,
+    CurrencyMismatch,
+    IncomingEvent,
+    apply_event,
+    exact_json,
+)
+from cartassist.domain.stalls import RuleSnapshot, stall_deadline
 from cartassist.locks import carts_for_update
 from cartassist.models import (
     Cart,
@@ -30,9 +36,7 @@ from cartassist.models import (
     EventSource,
     EventType,
     Site,
-    Stage,
     StallRule,
-    StallSignal,
     Visitor,
 )
 from cartassist.services.shoppers import cart_identities, shoppers_link
@@ -48,12 +52,6 @@ class EventsRefused(Exception):
     def __init__(self, errors: dict[str, Any]) -> None:
         super().__init__("events refused")
         self.errors = errors
-
-
-class CurrencyMismatch(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass
@@ -93,79 +91,24 @@ def cart_events_ingest(
 def _ingest_once(
     *, site: Site, events: list[dict[str, Any]], source: EventSource, now: datetime
 ) -> IngestResult:
-    result = IngestResult()
-    unique: dict[str, dict[str, Any]] = {}
-    index_of: dict[str, int] = {}  # position in the request, for field-level errors
-    for index, event in enumerate(events):
-        if event["id"] in unique:
-            result.duplicates.append(event["id"])
-        else:
-            unique[event["id"]] = event
-            index_of[event["id"]] = index
-
+    batch = _Batch.of(events)
+    result = IngestResult(duplicates=list(batch.repeated))
     with transaction.atomic():
         already = set(
-            CartEvent.objects.filter(site=site, event_id__in=list(unique)).values_list(
+            CartEvent.objects.filter(site=site, event_id__in=list(batch.unique)).values_list(
                 "event_id", flat=True
             )
         )
-        result.duplicates.extend(event_id for event_id in unique if event_id in already)
-        new_events = sorted(
-            (e for e in unique.values() if e["id"] not in already),
-            key=lambda e: e["occurred_at"],
-        )
+        result.duplicates.extend(event_id for event_id in batch.unique if event_id in already)
+        new_events = batch.new_events(already=already)
         if not new_events:
             return result
 
         carts = carts_for_update(site=site, first_events=_first_event_per_cart(new_events), now=now)
-        rules = _rule_snapshots(site)
-        rows: list[CartEvent] = []
-        opted_out: dict[str, datetime] = {}
-        refused: dict[str, Any] = {}
-        for event in new_events:
-            cart = carts[event["cart_id"]]
-            try:
-                applied = _apply(cart, event, source=source, now=now)
-            except CurrencyMismatch as mismatch:
-                refused[str(index_of[event["id"]])] = {"data": {"currency": [mismatch.message]}}
-                continue
-            if event["type"] == EventType.OPTED_OUT:
-                opted_out[event["visitor_id"]] = event["occurred_at"]
-            rows.append(
-                CartEvent(
-                    site=site,
-                    cart=cart,
-                    event_id=event["id"],
-                    type=event["type"],
-                    source=source,
-                    visitor_id=event["visitor_id"],
-                    customer_id=event.get("customer_id", ""),
-                    occurred_at=event["occurred_at"],
-                    received_at=now,
-                    applied=applied,
-                    data=_json_safe(event["data"]),
-                )
-            )
-            result.stored.append(event["id"])
-        if refused:
-            raise EventsRefused(refused)  # rolls the whole batch back
-
-        for cart in {id(c): c for c in (carts[e["cart_id"]] for e in new_events)}.values():
-            rule = rules.get(cart.stage)
-            cart.stall_deadline = (
-                stall_deadline(
-                    stage=cart.stage,
-                    subtotal=cart.subtotal,
-                    last_activity_at=cart.last_activity_at,
-                    rule=rule,
-                )
-                if cart.status != CartStatus.CONVERTED
-                else None
-            )
-            cart.save()
+        rows = _fold(site, carts, new_events, batch=batch, source=source, now=now)
+        _carts_save(carts.values(), rules=_rule_snapshots(site))
         CartEvent.objects.bulk_create(rows)
-        if opted_out:
-            _record_opt_outs(site, opted_out)
+        _record_opt_outs(site, rows)
         # Last, so that the shopper lock, when it is needed, is held only for identity rows.
         merged = shoppers_link(site_id=site.pk, carts=_cart_identities(carts, new_events))
         ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
@@ -173,7 +116,110 @@ def _ingest_once(
             from cartassist.tasks import outcomes_refresh_on_commit
 
             outcomes_refresh_on_commit([*ordered, *merged])
+        result.stored.extend(r.event_id for r in rows)
     return result
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A request's events with the ids repeated inside it set aside."""
+
+    unique: dict[str, dict[str, Any]]  # event id → its first event
+    index_of: dict[str, int]  # event id → its position in the request (for field errors)
+    repeated: list[str]
+
+    @classmethod
+    def of(cls, events: list[dict[str, Any]]) -> _Batch:
+        unique: dict[str, dict[str, Any]] = {}
+        index_of: dict[str, int] = {}
+        repeated: list[str] = []
+        for index, event in enumerate(events):
+            if event["id"] in unique:
+                repeated.append(event["id"])
+            else:
+                unique[event["id"]] = event
+                index_of[event["id"]] = index
+        return cls(unique=unique, index_of=index_of, repeated=repeated)
+
+    def new_events(self, *, already: set[str]) -> list[dict[str, Any]]:
+        """The events whose ids are not ``already`` stored, oldest first."""
+        return sorted(
+            (e for e in self.unique.values() if e["id"] not in already),
+            key=lambda e: e["occurred_at"],
+        )
+
+
+def _fold(
+    site: Site,
+    carts: dict[str, Cart],
+    events: list[dict[str, Any]],
+    *,
+    batch: _Batch,
+    source: EventSource,
+    now: datetime,
+) -> list[CartEvent]:
+    """Fold ``events`` (oldest first) into their carts' states and set the carts to them;
+    the event rows to store. Raises ``EventsRefused`` naming every refused event."""
+    trusted = source == EventSource.SERVER
+    states: dict[str, CartState] = {}
+    rows: list[CartEvent] = []
+    refused: dict[str, Any] = {}
+    for event in events:
+        cart_id = event["cart_id"]
+        state = states.get(cart_id) or CartState.of(carts[cart_id])
+        try:
+            folded = apply_event(state, IncomingEvent.of(event), trusted=trusted, now=now)
+        except CurrencyMismatch as mismatch:
+            refused[str(batch.index_of[event["id"]])] = {"data": {"currency": [mismatch.message]}}
+            continue
+        states[cart_id] = folded.state
+        rows.append(_event_row(site, carts[cart_id], event, source, folded.applied, now=now))
+    if refused:
+        raise EventsRefused(refused)  # rolls the whole batch back
+    for cart_id, state in states.items():
+        for name in CART_STATE_FIELDS:
+            setattr(carts[cart_id], name, getattr(state, name))
+    return rows
+
+
+def _event_row(
+    site: Site,
+    cart: Cart,
+    event: dict[str, Any],
+    source: EventSource,
+    applied: bool,
+    *,
+    now: datetime,
+) -> CartEvent:
+    return CartEvent(
+        site=site,
+        cart=cart,
+        event_id=event["id"],
+        type=event["type"],
+        source=source,
+        visitor_id=event["visitor_id"],
+        customer_id=event.get("customer_id", ""),
+        occurred_at=event["occurred_at"],
+        received_at=now,
+        applied=applied,
+        data=exact_json(event["data"]),
+    )
+
+
+def _carts_save(carts: Iterable[Cart], *, rules: dict[str, RuleSnapshot]) -> None:
+    """Save each cart with its stall deadline for its new state (none once converted)."""
+    for cart in carts:
+        cart.stall_deadline = (
+            stall_deadline(
+                stage=cart.stage,
+                subtotal=cart.subtotal,
+                last_activity_at=cart.last_activity_at,
+                rule=rules.get(cart.stage),
+            )
+            if cart.status != CartStatus.CONVERTED
+            else None
+        )
+        cart.save()
 
 
 def _cart_identities(
@@ -209,95 +255,13 @@ def _rule_snapshots(site: Site) -> dict[str, RuleSnapshot]:
     }
 
 
-def _apply(cart: Cart, event: dict[str, Any], *, source: EventSource, now: datetime) -> bool:
-    """Fold one event into ``cart``; return False when the event is too old to apply."""
-    occurred_at: datetime = event["occurred_at"]
-    kind = event["type"]
-    data = event["data"]
-    if event.get("customer_id") and (event["customer_verified"] or not cart.customer_verified):
-        cart.customer_id = event["customer_id"]
-        cart.customer_verified = event["customer_verified"]
-    if kind == EventType.OPTED_OUT:
-        return True  # a visitor-level fact: always applies, whatever the cart state
-    if kind != EventType.ORDER_COMPLETED and (
-        occurred_at < cart.state_at or cart.status == CartStatus.CONVERTED
-    ):
-        return False
-
-    trusted = source == EventSource.SERVER
-    may_set_totals = trusted or not cart.totals_trusted
-    if kind == EventType.CART_UPDATED:
-        if may_set_totals:
-            if data["currency"] != cart.currency:
-                _switch_currency(cart)
-            cart.currency = data["currency"]
-            cart.subtotal = data["subtotal"]
-            cart.lines = _json_safe(data["lines"])
-            cart.totals_trusted = trusted
-        if trusted:
-            cart.customer_segment = data.get("customer_segment", "")
-    elif kind == EventType.CHECKOUT_STEP:
-        cart.stage = data["step"]
-        cart.signal, cart.signal_detail = StallSignal.NONE, ""
-    elif kind == EventType.SHIPPING_QUOTED:
-        if may_set_totals:
-            _check_currency(cart, data["currency"])
-            cart.shipping_fee = data["fee"]
-            cart.shipping_method = data.get("method", "")
-            cart.shipping_country = data.get("country", "")
-        cart.stage = later_stage(cart.stage, Stage.SHIPPING)
-        cart.signal, cart.signal_detail = StallSignal.SHIPPING_QUOTED, data.get("method", "")
-    elif kind == EventType.PAYMENT_FAILED:
-        cart.stage = Stage.PAYMENT
-        cart.signal, cart.signal_detail = StallSignal.PAYMENT_FAILED, data.get("reason", "")
-    elif kind == EventType.COUPON_REJECTED:
-        cart.signal, cart.signal_detail = StallSignal.COUPON_REJECTED, data["code"]
-    elif kind == EventType.ORDER_COMPLETED:
-        # The first order completion stands, except that the shop's signed order
-        # outranks one the widget reported first (whose total may be missing or wrong).
-        if (
-            cart.status == CartStatus.CONVERTED
-            and cart.order_id
-            and (not trusted or (cart.totals_trusted and cart.order_total is not None))
-        ):
-            return False
-        if may_set_totals:
-            _check_currency(cart, data["currency"])
-        if cart.converted_at is None or cart.order_id != data["order_id"]:
-            cart.converted_at = occurred_at
-        cart.status = CartStatus.CONVERTED
-        cart.order_id = data["order_id"]
-        if may_set_totals:
-            cart.order_total = data["total"]
-            cart.totals_trusted = trusted
-    if kind != EventType.ORDER_COMPLETED and cart.status == CartStatus.STALLED:
-        cart.status = CartStatus.ACTIVE  # new activity: the stall is over
-    cart.state_at = max(cart.state_at, occurred_at)
-    cart.last_activity_at = max(cart.last_activity_at, min(occurred_at, now))
-    return True
-
-
-def _check_currency(cart: Cart, currency: str) -> None:
-    """Refuse an amount in another currency than the cart's (it would be mixed with it)."""
-    if currency != cart.currency:
-        raise CurrencyMismatch(
-            f"This cart is in {cart.currency}: send amounts in {cart.currency}. "
-            f"To switch the cart to {currency}, first send a cart_updated in {currency}."
-        )
-
-
-def _switch_currency(cart: Cart) -> None:
-    """A cart_updated in another currency restates the cart in it: the shipping quote was
-    in the old currency, so it is forgotten until a new one is quoted."""
-    cart.shipping_fee = None
-    cart.shipping_method = ""
-    cart.shipping_country = ""
-    if cart.signal == StallSignal.SHIPPING_QUOTED:
-        cart.signal, cart.signal_detail = StallSignal.NONE, ""
-
-
-def _record_opt_outs(site: Site, opted_out: dict[str, datetime]) -> None:
-    # Visitors in ascending order, the lock order of cartassist.locks.
+def _record_opt_outs(site: Site, rows: list[CartEvent]) -> None:
+    """Each visitor who opted out in this batch, as of their latest opt-out event (the
+    first opt-out time stored stands). Visitors in ascending order, the lock order of
+    cartassist.locks."""
+    opted_out = {r.visitor_id: r.occurred_at for r in rows if r.type == EventType.OPTED_OUT}
+    if not opted_out:
+        return
     Visitor.objects.bulk_create(
         [Visitor(site=site, external_id=visitor_id) for visitor_id in sorted(opted_out)],
         ignore_conflicts=True,
@@ -306,14 +270,3 @@ def _record_opt_outs(site: Site, opted_out: dict[str, datetime]) -> None:
         Visitor.objects.filter(site=site, external_id=visitor_id, opted_out_at__isnull=True).update(
             opted_out_at=at
         )
-
-
-def _json_safe(value: Any) -> Any:
-    """Decimals become strings so that stored JSON keeps amounts exact."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value

@@ -23,21 +23,27 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.db.models import Count, Q
 
-from cartassist.domain.attribution import (
-    CUSTOMER,
-    VISITOR,
-    IdentityKey,
-    Order,
-    Touch,
-    attribute_contact,
-    attribute_orders,
+from cartassist.domain.attribution import CUSTOMER, VISITOR, IdentityKey, Order
+from cartassist.domain.outcomes import (
+    OUTCOME_FIELDS,
+    ChatFacts,
+    ContactFacts,
+    GrantFacts,
+    InterventionFacts,
+    InvitationFacts,
+    OfferFacts,
+    Outcome,
+    OutcomeChanges,
+    OutcomeFacts,
+    ShopperCart,
+    compute_outcomes,
+    invitation_result,
 )
 from cartassist.locks import for_update
 from cartassist.models import (
@@ -46,40 +52,12 @@ from cartassist.models import (
     Decision,
     FollowUpContact,
     Intervention,
-    InvitationResult,
     Site,
     WebhookEvent,
 )
 from cartassist.services.shoppers import cart_identities, shopper_cart_filter, shoppers_link
 
 logger = logging.getLogger(__name__)
-
-OUTCOME_FIELDS = [
-    "invitation_result",
-    "agent_id",
-    "first_response_seconds",
-    "chat_duration_seconds",
-    "visitor_messages",
-    "agent_messages",
-    "offers_made",
-    "offer_accepted",
-    "remedy_kind",
-    "policy_id",
-    "policy_version_id",
-    "granted_amount",
-    "remedy_cost",
-    "converted",
-    "converted_at",
-    "order_id",
-    "attribution",
-    "revenue",
-    "net_revenue",
-    "follow_ups",
-    "outcome_final",
-]
-
-# Offer statuses in which the shopper saw the offer.
-SHOWN_OFFER_STATUSES = {"offered", "accepted", "declined", "expired", "refused_on_accept"}
 
 
 def outcomes_refresh_for_carts(*, cart_ids: Iterable[int], now: datetime) -> int:
@@ -192,9 +170,7 @@ def _refresh_site_shoppers(site: Site, keys: set[IdentityKey], *, now: datetime)
 
 
 def _refresh_locked(site: Site, keys: set[IdentityKey], *, now: datetime) -> int | None:
-    from agents.models import Message
-    from policies.models import Grant, Offer
-
+    """One attempt: None when the shoppers changed between the two reads of their carts."""
     with transaction.atomic():
         carts, _ = _shopper_carts(site, keys)
         cart_ids = [c["id"] for c in carts]
@@ -204,108 +180,168 @@ def _refresh_locked(site: Site, keys: set[IdentityKey], *, now: datetime) -> int
             .select_related("invitation__conversation")
             .order_by("pk")
         )
-        carts, group_of = _shopper_carts(site, keys)  # now that the locks are held
+        carts, shopper_of = _shopper_carts(site, keys)  # now that the locks are held
         if [c["id"] for c in carts] != cart_ids:
             return None
         if not interventions:
             return 0
-        window = timedelta(hours=site.attribution_window_hours)
-        touches: dict[int, list[Touch]] = defaultdict(list)
-        for i in interventions:
-            touches[group_of[i.cart_id]].append(
-                Touch(
-                    id=i.pk,
-                    cart_id=i.cart_id,
-                    decided_at=i.decided_at,
-                    window=window,
-                    in_experiment=i.decision in (Decision.INVITED, Decision.HELD_OUT),
-                    currency=i.currency,
-                )
-            )
-        orders: dict[int, list[Order]] = defaultdict(list)
-        for c in carts:
-            if c["status"] == CartStatus.CONVERTED and c["order_id"] and c["converted_at"]:
-                orders[group_of[c["id"]]].append(
-                    Order(
-                        cart_id=c["id"],
-                        order_id=c["order_id"],
-                        completed_at=c["converted_at"],
-                        total=c["order_total"] if c["order_total"] is not None else c["subtotal"],
-                        currency=c["currency"],
-                    )
-                )
-        credits = {}
-        for group, group_touches in touches.items():
-            credits.update(attribute_orders(group_touches, orders.get(group, [])))
-        _reattribute_contacts(site, carts, group_of, touches)
+        facts = _facts_load(site, carts, shopper_of, interventions)
+        changes = compute_outcomes(facts, now=now)
+        _changes_write(site, changes, interventions, carts, now=now)
+        return len(changes.outcomes)
 
-        conversations = {
-            i.pk: i.invitation.conversation
-            for i in interventions
-            if _related(i, "invitation") and _related(i.invitation, "conversation")
-        }
-        conversation_ids = [c.pk for c in conversations.values()]
-        message_counts: dict[tuple[int, str], int] = {}
-        offers_by_conversation: dict[int, list[Offer]] = defaultdict(list)
-        grants_by_offer: dict[int, Grant] = {}
-        if conversation_ids:
-            for row in (
-                Message.objects.filter(conversation_id__in=conversation_ids)
-                .values("conversation_id", "sender")
-                .annotate(n=Count("pk"))
-            ):
-                message_counts[(row["conversation_id"], row["sender"])] = row["n"]
-            for offer in Offer.objects.filter(conversation_id__in=conversation_ids).order_by("pk"):
-                offers_by_conversation[offer.conversation_id].append(offer)
-            for grant in Grant.objects.filter(
-                offer__conversation_id__in=conversation_ids
-            ).select_related("policy_version"):
-                grants_by_offer[grant.offer_id] = grant
-        follow_ups = dict(
-            FollowUpContact.objects.filter(intervention__in=[i.pk for i in interventions])
-            .values_list("intervention_id")
+
+def _facts_load(
+    site: Site,
+    carts: list[dict[str, Any]],
+    shopper_of: dict[int, int],
+    interventions: list[Intervention],
+) -> OutcomeFacts:
+    """Everything the outcomes of these shoppers depend on (at most four queries)."""
+    from agents.models import Message
+    from policies.models import Grant, Offer
+
+    conversations = {
+        i.pk: i.invitation.conversation
+        for i in interventions
+        if _related(i, "invitation") and _related(i.invitation, "conversation")
+    }
+    conversation_ids = [c.pk for c in conversations.values()]
+    message_counts: dict[tuple[int, str], int] = {}
+    offers: dict[int, list[Any]] = defaultdict(list)
+    grants: dict[int, GrantFacts] = {}
+    if conversation_ids:
+        for row in (
+            Message.objects.filter(conversation_id__in=conversation_ids)
+            .values("conversation_id", "sender")
             .annotate(n=Count("pk"))
+        ):
+            message_counts[(row["conversation_id"], row["sender"])] = row["n"]
+        for offer in Offer.objects.filter(conversation_id__in=conversation_ids).order_by("pk"):
+            offers[offer.conversation_id].append(offer)
+        for grant in Grant.objects.filter(
+            offer__conversation_id__in=conversation_ids
+        ).select_related("policy_version"):
+            grants[grant.offer_id] = GrantFacts(
+                kind=grant.kind,
+                amount=grant.amount,
+                currency=grant.currency,
+                redeemed_at=grant.redeemed_at,
+                policy_id=grant.policy_version.policy_id,
+                policy_version_id=grant.policy_version_id,
+            )
+
+    def intervention_facts(i: Intervention) -> InterventionFacts:
+        invitation = _related(i, "invitation")
+        conversation = conversations.get(i.pk)
+        return InterventionFacts(
+            id=i.pk,
+            cart_id=i.cart_id,
+            decided_at=i.decided_at,
+            in_experiment=i.decision in (Decision.INVITED, Decision.HELD_OUT),
+            currency=i.currency,
+            stored=Outcome.of(i),
+            invitation=InvitationFacts(
+                status=invitation.status,
+                delivered_at=invitation.delivered_at,
+                expires_at=invitation.expires_at,
+            )
+            if invitation is not None
+            else None,
+            chat=_chat_facts(conversation, message_counts) if conversation else None,
+            offers=tuple(
+                OfferFacts(status=o.status, grant=grants.get(o.pk))
+                for o in (offers.get(conversation.pk, []) if conversation else [])
+            ),
         )
 
-        changed: list[Intervention] = []
-        newly_converted: list[Intervention] = []
-        for intervention in interventions:
-            before = {name: getattr(intervention, name) for name in OUTCOME_FIELDS}
-            conversation = conversations.get(intervention.pk)
-            _apply_invitation(intervention, now=now)
-            _apply_chat(intervention, conversation, message_counts)
-            offers = offers_by_conversation.get(conversation.pk, []) if conversation else []
-            _apply_offers(intervention, offers, grants_by_offer)
-            credit = credits.get(intervention.pk)
-            if credit is None:
-                intervention.converted = False
-                intervention.converted_at = None
-                intervention.order_id = ""
-                intervention.attribution = ""
-                intervention.revenue = Decimal(0)
-            else:
-                intervention.converted = True
-                intervention.converted_at = credit.order.completed_at
-                intervention.order_id = credit.order.order_id
-                intervention.attribution = credit.attribution
-                intervention.revenue = credit.order.total
-            intervention.net_revenue = intervention.revenue - intervention.remedy_cost
-            intervention.follow_ups = follow_ups.get(intervention.pk, 0)
-            intervention.outcome_final = now >= intervention.decided_at + window
-            after = {name: getattr(intervention, name) for name in OUTCOME_FIELDS}
-            if after != before:
-                intervention.outcome_updated_at = now
-                changed.append(intervention)
-                if intervention.converted and (
-                    not before["converted"] or before["order_id"] != intervention.order_id
-                ):
-                    newly_converted.append(intervention)
-        if changed:
-            Intervention.objects.bulk_update(changed, [*OUTCOME_FIELDS, "outcome_updated_at"])
-        if newly_converted:
-            external_ids = {c["id"]: c["external_id"] for c in carts}
-            _emit_conversions(site, newly_converted, external_ids, now=now)
-        return len(changed)
+    return OutcomeFacts(
+        attribution_window=timedelta(hours=site.attribution_window_hours),
+        follow_up_window=timedelta(days=site.follow_up_window_days),
+        carts=tuple(_shopper_cart(c, shopper_of[c["id"]]) for c in carts),
+        interventions=tuple(intervention_facts(i) for i in interventions),
+        contacts=_contacts_load(site, carts, interventions),
+    )
+
+
+def _shopper_cart(cart: dict[str, Any], shopper: int) -> ShopperCart:
+    order = None
+    if cart["status"] == CartStatus.CONVERTED and cart["order_id"] and cart["converted_at"]:
+        order = Order(
+            cart_id=cart["id"],
+            order_id=cart["order_id"],
+            completed_at=cart["converted_at"],
+            total=cart["order_total"] if cart["order_total"] is not None else cart["subtotal"],
+            currency=cart["currency"],
+        )
+    return ShopperCart(
+        id=cart["id"],
+        visitor_id=cart["visitor_id"],
+        customer_id=cart["customer_id"],
+        shopper=shopper,
+        order=order,
+    )
+
+
+def _chat_facts(conversation: Any, message_counts: dict[tuple[int, str], int]) -> ChatFacts:
+    return ChatFacts(
+        agent_id=conversation.agent_id,
+        created_at=conversation.created_at,
+        first_agent_message_at=conversation.first_agent_message_at,
+        closed_at=conversation.closed_at,
+        visitor_messages=message_counts.get((conversation.pk, "visitor"), 0),
+        agent_messages=message_counts.get((conversation.pk, "agent"), 0),
+    )
+
+
+def _contacts_load(
+    site: Site, carts: list[dict[str, Any]], interventions: list[Intervention]
+) -> tuple[ContactFacts, ...]:
+    """The site's follow-up contacts with a visitor or customer id of these carts, and
+    those credited to one of these interventions."""
+    visitor_ids = {c["visitor_id"] for c in carts} - {""}
+    customer_ids = {c["customer_id"] for c in carts} - {""}
+    query = Q(visitor_id__in=list(visitor_ids)) | Q(intervention__in=[i.pk for i in interventions])
+    if customer_ids:
+        query |= Q(customer_id__in=list(customer_ids))
+    return tuple(
+        ContactFacts(
+            id=row["pk"],
+            visitor_id=row["visitor_id"],
+            customer_id=row["customer_id"],
+            occurred_at=row["occurred_at"],
+            intervention_id=row["intervention_id"],
+        )
+        for row in FollowUpContact.objects.filter(query, site=site).values(
+            "pk", "visitor_id", "customer_id", "occurred_at", "intervention_id"
+        )
+    )
+
+
+def _changes_write(
+    site: Site,
+    changes: OutcomeChanges,
+    interventions: list[Intervention],
+    carts: list[dict[str, Any]],
+    *,
+    now: datetime,
+) -> None:
+    """Credit the contacts that changed, then update the outcomes that changed in one
+    statement, then announce the newly credited orders."""
+    for contact_id, intervention_id in changes.contacts.items():
+        FollowUpContact.objects.filter(pk=contact_id).update(intervention_id=intervention_id)
+    changed = [i for i in interventions if i.pk in changes.outcomes]
+    for intervention in changed:
+        outcome = changes.outcomes[intervention.pk]
+        for name in OUTCOME_FIELDS:
+            setattr(intervention, name, getattr(outcome, name))
+        intervention.outcome_updated_at = now
+    if changed:
+        Intervention.objects.bulk_update(changed, [*OUTCOME_FIELDS, "outcome_updated_at"])
+    if changes.newly_converted:
+        newly = set(changes.newly_converted)
+        external_ids = {c["id"]: c["external_id"] for c in carts}
+        _emit_conversions(site, [i for i in interventions if i.pk in newly], external_ids, now=now)
 
 
 def _related(obj: Any, name: str) -> Any:
@@ -314,26 +350,6 @@ def _related(obj: Any, name: str) -> Any:
         return getattr(obj, name)
     except ObjectDoesNotExist:  # the RelatedObjectDoesNotExist of that relation
         return None
-
-
-def invitation_result_for(
-    *, status: str, delivered_at: datetime | None, expires_at: datetime, now: datetime
-) -> str:
-    """What became of an invitation, as the outcome records it."""
-    from agents.models import InvitationStatus
-
-    if status in (InvitationStatus.PENDING, InvitationStatus.DELIVERED) and expires_at <= now:
-        status = InvitationStatus.EXPIRED  # the housekeeping pass has not caught up yet
-    results: dict[str, str] = {
-        InvitationStatus.PENDING: InvitationResult.PENDING,
-        InvitationStatus.DELIVERED: InvitationResult.DELIVERED,
-        InvitationStatus.ACCEPTED: InvitationResult.ACCEPTED,
-        InvitationStatus.DISMISSED: InvitationResult.DISMISSED,
-        InvitationStatus.EXPIRED: (
-            InvitationResult.IGNORED if delivered_at else InvitationResult.UNDELIVERED
-        ),
-    }
-    return results[status]
 
 
 def invitation_results_sync(*, invitation_ids: Iterable[int], now: datetime) -> None:
@@ -349,7 +365,7 @@ def invitation_results_sync(*, invitation_ids: Iterable[int], now: datetime) -> 
     for row in Invitation.objects.filter(pk__in=list(invitation_ids)).values(
         "intervention_id", "status", "delivered_at", "expires_at"
     ):
-        result = invitation_result_for(
+        result = invitation_result(
             status=row["status"],
             delivered_at=row["delivered_at"],
             expires_at=row["expires_at"],
@@ -360,89 +376,6 @@ def invitation_results_sync(*, invitation_ids: Iterable[int], now: datetime) -> 
         Intervention.objects.filter(pk__in=ids).exclude(invitation_result=result).update(
             invitation_result=result, outcome_updated_at=now
         )
-
-
-def _apply_invitation(intervention: Intervention, *, now: datetime) -> None:
-    invitation = _related(intervention, "invitation")
-    if invitation is None:
-        intervention.invitation_result = InvitationResult.NONE
-        return
-    intervention.invitation_result = invitation_result_for(
-        status=invitation.status,
-        delivered_at=invitation.delivered_at,
-        expires_at=invitation.expires_at,
-        now=now,
-    )
-
-
-def _apply_chat(
-    intervention: Intervention, conversation: Any, message_counts: dict[tuple[int, str], int]
-) -> None:
-    if conversation is None:
-        intervention.agent_id = None
-        intervention.first_response_seconds = None
-        intervention.chat_duration_seconds = None
-        intervention.visitor_messages = 0
-        intervention.agent_messages = 0
-        return
-    intervention.agent_id = conversation.agent_id
-    intervention.first_response_seconds = (
-        (conversation.first_agent_message_at - conversation.created_at).total_seconds()
-        if conversation.first_agent_message_at
-        else None
-    )
-    intervention.chat_duration_seconds = (
-        (conversation.closed_at - conversation.created_at).total_seconds()
-        if conversation.closed_at
-        else None
-    )
-    intervention.visitor_messages = message_counts.get((conversation.pk, "visitor"), 0)
-    intervention.agent_messages = message_counts.get((conversation.pk, "agent"), 0)
-
-
-def _apply_offers(intervention: Intervention, offers: list[Any], grants_by_offer: dict) -> None:
-    shown = [o for o in offers if o.status in SHOWN_OFFER_STATUSES]
-    grants = [grants_by_offer[o.pk] for o in offers if o.pk in grants_by_offer]
-    intervention.offers_made = len(shown)
-    intervention.offer_accepted = bool(grants)
-    first = grants[0] if grants else None
-    intervention.remedy_kind = first.kind if first else ""
-    intervention.policy_version_id = first.policy_version_id if first else None
-    intervention.policy_id = first.policy_version.policy_id if first else None
-    # Money only in the intervention's currency (ADR 0010): a grant in another one (the
-    # cart switched currency after the decision) is not added to it.
-    same = [g for g in grants if g.currency == intervention.currency]
-    intervention.granted_amount = sum((g.amount or Decimal(0) for g in same), Decimal(0))
-    intervention.remedy_cost = sum(
-        (g.amount or Decimal(0) for g in same if g.redeemed_at is not None), Decimal(0)
-    )
-
-
-def _reattribute_contacts(
-    site: Site,
-    carts: list[dict[str, Any]],
-    group_of: dict[int, int],
-    touches: dict[int, list[Touch]],
-) -> None:
-    """Give every follow-up contact of these shoppers its intervention (idempotent)."""
-    group_by_visitor = {c["visitor_id"]: group_of[c["id"]] for c in carts}
-    group_by_customer = {c["customer_id"]: group_of[c["id"]] for c in carts if c["customer_id"]}
-    query = Q(visitor_id__in=list(group_by_visitor)) & ~Q(visitor_id="")
-    if group_by_customer:
-        query |= Q(customer_id__in=list(group_by_customer))
-    window = timedelta(days=site.follow_up_window_days)
-    for contact in FollowUpContact.objects.filter(query, site=site):
-        group = group_by_customer.get(contact.customer_id) or group_by_visitor.get(
-            contact.visitor_id
-        )
-        target = attribute_contact(
-            touches.get(group, []) if group is not None else [],
-            contact_at=contact.occurred_at,
-            follow_up_window=window,
-        )
-        if contact.intervention_id != target:
-            contact.intervention_id = target
-            contact.save(update_fields=["intervention"])
 
 
 def _emit_conversions(

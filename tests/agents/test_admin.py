@@ -7,8 +7,6 @@ admin of the carts app shows the invitation outcome.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group, User
@@ -45,12 +43,6 @@ from tests.fixtures.agents import (
 pytestmark = pytest.mark.django_db
 
 ORIGINS = ["http://127.0.0.1:8000"]
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    # demo_seed() creates three logins; the default hasher costs ~0.5 s a password.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

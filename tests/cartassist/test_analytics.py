@@ -20,6 +20,7 @@ from django.test import Client
 from agents.models import AgentProfile
 from cartassist.analytics.export import LIST_SECTIONS, OBJECT_SECTIONS
 from cartassist.demo.seed import groups_ensure
+from cartassist.domain.analytics_report import AnalyticsReport
 from cartassist.domain.uplift import compare
 from cartassist.models import (
     Decision,
@@ -30,7 +31,7 @@ from cartassist.models import (
     StallReason,
     SuppressionReason,
 )
-from cartassist.services.analytics import AnalyticsReport, analytics_compute
+from cartassist.services.analytics import analytics_compute
 from policies.models import Policy
 from tests.fixtures.agents import make_agent, make_intervention, make_stalled_cart
 from tests.fixtures.policies import make_policy

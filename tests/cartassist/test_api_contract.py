@@ -188,7 +188,6 @@ def test_the_served_event_example_is_accepted_as_it_is(client, schema):
 
 @pytest.fixture
 def merchandiser_client(settings: Any) -> Client:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     user = User.objects.create_user(username="mia", is_staff=True)
     user.groups.add(groups_ensure()["Merchandisers"])
     client = Client()

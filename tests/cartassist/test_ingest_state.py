@@ -9,7 +9,18 @@ from typing import Any
 import pytest
 
 from cartassist.api.serializers import customer_identity_hmac
-from cartassist.models import Cart, CartEvent, CartStatus, Stage, StallRule, Visitor
+from cartassist.domain import cart_state
+from cartassist.domain.stalls import STAGE_ORDER
+from cartassist.models import (
+    Cart,
+    CartEvent,
+    CartStatus,
+    EventType,
+    Stage,
+    StallRule,
+    StallSignal,
+    Visitor,
+)
 from cartassist.services.sites import site_secret_rotate
 from tests.fixtures.carts import iso, make_event
 
@@ -556,3 +567,25 @@ def test_a_converted_cart_has_no_deadline(post_events, site):
     # then
     cart = Cart.objects.get()
     assert (cart.status, cart.stall_deadline) == (CartStatus.CONVERTED, None)
+
+
+def test_the_pure_fold_names_the_models_stored_values():
+    # The fold (domain/cart_state.py) imports no Django, so it spells the choices out.
+    assert EventType.values == [
+        cart_state.CART_UPDATED,
+        cart_state.CHECKOUT_STEP,
+        cart_state.SHIPPING_QUOTED,
+        cart_state.PAYMENT_FAILED,
+        cart_state.COUPON_REJECTED,
+        cart_state.ORDER_COMPLETED,
+        cart_state.OPTED_OUT,
+    ]
+    assert CartStatus.values == [cart_state.ACTIVE, cart_state.STALLED, cart_state.CONVERTED]
+    assert StallSignal.values == [
+        cart_state.NO_SIGNAL,
+        cart_state.SHIPPING_QUOTED,
+        cart_state.PAYMENT_FAILED,
+        cart_state.COUPON_REJECTED,
+    ]
+    assert (cart_state.SHIPPING, cart_state.PAYMENT) == (Stage.SHIPPING, Stage.PAYMENT)
+    assert list(STAGE_ORDER) == Stage.values

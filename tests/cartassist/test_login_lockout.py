@@ -19,11 +19,6 @@ pytestmark = pytest.mark.django_db
 FORMS = ["/console/login/", "/admin/login/"]
 
 
-@pytest.fixture(autouse=True)
-def fast_hasher(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def staff() -> User:
     return User.objects.create_user("merch", password="right-pass", is_staff=True)

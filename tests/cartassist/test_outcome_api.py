@@ -32,12 +32,6 @@ HOUR = timedelta(hours=1)
 _steps = itertools.count(0)
 
 
-@pytest.fixture
-def chat_settings(settings: Any) -> None:
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def signed_get(
     client: Client, site: Site, path: str, *, signed_path: str | None = None, secret: str = ""
 ) -> Any:

@@ -14,14 +14,24 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from agents.models import Message, Sender
+from agents.models import InvitationStatus, Message, Sender
 from cartassist.api.auth import sign
-from cartassist.models import Attribution, Cart, Decision, FollowUpContact, Intervention, Site
+from cartassist.domain import outcomes
+from cartassist.models import (
+    Attribution,
+    Cart,
+    Decision,
+    FollowUpContact,
+    Intervention,
+    InvitationResult,
+    Site,
+)
 from cartassist.services.outcomes import (
     outcomes_finalise,
     outcomes_refresh_for_carts,
     outcomes_refresh_for_interventions,
 )
+from policies.models import OfferStatus
 from policies.services.grants import grant_redeem, grant_token
 from policies.services.offers import offer_accept, offer_authorize
 from tests.fixtures.agents import make_intervention, make_stalled_cart
@@ -32,12 +42,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("chat_settings")]
 
 HOUR = timedelta(hours=1)
 _orders = itertools.count(1)
-
-
-@pytest.fixture
-def chat_settings(settings: Any) -> None:
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def stalled_at(site: Site, when: datetime, **kwargs: Any) -> tuple[Cart, Intervention]:
@@ -609,3 +613,30 @@ class TestConversionWebhook:
             "converted_at": data["converted_at"],
         }
         assert data["converted_at"].endswith("Z")
+
+
+def test_the_pure_computation_names_the_models_stored_values():
+    # domain/outcomes.py imports no Django, so it spells these choices out.
+    now = timezone.now()
+    assert InvitationStatus.values == [
+        outcomes.INVITATION_PENDING,
+        outcomes.INVITATION_DELIVERED,
+        outcomes.INVITATION_ACCEPTED,
+        outcomes.INVITATION_DISMISSED,
+        outcomes.INVITATION_EXPIRED,
+    ]
+    unexpired = [
+        outcomes.invitation_result(status=status, delivered_at=None, expires_at=now, now=now - HOUR)
+        for status in InvitationStatus.values[:4]
+    ]
+    assert InvitationResult.values == [
+        outcomes.RESULT_NONE,
+        *unexpired,
+        outcomes.RESULT_IGNORED,
+        outcomes.RESULT_UNDELIVERED,
+    ]
+    not_shown = {OfferStatus.PENDING_APPROVAL, OfferStatus.DENIED}
+    assert set(OfferStatus.values) - not_shown == outcomes.SHOWN_OFFER_STATUSES
+    columns = [f.attname for f in Intervention._meta.concrete_fields]
+    first, after = columns.index("invitation_result"), columns.index("outcome_updated_at")
+    assert list(outcomes.OUTCOME_FIELDS) == columns[first:after]

@@ -163,7 +163,6 @@ def before_call(context: schemathesis.HookContext, case: schemathesis.Case, kwar
 def credentials(settings: Any) -> Iterator[Credentials]:
     global _credentials
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "localhost"]
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     site = Site.objects.create(name="Fuzzed shop", allowed_origins=[ORIGIN])
     merchandiser = User.objects.create_user(username="fuzz-merchandiser", is_staff=True)
     merchandiser.groups.add(groups_ensure()["Merchandisers"])

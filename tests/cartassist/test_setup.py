@@ -45,11 +45,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a-long-enough-password-for-tests"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def run(*args: str, out: list[str] | None = None) -> str:
     stdout, stderr = StringIO(), StringIO()
     call_command(*args, stdout=stdout, stderr=stderr)

@@ -323,9 +323,8 @@ def test_a_second_run_on_the_same_site_does_not_reuse_the_first_runs_shoppers():
 
 
 @pytest.mark.django_db
-def test_the_demo_history_is_simulated_once_beside_an_untouched_live_demo(settings):
+def test_the_demo_history_is_simulated_once_beside_an_untouched_live_demo():
     # given: the live demo, its agent online now
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     seed = demo_seed(origins=[])
     agent = AgentProfile.objects.get(user=seed.agent)
     AgentProfile.objects.filter(pk=agent.pk).update(status="online", last_heartbeat_at=NOW)

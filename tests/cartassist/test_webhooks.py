@@ -60,9 +60,7 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 
 @pytest.fixture
-def fast_settings(settings: Any) -> None:
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def fast_settings(settings: Any, chat_settings: None) -> None:
     settings.CARTASSIST_WEBHOOK_TIMEOUT = timedelta(seconds=5)
 
 

@@ -18,6 +18,7 @@ from django.test.utils import override_settings
 
 from tests.conftest import require
 from tests.e2e.journeys import RECORD_EVENTS
+from tests.fixtures.settings import FAST_PASSWORD_HASHERS
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -30,8 +31,8 @@ E2E_SETTINGS: dict[str, Any] = {
     "SECURE_SSL_REDIRECT": False,
     "SESSION_COOKIE_SECURE": False,
     "CSRF_COOKIE_SECURE": False,
-    # demo_seed() creates two logins; the default hasher costs ~0.5 s a password.
-    "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
+    # The live server runs in this process: the fast hasher of the tests applies there too.
+    "PASSWORD_HASHERS": FAST_PASSWORD_HASHERS,
     # No collectstatic in tests: serve static files by their plain names.
     "STORAGES": {
         **settings.STORAGES,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from django.db import connection
@@ -23,11 +22,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 ROUNDS = 5
 AMOUNT = Decimal("5.00")
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def offer_at_once(chats: list[Chat]) -> tuple[list[Offer], list[BaseException]]:

@@ -37,7 +37,11 @@ from tests.fixtures.policies import Chat, make_chat, make_policy
 from tests.fixtures.sites import make_site, make_stall_rules
 from tests.integration.conftest import wait_until
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("chat_settings"),
+]
 
 ROUNDS = 200
 JOBS = 7  # the transitions of one round, below (_jobs)
@@ -48,12 +52,6 @@ FINISHED = [
     OfferStatus.EXPIRED,
     OfferStatus.REFUSED_ON_ACCEPT,
 ]
-
-
-@pytest.fixture(autouse=True)
-def _chat_settings(settings: Any) -> None:
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 class Worker(threading.Thread):
