@@ -26,7 +26,7 @@ from agents.models import (
     SavedReply,
 )
 from agents.services.presence import effective_status
-from cartassist.admin import InterventionAdmin, ReadOnlyAdmin
+from cartassist.admin.carts import InterventionAdmin, ReadOnlyAdmin
 from cartassist.models import Intervention
 
 

@@ -24,9 +24,9 @@ from agents.selectors import (
     saved_replies,
     site_cart_panel,
 )
-from agents.services.console import console_remedies
 from cartassist.api.throttles import VerificationThrottle
 from cartassist.domain.ratelimit import retry_after_header
+from cartassist.flows.console import console_remedies
 from cartassist.models import (
     EventType,
     FollowUpReason,

@@ -20,9 +20,9 @@ from agents.models import (
 from agents.payloads import invitation_payload
 from agents.services.assignment import conversation_route
 from agents.services.presence import least_loaded_available_agent
+from cartassist.core.locks import for_update, visitors_for_update
 from cartassist.domain.holdout import is_held_out
 from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
-from cartassist.locks import for_update, visitors_for_update
 from cartassist.models import (
     Cart,
     CartStatus,
@@ -34,8 +34,8 @@ from cartassist.models import (
     Visitor,
     WebhookEvent,
 )
-from cartassist.services.outcomes import invitation_results_sync
-from cartassist.services.webhooks import intervention_webhook_data, webhooks_emit
+from cartassist.outcomes.services.outcomes import invitation_results_sync
+from cartassist.webhooks.services import intervention_webhook_data, webhooks_emit
 
 DEFAULT_COPY: dict[str, tuple[str, str]] = {
     StallReason.SHIPPING_SHOCK: (

@@ -29,6 +29,8 @@ from agents.services.presence import (
     agent_status_set,
 )
 from cartassist.api.serializers import validate_events
+from cartassist.carts.services.ingest import cart_events_ingest
+from cartassist.flows.sweep import stall_sweep
 from cartassist.models import (
     Cart,
     Decision,
@@ -37,9 +39,7 @@ from cartassist.models import (
     Intervention,
     Site,
 )
-from cartassist.services.followups import follow_up_report
-from cartassist.services.ingest import cart_events_ingest
-from cartassist.services.sweep import stall_sweep
+from cartassist.outcomes.services.followups import follow_up_report
 from cartassist.simulation.population import (
     ACCEPT_SHARE,
     AGENT_SHIFTS,

@@ -10,7 +10,7 @@ from cartassist.models import (
     Intervention,
     Site,
 )
-from cartassist.services.outcomes import outcomes_finalise
+from cartassist.outcomes.services.outcomes import outcomes_finalise
 from cartassist.simulation.journey import SimulationRun
 from cartassist.simulation.population import (
     DEMO_HISTORY_CONFIG,

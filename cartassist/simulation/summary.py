@@ -18,7 +18,7 @@ from cartassist.models import (
     FollowUpContact,
     Intervention,
 )
-from cartassist.services.analytics import analytics_compute
+from cartassist.outcomes.services.analytics import analytics_compute
 from cartassist.simulation.journey import SimulationRun
 from cartassist.simulation.population import SimulationConfig
 from policies.models import Grant, Offer

@@ -17,10 +17,10 @@ from django.core import signing
 from django.db import transaction
 
 from agents import realtime
+from cartassist.core.locks import for_update
 from cartassist.domain.webhooks import json_safe
-from cartassist.locks import for_update
 from cartassist.models import Site, WebhookEvent
-from cartassist.services.webhooks import webhooks_emit
+from cartassist.webhooks.services import webhooks_emit
 from policies.engine.money import quantize
 from policies.models import AuditAction, Grant, Offer
 from policies.services.audit import audit_record

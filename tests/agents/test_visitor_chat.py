@@ -13,8 +13,8 @@ from agents.consumers import widget
 from agents.models import Conversation, ConversationStatus, Message
 from agents.services import visitor_chats
 from agents.services.visitor_chats import conversation_start_by_visitor
+from cartassist.carts.models.followups import FollowUpContact, FollowUpSource
 from cartassist.domain.stalls import Reason, score_urgency
-from cartassist.models.followups import FollowUpContact, FollowUpSource
 from tests.fixtures.agents import (
     FRAME_TIMEOUT,
     console_receive,

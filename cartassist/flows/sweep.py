@@ -23,14 +23,14 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 
 from agents.services.invitations import invitations_create, stalled_carts_announce
-from cartassist.domain.holdout import is_held_out
-from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
-from cartassist.domain.suppression import SuppressionContext, first_suppression_reason
-from cartassist.locks import (
+from cartassist.core.locks import (
     cart_qs_select_for_update,
     supports_skip_locked,
     visitors_for_update,
 )
+from cartassist.domain.holdout import is_held_out
+from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
+from cartassist.domain.suppression import SuppressionContext, first_suppression_reason
 from cartassist.models import (
     Cart,
     CartStatus,
@@ -39,7 +39,7 @@ from cartassist.models import (
     Site,
     Visitor,
 )
-from cartassist.services.webhooks import webhooks_emit_interventions
+from cartassist.webhooks.services import webhooks_emit_interventions
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def stall_sweep(
        carts; SQLite: the IMMEDIATE transaction serialises sweepers);
     2. for each cart, classify the stall, score urgency, and decide: suppressed (first
        reason), held out, or invited (cartassist.domain);
-    3. lock the visitors it would invite (cartassist.locks.visitors_for_update) and
+    3. lock the visitors it would invite (cartassist.core.locks.visitors_for_update) and
        decide again on their fresh state, so that concurrent sweepers holding two carts
        of one visitor invite once (the frequency cap); record one Intervention per
        (cart, deadline), clear the deadline, mark the cart stalled, and set the invited

@@ -18,6 +18,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from cartassist.carts.services.shoppers import cart_identities, shoppers_link
+from cartassist.core.locks import carts_for_update
 from cartassist.domain.attribution import IdentityKey
 from cartassist.domain.cart_state import (
     CART_STATE_FIELDS,
@@ -28,7 +30,6 @@ from cartassist.domain.cart_state import (
     exact_json,
 )
 from cartassist.domain.stalls import RuleSnapshot, stall_deadline
-from cartassist.locks import carts_for_update
 from cartassist.models import (
     Cart,
     CartEvent,
@@ -39,7 +40,6 @@ from cartassist.models import (
     StallRule,
     Visitor,
 )
-from cartassist.services.shoppers import cart_identities, shoppers_link
 
 
 class EventsRefused(Exception):
@@ -258,7 +258,7 @@ def _rule_snapshots(site: Site) -> dict[str, RuleSnapshot]:
 def _record_opt_outs(site: Site, rows: list[CartEvent]) -> None:
     """Each visitor who opted out in this batch, as of their latest opt-out event (the
     first opt-out time stored stands). Visitors in ascending order, the lock order of
-    cartassist.locks."""
+    cartassist.core.locks."""
     opted_out = {r.visitor_id: r.occurred_at for r in rows if r.type == EventType.OPTED_OUT}
     if not opted_out:
         return

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 
 from django.db.models import Q
 
+from cartassist.core.locks import shopper_lock
 from cartassist.domain.attribution import CUSTOMER, VISITOR, IdentityKey, shopper_links
-from cartassist.locks import shopper_lock
 from cartassist.models import ShopperIdentity
 
 

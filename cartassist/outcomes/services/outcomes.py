@@ -29,6 +29,8 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.db.models import Count, Q
 
+from cartassist.carts.services.shoppers import cart_identities, shopper_cart_filter, shoppers_link
+from cartassist.core.locks import for_update
 from cartassist.domain.attribution import CUSTOMER, VISITOR, IdentityKey, Order
 from cartassist.domain.outcomes import (
     OUTCOME_FIELDS,
@@ -45,7 +47,6 @@ from cartassist.domain.outcomes import (
     compute_outcomes,
     invitation_result,
 )
-from cartassist.locks import for_update
 from cartassist.models import (
     Cart,
     CartStatus,
@@ -55,7 +56,6 @@ from cartassist.models import (
     Site,
     WebhookEvent,
 )
-from cartassist.services.shoppers import cart_identities, shopper_cart_filter, shoppers_link
 
 logger = logging.getLogger(__name__)
 
@@ -387,7 +387,7 @@ def _emit_conversions(
 ) -> None:
     """Announce newly credited orders (``conversion.attributed``), once per order."""
     from cartassist.domain.webhooks import json_safe
-    from cartassist.services.webhooks import webhooks_emit_many
+    from cartassist.webhooks.services import webhooks_emit_many
     from policies.engine.money import quantize
 
     def data_of(intervention: Intervention) -> Any:
