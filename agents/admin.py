@@ -27,7 +27,7 @@ from agents.models import (
 )
 from agents.services.presence import effective_status
 from cartassist.admin.carts import InterventionAdmin, ReadOnlyAdmin
-from cartassist.models import Intervention
+from cartassist.carts.models import Intervention
 
 
 @admin.register(AgentProfile)

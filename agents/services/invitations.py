@@ -20,10 +20,7 @@ from agents.models import (
 from agents.payloads import invitation_payload
 from agents.services.assignment import conversation_route
 from agents.services.presence import least_loaded_available_agent
-from cartassist.core.locks import for_update, visitors_for_update
-from cartassist.domain.holdout import is_held_out
-from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
-from cartassist.models import (
+from cartassist.carts.models import (
     Cart,
     CartStatus,
     Decision,
@@ -32,9 +29,12 @@ from cartassist.models import (
     StallReason,
     SuppressionReason,
     Visitor,
-    WebhookEvent,
 )
+from cartassist.core.locks import for_update, visitors_for_update
+from cartassist.domain.holdout import is_held_out
+from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
 from cartassist.outcomes.services.outcomes import invitation_results_sync
+from cartassist.webhooks.models import WebhookEvent
 from cartassist.webhooks.services import intervention_webhook_data, webhooks_emit
 
 DEFAULT_COPY: dict[str, tuple[str, str]] = {

@@ -15,9 +15,9 @@ from django.db import transaction
 
 from agents.models import Conversation, ConversationStatus
 from agents.services.assignment import conversation_route
+from cartassist.carts.models import Cart, Site, Visitor
 from cartassist.core.locks import for_update
 from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
-from cartassist.models import Cart, Site, Visitor
 from cartassist.outcomes.services.followups import follow_up_record_chat
 
 OPEN_STATUSES = [ConversationStatus.QUEUED, ConversationStatus.ACTIVE]

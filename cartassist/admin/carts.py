@@ -9,8 +9,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from cartassist.carts.models import Cart, CartEvent, FollowUpContact, Intervention, Site, StallRule
 from cartassist.carts.services.sites import site_secret_rotate
-from cartassist.models import Cart, CartEvent, FollowUpContact, Intervention, Site, StallRule
 from cartassist.outcomes.services.outcomes import outcomes_refresh_for_interventions
 
 # The admin index links to the analytics page (cartassist/analytics, docs/ANALYTICS.md).

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from cartassist.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from cartassist.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from cartassist.webhooks.services import webhooks_retry_now
 
 

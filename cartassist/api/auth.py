@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 
 from cartassist.api.errors import ServiceUnavailable
-from cartassist.models import Site
+from cartassist.carts.models import Site
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cartassist.models import FollowUpChannel, FollowUpReason
+from cartassist.carts.models import FollowUpChannel, FollowUpReason
 from cartassist.outcomes.services.followups import follow_up_report
 
 from .auth import server_site

@@ -7,7 +7,7 @@ moment, passed as a keyword); a ``callable(site)`` works too.
 
 from __future__ import annotations
 
-from cartassist.models import Site
+from cartassist.carts.models import Site
 
 
 def site_setting(site: Site) -> bool:

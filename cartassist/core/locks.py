@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from django.db import connection
 from django.db.models import Model, Q, QuerySet
 
-from cartassist.models import Cart, Site, Visitor
+from cartassist.carts.models import Cart, Site, Visitor
 
 M = TypeVar("M", bound=Model)
 

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 
 from agents.services.invitations import invitations_create, stalled_carts_announce
+from cartassist.carts.models import Cart, CartStatus, Decision, Intervention, Site, Visitor
 from cartassist.core.locks import (
     cart_qs_select_for_update,
     supports_skip_locked,
@@ -31,14 +32,6 @@ from cartassist.core.locks import (
 from cartassist.domain.holdout import is_held_out
 from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
 from cartassist.domain.suppression import SuppressionContext, first_suppression_reason
-from cartassist.models import (
-    Cart,
-    CartStatus,
-    Decision,
-    Intervention,
-    Site,
-    Visitor,
-)
 from cartassist.webhooks.services import webhooks_emit_interventions
 
 logger = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 
+from cartassist.carts.models import Cart, FollowUpContact, Intervention
 from cartassist.domain.outcomes import SHOWN_OFFER_STATUSES
 from cartassist.domain.webhooks import json_safe
-from cartassist.models import Cart, FollowUpContact, Intervention
 from policies.engine.money import quantize
 
 

@@ -11,10 +11,7 @@ from django.db import transaction
 
 from agents.models import AgentProfile
 from agents.services.presence import is_online
-from cartassist.models import (
-    Site,
-    StallRule,
-)
+from cartassist.carts.models import Site, StallRule
 from cartassist.simulation.population import (
     AGENT_SHIFTS,
     DEFAULT_SITE_NAME,

@@ -29,11 +29,10 @@ from django.db import transaction
 from django.db.models import F
 
 from cartassist.api.auth import sign
+from cartassist.carts.models import Intervention, InterventionTrigger
 from cartassist.domain.webhooks import json_safe, retry_delay, webhook_body
-from cartassist.models import (
+from cartassist.webhooks.models import (
     DeliveryStatus,
-    Intervention,
-    InterventionTrigger,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,

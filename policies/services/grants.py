@@ -17,9 +17,10 @@ from django.core import signing
 from django.db import transaction
 
 from agents import realtime
+from cartassist.carts.models import Site
 from cartassist.core.locks import for_update
 from cartassist.domain.webhooks import json_safe
-from cartassist.models import Site, WebhookEvent
+from cartassist.webhooks.models import WebhookEvent
 from cartassist.webhooks.services import webhooks_emit
 from policies.engine.money import quantize
 from policies.models import AuditAction, Grant, Offer

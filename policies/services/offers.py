@@ -23,9 +23,9 @@ from django.db.models import F
 from agents import realtime
 from agents.errors import ChatError, NotFound
 from agents.models import AgentProfile, Conversation, ConversationStatus
+from cartassist.carts.models import Cart
 from cartassist.core.batches import BatchResult, each_in_own_transaction
 from cartassist.core.locks import for_update
-from cartassist.models import Cart
 from policies.engine import (
     Allowed,
     Money,

@@ -18,6 +18,16 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from cartassist.carts.models import (
+    Cart,
+    CartEvent,
+    CartStatus,
+    EventSource,
+    EventType,
+    Site,
+    StallRule,
+    Visitor,
+)
 from cartassist.carts.services.shoppers import cart_identities, shoppers_link
 from cartassist.core.locks import carts_for_update
 from cartassist.domain.attribution import IdentityKey
@@ -30,16 +40,6 @@ from cartassist.domain.cart_state import (
     exact_json,
 )
 from cartassist.domain.stalls import RuleSnapshot, stall_deadline
-from cartassist.models import (
-    Cart,
-    CartEvent,
-    CartStatus,
-    EventSource,
-    EventType,
-    Site,
-    StallRule,
-    Visitor,
-)
 
 
 class EventsRefused(Exception):

@@ -18,9 +18,7 @@ from django.db.models import Q
 from agents.errors import ChatError
 from agents.models import AgentProfile
 from agents.services.conversations import conversation_for_agent
-from cartassist.carts.services.shoppers import cart_identities, shopper_cart_filter
-from cartassist.core.locks import for_update
-from cartassist.models import (
+from cartassist.carts.models import (
     Cart,
     Decision,
     FollowUpChannel,
@@ -30,6 +28,8 @@ from cartassist.models import (
     Intervention,
     Site,
 )
+from cartassist.carts.services.shoppers import cart_identities, shopper_cart_filter
+from cartassist.core.locks import for_update
 from cartassist.outcomes.services.outcomes import outcomes_refresh_for_carts
 
 

@@ -29,6 +29,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.db.models import Count, Q
 
+from cartassist.carts.models import Cart, CartStatus, Decision, FollowUpContact, Intervention, Site
 from cartassist.carts.services.shoppers import cart_identities, shopper_cart_filter, shoppers_link
 from cartassist.core.locks import for_update
 from cartassist.domain.attribution import CUSTOMER, VISITOR, IdentityKey, Order
@@ -47,15 +48,7 @@ from cartassist.domain.outcomes import (
     compute_outcomes,
     invitation_result,
 )
-from cartassist.models import (
-    Cart,
-    CartStatus,
-    Decision,
-    FollowUpContact,
-    Intervention,
-    Site,
-    WebhookEvent,
-)
+from cartassist.webhooks.models import WebhookEvent
 
 logger = logging.getLogger(__name__)
 
