@@ -21,6 +21,7 @@ from agents.services.conversations import (
     system_message_post,
 )
 from agents.services.presence import AgentLoad, is_online, least_loaded_available_agent
+from cartassist.core import ports
 from cartassist.core.batches import BatchResult, each_in_own_transaction
 from cartassist.core.locks import for_update
 
@@ -203,9 +204,7 @@ def conversation_close(
         conversation.disposition = disposition
         conversation.save(update_fields=["status", "closed_at", "close_reason", "disposition"])
         if conversation.cart_id:
-            from cartassist.tasks import outcomes_refresh_on_commit
-
-            outcomes_refresh_on_commit([conversation.cart_id])
+            ports.outcomes_refresh_request.get()([conversation.cart_id])
         payload = {"conversation_id": conversation.pk, "reason": reason.value}
         realtime.publish_on_commit(
             realtime.conversation_group(conversation.pk), realtime.CONVERSATION_CLOSED, payload

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from cartassist.carts.locks import carts_for_update
 from cartassist.carts.models import (
     Cart,
     CartEvent,
@@ -29,7 +30,7 @@ from cartassist.carts.models import (
     Visitor,
 )
 from cartassist.carts.services.shoppers import cart_identities, shoppers_link
-from cartassist.core.locks import carts_for_update
+from cartassist.core import ports
 from cartassist.domain.attribution import IdentityKey
 from cartassist.domain.cart_state import (
     CART_STATE_FIELDS,
@@ -113,9 +114,7 @@ def _ingest_once(
         merged = shoppers_link(site_id=site.pk, carts=_cart_identities(carts, new_events))
         ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
         if ordered or merged:
-            from cartassist.tasks import outcomes_refresh_on_commit
-
-            outcomes_refresh_on_commit([*ordered, *merged])
+            ports.outcomes_refresh_request.get()([*ordered, *merged])
         result.stored.extend(r.event_id for r in rows)
     return result
 
