@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from cartassist.flows.housekeeping import chat_housekeeping
 from cartassist.flows.sweep import stall_sweep
 from cartassist.outcomes.services.outcomes import outcomes_finalise
 from cartassist.webhooks.services import webhooks_redeliver_due
@@ -29,8 +30,6 @@ _stop = threading.Event()
 def run_forever(stop: threading.Event) -> None:
     """Run the sweep every CARTASSIST_SWEEP_INTERVAL and the chat housekeeping every
     CARTASSIST_HOUSEKEEPING_INTERVAL, until ``stop`` is set."""
-    from cartassist.flows.housekeeping import chat_housekeeping
-
     jobs = [
         (
             "stall sweep",
