@@ -26,8 +26,8 @@ from agents.models import (
     SavedReply,
 )
 from agents.services.presence import effective_status
-from cartassist.admin import InterventionAdmin, ReadOnlyAdmin
-from cartassist.models import Intervention
+from cartassist.admin.carts import InterventionAdmin, ReadOnlyAdmin
+from cartassist.carts.models import Intervention
 
 
 @admin.register(AgentProfile)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from cartassist.models import StallReason
+from cartassist.carts.models import StallReason
 
 
 class AgentStatus(models.TextChoices):

@@ -9,7 +9,7 @@ from typing import Any
 from django.urls import reverse
 
 from agents.models import AgentProfile, Conversation, Invitation, Message
-from cartassist.models import FollowUpContact
+from cartassist.carts.models import FollowUpContact
 
 
 def _iso(moment: datetime | None) -> str | None:

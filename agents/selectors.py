@@ -12,8 +12,8 @@ from agents.models import AgentProfile, Conversation, ConversationStatus, Invita
 from agents.payloads import _iso, conversation_payload, follow_up_payload, with_follow_up
 from agents.services.invitations import OPEN_STATUSES, REACHABLE_SUPPRESSIONS
 from agents.services.presence import agents_with_load, effective_status
+from cartassist.carts.models import Cart, CartEvent, Decision, FollowUpContact, Intervention, Site
 from cartassist.domain.holdout import is_held_out
-from cartassist.models import Cart, CartEvent, Decision, FollowUpContact, Intervention, Site
 
 QUEUE_LIMIT = 100
 

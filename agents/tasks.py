@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
-from agents.services.housekeeping import chat_housekeeping
+from cartassist.flows.housekeeping import chat_housekeeping
 
 
 @shared_task(name="agents.tasks.chat_housekeeping_task", ignore_result=True)

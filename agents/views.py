@@ -24,10 +24,8 @@ from agents.selectors import (
     saved_replies,
     site_cart_panel,
 )
-from agents.services.console import console_remedies
 from cartassist.api.throttles import VerificationThrottle
-from cartassist.domain.ratelimit import retry_after_header
-from cartassist.models import (
+from cartassist.carts.models import (
     EventType,
     FollowUpReason,
     InvitationResult,
@@ -35,6 +33,8 @@ from cartassist.models import (
     StallReason,
     SuppressionReason,
 )
+from cartassist.domain.ratelimit import retry_after_header
+from cartassist.flows.console import console_remedies
 from policies.selectors import pending_approvals
 
 P = ParamSpec("P")

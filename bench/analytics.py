@@ -95,7 +95,7 @@ def run(sizes: list[int], repeat: int) -> dict[str, Any]:
 def _time_case(case: str, kwargs: dict[str, Any], repeat: int) -> dict[str, Any]:
     from django.db import connection
 
-    from cartassist.services.analytics import analytics_compute
+    from cartassist.outcomes.services.analytics import analytics_compute
 
     timer = _QueryTimer()
     with connection.execute_wrapper(timer):

@@ -57,8 +57,8 @@ def run(
     from django.db import connection
     from django.utils import timezone
 
+    from cartassist.flows.sweep import stall_sweep
     from cartassist.models import Cart, Intervention, Site, Visitor
-    from cartassist.services.sweep import stall_sweep
 
     now = timezone.now().replace(microsecond=0)
     site = _site()

@@ -1,7 +1,24 @@
 from django.apps import AppConfig
 
+from cartassist.core import ports
+
 
 class CartAssistConfig(AppConfig):
     name = "cartassist"
     label = "cartassist"
     verbose_name = "CartAssist: sites, carts and stalls"
+
+    def ready(self) -> None:
+        """Wire the ports (cartassist/core/ports.py) to their implementations.
+
+        The imports are inside ``ready`` on purpose (ADR 0015): models must be loaded
+        before the services and tasks are imported, and this is the one place where the
+        wiring layer reaches into every layer it connects."""
+        from cartassist import tasks
+        from cartassist.outcomes.services.followups import follow_up_record_chat
+        from cartassist.outcomes.services.outcomes import invitation_results_sync
+
+        ports.outcomes_refresh_request.register(tasks.outcomes_refresh_on_commit)
+        ports.invitation_results_sync.register(invitation_results_sync)
+        ports.follow_up_chat_record.register(follow_up_record_chat)
+        ports.webhook_delivery_dispatch.register(tasks.webhook_deliver_task.delay)

@@ -1,19 +1,6 @@
-"""Checks for CARTASSIST_AGENT_AVAILABILITY: "is an agent able to take a chat now?"
+"""Kept so that CARTASSIST_AGENT_AVAILABILITY="cartassist.availability.<check>" still
+works; the checks live in cartassist/carts/availability.py (ADR 0015)."""
 
-The live-chat issue replaces the default with one based on agent presence and capacity.
-A custom check is any importable ``callable(site, now) -> bool`` (``now``: the sweep's
-moment, passed as a keyword); a ``callable(site)`` works too.
-"""
+from cartassist.carts.availability import always, site_setting
 
-from __future__ import annotations
-
-from cartassist.models import Site
-
-
-def site_setting(site: Site) -> bool:
-    """The site's "agents available" switch, set by a merchandiser in admin."""
-    return site.agents_available
-
-
-def always(site: Site) -> bool:
-    return True
+__all__ = ["always", "site_setting"]

@@ -16,9 +16,10 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from cartassist.services.outcomes import outcomes_finalise
-from cartassist.services.sweep import stall_sweep
-from cartassist.services.webhooks import webhooks_redeliver_due
+from cartassist.flows.housekeeping import chat_housekeeping
+from cartassist.flows.sweep import stall_sweep
+from cartassist.outcomes.services.outcomes import outcomes_finalise
+from cartassist.webhooks.services import webhooks_redeliver_due
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +30,6 @@ _stop = threading.Event()
 def run_forever(stop: threading.Event) -> None:
     """Run the sweep every CARTASSIST_SWEEP_INTERVAL and the chat housekeeping every
     CARTASSIST_HOUSEKEEPING_INTERVAL, until ``stop`` is set."""
-    from agents.services.housekeeping import chat_housekeeping
-
     jobs = [
         (
             "stall sweep",

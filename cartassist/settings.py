@@ -385,7 +385,8 @@ CARTASSIST_SWEEP_BATCH_SIZE = env_int("CARTASSIST_SWEEP_BATCH_SIZE", 500)
 CARTASSIST_SWEEP_IN_PROCESS = env_bool("CARTASSIST_SWEEP_IN_PROCESS", default=not REDIS_URL)
 # The check "is there an agent able to take the chat?" used by suppression: a dotted
 # path to a callable(site) -> bool. Default: the site's switch AND an online agent with a
-# free seat (console presence). "cartassist.availability.site_setting" uses the switch only.
+# free seat (console presence). "cartassist.carts.availability.site_setting" uses the switch
+# only ("cartassist.availability.site_setting", the older path, still works).
 CARTASSIST_AGENT_AVAILABILITY = env(
     "CARTASSIST_AGENT_AVAILABILITY", "agents.services.presence.agent_with_free_capacity"
 )

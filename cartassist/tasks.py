@@ -10,9 +10,9 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
-from cartassist.services.outcomes import outcomes_finalise, outcomes_refresh_for_carts
-from cartassist.services.sweep import stall_sweep
-from cartassist.services.webhooks import webhook_deliver, webhooks_redeliver_due
+from cartassist.flows.sweep import stall_sweep
+from cartassist.outcomes.services.outcomes import outcomes_finalise, outcomes_refresh_for_carts
+from cartassist.webhooks.services import webhook_deliver, webhooks_redeliver_due
 
 logger = logging.getLogger(__name__)
 

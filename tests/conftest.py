@@ -67,7 +67,7 @@ def _clear_cache() -> None:
     """Rate-limit and replay state must not leak between tests."""
     from django.core.cache import cache
 
-    from cartassist.services.ratelimits import rate_limits_reset_local
+    from cartassist.core.ratelimits import rate_limits_reset_local
 
     cache.clear()
     rate_limits_reset_local()

@@ -23,8 +23,8 @@ from agents.payloads import conversation_payload, follow_up_payload, with_follow
 from agents.permissions import console_agent
 from agents.selectors import console_queue, conversation_follow_ups
 from agents.services import assignment, conversations, invitations, presence
-from agents.services.console import console_hello, console_status_set
-from cartassist.services.followups import follow_up_classify
+from cartassist.flows.console import console_hello, console_status_set
+from cartassist.outcomes.services.followups import follow_up_classify
 from policies.selectors import pending_approvals
 from policies.services import offers
 

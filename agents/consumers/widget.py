@@ -18,8 +18,8 @@ from agents.models import CloseReason, ConversationStatus, Sender
 from agents.payloads import conversation_payload, invitation_payload
 from agents.services import assignment, conversations, invitations, visitor_chats
 from agents.tokens import visitor_token_verify
-from cartassist.models import Site
-from cartassist.services.ratelimits import rate_limit_hit
+from cartassist.carts.models import Site
+from cartassist.core.ratelimits import rate_limit_hit
 from policies.services import offers
 from policies.services.grants import grant_payload, grant_token
 

@@ -21,8 +21,9 @@ from agents.services.conversations import (
     system_message_post,
 )
 from agents.services.presence import AgentLoad, is_online, least_loaded_available_agent
-from cartassist.batches import BatchResult, each_in_own_transaction
-from cartassist.locks import for_update
+from cartassist.core import ports
+from cartassist.core.batches import BatchResult, each_in_own_transaction
+from cartassist.core.locks import for_update
 
 QUEUE_ORDER = ["-urgency", "-cart_value", "created_at", "pk"]
 
@@ -92,7 +93,7 @@ def queue_drain(*, site_id: int, now: datetime) -> int:
 
 def conversation_claim(*, agent: AgentProfile, conversation_id: int, now: datetime) -> Conversation:
     """An agent takes a queued conversation of their site (compare-and-swap on status).
-    Locks the conversation before the agent, as routing does (cartassist.locks)."""
+    Locks the conversation before the agent, as routing does (cartassist.core.locks)."""
     with transaction.atomic():
         list(for_update(Conversation.objects.filter(pk=conversation_id, site_id=agent.site_id)))
         locked = _locked_agent_with_load(agent.pk)
@@ -203,9 +204,7 @@ def conversation_close(
         conversation.disposition = disposition
         conversation.save(update_fields=["status", "closed_at", "close_reason", "disposition"])
         if conversation.cart_id:
-            from cartassist.tasks import outcomes_refresh_on_commit
-
-            outcomes_refresh_on_commit([conversation.cart_id])
+            ports.outcomes_refresh_request.get()([conversation.cart_id])
         payload = {"conversation_id": conversation.pk, "reason": reason.value}
         realtime.publish_on_commit(
             realtime.conversation_group(conversation.pk), realtime.CONVERSATION_CLOSED, payload

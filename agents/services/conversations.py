@@ -22,7 +22,7 @@ from agents.models import (
     Sender,
 )
 from agents.payloads import conversation_payload, message_payload
-from cartassist.locks import for_update
+from cartassist.core.locks import for_update
 
 logger = logging.getLogger(__name__)
 

@@ -20,10 +20,8 @@ from agents.models import (
 from agents.payloads import invitation_payload
 from agents.services.assignment import conversation_route
 from agents.services.presence import least_loaded_available_agent
-from cartassist.domain.holdout import is_held_out
-from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
-from cartassist.locks import for_update, visitors_for_update
-from cartassist.models import (
+from cartassist.carts.locks import visitors_for_update
+from cartassist.carts.models import (
     Cart,
     CartStatus,
     Decision,
@@ -32,10 +30,13 @@ from cartassist.models import (
     StallReason,
     SuppressionReason,
     Visitor,
-    WebhookEvent,
 )
-from cartassist.services.outcomes import invitation_results_sync
-from cartassist.services.webhooks import intervention_webhook_data, webhooks_emit
+from cartassist.core import ports
+from cartassist.core.locks import for_update
+from cartassist.domain.holdout import is_held_out
+from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
+from cartassist.webhooks.models import WebhookEvent
+from cartassist.webhooks.services import intervention_webhook_data, webhooks_emit
 
 DEFAULT_COPY: dict[str, tuple[str, str]] = {
     StallReason.SHIPPING_SHOCK: (
@@ -120,7 +121,7 @@ def invitations_create(*, interventions: list[Intervention], now: datetime) -> l
         [_new_invitation(i, named[i.site_id], copies, now) for i in interventions]
     )
     _publish_invitations(invitations)
-    invitation_results_sync(invitation_ids=[i.pk for i in invitations], now=now)
+    ports.invitation_results_sync.get()(invitation_ids=[i.pk for i in invitations], now=now)
     return invitations
 
 
@@ -130,7 +131,7 @@ def _invitation_create(
     invitation = _new_invitation(intervention, agent, _copies({intervention.site_id}), now)
     invitation.save()
     _publish_invitations([invitation])
-    invitation_results_sync(invitation_ids=[invitation.pk], now=now)
+    ports.invitation_results_sync.get()(invitation_ids=[invitation.pk], now=now)
     return invitation
 
 
@@ -158,7 +159,7 @@ def invitations_mark_delivered(*, invitation_ids: list[int], now: datetime) -> N
         Invitation.objects.filter(pk__in=invitation_ids, status=InvitationStatus.PENDING).update(
             status=InvitationStatus.DELIVERED, delivered_at=now
         )
-        invitation_results_sync(invitation_ids=invitation_ids, now=now)
+        ports.invitation_results_sync.get()(invitation_ids=invitation_ids, now=now)
 
 
 def _open_invitation(*, site_id: int, visitor_id: str, invitation_id: int) -> Invitation:
@@ -189,7 +190,7 @@ def invitation_accept(
         invitation.status = InvitationStatus.ACCEPTED
         invitation.responded_at = now
         invitation.save(update_fields=["status", "responded_at"])
-        invitation_results_sync(invitation_ids=[invitation.pk], now=now)
+        ports.invitation_results_sync.get()(invitation_ids=[invitation.pk], now=now)
         intervention = invitation.intervention
         conversation = Conversation.objects.create(
             site_id=site_id,
@@ -221,7 +222,7 @@ def invitation_dismiss(*, site_id: int, visitor_id: str, invitation_id: int, now
         invitation.status = InvitationStatus.DISMISSED
         invitation.responded_at = now
         invitation.save(update_fields=["status", "responded_at"])
-        invitation_results_sync(invitation_ids=[invitation.pk], now=now)
+        ports.invitation_results_sync.get()(invitation_ids=[invitation.pk], now=now)
         realtime.publish_on_commit(realtime.console_site_group(site_id), realtime.QUEUE_CHANGED, {})
 
 
@@ -238,7 +239,7 @@ def invitations_expire(*, now: datetime) -> int:
         expired = Invitation.objects.filter(pk__in=ids, status__in=OPEN_STATUSES).update(
             status=InvitationStatus.EXPIRED
         )
-        invitation_results_sync(invitation_ids=ids, now=now)
+        ports.invitation_results_sync.get()(invitation_ids=ids, now=now)
     return expired
 
 

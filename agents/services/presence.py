@@ -10,7 +10,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from agents.models import AgentProfile, AgentStatus, ConversationStatus
-from cartassist.models import Site
+from cartassist.carts.models import Site
 
 
 def is_online(agent: AgentProfile, now: datetime) -> bool:

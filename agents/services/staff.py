@@ -18,8 +18,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agents.models import AgentProfile
-from cartassist.models import Site
-from cartassist.services.roles import Role, groups_ensure
+from cartassist.carts.models import Site
+from cartassist.core.roles import Role, groups_ensure
 
 
 @dataclass(frozen=True)

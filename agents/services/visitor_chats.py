@@ -15,10 +15,10 @@ from django.db import transaction
 
 from agents.models import Conversation, ConversationStatus
 from agents.services.assignment import conversation_route
+from cartassist.carts.models import Cart, Site, Visitor
+from cartassist.core import ports
+from cartassist.core.locks import for_update
 from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
-from cartassist.locks import for_update
-from cartassist.models import Cart, Site, Visitor
-from cartassist.services.followups import follow_up_record_chat
 
 OPEN_STATUSES = [ConversationStatus.QUEUED, ConversationStatus.ACTIVE]
 
@@ -90,5 +90,5 @@ def conversation_start_by_visitor(
             visitor_last_seen_at=now,
         )
         conversation_route(conversation=conversation, now=now)
-        follow_up_record_chat(conversation=conversation, now=now)
+        ports.follow_up_chat_record.get()(conversation=conversation, now=now)
     return conversation

@@ -1,2 +1,2 @@
 """The merchandisers' analytics page, its CSV export and charts (docs/ANALYTICS.md).
-The figures come from ``cartassist.services.analytics.analytics_compute``."""
+The figures come from ``cartassist.outcomes.services.analytics.analytics_compute``."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from django import forms
 
-from cartassist.models import Site
+from cartassist.carts.models import Site
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3 * 366

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from cartassist.domain.analytics_report import AnalyticsReport
-from cartassist.services.analytics import MIN_ARM_SIZE, analytics_compute
+from cartassist.outcomes.services.analytics import MIN_ARM_SIZE, analytics_compute
 
 from . import charts, text
 from .export import report_csv

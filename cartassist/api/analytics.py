@@ -29,7 +29,7 @@ from cartassist.analytics.forms import AnalyticsFilterForm
 from cartassist.analytics.views import PERMISSION
 from cartassist.api.schema import refusal
 from cartassist.domain.analytics_report import AnalyticsReport, report_as_dict
-from cartassist.services.analytics import analytics_compute
+from cartassist.outcomes.services.analytics import analytics_compute
 
 
 class CanViewAnalytics(BasePermission):

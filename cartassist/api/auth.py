@@ -17,7 +17,6 @@ signed requests are refused with 503 + Retry-After rather than accepted unchecke
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 from datetime import datetime
@@ -29,15 +28,12 @@ from redis.exceptions import RedisError
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 
 from cartassist.api.errors import ServiceUnavailable
-from cartassist.models import Site
+from cartassist.carts.models import Site
+from cartassist.core.signing import sign
 
 logger = logging.getLogger(__name__)
 
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The ``X-CartAssist-Signature`` value for ``body`` sent at ``timestamp``."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "v1=" + mac.hexdigest()
+__all__ = ["request_target", "server_site", "sign", "site_for_key", "widget_site"]
 
 
 def request_target(request: HttpRequest) -> bytes:

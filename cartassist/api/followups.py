@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cartassist.models import FollowUpChannel, FollowUpReason
-from cartassist.services.followups import follow_up_report
+from cartassist.carts.models import FollowUpChannel, FollowUpReason
+from cartassist.outcomes.services.followups import follow_up_report
 
 from .auth import server_site
 from .body import parse_json_object, read_body

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cartassist.selectors import cart_intervention_outcomes, intervention_outcome
+from cartassist.outcomes.selectors import cart_intervention_outcomes, intervention_outcome
 
 from .auth import request_target, server_site
 from .schema import GET_SIGNATURE_HEADERS, SIGNED_REFUSALS, refusal

@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
-from cartassist.models import EventType
+from cartassist.carts.models import EventType
 from policies.engine.money import CURRENCY_EXPONENTS, MoneyError, parse_amount, parse_decimal
 
 ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"

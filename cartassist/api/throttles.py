@@ -4,7 +4,7 @@ Rates: REST_FRAMEWORK's DEFAULT_THROTTLE_RATES, set by CARTASSIST_WIDGET_RATE,
 CARTASSIST_SERVER_RATE, CARTASSIST_WIDGET_SESSION_RATE and CARTASSIST_VERIFICATION_RATE.
 DRF's own cache throttle reads a history, checks it and writes it back in three steps, so
 concurrent workers each admit up to the limit; these count in one atomic step in Redis
-(``cartassist.services.ratelimits``, docs/adr/0012).
+(``cartassist.core.ratelimits``, docs/adr/0012).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
+from cartassist.core.ratelimits import rate_limit_hit
 from cartassist.domain.ratelimit import Decision
-from cartassist.services.ratelimits import rate_limit_hit
 
 
 class AtomicRateThrottle(SimpleRateThrottle):

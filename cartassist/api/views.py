@@ -13,9 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cartassist.carts.models import EventSource, Site
+from cartassist.carts.services.ingest import EventsRefused, cart_events_ingest
 from cartassist.domain.origins import origin_is_serialised
-from cartassist.models import EventSource, Site
-from cartassist.services.ingest import EventsRefused, cart_events_ingest
 
 from .auth import server_site, widget_site
 from .body import parse_json_object, read_body

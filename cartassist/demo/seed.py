@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from agents.models import AgentProfile, InvitationCopy, SavedReply
 from agents.services.invitations import DEFAULT_COPY
-from cartassist.models import Site, Stage, StallReason, StallRule
-from cartassist.services.roles import groups_ensure
+from cartassist.carts.models import Site, Stage, StallReason, StallRule
+from cartassist.core.roles import groups_ensure
 from policies.models import Policy, StackingChoices
 from policies.services.versions import policy_version_create
 

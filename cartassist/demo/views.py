@@ -34,7 +34,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cartassist.models import Site
+from cartassist.carts.models import Site
 from policies.services.grants import GrantError, grant_redeem, grant_verify
 
 from . import catalogue

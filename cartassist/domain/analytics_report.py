@@ -1,7 +1,7 @@
 """The analytics report: what ``analytics_compute`` returns (docs/ANALYTICS.md).
 
 Plain frozen dataclasses and their JSON form; the computation, which needs the database,
-is ``cartassist/services/analytics.py``.
+is ``cartassist/outcomes/services/analytics.py``.
 """
 
 from __future__ import annotations

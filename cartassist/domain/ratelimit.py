@@ -2,7 +2,7 @@
 
 A key's window opens with its first hit and lasts ``period`` seconds; at most ``limit``
 hits are allowed within it, every later one is refused until the window ends. The store
-(``cartassist.services.ratelimits``) applies :func:`window_hit` to a key in one atomic
+(``cartassist.core.ratelimits``) applies :func:`window_hit` to a key in one atomic
 step: a Lua script in Redis, a lock in a single process.
 """
 

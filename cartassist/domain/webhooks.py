@@ -1,6 +1,6 @@
 """Webhooks, the pure part: the JSON body sent to the shop and the retry schedule.
 
-docs/WEBHOOKS.md. The service (cartassist/services/webhooks.py) owns the rows and the HTTP.
+docs/WEBHOOKS.md. The service (cartassist/webhooks/services.py) owns the rows and the HTTP.
 """
 
 from __future__ import annotations

@@ -1,7 +1,16 @@
-from .carts import Cart, CartStatus, Stage, StallSignal
-from .events import CartEvent, EventSource, EventType
-from .followups import FollowUpChannel, FollowUpContact, FollowUpReason, FollowUpSource
-from .interventions import (
+"""The cartassist app's models module: it only re-exports the domain models, so that
+Django's app registry and the migrations find them. Project code imports models from
+their domain package (cartassist.carts.models, cartassist.webhooks.models); ADR 0015."""
+
+from cartassist.carts.models.carts import Cart, CartStatus, Stage, StallSignal
+from cartassist.carts.models.events import CartEvent, EventSource, EventType
+from cartassist.carts.models.followups import (
+    FollowUpChannel,
+    FollowUpContact,
+    FollowUpReason,
+    FollowUpSource,
+)
+from cartassist.carts.models.interventions import (
     Attribution,
     Decision,
     Intervention,
@@ -10,11 +19,16 @@ from .interventions import (
     StallReason,
     SuppressionReason,
 )
-from .shoppers import IdentityKind, ShopperIdentity
-from .sites import Site
-from .stall_rules import StallRule
-from .visitors import Visitor
-from .webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from cartassist.carts.models.shoppers import IdentityKind, ShopperIdentity
+from cartassist.carts.models.sites import Site
+from cartassist.carts.models.stall_rules import StallRule
+from cartassist.carts.models.visitors import Visitor
+from cartassist.webhooks.models import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "Attribution",

@@ -29,17 +29,10 @@ from agents.services.presence import (
     agent_status_set,
 )
 from cartassist.api.serializers import validate_events
-from cartassist.models import (
-    Cart,
-    Decision,
-    EventSource,
-    EventType,
-    Intervention,
-    Site,
-)
-from cartassist.services.followups import follow_up_report
-from cartassist.services.ingest import cart_events_ingest
-from cartassist.services.sweep import stall_sweep
+from cartassist.carts.models import Cart, Decision, EventSource, EventType, Intervention, Site
+from cartassist.carts.services.ingest import cart_events_ingest
+from cartassist.flows.sweep import stall_sweep
+from cartassist.outcomes.services.followups import follow_up_report
 from cartassist.simulation.population import (
     ACCEPT_SHARE,
     AGENT_SHIFTS,

@@ -9,11 +9,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from cartassist.models import (
-    FollowUpChannel,
-    FollowUpReason,
-    Stage,
-)
+from cartassist.carts.models import FollowUpChannel, FollowUpReason, Stage
 
 # --- the population (fixed: only the true rates and the size are options) ----------------
 

@@ -6,11 +6,8 @@ import dataclasses
 from datetime import datetime
 
 from agents.services.invitations import invitations_expire
-from cartassist.models import (
-    Intervention,
-    Site,
-)
-from cartassist.services.outcomes import outcomes_finalise
+from cartassist.carts.models import Intervention, Site
+from cartassist.outcomes.services.outcomes import outcomes_finalise
 from cartassist.simulation.journey import SimulationRun
 from cartassist.simulation.population import (
     DEMO_HISTORY_CONFIG,

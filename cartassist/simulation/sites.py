@@ -11,10 +11,8 @@ from django.db import transaction
 
 from agents.models import AgentProfile
 from agents.services.presence import is_online
-from cartassist.models import (
-    Site,
-    StallRule,
-)
+from cartassist.carts.models import Site, StallRule
+from cartassist.demo.seed import DEMO_POLICIES
 from cartassist.simulation.population import (
     AGENT_SHIFTS,
     DEFAULT_SITE_NAME,
@@ -36,8 +34,6 @@ def simulation_site_key(name: str) -> str:
 def simulation_site_ensure(*, name: str = DEFAULT_SITE_NAME, now: datetime) -> Site:
     """A site of its own for simulated shoppers, with stall rules and the demo's
     empowerment policies; found again by its key on the next run."""
-    from cartassist.demo.seed import DEMO_POLICIES
-
     site, created = Site.objects.get_or_create(
         public_key=simulation_site_key(name),
         defaults={"name": name, "currency": "EUR", "timezone": "Europe/Berlin"},

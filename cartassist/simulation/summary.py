@@ -12,13 +12,8 @@ from agents.models import (
     Invitation,
     Message,
 )
-from cartassist.models import (
-    Cart,
-    Decision,
-    FollowUpContact,
-    Intervention,
-)
-from cartassist.services.analytics import analytics_compute
+from cartassist.carts.models import Cart, Decision, FollowUpContact, Intervention
+from cartassist.outcomes.services.analytics import analytics_compute
 from cartassist.simulation.journey import SimulationRun
 from cartassist.simulation.population import SimulationConfig
 from policies.models import Grant, Offer

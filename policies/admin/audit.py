@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from cartassist.admin import ReadOnlyAdmin
+from cartassist.admin.carts import ReadOnlyAdmin
 from policies.models import AuditEntry, Grant, Offer
 
 

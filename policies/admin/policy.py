@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
-from cartassist.models import Stage, StallReason
+from cartassist.carts.models import Stage, StallReason
 from policies.admin.fields import SEGMENT_CHOICES, CommaSeparatedField
 from policies.admin.simulator import simulator_view
 from policies.engine import Money

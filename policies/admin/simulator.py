@@ -25,7 +25,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from agents.models import AgentProfile
-from cartassist.models import Cart, Site, Stage, StallReason
+from cartassist.carts.models import Cart, Site, Stage, StallReason
 from policies.admin.fields import SEGMENT_CHOICES, CommaSeparatedField
 from policies.engine import Allowed, CartFacts, CartLine, Segment
 from policies.engine.money import MoneyError, is_known_currency, parse_amount

@@ -1,6 +1,6 @@
 """The role groups every installation needs: Agents, Supervisors, Merchandisers.
 
-A frozen copy of cartassist/services/roles.py's GROUP_PERMISSIONS as of this migration
+A frozen copy of cartassist/core/roles.py's GROUP_PERMISSIONS as of this migration
 (tests/cartassist/test_setup.py checks that a fresh `migrate` gives exactly what the code
 says). Idempotent: groups are created when missing and given the permissions they lack;
 nothing is taken away, so what an operator added in the admin stays.

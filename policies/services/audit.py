@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from cartassist.models import Cart
+from cartassist.carts.models import Cart
 from policies.models import AuditAction, AuditEntry, Offer
 
 

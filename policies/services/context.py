@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Max, Q
 
 from agents.models import Conversation
-from cartassist.models import Cart, CartStatus, Intervention
+from cartassist.carts.models import Cart, CartStatus, Intervention
 from policies.engine import (
     AgentFacts,
     CartFacts,

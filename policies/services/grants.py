@@ -17,10 +17,12 @@ from django.core import signing
 from django.db import transaction
 
 from agents import realtime
+from cartassist.carts.models import Site
+from cartassist.core import ports
+from cartassist.core.locks import for_update
 from cartassist.domain.webhooks import json_safe
-from cartassist.locks import for_update
-from cartassist.models import Site, WebhookEvent
-from cartassist.services.webhooks import webhooks_emit
+from cartassist.webhooks.models import WebhookEvent
+from cartassist.webhooks.services import webhooks_emit
 from policies.engine.money import quantize
 from policies.models import AuditAction, Grant, Offer
 from policies.services.audit import audit_record
@@ -193,9 +195,7 @@ def grant_redeem(
             grant.order_id = order_id
             grant.idempotency_key = idempotency_key
             grant.save(update_fields=["redeemed_at", "order_id", "idempotency_key"])
-            from cartassist.tasks import outcomes_refresh_on_commit
-
-            outcomes_refresh_on_commit([grant.cart_id])
+            ports.outcomes_refresh_request.get()([grant.cart_id])
             webhooks_emit(
                 site_id=site.pk,
                 event=WebhookEvent.GRANT_REDEEMED,

@@ -4,7 +4,7 @@ the shopper, accepted (→ grant), declined, approved/denied by a supervisor, or
 House rules (docs/adr/0007, 0009): the server re-evaluates every offer on fresh state;
 budgets move only through conditional UPDATEs; a reservation is released exactly once, in
 the transaction that finishes the offer; rows are locked in the order of
-``cartassist.locks`` (conversation → cart → offer → budget counters by ascending id).
+``cartassist.core.locks`` (conversation → cart → offer → budget counters by ascending id).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from django.db.models import F
 from agents import realtime
 from agents.errors import ChatError, NotFound
 from agents.models import AgentProfile, Conversation, ConversationStatus
-from cartassist.batches import BatchResult, each_in_own_transaction
-from cartassist.locks import for_update
-from cartassist.models import Cart
+from cartassist.carts.models import Cart
+from cartassist.core.batches import BatchResult, each_in_own_transaction
+from cartassist.core.locks import for_update
 from policies.engine import (
     Allowed,
     Money,
@@ -221,7 +221,7 @@ def _offer_authorize(
 
 
 def _chat_locked(*, agent: AgentProfile, conversation_id: int) -> tuple[Conversation, Cart]:
-    """Step 1: lock the conversation, then its cart (cartassist.locks: only their own rows;
+    """Step 1: lock the conversation, then its cart (cartassist.core.locks: only their own rows;
     the joined invitation and site stay unlocked, so ingestion for the site goes on). Only
     an active conversation of this agent (or a supervisor) with a cart gets an offer."""
     conversation = (
@@ -440,7 +440,7 @@ def offer_transition(
     """Move ``offer`` to ``status``: the one way every path (approve, deny, accept, refused
     acceptance, decline, expire) changes an offer's status.
 
-    The caller has locked the offer (in the order of ``cartassist.locks``) inside its
+    The caller has locked the offer (in the order of ``cartassist.core.locks``) inside its
     transaction; everything below commits with it or not at all.
     1. The move must be in ``OFFER_TRANSITIONS``; any other raises ``invalid_state``.
     2. Save the status with the fields in ``changes``, and only those.
@@ -494,7 +494,7 @@ def offer_accept(*, site_id: int, visitor_id: str, offer_id: int, now: datetime)
             site_id=site_id, visitor_id=visitor_id, offer_id=offer_id, lock=False
         )
         if offer.status == OfferStatus.OFFERED:
-            # The lock order (cartassist.locks): the cart, then the offer, read again.
+            # The lock order (cartassist.core.locks): the cart, then the offer, read again.
             cart = for_update(Cart.objects.select_related("site")).get(pk=offer.cart_id)
             offer = _offer_for_visitor(
                 site_id=site_id, visitor_id=visitor_id, offer_id=offer_id, lock=True

@@ -14,7 +14,7 @@ from typing import Any
 
 from agents.errors import NotFound
 from agents.models import AgentProfile, Conversation
-from cartassist.models import Cart, Site
+from cartassist.carts.models import Cart, Site
 from policies.engine import (
     Allowed,
     CartFacts,

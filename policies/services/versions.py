@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
-from cartassist.locks import for_update
+from cartassist.core.locks import for_update
 from policies.models import Policy, PolicyVersion
 from policies.selectors import policy_in_use
 from policies.specs import raw_spec, spec_of

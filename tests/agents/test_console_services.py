@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from agents.errors import ChatError
 from agents.models import AgentProfile, AgentStatus, Conversation, ConversationStatus
-from agents.services.console import console_hello, console_status_set
+from cartassist.flows.console import console_hello, console_status_set
 from tests.fixtures.agents import make_agent, make_conversation
 
 pytestmark = pytest.mark.django_db

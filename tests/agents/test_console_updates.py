@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from agents.selectors import console_queue
 from agents.services.invitations import invitation_reach_out
+from cartassist.flows.sweep import stall_sweep
 from cartassist.models import Decision, Intervention, SuppressionReason, Visitor
-from cartassist.services.sweep import stall_sweep
 from tests.fixtures.agents import (
     console_receive,
     make_agent,

@@ -13,7 +13,7 @@ from django.utils import timezone
 from agents.models import Conversation, InvitationStatus
 from agents.payloads import _iso
 from cartassist.models import FollowUpContact, FollowUpReason, Intervention
-from cartassist.services.analytics import analytics_compute
+from cartassist.outcomes.services.analytics import analytics_compute
 from tests.fixtures.agents import (
     FRAME_TIMEOUT,
     console_receive,

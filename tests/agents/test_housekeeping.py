@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from agents.models import CloseReason, Conversation, ConversationStatus, Message, Sender
-from agents.services.housekeeping import chat_housekeeping
+from cartassist.flows.housekeeping import chat_housekeeping
 from tests.fixtures.agents import FRAME_TIMEOUT, make_agent, make_conversation
 
 REQUEUED_TEXT = "Your agent was disconnected. The next available agent will answer you here."

@@ -19,12 +19,13 @@ from agents.models import (
     InvitationStatus,
     Message,
 )
-from agents.services.housekeeping import chat_housekeeping
 from agents.services.invitations import (
     invitation_accept,
     invitation_dismiss,
     invitation_reach_out,
 )
+from cartassist.flows.housekeeping import chat_housekeeping
+from cartassist.flows.sweep import stall_sweep
 from cartassist.models import (
     CartStatus,
     Decision,
@@ -34,7 +35,6 @@ from cartassist.models import (
     SuppressionReason,
     Visitor,
 )
-from cartassist.services.sweep import stall_sweep
 from tests.fixtures.agents import (
     FRAME_TIMEOUT,
     console_receive,

@@ -15,8 +15,8 @@ from agents.services.presence import (
     effective_status,
     is_online,
 )
+from cartassist.flows.sweep import stall_sweep
 from cartassist.models import Decision, Intervention, SuppressionReason
-from cartassist.services.sweep import stall_sweep
 from tests.fixtures.agents import make_agent, make_conversation, make_stalled_cart
 from tests.fixtures.sites import make_site
 

@@ -21,13 +21,13 @@ from agents.services.conversations import (
     conversation_read,
     conversation_typing,
 )
-from agents.services.housekeeping import chat_housekeeping
 from agents.services.invitations import (
     invitation_accept,
     invitation_dismiss,
     invitation_reach_out,
 )
-from cartassist.services.sweep import stall_sweep
+from cartassist.flows.housekeeping import chat_housekeeping
+from cartassist.flows.sweep import stall_sweep
 from tests.fixtures.agents import make_agent, make_stalled_cart
 
 CHAT_EVENT_TYPES = {

@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from agents.consumers import widget
 from agents.models import Conversation, ConversationStatus, Message
-from agents.services import visitor_chats
 from agents.services.visitor_chats import conversation_start_by_visitor
+from cartassist.carts.models.followups import FollowUpContact, FollowUpSource
+from cartassist.core import ports
 from cartassist.domain.stalls import Reason, score_urgency
-from cartassist.models.followups import FollowUpContact, FollowUpSource
 from tests.fixtures.agents import (
     FRAME_TIMEOUT,
     console_receive,
@@ -239,7 +239,7 @@ def test_a_chat_without_outreach_is_no_follow_up(site):
     assert FollowUpContact.objects.count() == 0
 
 
-def test_the_follow_up_is_recorded_in_the_same_transaction(site, monkeypatch):
+def test_the_follow_up_is_recorded_in_the_same_transaction(site):
     # given: recording the follow-up fails
     calls = []
 
@@ -247,10 +247,8 @@ def test_the_follow_up_is_recorded_in_the_same_transaction(site, monkeypatch):
         calls.append(conversation.pk)
         raise RuntimeError("follow-up store down")
 
-    monkeypatch.setattr(visitor_chats, "follow_up_record_chat", failing)
-
     # when
-    with pytest.raises(RuntimeError):
+    with ports.follow_up_chat_record.override(failing), pytest.raises(RuntimeError):
         conversation_start_by_visitor(
             site_id=site.pk, visitor_id="visitor-1", cart_external_id=None, now=timezone.now()
         )

@@ -31,7 +31,7 @@ from cartassist.models import (
     StallReason,
     SuppressionReason,
 )
-from cartassist.services.analytics import analytics_compute
+from cartassist.outcomes.services.analytics import analytics_compute
 from policies.models import Policy
 from tests.fixtures.agents import make_agent, make_intervention, make_stalled_cart
 from tests.fixtures.policies import make_policy

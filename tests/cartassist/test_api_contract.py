@@ -18,9 +18,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from cartassist.api.auth import sign
+from cartassist.core.roles import groups_ensure
 from cartassist.domain.uplift import compare
 from cartassist.models import CartEvent, Site
-from cartassist.services.roles import groups_ensure
 from tests.fixtures.sites import SHOP_ORIGIN, make_site
 
 pytestmark = pytest.mark.django_db

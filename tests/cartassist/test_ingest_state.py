@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from cartassist.api.serializers import customer_identity_hmac
+from cartassist.carts.services.sites import site_secret_rotate
 from cartassist.domain import cart_state
 from cartassist.domain.stalls import STAGE_ORDER
 from cartassist.models import (
@@ -21,7 +22,6 @@ from cartassist.models import (
     StallSignal,
     Visitor,
 )
-from cartassist.services.sites import site_secret_rotate
 from tests.fixtures.carts import iso, make_event
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

@@ -16,8 +16,8 @@ from django.utils import timezone
 from agents.models import Invitation
 from cartassist.api.auth import sign
 from cartassist.models import Cart, FollowUpContact, Intervention, Site
-from cartassist.services.followups import follow_up_report
-from cartassist.services.outcomes import outcomes_refresh_for_carts
+from cartassist.outcomes.services.followups import follow_up_report
+from cartassist.outcomes.services.outcomes import outcomes_refresh_for_carts
 from policies.models import Grant, Offer
 from policies.services.grants import grant_redeem, grant_token
 from policies.services.offers import offer_accept, offer_authorize

@@ -26,7 +26,7 @@ from cartassist.models import (
     InvitationResult,
     Site,
 )
-from cartassist.services.outcomes import (
+from cartassist.outcomes.services.outcomes import (
     outcomes_finalise,
     outcomes_refresh_for_carts,
     outcomes_refresh_for_interventions,

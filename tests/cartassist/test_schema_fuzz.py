@@ -51,8 +51,8 @@ from schemathesis.core import NotSet
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from cartassist.api.auth import sign
+from cartassist.core.roles import groups_ensure
 from cartassist.models import Site
-from cartassist.services.roles import groups_ensure
 
 pytestmark = pytest.mark.django_db
 

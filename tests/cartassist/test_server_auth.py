@@ -11,8 +11,8 @@ from django.test import Client
 from django.utils import timezone
 
 from cartassist.api.auth import sign
+from cartassist.carts.services.sites import site_secret_rotate
 from cartassist.models import Cart, CartEvent, EventSource
-from cartassist.services.sites import site_secret_rotate
 from tests.fixtures.carts import iso, make_event
 from tests.fixtures.sites import make_site
 

@@ -34,10 +34,10 @@ from django.test import Client
 
 from agents.models import AgentProfile
 from agents.permissions import console_agent
+from cartassist.core.roles import GROUP_PERMISSIONS, groups_ensure
 from cartassist.demo.seed import AGENT_LOGIN, DEMO_SITE_KEY, MERCHANDISER_LOGIN
 from cartassist.management.commands.demo import PRODUCTION_FLAG, sweep_description
 from cartassist.models import Site, Stage, StallRule
-from cartassist.services.roles import GROUP_PERMISSIONS, groups_ensure
 
 pytestmark = pytest.mark.django_db
 

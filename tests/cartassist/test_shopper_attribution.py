@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from cartassist.api.serializers import validate_events
+from cartassist.carts.services.ingest import cart_events_ingest
 from cartassist.domain.attribution import Order, Touch, attribute_orders, shopper_groups
 from cartassist.models import Cart, EventSource, Intervention, Site
-from cartassist.services.ingest import cart_events_ingest
-from cartassist.services.outcomes import outcomes_refresh_for_carts
+from cartassist.outcomes.services.outcomes import outcomes_refresh_for_carts
 from tests.fixtures.carts import iso, make_event
 
 pytestmark = pytest.mark.django_db

@@ -169,7 +169,7 @@ def test_the_data_migration_links_the_carts_stored_before(site):
 
 def test_a_chat_from_any_browser_of_the_shopper_is_a_follow_up(post_events, site):
     from agents.models import Conversation
-    from cartassist.services.followups import follow_up_record_chat
+    from cartassist.outcomes.services.followups import follow_up_record_chat
     from tests.fixtures.agents import make_intervention
 
     # given: an outreach on A's cart; A, B and C are one shopper through X and Y

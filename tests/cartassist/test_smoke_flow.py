@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from cartassist.flows.sweep import stall_sweep
 from cartassist.models import Cart, CartEvent, Intervention
-from cartassist.services.sweep import stall_sweep
 from tests.fixtures.carts import make_event
 
 

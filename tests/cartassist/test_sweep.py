@@ -15,7 +15,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cartassist.api.serializers import validate_events
+from cartassist.carts.services.ingest import cart_events_ingest
 from cartassist.domain.holdout import is_held_out
+from cartassist.flows.sweep import stall_sweep
 from cartassist.models import (
     Cart,
     CartStatus,
@@ -29,8 +31,6 @@ from cartassist.models import (
     SuppressionReason,
     Visitor,
 )
-from cartassist.services.ingest import cart_events_ingest
-from cartassist.services.sweep import stall_sweep
 from tests.fixtures.carts import iso, make_event
 from tests.fixtures.sites import make_site, make_stall_rules
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from agents.services.invitations import invitation_reach_out
 from cartassist.demo.seed import groups_ensure
 from cartassist.domain.webhooks import retry_delay, webhook_body
+from cartassist.flows.sweep import stall_sweep
 from cartassist.models import (
     DeliveryStatus,
     Intervention,
@@ -28,8 +29,7 @@ from cartassist.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from cartassist.services.sweep import stall_sweep
-from cartassist.services.webhooks import (
+from cartassist.webhooks.services import (
     webhook_deliver,
     webhook_lease,
     webhooks_emit,

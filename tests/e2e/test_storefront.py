@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from agents.models import AgentProfile, AgentStatus
 from cartassist.demo.seed import DEMO_STALL_THRESHOLDS, demo_seed
+from cartassist.flows.sweep import stall_sweep
 from cartassist.models import Cart, CartEvent, Intervention, Site, Stage, Visitor
-from cartassist.services.sweep import stall_sweep
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -12,10 +12,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-import cartassist.services.ingest as ingest_module
+import cartassist.carts.services.ingest as ingest_module
 from cartassist.api.serializers import validate_events
+from cartassist.carts.services.ingest import IngestResult, cart_events_ingest
 from cartassist.models import Cart, CartEvent, EventSource, Site
-from cartassist.services.ingest import IngestResult, cart_events_ingest
 from tests.fixtures.carts import iso, make_event
 from tests.fixtures.sites import make_site, make_stall_rules
 

@@ -16,11 +16,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-import cartassist.services.shoppers as shoppers_module
+import cartassist.carts.services.shoppers as shoppers_module
 from cartassist.api.serializers import validate_events
+from cartassist.carts.services.ingest import cart_events_ingest
 from cartassist.domain.attribution import shopper_groups
 from cartassist.models import Cart, EventSource, ShopperIdentity, Site
-from cartassist.services.ingest import cart_events_ingest
 from tests.fixtures.carts import make_event
 from tests.fixtures.sites import make_site, make_stall_rules
 

@@ -14,8 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agents.models import Invitation
+from cartassist.flows.sweep import SweepResult, stall_sweep
 from cartassist.models import Cart, CartStatus, Intervention, Site, Visitor
-from cartassist.services.sweep import SweepResult, stall_sweep
 from tests.fixtures.sites import make_site, make_stall_rules
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

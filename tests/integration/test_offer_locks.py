@@ -20,8 +20,8 @@ import policies.services.offers as offers_module
 from agents.errors import ChatError
 from agents.models import AgentProfile
 from cartassist.api.serializers import validate_events
+from cartassist.carts.services.ingest import cart_events_ingest
 from cartassist.models import Cart, EventSource, Site
-from cartassist.services.ingest import cart_events_ingest
 from policies.models import BudgetCounter, BudgetPeriod, Offer, OfferStatus, Policy
 from policies.services.offers import (
     OfferRefused,

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 import policies.services.offers as offers_module
 from agents.models import Conversation, ConversationStatus
-from agents.services.housekeeping import chat_housekeeping
+from cartassist.flows.housekeeping import chat_housekeeping
 from cartassist.models import Cart, Site
 from policies.models import AuditEntry, BudgetCounter, BudgetPeriod, Offer, OfferStatus, Policy
 from policies.services.offers import (

@@ -11,8 +11,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cartassist.models import Stage
-from cartassist.services.sites import StallRuleSpec, site_setup
+from cartassist.carts.models import Stage
+from cartassist.carts.services.sites import StallRuleSpec, site_setup
 
 
 def stall_rule(value: str) -> StallRuleSpec:

@@ -13,9 +13,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agents.services.staff import staff_member_setup
+from cartassist.carts.models import Site
+from cartassist.core.roles import Role
 from cartassist.management.commands.cartassist_site import validation_messages
-from cartassist.models import Site
-from cartassist.services.roles import Role
 
 PASSWORD_ENV = "CARTASSIST_USER_PASSWORD"  # noqa: S105 - the name of a variable
 

@@ -16,8 +16,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from cartassist.carts.models import Intervention
 from cartassist.demo.seed import AGENT_LOGIN, MERCHANDISER_LOGIN, SUPERVISOR_LOGIN, demo_seed
-from cartassist.models import Intervention
 from cartassist.simulation import (
     DEMO_HISTORY_SHOPPERS,
     DEMO_HISTORY_SITE_NAME,

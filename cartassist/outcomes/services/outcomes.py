@@ -29,6 +29,10 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.db.models import Count, Q
 
+from agents.models import Invitation, Message
+from cartassist.carts.models import Cart, CartStatus, Decision, FollowUpContact, Intervention, Site
+from cartassist.carts.services.shoppers import cart_identities, shopper_cart_filter, shoppers_link
+from cartassist.core.locks import for_update
 from cartassist.domain.attribution import CUSTOMER, VISITOR, IdentityKey, Order
 from cartassist.domain.outcomes import (
     OUTCOME_FIELDS,
@@ -45,17 +49,11 @@ from cartassist.domain.outcomes import (
     compute_outcomes,
     invitation_result,
 )
-from cartassist.locks import for_update
-from cartassist.models import (
-    Cart,
-    CartStatus,
-    Decision,
-    FollowUpContact,
-    Intervention,
-    Site,
-    WebhookEvent,
-)
-from cartassist.services.shoppers import cart_identities, shopper_cart_filter, shoppers_link
+from cartassist.domain.webhooks import json_safe
+from cartassist.webhooks.models import WebhookEvent
+from cartassist.webhooks.services import webhooks_emit_many
+from policies.engine.money import quantize
+from policies.models import Grant, Offer
 
 logger = logging.getLogger(__name__)
 
@@ -198,9 +196,6 @@ def _facts_load(
     interventions: list[Intervention],
 ) -> OutcomeFacts:
     """Everything the outcomes of these shoppers depend on (at most four queries)."""
-    from agents.models import Message
-    from policies.models import Grant, Offer
-
     conversations = {
         i.pk: i.invitation.conversation
         for i in interventions
@@ -359,8 +354,6 @@ def invitation_results_sync(*, invitation_ids: Iterable[int], now: datetime) -> 
     so the funnel in analytics is current before the outcome is finalised. At most one
     UPDATE per result.
     """
-    from agents.models import Invitation
-
     by_result: dict[str, list[int]] = defaultdict(list)
     for row in Invitation.objects.filter(pk__in=list(invitation_ids)).values(
         "intervention_id", "status", "delivered_at", "expires_at"
@@ -386,9 +379,6 @@ def _emit_conversions(
     now: datetime,
 ) -> None:
     """Announce newly credited orders (``conversion.attributed``), once per order."""
-    from cartassist.domain.webhooks import json_safe
-    from cartassist.services.webhooks import webhooks_emit_many
-    from policies.engine.money import quantize
 
     def data_of(intervention: Intervention) -> Any:
         def data() -> dict[str, Any]:  # built only when an endpoint subscribes

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 
 from django.db.models import Q
 
+from cartassist.carts.models import ShopperIdentity
+from cartassist.core.locks import shopper_lock
 from cartassist.domain.attribution import CUSTOMER, VISITOR, IdentityKey, shopper_links
-from cartassist.locks import shopper_lock
-from cartassist.models import ShopperIdentity
 
 
 def cart_identities(*, visitor_id: str, customer_ids: Iterable[str] = ()) -> set[IdentityKey]:

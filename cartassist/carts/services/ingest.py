@@ -18,6 +18,19 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from cartassist.carts.locks import carts_for_update
+from cartassist.carts.models import (
+    Cart,
+    CartEvent,
+    CartStatus,
+    EventSource,
+    EventType,
+    Site,
+    StallRule,
+    Visitor,
+)
+from cartassist.carts.services.shoppers import cart_identities, shoppers_link
+from cartassist.core import ports
 from cartassist.domain.attribution import IdentityKey
 from cartassist.domain.cart_state import (
     CART_STATE_FIELDS,
@@ -28,18 +41,6 @@ from cartassist.domain.cart_state import (
     exact_json,
 )
 from cartassist.domain.stalls import RuleSnapshot, stall_deadline
-from cartassist.locks import carts_for_update
-from cartassist.models import (
-    Cart,
-    CartEvent,
-    CartStatus,
-    EventSource,
-    EventType,
-    Site,
-    StallRule,
-    Visitor,
-)
-from cartassist.services.shoppers import cart_identities, shoppers_link
 
 
 class EventsRefused(Exception):
@@ -113,9 +114,7 @@ def _ingest_once(
         merged = shoppers_link(site_id=site.pk, carts=_cart_identities(carts, new_events))
         ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
         if ordered or merged:
-            from cartassist.tasks import outcomes_refresh_on_commit
-
-            outcomes_refresh_on_commit([*ordered, *merged])
+            ports.outcomes_refresh_request.get()([*ordered, *merged])
         result.stored.extend(r.event_id for r in rows)
     return result
 
@@ -258,7 +257,7 @@ def _rule_snapshots(site: Site) -> dict[str, RuleSnapshot]:
 def _record_opt_outs(site: Site, rows: list[CartEvent]) -> None:
     """Each visitor who opted out in this batch, as of their latest opt-out event (the
     first opt-out time stored stands). Visitors in ascending order, the lock order of
-    cartassist.locks."""
+    cartassist.core.locks."""
     opted_out = {r.visitor_id: r.occurred_at for r in rows if r.type == EventType.OPTED_OUT}
     if not opted_out:
         return

@@ -9,9 +9,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from cartassist.models import Cart, CartEvent, FollowUpContact, Intervention, Site, StallRule
-from cartassist.services.outcomes import outcomes_refresh_for_interventions
-from cartassist.services.sites import site_secret_rotate
+from cartassist.carts.models import Cart, CartEvent, FollowUpContact, Intervention, Site, StallRule
+from cartassist.carts.services.sites import site_secret_rotate
+from cartassist.outcomes.services.outcomes import outcomes_refresh_for_interventions
 
 # The admin index links to the analytics page (cartassist/analytics, docs/ANALYTICS.md).
 admin.site.index_template = "cartassist/admin_index.html"
@@ -274,6 +274,3 @@ class FollowUpContactAdmin(ReadOnlyAdmin):
     list_select_related = ["site", "intervention"]
     search_fields = ["key", "visitor_id", "customer_id"]
     date_hierarchy = "occurred_at"
-
-
-from cartassist import admin_webhooks  # noqa: E402, F401 - registers the webhook admins

@@ -21,6 +21,17 @@ from django.db.models import Aggregate, Avg, Count, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from agents.models import AgentProfile
+from cartassist.carts.models import (
+    Decision,
+    FollowUpChannel,
+    FollowUpContact,
+    FollowUpReason,
+    Intervention,
+    InvitationResult,
+    Site,
+    StallReason,
+    SuppressionReason,
+)
 from cartassist.domain.analytics_report import (
     AnalyticsReport,
     Comparison,
@@ -38,17 +49,6 @@ from cartassist.domain.analytics_report import (
     Totals,
 )
 from cartassist.domain.uplift import compare
-from cartassist.models import (
-    Decision,
-    FollowUpChannel,
-    FollowUpContact,
-    FollowUpReason,
-    Intervention,
-    InvitationResult,
-    Site,
-    StallReason,
-    SuppressionReason,
-)
 from policies.engine.money import CURRENCY_EXPONENTS
 from policies.models import Policy, RemedyKindChoices
 

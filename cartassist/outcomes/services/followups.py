@@ -18,8 +18,7 @@ from django.db.models import Q
 from agents.errors import ChatError
 from agents.models import AgentProfile
 from agents.services.conversations import conversation_for_agent
-from cartassist.locks import for_update
-from cartassist.models import (
+from cartassist.carts.models import (
     Cart,
     Decision,
     FollowUpChannel,
@@ -29,8 +28,9 @@ from cartassist.models import (
     Intervention,
     Site,
 )
-from cartassist.services.outcomes import outcomes_refresh_for_carts
-from cartassist.services.shoppers import cart_identities, shopper_cart_filter
+from cartassist.carts.services.shoppers import cart_identities, shopper_cart_filter
+from cartassist.core.locks import for_update
+from cartassist.outcomes.services.outcomes import outcomes_refresh_for_carts
 
 
 def _shopper_cart_ids(site: Site, *, visitor_id: str, customer_id: str) -> list[int]:

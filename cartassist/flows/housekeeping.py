@@ -16,7 +16,7 @@ from agents.services.assignment import (
     queue_drain,
 )
 from agents.services.invitations import invitations_expire
-from cartassist.batches import BatchResult, each_in_own_transaction
+from cartassist.core.batches import BatchResult, each_in_own_transaction
 from policies.services.offers import offers_expire, reservations_repair
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def chat_housekeeping(*, now: datetime) -> HousekeepingResult:
 
     Each offer, conversation and site is handled in its own transaction, and each step
     runs whatever happened in the one before: a failure is rolled back, logged and
-    counted in ``failures``, never the end of the pass (cartassist/batches.py).
+    counted in ``failures``, never the end of the pass (cartassist/core/batches.py).
     """
     result = HousekeepingResult()
 

@@ -15,10 +15,11 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 
+from cartassist.carts.models import Cart, FollowUpContact, Intervention
 from cartassist.domain.outcomes import SHOWN_OFFER_STATUSES
 from cartassist.domain.webhooks import json_safe
-from cartassist.models import Cart, FollowUpContact, Intervention
 from policies.engine.money import quantize
+from policies.models import Grant, Offer
 
 
 def intervention_outcome(*, site_id: int, intervention_id: int) -> dict[str, Any] | None:
@@ -40,8 +41,6 @@ def cart_intervention_outcomes(*, site_id: int, cart_id: str) -> list[dict[str, 
 def _outcomes(interventions: QuerySet[Intervention]) -> list[dict[str, Any]]:
     """Four queries whatever the number: interventions (with cart, invitation, chat and
     agent), offers, grants, follow-up contacts."""
-    from policies.models import Grant, Offer
-
     rows = list(
         interventions.select_related("cart", "agent", "invitation__conversation").order_by(
             "-decided_at", "-pk"

@@ -11,9 +11,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from cartassist.locks import for_update
-from cartassist.models import Site, Stage, StallRule
-from cartassist.models.sites import new_site_secret
+from cartassist.carts.models import Site, Stage, StallRule
+from cartassist.carts.models.sites import new_site_secret
+from cartassist.core.locks import for_update
 
 
 def site_secret_rotate(*, site: Site) -> Site:

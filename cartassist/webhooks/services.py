@@ -28,12 +28,12 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from cartassist.api.auth import sign
+from cartassist.carts.models import Intervention, InterventionTrigger
+from cartassist.core import ports
+from cartassist.core.signing import sign
 from cartassist.domain.webhooks import json_safe, retry_delay, webhook_body
-from cartassist.models import (
+from cartassist.webhooks.models import (
     DeliveryStatus,
-    Intervention,
-    InterventionTrigger,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
@@ -227,11 +227,10 @@ def _dispatch(delivery_ids: list[str]) -> None:
     """Hand each delivery to the task. A broker that is down (or, when tasks run eagerly,
     an error in the attempt) must not break the caller: the redelivery pass sends what is
     left pending."""
-    from cartassist.tasks import webhook_deliver_task  # tasks import this module
-
+    dispatch = ports.webhook_delivery_dispatch.get()
     for delivery_id in delivery_ids:
         try:
-            webhook_deliver_task.delay(delivery_id)
+            dispatch(delivery_id)
         except Exception:
             logger.exception("could not dispatch webhook delivery %s", delivery_id)
 

@@ -1,5 +1,5 @@
 """Admin for webhooks (docs/WEBHOOKS.md): the endpoints merchandisers configure, and the
-delivery log (read-only, with a "Retry now" action). Imported by cartassist/admin.py."""
+delivery log (read-only, with a "Retry now" action). Imported by cartassist/admin/carts.py."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from cartassist.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from cartassist.services.webhooks import webhooks_retry_now
+from cartassist.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from cartassist.webhooks.services import webhooks_retry_now
 
 
 class WebhookEndpointForm(forms.ModelForm):

@@ -76,7 +76,7 @@ class Intervention(models.Model):
     )
     decided_at = models.DateTimeField()
 
-    # The outcome (cartassist/services/outcomes.py). Derived from the invitation, the
+    # The outcome (cartassist/outcomes/services/outcomes.py). Derived from the invitation, the
     # conversation, offers, grants, orders and follow-up contacts; recomputing it from
     # those gives the same values, so it can be refreshed at any time.
     invitation_result = models.CharField(

@@ -1,0 +1,44 @@
+"""The carts domain's models (app label ``cartassist``)."""
+
+from .carts import Cart, CartStatus, Stage, StallSignal
+from .events import CartEvent, EventSource, EventType
+from .followups import FollowUpChannel, FollowUpContact, FollowUpReason, FollowUpSource
+from .interventions import (
+    Attribution,
+    Decision,
+    Intervention,
+    InterventionTrigger,
+    InvitationResult,
+    StallReason,
+    SuppressionReason,
+)
+from .shoppers import IdentityKind, ShopperIdentity
+from .sites import Site
+from .stall_rules import StallRule
+from .visitors import Visitor
+
+__all__ = [
+    "Attribution",
+    "FollowUpChannel",
+    "FollowUpContact",
+    "FollowUpReason",
+    "FollowUpSource",
+    "IdentityKind",
+    "InvitationResult",
+    "Cart",
+    "CartEvent",
+    "CartStatus",
+    "Decision",
+    "EventSource",
+    "EventType",
+    "Intervention",
+    "InterventionTrigger",
+    "ShopperIdentity",
+    "Site",
+    "Stage",
+    "StallReason",
+    "StallRule",
+    "StallSignal",
+    "SuppressionReason",
+    "Visitor",
+]

@@ -1,0 +1,2 @@
+"""Orchestration: sequences that cross domains (the sweep, chat housekeeping, the
+console's hello and remedies); ADR 0015."""
