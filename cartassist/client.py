@@ -420,17 +420,27 @@ class _Signer:
 
     def headers(self, message: bytes) -> dict[str, str]:
         digest = hashlib.sha256(message).hexdigest()
-        with self._lock:
-            while True:
-                now = int(time.time())
-                if self._used.get(digest, -1) < now:
-                    break
-                time.sleep(max(0.01, now + 1 - time.time()))
+        with self._lock:  # reserve a second no earlier request of this message used
+            now = int(time.time())
+            timestamp = max(now, self._used.get(digest, now - 1) + 1)
             self._used = {key: ts for key, ts in self._used.items() if ts >= now - 1}
-            self._used[digest] = now
+            self._used[digest] = timestamp
+        wait = timestamp - time.time()
+        if wait > 0:  # at most a second, and only for a repeat within the same second
+            time.sleep(wait)
         return signed_headers(
-            site_key=self.site_key, secret=self.secret, message=message, timestamp=now
+            site_key=self.site_key, secret=self.secret, message=message, timestamp=timestamp
         )
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects are answered as errors: urllib would re-send a POST as a bodiless GET."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 class CartAssistClient:
@@ -655,7 +665,7 @@ class CartAssistClient:
             self.base_url + path, data=body, method=method, headers=headers
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310
+            with _OPENER.open(request, timeout=self.timeout) as answer:
                 return _Response(answer.status, _parse(answer.read()), answer.headers)
         except urllib.error.HTTPError as error:
             with error:

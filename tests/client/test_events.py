@@ -243,3 +243,16 @@ def test_a_failed_flush_keeps_the_events_queued(make_client, proxy):
     assert stored_ids() == []
     assert ca.flush().stored == [event.id]
     assert ca.queued == 0
+
+
+def test_a_redirect_is_not_followed(make_client, proxy, sleeps):
+    # given: base_url points at something that redirects (http → https, say)
+    proxy.then("fail", 301, Location=proxy.url + "/elsewhere")
+    ca = make_client(base_url=proxy.url)
+    # when
+    with pytest.raises(ApiError) as raised:
+        ca.send_events([quote()])
+    # then: no POST re-sent as a GET, no retry
+    assert raised.value.status == 301
+    assert [(seen.method, seen.path) for seen in proxy.seen] == [("POST", "/api/v1/server/events")]
+    assert sleeps == []

@@ -270,3 +270,15 @@ def test_a_rotated_site_secret_keeps_signing_requests_during_the_grace_period(ma
     )
     # then
     assert result.duplicate is False
+
+
+def test_identical_requests_from_several_threads_are_all_accepted(ca, site):
+    # given: three checkouts verify the same grant at once (identical bodies)
+    from concurrent.futures import ThreadPoolExecutor
+
+    grant, token = granted(site)
+    # when
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        infos = list(pool.map(ca.grant_verify, [token] * 3))
+    # then: the client signed each in its own second, so none was refused as a replay
+    assert [info.id for info in infos] == [grant.token_id] * 3
