@@ -11,7 +11,14 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from cartassist.client import ApiError, GrantInfo, GrantRedemption, SignatureError, verify_webhook
+from cartassist.client import (
+    ApiError,
+    Event,
+    GrantInfo,
+    GrantRedemption,
+    SignatureError,
+    verify_webhook,
+)
 from cartassist.models import FollowUpContact, WebhookEndpoint
 from cartassist.services.sites import site_secret_rotate
 from policies.models import Grant
@@ -282,3 +289,41 @@ def test_identical_requests_from_several_threads_are_all_accepted(ca, site):
         infos = list(pool.map(ca.grant_verify, [token] * 3))
     # then: the client signed each in its own second, so none was refused as a replay
     assert [info.id for info in infos] == [grant.token_id] * 3
+
+
+def test_the_documented_journey_end_to_end(ca, site, receiver):
+    """docs/integrations/python-client.md, "End to end": the grant is verified and
+    redeemed, the order reported, and CartAssist credits the conversion with its cost."""
+    # given: a shopper who stalled over the 9.90 delivery charge and accepted free delivery
+    WebhookEndpoint.objects.create(site=site, url=receiver.url, events=["conversion.attributed"])
+    grant, token = granted(site)
+    cart = grant.cart.external_id
+    # when: the shop backend applies and redeems the grant and reports the order
+    info = ca.grant_verify(token)
+    shipping = Decimal("9.90") - info.amount
+    ca.grant_redeem(token, order_id="A-1042", idempotency_key="order-A-1042")
+    ca.send_events(
+        [
+            Event(
+                type="order_completed",
+                cart_id=cart,
+                visitor_id="visitor-1",
+                data={
+                    "order_id": "A-1042",
+                    "currency": "EUR",
+                    "total": Decimal("60.00") + shipping,
+                },
+            )
+        ]
+    )
+    # then: the webhook tells the shop, and the outcome has the revenue and the remedy cost
+    [request] = receiver.requests
+    event = verify_webhook(request.body, request.headers, site.secret)
+    assert (event["type"], event["data"]["order_id"]) == ("conversion.attributed", "A-1042")
+    outcome = ca.intervention(event["data"]["intervention_id"])
+    assert (outcome["revenue"], outcome["remedy_cost"], outcome["net_revenue"]) == (
+        "60.00",
+        "9.90",
+        "50.10",
+    )
+    assert outcome["conversion"]["order_id"] == "A-1042"
