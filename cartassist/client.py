@@ -502,12 +502,14 @@ class CartAssistClient:
                     "/api/v1/server/events",
                     {"events": [event.as_json() for event in chunk]},
                 )
+                if not isinstance(response.body.get("stored"), list):
+                    raise ApiError(response.status, response.body)  # not CartAssist's answer
             except ClientError as error:
                 error.partial = result
                 raise
             result = result.merged(
                 SendResult(
-                    stored=list(response.body.get("stored", [])),
+                    stored=list(response.body["stored"]),
                     duplicates=list(response.body.get("duplicates", [])),
                     requests=1,
                 )
@@ -516,7 +518,8 @@ class CartAssistClient:
 
     def queue(self, event: Event) -> SendResult | None:
         """Add an event to the in-memory batch; sends it (:meth:`flush`) once it holds
-        ``batch_size`` events and returns that result, else None."""
+        ``batch_size`` events and returns that result, else None. When it sends, it
+        raises like :meth:`flush`."""
         with self._queue_lock:
             self._queue.append(event)
             full = len(self._queue) >= self.batch_size
@@ -640,6 +643,8 @@ class CartAssistClient:
                 attempt += 1
                 continue
             if 200 <= response.status < 300:
+                if not isinstance(response.body, dict):  # not CartAssist (a proxy's page?)
+                    raise ApiError(response.status, response.body)
                 return response
             retry_after = _retry_after(response.headers)
             if response.status not in _RETRY_STATUSES or attempt >= self.max_retries:

@@ -256,3 +256,15 @@ def test_a_redirect_is_not_followed(make_client, proxy, sleeps):
     assert raised.value.status == 301
     assert [(seen.method, seen.path) for seen in proxy.seen] == [("POST", "/api/v1/server/events")]
     assert sleeps == []
+
+
+def test_a_success_that_is_not_cartassists_json_is_an_error(make_client, proxy):
+    # given: something in between answers 200 with a page instead of CartAssist's JSON
+    proxy.then("fail", 200)
+    ca = make_client(base_url=proxy.url)
+    # when
+    with pytest.raises(ApiError) as raised:
+        ca.send_events([quote()])
+    # then: the client does not pretend the events were stored
+    assert raised.value.status == 200
+    assert stored_ids() == []
