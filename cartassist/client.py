@@ -171,8 +171,8 @@ def verify_webhook(
     body: bytes,
     headers: Mapping[str, str],
     secret: str | Sequence[str],
-    *,
     tolerance: int = 300,
+    *,
     now: float | None = None,
 ) -> dict[str, Any]:
     """Check a webhook delivery from CartAssist and return its parsed body.
