@@ -14,6 +14,10 @@ class CartAssistConfig(AppConfig):
         The imports are inside ``ready`` on purpose (ADR 0015): models must be loaded
         before the services and tasks are imported, and this is the one place where the
         wiring layer reaches into every layer it connects."""
+        # The Celery app is created here, not in cartassist/__init__.py, so that the
+        # stdlib-only cartassist.client imports no Django or Celery; every process that
+        # starts Django (web, daphne, worker, tests) still gets it before any .delay().
+        from cartassist import celery  # noqa: F401
         from cartassist import tasks
         from cartassist.outcomes.services.followups import follow_up_record_chat
         from cartassist.outcomes.services.outcomes import invitation_results_sync
