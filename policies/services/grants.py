@@ -18,6 +18,7 @@ from django.db import transaction
 
 from agents import realtime
 from cartassist.domain.webhooks import json_safe
+from cartassist.integrations.discounts import native_discount_request
 from cartassist.locks import for_update
 from cartassist.models import Site, WebhookEvent
 from cartassist.services.webhooks import webhooks_emit
@@ -60,6 +61,8 @@ def grant_issue(*, offer: Offer, now: datetime) -> tuple[Grant, str]:
         data=lambda: grant_webhook_data(grant),
         now=now,
     )
+    # The shop's platform (Shopify, WooCommerce) gets its own single-use code for it.
+    native_discount_request(grant=grant, now=now)
     conversation = offer.conversation
     realtime.publish_on_commit(
         realtime.visitor_group(conversation.site_id, conversation.visitor_id),
