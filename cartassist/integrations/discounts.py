@@ -30,6 +30,7 @@ from cartassist.integrations.base import (
 from cartassist.integrations.models import DiscountStatus, NativeDiscount, PlatformConnection
 from cartassist.integrations.registry import adapter_for
 from cartassist.locks import for_update
+from policies.engine.money import quantize
 from policies.models import Grant
 
 logger = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def _spec(discount: NativeDiscount) -> DiscountSpec:
         grant_id=grant.token_id,
         code=discount.code,
         kind=grant.kind,
-        amount=grant.amount,
+        amount=None if grant.amount is None else quantize(grant.amount, grant.currency),
         currency=grant.currency,
         starts_at=grant.issued_at,
         ends_at=grant.expires_at,
