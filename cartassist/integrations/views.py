@@ -10,7 +10,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed, NotFound, PermissionDenied
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -27,6 +27,7 @@ from cartassist.integrations.base import WebhookRefused
 from cartassist.integrations.models import DiscountStatus, Platform
 from cartassist.integrations.registry import adapter_for
 from cartassist.integrations.services import (
+    DeliveryResult,
     connection_for,
     native_discount_for_token,
     platform_delivery_apply,
@@ -49,16 +50,17 @@ class DeliveryResultSerializer(serializers.Serializer):
     duplicate = serializers.BooleanField(
         help_text="This delivery (or platform event) was already received: nothing applied."
     )
-    status = serializers.CharField(help_text="`applied`, or `ignored` (nothing to apply).")
+    status = serializers.CharField(
+        help_text="`applied`, `ignored` (nothing to apply); empty for a duplicate or a ping."
+    )
     stored = serializers.ListField(child=serializers.CharField(), help_text="Cart event ids.")
     duplicates = serializers.ListField(child=serializers.CharField())
     redeemed = serializers.ListField(
         child=serializers.CharField(), help_text="Grant ids redeemed by this order's codes."
     )
-
-
-class PingSerializer(serializers.Serializer):
-    ping = serializers.BooleanField()
+    ping = serializers.BooleanField(
+        required=False, help_text="WooCommerce's set-up ping: accepted, nothing stored."
+    )
 
 
 def _webhook_schema(label: str, headers: list[str], description: str) -> Any:
@@ -105,13 +107,13 @@ class _PlatformWebhookView(APIView):
         try:
             delivery = adapter.delivery(headers, body)
             if delivery.ping:
-                return Response({"ping": True})
+                return Response({"ping": True, **DeliveryResult(duplicate=False).as_dict()})
             adapter.verify(info, headers, body)
         except WebhookRefused as refused:
             error = AuthenticationFailed if refused.status == 401 else DRFValidationError
             raise error({refused.field_name: [refused.message]}) from refused
         if platform_delivery_seen(connection=connection, delivery=delivery):
-            return Response({"duplicate": True, "status": "", "stored": [], "duplicates": []})
+            return Response(DeliveryResult(duplicate=True).as_dict())
         mapped = adapter.map_webhook(info, delivery, parse_json_object(request._request, body))
         events = (
             validate_events(mapped.events, site=connection.site, trusted=True, now=now)
@@ -269,10 +271,9 @@ class NativeDiscountView(APIView):
             404: refusal("This grant has no native discount (the site has no connection)."),
             409: DiscountSerializer,
             **BODY_REFUSALS,
-            403: OpenApiResponse(
-                description="Unknown site key, Origin not allowed, or a token this site did "
-                "not issue.",
-                response=DiscountSerializer,
+            403: refusal(
+                "Unknown site key, Origin not allowed, or a grant token this site did not "
+                "issue (`code`: `invalid_token`)."
             ),
         },
         tags=["integrations"],
