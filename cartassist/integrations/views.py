@@ -63,7 +63,23 @@ class DeliveryResultSerializer(serializers.Serializer):
     )
 
 
-def _webhook_schema(label: str, headers: list[str], description: str) -> Any:
+class ShopifyPayloadSerializer(serializers.Serializer):
+    """The checkout or order, as Shopify sends it (webhook "Sample Payload"s)."""
+
+    token = serializers.CharField(help_text="The checkout's (or order's) token.")
+
+
+class WooCommercePayloadSerializer(serializers.Serializer):
+    """The order resource, as the REST API v3 returns it (the set-up ping is form-encoded:
+    `webhook_id=<id>`)."""
+
+    id = serializers.IntegerField(help_text="The order id.")
+    status = serializers.CharField(required=False)
+
+
+def _webhook_schema(
+    label: str, headers: list[str], description: str, body: type[serializers.Serializer]
+) -> Any:
     return extend_schema(
         operation_id=f"{label.lower()}_webhook",
         summary=f"Receive a {label} webhook",
@@ -75,7 +91,7 @@ def _webhook_schema(label: str, headers: list[str], description: str) -> Any:
                 for name in headers
             ),
         ],
-        request={"application/json": OpenApiTypes.OBJECT},
+        request={"application/json": body},
         responses={
             200: DeliveryResultSerializer,
             401: refusal("Missing or invalid platform signature (`errors` names the header)."),
@@ -140,6 +156,7 @@ class ShopifyWebhookView(_PlatformWebhookView):
         "body with the app's client secret; the previous secret stays valid for the rotation "
         "window); stored once per `X-Shopify-Webhook-Id` and per `X-Shopify-Event-Id`. "
         "docs/integrations/shopify.md.",
+        ShopifyPayloadSerializer,
     )
     def post(self, request: Request, site_key: str) -> Response:
         return self.handle(request, site_key)
@@ -157,6 +174,7 @@ class WooCommerceWebhookView(_PlatformWebhookView):
         "`X-WC-Webhook-Delivery-ID`. The unsigned, form-encoded ping WooCommerce sends when a "
         'webhook is saved (`webhook_id=<id>`) is answered `{"ping": true}` and stores '
         "nothing. docs/integrations/woocommerce.md.",
+        WooCommercePayloadSerializer,
     )
     def post(self, request: Request, site_key: str) -> Response:
         return self.handle(request, site_key)
