@@ -153,7 +153,7 @@ def test_checkout_update_with_a_shipping_line_is_a_delivery_quote(
     quote = CartEvent.objects.get(site=shop, type="shipping_quoted")
     assert (quote.event_id, quote.data) == (
         "shp:123123123:ship:1640995200",
-        {"currency": "USD", "fee": "19.90", "method": "Express", "country": ""},
+        {"currency": "USD", "fee": "19.90", "method": "Express", "country": "US"},
     )
     cart = Cart.objects.get(site=shop)
     assert (cart.external_id, cart.visitor_id, cart.shipping_fee, cart.stage) == (
@@ -162,6 +162,7 @@ def test_checkout_update_with_a_shipping_line_is_a_delivery_quote(
         Decimal("19.900"),
         "shipping",
     )
+    assert cart.shipping_country == "US"
 
 
 @time_machine.travel(SAMPLE_TIME, tick=False)

@@ -164,10 +164,18 @@ def checkout_events(topic: str, payload: Mapping[str, Any]) -> list[dict[str, An
                     "currency": currency,
                     "fee": shipping[0].get("price"),
                     "method": str(shipping[0].get("title") or shipping[0].get("code") or "")[:64],
+                    "country": _country(payload),
                 },
             }
         )
     return events
+
+
+def _country(payload: Mapping[str, Any]) -> str:
+    """The shipping address's ISO country code ("" when absent or not two letters)."""
+    address = payload.get("shipping_address")
+    code = address.get("country_code") if isinstance(address, dict) else None
+    return code if isinstance(code, str) and len(code) == 2 and code.isupper() else ""
 
 
 def _line(item: Mapping[str, Any]) -> dict[str, Any]:
