@@ -10,10 +10,13 @@ import pytest
 import time_machine
 from django.test import Client
 
-from cartassist.integrations.models import PlatformConnection
+from cartassist.integrations.models import DiscountStatus, NativeDiscount, PlatformConnection
+from cartassist.integrations.tasks import native_discount_create_task
 from cartassist.models import Site
 
-pytestmark = pytest.mark.django_db
+from .conftest import PlatformAPI, connect, issue_grant
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("chat_settings")]
 
 NOW = "2026-12-04T08:00:00Z"
 
@@ -98,3 +101,34 @@ def test_a_connection_needs_a_webhook_secret_and_an_https_store(
     errors = response.context["adminform"].form.errors
     assert set(errors) == {"store_url", "new_webhook_secret"}
     assert PlatformConnection.objects.count() == 0
+
+
+def test_admin_can_try_a_refused_discount_again(
+    admin_client: Client,
+    shop: Site,
+    platform_api: PlatformAPI,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given a discount the platform refused (wrong token, say), since fixed
+    connect(shop, "shopify", platform_api.url)
+    grant = issue_grant(shop)
+    discount = NativeDiscount.objects.get(grant=grant)
+    NativeDiscount.objects.filter(pk=discount.pk).update(
+        status=DiscountStatus.REFUSED, error="HTTP 401: invalid token", attempts=1
+    )
+    queued: list[int] = []
+    monkeypatch.setattr(native_discount_create_task, "delay", queued.append)
+
+    # when admin runs the action
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/integrations/nativediscount/",
+            {"action": "retry", "_selected_action": [discount.pk]},
+        )
+
+    # then it is pending again and queued
+    assert response.status_code == 302
+    discount.refresh_from_db()
+    assert (discount.status, discount.attempts) == (DiscountStatus.PENDING, 0)
+    assert queued == [discount.pk]
