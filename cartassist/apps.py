@@ -19,6 +19,7 @@ class CartAssistConfig(AppConfig):
         # starts Django (web, daphne, worker, tests) still gets it before any .delay().
         from cartassist import celery  # noqa: F401
         from cartassist import tasks
+        from cartassist.integrations.discounts import native_discount_request
         from cartassist.outcomes.services.followups import follow_up_record_chat
         from cartassist.outcomes.services.outcomes import invitation_results_sync
 
@@ -26,3 +27,4 @@ class CartAssistConfig(AppConfig):
         ports.invitation_results_sync.register(invitation_results_sync)
         ports.follow_up_chat_record.register(follow_up_record_chat)
         ports.webhook_delivery_dispatch.register(tasks.webhook_deliver_task.delay)
+        ports.grant_issued.register(native_discount_request)

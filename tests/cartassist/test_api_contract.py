@@ -100,6 +100,8 @@ def test_every_browser_operation_documents_its_403(schema):
     assert widget == {
         ("POST", "/api/v1/widget/events"): True,
         ("POST", "/api/v1/widget/session"): True,
+        ("POST", "/api/v1/integrations/shopify/pixel"): True,
+        ("POST", "/api/v1/integrations/discount"): True,
     }
 
 
