@@ -88,6 +88,12 @@ class GrantIssued(Protocol):
     def __call__(self, *, grant: Any, now: datetime) -> None: ...
 
 
+class NativeDiscountDispatch(Protocol):
+    """Hand one native discount to the task queue (``native_discount_create_task.delay``)."""
+
+    def __call__(self, discount_id: int) -> Any: ...
+
+
 # Ingestion (orders, merged shoppers), closing a chat, redeeming a grant
 # → cartassist.tasks.outcomes_refresh_on_commit.
 outcomes_refresh_request: Port[OutcomesRefreshRequest] = Port("outcomes_refresh_request")
@@ -101,10 +107,14 @@ webhook_delivery_dispatch: Port[WebhookDeliveryDispatch] = Port("webhook_deliver
 # policies.services.grants.grant_issue → cartassist.integrations.discounts.native_discount_request.
 grant_issued: Port[GrantIssued] = Port("grant_issued")
 
+# cartassist.integrations.discounts → integrations.tasks.native_discount_create_task.delay.
+native_discount_dispatch: Port[NativeDiscountDispatch] = Port("native_discount_dispatch")
+
 ALL_PORTS: tuple[Port[Any], ...] = (
     outcomes_refresh_request,
     invitation_results_sync,
     follow_up_chat_record,
     webhook_delivery_dispatch,
     grant_issued,
+    native_discount_dispatch,
 )

@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 
+from cartassist.core import ports
+from cartassist.core.locks import for_update
 from cartassist.integrations import http
 from cartassist.integrations.base import (
     DiscountRefused,
@@ -29,7 +31,6 @@ from cartassist.integrations.base import (
 )
 from cartassist.integrations.models import DiscountStatus, NativeDiscount, PlatformConnection
 from cartassist.integrations.registry import adapter_for
-from cartassist.core.locks import for_update
 from policies.engine.money import quantize
 from policies.models import Grant
 
@@ -68,10 +69,8 @@ def native_discount_request(*, grant: Grant, now: datetime) -> NativeDiscount | 
 
 
 def _dispatch(discount_id: int) -> None:
-    from cartassist.integrations.tasks import native_discount_create_task  # tasks import this
-
     try:
-        native_discount_create_task.delay(discount_id)
+        ports.native_discount_dispatch.get()(discount_id)
     except Exception:  # a broker outage must not fail the shopper's acceptance
         logger.exception("could not dispatch native discount %s", discount_id)
 

@@ -21,6 +21,8 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from cartassist.carts.models import EventSource, Site
+from cartassist.carts.services.ingest import cart_events_ingest
 from cartassist.integrations.base import (
     Delivery,
     OrderDiscounts,
@@ -32,8 +34,6 @@ from cartassist.integrations.models import (
     PlatformConnection,
     PlatformDelivery,
 )
-from cartassist.carts.models import EventSource, Site
-from cartassist.carts.services.ingest import cart_events_ingest
 from policies.services.grants import GrantError, grant_redeem, grant_token, grant_verify
 
 logger = logging.getLogger(__name__)

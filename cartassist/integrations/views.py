@@ -23,6 +23,8 @@ from cartassist.api.body import parse_json_object, read_body
 from cartassist.api.schema import BODY_REFUSALS, WIDGET_REFUSALS, refusal, throttled
 from cartassist.api.serializers import IngestResultSerializer, validate_events
 from cartassist.api.views import _EventsView, add_cors_headers
+from cartassist.carts.models import EventSource
+from cartassist.carts.services.ingest import EventsRefused
 from cartassist.integrations.base import WebhookRefused
 from cartassist.integrations.models import DiscountStatus, Platform
 from cartassist.integrations.registry import adapter_for
@@ -34,8 +36,6 @@ from cartassist.integrations.services import (
     platform_delivery_seen,
 )
 from cartassist.integrations.shopify.pixel import pixel_events, pixel_origin
-from cartassist.carts.models import EventSource
-from cartassist.carts.services.ingest import EventsRefused
 from policies.services.grants import GrantError
 
 SITE_KEY_PATH = OpenApiParameter(

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from cartassist.carts.services.sites import site_secret_rotate
 from cartassist.client import (
     ApiError,
     Event,
@@ -20,7 +21,6 @@ from cartassist.client import (
     verify_webhook,
 )
 from cartassist.models import FollowUpContact, WebhookEndpoint
-from cartassist.carts.services.sites import site_secret_rotate
 from policies.models import Grant
 from policies.services.grants import grant_token
 from policies.services.offers import offer_accept, offer_authorize

@@ -10,8 +10,8 @@ import pytest
 import time_machine
 from django.test import Client
 
+from cartassist.core import ports
 from cartassist.integrations.models import DiscountStatus, NativeDiscount, PlatformConnection
-from cartassist.integrations.tasks import native_discount_create_task
 from cartassist.models import Site
 
 from .conftest import PlatformAPI, connect, issue_grant
@@ -118,10 +118,12 @@ def test_admin_can_try_a_refused_discount_again(
         status=DiscountStatus.REFUSED, error="HTTP 401: invalid token", attempts=1
     )
     queued: list[int] = []
-    monkeypatch.setattr(native_discount_create_task, "delay", queued.append)
 
-    # when admin runs the action
-    with django_capture_on_commit_callbacks(execute=True):
+    # when admin runs the action (the queue is the native_discount_dispatch port)
+    with (
+        ports.native_discount_dispatch.override(queued.append),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         response = admin_client.post(
             "/admin/integrations/nativediscount/",
             {"action": "retry", "_selected_action": [discount.pk]},

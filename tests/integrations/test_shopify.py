@@ -14,6 +14,7 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
+from cartassist.core import ports
 from cartassist.integrations.discounts import native_discount_create
 from cartassist.integrations.models import (
     DeliveryStatus,
@@ -309,13 +310,12 @@ def test_issuing_a_grant_records_the_discount_and_enqueues_it_on_commit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     queued: list[int] = []
-    monkeypatch.setattr(native_discount_create_task, "delay", queued.append)
-
-    with django_capture_on_commit_callbacks() as callbacks:
-        grant = issue_grant(shop)
-        assert queued == []  # not before the commit
-    for callback in callbacks:
-        callback()
+    with ports.native_discount_dispatch.override(queued.append):
+        with django_capture_on_commit_callbacks() as callbacks:
+            grant = issue_grant(shop)
+            assert queued == []  # not before the commit
+        for callback in callbacks:
+            callback()
 
     discount = NativeDiscount.objects.get(grant=grant)
     assert (discount.code, discount.status, discount.connection_id) == (
