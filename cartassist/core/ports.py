@@ -85,7 +85,7 @@ class GrantIssued(Protocol):
     """A grant was issued (``grant`` is a ``policies.models.Grant``; typed loosely): turn it
     into the shop platform's native discount where the site is connected to one."""
 
-    def __call__(self, *, grant: Any, now: datetime) -> None: ...
+    def __call__(self, *, grant: Any, now: datetime) -> Any: ...
 
 
 class NativeDiscountDispatch(Protocol):
