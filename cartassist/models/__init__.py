@@ -10,6 +10,7 @@ from .interventions import (
     StallReason,
     SuppressionReason,
 )
+from .outreach import ContactIdentity, ContactKind, FollowUpResolution
 from .shoppers import IdentityKind, ShopperIdentity
 from .sites import Site
 from .stall_rules import StallRule
@@ -18,6 +19,9 @@ from .webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookE
 
 __all__ = [
     "Attribution",
+    "ContactIdentity",
+    "ContactKind",
+    "FollowUpResolution",
     "DeliveryStatus",
     "FollowUpChannel",
     "FollowUpContact",

@@ -39,6 +39,7 @@ from cartassist.models import (
     StallRule,
     Visitor,
 )
+from cartassist.services.contact_identities import contact_identities_record
 from cartassist.services.shoppers import cart_identities, shoppers_link
 
 
@@ -111,6 +112,7 @@ def _ingest_once(
         _record_opt_outs(site, rows)
         # Last, so that the shopper lock, when it is needed, is held only for identity rows.
         merged = shoppers_link(site_id=site.pk, carts=_cart_identities(carts, new_events))
+        contact_identities_record(site_id=site.pk, carts=carts, events=new_events, now=now)
         ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
         if ordered or merged:
             from cartassist.tasks import outcomes_refresh_on_commit
