@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -32,7 +33,7 @@ from .schema import (
     SIGNED_REFUSALS,
     refusal,
 )
-from .serializers import ID_PATTERN
+from .serializers import ID_PATTERN, StrictCharField
 
 ONE_KEY = "Send exactly one of customer_id, visitor_id, email or phone."
 
@@ -62,6 +63,20 @@ def lookup_key(raw: dict[str, Any]) -> tuple[str, str]:
             {key: ["Use 1–64 characters: letters, digits, '.', '_', ':' or '-'."]}
         )
     return key, value
+
+
+class LookupContactField(StrictCharField):
+    """An email or phone sent by a signed caller, normalised (domain/contacts.py)."""
+
+    def __init__(self, kind: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kind = kind
+
+    def to_internal_value(self, data: Any) -> str:
+        try:
+            return normalise_contact(self.kind, super().to_internal_value(data))
+        except ContactError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
 
 
 class LookupRequestSerializer(serializers.Serializer):
@@ -212,8 +227,20 @@ DESCRIPTION = (
 )
 
 
+class _BodyRequiredSchema(AutoSchema):
+    """The POST body is required (one key), though no single field of it is: a schema
+    cannot say "exactly one of", so drf-spectacular would mark the body optional."""
+
+    def _get_request_body(self, direction: str = "request") -> Any:
+        body = super()._get_request_body(direction)
+        if body is not None:
+            body["required"] = True
+        return body
+
+
 class OutreachLookupView(APIView):
     parser_classes: list[Any] = []  # POST bodies are read by read_body(), bounded
+    schema = _BodyRequiredSchema()
 
     def get_authenticate_header(self, request: Request) -> str:
         return 'CartAssist-HMAC realm="api"'

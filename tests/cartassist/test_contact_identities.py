@@ -6,34 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.apps import apps
-from django.db import models
 
 from cartassist.domain.contacts import contact_digest
 from cartassist.models import CartEvent, ContactIdentity
 from cartassist.services.contact_identities import site_contact_key
 from tests.fixtures.carts import EventPoster, make_event
+from tests.fixtures.contacts import every_stored_text
 from tests.fixtures.sites import make_site
 
 pytestmark = pytest.mark.django_db
 
 EMAIL = "Ada.Lovelace@Example.com"
 PHONE = "+49 (30) 1234-567"
-
-
-def every_stored_text() -> str:
-    """Every text and JSON value of every row of every model: what a database dump shows."""
-    texts: list[str] = []
-    for model in apps.get_models():
-        names = [
-            f.attname
-            for f in model._meta.concrete_fields
-            if isinstance(f, models.CharField | models.TextField | models.JSONField)
-        ]
-        if names:
-            for row in model._default_manager.values_list(*names):
-                texts.extend(str(value) for value in row)
-    return "\n".join(texts).lower()
 
 
 def test_server_event_stores_only_keyed_hashes(post_events: EventPoster, site: Any) -> None:
