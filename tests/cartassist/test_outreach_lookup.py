@@ -7,7 +7,6 @@ import itertools
 import json
 import time
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,16 +14,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from agents.models import Invitation, Message
 from cartassist.api.auth import sign
-from cartassist.models import Cart, ContactIdentity, Intervention, Site
-from cartassist.services.outcomes import outcomes_refresh_for_carts
-from policies.models import Grant
-from policies.services.grants import grant_redeem, grant_token
-from policies.services.offers import offer_accept, offer_authorize
+from cartassist.models import Cart, ContactIdentity, Site
 from tests.fixtures.agents import make_intervention, make_stalled_cart
-from tests.fixtures.carts import EventPoster, iso, make_event
-from tests.fixtures.policies import make_chat, make_policy
+from tests.fixtures.carts import EventPoster, make_event
+from tests.fixtures.outreach import a_rescued_shopper
 from tests.fixtures.sites import make_site
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("chat_settings")]
@@ -63,124 +57,6 @@ def lookup_post(client: Client, site: Site, payload: Any, *, secret: str = "") -
         HTTP_X_CARTASSIST_TIMESTAMP=ts,
         HTTP_X_CARTASSIST_SIGNATURE=sign(secret or site.secret, ts, body),
     )
-
-
-def a_rescued_shopper(
-    site: Site, client: Client, *, visitor_id: str = "visitor-1", order_id: str = "A-1042"
-) -> tuple[Intervention, dict[str, Any]]:
-    """A shopper invited over the delivery charge two hours ago: chatted with Ada, was
-    offered 9.90 off delivery, accepted, ordered ``order_id`` with the grant redeemed.
-    A second cart, sent by the shop backend, links the same visitor to customer C-1 with
-    an email and a phone (the shopper, transitively). Returns the intervention and the
-    lookup item expected for it."""
-    now = timezone.now()
-    make_policy(site)
-    chat = make_chat(site, visitor_id=visitor_id, now=now - 2 * HOUR)
-    conversation = chat.conversation
-    for seq, (sender, text) in enumerate(
-        [
-            ("system", "Ada joined the chat."),
-            ("visitor", "Why is delivery 9.90?"),
-            ("agent", "I can waive the delivery charge for you."),
-        ],
-        start=1,
-    ):
-        Message.objects.create(
-            conversation=conversation,
-            seq=seq,
-            sender=sender,
-            agent=chat.agent if sender == "agent" else None,
-            client_message_id=f"m-{seq}",
-            text=text,
-            created_at=now - 2 * HOUR + seq * timedelta(seconds=10),
-        )
-    offer = offer_authorize(
-        agent=chat.agent,
-        conversation_id=conversation.pk,
-        kind="waive_delivery",
-        amount="9.90",
-        now=now - 2 * HOUR,
-    )
-    offer_accept(site_id=site.pk, visitor_id=visitor_id, offer_id=offer.pk, now=now - 2 * HOUR)
-    grant = Grant.objects.get(offer=offer)
-    Cart.objects.filter(pk=chat.cart.pk).update(
-        status="converted", order_id=order_id, order_total=Decimal("60.00"), converted_at=now - HOUR
-    )
-    grant_redeem(
-        site=site, token=grant_token(grant), order_id=order_id, idempotency_key="", now=now - HOUR
-    )
-    outcomes_refresh_for_carts(cart_ids=[chat.cart.pk], now=now)
-    response = EventPoster(client, site).server(
-        [
-            make_event(
-                cart_id=f"{visitor_id}-account-cart",
-                visitor_id=visitor_id,
-                customer_id="C-1" if visitor_id == "visitor-1" else f"C-{visitor_id}",
-                email=f"{visitor_id}@Example.com",
-                phone="+49 30 1234567" if visitor_id == "visitor-1" else "+44 20 7946 0958",
-            )
-        ]
-    )
-    assert response.status_code == 200, response.json()
-    intervention = Intervention.objects.get(cart=chat.cart)
-    invitation = Invitation.objects.get(intervention=intervention)
-    grant.refresh_from_db()
-    offer.refresh_from_db()
-    conversation.refresh_from_db()
-    return intervention, {
-        "intervention_id": intervention.pk,
-        "cart_id": chat.cart.external_id,
-        "reached_out_at": iso(intervention.decided_at),
-        "stall_reason": "shipping_shock",
-        "stage": "shipping",
-        "cart_value": "60.00",
-        "currency": "EUR",
-        "verification_code": invitation.verification_code,
-        "invitation_result": intervention.invitation_result,
-        "chat": {
-            "agent_first_name": "Ada",
-            "started_at": iso(conversation.created_at),
-            "closed_at": None,
-            "messages": [
-                {
-                    "sender": "shopper",
-                    "text": "Why is delivery 9.90?",
-                    "sent_at": iso(now - 2 * HOUR + 2 * timedelta(seconds=10)),
-                },
-                {
-                    "sender": "agent",
-                    "text": "I can waive the delivery charge for you.",
-                    "sent_at": iso(now - 2 * HOUR + 3 * timedelta(seconds=10)),
-                },
-            ],
-        },
-        "offers": [
-            {
-                "kind": "waive_delivery",
-                "amount": "9.90",
-                "currency": "EUR",
-                "status": "accepted",
-                "total_before": "69.90",
-                "total_after": "60.00",
-                "offered_at": iso(offer.created_at),
-            }
-        ],
-        "grants": [
-            {
-                "grant_id": grant.token_id,
-                "kind": "waive_delivery",
-                "amount": "9.90",
-                "currency": "EUR",
-                "status": "redeemed",
-                "expires_at": iso(grant.expires_at),
-                "redeemed_at": iso(grant.redeemed_at),  # type: ignore[arg-type]
-                "order_id": order_id,
-            }
-        ],
-        "order": {"order_id": order_id, "total": "60.00", "currency": "EUR"},
-        "summary": "Are you calling about our chat about your delivery charge? "
-        f"Free delivery is applied to order {order_id}.",
-    }
 
 
 @pytest.mark.parametrize(
