@@ -173,7 +173,7 @@ _EXAMPLE = {
             "stage": "shipping",
             "cart_value": "60.00",
             "currency": "EUR",
-            "verification_code": "K7QX-29PD",
+            "verification_code": "K7QX29PD",
             "invitation_result": "accepted",
             "chat": {
                 "agent_first_name": "Ada",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -141,3 +142,22 @@ def test_the_link_may_be_reloaded_until_it_expires(client: Client, site: Site) -
 
 def test_only_get(client: Client, site: Site) -> None:
     assert client.post(url(site)).status_code == 405
+
+
+def test_the_documented_recipe_builds_a_link_the_page_accepts(client: Client, site: Site) -> None:
+    # given the Python recipe of docs/integrations/helpdesk.md, as written there
+    doc = (Path(__file__).resolve().parents[2] / "docs/integrations/helpdesk.md").read_text()
+    (code,) = [
+        block.split("```", 1)[0]
+        for block in doc.split("```python\n")[1:]
+        if "def outreach_embed_url" in block
+    ]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # noqa: S102 - our own documentation
+    _, expected = a_rescued_shopper(site, client)
+    # when
+    link = namespace["outreach_embed_url"]("", site.public_key, site.secret, customer_id="C-1")
+    response = client.get(link)
+    # then
+    assert response.status_code == 200
+    assert expected["summary"] in response.content.decode()
