@@ -79,7 +79,7 @@ class LookupContactField(StrictCharField):
             raise serializers.ValidationError(str(exc)) from exc
 
 
-class LookupRequestSerializer(serializers.Serializer):
+class LookupKeySerializer(serializers.Serializer):
     """Schema only: exactly one of the fields."""
 
     customer_id = serializers.CharField(required=False, help_text="Your customer id.")
@@ -289,7 +289,7 @@ class OutreachLookupView(APIView):
         + " Signed like `POST /api/v1/server/events`; the body is one JSON object with the "
         "one lookup key. Nothing is stored.",
         parameters=SIGNATURE_HEADERS,
-        request={"application/json": LookupRequestSerializer},
+        request={"application/json": LookupKeySerializer},
         responses={200: LookupResultSerializer, **BODY_REFUSALS, **SIGNED_REFUSALS},
         examples=[
             OpenApiExample("By email", value={"email": "ada@example.com"}, request_only=True),

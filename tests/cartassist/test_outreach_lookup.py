@@ -249,3 +249,24 @@ def test_lookup_stores_nothing(client: Client, site: Site) -> None:
     lookup_post(client, site, {"phone": "+49301234567"})
     assert ContactIdentity.objects.count() == 0
     assert Cart.objects.count() == 0
+
+
+def test_the_schema_documents_the_lookup_and_the_new_fields(client: Client) -> None:
+    schema = json.loads(client.get("/api/schema/", {"format": "json"}).content)
+    lookup_path = schema["paths"]["/api/v1/server/outreach"]
+    assert lookup_path["get"]["operationId"] == "server_outreach_lookup"
+    assert {p["name"] for p in lookup_path["get"]["parameters"]} >= {
+        "customer_id",
+        "visitor_id",
+        "email",
+        "phone",
+        "X-CartAssist-Signature",
+    }
+    assert lookup_path["post"]["requestBody"]["required"] is True
+    assert set(lookup_path["get"]["responses"]) == {"200", "400", "401", "503"}
+    components = schema["components"]["schemas"]
+    assert "summary" in components["LookupItem"]["properties"]
+    assert {"email", "phone"} <= set(components["CartEventRequest"]["properties"])
+    assert {"email", "phone", "resolution"} <= set(components["FollowUpRequest"]["properties"])
+    assert "resolution" in components["FollowUpResult"]["properties"]
+    assert "deflection" in components["AnalyticsFollowUps"]["properties"]
