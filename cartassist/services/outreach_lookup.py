@@ -82,7 +82,8 @@ def outreach_lookup(*, site: Site, key: str, value: str, now: datetime) -> Looku
     1. Find the shopper's carts (``shopper_cart_ids``).
     2. Their invited interventions decided within the follow-up window, newest first,
        at most ``LOOKUP_LIMIT``, with cart, invitation, conversation and agent.
-    3. Load offers, grants and the last messages of those chats in three queries.
+    3. Load offers and grants of those chats (two queries) and the last messages of
+       each chat (one bounded query per chat).
     4. Build each item and its one-line summary (domain/outreach_summary.py).
     """
     from agents.models import Message
@@ -117,15 +118,16 @@ def outreach_lookup(*, site: Site, key: str, value: str, now: datetime) -> Looku
         .order_by("issued_at", "pk")
     ):
         grants[grant.offer.conversation_id].append(grant)
-    messages: dict[int, list[Any]] = defaultdict(list)
-    for message in (
-        Message.objects.filter(conversation_id__in=conversation_ids)
-        .exclude(sender="system")
-        .select_related("agent")
-        .order_by("conversation_id", "-seq")
-    ):
-        if len(messages[message.conversation_id]) < MESSAGE_LIMIT:
-            messages[message.conversation_id].append(message)
+    # The last messages of each chat: one bounded query per chat (at most LOOKUP_LIMIT),
+    # so a long chat is never read whole.
+    messages = {
+        conversation_id: list(
+            Message.objects.filter(conversation_id=conversation_id)
+            .exclude(sender="system")
+            .order_by("-seq")[:MESSAGE_LIMIT]
+        )
+        for conversation_id in conversation_ids
+    }
     items = []
     for i in rows:
         conversation = conversations[i.pk]
