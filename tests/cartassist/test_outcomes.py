@@ -446,6 +446,7 @@ class TestFollowUps:
             "id": "hd-1",
             "duplicate": False,
             "intervention_id": intervention.pk,
+            "resolution": None,
         }
         assert refreshed(intervention).follow_ups == 1
         stored = FollowUpContact.objects.get()

@@ -172,6 +172,9 @@ def endpoints(
                 "occurred_at": make_event()["occurred_at"],
             },
         ),
+        "outreach_lookup": lambda n: signed(
+            port, site, "/api/v1/server/outreach", {"customer_id": f"C-{n}"}
+        ),
     }
 
 
@@ -204,6 +207,7 @@ def test_a_redis_outage_is_a_503_on_signed_endpoints_and_no_500_anywhere(
         "grant_verify": 200,
         "grant_redeem": 200,
         "follow_up": 201,
+        "outreach_lookup": 200,
     }
     # during: the widget keeps storing; signed calls are refused with 503 + Retry-After
     assert {name: answer[0] for name, answer in during.items()} == {
@@ -214,8 +218,9 @@ def test_a_redis_outage_is_a_503_on_signed_endpoints_and_no_500_anywhere(
         "grant_verify": 503,
         "grant_redeem": 503,
         "follow_up": 503,
+        "outreach_lookup": 503,
     }
-    for name in ("server_events", "grant_verify", "grant_redeem", "follow_up"):
+    for name in ("server_events", "grant_verify", "grant_redeem", "follow_up", "outreach_lookup"):
         status, body, retry_after = during[name]
         assert retry_after == "5", name
         assert body == {
