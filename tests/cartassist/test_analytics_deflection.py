@@ -16,7 +16,7 @@ from cartassist.demo.seed import groups_ensure
 from cartassist.domain.analytics_report import Deflection
 from cartassist.domain.deflection import deflection
 from cartassist.models import FollowUpContact, Intervention, Site
-from cartassist.services.analytics import analytics_compute
+from cartassist.outcomes.services.analytics import analytics_compute
 from tests.fixtures.agents import make_intervention, make_stalled_cart
 from tests.fixtures.sites import make_site
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from cartassist.carts.services.contact_identities import site_contact_key
 from cartassist.domain.contacts import contact_digest
 from cartassist.models import CartEvent, ContactIdentity
-from cartassist.services.contact_identities import site_contact_key
 from tests.fixtures.carts import EventPoster, make_event
 from tests.fixtures.contacts import every_stored_text
 from tests.fixtures.sites import make_site

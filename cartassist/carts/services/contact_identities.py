@@ -17,8 +17,8 @@ from typing import Any
 
 from django.conf import settings
 
-from cartassist.domain.contacts import EMAIL, PHONE, contact_digest
 from cartassist.carts.models import Cart, ContactIdentity
+from cartassist.domain.contacts import EMAIL, PHONE, contact_digest
 
 CONTACT_KINDS = (EMAIL, PHONE)
 

@@ -29,6 +29,7 @@ from cartassist.carts.models import (
     StallRule,
     Visitor,
 )
+from cartassist.carts.services.contact_identities import contact_identities_record
 from cartassist.carts.services.shoppers import cart_identities, shoppers_link
 from cartassist.core import ports
 from cartassist.domain.attribution import IdentityKey
@@ -41,7 +42,6 @@ from cartassist.domain.cart_state import (
     exact_json,
 )
 from cartassist.domain.stalls import RuleSnapshot, stall_deadline
-from cartassist.carts.services.contact_identities import contact_identities_record
 
 
 class EventsRefused(Exception):

@@ -16,11 +16,11 @@ from typing import Any
 
 from django.db import transaction
 
-from cartassist.domain.webhooks import json_safe
 from cartassist.carts.models import Cart, FollowUpContact, Site
-from cartassist.webhooks.models import WebhookEvent
 from cartassist.carts.services.contact_identities import contact_cart_ids
+from cartassist.domain.webhooks import json_safe
 from cartassist.outcomes.services.followups import follow_up_report
+from cartassist.webhooks.models import WebhookEvent
 from cartassist.webhooks.services import webhooks_emit
 
 

@@ -23,15 +23,15 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 
+from agents.models import Message
+from cartassist.carts.models import Cart, Decision, Intervention, Site
+from cartassist.carts.services.contact_identities import contact_cart_ids
+from cartassist.carts.services.shoppers import cart_identities, shopper_cart_filter
 from cartassist.domain.attribution import CUSTOMER, VISITOR, IdentityKey
 from cartassist.domain.contacts import EMAIL, PHONE
 from cartassist.domain.outcomes import SHOWN_OFFER_STATUSES
 from cartassist.domain.outreach_summary import GrantFacts, OutreachFacts, outreach_summary
 from cartassist.domain.webhooks import json_safe
-from agents.models import Message
-from cartassist.carts.models import Cart, Decision, Intervention, Site
-from cartassist.carts.services.contact_identities import contact_cart_ids
-from cartassist.carts.services.shoppers import cart_identities, shopper_cart_filter
 from policies.engine.money import quantize
 from policies.models import Grant, Offer
 
