@@ -157,7 +157,7 @@ class Shopper:
         request = urllib.request.Request(
             self.base_url + path,
             data=body,
-            headers={"Referer": self.base_url + path, "X-CSRFToken": token},
+            headers={"Referer": self.base_url + "/basket/", "X-CSRFToken": token},
         )
         return self._open(request)
 

@@ -68,9 +68,9 @@ def test_basket_changes_are_reported_with_oscars_totals_once_per_change(chat_ser
     updated = cart_events(chat_server, cart_id, "cart_updated")[-1]["data"]
     assert (updated["subtotal"], updated["lines"][0]["quantity"]) == ("115.50", 3)
 
-    # when: the line is removed, the empty basket is reported
+    # when: the line is removed ("Remove" on Oscar's basket page), the empty basket
     formset = shopper.basket_formset()
-    formset["form-0-quantity"] = "0"
+    formset["form-0-DELETE"] = "on"
     shopper.post("/basket/", formset)
     emptied = cart_events(chat_server, cart_id, "cart_updated")[-1]["data"]
     assert (emptied["subtotal"], emptied["lines"]) == ("0.00", [])

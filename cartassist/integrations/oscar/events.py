@@ -73,7 +73,7 @@ def _category(line: Any) -> str:
 
 
 def basket_lines(basket: Any) -> list[dict[str, Any]]:
-    currency = basket.currency
+    currency = basket_currency(basket)
     return [
         {
             "sku": _sku(line),
@@ -86,8 +86,15 @@ def basket_lines(basket: Any) -> list[dict[str, Any]]:
     ]
 
 
+def basket_currency(basket: Any) -> str:
+    """Oscar names no currency for an empty basket: then the shop's default one."""
+    from django.conf import settings
+
+    return str(basket.currency or settings.OSCAR_DEFAULT_CURRENCY)
+
+
 def cart_updated(shopper: Shopper, basket: Any) -> Event:
-    currency = basket.currency
+    currency = basket_currency(basket)
     return shopper.event(
         "cart_updated",
         {

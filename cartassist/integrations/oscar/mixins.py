@@ -6,9 +6,12 @@ Every Oscar shop forks ``checkout.views.PaymentDetailsView`` to take payment
     from cartassist.integrations.oscar.mixins import CartAssistPaymentMixin
     from oscar.apps.checkout.views import PaymentDetailsView as OscarPaymentDetailsView
 
-    class PaymentDetailsView(CartAssistPaymentMixin, OscarPaymentDetailsView):
+    class MyPaymentDetailsView(OscarPaymentDetailsView):
         def handle_payment(self, order_number, total, **kwargs):
             ...  # your payment provider; raise UnableToTakePayment / PaymentError
+
+    class PaymentDetailsView(CartAssistPaymentMixin, MyPaymentDetailsView):
+        pass  # the mixin first: it wraps your handle_payment
 """
 
 from __future__ import annotations
