@@ -44,4 +44,23 @@
   window.addEventListener("cartassist:grant", function (event) {
     apply(event.detail);
   });
+
+  // The chat panel sits over the bottom of the page (a full-width sheet on phones), where
+  // Oscar's checkout has its buttons ("Place order"). Reserve that much room below the
+  // page, so the shopper can always scroll the buttons above the panel.
+  function reserveRoom() {
+    var host = document.getElementById("cartassist-chat");
+    if (!host || !window.ResizeObserver) return Boolean(host);
+    new ResizeObserver(function () {
+      var height = Math.ceil(host.getBoundingClientRect().height);
+      document.body.style.paddingBottom = height ? height + 16 + "px" : "";
+    }).observe(host);
+    return true;
+  }
+  if (!reserveRoom()) {
+    var watcher = new MutationObserver(function () {
+      if (reserveRoom()) watcher.disconnect();
+    });
+    watcher.observe(document.documentElement, { childList: true, subtree: true });
+  }
 })();
