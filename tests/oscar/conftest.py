@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import (  # noqa: F401  (fixtures used by this package's tests)
+from tests.e2e.conftest import (  # noqa: F401, F811  (fixtures used by this package's tests)
     _allow_orm_beside_playwright,
     browser,
     chat_server,
@@ -38,7 +38,9 @@ def oscar_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]
 
 @pytest.fixture(scope="module")
 def oscar_shop(
-    chat_server: Any, oscar_template: tuple[Path, int], tmp_path_factory: pytest.TempPathFactory
+    chat_server: Any,  # noqa: F811 (the fixture imported above)
+    oscar_template: tuple[Path, int],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[OscarShop]:
     """The sandbox shop, reporting to ``chat_server``'s demo site; the site allows the
     shop's origin (the widget runs in the shop's pages)."""

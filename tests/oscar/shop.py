@@ -41,7 +41,10 @@ def build_template_database(directory: Path) -> tuple[Path, int]:
     """Migrate a sandbox database once (Oscar's migrations take a while) and fill it."""
     database = directory / "template.sqlite3"
     env = shop_env(database)
-    for args in (["-m", "django", "migrate", "--noinput", "-v0"], ["-m", "tests.oscar_shop.setup_shop"]):
+    for args in (
+        ["-m", "django", "migrate", "--noinput", "-v0"],
+        ["-m", "tests.oscar_shop.setup_shop"],
+    ):
         done = subprocess.run(
             [sys.executable, *args],
             cwd=PROJECT_ROOT,
@@ -84,7 +87,13 @@ def free_port() -> int:
 
 
 def start_shop(
-    template: Path, product_id: int, directory: Path, *, cartassist_url: str, site_key: str, secret: str
+    template: Path,
+    product_id: int,
+    directory: Path,
+    *,
+    cartassist_url: str,
+    site_key: str,
+    secret: str,
 ) -> tuple[OscarShop, subprocess.Popen[bytes]]:
     database = directory / "shop.sqlite3"
     shutil.copyfile(template, database)
@@ -193,7 +202,11 @@ class Shopper:
         _, html = self.get("/basket/")
         fields = dict(re.findall(r'name="(form-[^"]+)"[^>]*value="([^"]*)"', html))
         fields.update(
-            {name: "" for name in re.findall(r'name="(form-\d+-quantity)"', html) if name not in fields}
+            {
+                name: ""
+                for name in re.findall(r'name="(form-\d+-quantity)"', html)
+                if name not in fields
+            }
         )
         return fields
 

@@ -79,7 +79,9 @@ def basket_lines(basket: Any) -> list[dict[str, Any]]:
             "sku": _sku(line),
             "name": (line.product.get_title() or _sku(line))[:200],
             "quantity": line.quantity,
-            "unit_price": money(_price(line, "unit_price_incl_tax", "unit_price_excl_tax"), currency),
+            "unit_price": money(
+                _price(line, "unit_price_incl_tax", "unit_price_excl_tax"), currency
+            ),
             "category": _category(line),
         }
         for line in basket.all_lines()[:200]
@@ -90,7 +92,7 @@ def basket_currency(basket: Any) -> str:
     """Oscar names no currency for an empty basket: then the shop's default one."""
     from django.conf import settings
 
-    return str(basket.currency or settings.OSCAR_DEFAULT_CURRENCY)
+    return str(basket.currency or getattr(settings, "OSCAR_DEFAULT_CURRENCY", "EUR"))
 
 
 def cart_updated(shopper: Shopper, basket: Any) -> Event:

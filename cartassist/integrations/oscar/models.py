@@ -6,6 +6,8 @@ link them to CartAssist's ids.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import models
 
 
@@ -23,6 +25,9 @@ class TrackedBasket(models.Model):
     #: ``method|fee|currency|country`` last reported by ``shipping_quoted``.
     quote = models.CharField(max_length=128, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Explicit: this app lives in the shop's project, not in CartAssist's settings.
+    objects: ClassVar[models.Manager[TrackedBasket]] = models.Manager()
 
     class Meta:
         verbose_name = "basket tracked by CartAssist"
@@ -48,6 +53,7 @@ class GrantVoucher(models.Model):
     voucher = models.OneToOneField(
         "voucher.Voucher", on_delete=models.CASCADE, related_name="cartassist_grant"
     )
+    voucher_id: int  # declared for type checkers: Oscar is not in CartAssist's settings
     expires_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     #: Oscar's order number (a string) once the order is placed.
@@ -55,6 +61,8 @@ class GrantVoucher(models.Model):
     redeemed_at = models.DateTimeField(null=True, blank=True)
     #: Why the last redemption attempt failed (empty when it did not).
     redeem_error = models.CharField(max_length=255, blank=True, default="")
+
+    objects: ClassVar[models.Manager[GrantVoucher]] = models.Manager()
 
     class Meta:
         verbose_name = "CartAssist grant voucher"

@@ -78,9 +78,7 @@ def redeem(grant: GrantVoucher) -> bool:
             grant.order_number,
             error,
         )
-        GrantVoucher.objects.filter(pk=grant.pk).update(
-            redeem_error=(code or str(error))[:255]
-        )
+        GrantVoucher.objects.filter(pk=grant.pk).update(redeem_error=(code or str(error))[:255])
         return False
     GrantVoucher.objects.filter(pk=grant.pk).update(redeemed_at=timezone.now(), redeem_error="")
     return True

@@ -44,7 +44,12 @@ CHECKOUT_STEPS = {
 }
 #: Pages that show a delivery charge.
 QUOTING_VIEWS = frozenset(
-    {"checkout:shipping-method", "checkout:payment-method", "checkout:payment-details", "checkout:preview"}
+    {
+        "checkout:shipping-method",
+        "checkout:payment-method",
+        "checkout:payment-details",
+        "checkout:preview",
+    }
 )
 VOUCHER_ADD_VIEW = "basket:vouchers-add"
 
@@ -123,9 +128,7 @@ def _tracked(request: HttpRequest, basket: Any) -> TrackedBasket:
     )
     if not created and (tracked.visitor_id, tracked.customer_id) != (visitor, customer):
         tracked.visitor_id, tracked.customer_id = visitor, customer
-        TrackedBasket.objects.filter(pk=tracked.pk).update(
-            visitor_id=visitor, customer_id=customer
-        )
+        TrackedBasket.objects.filter(pk=tracked.pk).update(visitor_id=visitor, customer_id=customer)
     return tracked
 
 

@@ -22,7 +22,9 @@ _pause_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=4)
-def _client(base_url: str, site_key: str, secret: str, timeout: float, retries: int) -> CartAssistClient:
+def _client(
+    base_url: str, site_key: str, secret: str, timeout: float, retries: int
+) -> CartAssistClient:
     return CartAssistClient(
         base_url=base_url,
         site_key=site_key,

@@ -1,4 +1,7 @@
-"""Include in the shop's urls: ``path("cartassist/", include("cartassist.integrations.oscar.urls"))``."""
+"""The integration's URLs; in the shop's urls.py:
+
+path("cartassist/", include("cartassist.integrations.oscar.urls")),
+"""
 
 from django.urls import path
 
