@@ -171,8 +171,8 @@ def verify_webhook(
     body: bytes,
     headers: Mapping[str, str],
     secret: str | Sequence[str],
-    *,
     tolerance: int = 300,
+    *,
     now: float | None = None,
 ) -> dict[str, Any]:
     """Check a webhook delivery from CartAssist and return its parsed body.
@@ -420,17 +420,27 @@ class _Signer:
 
     def headers(self, message: bytes) -> dict[str, str]:
         digest = hashlib.sha256(message).hexdigest()
-        with self._lock:
-            while True:
-                now = int(time.time())
-                if self._used.get(digest, -1) < now:
-                    break
-                time.sleep(max(0.01, now + 1 - time.time()))
+        with self._lock:  # reserve a second no earlier request of this message used
+            now = int(time.time())
+            timestamp = max(now, self._used.get(digest, now - 1) + 1)
             self._used = {key: ts for key, ts in self._used.items() if ts >= now - 1}
-            self._used[digest] = now
+            self._used[digest] = timestamp
+        wait = timestamp - time.time()
+        if wait > 0:  # at most a second, and only for a repeat within the same second
+            time.sleep(wait)
         return signed_headers(
-            site_key=self.site_key, secret=self.secret, message=message, timestamp=now
+            site_key=self.site_key, secret=self.secret, message=message, timestamp=timestamp
         )
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects are answered as errors: urllib would re-send a POST as a bodiless GET."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 class CartAssistClient:
@@ -492,12 +502,14 @@ class CartAssistClient:
                     "/api/v1/server/events",
                     {"events": [event.as_json() for event in chunk]},
                 )
+                if not isinstance(response.body.get("stored"), list):
+                    raise ApiError(response.status, response.body)  # not CartAssist's answer
             except ClientError as error:
                 error.partial = result
                 raise
             result = result.merged(
                 SendResult(
-                    stored=list(response.body.get("stored", [])),
+                    stored=list(response.body["stored"]),
                     duplicates=list(response.body.get("duplicates", [])),
                     requests=1,
                 )
@@ -506,7 +518,8 @@ class CartAssistClient:
 
     def queue(self, event: Event) -> SendResult | None:
         """Add an event to the in-memory batch; sends it (:meth:`flush`) once it holds
-        ``batch_size`` events and returns that result, else None."""
+        ``batch_size`` events and returns that result, else None. When it sends, it
+        raises like :meth:`flush`."""
         with self._queue_lock:
             self._queue.append(event)
             full = len(self._queue) >= self.batch_size
@@ -630,6 +643,8 @@ class CartAssistClient:
                 attempt += 1
                 continue
             if 200 <= response.status < 300:
+                if not isinstance(response.body, dict):  # not CartAssist (a proxy's page?)
+                    raise ApiError(response.status, response.body)
                 return response
             retry_after = _retry_after(response.headers)
             if response.status not in _RETRY_STATUSES or attempt >= self.max_retries:
@@ -655,7 +670,7 @@ class CartAssistClient:
             self.base_url + path, data=body, method=method, headers=headers
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310
+            with _OPENER.open(request, timeout=self.timeout) as answer:
                 return _Response(answer.status, _parse(answer.read()), answer.headers)
         except urllib.error.HTTPError as error:
             with error:

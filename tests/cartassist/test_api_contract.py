@@ -17,7 +17,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from cartassist.api.auth import sign
+from cartassist.client import sign
 from cartassist.domain.uplift import compare
 from cartassist.models import CartEvent, Site
 from cartassist.services.roles import groups_ensure

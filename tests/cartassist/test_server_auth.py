@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from cartassist.api.auth import sign
+from cartassist.client import sign
 from cartassist.models import Cart, CartEvent, EventSource
 from cartassist.services.sites import site_secret_rotate
 from tests.fixtures.carts import iso, make_event

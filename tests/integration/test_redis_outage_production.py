@@ -14,7 +14,6 @@ import http.client
 import json
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from cartassist.api.auth import sign
+from cartassist.client import signed_headers
 from cartassist.models import CartEvent, Site
 from policies.models import Grant
 from policies.services.grants import grant_token
@@ -90,12 +89,9 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
 
 def signed(port: int, site: Site, path: str, data: dict[str, Any]) -> tuple[int, Any, str]:
     body = json.dumps(data).encode()
-    timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json",
-        "X-CartAssist-Key": site.public_key,
-        "X-CartAssist-Timestamp": timestamp,
-        "X-CartAssist-Signature": sign(site.secret, timestamp, body),
+        **signed_headers(site_key=site.public_key, secret=site.secret, message=body),
     }
     return _post(port, path, body, headers)
 

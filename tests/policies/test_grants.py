@@ -15,7 +15,7 @@ from django.core import signing
 from django.test import Client
 from django.utils import timezone
 
-from cartassist.api.auth import sign
+from cartassist.client import sign
 from cartassist.models import Site
 from policies.models import AuditAction, AuditEntry, Grant
 from policies.services.grants import grant_token
