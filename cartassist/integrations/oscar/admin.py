@@ -10,7 +10,7 @@ from django.contrib import admin
 from .models import GrantVoucher, TrackedBasket
 
 
-class ReadOnlyAdmin(admin.ModelAdmin[Any]):
+class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: Any) -> bool:
         return False
 
