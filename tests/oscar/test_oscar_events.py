@@ -11,11 +11,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from tests.oscar.shop import OscarShop
-
-pytestmark = [pytest.mark.browser]  # two real server processes, like the browser tests
 
 
 def cart_events(chat_server: Any, cart_id: str, kind: str | None = None) -> list[dict[str, Any]]:
