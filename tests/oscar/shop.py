@@ -4,6 +4,7 @@ shopper for it (cookies, CSRF), for the integration tests and the browser journe
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import os
 import re
 import shutil
@@ -237,3 +238,16 @@ class Shopper:
     def place_order(self) -> tuple[int, str]:
         self.get("/checkout/preview/")
         return self.post("/checkout/preview/", {"action": "place_order"})
+
+
+def cart_events(chat_server: Any, cart_id: str, kind: str | None = None) -> list[dict[str, Any]]:
+    sql = (
+        "SELECT e.type, e.data, e.source FROM cartassist_cartevent e "
+        "JOIN cartassist_cart c ON c.id = e.cart_id WHERE c.external_id = ?"
+    )
+    params: list[Any] = [cart_id]
+    if kind:
+        sql += " AND e.type = ?"
+        params.append(kind)
+    rows = chat_server.rows(sql + " ORDER BY e.id", *params)
+    return [{"type": t, "data": json.loads(d), "source": src} for t, d, src in rows]

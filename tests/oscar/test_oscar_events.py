@@ -9,22 +9,8 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
 
-from tests.oscar.shop import OscarShop
-
-
-def cart_events(chat_server: Any, cart_id: str, kind: str | None = None) -> list[dict[str, Any]]:
-    sql = (
-        "SELECT e.type, e.data, e.source FROM cartassist_cartevent e "
-        "JOIN cartassist_cart c ON c.id = e.cart_id WHERE c.external_id = ?"
-    )
-    params: list[Any] = [cart_id]
-    if kind:
-        sql += " AND e.type = ?"
-        params.append(kind)
-    rows = chat_server.rows(sql + " ORDER BY e.id", *params)
-    return [{"type": t, "data": json.loads(d), "source": src} for t, d, src in rows]
+from tests.oscar.shop import OscarShop, cart_events
 
 
 def basket_cart_id(shop: OscarShop) -> str:

@@ -15,6 +15,7 @@ import pytest
 from cartassist.client import CartAssistClient
 from tests.e2e.journeys import AGENT_NAME, console_online, expect
 from tests.oscar.conftest import DEMO_SITE_KEY
+from tests.oscar.shop import cart_events
 
 pytestmark = [pytest.mark.browser]
 
@@ -95,6 +96,10 @@ def test_the_agent_waives_oscars_delivery_charge_and_the_order_is_placed_with_it
 
     # then: Oscar placed the order at the reduced total, with the voucher recorded
     expect(shop.get_by_text(re.compile(r"Your order has been placed"))).to_be_visible()
+    # Oscar's order totals name the waiver (the voucher's offer) and the new total
+    totals = shop.locator("#basket_totals")
+    expect(totals).to_contain_text(f"Offer from our support team ({code})")
+    expect(totals).to_contain_text("€38.50")
     [(number, total, shipping)] = oscar_shop.rows(
         "SELECT number, total_incl_tax, shipping_incl_tax FROM order_order WHERE basket_id = ?",
         basket_id,
@@ -112,6 +117,18 @@ def test_the_agent_waives_oscars_delivery_charge_and_the_order_is_placed_with_it
         "SELECT g.order_number, g.redeemed_at IS NOT NULL, g.redeem_error "
         "FROM cartassist_oscar_grantvoucher g"
     ) == [(number, 1, "")]
+
+    # and the voucher was single use: another basket cannot take it (Oscar refuses it)
+    other = oscar_shop.shopper()
+    other.add_to_basket(oscar_shop.product_id)
+    other.post("/basket/vouchers/add/", {"code": code})
+    [(other_basket,)] = oscar_shop.rows("SELECT max(id) FROM basket_basket")
+    assert other_basket != basket_id
+    assert oscar_shop.rows(
+        "SELECT count(*) FROM basket_basket_vouchers WHERE basket_id = ?", other_basket
+    ) == [(0,)]
+    refused = cart_events(chat_server, f"oscar-basket-{other_basket}", "coupon_rejected")
+    assert [event["data"] for event in refused] == [{"code": code}]
 
     # and CartAssist redeemed the grant for Oscar's order and records the conversion
     assert chat_server.rows(
