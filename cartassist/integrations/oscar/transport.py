@@ -51,7 +51,14 @@ def send(events: Sequence[Event]) -> SendResult | None:
     """
     global _paused_until
     config = get_config()
-    if not events or not config.enabled or time.monotonic() < _paused_until:
+    if not events or not config.enabled:
+        return None
+    if time.monotonic() < _paused_until:
+        logger.warning(
+            "CartAssist was unreachable moments ago; %d event(s) not sent (%s)",
+            len(events),
+            ", ".join(event.type for event in events),
+        )
         return None
     try:
         return get_client(config).send_events(events)
