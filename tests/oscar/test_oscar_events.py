@@ -8,6 +8,7 @@ database right after."""
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 
 from tests.oscar.shop import OscarShop, cart_events
@@ -147,3 +148,33 @@ def test_the_grant_endpoint_refuses_what_cartassist_does_not_vouch_for(chat_serv
     assert status == 400
     assert list(json.loads(body)["errors"]) == ["token"]
     assert oscar_shop.rows("SELECT count(*) FROM voucher_voucher") == [(0,)]
+
+
+def test_a_logged_in_customers_basket_carries_their_customer_id(chat_server, oscar_shop):
+    shopper = oscar_shop.shopper()
+    status, _ = shopper.post(
+        "/accounts/login/",
+        {
+            "registration-email": "grace@example.com",
+            "registration-password1": "a-long-sandbox-password-1",
+            "registration-password2": "a-long-sandbox-password-1",
+            "registration-redirect_url": "",
+            "registration_submit": "Register",
+        },
+    )
+    assert status == 200
+    [(user_id,)] = oscar_shop.rows("SELECT id FROM auth_user WHERE email = ?", "grace@example.com")
+
+    shopper.add_to_basket(oscar_shop.product_id)
+
+    cart_id = basket_cart_id(oscar_shop)
+    [(customer,)] = chat_server.rows(
+        "SELECT e.customer_id FROM cartassist_cartevent e JOIN cartassist_cart c "
+        "ON c.id = e.cart_id WHERE c.external_id = ? AND e.type = 'cart_updated'",
+        cart_id,
+    )
+    assert customer == f"oscar-user-{user_id}"
+    # and the widget in the page gets the same id with the server-made identity HMAC
+    _, html = shopper.get("/basket/")
+    assert f'data-customer-id="oscar-user-{user_id}"' in html
+    assert re.search(r'data-customer-hmac="[0-9a-f]{64}"', html)

@@ -101,7 +101,7 @@ def track(request: HttpRequest, response: HttpResponse) -> None:
     shopper = events.Shopper(cart_id(basket.id), tracked.visitor_id, tracked.customer_id)
 
     fingerprint = events.basket_fingerprint(basket.id)
-    if fingerprint != tracked.fingerprint:
+    if fingerprint != tracked.fingerprint and not _new_and_empty(tracked, basket):
         pending.append(events.cart_updated(shopper, fresh_basket(request, basket.id)))
         changes["fingerprint"] = fingerprint
     step = CHECKOUT_STEPS.get(view) if shown else None
@@ -118,6 +118,11 @@ def track(request: HttpRequest, response: HttpResponse) -> None:
             pending.append(events.coupon_rejected(shopper, code))
     if pending and send(pending) is not None and changes:
         TrackedBasket.objects.filter(pk=tracked.pk).update(**changes)
+
+
+def _new_and_empty(tracked: TrackedBasket, basket: Any) -> bool:
+    """A logged-in customer's basket exists before anything is in it: not a cart yet."""
+    return not tracked.fingerprint and not basket.lines.exists()
 
 
 def _tracked(request: HttpRequest, basket: Any) -> TrackedBasket:
