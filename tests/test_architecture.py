@@ -34,6 +34,9 @@ ALLOWED_FUNCTION_IMPORTS: dict[tuple[str, str], str] = {
     # The Celery app is created once Django starts, so that cartassist.client (stdlib only)
     # imports no Celery (docs/adr/0015-layers-and-ports.md, "Wiring").
     ("cartassist.apps", "cartassist.celery"): "0015",
+    # The Oscar integration (in the shop's process) connects to Oscar's order_placed signal
+    # in its own AppConfig.ready, once Oscar's models are loaded (ADR 0015, "Wiring").
+    ("cartassist.integrations.oscar.apps", "cartassist.integrations.oscar.receivers"): "0015",
 }
 
 
