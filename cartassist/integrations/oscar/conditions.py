@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.apps import apps
 from oscar.core.loading import get_model
 
 Condition = get_model("offer", "Condition")
@@ -27,7 +26,7 @@ class GrantBasketCondition(Condition):  # type: ignore[misc,valid-type]
 
     def is_satisfied(self, offer: Any, basket: Any) -> bool:
         # Looked up by label: models.py imports this module to register the proxy.
-        grant_voucher = apps.get_model("cartassist_oscar", "GrantVoucher")
+        grant_voucher = get_model("cartassist_oscar", "GrantVoucher")
         if not getattr(basket, "id", None):
             return False
         # Single use and expiry are the voucher's and the offer's own rules (vouchers.py).
