@@ -159,12 +159,16 @@ class NativeDiscountAdmin(admin.ModelAdmin):
             )
         return obj.get_status_display()
 
-    @admin.action(description="Try creating the selected discounts again")
+    @admin.action(description="Try creating the selected discounts again", permissions=["retry"])
     def retry(self, request: HttpRequest, queryset: QuerySet[NativeDiscount]) -> None:
         count = native_discounts_retry(
             discount_ids=list(queryset.values_list("pk", flat=True)), now=timezone.now()
         )
         self.message_user(request, f"{count} discount(s) queued again.", messages.SUCCESS)
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        """Whoever manages the platform connections (their credentials) may try again."""
+        return request.user.has_perm("integrations.change_platformconnection")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -134,3 +134,83 @@ def test_admin_can_try_a_refused_discount_again(
     discount.refresh_from_db()
     assert (discount.status, discount.attempts) == (DiscountStatus.PENDING, 0)
     assert queued == [discount.pk]
+
+
+def _staff_client(name: str, *permissions: str) -> Client:
+    from django.contrib.auth.models import Permission, User
+
+    user = User.objects.create_user(name, password="x", is_staff=True)
+    for dotted in permissions:
+        app_label, codename = dotted.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_merchandiser_manages_connections_and_may_try_a_refused_discount_again(
+    shop: Site, platform_api: PlatformAPI, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.contrib.auth.models import User
+
+    from cartassist.core.roles import groups_ensure
+
+    # given: a merchandiser (the role group only) and a refused discount
+    user = User.objects.create_user("merch", password="x", is_staff=True)
+    user.groups.add(groups_ensure()["Merchandisers"])
+    client = Client()
+    client.force_login(user)
+    connect(shop, "shopify", platform_api.url)
+    discount = NativeDiscount.objects.get(grant=issue_grant(shop))
+    NativeDiscount.objects.filter(pk=discount.pk).update(status=DiscountStatus.REFUSED)
+
+    # then: the connections, deliveries and discounts are theirs to open
+    for page in (
+        "/admin/integrations/platformconnection/",
+        "/admin/integrations/platformconnection/add/",
+        "/admin/integrations/platformdelivery/",
+        "/admin/integrations/nativediscount/",
+    ):
+        assert client.get(page).status_code == 200, page
+    # and the retry action runs for them
+    queued: list[int] = []
+    with (
+        ports.native_discount_dispatch.override(queued.append),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        client.post(
+            "/admin/integrations/nativediscount/",
+            {"action": "retry", "_selected_action": [discount.pk]},
+        )
+    assert queued == [discount.pk]
+
+
+def test_someone_who_may_only_read_discounts_cannot_retry_them(
+    shop: Site, platform_api: PlatformAPI, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given: staff with the view permission on discounts only, and a refused discount
+    client = _staff_client("reader", "integrations.view_nativediscount")
+    connect(shop, "shopify", platform_api.url)
+    discount = NativeDiscount.objects.get(grant=issue_grant(shop))
+    NativeDiscount.objects.filter(pk=discount.pk).update(status=DiscountStatus.REFUSED)
+
+    # when: they post the action anyway
+    queued: list[int] = []
+    with (
+        ports.native_discount_dispatch.override(queued.append),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        listing = client.get("/admin/integrations/nativediscount/")
+        client.post(
+            "/admin/integrations/nativediscount/",
+            {"action": "retry", "_selected_action": [discount.pk]},
+        )
+
+    # then: the action is not offered, nothing is queued and the discount stays refused
+    assert listing.status_code == 200
+    assert b'value="retry"' not in listing.content
+    assert queued == []
+    discount.refresh_from_db()
+    assert discount.status == DiscountStatus.REFUSED
