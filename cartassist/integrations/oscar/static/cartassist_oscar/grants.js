@@ -4,19 +4,19 @@
 // it into an Oscar voucher on this basket, and this script reloads the page once so that
 // Oscar's totals show it. Result for the page: "cartassist-oscar:grant" on window, with
 // the backend's answer as detail ({applied, added, voucher_code, …} or {code, detail}).
-(function () {
+(() => {
   "use strict";
-  var script = document.currentScript;
+  const script = document.currentScript;
   if (!script || !window.fetch) return;
-  var applyUrl = script.getAttribute("data-apply-url");
-  var csrfToken = script.getAttribute("data-csrf-token");
-  var handled = {};
+  const applyUrl = script.getAttribute("data-apply-url");
+  const csrfToken = script.getAttribute("data-csrf-token");
+  const handled = {};
 
-  function announce(detail) {
-    window.dispatchEvent(new CustomEvent("cartassist-oscar:grant", { detail: detail }));
-  }
+  const announce = (detail) => {
+    window.dispatchEvent(new CustomEvent("cartassist-oscar:grant", { detail }));
+  };
 
-  function apply(grant) {
+  const apply = (grant) => {
     if (!grant || !grant.token || handled[grant.token]) return;
     handled[grant.token] = true;
     fetch(applyUrl, {
@@ -25,40 +25,40 @@
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
       body: JSON.stringify({ token: grant.token }),
     })
-      .then(function (response) {
-        return response.json().then(function (body) {
+      .then((response) =>
+        response.json().then((body) => {
           body.status = response.status;
           return body;
-        });
-      })
-      .then(function (body) {
+        }),
+      )
+      .then((body) => {
         announce(body);
         if (body.applied && body.added) window.location.reload();
       })
-      .catch(function (error) {
+      .catch((error) => {
         handled[grant.token] = false;
         announce({ applied: false, code: "network", detail: String(error) });
       });
-  }
+  };
 
-  window.addEventListener("cartassist:grant", function (event) {
+  window.addEventListener("cartassist:grant", (event) => {
     apply(event.detail);
   });
 
   // The chat panel sits over the bottom of the page (a full-width sheet on phones), where
   // Oscar's checkout has its buttons ("Place order"). Reserve that much room below the
   // page, so the shopper can always scroll the buttons above the panel.
-  function reserveRoom() {
-    var host = document.getElementById("cartassist-chat");
+  const reserveRoom = () => {
+    const host = document.getElementById("cartassist-chat");
     if (!host || !window.ResizeObserver) return Boolean(host);
-    new ResizeObserver(function () {
-      var height = Math.ceil(host.getBoundingClientRect().height);
+    new ResizeObserver(() => {
+      const height = Math.ceil(host.getBoundingClientRect().height);
       document.body.style.paddingBottom = height ? height + 16 + "px" : "";
     }).observe(host);
     return true;
-  }
+  };
   if (!reserveRoom()) {
-    var watcher = new MutationObserver(function () {
+    const watcher = new MutationObserver(() => {
       if (reserveRoom()) watcher.disconnect();
     });
     watcher.observe(document.documentElement, { childList: true, subtree: true });
