@@ -34,6 +34,12 @@ export default [
     languageOptions: { sourceType: "script" },
   },
   {
+    // The django-oscar integration's page script: a classic script in the shop's pages.
+    files: ["cartassist/integrations/oscar/static/**/*.js"],
+    languageOptions: { ecmaVersion: 2022, sourceType: "script", globals: { ...globals.browser } },
+    rules: { "no-restricted-syntax": ["error", ...NO_HTML_SINKS] },
+  },
+  {
     files: ["tests/js/**/*.js", "eslint.config.js"],
     languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: { ...globals.node } },
   },

@@ -14,7 +14,15 @@ class CartAssistConfig(AppConfig):
         The imports are inside ``ready`` on purpose (ADR 0015): models must be loaded
         before the services and tasks are imported, and this is the one place where the
         wiring layer reaches into every layer it connects."""
-        from cartassist import tasks
+        # The Celery app is created here, not in cartassist/__init__.py, so that the
+        # stdlib-only cartassist.client imports no Django or Celery; every process that
+        # starts Django (web, daphne, worker, tests) still gets it before any .delay().
+        from cartassist import (
+            celery,  # noqa: F401
+            tasks,
+        )
+        from cartassist.integrations.discounts import native_discount_request
+        from cartassist.integrations.tasks import native_discount_create_task
         from cartassist.outcomes.services.followups import follow_up_record_chat
         from cartassist.outcomes.services.outcomes import invitation_results_sync
 
@@ -22,3 +30,5 @@ class CartAssistConfig(AppConfig):
         ports.invitation_results_sync.register(invitation_results_sync)
         ports.follow_up_chat_record.register(follow_up_record_chat)
         ports.webhook_delivery_dispatch.register(tasks.webhook_deliver_task.delay)
+        ports.grant_issued.register(native_discount_request)
+        ports.native_discount_dispatch.register(native_discount_create_task.delay)

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "cartassist.apps.CartAssistConfig",
     "agents.apps.AgentsConfig",
     "policies.apps.PoliciesConfig",
+    "cartassist.integrations.apps.IntegrationsConfig",  # Shopify, WooCommerce (docs/integrations/)
 ]
 
 MIDDLEWARE = [
@@ -439,6 +440,14 @@ CARTASSIST_WEBHOOK_MAX_ATTEMPTS = env_int("CARTASSIST_WEBHOOK_MAX_ATTEMPTS", 8)
 CARTASSIST_WEBHOOK_REDELIVERY_INTERVAL = timedelta(
     seconds=env_int("CARTASSIST_WEBHOOK_REDELIVERY_INTERVAL_SECONDS", 30)
 )
+
+# --- platform integrations (docs/integrations/) -------------------------------------------
+
+# How long one call to a shop platform's API (creating a discount) may take, in seconds.
+CARTASSIST_PLATFORM_TIMEOUT = env_int("CARTASSIST_PLATFORM_TIMEOUT_SECONDS", 10)
+# Attempts at creating one native discount (the first included) while the platform is
+# unreachable or failing (timeout, 429, 5xx); back-off 10 s, 30 s, 90 s, … between them.
+CARTASSIST_PLATFORM_MAX_ATTEMPTS = env_int("CARTASSIST_PLATFORM_MAX_ATTEMPTS", 5)
 
 # --- outcomes (docs/ANALYTICS.md) ----------------------------------------------------------
 

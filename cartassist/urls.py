@@ -18,10 +18,12 @@ urlpatterns = [
     path("api/", include("cartassist.api.urls")),
     path("api/", include("agents.api.urls")),
     path("api/", include("policies.api.urls")),
+    path("api/", include("cartassist.integrations.urls")),
     path("", include("agents.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
+    path("embed/", include("cartassist.embed.urls")),
 ]
 
 if settings.CARTASSIST_DEMO_ENABLED:

@@ -29,6 +29,14 @@ ALLOWED_FUNCTION_IMPORTS: dict[tuple[str, str], str] = {
     ("cartassist.apps", "cartassist.tasks"): "0015",
     ("cartassist.apps", "cartassist.outcomes.services.followups"): "0015",
     ("cartassist.apps", "cartassist.outcomes.services.outcomes"): "0015",
+    ("cartassist.apps", "cartassist.integrations.discounts"): "0015",
+    ("cartassist.apps", "cartassist.integrations.tasks"): "0015",
+    # The Celery app is created once Django starts, so that cartassist.client (stdlib only)
+    # imports no Celery (docs/adr/0015-layers-and-ports.md, "Wiring").
+    ("cartassist.apps", "cartassist.celery"): "0015",
+    # The Oscar integration (in the shop's process) connects to Oscar's order_placed signal
+    # in its own AppConfig.ready, once Oscar's models are loaded (ADR 0015, "Wiring").
+    ("cartassist.integrations.oscar.apps", "cartassist.integrations.oscar.receivers"): "0015",
 }
 
 

@@ -129,7 +129,7 @@ class CartEventAdmin(ReadOnlyAdmin):
     search_fields = ["event_id", "cart__external_id", "visitor_id"]
 
 
-FOLLOW_UP_INLINE_FIELDS = ("occurred_at", "source", "channel", "reason", "note")
+FOLLOW_UP_INLINE_FIELDS = ("occurred_at", "source", "channel", "reason", "resolution", "note")
 
 
 class FollowUpInline(admin.TabularInline):
@@ -269,8 +269,9 @@ class FollowUpContactAdmin(ReadOnlyAdmin):
         "visitor_id",
         "customer_id",
         "intervention",
+        "resolution",
     ]
-    list_filter = ["site", "source", "channel", "reason"]
+    list_filter = ["site", "source", "channel", "reason", "resolution"]
     list_select_related = ["site", "intervention"]
     search_fields = ["key", "visitor_id", "customer_id"]
     date_hierarchy = "occurred_at"

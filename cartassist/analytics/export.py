@@ -56,6 +56,8 @@ def report_rows(report: AnalyticsReport) -> list[dict[str, Any]]:
             "held_out": follow_ups["held_out_contacts"],
         }
     )
+    if follow_ups.get("deflection") is not None:
+        rows.append({"section": "follow_ups.deflection", **follow_ups["deflection"]})
     for section in LIST_SECTIONS:
         rows += [{"section": section, **_flat(line)} for line in _get(data, section)]
     return rows

@@ -13,11 +13,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cartassist.carts.models import FollowUpChannel, FollowUpReason
-from cartassist.outcomes.services.followups import follow_up_report
+from cartassist.carts.models import FollowUpChannel, FollowUpReason, FollowUpResolution
+from cartassist.outcomes.services.follow_up_outcomes import follow_up_report_with_resolution
 
 from .auth import server_site
 from .body import parse_json_object, read_body
+from .outreach import LookupContactField
 from .schema import BODY_REFUSALS, SIGNATURE_HEADERS, SIGNED_REFUSALS
 from .serializers import IdField, StrictCharField, StrictDateTimeField
 
@@ -35,6 +36,26 @@ class FollowUpSerializer(serializers.Serializer):
     )
     occurred_at = StrictDateTimeField(help_text="When the shopper contacted the helpdesk.")
     note = StrictCharField(required=False, allow_blank=True, max_length=500)
+    email = LookupContactField(
+        "email",
+        required=False,
+        max_length=300,
+        help_text="Who contacted you, when you have no id: an email a signed event gave "
+        "(matched by keyed hash, not stored).",
+    )
+    phone = LookupContactField(
+        "phone",
+        required=False,
+        max_length=40,
+        help_text="As email: a phone number with its country code (E.164).",
+    )
+    resolution = serializers.ChoiceField(
+        choices=FollowUpResolution.choices,
+        required=False,
+        help_text="How the contact ended: self_served (the outreach lookup resolved it, no "
+        "agent: a deflected contact) or agent (handed to an agent). Re-post the same id "
+        "with it to report it later: only this field changes.",
+    )
 
     def validate_occurred_at(self, value: datetime) -> datetime:
         now = self.context["now"]
@@ -43,9 +64,9 @@ class FollowUpSerializer(serializers.Serializer):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not attrs.get("visitor_id") and not attrs.get("customer_id"):
+        if not any(attrs.get(name) for name in ("visitor_id", "customer_id", "email", "phone")):
             raise serializers.ValidationError(
-                {"customer_id": ["Send customer_id, visitor_id or both."]}
+                {"customer_id": ["Send customer_id, visitor_id, email or phone."]}
             )
         return attrs
 
@@ -57,6 +78,9 @@ class FollowUpResultSerializer(serializers.Serializer):
         allow_null=True,
         help_text="The outreach (or control-group decision) the contact is credited to; null "
         "when the shopper had none within the site's follow-up window.",
+    )
+    resolution = serializers.CharField(
+        allow_null=True, help_text="self_served, agent, or null when not reported (yet)."
     )
 
 
@@ -73,7 +97,9 @@ class FollowUpView(APIView):
             "Tell CartAssist that a shopper contacted the shop (email, phone, …) and why. "
             "The contact is credited to the shopper's most recent outreach within the site's "
             "follow-up window (default 7 days), so merchandisers see the follow-up rate "
-            "after outreach by reason. Idempotent per `id`: 201 the first time, 200 after."
+            "after outreach by reason. Idempotent per `id`: 201 the first time, 200 after; "
+            "a repeat may add or change only `resolution` (how the contact ended), which "
+            "emits the `follow_up.reported` webhook again."
         ),
         parameters=SIGNATURE_HEADERS,
         request={"application/json": FollowUpSerializer},
@@ -94,13 +120,16 @@ class FollowUpView(APIView):
         )
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        contact, created = follow_up_report(
+        contact, created, _ = follow_up_report_with_resolution(
             site=site,
             key=data["id"],
             channel=data["channel"],
             reason=data["reason"],
             visitor_id=data.get("visitor_id", ""),
             customer_id=data.get("customer_id", ""),
+            email=data.get("email", ""),
+            phone=data.get("phone", ""),
+            resolution=data.get("resolution", ""),
             occurred_at=data["occurred_at"],
             note=data.get("note", ""),
             now=now,
@@ -110,6 +139,7 @@ class FollowUpView(APIView):
                 "id": contact.key,
                 "duplicate": not created,
                 "intervention_id": contact.intervention_id,
+                "resolution": contact.resolution or None,
             },
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )

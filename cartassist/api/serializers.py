@@ -20,6 +20,13 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from cartassist.carts.models import EventType
+from cartassist.domain.contacts import (
+    EMAIL,
+    MAX_EMAIL_LENGTH,
+    PHONE,
+    ContactError,
+    normalise_contact,
+)
 from policies.engine.money import CURRENCY_EXPONENTS, MoneyError, parse_amount, parse_decimal
 
 ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
@@ -178,6 +185,27 @@ DATA_SERIALIZERS: dict[str, type[serializers.Serializer]] = {
 }
 
 
+class ContactField(StrictCharField):
+    """An email or phone (cartassist/domain/contacts.py), normalised; refused from the
+    widget, whose events are unsigned and so could name anyone's address."""
+
+    def __init__(self, kind: str, **kwargs: Any) -> None:
+        super().__init__(required=False, **kwargs)
+        self.kind = kind
+
+    def to_internal_value(self, data: Any) -> str:
+        if not self.context.get("trusted"):
+            raise serializers.ValidationError(
+                f"Only signed server events may carry {'an' if self.kind == EMAIL else 'a'} "
+                f"{self.kind}: widget events are not authenticated."
+            )
+        value = super().to_internal_value(data)
+        try:
+            return normalise_contact(self.kind, value)
+        except ContactError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
 def customer_identity_hmac(secret: str, customer_id: str) -> str:
     """The identity HMAC a shop computes server-side: hex HMAC-SHA256(secret, customer_id)."""
     return hmac.new(secret.encode(), customer_id.encode(), sha256).hexdigest()
@@ -202,6 +230,18 @@ class CartEventSerializer(serializers.Serializer):
     )
     # The wire name "data" shadows Serializer.data, which this serializer never uses.
     data = serializers.DictField(required=False, default=dict)  # type: ignore[assignment]
+    email = ContactField(
+        EMAIL,
+        max_length=MAX_EMAIL_LENGTH + 40,
+        help_text="Server events only: the shopper's email, for the outreach lookup. Only "
+        "a keyed hash of it (trimmed, lower-cased) is stored.",
+    )
+    phone = ContactField(
+        PHONE,
+        max_length=40,
+        help_text="Server events only: the shopper's phone with its country code (E.164, "
+        "e.g. +49301234567), for the outreach lookup. Only a keyed hash is stored.",
+    )
 
     def validate_occurred_at(self, value: datetime) -> datetime:
         now = self.context.get("now") or timezone.now()

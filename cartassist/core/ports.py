@@ -81,6 +81,19 @@ class WebhookDeliveryDispatch(Protocol):
     def __call__(self, delivery_id: str) -> Any: ...
 
 
+class GrantIssued(Protocol):
+    """A grant was issued (``grant`` is a ``policies.models.Grant``; typed loosely): turn it
+    into the shop platform's native discount where the site is connected to one."""
+
+    def __call__(self, *, grant: Any, now: datetime) -> Any: ...
+
+
+class NativeDiscountDispatch(Protocol):
+    """Hand one native discount to the task queue (``native_discount_create_task.delay``)."""
+
+    def __call__(self, discount_id: int) -> Any: ...
+
+
 # Ingestion (orders, merged shoppers), closing a chat, redeeming a grant
 # → cartassist.tasks.outcomes_refresh_on_commit.
 outcomes_refresh_request: Port[OutcomesRefreshRequest] = Port("outcomes_refresh_request")
@@ -91,9 +104,17 @@ follow_up_chat_record: Port[FollowUpChatRecord] = Port("follow_up_chat_record")
 # cartassist.webhooks.services → cartassist.tasks.webhook_deliver_task.delay.
 webhook_delivery_dispatch: Port[WebhookDeliveryDispatch] = Port("webhook_delivery_dispatch")
 
+# policies.services.grants.grant_issue → cartassist.integrations.discounts.native_discount_request.
+grant_issued: Port[GrantIssued] = Port("grant_issued")
+
+# cartassist.integrations.discounts → integrations.tasks.native_discount_create_task.delay.
+native_discount_dispatch: Port[NativeDiscountDispatch] = Port("native_discount_dispatch")
+
 ALL_PORTS: tuple[Port[Any], ...] = (
     outcomes_refresh_request,
     invitation_results_sync,
     follow_up_chat_record,
     webhook_delivery_dispatch,
+    grant_issued,
+    native_discount_dispatch,
 )

@@ -72,6 +72,12 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "cartassist.view_webhookendpoint", "cartassist.add_webhookendpoint",
         "cartassist.change_webhookendpoint", "cartassist.delete_webhookendpoint",
         "cartassist.view_webhookdelivery",
+        # Platform connections (docs/integrations/): they manage them like webhook endpoints
+        # (secrets are write-only), read the platform deliveries and the native discounts,
+        # and may try a refused discount again.
+        "integrations.view_platformconnection", "integrations.add_platformconnection",
+        "integrations.change_platformconnection", "integrations.delete_platformconnection",
+        "integrations.view_platformdelivery", "integrations.view_nativediscount",
     ],
     # Agents get no policies permission: they see what they may offer in the console only.
     "Agents": AGENT_PERMISSIONS,

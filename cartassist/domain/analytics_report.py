@@ -109,6 +109,8 @@ class FollowUpLine:
     label: str
     invited: int
     held_out: int
+    deflected: int = 0  # resolution self_served (the outreach lookup answered)
+    handed_to_agent: int = 0  # resolution agent
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,19 @@ class FollowUps:
     held_out_contacts: int
     by_reason: list[FollowUpLine]
     by_channel: list[FollowUpLine]
+    deflection: Deflection | None = None
+
+
+@dataclass(frozen=True)
+class Deflection:
+    """Follow-up contacts by how they ended, as the helpdesk reported it (docs/
+    ANALYTICS.md, "Deflected follow-ups"): ``share`` is deflected / (deflected + handed to
+    an agent), None while no resolution was reported."""
+
+    deflected: int
+    handed_to_agent: int
+    not_reported: int
+    share: float | None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from cartassist.carts.models.interventions import (
     StallReason,
     SuppressionReason,
 )
+from cartassist.carts.models.outreach import ContactIdentity, ContactKind, FollowUpResolution
 from cartassist.carts.models.shoppers import IdentityKind, ShopperIdentity
 from cartassist.carts.models.sites import Site
 from cartassist.carts.models.stall_rules import StallRule
@@ -32,6 +33,9 @@ from cartassist.webhooks.models import (
 
 __all__ = [
     "Attribution",
+    "ContactIdentity",
+    "ContactKind",
+    "FollowUpResolution",
     "DeliveryStatus",
     "FollowUpChannel",
     "FollowUpContact",

@@ -12,6 +12,7 @@ class WebhookEvent(models.TextChoices):
     GRANT_ISSUED = "grant.issued", "Grant issued"
     GRANT_REDEEMED = "grant.redeemed", "Grant redeemed"
     CONVERSION_ATTRIBUTED = "conversion.attributed", "Conversion attributed"
+    FOLLOW_UP_REPORTED = "follow_up.reported", "Follow-up contact reported"
 
 
 def all_webhook_events() -> list[str]:

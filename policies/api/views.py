@@ -31,6 +31,9 @@ class RedeemSerializer(serializers.Serializer):
 
 
 class GrantSerializer(serializers.Serializer):
+    grant_id = serializers.CharField(
+        help_text="The grant's id, as in the grant.issued and grant.redeemed webhooks."
+    )
     valid = serializers.BooleanField()
     kind = serializers.CharField()
     amount = serializers.CharField(
@@ -46,6 +49,7 @@ class GrantSerializer(serializers.Serializer):
 
 def grant_result(grant: Grant, *, now: Any, replayed: bool | None = None) -> dict[str, Any]:
     result = {
+        "grant_id": grant.token_id,
         "valid": grant.redeemed_at is None
         and grant.expires_at > now
         and grant.currency == grant.cart.currency,

@@ -62,6 +62,8 @@ def grant_issue(*, offer: Offer, now: datetime) -> tuple[Grant, str]:
         data=lambda: grant_webhook_data(grant),
         now=now,
     )
+    # The shop's platform (Shopify, WooCommerce) gets its own single-use code for it.
+    ports.grant_issued.get()(grant=grant, now=now)
     conversation = offer.conversation
     realtime.publish_on_commit(
         realtime.visitor_group(conversation.site_id, conversation.visitor_id),

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
-from cartassist.api.auth import sign
+from cartassist.client import sign
 from cartassist.demo.seed import groups_ensure
 from cartassist.models import (
     Cart,

@@ -17,7 +17,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from cartassist.api.auth import sign
+from cartassist.client import sign
 from cartassist.core.roles import groups_ensure
 from cartassist.domain.uplift import compare
 from cartassist.models import CartEvent, Site
@@ -100,6 +100,8 @@ def test_every_browser_operation_documents_its_403(schema):
     assert widget == {
         ("POST", "/api/v1/widget/events"): True,
         ("POST", "/api/v1/widget/session"): True,
+        ("POST", "/api/v1/integrations/shopify/pixel"): True,
+        ("POST", "/api/v1/integrations/discount"): True,
     }
 
 

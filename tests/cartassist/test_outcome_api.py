@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from agents.models import Invitation
-from cartassist.api.auth import sign
+from cartassist.client import request_target, sign
 from cartassist.models import Cart, FollowUpContact, Intervention, Site
 from cartassist.outcomes.services.followups import follow_up_report
 from cartassist.outcomes.services.outcomes import outcomes_refresh_for_carts
@@ -37,7 +37,7 @@ def signed_get(
 ) -> Any:
     # Each request its own timestamp: a signature is accepted once.
     ts = str(int(time.time()) - 200 + next(_steps) % 150)
-    target = f"GET {signed_path or path}".encode()
+    target = request_target("GET", signed_path or path)
     return client.get(
         path,
         HTTP_X_CARTASSIST_KEY=site.public_key,
@@ -233,7 +233,7 @@ def test_a_signature_is_required(client, site, path):
     headers = {
         "HTTP_X_CARTASSIST_KEY": site.public_key,
         "HTTP_X_CARTASSIST_TIMESTAMP": ts,
-        "HTTP_X_CARTASSIST_SIGNATURE": sign(site.secret, ts, f"GET {url}".encode()),
+        "HTTP_X_CARTASSIST_SIGNATURE": sign(site.secret, ts, request_target("GET", url)),
     }
     first = client.get(url, **headers)
     replayed = client.get(url, **headers)

@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from agents.models import InvitationStatus, Message, Sender
-from cartassist.api.auth import sign
+from cartassist.client import sign
 from cartassist.domain import outcomes
 from cartassist.models import (
     Attribution,
@@ -446,6 +446,7 @@ class TestFollowUps:
             "id": "hd-1",
             "duplicate": False,
             "intervention_id": intervention.pk,
+            "resolution": None,
         }
         assert refreshed(intervention).follow_ups == 1
         stored = FollowUpContact.objects.get()

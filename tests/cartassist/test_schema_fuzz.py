@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +49,7 @@ from schemathesis import GenerationMode
 from schemathesis.core import NotSet
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from cartassist.api.auth import sign
+from cartassist.client import signed_headers
 from cartassist.core.roles import groups_ensure
 from cartassist.models import Site
 
@@ -82,13 +81,10 @@ class Credentials:
             # stays out, and must be refused.
             present = {name.lower() for name in case.headers}
             body = _wire_body(case)
-            timestamp = str(int(time.time()))
             kwargs["data"] = body  # exactly the bytes signed
-            valid = {
-                "X-CartAssist-Key": self.site.public_key,
-                "X-CartAssist-Timestamp": timestamp,
-                "X-CartAssist-Signature": sign(self.site.secret, timestamp, body),
-            }
+            valid = signed_headers(
+                site_key=self.site.public_key, secret=self.site.secret, message=body
+            )
             case.headers = {
                 **case.headers,
                 **{name: value for name, value in valid.items() if name.lower() in present},

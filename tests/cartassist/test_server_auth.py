@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from cartassist.api.auth import sign
 from cartassist.carts.services.sites import site_secret_rotate
+from cartassist.client import sign
 from cartassist.models import Cart, CartEvent, EventSource
 from tests.fixtures.carts import iso, make_event
 from tests.fixtures.sites import make_site

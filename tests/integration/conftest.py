@@ -288,6 +288,36 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _flush_retries_a_deadlock() -> Iterator[None]:
+    """The stack's worker and beat run on between tests (``_stack_processes`` is
+    module-scoped), so the flush that empties the database after a test can meet a sweep
+    holding row locks; PostgreSQL then aborts one of the two with "deadlock detected".
+    When it aborts the flush, the sweep has gone on and the flush is run again: a race of
+    the test harness, not of the product (the sweep's own transaction is retried by the
+    next beat)."""
+    from django.core.management.base import CommandError
+    from django.core.management.commands import flush
+
+    original = flush.Command.handle
+
+    def handle(self: flush.Command, *args: Any, **options: Any) -> Any:
+        for attempt in range(1, 4):
+            try:
+                return original(self, *args, **options)
+            except CommandError as error:
+                if attempt == 3 or "deadlock detected" not in str(error.__cause__):
+                    raise
+                time.sleep(0.2 * attempt)
+        return None
+
+    flush.Command.handle = handle  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        flush.Command.handle = original  # type: ignore[method-assign]
+
+
 @pytest.fixture
 def production_stack(
     request: pytest.FixtureRequest, transactional_db: Any, redis_url: str

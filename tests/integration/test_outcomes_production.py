@@ -4,14 +4,13 @@ the Celery worker; a helpdesk follow-up is credited; Celery beat finalises close
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
-from cartassist.api.auth import sign
+from cartassist.client import signed_headers
 from cartassist.models import Intervention, Site
 from tests.fixtures.agents import make_intervention, make_stalled_cart
 from tests.fixtures.carts import iso, make_event
@@ -30,17 +29,9 @@ def stack_extra_env() -> dict[str, str]:
 
 def report_follow_up(port: int, site: Site, payload: dict) -> tuple[int, dict]:
     body = json.dumps(payload).encode()
-    timestamp = str(int(time.time()))
+    headers = signed_headers(site_key=site.public_key, secret=site.secret, message=body)
     return post(
-        port,
-        "/api/v1/server/follow-ups",
-        body,
-        {
-            "Content-Type": "application/json",
-            "X-CartAssist-Key": site.public_key,
-            "X-CartAssist-Timestamp": timestamp,
-            "X-CartAssist-Signature": sign(site.secret, timestamp, body),
-        },
+        port, "/api/v1/server/follow-ups", body, {"Content-Type": "application/json", **headers}
     )
 
 

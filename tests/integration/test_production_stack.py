@@ -12,14 +12,13 @@ import http.client
 import json
 import select
 import socket
-import time
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from cartassist.api.auth import sign
+from cartassist.client import signed_headers
 from cartassist.domain.stalls import Reason, score_urgency
 from cartassist.models import Cart, CartEvent, CartStatus, Intervention, Site
 from tests.fixtures.agents import make_agent
@@ -54,17 +53,9 @@ def post_widget(port: int, site: Site, events: list[dict[str, Any]]) -> tuple[in
 
 def post_signed(port: int, site: Site, events: list[dict[str, Any]]) -> tuple[int, Any]:
     body = json.dumps({"events": events}).encode()
-    timestamp = str(int(time.time()))
+    headers = signed_headers(site_key=site.public_key, secret=site.secret, message=body)
     return post(
-        port,
-        "/api/v1/server/events",
-        body,
-        {
-            "Content-Type": "application/json",
-            "X-CartAssist-Key": site.public_key,
-            "X-CartAssist-Timestamp": timestamp,
-            "X-CartAssist-Signature": sign(site.secret, timestamp, body),
-        },
+        port, "/api/v1/server/events", body, {"Content-Type": "application/json", **headers}
     )
 
 

@@ -14,7 +14,6 @@ import http.client
 import json
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from cartassist.api.auth import sign
+from cartassist.client import signed_headers
 from cartassist.models import CartEvent, Site
 from policies.models import Grant
 from policies.services.grants import grant_token
@@ -90,12 +89,9 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
 
 def signed(port: int, site: Site, path: str, data: dict[str, Any]) -> tuple[int, Any, str]:
     body = json.dumps(data).encode()
-    timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json",
-        "X-CartAssist-Key": site.public_key,
-        "X-CartAssist-Timestamp": timestamp,
-        "X-CartAssist-Signature": sign(site.secret, timestamp, body),
+        **signed_headers(site_key=site.public_key, secret=site.secret, message=body),
     }
     return _post(port, path, body, headers)
 
@@ -176,6 +172,9 @@ def endpoints(
                 "occurred_at": make_event()["occurred_at"],
             },
         ),
+        "outreach_lookup": lambda n: signed(
+            port, site, "/api/v1/server/outreach", {"customer_id": f"C-{n}"}
+        ),
     }
 
 
@@ -208,6 +207,7 @@ def test_a_redis_outage_is_a_503_on_signed_endpoints_and_no_500_anywhere(
         "grant_verify": 200,
         "grant_redeem": 200,
         "follow_up": 201,
+        "outreach_lookup": 200,
     }
     # during: the widget keeps storing; signed calls are refused with 503 + Retry-After
     assert {name: answer[0] for name, answer in during.items()} == {
@@ -218,8 +218,9 @@ def test_a_redis_outage_is_a_503_on_signed_endpoints_and_no_500_anywhere(
         "grant_verify": 503,
         "grant_redeem": 503,
         "follow_up": 503,
+        "outreach_lookup": 503,
     }
-    for name in ("server_events", "grant_verify", "grant_redeem", "follow_up"):
+    for name in ("server_events", "grant_verify", "grant_redeem", "follow_up", "outreach_lookup"):
         status, body, retry_after = during[name]
         assert retry_after == "5", name
         assert body == {

@@ -15,7 +15,7 @@ from django.core import signing
 from django.test import Client
 from django.utils import timezone
 
-from cartassist.api.auth import sign
+from cartassist.client import sign
 from cartassist.models import Site
 from policies.models import AuditAction, AuditEntry, Grant
 from policies.services.grants import grant_token
@@ -89,6 +89,7 @@ def test_verify_describes_the_grant_without_redeeming_it(client, site):
     # then
     assert response.status_code == 200
     assert response.json() == {
+        "grant_id": grant.token_id,
         "valid": True,
         "kind": "waive_delivery",
         "amount": "9.90",
@@ -111,6 +112,7 @@ def test_redeem_marks_the_grant_used_for_the_order(client, site):
     # then
     assert response.status_code == 200
     assert response.json() == {
+        "grant_id": grant.token_id,
         "valid": False,
         "kind": "waive_delivery",
         "amount": "9.90",

@@ -12,6 +12,7 @@ from .interventions import (
     StallReason,
     SuppressionReason,
 )
+from .outreach import ContactIdentity, ContactKind, FollowUpResolution
 from .shoppers import IdentityKind, ShopperIdentity
 from .sites import Site
 from .stall_rules import StallRule
@@ -19,6 +20,9 @@ from .visitors import Visitor
 
 __all__ = [
     "Attribution",
+    "ContactIdentity",
+    "ContactKind",
+    "FollowUpResolution",
     "FollowUpChannel",
     "FollowUpContact",
     "FollowUpReason",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from .outreach import FollowUpResolution
+
 
 class FollowUpSource(models.TextChoices):
     HELPDESK = "helpdesk", "Reported by the shop's helpdesk"
@@ -48,6 +50,15 @@ class FollowUpContact(models.Model):
         help_text="The most recent outreach (or holdout decision) before the contact, within "
         "the site's follow-up window; empty when there was none.",
     )
+    resolution = models.CharField(
+        max_length=12,
+        choices=FollowUpResolution.choices,
+        blank=True,
+        default="",
+        help_text="How the contact ended, as the helpdesk reported it (outreach lookup); "
+        "empty when not reported.",
+    )
+    resolution_reported_at = models.DateTimeField(null=True, blank=True)
     conversation = models.OneToOneField(
         "agents.Conversation",
         null=True,

@@ -29,6 +29,7 @@ from cartassist.carts.models import (
     StallRule,
     Visitor,
 )
+from cartassist.carts.services.contact_identities import contact_identities_record
 from cartassist.carts.services.shoppers import cart_identities, shoppers_link
 from cartassist.core import ports
 from cartassist.domain.attribution import IdentityKey
@@ -112,6 +113,7 @@ def _ingest_once(
         _record_opt_outs(site, rows)
         # Last, so that the shopper lock, when it is needed, is held only for identity rows.
         merged = shoppers_link(site_id=site.pk, carts=_cart_identities(carts, new_events))
+        contact_identities_record(site_id=site.pk, carts=carts, events=new_events, now=now)
         ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
         if ordered or merged:
             ports.outcomes_refresh_request.get()([*ordered, *merged])

@@ -48,6 +48,7 @@ from cartassist.domain.analytics_report import (
     ResponseTimes,
     Totals,
 )
+from cartassist.domain.deflection import deflection, deflection_counts
 from cartassist.domain.uplift import compare
 from policies.engine.money import CURRENCY_EXPONENTS
 from policies.models import Policy, RemedyKindChoices
@@ -405,7 +406,7 @@ def _follow_ups(
         contacts = contacts.filter(intervention__site_id__in=site_ids)
     rows: list[Group] = list(
         contacts.order_by()
-        .values("intervention__decision", "reason", "channel")
+        .values("intervention__decision", "reason", "channel", "resolution")
         .annotate(n=Count("id"))
     )
 
@@ -425,6 +426,7 @@ def _follow_ups(
                     for r in rows
                     if r[field] == key and r["intervention__decision"] == Decision.HELD_OUT
                 ),
+                **deflection_counts([r for r in rows if r[field] == key]),
             )
             for key in keys
         ]
@@ -435,6 +437,7 @@ def _follow_ups(
         held_out_contacts=_count(groups, "follow_up_contact_n", decision=Decision.HELD_OUT),
         by_reason=lines("reason", FollowUpReason),
         by_channel=lines("channel", FollowUpChannel),
+        deflection=deflection(rows),
     )
 
 

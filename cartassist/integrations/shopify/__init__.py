@@ -1,0 +1,1 @@
+"""Shopify adapter: webhooks, Web Pixel intake, Admin GraphQL discount codes."""

@@ -1,0 +1,1 @@
+"""WooCommerce adapter: order webhooks, REST coupons."""
