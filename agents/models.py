@@ -22,7 +22,16 @@ class AgentProfile(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile"
     )
     site = models.ForeignKey("cartassist.Site", on_delete=models.CASCADE, related_name="agents")
-    display_name = models.CharField(max_length=80, help_text="Shown to shoppers.")
+    display_name = models.CharField(
+        max_length=80, help_text="Shown to shoppers; the widget shows the first name only."
+    )
+    photo_url = models.URLField(
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="https address of a square photo shown beside this agent's messages. "
+        "Empty: the site's logo, else the initial.",
+    )
     capacity = models.PositiveSmallIntegerField(
         default=3,
         validators=[MinValueValidator(1), MaxValueValidator(50)],
@@ -48,16 +57,25 @@ class AgentProfile(models.Model):
 
 
 class InvitationCopy(models.Model):
-    """What the invitation says, per site and stall reason (clarity: name the issue)."""
+    """What the invitation says, per site, stall reason and language (clarity: name the
+    issue, in the shopper's language)."""
 
     site = models.ForeignKey("cartassist.Site", on_delete=models.CASCADE, related_name="+")
     stall_reason = models.CharField(max_length=32, choices=StallReason.choices)
+    language = models.CharField(
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text="Shown to shoppers whose language this is (one of the site's languages).",
+    )
     headline = models.CharField(max_length=120)
     body = models.CharField(max_length=400, blank=True, default="")
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["site", "stall_reason"], name="copy_once_per_reason")
+            models.UniqueConstraint(
+                fields=["site", "stall_reason", "language"], name="copy_once_per_reason_language"
+            )
         ]
         verbose_name_plural = "invitation copy"
 
