@@ -9,11 +9,25 @@ from typing import Any
 from django.urls import reverse
 
 from agents.models import AgentProfile, Conversation, Invitation, Message
-from cartassist.carts.models import FollowUpContact
+from cartassist.carts.models import FollowUpContact, Site
+from cartassist.domain.branding import text_colour_on
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def site_payload(site: Site) -> dict[str, Any]:
+    """The shop as the widget shows it (its branding), in the session answer."""
+    return {
+        "display_name": site.shopper_facing_name,
+        "brand_colour": site.brand_colour,
+        "text_colour": text_colour_on(site.brand_colour),
+        "logo_url": site.logo_url,
+        "languages": list(site.languages or ["en"]),
+        "currency": site.currency,
+        "timezone": site.timezone,
+    }
 
 
 def invitation_payload(invitation: Invitation) -> dict[str, Any]:
