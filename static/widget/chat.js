@@ -13,7 +13,7 @@
  */
 import { Backoff, outboxConfirm, outboxEntry, outboxFail, outboxResendable, outboxRetry, seqAction } from "./protocol.js";
 import { MAX_LENGTH, buildUi } from "./chat-ui.js";
-import { formatMoney, isRtl, loadCatalogues, localeFor, pickLanguage, shopLanguages, shopMessagesFor, translator } from "./i18n.js";
+import { formatMoney, isRtl, languageTag, loadCatalogues, localeFor, pickLanguage, shopLanguages, shopMessagesFor, translator } from "./i18n.js";
 
 const TYPING_SEND_MS = 3000; // send "typing" at most this often
 const TYPING_SHOW_MS = 5000; // hide the agent's indicator after this without news
@@ -31,7 +31,7 @@ function start(core) {
   if (!chatEnabled(options.chat)) return;
   const siteKey = core.siteKey();
   const apiBase = core.apiBase();
-  const requested = String(options.language || document.documentElement.getAttribute("lang") || "").trim();
+  const requested = languageTag(options.language || document.documentElement.getAttribute("lang"));
   const store = createStore(siteKey);
   const session = createSession(core, store, siteKey, apiBase, requested);
   session
@@ -726,7 +726,7 @@ function createSession(core, store, siteKey, apiBase, requested) {
     if (valid(saved)) return Promise.resolve(saved);
     if (inFlight) return inFlight;
     const ask = { site_key: siteKey, visitor_id: core.visitorId() };
-    if (requested) ask.language = requested.slice(0, 35);
+    if (requested) ask.language = requested;
     const body = JSON.stringify(ask);
     inFlight = window
       .fetch(apiBase + "/api/v1/widget/session", {

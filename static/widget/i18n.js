@@ -20,17 +20,27 @@ export function isRtl(language) {
 }
 
 /**
- * The widget's language: the page's (init option `language`, else <html lang>) when the
- * widget can speak it — shipped, or given by the shop in `messages` — else the language
- * the server chose for the visitor (one of the site's languages), else English.
+ * The widget's language. The server resolves the page's language (init option `language`,
+ * else <html lang>) to one of the site's languages and writes invitations in it, so the
+ * widget speaks that too — unless the shop's `messages` option brings the page's own
+ * language (a language CartAssist does not ship, e.g. Arabic). Without an answer from the
+ * server (offline): the page's language when shipped, else English.
  */
 export function pickLanguage(requested, sessionLanguage, shopLanguages) {
+  const own = baseOf(requested);
+  if (own && (shopLanguages || []).indexOf(own) !== -1) return own;
   const known = SHIPPED.concat(shopLanguages || []);
-  for (const candidate of [requested, sessionLanguage]) {
+  for (const candidate of [sessionLanguage, requested]) {
     const base = baseOf(candidate);
     if (base && known.indexOf(base) !== -1) return base;
   }
   return "en";
+}
+
+/** A BCP 47-looking tag the server accepts ("de-AT", "en_GB"), else "" (not sent). */
+export function languageTag(value) {
+  const tag = String(value || "").trim();
+  return tag.length <= 35 && /^[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*$/.test(tag) ? tag : "";
 }
 
 /**
