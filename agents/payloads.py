@@ -8,7 +8,7 @@ from typing import Any
 
 from django.urls import reverse
 
-from agents.models import AgentProfile, Conversation, Invitation, Message
+from agents.models import AgentProfile, Conversation, Invitation, Message, Sender
 from cartassist.carts.models import FollowUpContact, Site
 from cartassist.domain.branding import text_colour_on
 
@@ -30,13 +30,23 @@ def site_payload(site: Site) -> dict[str, Any]:
     }
 
 
+def agent_brief(agent: AgentProfile | None) -> dict[str, str] | None:
+    """The agent as shoppers see them: first name and photo (``null`` when nobody is
+    named yet). Frames that name an agent carry it as ``agent``."""
+    if agent is None:
+        return None
+    return {"first_name": agent.first_name, "photo_url": agent.photo_url}
+
+
 def invitation_payload(invitation: Invitation) -> dict[str, Any]:
     return {
         "id": invitation.pk,
         "stall_reason": invitation.stall_reason,
         "headline": invitation.headline,
         "body": invitation.body,
+        "language": invitation.language,
         "agent_name": invitation.agent.display_name if invitation.agent else "",
+        "agent": agent_brief(invitation.agent),
         "verification_code": invitation.verification_code,
         "verify_url": reverse("verify-page", args=[invitation.verification_code]),
         "sent_at": _iso(invitation.sent_at),
@@ -50,6 +60,7 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         "status": conversation.status,
         "agent_name": conversation.agent.display_name if conversation.agent else "",
         "agent_id": conversation.agent_id,
+        "agent": agent_brief(conversation.agent),
         "last_seq": conversation.last_seq,
         "visitor_read_seq": conversation.visitor_read_seq,
         "agent_read_seq": conversation.agent_read_seq,
@@ -96,10 +107,14 @@ def with_follow_up(
 
 
 def message_payload(message: Message, author_name: str) -> dict[str, Any]:
+    """A message as both sides see it; ``message.agent`` must be loaded."""
     return {
         "seq": message.seq,
         "sender": message.sender,
         "author_name": author_name,
+        "agent": agent_brief(message.agent) if message.sender == Sender.AGENT else None,
+        "kind": message.kind,
+        "meta": message.meta or {},
         "text": message.text,
         "client_message_id": message.client_message_id,
         "created_at": _iso(message.created_at),
