@@ -105,7 +105,9 @@ class ScriptedApi:
             name = url.split("/static/widget/", 1)[1].split("?")[0]
             route.fulfill(
                 status=200,
-                content_type="application/json" if name.endswith(".json") else "application/javascript",
+                content_type="application/json"
+                if name.endswith(".json")
+                else "application/javascript",
                 body=(STATIC / name).read_text(),
                 headers=cors,
             )

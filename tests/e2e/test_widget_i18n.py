@@ -174,15 +174,20 @@ VISIBLE_TEXT_OUTSIDE_MARKERS = """
   let text = root.innerText;
   text = text.replace(/⟦[^⟧]*⟧/g, " ");
   // Times and amounts (digits, separators, currency signs, AM/PM marks) are data too.
-  root.querySelectorAll("time").forEach((node) => { text = text.split(node.textContent).join(" "); });
-  text = text.replace(/\\b\\d{1,2}:\\d{2}(\\s?[AP]M)?\\b/g, " ").replace(/[€$£]?\\s?\\d[\\d.,]*\\s?[€$£]?/g, " ");
+  root.querySelectorAll("time").forEach((node) => {
+    text = text.split(node.textContent).join(" ");
+  });
+  text = text.replace(/\\b\\d{1,2}:\\d{2}(\\s?[AP]M)?\\b/g, " ");
+  text = text.replace(/[€$£]?\\s?\\d[\\d.,]*\\s?[€$£]?/g, " ");
   data.sort((a, b) => b.length - a.length).forEach((d) => { text = text.split(d).join(" "); });
-  const leftovers = text.split(/\\s+/).filter((w) => /\\p{L}/u.test(w) && initials.indexOf(w) === -1);
+  const leftovers = text.split(/\\s+/)
+    .filter((w) => /\\p{L}/u.test(w) && initials.indexOf(w) === -1);
   const attributes = [];
   root.querySelectorAll("[aria-label], [placeholder], [title]").forEach((node) => {
     ["aria-label", "placeholder", "title"].forEach((name) => {
       const value = node.getAttribute(name);
-      if (value && /\\p{L}/u.test(value) && !/^⟦.*⟧$/.test(value)) attributes.push(name + "=" + value);
+      const wrapped = /^⟦.*⟧$/.test(value || "");
+      if (value && /\\p{L}/u.test(value) && !wrapped) attributes.push(name + "=" + value);
     });
   });
   return {leftovers, attributes};

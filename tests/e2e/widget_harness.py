@@ -41,7 +41,8 @@ SHOP_PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 main {{ max-width: 1100px; margin: 0 auto; padding: 16px; display: grid;
         grid-template-columns: minmax(0, 1fr) 320px; gap: 24px; }}
 @media (max-width: 700px) {{ main {{ grid-template-columns: 1fr; }} }}
-.summary {{ position: sticky; top: 16px; align-self: start; border: 1px solid #ccc; padding: 16px; }}
+.summary {{ position: sticky; top: 16px; align-self: start; border: 1px solid #ccc;
+            padding: 16px; }}
 #checkout {{ display: block; width: 100%; padding: 12px; font-size: 18px; }}
 </style>
 <script>
@@ -210,7 +211,8 @@ COVERAGE = """
   const node = document.querySelector(selector);
   if (!node) return {found: false};
   const host = document.getElementById("cartassist-chat");
-  const parts = host && host.shadowRoot ? host.shadowRoot.querySelectorAll(".panel, .launcher") : [];
+  const parts = host && host.shadowRoot
+    ? host.shadowRoot.querySelectorAll(".panel, .launcher") : [];
   let widgetTop = window.innerHeight;
   parts.forEach((p) => {
     const r = p.getBoundingClientRect();
@@ -230,9 +232,7 @@ COVERAGE = """
 
 def settle(page: Any) -> None:
     """Two animation frames: the widget places itself on the frame after a scroll."""
-    page.evaluate(
-        "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
-    )
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
 def assert_reachable(page: Any, selector: str) -> None:
