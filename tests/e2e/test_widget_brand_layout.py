@@ -22,7 +22,22 @@ from typing import Any
 import pytest
 
 from tests.e2e.journeys import RECORD_EVENTS, console_online, expect, shop_until_delivery_step
-from tests.e2e.widget_harness import SIZES, assert_reachable, settle
+from tests.e2e.widget_harness import (
+    API,
+    CONVERSATION,
+    INVITATION,
+    INVITATION_MESSAGE,
+    SITE,
+    SIZES,
+    agent_message,
+    assert_reachable,
+    hello,
+    open_chat,
+    push,
+    scripted_shop,
+    settle,
+    shadow,
+)
 
 pytestmark = [pytest.mark.browser]
 
@@ -134,3 +149,62 @@ def journey(shop: Any, console: Any, base: str, size: str) -> None:
     # finally: the shopper ends the chat (the next journey starts with a free agent)
     shop.get_by_test_id("chat-end").click()
     expect(status).to_have_text("This chat has ended.")
+
+
+# --- branding details on the scripted shop (no server) ----------------------------------
+
+LIGHT_SITE = {**SITE, "display_name": "Sunny Goods", "brand_colour": "#f5c518",
+              "text_colour": "#111827", "logo_url": f"{API}/images/ok.png"}  # fmt: skip
+
+
+def test_a_light_brand_colour_gets_dark_text_and_the_logo_then_the_agents_photo(browser):
+    with scripted_shop(browser, options={"launcher": True}, site=LIGHT_SITE) as page:
+        start = page.get_by_role("button", name="Chat with us")
+        expect(start).to_have_css("background-color", "rgb(245, 197, 24)")
+        expect(start).to_have_css("color", "rgb(17, 24, 39)")
+        # the launcher's icon is inline SVG, not an emoji or an icon font
+        assert start.locator("svg").count() == 1
+        assert start.inner_text().strip() == "Chat with us"
+        push(page, hello(invitations=[INVITATION]))
+        # the header: the shop's name once, its logo as the avatar
+        expect(page.get_by_test_id("chat-title")).to_have_text("Sunny Goods")
+        logo = shadow(page, ".head .avatar img")
+        expect(logo).to_have_attribute("src", f"{API}/images/ok.png")
+        # when: the chat opens with an agent who has a photo that does not load
+        photo = f"{API}/images/missing.png"
+        conversation = {**CONVERSATION, "agent_name": "Alex from Sunny Goods",
+                        "agent": {"first_name": "Alex", "photo_url": photo}}  # fmt: skip
+        push(page, hello(conversations=[conversation]))
+        # then: the agent's first name only, and the initial instead of the broken photo
+        expect(page.get_by_test_id("chat-status")).to_have_text("You're chatting with Alex")
+        expect(shadow(page, ".head .avatar")).to_have_text("A")
+        expect(shadow(page, ".head .avatar img")).to_have_count(0)
+        panel_text = page.get_by_test_id("chat-panel").inner_text()
+        assert panel_text.count("Sunny Goods") == 1
+        assert "Alex from" not in panel_text
+
+
+def test_consecutive_messages_from_one_author_form_a_group(browser):
+    with scripted_shop(browser) as page:
+        open_chat(
+            page,
+            [
+                INVITATION_MESSAGE,
+                agent_message(2, "Hello!", 1),
+                agent_message(3, "The delivery can be waived.", 2),
+                {**agent_message(4, "Great", 3), "sender": "visitor", "author_name": ""},
+                {**agent_message(5, "Thanks", 3), "sender": "visitor", "author_name": ""},
+                agent_message(6, "You're welcome.", 30),
+            ],
+        )
+        items = shadow(page, "li.msg")
+        expect(items).to_have_count(6)
+        grouped = [
+            "grouped" in (items.nth(i).get_attribute("class") or "").split() for i in range(6)
+        ]
+        # the invitation stands alone; 2–3 and 4–5 are groups; 6 is 27 minutes later
+        assert grouped == [False, False, True, False, True, False]
+        # one visible name per group; screen readers still get every author
+        visible_names = shadow(page, "li.msg .meta:not(.sr-only) .author")
+        expect(visible_names).to_have_text(["Alex", "Alex", "You", "Alex"])
+        expect(shadow(page, "li.msg.grouped .meta.sr-only .author")).to_have_text(["Alex", "You"])

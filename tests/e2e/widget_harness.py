@@ -62,6 +62,11 @@ CartAssist.init({options});
 <button id="checkout" type="button">Continue to payment</button></aside></main>
 </body></html>"""
 
+# A 1×1 PNG.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360f8cfc0f01f0005000201e5273a7d0000000049454e44ae426082"
+)
 FILLER = "".join(f"<p>Paragraph {n} of the delivery form.</p>" for n in range(12))
 
 
@@ -109,6 +114,12 @@ class ScriptedShop:
             route.fulfill(
                 status=200, content_type="application/json", body=json.dumps(body), headers=cors
             )
+        elif url.startswith(API + "/images/"):
+            # a picture that loads (".../ok.png") or one that does not (anything else)
+            if url.endswith("/ok.png"):
+                route.fulfill(status=200, content_type="image/png", body=PNG)
+            else:
+                route.fulfill(status=404, body="")
         elif url == API + "/api/v1/widget/events":
             ids = [e["id"] for e in json.loads(route.request.post_data)["events"]]
             body = json.dumps({"stored": ids, "duplicates": []})
