@@ -175,7 +175,7 @@ class VerificationView(APIView):
 def verification_payload(invitation: Any) -> dict[str, Any]:
     return {
         "genuine": True,
-        "shop": invitation.site.name,
+        "shop": invitation.site.shopper_facing_name,
         "sent_at": invitation.sent_at,
         "expires_at": invitation.expires_at,
         "agent_name": invitation.agent.display_name if invitation.agent else "",
