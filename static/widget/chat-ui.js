@@ -191,7 +191,9 @@ export function buildUi(env) {
     let covers = false;
     if (!phone && !panel.hidden) {
       const sides = env.dir === "rtl" ? ["left", "right"] : ["right", "left"];
-      const obstacles = keepVisibleElements(env.keepVisible).map((node) => {
+      const marked = keepVisibleElements(env.keepVisible);
+      watch(marked);
+      const obstacles = marked.map((node) => {
         return node.getBoundingClientRect();
       });
       const full = Math.min(PANEL_FULL, window.innerHeight - 2 * MARGIN);
@@ -257,6 +259,18 @@ export function buildUi(env) {
   }
   window.addEventListener("resize", placeSoon);
   window.addEventListener("scroll", placeSoon, { passive: true });
+  // The shop's page changes too (a grant row appears above the total): place again when
+  // the page or a marked element changes size.
+  const watcher = typeof window.ResizeObserver === "function" ? new window.ResizeObserver(placeSoon) : null;
+  const watched = [];
+  function watch(nodes) {
+    if (!watcher) return;
+    nodes.concat([document.body]).forEach((node) => {
+      if (watched.indexOf(node) !== -1) return;
+      watched.push(node);
+      watcher.observe(node);
+    });
+  }
 
   // ------------------------------------------------------------ behaviour
   function setMinimised(value) {
