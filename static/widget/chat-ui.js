@@ -184,6 +184,8 @@ export function buildUi(env) {
 
   function place() {
     const phone = isPhone();
+    // A shorter panel keeps the latest message in view.
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     root.classList.toggle("phone", phone);
     panel.style.removeProperty("left");
     panel.style.removeProperty("right");
@@ -216,6 +218,7 @@ export function buildUi(env) {
       panel.dataset.side = side;
     }
     reserve(phone || covers || panel.hidden ? footprint() : 0);
+    if (atBottom) list.scrollTop = list.scrollHeight;
   }
 
   /** How far the widget reaches up from the bottom of the window, in CSS pixels. */
