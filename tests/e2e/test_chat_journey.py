@@ -133,8 +133,16 @@ def test_stalled_shopper_is_invited_chats_with_the_agent_and_keeps_the_chat_acro
     stored = chat_server.rows(
         "SELECT m.seq, m.sender, m.kind, m.text FROM agents_message m ORDER BY m.seq"
     )
-    assert stored[0][:3] == (1, "agent", "invitation")
-    assert [(sender, text) for _, sender, kind, text in stored if kind == "text"] == [
+    # the invitation opened the conversation: its first message (issue 12)
+    assert [(seq, sender, kind) for seq, sender, kind, _ in stored[:1]] == [
+        (1, "agent", "invitation")
+    ]
+    expect(shop.get_by_test_id("chat-messages").locator("li").first).to_have_class(
+        re.compile(r"\binvitation\b")
+    )
+    assert [
+        (sender, text) for _, sender, kind, text in stored if kind == "text" and sender != "system"
+    ] == [
         ("agent", "Hi Ada, I can help with the delivery charge."),
         ("visitor", "Is there a cheaper option? <b>not bold</b>"),
         ("visitor", "Thanks, I'll keep shopping meanwhile."),

@@ -72,9 +72,7 @@ def test_agent_waives_the_delivery_charge_and_the_shop_completes_the_order_with_
 
     # then: the shopper sees the offer card with the exact totals before and after
     card = shop.get_by_test_id("chat-offer")
-    expect(card.get_by_test_id("offer-totals")).to_have_text(
-        "Total before: 48.40 EUR → now: 38.50 EUR"
-    )
+    expect(card.get_by_test_id("offer-totals")).to_have_text("Total before: €48.40 → now: €38.50")
     expect(console.locator("#remedies .offer .offer-status")).to_have_text(
         ["Offered — waiting for the shopper"]
     )
