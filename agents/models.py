@@ -55,6 +55,12 @@ class AgentProfile(models.Model):
     def __str__(self) -> str:
         return self.display_name
 
+    @property
+    def first_name(self) -> str:
+        """What shoppers call the agent: the first word of the display name."""
+        words = self.display_name.split()
+        return words[0] if words else ""
+
 
 class InvitationCopy(models.Model):
     """What the invitation says, per site, stall reason and language (clarity: name the
@@ -112,6 +118,14 @@ class Invitation(models.Model):
     headline = models.CharField(max_length=120)
     body = models.CharField(max_length=400, blank=True, default="")
     verification_code = models.CharField(max_length=16, unique=True, default=new_verification_code)
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        default="",
+        help_text="The shopper's language when it was sent (one of the site's): the copy "
+        "was chosen for it, and the verification page speaks it. Empty: sent before "
+        "languages were recorded.",
+    )
     status = models.CharField(
         max_length=12, choices=InvitationStatus.choices, default=InvitationStatus.PENDING
     )
@@ -205,6 +219,13 @@ class Sender(models.TextChoices):
     SYSTEM = "system", "System"
 
 
+class MessageKind(models.TextChoices):
+    TEXT = "text", "Text"
+    # The invitation the chat was opened from, as its first message (seq 1): who sent it,
+    # what it said and its verification code, in ``meta`` (docs/REALTIME.md).
+    INVITATION = "invitation", "Invitation"
+
+
 class Message(models.Model):
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -216,6 +237,12 @@ class Message(models.Model):
     )
     client_message_id = models.CharField(max_length=64)
     text = models.TextField()
+    kind = models.CharField(max_length=16, choices=MessageKind.choices, default=MessageKind.TEXT)
+    meta = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='What a message of another kind carries besides its text; {} for "text".',
+    )
     created_at = models.DateTimeField()
 
     class Meta:

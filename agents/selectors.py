@@ -32,7 +32,11 @@ def invitation_by_code(code: str) -> Invitation | None:
     code = code.strip().upper()
     if not code or len(code) > 16:
         return None
-    return Invitation.objects.select_related("site", "agent").filter(verification_code=code).first()
+    return (
+        Invitation.objects.select_related("site", "agent", "conversation")
+        .filter(verification_code=code)
+        .first()
+    )
 
 
 def _cart_brief(cart: Cart | None) -> dict[str, Any] | None:

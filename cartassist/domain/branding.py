@@ -63,3 +63,18 @@ def languages_problem(languages: list[object], shipped: list[str]) -> str | None
     if len(set(languages)) != len(languages):
         return "Each language once."
     return None
+
+
+# A BCP 47 language tag as pages write it in <html lang> ("de", "de-AT", "zh-Hant-TW";
+# "de_AT" is accepted too): letters first, then subtags of letters and digits.
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*$")
+LANGUAGE_TAG_MAX_LENGTH = 35  # RFC 5646 §4.4.1: the length implementations must support
+
+
+def language_tag_problem(tag: str) -> str | None:
+    """Why ``tag`` is not a language tag such as ``de-AT``, or None."""
+    if len(tag) > LANGUAGE_TAG_MAX_LENGTH:
+        return f"A language tag has at most {LANGUAGE_TAG_MAX_LENGTH} characters."
+    if not LANGUAGE_TAG.match(tag):
+        return 'Send a BCP 47 language tag such as "de" or "de-AT".'
+    return None
