@@ -6,15 +6,13 @@ import { overLimit } from "./composer.js";
 import { $, clear, el, focusedKey, restoreFocus, timeEl } from "./dom.js";
 import { ago, formatDate, formatTime, money, parseDate } from "./format.js";
 import { isOne, t } from "./i18n.js";
-import { about, act, baseTitle, closeReason, config, firstChatIndex, label, orderedChats, selectedChat, state, unreadCount } from "./state.js";
+import { about, act, baseTitle, closeReason, config, firstChatIndex, label, orderedChats, selectedChat, splitChats, state, unreadCount } from "./state.js";
 
 // ---------------------------------------------------------------- render: status & announcements
 
 /** The agent's own open chats: what counts against their capacity. */
-export function myOpenChats() {
-  const agent = state.agent;
-  if (!agent) return [];
-  return orderedChats().filter((c) => { return !c.closed && c.meta.agent_id === agent.id; });
+export function myLoad() {
+  return state.agent ? splitChats(orderedChats(), state.agent.id).load : 0;
 }
 
 export function renderStatus() {
@@ -26,7 +24,7 @@ export function renderStatus() {
   });
   if (agent) {
     $("me-name").textContent = agent.display_name;
-    $("me-load").textContent = t("me.load", { load: myOpenChats().length, capacity: agent.capacity });
+    $("me-load").textContent = t("me.load", { load: myLoad(), capacity: agent.capacity });
   }
 }
 
@@ -219,9 +217,9 @@ function chatItem(chat) {
 
 export function renderChats() {
   const agent = state.agent;
-  const chats = orderedChats();
-  const mine = chats.filter((c) => { return !agent || c.meta.agent_id === agent.id || !c.meta.agent_id; });
-  const team = chats.filter((c) => { return agent && c.meta.agent_id && c.meta.agent_id !== agent.id; });
+  const split = splitChats(orderedChats(), agent ? agent.id : null);
+  const mine = split.mine;
+  const team = split.team;
   [["chat-list", mine], ["team-list", team]].forEach((pair) => {
     const list = $(pair[0]);
     if (!list) return;
@@ -231,7 +229,7 @@ export function renderChats() {
     restoreFocus(list, focus);
   });
   $("chat-list-empty").hidden = mine.length > 0;
-  $("chat-count").textContent = agent ? t("chats.count", { load: myOpenChats().length, capacity: agent.capacity }) : "";
+  $("chat-count").textContent = agent ? t("chats.count", { load: split.load, capacity: agent.capacity }) : "";
   const teamSection = $("team");
   if (teamSection) {
     teamSection.hidden = !team.length;

@@ -176,6 +176,18 @@ export function orderedChats() {
   });
 }
 
+/** The agent's own chats and the team's (a supervisor follows every chat of the site):
+ * only the agent's own open chats count against their capacity. Pure. */
+export function splitChats(chats, agentId) {
+  const mine = [];
+  const team = [];
+  chats.forEach((chat) => {
+    const owner = chat.meta.agent_id;
+    (owner && owner !== agentId ? team : mine).push(chat);
+  });
+  return { mine, team, load: mine.filter((c) => { return !c.closed && c.meta.agent_id === agentId; }).length };
+}
+
 export function selectedChat() {
   return state.selectedId === null ? null : state.chats.get(state.selectedId) || null;
 }

@@ -167,3 +167,33 @@ def test_the_console_names_the_shopper_is_accessible_by_keyboard_and_updates_liv
     )
     expect(console.locator("#remedies .remedy")).to_have_count(0)
     expect(console.locator("#cart-panel .pill.status-converted")).to_have_text("converted")
+
+
+def test_the_console_speaks_the_agents_language_with_its_own_clock(chat_server, browser):
+    # given: an agent whose browser asks for German
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        console = console_online(context, chat_server.url)  # the login form is English here
+        context.set_extra_http_headers({"Accept-Language": "de-DE,de;q=0.9"})
+
+        # when
+        console.goto(chat_server.url + "/console/")
+
+        # then: the page and the browser code speak German
+        expect(console.locator("html")).to_have_attribute("lang", "de")
+        expect(console.locator("#connection-text")).to_have_text("Verbunden")
+        expect(console.locator("#chats-heading")).to_contain_text("Meine Chats")
+        expect(console.locator(".status-toggle")).to_contain_text("Abwesend")
+        # money and times in the German locale: a 24-hour clock, a comma for cents
+        formatted = console.evaluate(
+            """async () => {
+                const f = await import("/static/console/format.js");
+                const now = new Date(2026, 10, 23, 18, 30);
+                return [f.formatTime(new Date(2026, 10, 23, 18, 5).toISOString(), now),
+                        f.money("9.9", "EUR")];
+            }"""
+        )
+        assert formatted[0] == "18:05"
+        assert formatted[1].replace("\u00a0", " ") == "9,90 €"
+    finally:
+        context.close()
