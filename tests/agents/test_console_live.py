@@ -15,7 +15,7 @@ from agents.selectors import cart_panel
 from cartassist.carts.services.ingest import cart_events_ingest
 from cartassist.flows.console import console_remedies
 from cartassist.models import Cart, CartStatus, EventSource
-from policies.services.offers import OfferRefused, offer_authorize
+from policies.services.offers import OfferRefused, offer_accept, offer_authorize
 from tests.fixtures.agents import (
     console_receive,
     make_agent,
@@ -23,6 +23,7 @@ from tests.fixtures.agents import (
     make_intervention,
     make_stalled_cart,
 )
+from tests.fixtures.policies import make_chat, make_policy
 
 
 def _event(cart: Cart, event_type: str, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -211,3 +212,41 @@ def test_the_panel_explains_the_urgency_score(site):
     )
     assert (urgency["reason_points"], urgency["stage_points"]) == (35, 20)
     assert Decimal(urgency["cart_value"]) == Decimal("60")
+
+
+@pytest.mark.django_db
+def test_an_accepted_offer_tells_the_consoles_of_its_grant_without_the_token(
+    site, capture_published
+):
+    # given: the agent offered to waive the delivery charge
+    make_policy(site, reduce_delivery=True, reduce_delivery_max_percent=Decimal("50"))
+    chat = make_chat(site)
+    offer = offer_authorize(
+        agent=chat.agent,
+        conversation_id=chat.conversation.pk,
+        kind="waive_delivery",
+        amount="9.90",
+        now=timezone.now(),
+    )
+
+    # when: the shopper accepts
+    with capture_published() as published:
+        offer_accept(site_id=site.pk, visitor_id="visitor-1", offer_id=offer.pk, now=timezone.now())
+
+    # then: the consoles hear of the grant, with no token
+    (event,) = published.of_type("grant.updated")
+    assert event.group == f"console.site.{site.pk}"
+    grant = event.payload["grant"]
+    assert (grant["conversation_id"], grant["kind"], grant["amount"]) == (
+        chat.conversation.pk,
+        "waive_delivery",
+        "9.90",
+    )
+    assert grant["redeemed_at"] is None
+    assert "token" not in grant
+    # and the waived delivery charge is not offered again as a reduction
+    panel = console_remedies(
+        agent=chat.agent, conversation_id=chat.conversation.pk, now=timezone.now()
+    )
+    reduce = next(r for r in panel["remedies"] if r["kind"] == "reduce_delivery")
+    assert (reduce["allowed"], reduce["reason_code"]) == (False, "delivery_waived")
