@@ -9,9 +9,11 @@ Runs against the real ASGI server (``chat_server``) seeded by `manage.py demo`.
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +23,9 @@ from tests.e2e.a11y import assert_no_blocking_violations, focused_element
 from tests.e2e.journeys import console_online, expect, shop_until_delivery_step
 
 pytestmark = [pytest.mark.browser]
+
+# CARTASSIST_SCREENSHOTS=1 also writes docs/screenshots/console.png (as the widget's tests do).
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def _signed_event(server: Any, event: dict[str, Any]) -> dict[str, Any]:
@@ -144,6 +149,9 @@ def test_the_console_names_the_shopper_is_accessible_by_keyboard_and_updates_liv
     expect(shop.get_by_test_id("chat-messages")).to_contain_text(
         "Hi Ada, I can help with the delivery charge."
     )
+    if os.environ.get("CARTASSIST_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        console.screenshot(path=str(SCREENSHOTS / "console.png"))
     # and opens the transfer dialog by its shortcut, then leaves it with Esc
     console.keyboard.press("Alt+T")
     expect(console.locator("#transfer-dialog")).to_be_visible()
