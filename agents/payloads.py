@@ -9,7 +9,7 @@ from typing import Any
 from django.urls import reverse
 
 from agents.models import AgentProfile, Conversation, Invitation, Message, Sender
-from cartassist.carts.models import FollowUpContact, Site
+from cartassist.carts.models import Cart, FollowUpContact, Site
 from cartassist.domain.branding import text_colour_on
 
 
@@ -129,4 +129,26 @@ def agent_payload(agent: AgentProfile, *, effective_status: str, load: int) -> d
         "capacity": agent.capacity,
         "load": load,
         "is_supervisor": agent.is_supervisor,
+    }
+
+
+def cart_live_payload(cart: Cart) -> dict[str, Any]:
+    """Console only: a cart's state after ingestion (the ``cart`` frame), what the cart
+    panel shows at the top; the console fetches the rest (timeline, history) itself."""
+    return {
+        "id": cart.pk,
+        "external_id": cart.external_id,
+        "status": cart.status,
+        "stage": cart.stage,
+        "currency": cart.currency,
+        "subtotal": str(cart.subtotal),
+        "shipping_fee": None if cart.shipping_fee is None else str(cart.shipping_fee),
+        "shipping_method": cart.shipping_method,
+        "lines": cart.lines,
+        "order_id": cart.order_id,
+        "order_total": None if cart.order_total is None else str(cart.order_total),
+        "converted_at": _iso(cart.converted_at),
+        "last_activity_at": _iso(cart.last_activity_at),
+        "customer_name": cart.customer_name,
+        "customer_email_hint": cart.customer_email_hint,
     }

@@ -30,6 +30,9 @@ QUEUE_CHANGED = "queue.changed"
 OFFER_UPDATED = "offer.updated"
 APPROVALS_CHANGED = "approvals.changed"
 GRANT_ISSUED = "grant.issued"
+# Consoles only (the site's console group): a grant issued or redeemed, a cart changed.
+GRANT_UPDATED = "grant.updated"
+CART_UPDATED = "cart.updated"
 
 
 def visitor_group(site_id: int, visitor_id: str) -> str:

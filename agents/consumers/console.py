@@ -200,6 +200,23 @@ class ConsoleConsumer(ChatConsumer):
     async def grant_issued(self, event: dict[str, Any]) -> None:
         """Agents see the accepted offer; the token itself goes to the shopper only."""
 
+    def _followed(self, conversation_id: int) -> bool:
+        return realtime.conversation_group(conversation_id) in self.joined
+
+    async def grant_updated(self, event: dict[str, Any]) -> None:
+        """A grant issued or redeemed (no token), to the consoles following its chat."""
+        if self._followed(event["grant"]["conversation_id"]):
+            await self.send_json({"type": "grant", "grant": event["grant"]})
+
+    async def cart_updated(self, event: dict[str, Any]) -> None:
+        """A cart changed by ingested events (an order, say), to the consoles following a
+        chat about it: the frame names only the chats this console follows."""
+        followed = [c for c in event["conversation_ids"] if self._followed(c)]
+        if followed:
+            await self.send_json(
+                {"type": "cart", "conversation_ids": followed, "cart": event["cart"]}
+            )
+
     async def queue_changed(self, event: dict[str, Any]) -> None:
         await self._send_queue()
 
