@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from cartassist.admin.a11y import LabelledInlineFormSet
 from cartassist.admin.site_form import SiteAdminForm, brand_preview
 from cartassist.carts.models import Cart, CartEvent, FollowUpContact, Intervention, Site, StallRule
 from cartassist.carts.services.sites import site_secret_rotate
@@ -20,6 +21,7 @@ admin.site.index_template = "cartassist/admin_index.html"
 
 class StallRuleInline(admin.TabularInline):
     model = StallRule
+    formset = LabelledInlineFormSet
     extra = 0
 
 
