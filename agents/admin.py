@@ -17,6 +17,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -32,6 +33,7 @@ from agents.models import (
 )
 from agents.services.presence import effective_status
 from cartassist.admin.carts import InterventionAdmin, ReadOnlyAdmin
+from cartassist.admin.site_form import https_urls
 from cartassist.carts.models import Intervention
 
 
@@ -39,6 +41,7 @@ class AgentProfileForm(forms.ModelForm):
     class Meta:
         model = AgentProfile
         fields = ["user", "site", "display_name", "photo_url", "capacity", "is_supervisor"]
+        formfield_callback = https_urls
 
     def clean_photo_url(self) -> str:
         """Photos load inside shops' https pages, where a browser blocks an http image."""
@@ -50,6 +53,8 @@ class AgentProfileForm(forms.ModelForm):
 
 @admin.register(AgentProfile)
 class AgentProfileAdmin(admin.ModelAdmin):
+    # Pictures load in shops' https pages: a typed address without a scheme is https.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     form = AgentProfileForm
     list_display = [
         "display_name",

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
+from django.db import models
 from django.utils.html import format_html
 
 from cartassist.carts.models import Site
@@ -22,6 +23,14 @@ from cartassist.domain.branding import (
 
 PREVIEW_SCRIPT = "siteadmin/brand-preview.js"
 ADMIN_CSS = "siteadmin/admin.css"
+
+
+def https_urls(field: models.Field[Any, Any], **kwargs: Any) -> forms.Field | None:
+    """Form fields of a model form, with https assumed for a typed address without a
+    scheme (images load in shops' https pages)."""
+    if isinstance(field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return field.formfield(**kwargs)
 
 
 def shipped_languages() -> list[tuple[str, str]]:
@@ -90,6 +99,7 @@ class SiteAdminForm(forms.ModelForm):
         # The admin passes the fieldsets' fields; these are the ones this form adds to.
         fields = ["display_name", "brand_colour", "logo_url", "languages"]
         widgets = {"brand_colour": BrandColourInput()}
+        formfield_callback = https_urls
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

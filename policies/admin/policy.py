@@ -176,17 +176,17 @@ class PolicyForm(forms.ModelForm):
                 label_split_datetime(self.fields[name])
 
     def _currency(self) -> str | None:
-        """The currency amounts are shown in: the policy's site's, or on the add page the
-        site picked in the link (``?site=``) or the only site there is."""
+        """The currency amounts are shown in: the policy's site's; on the add page the
+        site posted, or given in the link (``?site=``), or the only site there is."""
         if self.instance.site_id:
             return self.instance.site.currency
-        site_field = self.fields.get("site")
-        initial = self.initial.get("site")
-        queryset = getattr(site_field, "queryset", None)
+        queryset = getattr(self.fields.get("site"), "queryset", None)
         if queryset is None:
             return None
-        if initial:
-            site = queryset.filter(pk=getattr(initial, "pk", initial)).first()
+        chosen = self.data.get("site") if self.is_bound else self.initial.get("site")
+        if chosen:
+            pk = getattr(chosen, "pk", chosen)
+            site = queryset.filter(pk=pk).first() if str(pk).isdigit() else None
             return site.currency if site else None
         sites = list(queryset[:2])
         return sites[0].currency if len(sites) == 1 else None

@@ -180,9 +180,7 @@ def _format_limit(field: str, value: Value, currency: str) -> str:
 def _format_remedy_part(part: str, value: Value, currency: str) -> str:
     if part == "max_percent":
         return format_percent(value if isinstance(value, Decimal) else None)
-    if part == "hold_hours":
-        if value is None:
-            return "no hours"
+    if part == "hold_hours":  # 1–168 in every valid spec
         return "1 hour" if value == 1 else f"{value} hours"
     if part == "gift_sku":
         return str(value) if value else "none"

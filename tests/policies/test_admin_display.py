@@ -186,3 +186,22 @@ def test_the_inline_loads_the_versions_once(superuser_client, site, django_asser
         response = superuser_client.get(f"{LIST_URL}{policy.pk}/change/")
 
     assert response.content.decode().count("Daily budget: ") >= 8
+
+
+def test_a_refused_add_form_shows_amounts_in_the_posted_sites_currency(superuser_client, site):
+    # given: two sites, so the currency is the posted one
+    tokyo = make_site(name="Tokyo shop", currency="JPY", timezone="Asia/Tokyo")
+
+    # when: posted without a name
+    response = superuser_client.post(
+        f"{LIST_URL}add/",
+        {"site": tokyo.pk, "name": "", "priority": "100", "waive_delivery": "on",
+         "waive_delivery_cap": "990", "stacking": "combinable"},
+    )  # fmt: skip
+
+    # then
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'step="1"' in input_tag(html, "waive_delivery_cap")
+    assert '<span class="money-currency">JPY</span>' in html
+    assert site.currency == "EUR"

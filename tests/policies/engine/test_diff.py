@@ -46,6 +46,7 @@ def test_money_shows_the_minor_units_of_its_currency():
     assert format_money(Decimal("990.000"), "JPY") == "990 JPY"
     assert format_money(Decimal("1.5"), "BHD") == "1.500 BHD"
     assert format_money(None, "EUR") == "no limit"
+    assert format_money(Decimal("9.900"), "") == "9.9"  # a record without a currency
 
 
 def test_a_changed_amount_reads_old_to_new():
