@@ -91,6 +91,7 @@ class SiteAdminForm(forms.ModelForm):
     )
     fallback_language = forms.ChoiceField(
         choices=shipped_languages,
+        required=False,
         help_text="Used when the page's language is none of the ticked ones. Must be ticked.",
     )
 
@@ -108,6 +109,14 @@ class SiteAdminForm(forms.ModelForm):
             self.initial["languages"] = stored
             self.initial["fallback_language"] = stored[0]
 
+    def _kept_fallback(self, ticked: list[str]) -> str | None:
+        """No fallback posted (a form built in code): keep the stored one if still
+        ticked, else the first ticked."""
+        stored = list(self.instance.languages or []) if self.instance.pk else []
+        if stored and stored[0] in ticked:
+            return stored[0]
+        return ticked[0] if ticked else None
+
     def clean_logo_url(self) -> str:
         url: str = self.cleaned_data.get("logo_url") or ""
         if url and urlsplit(url).scheme != "https":
@@ -120,7 +129,7 @@ class SiteAdminForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         ticked = cleaned.get("languages")
-        fallback = cleaned.get("fallback_language")
+        fallback = cleaned.get("fallback_language") or self._kept_fallback(ticked or [])
         if ticked and fallback:
             if fallback not in ticked:
                 self.add_error(
