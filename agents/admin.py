@@ -42,6 +42,7 @@ class AgentProfileForm(forms.ModelForm):
         model = AgentProfile
         fields = ["user", "site", "display_name", "photo_url", "capacity", "is_supervisor"]
         formfield_callback = https_urls
+        labels = {"photo_url": "Photo URL"}
 
     def clean_photo_url(self) -> str:
         """Photos load inside shops' https pages, where a browser blocks an http image."""

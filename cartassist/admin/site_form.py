@@ -101,6 +101,7 @@ class SiteAdminForm(forms.ModelForm):
         fields = ["display_name", "brand_colour", "logo_url", "languages"]
         widgets = {"brand_colour": BrandColourInput()}
         formfield_callback = https_urls
+        labels = {"logo_url": "Logo URL"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

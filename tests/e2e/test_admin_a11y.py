@@ -47,6 +47,14 @@ def test_the_login_page_and_the_index_carry_the_brand(page, shop_server):
     expect(page).to_have_title("Log in | CartAssist administration")
 
 
+def test_the_admin_index_links_to_the_analytics_accessibly(merchandiser_page, shop_server):
+    page = merchandiser_page
+
+    expect(page).to_have_title("Shops, policies and the record | CartAssist administration")
+    expect(page.locator("#analytics-module").get_by_role("link").first).to_be_visible()
+    assert_no_blocking_violations(page)
+
+
 def test_the_policy_add_form_has_no_blocking_violations(merchandiser_page, shop_server):
     page = merchandiser_page
 
