@@ -34,7 +34,7 @@ from agents.models import (
 from agents.services.presence import effective_status
 from cartassist.admin.carts import InterventionAdmin, ReadOnlyAdmin
 from cartassist.admin.site_form import https_urls
-from cartassist.carts.models import Intervention
+from cartassist.carts.models import Intervention, Site, StallReason
 
 
 class AgentProfileForm(forms.ModelForm):
@@ -125,6 +125,28 @@ class InvitationCopyForm(forms.ModelForm):
         return cleaned
 
 
+def copy_missing(sites: QuerySet[Site]) -> list[str]:
+    """Per site and language it speaks, the stall reasons without copy of their own, as
+    lines for the merchandiser: "Demo Storefront, Deutsch: Shipping shock, Idle at a step"."""
+    names = dict(settings.LANGUAGES)
+    have = set(
+        InvitationCopy.objects.filter(site__in=sites).values_list(
+            "site_id", "language", "stall_reason"
+        )
+    )
+    lines = []
+    for site in sites:
+        for language in site.languages or ["en"]:
+            missing = [
+                str(label)
+                for reason, label in StallReason.choices
+                if (site.pk, language, reason) not in have
+            ]
+            if missing:
+                lines.append(f"{site}, {names.get(language, language)}: {', '.join(missing)}")
+    return lines
+
+
 @admin.register(InvitationCopy)
 class InvitationCopyAdmin(admin.ModelAdmin):
     form = InvitationCopyForm
@@ -145,6 +167,13 @@ class InvitationCopyAdmin(admin.ModelAdmin):
             },
         )
     ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        """Above the list: which of the sites' languages still lack copy for a reason
+        (the invitation then uses the built-in wording)."""
+        missing = copy_missing(Site.objects.order_by("name"))
+        extra_context = {**(extra_context or {}), "copy_missing": missing}
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(SavedReply)

@@ -249,3 +249,22 @@ def test_an_http_photo_is_refused_at_the_field(admin_client, site):
     assert response.status_code == 200
     assert list(response.context["adminform"].form.errors) == ["photo_url"]
     assert not AgentProfile.objects.filter(user=user).exists()
+
+
+def test_the_copy_list_names_languages_still_without_copy(admin_client, site):
+    # given: English and German; English copy for every reason, German for one
+    site.languages = ["en", "de"]
+    site.save()
+    for reason in StallReason.values:
+        InvitationCopy.objects.create(site=site, stall_reason=reason, language="en", headline="?")
+    InvitationCopy.objects.create(
+        site=site, stall_reason=StallReason.SHIPPING_SHOCK, language="de", headline="?"
+    )
+
+    # when
+    html = admin_client.get("/admin/agents/invitationcopy/").content.decode()
+
+    # then
+    assert "Copy still to write" in html
+    assert "Test Shop, Deutsch: Payment failed, Coupon rejected, Idle at a step" in html
+    assert "Test Shop, English" not in html
