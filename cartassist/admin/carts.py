@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from cartassist.admin.a11y import LabelledInlineFormSet
+from cartassist.admin.site_form import SiteAdminForm, brand_preview
 from cartassist.carts.models import Cart, CartEvent, FollowUpContact, Intervention, Site, StallRule
 from cartassist.carts.services.sites import site_secret_rotate
 from cartassist.outcomes.services.outcomes import outcomes_refresh_for_interventions
@@ -19,11 +22,14 @@ admin.site.index_template = "cartassist/admin_index.html"
 
 class StallRuleInline(admin.TabularInline):
     model = StallRule
+    formset = LabelledInlineFormSet
     extra = 0
 
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
+    # Pictures load in shops' https pages: a typed address without a scheme is https.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = [
         "name",
         "public_key",
@@ -33,12 +39,38 @@ class SiteAdmin(admin.ModelAdmin):
         "holdout_share",
     ]
     search_fields = ["name", "public_key"]
-    readonly_fields = ["public_key", "secret", "previous_secret_expires_at", "created_at"]
+    form = SiteAdminForm
+    readonly_fields = [
+        "public_key",
+        "secret",
+        "previous_secret_expires_at",
+        "created_at",
+        "brand_preview",
+    ]
     exclude = ["previous_secret"]
     inlines = [StallRuleInline]
     actions = ["rotate_secret"]
     fieldsets = [
         (None, {"fields": ["name", "currency", "timezone", "allowed_origins"]}),
+        (
+            "Branding",
+            {
+                "fields": ["display_name", "brand_colour", "brand_preview", "logo_url"],
+                "description": "What shoppers see in the widget and on the verification page "
+                "(docs/WIDGET.md, “Branding”). The launcher, buttons and the "
+                "shopper's messages take the brand colour with white or black text, "
+                "whichever contrasts more; a colour on which neither reaches WCAG AA "
+                "(4.5:1) is refused.",
+            },
+        ),
+        (
+            "Languages",
+            {
+                "fields": ["languages", "fallback_language"],
+                "description": "Write the invitation copy for each of these languages under "
+                "Agents › Invitation copy.",
+            },
+        ),
         (
             "Keys",
             {
@@ -70,6 +102,10 @@ class SiteAdmin(admin.ModelAdmin):
         ),
         (None, {"fields": ["created_at"]}),
     ]
+
+    @admin.display(description="Preview")
+    def brand_preview(self, site: Site | None) -> str:
+        return brand_preview(site.brand_colour if site else "")
 
     # Only for those who may change sites: view-only staff must not cut shops off.
     @admin.action(description="Rotate the secret of the selected sites", permissions=["change"])

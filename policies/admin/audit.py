@@ -5,14 +5,45 @@ Services write it (policies/services/offers.py, grants.py); nobody edits it here
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from cartassist.admin.carts import ReadOnlyAdmin
+from policies.admin.fields import money_display
 from policies.models import AuditEntry, Grant, Offer
 
 
+class MoneyRecordAdmin(ReadOnlyAdmin):
+    """Amounts with their currency's minor units ("9.90 EUR", "990 JPY"), in the list
+    and on the (read-only) record page, instead of the storage's three decimals."""
+
+    money_fields: tuple[str, ...] = ("amount",)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = [f for f in super().get_fields(request, obj) if f != "currency"]
+        return [f"{f}_shown" if f in self.money_fields else f for f in fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        shown = [f"{f}_shown" for f in self.money_fields]
+        return [*super().get_readonly_fields(request, obj), *shown]
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_shown(self, obj: Any) -> str:
+        return money_display(obj.amount, obj.currency)
+
+    @admin.display(description="total before", ordering="total_before")
+    def total_before_shown(self, obj: Any) -> str:
+        return money_display(obj.total_before, obj.currency)
+
+    @admin.display(description="total after", ordering="total_after")
+    def total_after_shown(self, obj: Any) -> str:
+        return money_display(obj.total_after, obj.currency)
+
+
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
+class AuditEntryAdmin(MoneyRecordAdmin):
     list_display = [
         "at",
         "action",
@@ -21,8 +52,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         "cart",
         "policy_version",
         "kind",
-        "amount",
-        "currency",
+        "amount_shown",
         "outcome",
     ]
     list_filter = ["action", "site"]
@@ -32,17 +62,17 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Offer)
-class OfferAdmin(ReadOnlyAdmin):
+class OfferAdmin(MoneyRecordAdmin):
+    money_fields = ("amount", "total_before", "total_after")
     list_display = [
         "created_at",
         "site",
         "cart",
         "agent",
         "kind",
-        "amount",
-        "currency",
-        "total_before",
-        "total_after",
+        "amount_shown",
+        "total_before_shown",
+        "total_after_shown",
         "status",
         "policy_version",
         "approved_by",
@@ -54,14 +84,13 @@ class OfferAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Grant)
-class GrantAdmin(ReadOnlyAdmin):
+class GrantAdmin(MoneyRecordAdmin):
     list_display = [
         "token_id",
         "site",
         "cart",
         "kind",
-        "amount",
-        "currency",
+        "amount_shown",
         "policy_version",
         "issued_at",
         "expires_at",
