@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
@@ -15,6 +16,7 @@ from cartassist.admin.site_form import SiteAdminForm, brand_preview
 from cartassist.carts.models import Cart, CartEvent, FollowUpContact, Intervention, Site, StallRule
 from cartassist.carts.services.sites import site_secret_rotate
 from cartassist.outcomes.services.outcomes import outcomes_refresh_for_interventions
+from policies.engine.diff import format_money
 
 # The admin index links to the analytics page (cartassist/analytics, docs/ANALYTICS.md).
 admin.site.index_template = "cartassist/admin_index.html"
@@ -138,16 +140,37 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class MoneyRecordAdmin(ReadOnlyAdmin):
+    """A read-only record whose ``money_fields`` show with their currency's minor units
+    ("9.90 EUR", "990 JPY") instead of the storage's three decimals: in the list (name
+    the ``<field>_shown`` methods in ``list_display``) and on the record page."""
+
+    money_fields: tuple[str, ...] = ()
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = [f for f in super().get_fields(request, obj) if f != "currency"]
+        return [f"{f}_shown" if f in self.money_fields else f for f in fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        shown = [f"{f}_shown" for f in self.money_fields]
+        return [*super().get_readonly_fields(request, obj), *shown]
+
+
+def money_shown(amount: Decimal | None, currency: str) -> str:
+    """A stored amount for a read-only column: "9.90 EUR", "990 JPY", "—" when empty."""
+    return format_money(amount, currency, empty="—")
+
+
 @admin.register(Cart)
-class CartAdmin(ReadOnlyAdmin):
+class CartAdmin(MoneyRecordAdmin):
+    money_fields = ("subtotal", "shipping_fee")
     list_display = [
         "external_id",
         "site",
         "stage",
         "status",
-        "subtotal",
-        "currency",
-        "shipping_fee",
+        "subtotal_shown",
+        "shipping_fee_shown",
         "last_activity_at",
         "stall_deadline",
     ]
@@ -155,6 +178,14 @@ class CartAdmin(ReadOnlyAdmin):
     list_select_related = ["site"]
     search_fields = ["external_id", "visitor_id", "customer_id"]
     date_hierarchy = "last_activity_at"
+
+    @admin.display(description="subtotal", ordering="subtotal")
+    def subtotal_shown(self, cart: Cart) -> str:
+        return money_shown(cart.subtotal, cart.currency)
+
+    @admin.display(description="shipping fee", ordering="shipping_fee")
+    def shipping_fee_shown(self, cart: Cart) -> str:
+        return money_shown(cart.shipping_fee, cart.currency)
 
 
 @admin.register(CartEvent)

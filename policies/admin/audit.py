@@ -8,38 +8,29 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
 
-from cartassist.admin.carts import ReadOnlyAdmin
-from policies.admin.fields import money_display
+from cartassist.admin.carts import MoneyRecordAdmin as BaseMoneyRecordAdmin
+from cartassist.admin.carts import money_shown
 from policies.models import AuditEntry, Grant, Offer
 
 
-class MoneyRecordAdmin(ReadOnlyAdmin):
-    """Amounts with their currency's minor units ("9.90 EUR", "990 JPY"), in the list
-    and on the (read-only) record page, instead of the storage's three decimals."""
+class MoneyRecordAdmin(BaseMoneyRecordAdmin):
+    """Offers, grants and audit entries: the amount (and an offer's totals) with the
+    currency's minor units."""
 
     money_fields: tuple[str, ...] = ("amount",)
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        fields = [f for f in super().get_fields(request, obj) if f != "currency"]
-        return [f"{f}_shown" if f in self.money_fields else f for f in fields]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        shown = [f"{f}_shown" for f in self.money_fields]
-        return [*super().get_readonly_fields(request, obj), *shown]
-
     @admin.display(description="amount", ordering="amount")
     def amount_shown(self, obj: Any) -> str:
-        return money_display(obj.amount, obj.currency)
+        return money_shown(obj.amount, obj.currency)
 
     @admin.display(description="total before", ordering="total_before")
     def total_before_shown(self, obj: Any) -> str:
-        return money_display(obj.total_before, obj.currency)
+        return money_shown(obj.total_before, obj.currency)
 
     @admin.display(description="total after", ordering="total_after")
     def total_after_shown(self, obj: Any) -> str:
-        return money_display(obj.total_after, obj.currency)
+        return money_shown(obj.total_after, obj.currency)
 
 
 @admin.register(AuditEntry)

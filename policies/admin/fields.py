@@ -8,7 +8,6 @@ from typing import Any
 from django import forms
 
 from policies.engine import Segment
-from policies.engine.diff import format_money
 from policies.engine.money import is_known_currency, minor_unit, quantize
 
 SEGMENT_CHOICES = [
@@ -65,11 +64,6 @@ class MoneyInput(forms.NumberInput):
         context = super().get_context(name, value, attrs)
         context["widget"]["currency"] = self.currency
         return context
-
-
-def money_display(amount: Decimal | None, currency: str) -> str:
-    """A stored amount for a read-only column: "9.90 EUR", "990 JPY", "—" when empty."""
-    return format_money(amount, currency, empty="—")
 
 
 def label_split_datetime(field: forms.Field) -> None:
