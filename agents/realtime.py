@@ -49,6 +49,12 @@ def console_site_group(site_id: int) -> str:
     return f"console.site.{site_id}"
 
 
+def console_supervisors_group(site_id: int) -> str:
+    """The site's supervisors' consoles: they follow every chat, so they hear of each one
+    that an agent takes, not only at ``hello``."""
+    return f"console.supervisors.{site_id}"
+
+
 def agent_group(agent_id: int) -> str:
     return f"agent.{agent_id}"
 

@@ -55,6 +55,8 @@ class ConsoleConsumer(ChatConsumer):
         self.follow_ups: dict[int, dict[str, Any] | None] = {}
         await self.join(realtime.agent_group(agent.pk))
         await self.join(realtime.console_site_group(agent.site_id))
+        if agent.is_supervisor:
+            await self.join(realtime.console_supervisors_group(agent.site_id))
         hello = await database_sync_to_async(console_hello)(agent=agent, now=timezone.now())
         for conversation in hello["conversations"]:
             self.follow_ups[conversation["id"]] = conversation.get("follow_up")

@@ -85,6 +85,11 @@ def conversation_publish(conversation: Conversation) -> None:
         realtime.publish_on_commit(
             realtime.agent_group(conversation.agent_id), realtime.CONVERSATION_UPDATED, payload
         )
+        realtime.publish_on_commit(
+            realtime.console_supervisors_group(conversation.site_id),
+            realtime.CONVERSATION_UPDATED,
+            payload,
+        )
     realtime.publish_on_commit(
         realtime.console_site_group(conversation.site_id), realtime.QUEUE_CHANGED, {}
     )

@@ -54,7 +54,8 @@ export function upsertChat(meta, opts) {
         state.claimFocus = null;
         finishAction();
         selectChat(meta.id, { focus: true });
-      } else {
+      } else if (agent && meta.agent_id === agent.id) {
+        // A colleague's chat (a supervisor's Team list) is neither announced nor opened.
         announce(t("announce.new_chat", { id: meta.id }));
         if (state.selectedId === null) selectChat(meta.id, { focus: false });
       }

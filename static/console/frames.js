@@ -93,7 +93,8 @@ function onHello(f) {
   renderChats();
   if (state.selectedId === null || !state.chats.has(state.selectedId)) {
     const remembered = storage.get("selected");
-    const first = orderedChats()[0];
+    // The agent's own first chat (a supervisor's console also lists the team's).
+    const first = orderedChats().find((c) => { return c.meta.agent_id === f.agent.id; });
     if (remembered && state.chats.has(remembered)) selectChat(remembered, { focus: false });
     else if (first) selectChat(first.id, { focus: false });
     else renderChat();

@@ -250,3 +250,26 @@ def test_an_accepted_offer_tells_the_consoles_of_its_grant_without_the_token(
     )
     reduce = next(r for r in panel["remedies"] if r["kind"] == "reduce_delivery")
     assert (reduce["allowed"], reduce["reason_code"]) == (False, "delivery_waived")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_supervisors_console_hears_of_a_chat_another_agent_takes(site, sockets):
+    # given: Sam supervises (no seat of his own to take chats); Ada is online; a chat
+    # waits in the queue
+    sam = await database_sync_to_async(make_agent)(site, name="Sam", supervisor=True, capacity=0)
+    ada = await database_sync_to_async(make_agent)(site, name="Ada")
+    conversation = await database_sync_to_async(make_conversation)(site)
+    sam_ws, _ = await sockets.console(sam)
+    ada_ws, _ = await sockets.console(ada)
+
+    # when: Ada claims it
+    await ada_ws.send_json_to({"type": "queue.claim", "conversation_id": conversation.pk})
+
+    # then: Sam's console gets the chat, with its agent (the Team list), live
+    frame = await console_receive(sam_ws)
+    while frame["type"] != "conversation" or frame["conversation"]["status"] != "active":
+        frame = await console_receive(sam_ws)
+    assert (frame["conversation"]["id"], frame["conversation"]["agent_name"]) == (
+        conversation.pk,
+        "Ada",
+    )

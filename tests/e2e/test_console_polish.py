@@ -205,3 +205,72 @@ def test_the_console_speaks_the_agents_language_with_its_own_clock(chat_server, 
         assert formatted[1].replace("\u00a0", " ") == "9,90 €"
     finally:
         context.close()
+
+
+SUPERVISOR = ("sam-supervisor", "sam-supervisor-password")
+SUPERVISOR_SETUP = f"""
+from agents.services.staff import staff_member_setup
+from cartassist.core.roles import Role
+from cartassist.models import Site
+staff_member_setup(
+    username={SUPERVISOR[0]!r}, password={SUPERVISOR[1]!r}, role=Role.SUPERVISOR,
+    site=Site.objects.get(public_key="pk_demo_storefront"), display_name="Sam", capacity=3,
+)
+"""
+
+
+def _manage_shell(server: Any, code: str) -> None:
+    """``manage.py shell -c`` on the chat server's database (as its fixture runs it)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DEBUG"}
+        and not key.startswith(("CARTASSIST_", "SECURE_", "SESSION_", "CSRF_"))
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "cartassist.settings",
+            "SQLITE_PATH": str(server.database),
+            "DEBUG": "true",
+        }
+    )
+    server.manage(env, "shell", "-c", code)
+
+
+def test_a_supervisor_sees_colleagues_chats_apart_from_their_own(chat_server, browser):
+    # given: a supervisor, away (so the next chat goes to the agent), and the agent online
+    _manage_shell(chat_server, SUPERVISOR_SETUP)
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(3)]
+    try:
+        agent_context, supervisor_context, shopper_context = contexts
+        console_online(agent_context, chat_server.url)
+        supervisor = supervisor_context.new_page()
+        supervisor.goto(chat_server.url + "/console/")
+        supervisor.get_by_label("Username").fill(SUPERVISOR[0])
+        supervisor.get_by_label("Password").fill(SUPERVISOR[1])
+        supervisor.get_by_role("button", name="Log in").click()
+        expect(supervisor.locator("#connection")).to_have_attribute("data-state", "online")
+        supervisor.get_by_role("button", name="Away").click()
+        expect(supervisor.get_by_role("button", name="Away")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+
+        # when: a shopper is invited and accepts: the chat is the agent's
+        shop = shopper_context.new_page()
+        shop_until_delivery_step(shop, chat_server.url)
+        invitation = shop.get_by_test_id("chat-invitation")
+        expect(invitation).to_be_visible()
+        invitation.get_by_role("button", name="Accept").click()
+
+        # then: the supervisor sees it under Team, with its agent, not under My chats
+        team = supervisor.locator("#team-list .chat-item")
+        expect(team.first).to_be_visible()
+        expect(team.first.locator(".ci-sub")).to_contain_text("with Alex from Demo Storefront")
+        expect(supervisor.locator("#chat-list .chat-item")).to_have_count(0)
+        # and the header and the list agree: none of these chats is the supervisor's
+        expect(supervisor.locator("#chat-count")).to_have_text("0/3")
+        expect(supervisor.locator("#me-load")).to_have_text("0/3 chats")
+        assert_no_blocking_violations(supervisor)
+    finally:
+        for context in contexts:
+            context.close()
