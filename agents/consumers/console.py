@@ -6,9 +6,11 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from agents import realtime
-from agents.consumers.base import CLOSE_FORBIDDEN, ChatConsumer
+from agents.consumers.base import CLOSE_FORBIDDEN, ChatConsumer, scope_language
 from agents.errors import ChatError
 from agents.frames import CONSOLE_FRAMES, Frame
 from agents.models import (
@@ -47,6 +49,7 @@ class ConsoleConsumer(ChatConsumer):
             await self.refuse(CLOSE_FORBIDDEN)
             return
         self.agent = agent
+        self.language = scope_language(self.scope)
         # conversation id → its follow-up payload (or None): console-only, added to every
         # ``conversation`` frame this socket sends (the widget never sees it).
         self.follow_ups: dict[int, dict[str, Any] | None] = {}
@@ -131,7 +134,10 @@ class ConsoleConsumer(ChatConsumer):
         if frame["disposition"] not in Disposition.values:
             raise ChatError(
                 "invalid_frame",
-                f"disposition must be one of {', '.join(Disposition.values)}.",
+                format_lazy(
+                    _("disposition must be one of {choices}."),
+                    choices=", ".join(Disposition.values),
+                ),
                 field="disposition",
             )
         conversation = await self._conversation(frame["conversation_id"])

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from agents import realtime
 from agents.errors import ChatError, NotFound
@@ -124,7 +125,7 @@ def conversation_message_post(
         if existing is not None:
             return PostedMessage(existing, author_name(existing, conversation.agent), created=False)
         if conversation.status == ConversationStatus.CLOSED:
-            raise ChatError("closed", "This conversation is closed.", ref=client_message_id)
+            raise ChatError("closed", _("This conversation is closed."), ref=client_message_id)
         if sender == Sender.AGENT and (
             agent is None or (conversation.agent_id != agent.pk and not agent.is_supervisor)
         ):

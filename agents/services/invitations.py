@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import translation
 from django.utils.functional import Promise
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from agents import realtime
@@ -280,7 +281,7 @@ def invitation_accept(
         if invitation.status == InvitationStatus.ACCEPTED:
             return Conversation.objects.select_related("agent").get(invitation=invitation)
         if invitation.status not in OPEN_STATUSES or invitation.expires_at <= now:
-            raise ChatError("invalid_state", "This invitation is no longer open.")
+            raise ChatError("invalid_state", _("This invitation is no longer open."))
         invitation.status = InvitationStatus.ACCEPTED
         invitation.responded_at = now
         invitation.save(update_fields=["status", "responded_at"])
@@ -314,7 +315,7 @@ def invitation_dismiss(*, site_id: int, visitor_id: str, invitation_id: int, now
         if invitation.status == InvitationStatus.DISMISSED:
             return
         if invitation.status not in OPEN_STATUSES:
-            raise ChatError("invalid_state", "This invitation is no longer open.")
+            raise ChatError("invalid_state", _("This invitation is no longer open."))
         invitation.status = InvitationStatus.DISMISSED
         invitation.responded_at = now
         invitation.save(update_fields=["status", "responded_at"])
@@ -351,23 +352,27 @@ def invitation_reach_out(*, agent: AgentProfile, cart_id: int, now: datetime) ->
             raise NotFound("cart")
         site = cart.site
         if cart.status == CartStatus.CONVERTED:
-            raise ChatError("invalid_state", "This cart has already been ordered.")
+            raise ChatError("invalid_state", _("This cart has already been ordered."))
         # Locked (created if new) until the invitation commits: a sweeper deciding another
         # cart of this shopper meanwhile sees this invitation (the frequency cap).
         key = (site.pk, cart.visitor_id)
         visitor = visitors_for_update(keys=[key])[key]
         if visitor.opted_out_at:
-            raise ChatError("forbidden", "This shopper opted out of proactive chat.")
+            raise ChatError("forbidden", _("This shopper opted out of proactive chat."))
         cap = timedelta(hours=site.frequency_cap_hours)
         if visitor.last_invited_at and now - visitor.last_invited_at < cap:
             raise ChatError(
-                "forbidden", f"This shopper was invited less than {site.frequency_cap_hours} h ago."
+                "forbidden",
+                format_lazy(
+                    _("This shopper was invited less than {hours} h ago."),
+                    hours=site.frequency_cap_hours,
+                ),
             )
         # The sweep decides suppression before the holdout, so a held-out cart can have
         # only a "suppressed" intervention: ask the holdout itself, as the sweep does.
         held_out = is_held_out(cart.external_id, site.holdout_share, salt=site.public_key)
         if held_out or Intervention.objects.filter(cart=cart, decision=Decision.HELD_OUT).exists():
-            raise ChatError("forbidden", "This cart is in the control group (holdout).")
+            raise ChatError("forbidden", _("This cart is in the control group (holdout)."))
         reason = classify_stall(
             CartSnapshot.of(cart),
             shipping_shock_ratio=site.shipping_shock_ratio,

@@ -20,3 +20,14 @@ def visitor_language_record(*, site: Site, visitor_id: str, requested: str | Non
     if visitor.language != language:
         Visitor.objects.filter(pk=visitor.pk).update(language=language)
     return language
+
+
+def visitor_language(*, site: Site, visitor_id: str) -> str:
+    """The language to speak to this visitor: the one stored by the widget session,
+    resolved to one of the site's languages (the site's first when none is stored)."""
+    stored = (
+        Visitor.objects.filter(site=site, external_id=visitor_id)
+        .values_list("language", flat=True)
+        .first()
+    )
+    return site.language_for(stored or None)
