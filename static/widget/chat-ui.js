@@ -525,9 +525,13 @@ export function buildUi(env) {
     const parts = [metaNode(m, who, false)];
     const body = el("div", { className: "invite", "data-testid": "chat-invitation-message" }, [
       el("p", { className: "invite-from", text: t("invite.from", { name: who.name }) }),
-      meta.headline ? el("strong", { className: "invite-headline", text: meta.headline }) : null,
-      meta.body ? el("p", { className: "invite-body", text: meta.body }) : null,
-      !meta.headline && !meta.body ? el("p", { className: "invite-body", text: m.text }) : null,
+      // The copy, as the message's text: headline, then body.
+      el("div", { className: "text invite-text" }, [
+        meta.headline ? el("strong", { className: "invite-headline", text: meta.headline }) : null,
+        meta.headline && meta.body ? "\n" : null, // read as two lines when copied or compared
+        meta.body ? el("p", { className: "invite-body", text: meta.body }) : null,
+        !meta.headline && !meta.body ? el("p", { className: "invite-body", text: m.text }) : null,
+      ]),
       meta.verification_code ? el("p", { className: "verify" }, [verifyNode(meta.verification_code, opts.verifyHref(meta.verify_url))]) : null,
     ]);
     parts.push(body);
@@ -696,6 +700,7 @@ const STYLES = [
   ".msg.invitation { max-width: 92%; }",
   ".invite { padding: 10px 12px; border-radius: 12px; border: 1px solid var(--ca-line); border-inline-start: 4px solid var(--ca-brand); background: #fafbfc; }",
   ".invite p { margin: 4px 0 0; }",
+  ".msg .invite .text { padding: 0; background: none; border-radius: 0; white-space: normal; }",
   ".invite-from { font-size: 12px; color: var(--ca-muted); margin: 0 0 4px !important; }",
   ".failed-note, .error { color: #a4262c; font-size: 13px; }",
   ".seen { font-size: 12px; color: var(--ca-muted); text-align: end; }",

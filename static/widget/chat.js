@@ -57,7 +57,10 @@ function start(core) {
       (error) => {
         core.warn("chat off: the site key or this page's origin was refused (HTTP " + error.status + ").");
       }
-    );
+    )
+    .catch((error) => {
+      core.warn("the live chat could not start:", error);
+    });
 }
 
 function run(core, store, session, env) {

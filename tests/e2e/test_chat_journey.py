@@ -25,10 +25,8 @@ pytestmark = [pytest.mark.browser]
 # The invitation, the chat's first message, as a widget that shows it as text shows it
 # (headline, blank line, body; whitespace is normalised when compared).
 INVITATION_TEXT = re.compile(
-    r"Questions about the delivery charge\?\s*\w+ can look at the delivery options"
+    r"^Questions about the delivery charge\?\s+\w+ can look at the delivery options"
 )
-# Each message's text in order, the invitation (rendered as a card) included.
-WITH_INVITATION = ".msg .text, .msg [data-testid=chat-invitation-message]"
 
 
 def test_stalled_shopper_is_invited_chats_with_the_agent_and_keeps_the_chat_across_pages(
@@ -69,8 +67,8 @@ def test_stalled_shopper_is_invited_chats_with_the_agent_and_keeps_the_chat_acro
     expect(console.locator("#chat-list .chat-item")).to_have_count(1)
     console.locator("#chat-list .chat-item").click()
     totals = console.locator("#cart-panel .totals")
-    expect(totals).to_contain_text("Subtotal€38.50")
-    expect(totals).to_contain_text("€9.90")
+    expect(totals).to_contain_text("Subtotal38.50 EUR")
+    expect(totals).to_contain_text("9.90 EUR")
     assert shopper_events(shop) == ["invitation-shown", "invitation-accepted"]
 
     # when: the agent replies, and the shopper answers
@@ -78,11 +76,8 @@ def test_stalled_shopper_is_invited_chats_with_the_agent_and_keeps_the_chat_acro
     console.locator("#send-button").click()
     messages = shop.get_by_test_id("chat-messages")
     # the invitation is the chat's first message (seq 1), then the agent's reply
-    expect(messages.locator("li").first.get_by_test_id("chat-invitation-message")).to_have_text(
-        INVITATION_TEXT
-    )
     expect(messages.locator(".msg.agent .text")).to_have_text(
-        ["Hi Ada, I can help with the delivery charge."]
+        [INVITATION_TEXT, "Hi Ada, I can help with the delivery charge."]
     )
     composer = shop.get_by_role("textbox", name="Message")
     composer.fill("Is there a cheaper option? <b>not bold</b>")
@@ -101,7 +96,7 @@ def test_stalled_shopper_is_invited_chats_with_the_agent_and_keeps_the_chat_acro
     shop.wait_for_url(base + "/demo/")
     # then: the conversation is still there, with its history
     messages = shop.get_by_test_id("chat-messages")
-    expect(messages.locator(WITH_INVITATION)).to_have_text(
+    expect(messages.locator(".msg .text")).to_have_text(
         [
             INVITATION_TEXT,
             "Hi Ada, I can help with the delivery charge.",
@@ -127,7 +122,7 @@ def test_stalled_shopper_is_invited_chats_with_the_agent_and_keeps_the_chat_acro
     )
     shop.goto(base + "/demo/cart/")
     # then: the widget syncs the whole history from the server
-    expect(shop.get_by_test_id("chat-messages").locator(WITH_INVITATION)).to_have_text(
+    expect(shop.get_by_test_id("chat-messages").locator(".msg .text")).to_have_text(
         [
             INVITATION_TEXT,
             "Hi Ada, I can help with the delivery charge.",
@@ -138,16 +133,8 @@ def test_stalled_shopper_is_invited_chats_with_the_agent_and_keeps_the_chat_acro
     stored = chat_server.rows(
         "SELECT m.seq, m.sender, m.kind, m.text FROM agents_message m ORDER BY m.seq"
     )
-    # the invitation opened the conversation: its first message (issue 12)
-    assert [(seq, sender, kind) for seq, sender, kind, _ in stored[:1]] == [
-        (1, "agent", "invitation")
-    ]
-    expect(shop.get_by_test_id("chat-messages").locator("li").first).to_have_class(
-        re.compile(r"\binvitation\b")
-    )
-    assert [
-        (sender, text) for _, sender, kind, text in stored if kind == "text" and sender != "system"
-    ] == [
+    assert stored[0][:3] == (1, "agent", "invitation")
+    assert [(sender, text) for _, sender, kind, text in stored if kind == "text"] == [
         ("agent", "Hi Ada, I can help with the delivery charge."),
         ("visitor", "Is there a cheaper option? <b>not bold</b>"),
         ("visitor", "Thanks, I'll keep shopping meanwhile."),

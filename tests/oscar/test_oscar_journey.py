@@ -67,6 +67,7 @@ def test_the_agent_waives_oscars_delivery_charge_and_the_order_is_placed_with_it
     # when: the agent waives it and the shopper accepts the offer
     waive.get_by_role("button", name="Offer").click()
     card = shop.get_by_test_id("chat-offer")
+    # money in the shopper's format (the sandbox page's language: English)
     expect(card.get_by_test_id("offer-totals")).to_have_text("Total before: €48.40 → now: €38.50")
     with shop.expect_event("load"):  # the page reloads once the voucher is in the basket
         card.get_by_role("button", name="Accept offer").click()
