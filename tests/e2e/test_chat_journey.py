@@ -67,8 +67,8 @@ def test_stalled_shopper_is_invited_chats_with_the_agent_and_keeps_the_chat_acro
     expect(console.locator("#chat-list .chat-item")).to_have_count(1)
     console.locator("#chat-list .chat-item").click()
     totals = console.locator("#cart-panel .totals")
-    expect(totals).to_contain_text("Subtotal38.50 EUR")
-    expect(totals).to_contain_text("9.90 EUR")
+    expect(totals).to_contain_text("Subtotal€38.50")
+    expect(totals).to_contain_text("€9.90")
     assert shopper_events(shop) == ["invitation-shown", "invitation-accepted"]
 
     # when: the agent replies, and the shopper answers
