@@ -11,11 +11,17 @@ a subclass that adds one column, one filter and one read-only field.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html
 
 from agents.models import (
     AgentProfile,
@@ -27,11 +33,30 @@ from agents.models import (
 )
 from agents.services.presence import effective_status
 from cartassist.admin.carts import InterventionAdmin, ReadOnlyAdmin
-from cartassist.carts.models import Intervention
+from cartassist.admin.site_form import https_urls
+from cartassist.carts.models import Intervention, Site, StallReason
+
+
+class AgentProfileForm(forms.ModelForm):
+    class Meta:
+        model = AgentProfile
+        fields = ["user", "site", "display_name", "photo_url", "capacity", "is_supervisor"]
+        formfield_callback = https_urls
+        labels = {"photo_url": "Photo URL"}
+
+    def clean_photo_url(self) -> str:
+        """Photos load inside shops' https pages, where a browser blocks an http image."""
+        url: str = self.cleaned_data.get("photo_url") or ""
+        if url and urlsplit(url).scheme != "https":
+            raise ValidationError("Use an https address (an http image is blocked on https pages).")
+        return url
 
 
 @admin.register(AgentProfile)
 class AgentProfileAdmin(admin.ModelAdmin):
+    # Pictures load in shops' https pages: a typed address without a scheme is https.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    form = AgentProfileForm
     list_display = [
         "display_name",
         "user",
@@ -46,16 +71,31 @@ class AgentProfileAdmin(admin.ModelAdmin):
     list_select_related = ["site", "user"]
     search_fields = ["display_name", "user__username", "user__email"]
     autocomplete_fields = ["user"]
-    readonly_fields = ["status", "last_heartbeat_at"]
+    readonly_fields = ["status", "last_heartbeat_at", "photo_preview"]
     fields = [
         "user",
         "site",
         "display_name",
+        "photo_url",
+        "photo_preview",
         "capacity",
         "is_supervisor",
         "status",
         "last_heartbeat_at",
     ]
+
+    class Media:
+        css = {"all": ["siteadmin/admin.css"]}
+
+    @admin.display(description="Photo as shoppers see it")
+    def photo_preview(self, obj: AgentProfile | None) -> str:
+        if obj is None or not obj.photo_url:
+            return "—"
+        return format_html(
+            '<img class="agent-photo-preview" src="{}" alt="{}" width="48" height="48">',
+            obj.photo_url,
+            f"Photo of {obj.display_name}",
+        )
 
     @admin.display(description="Now")
     def presence(self, obj: AgentProfile) -> str:
@@ -63,23 +103,77 @@ class AgentProfileAdmin(admin.ModelAdmin):
         return effective_status(obj, timezone.now())
 
 
+class InvitationCopyForm(forms.ModelForm):
+    """The copy's language must be one the site speaks (Site.languages): copy in any
+    other language would never be shown."""
+
+    class Meta:
+        model = InvitationCopy
+        fields = ["site", "stall_reason", "language", "headline", "body"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        site, language = cleaned.get("site"), cleaned.get("language")
+        if site is not None and language and language not in (site.languages or ["en"]):
+            names = dict(settings.LANGUAGES)
+            spoken = ", ".join(str(names.get(code, code)) for code in site.languages or ["en"])
+            self.add_error(
+                "language",
+                f"{site} does not speak {names.get(language, language)}: its languages are "
+                f"{spoken}. Add the language to the site first (Sites › Languages).",
+            )
+        return cleaned
+
+
+def copy_missing(sites: QuerySet[Site]) -> list[str]:
+    """Per site and language it speaks, the stall reasons without copy of their own, as
+    lines for the merchandiser: "Demo Storefront, Deutsch: Shipping shock, Idle at a step"."""
+    names = dict(settings.LANGUAGES)
+    have = set(
+        InvitationCopy.objects.filter(site__in=sites).values_list(
+            "site_id", "language", "stall_reason"
+        )
+    )
+    lines = []
+    for site in sites:
+        for language in site.languages or ["en"]:
+            missing = [
+                str(label)
+                for reason, label in StallReason.choices
+                if (site.pk, language, reason) not in have
+            ]
+            if missing:
+                lines.append(f"{site}, {names.get(language, language)}: {', '.join(missing)}")
+    return lines
+
+
 @admin.register(InvitationCopy)
 class InvitationCopyAdmin(admin.ModelAdmin):
-    list_display = ["headline", "stall_reason", "site"]
-    list_filter = ["site", "stall_reason"]
+    form = InvitationCopyForm
+    list_display = ["headline", "language", "stall_reason", "site"]
+    list_filter = ["site", "language", "stall_reason"]
     list_select_related = ["site"]
+    ordering = ["site", "stall_reason", "language"]
     search_fields = ["headline", "body"]
     fieldsets = [
         (
             None,
             {
-                "fields": ["site", "stall_reason", "headline", "body"],
-                "description": "Name the issue the shopper is stuck on; the invitation also "
-                "shows the agent's name and a verification code. In the body, {agent} is "
-                "replaced by the agent's display name.",
+                "fields": ["site", "stall_reason", "language", "headline", "body"],
+                "description": "Name the issue the shopper is stuck on, in the shopper's "
+                "language: write one copy per stall reason for each of the site's "
+                "languages. The invitation also shows the agent's name and a verification "
+                "code. In the body, {agent} is replaced by the agent's display name.",
             },
         )
     ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        """Above the list: which of the sites' languages still lack copy for a reason
+        (the invitation then uses the built-in wording)."""
+        missing = copy_missing(Site.objects.order_by("name"))
+        extra_context = {**(extra_context or {}), "copy_missing": missing}
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(SavedReply)

@@ -12,6 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
 from agents.errors import ChatError
 
 MAX_FRAME_BYTES = 16 * 1024
@@ -97,7 +101,7 @@ def parse_frame(text: str | None, schema: dict[str, dict[str, str]], *, max_text
 class _Invalid(Exception):
     """A field value refused by its kind's parser; ``_field`` names the field."""
 
-    def __init__(self, message: str, code: str = "invalid_frame") -> None:
+    def __init__(self, message: str | Promise, code: str = "invalid_frame") -> None:
         super().__init__(message)
         self.message = message
         self.code = code
@@ -140,9 +144,12 @@ def _client_id(value: Any, name: str, max_text: int) -> str:
 def _text(value: Any, name: str, max_text: int) -> str:
     text = _string(value, name).strip()
     if not text:
-        raise _Invalid("The message is empty.")
+        raise _Invalid(_("The message is empty."))
     if len(text) > max_text:
-        raise _Invalid(f"Messages are limited to {max_text} characters.", code="too_long")
+        raise _Invalid(
+            format_lazy(_("Messages are limited to {count} characters."), count=max_text),
+            code="too_long",
+        )
     return text
 
 

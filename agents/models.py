@@ -22,7 +22,16 @@ class AgentProfile(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile"
     )
     site = models.ForeignKey("cartassist.Site", on_delete=models.CASCADE, related_name="agents")
-    display_name = models.CharField(max_length=80, help_text="Shown to shoppers.")
+    display_name = models.CharField(
+        max_length=80, help_text="Shown to shoppers; the widget shows the first name only."
+    )
+    photo_url = models.URLField(
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="https address of a square photo shown beside this agent's messages. "
+        "Empty: the site's logo, else the initial.",
+    )
     capacity = models.PositiveSmallIntegerField(
         default=3,
         validators=[MinValueValidator(1), MaxValueValidator(50)],
@@ -46,18 +55,33 @@ class AgentProfile(models.Model):
     def __str__(self) -> str:
         return self.display_name
 
+    @property
+    def first_name(self) -> str:
+        """What shoppers call the agent: the first word of the display name."""
+        words = self.display_name.split()
+        return words[0] if words else ""
+
 
 class InvitationCopy(models.Model):
-    """What the invitation says, per site and stall reason (clarity: name the issue)."""
+    """What the invitation says, per site, stall reason and language (clarity: name the
+    issue, in the shopper's language)."""
 
     site = models.ForeignKey("cartassist.Site", on_delete=models.CASCADE, related_name="+")
     stall_reason = models.CharField(max_length=32, choices=StallReason.choices)
+    language = models.CharField(
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text="Shown to shoppers whose language this is (one of the site's languages).",
+    )
     headline = models.CharField(max_length=120)
     body = models.CharField(max_length=400, blank=True, default="")
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["site", "stall_reason"], name="copy_once_per_reason")
+            models.UniqueConstraint(
+                fields=["site", "stall_reason", "language"], name="copy_once_per_reason_language"
+            )
         ]
         verbose_name_plural = "invitation copy"
 
@@ -94,6 +118,14 @@ class Invitation(models.Model):
     headline = models.CharField(max_length=120)
     body = models.CharField(max_length=400, blank=True, default="")
     verification_code = models.CharField(max_length=16, unique=True, default=new_verification_code)
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        default="",
+        help_text="The shopper's language when it was sent (one of the site's): the copy "
+        "was chosen for it, and the verification page speaks it. Empty: sent before "
+        "languages were recorded.",
+    )
     status = models.CharField(
         max_length=12, choices=InvitationStatus.choices, default=InvitationStatus.PENDING
     )
@@ -187,6 +219,13 @@ class Sender(models.TextChoices):
     SYSTEM = "system", "System"
 
 
+class MessageKind(models.TextChoices):
+    TEXT = "text", "Text"
+    # The invitation the chat was opened from, as its first message (seq 1): who sent it,
+    # what it said and its verification code, in ``meta`` (docs/REALTIME.md).
+    INVITATION = "invitation", "Invitation"
+
+
 class Message(models.Model):
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -198,6 +237,12 @@ class Message(models.Model):
     )
     client_message_id = models.CharField(max_length=64)
     text = models.TextField()
+    kind = models.CharField(max_length=16, choices=MessageKind.choices, default=MessageKind.TEXT)
+    meta = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='What a message of another kind carries besides its text; {} for "text".',
+    )
     created_at = models.DateTimeField()
 
     class Meta:

@@ -8,12 +8,34 @@ from typing import Any
 
 from django.urls import reverse
 
-from agents.models import AgentProfile, Conversation, Invitation, Message
-from cartassist.carts.models import FollowUpContact
+from agents.models import AgentProfile, Conversation, Invitation, Message, Sender
+from cartassist.carts.models import Cart, FollowUpContact, Site
+from cartassist.domain.branding import text_colour_on
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def site_payload(site: Site) -> dict[str, Any]:
+    """The shop as the widget shows it (its branding), in the session answer."""
+    return {
+        "display_name": site.shopper_facing_name,
+        "brand_colour": site.brand_colour,
+        "text_colour": text_colour_on(site.brand_colour),
+        "logo_url": site.logo_url,
+        "languages": list(site.languages or ["en"]),
+        "currency": site.currency,
+        "timezone": site.timezone,
+    }
+
+
+def agent_brief(agent: AgentProfile | None) -> dict[str, str] | None:
+    """The agent as shoppers see them: first name and photo (``null`` when nobody is
+    named yet). Frames that name an agent carry it as ``agent``."""
+    if agent is None:
+        return None
+    return {"first_name": agent.first_name, "photo_url": agent.photo_url}
 
 
 def invitation_payload(invitation: Invitation) -> dict[str, Any]:
@@ -22,7 +44,9 @@ def invitation_payload(invitation: Invitation) -> dict[str, Any]:
         "stall_reason": invitation.stall_reason,
         "headline": invitation.headline,
         "body": invitation.body,
+        "language": invitation.language,
         "agent_name": invitation.agent.display_name if invitation.agent else "",
+        "agent": agent_brief(invitation.agent),
         "verification_code": invitation.verification_code,
         "verify_url": reverse("verify-page", args=[invitation.verification_code]),
         "sent_at": _iso(invitation.sent_at),
@@ -36,6 +60,7 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         "status": conversation.status,
         "agent_name": conversation.agent.display_name if conversation.agent else "",
         "agent_id": conversation.agent_id,
+        "agent": agent_brief(conversation.agent),
         "last_seq": conversation.last_seq,
         "visitor_read_seq": conversation.visitor_read_seq,
         "agent_read_seq": conversation.agent_read_seq,
@@ -82,10 +107,14 @@ def with_follow_up(
 
 
 def message_payload(message: Message, author_name: str) -> dict[str, Any]:
+    """A message as both sides see it; ``message.agent`` must be loaded."""
     return {
         "seq": message.seq,
         "sender": message.sender,
         "author_name": author_name,
+        "agent": agent_brief(message.agent) if message.sender == Sender.AGENT else None,
+        "kind": message.kind,
+        "meta": message.meta or {},
         "text": message.text,
         "client_message_id": message.client_message_id,
         "created_at": _iso(message.created_at),
@@ -100,4 +129,26 @@ def agent_payload(agent: AgentProfile, *, effective_status: str, load: int) -> d
         "capacity": agent.capacity,
         "load": load,
         "is_supervisor": agent.is_supervisor,
+    }
+
+
+def cart_live_payload(cart: Cart) -> dict[str, Any]:
+    """Console only: a cart's state after ingestion (the ``cart`` frame), what the cart
+    panel shows at the top; the console fetches the rest (timeline, history) itself."""
+    return {
+        "id": cart.pk,
+        "external_id": cart.external_id,
+        "status": cart.status,
+        "stage": cart.stage,
+        "currency": cart.currency,
+        "subtotal": str(cart.subtotal),
+        "shipping_fee": None if cart.shipping_fee is None else str(cart.shipping_fee),
+        "shipping_method": cart.shipping_method,
+        "lines": cart.lines,
+        "order_id": cart.order_id,
+        "order_total": None if cart.order_total is None else str(cart.order_total),
+        "converted_at": _iso(cart.converted_at),
+        "last_activity_at": _iso(cart.last_activity_at),
+        "customer_name": cart.customer_name,
+        "customer_email_hint": cart.customer_email_hint,
     }

@@ -30,6 +30,9 @@ QUEUE_CHANGED = "queue.changed"
 OFFER_UPDATED = "offer.updated"
 APPROVALS_CHANGED = "approvals.changed"
 GRANT_ISSUED = "grant.issued"
+# Consoles only (the site's console group): a grant issued or redeemed, a cart changed.
+GRANT_UPDATED = "grant.updated"
+CART_UPDATED = "cart.updated"
 
 
 def visitor_group(site_id: int, visitor_id: str) -> str:
@@ -44,6 +47,12 @@ def conversation_group(conversation_id: int) -> str:
 
 def console_site_group(site_id: int) -> str:
     return f"console.site.{site_id}"
+
+
+def console_supervisors_group(site_id: int) -> str:
+    """The site's supervisors' consoles: they follow every chat, so they hear of each one
+    that an agent takes, not only at ``hello``."""
+    return f"console.supervisors.{site_id}"
 
 
 def agent_group(agent_id: int) -> str:

@@ -5,15 +5,25 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from agents.errors import NotFound
 from agents.models import AgentProfile, Conversation, ConversationStatus, Invitation, SavedReply
 from agents.payloads import _iso, conversation_payload, follow_up_payload, with_follow_up
 from agents.services.invitations import OPEN_STATUSES, REACHABLE_SUPPRESSIONS
 from agents.services.presence import agents_with_load, effective_status
-from cartassist.carts.models import Cart, CartEvent, Decision, FollowUpContact, Intervention, Site
+from cartassist.carts.models import (
+    Cart,
+    CartEvent,
+    CartStatus,
+    Decision,
+    FollowUpContact,
+    Intervention,
+    Site,
+)
+from cartassist.carts.services.shoppers import cart_identities, shopper_cart_filter
 from cartassist.domain.holdout import is_held_out
+from cartassist.domain.stalls import Reason, urgency_factors
 
 QUEUE_LIMIT = 100
 
@@ -22,7 +32,11 @@ def invitation_by_code(code: str) -> Invitation | None:
     code = code.strip().upper()
     if not code or len(code) > 16:
         return None
-    return Invitation.objects.select_related("site", "agent").filter(verification_code=code).first()
+    return (
+        Invitation.objects.select_related("site", "agent", "conversation")
+        .filter(verification_code=code)
+        .first()
+    )
 
 
 def _cart_brief(cart: Cart | None) -> dict[str, Any] | None:
@@ -201,14 +215,16 @@ def console_colleagues(*, site_id: int, now: datetime) -> list[dict[str, Any]]:
 
 
 def cart_panel(*, cart: Cart) -> dict[str, Any]:
-    """Everything the agent needs about a cart: lines, totals, stage, stall reason, the
-    event timeline, and earlier interventions for this shopper (recognise returners)."""
+    """Everything the agent needs about a cart: who the shopper is (``shopper``), lines,
+    totals, stage, stall reason and why it is urgent (``urgency``), the event timeline,
+    and earlier interventions for this shopper (recognise returners)."""
     events = list(CartEvent.objects.filter(cart=cart).order_by("-occurred_at")[:50])
-    shopper = Q(visitor_id=cart.visitor_id)
-    if cart.customer_id and cart.customer_verified:
-        shopper |= Q(cart__customer_id=cart.customer_id, cart__customer_verified=True)
+    shopper_carts, _ = shopper_cart_filter(
+        site_id=cart.site_id,
+        keys=cart_identities(visitor_id=cart.visitor_id, customer_ids=[cart.customer_id]),
+    )
     earlier = list(
-        Intervention.objects.filter(shopper, site_id=cart.site_id)
+        Intervention.objects.filter(site_id=cart.site_id, cart__in=_site_carts(cart, shopper_carts))
         .exclude(cart=cart)
         .select_related("invitation")
         .order_by("-decided_at")[:10]
@@ -219,9 +235,14 @@ def cart_panel(*, cart: Cart) -> dict[str, Any]:
         "lines": cart.lines,
         "shipping_method": cart.shipping_method,
         "status": cart.status,
+        "order_id": cart.order_id,
+        "order_total": None if cart.order_total is None else str(cart.order_total),
+        "converted_at": _iso(cart.converted_at),
         "totals_trusted": cart.totals_trusted,
         "customer_id": cart.customer_id if cart.customer_verified else "",
+        "shopper": shopper_summary(cart=cart, shopper_carts=shopper_carts),
         "stall_reason": latest.stall_reason if latest else "",
+        "urgency": urgency_explained(latest),
         "last_activity_at": _iso(cart.last_activity_at),
         "timeline": [
             {
@@ -241,6 +262,71 @@ def cart_panel(*, cart: Cart) -> dict[str, Any]:
             }
             for i in earlier
         ],
+    }
+
+
+def _site_carts(cart: Cart, shopper_carts: Q) -> Any:
+    return Cart.objects.filter(shopper_carts, site_id=cart.site_id)
+
+
+def shopper_summary(*, cart: Cart, shopper_carts: Q) -> dict[str, Any]:
+    """Who the shopper of ``cart`` is, for the chat's header: the name and masked email
+    the shop gave in signed events (this cart's, else the newest of the shopper's other
+    carts), a short visitor id for guests, and what happened before with the same shopper
+    (carts linked transitively by visitor or customer id, ADR 0008): earlier carts and
+    orders, invitations sent and follow-up contacts."""
+    others = _site_carts(cart, shopper_carts).exclude(pk=cart.pk)
+    name, email_hint = cart.customer_name, cart.customer_email_hint
+    if not name or not email_hint:
+        for other_name, other_hint in (
+            others.exclude(customer_name="", customer_email_hint="")
+            .order_by("-last_activity_at")
+            .values_list("customer_name", "customer_email_hint")[:5]
+        ):
+            name = name or other_name
+            email_hint = email_hint or other_hint
+    counts = others.aggregate(
+        carts=Count("pk"), orders=Count("pk", filter=Q(status=CartStatus.CONVERTED))
+    )
+    all_carts = _site_carts(cart, shopper_carts)
+    invitations = Intervention.objects.filter(
+        site_id=cart.site_id, cart__in=all_carts, decision=Decision.INVITED
+    ).exclude(cart=cart)
+    follow_ups = FollowUpContact.objects.filter(
+        site_id=cart.site_id, intervention__cart__in=all_carts
+    )
+    return {
+        "name": name,
+        "email_hint": email_hint,
+        "visitor_short_id": cart.visitor_id[-6:].upper(),
+        "customer_verified": cart.customer_verified,
+        "returning": counts["carts"] > 0,
+        "earlier_carts": counts["carts"],
+        "earlier_orders": counts["orders"],
+        "earlier_invitations": invitations.count(),
+        "follow_ups": follow_ups.count(),
+    }
+
+
+def urgency_explained(intervention: Intervention | None) -> dict[str, Any] | None:
+    """The urgency score the sweep gave the cart's latest stall, with its three parts
+    (cartassist/domain/stalls.py ``urgency_factors``); None without a recorded stall."""
+    if intervention is None:
+        return None
+    factors = urgency_factors(
+        reason=Reason(intervention.stall_reason),
+        stage=intervention.stage,
+        cart_value=intervention.cart_value,
+    )
+    return {
+        "score": intervention.urgency,
+        "stall_reason": intervention.stall_reason,
+        "stage": intervention.stage,
+        "cart_value": str(intervention.cart_value),
+        "currency": intervention.currency,
+        "reason_points": factors.reason_points,
+        "stage_points": factors.stage_points,
+        "value_points": factors.value_points,
     }
 
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Concatenate, ParamSpec
+from decimal import Decimal
+from typing import Any, Concatenate, ParamSpec
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from agents.errors import NotFound
-from agents.models import AgentProfile, Disposition, InvitationStatus
+from agents.models import AgentProfile, Disposition, Invitation, InvitationStatus
 from agents.permissions import console_agent
 from agents.selectors import (
     console_colleagues,
@@ -33,9 +35,11 @@ from cartassist.carts.models import (
     StallReason,
     SuppressionReason,
 )
+from cartassist.domain.branding import text_colour_on
+from cartassist.domain.formatting import format_moment, format_money
 from cartassist.domain.ratelimit import retry_after_header
 from cartassist.flows.console import console_remedies
-from policies.selectors import pending_approvals
+from policies.selectors import conversation_offers, pending_approvals
 
 P = ParamSpec("P")
 AgentView = Callable[Concatenate[HttpRequest, AgentProfile, P], HttpResponse]
@@ -138,25 +142,105 @@ def console_agents(request: HttpRequest, agent: AgentProfile) -> JsonResponse:
     return JsonResponse({"agents": console_colleagues(site_id=agent.site_id, now=timezone.now())})
 
 
+# What the shopper was offered, as the verification page names it.
+OFFER_LABELS = {
+    "waive_delivery": _("Delivery charge waived"),
+    "reduce_delivery": _("Delivery charge reduced"),
+    "discount": _("Discount"),
+    "free_gift": _("Free gift"),
+    "hold_stock": _("Items held for you"),
+}
+# Offers the shopper saw and may hold: open, or accepted (a grant was issued).
+SHOWN_OFFER_STATUSES = {"offered", "accepted"}
+
+
+def _page_language(request: HttpRequest, invitation: Invitation | None) -> str:
+    """The verification page's language: ``?lang=`` when it is a shipped language (the
+    widget links with the shopper's), else the language the invitation was sent in,
+    else the browser's (``LocaleMiddleware``, from Accept-Language)."""
+    shipped = {code for code, _name in settings.LANGUAGES}
+    requested = request.GET.get("lang", "")[:16].lower().split("-")[0]
+    if requested in shipped:
+        return requested
+    if invitation is not None and invitation.language in shipped:
+        return invitation.language
+    return translation.get_language_from_request(request)
+
+
+def _verified_offers(invitation: Invitation, language: str) -> list[dict[str, str]]:
+    """The offers made in the chat opened from ``invitation`` that the shopper saw, with
+    their amounts in the page's language (a shopper may check that an offer is real)."""
+    conversation = getattr(invitation, "conversation", None)
+    if conversation is None:
+        return []
+    shown = []
+    for offer in conversation_offers(conversation_id=conversation.pk):
+        if offer["status"] not in SHOWN_OFFER_STATUSES:
+            continue
+        amount = offer["amount"]
+        shown.append(
+            {
+                "label": str(OFFER_LABELS.get(offer["kind"], offer["kind"])),
+                "amount": format_money(Decimal(amount), offer["currency"], language)
+                if amount is not None
+                else "",
+                "accepted": offer["status"] == "accepted",
+            }
+        )
+    return shown
+
+
+def _verify_context(invitation: Invitation | None, language: str) -> dict[str, Any]:
+    if invitation is None:
+        return {}
+    site = invitation.site
+    return {
+        "shop": site.shopper_facing_name,
+        "brand_colour": site.brand_colour,
+        "text_colour": text_colour_on(site.brand_colour),
+        "logo_url": site.logo_url,
+        "sent": format_moment(invitation.sent_at, site.timezone, language),
+        "agent_name": invitation.agent.first_name if invitation.agent else "",
+        "offers": _verified_offers(invitation, language),
+    }
+
+
 @require_GET
 def verify_page(request: HttpRequest, code: str) -> HttpResponse:
-    """Public page: is this invitation genuine? (credibility). Rate-limited per client
-    address like the verification API, and counted together with it."""
+    """Public page: is this invitation genuine? (credibility). In the shopper's language,
+    with the shop's branding, the time in the shop's time zone and the offers of the chat
+    (docs/VERIFICATION.md). Rate-limited per client address like the verification API,
+    and counted together with it."""
     throttle = VerificationThrottle()
     if not throttle.allow_request(request, None):
         retry_after = retry_after_header(throttle.wait() or 0)
-        response = render(
-            request, "agents/verify.html", {"retry_after": retry_after, "code": ""}, status=429
-        )
+        language = _page_language(request, None)
+        with translation.override(language):
+            response = render(
+                request,
+                "agents/verify.html",
+                {"retry_after": retry_after, "code": "", "language": language},
+                status=429,
+            )
         response["Retry-After"] = retry_after
+        response["Content-Language"] = language
         return response
     invitation = invitation_by_code(code)
-    return render(
-        request,
-        "agents/verify.html",
-        {"invitation": invitation, "code": code[:16]},
-        status=200 if invitation else 404,
-    )
+    language = _page_language(request, invitation)
+    with translation.override(language):
+        response = render(
+            request,
+            "agents/verify.html",
+            {
+                "invitation": invitation,
+                "code": code[:16],
+                "language": language,
+                **_verify_context(invitation, language),
+            },
+            status=200 if invitation else 404,
+        )
+    response["Content-Language"] = language
+    return response
 
 
 @require_GET

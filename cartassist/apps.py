@@ -17,6 +17,7 @@ class CartAssistConfig(AppConfig):
         # The Celery app is created here, not in cartassist/__init__.py, so that the
         # stdlib-only cartassist.client imports no Django or Celery; every process that
         # starts Django (web, daphne, worker, tests) still gets it before any .delay().
+        from agents.services.cart_updates import carts_changed_publish
         from cartassist import (
             celery,  # noqa: F401
             tasks,
@@ -32,3 +33,4 @@ class CartAssistConfig(AppConfig):
         ports.webhook_delivery_dispatch.register(tasks.webhook_deliver_task.delay)
         ports.grant_issued.register(native_discount_request)
         ports.native_discount_dispatch.register(native_discount_create_task.delay)
+        ports.carts_changed.register(carts_changed_publish)

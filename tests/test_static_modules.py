@@ -73,3 +73,9 @@ def test_the_unhashed_widget_files_are_served_as_written(collected):
         copy = root / "widget" / source.name
         assert copy.read_text() == source.read_text(), source.name
         assert not [spec for spec in imports_of(copy) if HASHED.search(spec)]
+    # and the catalogues the chat fetches beside its modules (i18n/<lang>.json, relative
+    # to import.meta.url) are there under their plain names
+    catalogues = sorted((widget / "i18n").glob("*.json"))
+    assert [path.name for path in catalogues] == ["de.json", "en.json", "es.json", "fr.json"]
+    for source in catalogues:
+        assert (root / "widget" / "i18n" / source.name).read_text() == source.read_text()

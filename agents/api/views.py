@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents.payloads import site_payload
 from agents.selectors import invitation_by_code
 from agents.tokens import visitor_token_issue
 from cartassist.api.auth import widget_site
@@ -20,17 +21,56 @@ from cartassist.api.schema import BODY_REFUSALS, WIDGET_REFUSALS, throttled
 from cartassist.api.serializers import IdField
 from cartassist.api.throttles import VerificationThrottle, WidgetSessionThrottle
 from cartassist.api.views import add_cors_headers
+from cartassist.carts.services.visitors import visitor_language_record
+from cartassist.domain.branding import LANGUAGE_TAG_MAX_LENGTH, language_tag_problem
+
+
+def _validate_language(value: str) -> None:
+    # An over-long tag is refused once, by max_length.
+    problem = None if len(value) > LANGUAGE_TAG_MAX_LENGTH else language_tag_problem(value)
+    if problem:
+        raise serializers.ValidationError(problem)
 
 
 class SessionRequestSerializer(serializers.Serializer):
     site_key = serializers.CharField(max_length=64)
     visitor_id = IdField()
+    language = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=LANGUAGE_TAG_MAX_LENGTH,
+        validators=[_validate_language],
+        help_text="The shopper's language as a BCP 47 tag (the init option `language`, "
+        "else the page's `<html lang>`), e.g. `de-AT`. Resolved to one of the site's "
+        "languages; omitted or empty: the language remembered for this visitor, else the "
+        "site's first.",
+    )
+
+
+class SiteBrandingSerializer(serializers.Serializer):
+    display_name = serializers.CharField(help_text="The shop's name as shoppers know it.")
+    brand_colour = serializers.CharField(help_text="#rrggbb for the launcher and buttons.")
+    text_colour = serializers.CharField(
+        help_text="#ffffff or #111827: the text colour that reads best on brand_colour."
+    )
+    logo_url = serializers.CharField(
+        allow_blank=True, help_text="https address of the shop's logo, or empty."
+    )
+    languages = serializers.ListField(
+        child=serializers.CharField(), help_text="The site's languages; the first is the fallback."
+    )
+    currency = serializers.CharField(help_text="ISO 4217 code of the site's currency.")
+    timezone = serializers.CharField(help_text="IANA time zone of the shop, e.g. Europe/Berlin.")
 
 
 class SessionResponseSerializer(serializers.Serializer):
     token = serializers.CharField()
     expires_at = serializers.DateTimeField()
     socket_url = serializers.CharField(help_text="Path of the widget WebSocket; add ?token=…")
+    language = serializers.CharField(
+        help_text="The language to speak to this shopper: one of site.languages."
+    )
+    site = SiteBrandingSerializer(help_text="How the widget looks: the shop's branding.")
 
 
 class WidgetSessionView(APIView):
@@ -45,7 +85,9 @@ class WidgetSessionView(APIView):
         description=(
             "Browser-only, like the events endpoint: the Origin must be on the site's "
             "allow-list. The token names the site and the visitor and grants access to that "
-            "visitor's invitations and conversations only. See docs/REALTIME.md."
+            "visitor's invitations and conversations only. The answer also says which of the "
+            "site's languages to speak (remembered for this visitor: invitations use it) and "
+            "carries the site's branding. See docs/REALTIME.md and docs/WIDGET.md."
         ),
         # By media type: the view reads the body itself (api/body.py); the widget sends
         # text/plain, which needs no CORS preflight.
@@ -66,11 +108,21 @@ class WidgetSessionView(APIView):
         site = widget_site(request._request, payload.get("site_key"))
         serializer = SessionRequestSerializer(data=payload)
         serializer.is_valid(raise_exception=True)
+        visitor_id = serializer.validated_data["visitor_id"]
         token, expires_at = visitor_token_issue(
-            site_id=site.pk, visitor_id=serializer.validated_data["visitor_id"], now=timezone.now()
+            site_id=site.pk, visitor_id=visitor_id, now=timezone.now()
+        )
+        language = visitor_language_record(
+            site=site, visitor_id=visitor_id, requested=serializer.validated_data.get("language")
         )
         return Response(
-            {"token": token, "expires_at": expires_at, "socket_url": "/ws/widget/"},
+            {
+                "token": token,
+                "expires_at": expires_at,
+                "socket_url": "/ws/widget/",
+                "language": language,
+                "site": site_payload(site),
+            },
             status=status.HTTP_200_OK,
         )
 
@@ -123,7 +175,7 @@ class VerificationView(APIView):
 def verification_payload(invitation: Any) -> dict[str, Any]:
     return {
         "genuine": True,
-        "shop": invitation.site.name,
+        "shop": invitation.site.shopper_facing_name,
         "sent_at": invitation.sent_at,
         "expires_at": invitation.expires_at,
         "agent_name": invitation.agent.display_name if invitation.agent else "",

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
 from agents import realtime
 from agents.errors import ChatError
@@ -32,6 +34,31 @@ CLOSE_FORBIDDEN = 4403
 # the channel layer lost Redis, or joining a group failed). Nothing is lost: the client
 # reconnects, gets hello and syncs from its last seq.
 CLOSE_RESYNC = 4008
+
+
+def scope_language(scope: Mapping[str, Any]) -> str:
+    """The language a socket's client asked for, as ``LocaleMiddleware`` would choose it
+    for a page: the language cookie, else the first supported ``Accept-Language`` entry
+    (by quality), else ``LANGUAGE_CODE``."""
+    cookie = (scope.get("cookies") or {}).get(settings.LANGUAGE_COOKIE_NAME, "")
+    headers = {k.decode("latin1").lower(): v.decode("latin1") for k, v in scope.get("headers", [])}
+    ranked = []
+    for position, part in enumerate(headers.get("accept-language", "")[:500].split(",")):
+        tag, _sep, params = part.strip().partition(";")
+        try:
+            quality = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            quality = 0.0
+        if tag and tag != "*" and quality > 0:
+            ranked.append((-quality, position, tag))
+    for candidate in [cookie, *(tag for _q, _p, tag in sorted(ranked))]:
+        if not candidate:
+            continue
+        try:
+            return translation.get_supported_language_variant(candidate)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
 
 
 class LayerUnavailable(Exception):
@@ -69,6 +96,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     frame_schema: dict[str, dict[str, str]] = {}
     sender: Sender  # who this socket speaks for
+    # The language of this socket's error frames: the shopper's (widget) or the agent's
+    # (console); set in ``on_connect``.
+    language: str = settings.LANGUAGE_CODE
 
     async def _conversation(self, conversation_id: int) -> Conversation:
         """The conversation ``conversation_id`` if this socket may act on it (else NotFound)."""
@@ -183,16 +213,20 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
     ) -> None:
+        with translation.override(self.language):
+            await self._receive(text_data)
+
+    async def _receive(self, text_data: str | None) -> None:
         try:
             if not self.frame_limit.allow():
-                raise ChatError("rate_limited", "Too many frames; slow down.")
+                raise ChatError("rate_limited", _("Too many frames; slow down."))
             frame = parse_frame(
                 text_data, self.frame_schema, max_text=settings.CARTASSIST_MAX_MESSAGE_LENGTH
             )
             if frame.type == "message.send" and not self.message_limit.allow():
                 raise ChatError(
                     "rate_limited",
-                    "Too many messages; wait a moment.",
+                    _("Too many messages; wait a moment."),
                     ref=frame["client_message_id"],
                 )
             handler = getattr(self, "frame_" + frame.type.replace(".", "_"))
@@ -206,7 +240,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except Exception:
             logger.exception("chat frame failed")
             await self.send_json(
-                {"type": "error", "code": "internal", "message": "Something went wrong; try again."}
+                {
+                    "type": "error",
+                    "code": "internal",
+                    "message": str(_("Something went wrong; try again.")),
+                }
             )
 
     async def frame_ping(self, frame: Frame) -> None:

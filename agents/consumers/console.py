@@ -6,9 +6,11 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from agents import realtime
-from agents.consumers.base import CLOSE_FORBIDDEN, ChatConsumer
+from agents.consumers.base import CLOSE_FORBIDDEN, ChatConsumer, scope_language
 from agents.errors import ChatError
 from agents.frames import CONSOLE_FRAMES, Frame
 from agents.models import (
@@ -47,11 +49,14 @@ class ConsoleConsumer(ChatConsumer):
             await self.refuse(CLOSE_FORBIDDEN)
             return
         self.agent = agent
+        self.language = scope_language(self.scope)
         # conversation id → its follow-up payload (or None): console-only, added to every
         # ``conversation`` frame this socket sends (the widget never sees it).
         self.follow_ups: dict[int, dict[str, Any] | None] = {}
         await self.join(realtime.agent_group(agent.pk))
         await self.join(realtime.console_site_group(agent.site_id))
+        if agent.is_supervisor:
+            await self.join(realtime.console_supervisors_group(agent.site_id))
         hello = await database_sync_to_async(console_hello)(agent=agent, now=timezone.now())
         for conversation in hello["conversations"]:
             self.follow_ups[conversation["id"]] = conversation.get("follow_up")
@@ -131,7 +136,10 @@ class ConsoleConsumer(ChatConsumer):
         if frame["disposition"] not in Disposition.values:
             raise ChatError(
                 "invalid_frame",
-                f"disposition must be one of {', '.join(Disposition.values)}.",
+                format_lazy(
+                    _("disposition must be one of {choices}."),
+                    choices=", ".join(Disposition.values),
+                ),
                 field="disposition",
             )
         conversation = await self._conversation(frame["conversation_id"])
@@ -193,6 +201,23 @@ class ConsoleConsumer(ChatConsumer):
 
     async def grant_issued(self, event: dict[str, Any]) -> None:
         """Agents see the accepted offer; the token itself goes to the shopper only."""
+
+    def _followed(self, conversation_id: int) -> bool:
+        return realtime.conversation_group(conversation_id) in self.joined
+
+    async def grant_updated(self, event: dict[str, Any]) -> None:
+        """A grant issued or redeemed (no token), to the consoles following its chat."""
+        if self._followed(event["grant"]["conversation_id"]):
+            await self.send_json({"type": "grant", "grant": event["grant"]})
+
+    async def cart_updated(self, event: dict[str, Any]) -> None:
+        """A cart changed by ingested events (an order, say), to the consoles following a
+        chat about it: the frame names only the chats this console follows."""
+        followed = [c for c in event["conversation_ids"] if self._followed(c)]
+        if followed:
+            await self.send_json(
+                {"type": "cart", "conversation_ids": followed, "cart": event["cart"]}
+            )
 
     async def queue_changed(self, event: dict[str, Any]) -> None:
         await self._send_queue()

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from agents import realtime
 from agents.consumers.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHORISED, ChatConsumer
@@ -19,6 +20,7 @@ from agents.payloads import conversation_payload, invitation_payload
 from agents.services import assignment, conversations, invitations, visitor_chats
 from agents.tokens import visitor_token_verify
 from cartassist.carts.models import Site
+from cartassist.carts.services.visitors import visitor_language
 from cartassist.core.ratelimits import rate_limit_hit
 from policies.services import offers
 from policies.services.grants import grant_payload, grant_token
@@ -75,6 +77,9 @@ class WidgetConsumer(ChatConsumer):
             return
         self.site_id = identity.site_id
         self.visitor_id = identity.visitor_id
+        self.language = await database_sync_to_async(visitor_language)(
+            site=site, visitor_id=self.visitor_id
+        )
         await self.join(realtime.visitor_group(self.site_id, self.visitor_id))
         hello = await _widget_hello(self.site_id, self.visitor_id)
         for conversation in hello["conversations"]:
@@ -128,7 +133,7 @@ class WidgetConsumer(ChatConsumer):
         )
         if not decision.allowed:
             raise ChatError(
-                "rate_limited", "Too many chats started; wait a moment.", ref="chat.start"
+                "rate_limited", _("Too many chats started; wait a moment."), ref="chat.start"
             )
         conversation = await database_sync_to_async(visitor_chats.conversation_start_by_visitor)(
             site_id=self.site_id,

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Count, Q
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from agents import realtime
 from agents.errors import ChatError, NotFound
@@ -98,14 +100,14 @@ def conversation_claim(*, agent: AgentProfile, conversation_id: int, now: dateti
         list(for_update(Conversation.objects.filter(pk=conversation_id, site_id=agent.site_id)))
         locked = _locked_agent_with_load(agent.pk)
         if not locked.has_free_seat and not locked.agent.is_supervisor:
-            raise ChatError("invalid_state", "You are at capacity: close a chat first.")
+            raise ChatError("invalid_state", _("You are at capacity: close a chat first."))
         updated = Conversation.objects.filter(
             pk=conversation_id, site_id=agent.site_id, status=ConversationStatus.QUEUED
         ).update(agent=locked.agent, status=ConversationStatus.ACTIVE, assigned_at=now)
         if not updated:
             if not Conversation.objects.filter(pk=conversation_id, site_id=agent.site_id).exists():
                 raise NotFound("conversation")
-            raise ChatError("invalid_state", "Someone else has taken this conversation.")
+            raise ChatError("invalid_state", _("Someone else has taken this conversation."))
         conversation = Conversation.objects.select_related("agent").get(pk=conversation_id)
         conversation_publish(conversation)
     return conversation
@@ -121,18 +123,23 @@ def conversation_transfer(
             pk=conversation.pk
         )
         if conversation.status != ConversationStatus.ACTIVE:
-            raise ChatError("invalid_state", "Only an active conversation can be transferred.")
+            raise ChatError("invalid_state", _("Only an active conversation can be transferred."))
         if to_agent_id == conversation.agent_id:
-            raise ChatError("invalid_state", "That agent already has this conversation.")
+            raise ChatError("invalid_state", _("That agent already has this conversation."))
         target = AgentProfile.objects.filter(pk=to_agent_id, site_id=agent.site_id).first()
         if target is None:
             raise NotFound("agent")
         target_load = _locked_agent_with_load(target.pk)
         target = target_load.agent
         if not is_online(target, now):
-            raise ChatError("invalid_state", f"{target.display_name} is not online.")
+            raise ChatError(
+                "invalid_state", format_lazy(_("{agent} is not online."), agent=target.display_name)
+            )
         if not target_load.has_free_seat:
-            raise ChatError("invalid_state", f"{target.display_name} has no free seat.")
+            raise ChatError(
+                "invalid_state",
+                format_lazy(_("{agent} has no free seat."), agent=target.display_name),
+            )
         previous_agent_id = conversation.agent_id
         _assign(conversation, target, now)
         if previous_agent_id:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from agents import realtime
 from agents.errors import ChatError, NotFound
@@ -18,7 +20,9 @@ from agents.models import (
     AgentProfile,
     Conversation,
     ConversationStatus,
+    Invitation,
     Message,
+    MessageKind,
     Sender,
 )
 from agents.payloads import conversation_payload, message_payload
@@ -81,6 +85,11 @@ def conversation_publish(conversation: Conversation) -> None:
         realtime.publish_on_commit(
             realtime.agent_group(conversation.agent_id), realtime.CONVERSATION_UPDATED, payload
         )
+        realtime.publish_on_commit(
+            realtime.console_supervisors_group(conversation.site_id),
+            realtime.CONVERSATION_UPDATED,
+            payload,
+        )
     realtime.publish_on_commit(
         realtime.console_site_group(conversation.site_id), realtime.QUEUE_CHANGED, {}
     )
@@ -121,7 +130,7 @@ def conversation_message_post(
         if existing is not None:
             return PostedMessage(existing, author_name(existing, conversation.agent), created=False)
         if conversation.status == ConversationStatus.CLOSED:
-            raise ChatError("closed", "This conversation is closed.", ref=client_message_id)
+            raise ChatError("closed", _("This conversation is closed."), ref=client_message_id)
         if sender == Sender.AGENT and (
             agent is None or (conversation.agent_id != agent.pk and not agent.is_supervisor)
         ):
@@ -151,6 +160,45 @@ def conversation_message_post(
             robust=True,
         )
     return PostedMessage(message, name, created=True)
+
+
+def invitation_message_post(*, conversation: Conversation, invitation: Invitation) -> Message:
+    """The invitation the shopper accepted, stored as the conversation's first message.
+
+    Runs inside the transaction that opens ``conversation`` (which has no messages yet):
+    seq 1, from the invitation's agent (from CartAssist, ``system``, when it named
+    nobody), ``kind`` "invitation", the headline and body as its text and, in ``meta``,
+    what the widget and the console show of it: headline, body, verification code and
+    the verification page. Sent at the invitation's time; it is not an agent's reply
+    (``first_agent_message_at`` stays unset). Published on commit like any message.
+    The client message id holds a character clients may not send (``frames.CLIENT_ID``),
+    so no message of theirs can ever be taken for it.
+    """
+    conversation.last_seq += 1
+    message = Message.objects.create(
+        conversation=conversation,
+        seq=conversation.last_seq,
+        sender=Sender.AGENT if invitation.agent_id else Sender.SYSTEM,
+        agent=invitation.agent,
+        client_message_id=f"@invitation-{invitation.pk}",
+        kind=MessageKind.INVITATION,
+        text=f"{invitation.headline}\n\n{invitation.body}"
+        if invitation.body
+        else invitation.headline,
+        meta={
+            "headline": invitation.headline,
+            "body": invitation.body,
+            "verification_code": invitation.verification_code,
+            "verify_url": reverse("verify-page", args=[invitation.verification_code]),
+        },
+        created_at=invitation.sent_at,
+    )
+    conversation.save(update_fields=["last_seq"])
+    conversation_id = conversation.pk
+    transaction.on_commit(
+        lambda: conversation_messages_publish(conversation_id=conversation_id), robust=True
+    )
+    return message
 
 
 def conversation_messages_publish(*, conversation_id: int) -> int:

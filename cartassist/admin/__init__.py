@@ -1,5 +1,6 @@
-"""The cartassist app's admin: sites, stall rules, carts (``carts``) and webhooks."""
+"""The cartassist app's admin: the site's brand (``site``), sites, stall rules, carts
+(``carts``) and webhooks."""
 
-from cartassist.admin import carts, webhooks
+from cartassist.admin import carts, site, webhooks
 
-__all__ = ["carts", "webhooks"]
+__all__ = ["carts", "site", "webhooks"]

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from cartassist.admin.a11y import LabelledInlineFormSet
+from cartassist.admin.site_form import SiteAdminForm, brand_preview
 from cartassist.carts.models import Cart, CartEvent, FollowUpContact, Intervention, Site, StallRule
 from cartassist.carts.services.sites import site_secret_rotate
 from cartassist.outcomes.services.outcomes import outcomes_refresh_for_interventions
+from policies.engine.diff import format_money
 
 # The admin index links to the analytics page (cartassist/analytics, docs/ANALYTICS.md).
 admin.site.index_template = "cartassist/admin_index.html"
@@ -19,11 +24,14 @@ admin.site.index_template = "cartassist/admin_index.html"
 
 class StallRuleInline(admin.TabularInline):
     model = StallRule
+    formset = LabelledInlineFormSet
     extra = 0
 
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
+    # Pictures load in shops' https pages: a typed address without a scheme is https.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = [
         "name",
         "public_key",
@@ -33,12 +41,38 @@ class SiteAdmin(admin.ModelAdmin):
         "holdout_share",
     ]
     search_fields = ["name", "public_key"]
-    readonly_fields = ["public_key", "secret", "previous_secret_expires_at", "created_at"]
+    form = SiteAdminForm
+    readonly_fields = [
+        "public_key",
+        "secret",
+        "previous_secret_expires_at",
+        "created_at",
+        "brand_preview",
+    ]
     exclude = ["previous_secret"]
     inlines = [StallRuleInline]
     actions = ["rotate_secret"]
     fieldsets = [
         (None, {"fields": ["name", "currency", "timezone", "allowed_origins"]}),
+        (
+            "Branding",
+            {
+                "fields": ["display_name", "brand_colour", "brand_preview", "logo_url"],
+                "description": "What shoppers see in the widget and on the verification page "
+                "(docs/WIDGET.md, “Branding”). The launcher, buttons and the "
+                "shopper's messages take the brand colour with white or black text, "
+                "whichever contrasts more; a colour on which neither reaches WCAG AA "
+                "(4.5:1) is refused.",
+            },
+        ),
+        (
+            "Languages",
+            {
+                "fields": ["languages", "fallback_language"],
+                "description": "Write the invitation copy for each of these languages under "
+                "Agents › Invitation copy.",
+            },
+        ),
         (
             "Keys",
             {
@@ -71,6 +105,10 @@ class SiteAdmin(admin.ModelAdmin):
         (None, {"fields": ["created_at"]}),
     ]
 
+    @admin.display(description="Preview")
+    def brand_preview(self, site: Site | None) -> str:
+        return brand_preview(site.brand_colour if site else "")
+
     # Only for those who may change sites: view-only staff must not cut shops off.
     @admin.action(description="Rotate the secret of the selected sites", permissions=["change"])
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Site]) -> None:
@@ -102,16 +140,37 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class MoneyRecordAdmin(ReadOnlyAdmin):
+    """A read-only record whose ``money_fields`` show with their currency's minor units
+    ("9.90 EUR", "990 JPY") instead of the storage's three decimals: in the list (name
+    the ``<field>_shown`` methods in ``list_display``) and on the record page."""
+
+    money_fields: tuple[str, ...] = ()
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = [f for f in super().get_fields(request, obj) if f != "currency"]
+        return [f"{f}_shown" if f in self.money_fields else f for f in fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        shown = [f"{f}_shown" for f in self.money_fields]
+        return [*super().get_readonly_fields(request, obj), *shown]
+
+
+def money_shown(amount: Decimal | None, currency: str) -> str:
+    """A stored amount for a read-only column: "9.90 EUR", "990 JPY", "—" when empty."""
+    return format_money(amount, currency, empty="—")
+
+
 @admin.register(Cart)
-class CartAdmin(ReadOnlyAdmin):
+class CartAdmin(MoneyRecordAdmin):
+    money_fields = ("subtotal", "shipping_fee")
     list_display = [
         "external_id",
         "site",
         "stage",
         "status",
-        "subtotal",
-        "currency",
-        "shipping_fee",
+        "subtotal_shown",
+        "shipping_fee_shown",
         "last_activity_at",
         "stall_deadline",
     ]
@@ -119,6 +178,14 @@ class CartAdmin(ReadOnlyAdmin):
     list_select_related = ["site"]
     search_fields = ["external_id", "visitor_id", "customer_id"]
     date_hierarchy = "last_activity_at"
+
+    @admin.display(description="subtotal", ordering="subtotal")
+    def subtotal_shown(self, cart: Cart) -> str:
+        return money_shown(cart.subtotal, cart.currency)
+
+    @admin.display(description="shipping fee", ordering="shipping_fee")
+    def shipping_fee_shown(self, cart: Cart) -> str:
+        return money_shown(cart.shipping_fee, cart.currency)
 
 
 @admin.register(CartEvent)

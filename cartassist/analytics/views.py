@@ -142,8 +142,13 @@ def _presentation(report: AnalyticsReport) -> dict[str, Any]:
         )
     return {
         "report": report,
+        "verdict": text.plain_headline(conversion, MIN_ARM_SIZE),
+        "finding": text.finding(conversion).value,
         "headline": text.headline(conversion),
         "caution": text.caution(conversion, MIN_ARM_SIZE),
+        "follow_up_verdict": text.plain_headline(
+            report.follow_ups.rate, MIN_ARM_SIZE, text.FOLLOW_UPS
+        ),
         "follow_up_headline": text.headline(report.follow_ups.rate, what="contacted the shop"),
         "follow_up_caution": text.caution(report.follow_ups.rate, MIN_ARM_SIZE),
         "rate_chart": mark_safe(rate_chart),  # noqa: S308 - every text escaped

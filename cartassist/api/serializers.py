@@ -206,6 +206,19 @@ class ContactField(StrictCharField):
             raise serializers.ValidationError(str(exc)) from exc
 
 
+class ServerOnlyCharField(StrictCharField):
+    """Text about the shopper that only a signed server event may carry (the widget's
+    events are unsigned, so they could name anyone)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not self.context.get("trusted"):
+            raise serializers.ValidationError(
+                "Only signed server events may name the customer: widget events are not "
+                "authenticated."
+            )
+        return str(super().to_internal_value(data))
+
+
 def customer_identity_hmac(secret: str, customer_id: str) -> str:
     """The identity HMAC a shop computes server-side: hex HMAC-SHA256(secret, customer_id)."""
     return hmac.new(secret.encode(), customer_id.encode(), sha256).hexdigest()
@@ -233,8 +246,15 @@ class CartEventSerializer(serializers.Serializer):
     email = ContactField(
         EMAIL,
         max_length=MAX_EMAIL_LENGTH + 40,
-        help_text="Server events only: the shopper's email, for the outreach lookup. Only "
-        "a keyed hash of it (trimmed, lower-cased) is stored.",
+        help_text="Server events only: the shopper's email, for the outreach lookup and "
+        "to tell agents who the shopper is. Only a keyed hash of it (trimmed, lower-cased) "
+        "and a masked form for agents (m•••@example.com) are stored.",
+    )
+    customer_name = ServerOnlyCharField(
+        max_length=120,
+        required=False,
+        help_text="Server events only: the shopper's name as the shop knows it, shown to "
+        "agents in the console.",
     )
     phone = ContactField(
         PHONE,

@@ -88,6 +88,13 @@ class GrantIssued(Protocol):
     def __call__(self, *, grant: Any, now: datetime) -> Any: ...
 
 
+class CartsChanged(Protocol):
+    """These carts' state changed (ingested events): tell the agents chatting about them,
+    once the transaction commits."""
+
+    def __call__(self, *, site_id: int, cart_ids: list[int]) -> None: ...
+
+
 class NativeDiscountDispatch(Protocol):
     """Hand one native discount to the task queue (``native_discount_create_task.delay``)."""
 
@@ -110,6 +117,9 @@ grant_issued: Port[GrantIssued] = Port("grant_issued")
 # cartassist.integrations.discounts → integrations.tasks.native_discount_create_task.delay.
 native_discount_dispatch: Port[NativeDiscountDispatch] = Port("native_discount_dispatch")
 
+# cartassist.carts.services.ingest → agents.services.cart_updates.carts_changed_publish.
+carts_changed: Port[CartsChanged] = Port("carts_changed")
+
 ALL_PORTS: tuple[Port[Any], ...] = (
     outcomes_refresh_request,
     invitation_results_sync,
@@ -117,4 +127,5 @@ ALL_PORTS: tuple[Port[Any], ...] = (
     webhook_delivery_dispatch,
     grant_issued,
     native_discount_dispatch,
+    carts_changed,
 )

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import Group, User
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from agents.models import AgentProfile, InvitationCopy, SavedReply
 from agents.services.invitations import DEFAULT_COPY
@@ -161,10 +161,17 @@ def demo_seed(*, origins: list[str]) -> DemoSeed:
             "is_supervisor": True,
         },
     )
-    for reason, (headline, body) in DEFAULT_COPY.items():
-        InvitationCopy.objects.get_or_create(
-            site=site, stall_reason=reason, defaults={"headline": headline, "body": body}
-        )
+    # The built-in copy, written out in each of the site's languages for merchandisers
+    # to edit in admin.
+    for language in site.languages or ["en"]:
+        with translation.override(language):
+            for reason, (headline, body) in DEFAULT_COPY.items():
+                InvitationCopy.objects.get_or_create(
+                    site=site,
+                    stall_reason=reason,
+                    language=language,
+                    defaults={"headline": str(headline), "body": str(body)},
+                )
     for reason, title, text in DEMO_SAVED_REPLIES:
         SavedReply.objects.get_or_create(
             site=site, title=title, defaults={"stall_reason": reason, "text": text}

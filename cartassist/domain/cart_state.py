@@ -12,6 +12,7 @@ events into it oldest first with ``apply_event``, and writes it back. The rules:
   in another currency restates the cart in it (the delivery quote, in the old currency,
   is forgotten); a ``shipping_quoted`` or ``order_completed`` whose amount would apply in
   another currency raises ``CurrencyMismatch``. Amounts that do not apply are not checked.
+- The shopper's name and masked email come from signed server events only.
 - The first order completion stands, except that the shop's signed order outranks one the
   widget reported first (whose total may be missing or wrong).
 """
@@ -24,6 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
+from cartassist.domain.contacts import mask_email
 from cartassist.domain.stalls import later_stage
 
 # The stored values of cartassist.models' EventType, CartStatus, StallSignal and Stage
@@ -76,6 +78,9 @@ class CartState:
     converted_at: datetime | None
     state_at: datetime
     last_activity_at: datetime
+    # Who the shopper is, from signed server events only (shown to agents).
+    customer_name: str = ""
+    customer_email_hint: str = ""  # masked: m•••@example.com (ADR 0016)
 
     @classmethod
     def of(cls, cart: Any) -> CartState:
@@ -95,6 +100,8 @@ class IncomingEvent:
     data: Mapping[str, Any]
     customer_id: str = ""
     customer_verified: bool = False
+    customer_name: str = ""  # signed server events only
+    email: str = ""  # normalised; signed server events only
 
     @classmethod
     def of(cls, event: Mapping[str, Any]) -> IncomingEvent:
@@ -105,6 +112,8 @@ class IncomingEvent:
             data=event["data"],
             customer_id=event.get("customer_id", ""),
             customer_verified=event.get("customer_verified", False),
+            customer_name=event.get("customer_name", ""),
+            email=event.get("email", ""),
         )
 
 
@@ -119,7 +128,7 @@ def apply_event(state: CartState, event: IncomingEvent, *, trusted: bool, now: d
 
     ``trusted``: the event came signed from the shop backend. Raises ``CurrencyMismatch``.
     """
-    customer = _customer_changes(state, event)
+    customer = {**_customer_changes(state, event), **_shopper_changes(state, event, trusted)}
     if event.type == OPTED_OUT:  # a visitor-level fact: applies whatever the state
         return Folded(replace(state, **customer) if customer else state, applied=True)
     if event.type != ORDER_COMPLETED and (
@@ -259,6 +268,23 @@ def _customer_changes(state: CartState, event: IncomingEvent) -> Changes:
     if event.customer_id and (event.customer_verified or not state.customer_verified):
         return {"customer_id": event.customer_id, "customer_verified": event.customer_verified}
     return {}
+
+
+def _shopper_changes(state: CartState, event: IncomingEvent, trusted: bool) -> Changes:
+    """The shopper's name and masked email, from a signed server event only (the widget's
+    events are not authenticated, so they could name anyone), applied or not: the newest
+    event wins, and an older one only fills what is still empty."""
+    if not trusted:
+        return {}
+    newest = event.occurred_at >= state.state_at
+    changes: Changes = {}
+    name = " ".join(event.customer_name.split())[:120]
+    if name and (newest or not state.customer_name):
+        changes["customer_name"] = name
+    hint = mask_email(event.email) if event.email else ""
+    if hint and (newest or not state.customer_email_hint):
+        changes["customer_email_hint"] = hint[:120]
+    return changes
 
 
 def _order_stands(state: CartState, *, trusted: bool) -> bool:

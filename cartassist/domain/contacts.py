@@ -68,3 +68,16 @@ def contact_digest(key: bytes, kind: str, normalised: str) -> str:
     ``key`` (the site's contact key), over ``"<kind>:<value>"`` so that the two kinds
     never collide."""
     return hmac.new(key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
+
+
+MASK = "•••"
+
+
+def mask_email(normalised: str) -> str:
+    """What an agent may see of an address: its first character and its domain,
+    ``mara@example.com`` → ``m•••@example.com`` (ADR 0016: the address itself is kept
+    only as a keyed hash). Empty for anything that is not an address."""
+    local, at, domain = normalised.partition("@")
+    if not at or not local or not domain:
+        return ""
+    return f"{local[0]}{MASK}@{domain}"

@@ -87,8 +87,21 @@ _REASON_POINTS = {
 _STAGE_POINTS = {"cart": 0, "contact": 10, "shipping": 20, "payment": 30}
 
 
-def score_urgency(*, reason: Reason, stage: str, cart_value: Decimal) -> int:
-    """0–100: the reason (≤40) + how far into checkout (≤30) + the cart's value (≤30).
+@dataclass(frozen=True, slots=True)
+class UrgencyFactors:
+    """The parts of an urgency score, so that an agent can be told why a chat is urgent."""
+
+    reason_points: int  # ≤ 40: how much the stall reason hurts
+    stage_points: int  # ≤ 30: how far into checkout the shopper got
+    value_points: int  # ≤ 30: the cart's value (log scale)
+
+    @property
+    def score(self) -> int:
+        return min(100, self.reason_points + self.stage_points + self.value_points)
+
+
+def urgency_factors(*, reason: Reason, stage: str, cart_value: Decimal) -> UrgencyFactors:
+    """The three parts of ``score_urgency``, each with its points.
 
     Value points grow with log10 of the value, so a 1,000 cart outranks a 10 cart without
     a 100,000 cart drowning everything else: 10 → 8, 100 → 15, 1,000 → 22, ≥10,000 → 30.
@@ -96,7 +109,17 @@ def score_urgency(*, reason: Reason, stage: str, cart_value: Decimal) -> int:
     value_points = 0
     if cart_value > 0:
         value_points = min(30, max(0, round(7.5 * math.log10(float(cart_value) + 1) - 0.3)))
-    return min(100, _REASON_POINTS[reason] + _STAGE_POINTS.get(stage, 0) + value_points)
+    return UrgencyFactors(
+        reason_points=_REASON_POINTS[reason],
+        stage_points=_STAGE_POINTS.get(stage, 0),
+        value_points=value_points,
+    )
+
+
+def score_urgency(*, reason: Reason, stage: str, cart_value: Decimal) -> int:
+    """0–100: the reason (≤40) + how far into checkout (≤30) + the cart's value (≤30)
+    (``urgency_factors``)."""
+    return urgency_factors(reason=reason, stage=stage, cart_value=cart_value).score
 
 
 def later_stage(a: str, b: str) -> str:

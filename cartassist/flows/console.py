@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from agents.errors import ChatError, NotFound
 from agents.models import AgentProfile, AgentStatus
 from agents.payloads import agent_payload
@@ -57,7 +59,7 @@ def console_status_set(*, agent: AgentProfile, status: str, now: datetime) -> No
     """The agent chooses "online" or "away" (anything else is refused with nothing
     changed). ``agent`` is updated in place; coming online drains the queue."""
     if status not in CHOSEN_STATUSES:
-        raise ChatError("invalid_frame", "status must be 'online' or 'away'.", field="status")
+        raise ChatError("invalid_frame", _("status must be 'online' or 'away'."), field="status")
     agent_status_set(agent_id=agent.pk, status=status, now=now)
     agent.status = status
     if status == AgentStatus.ONLINE:
@@ -70,7 +72,7 @@ def console_remedies(*, agent: AgentProfile, conversation_id: int, now: datetime
     or one without a cart."""
     conversation = console_conversation(agent=agent, conversation_id=conversation_id)
     if conversation.cart is None:
-        raise NotFound("cart", message="This conversation has no cart.")
+        raise NotFound("cart", message=_("This conversation has no cart."))
     panel = conversation_remedies_list(agent=agent, conversation=conversation, now=now)
     panel["offers"] = conversation_offers(conversation_id=conversation.pk)
     return panel

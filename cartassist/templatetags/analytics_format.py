@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import template
+
+from policies.engine.diff import format_money
 
 register = template.Library()
 
@@ -22,3 +26,9 @@ def pp(value: float | None) -> str:
 @register.filter
 def seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:,.1f} s"
+
+
+@register.filter
+def money(value: Decimal | None, currency: str) -> str:
+    """Decimal("123.4"), "EUR" → "123.40 EUR"; ``None`` → "—" (docs/ANALYTICS.md)."""
+    return format_money(value, currency, empty="—")

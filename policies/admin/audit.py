@@ -5,14 +5,36 @@ Services write it (policies/services/offers.py, grants.py); nobody edits it here
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 
-from cartassist.admin.carts import ReadOnlyAdmin
+from cartassist.admin.carts import MoneyRecordAdmin as BaseMoneyRecordAdmin
+from cartassist.admin.carts import money_shown
 from policies.models import AuditEntry, Grant, Offer
 
 
+class MoneyRecordAdmin(BaseMoneyRecordAdmin):
+    """Offers, grants and audit entries: the amount (and an offer's totals) with the
+    currency's minor units."""
+
+    money_fields: tuple[str, ...] = ("amount",)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_shown(self, obj: Any) -> str:
+        return money_shown(obj.amount, obj.currency)
+
+    @admin.display(description="total before", ordering="total_before")
+    def total_before_shown(self, obj: Any) -> str:
+        return money_shown(obj.total_before, obj.currency)
+
+    @admin.display(description="total after", ordering="total_after")
+    def total_after_shown(self, obj: Any) -> str:
+        return money_shown(obj.total_after, obj.currency)
+
+
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
+class AuditEntryAdmin(MoneyRecordAdmin):
     list_display = [
         "at",
         "action",
@@ -21,8 +43,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         "cart",
         "policy_version",
         "kind",
-        "amount",
-        "currency",
+        "amount_shown",
         "outcome",
     ]
     list_filter = ["action", "site"]
@@ -32,17 +53,17 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Offer)
-class OfferAdmin(ReadOnlyAdmin):
+class OfferAdmin(MoneyRecordAdmin):
+    money_fields = ("amount", "total_before", "total_after")
     list_display = [
         "created_at",
         "site",
         "cart",
         "agent",
         "kind",
-        "amount",
-        "currency",
-        "total_before",
-        "total_after",
+        "amount_shown",
+        "total_before_shown",
+        "total_after_shown",
         "status",
         "policy_version",
         "approved_by",
@@ -54,14 +75,13 @@ class OfferAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Grant)
-class GrantAdmin(ReadOnlyAdmin):
+class GrantAdmin(MoneyRecordAdmin):
     list_display = [
         "token_id",
         "site",
         "cart",
         "kind",
-        "amount",
-        "currency",
+        "amount_shown",
         "policy_version",
         "issued_at",
         "expires_at",

@@ -10,16 +10,24 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.forms.models import construct_instance
 from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from cartassist.carts.models import Stage, StallReason
-from policies.admin.fields import SEGMENT_CHOICES, CommaSeparatedField
+from policies.admin.fields import (
+    SEGMENT_CHOICES,
+    CommaSeparatedField,
+    MoneyInput,
+    label_split_datetime,
+)
 from policies.admin.simulator import simulator_view
+from policies.admin.versions import VersionHistory, version_history
 from policies.engine import Money
+from policies.engine.diff import SpecChange
 from policies.models import (
     BudgetCounter,
     Policy,
@@ -36,6 +44,13 @@ LIST_FIELDS = (
     "include_skus",
     "exclude_skus",
 )
+# Amounts in the site's currency (stored with three decimals; shown with the currency's).
+MONEY_FIELDS = (
+    "min_cart_value", "max_cart_value", "min_delivery_charge", "waive_delivery_cap",
+    "reduce_delivery_max_amount", "discount_max_amount", "free_gift_value", "max_per_offer",
+    "daily_budget", "monthly_budget", "per_agent_daily_cap", "approval_above",
+)  # fmt: skip
+SPLIT_DATETIME_FIELDS = ("valid_from", "valid_until")
 # Where the engine's error for a remedy's sub-field shows in the form:
 # (remedy kind, sub-field) → form field; "" is the remedy as a whole.
 REMEDY_FIELDS = {
@@ -152,6 +167,29 @@ class PolicyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "site" in self.fields:
             self.fields["site"].help_text = "Amounts are in this site's currency."
+        currency = self._currency()
+        for name in MONEY_FIELDS:
+            if name in self.fields:
+                self.fields[name].widget = MoneyInput(currency)
+        for name in SPLIT_DATETIME_FIELDS:
+            if name in self.fields:
+                label_split_datetime(self.fields[name])
+
+    def _currency(self) -> str | None:
+        """The currency amounts are shown in: the policy's site's; on the add page the
+        site posted, or given in the link (``?site=``), or the only site there is."""
+        if self.instance.site_id:
+            return self.instance.site.currency
+        queryset = getattr(self.fields.get("site"), "queryset", None)
+        if queryset is None:
+            return None
+        chosen = self.data.get("site") if self.is_bound else self.initial.get("site")
+        if chosen:
+            pk = getattr(chosen, "pk", chosen)
+            site = queryset.filter(pk=pk).first() if str(pk).isdigit() else None
+            return site.currency if site else None
+        sites = list(queryset[:2])
+        return sites[0].currency if len(sites) == 1 else None
 
     def clean(self) -> dict[str, Any]:
         """Build the policy as edited and run the engine's validator on it; each error
@@ -190,11 +228,22 @@ class PolicyForm(forms.ModelForm):
         return path if path in self.fields else None
 
 
-VERSION_INLINE_FIELDS = ("number", "created_at", "created_by", "offers_made", "spec")
+VERSION_INLINE_FIELDS = (
+    "number", "created_at", "created_by", "offers_made", "changes", "compared_with_current",
+)  # fmt: skip
+
+
+def _changes_list(changes: list[SpecChange], empty: str) -> str:
+    if not changes:
+        return format_html('<span class="version-no-changes">{}</span>', empty)
+    items = format_html_join("", "<li>{}</li>", ((c.sentence(),) for c in changes))
+    return format_html('<ul class="version-changes">{}</ul>', items)
 
 
 class PolicyVersionInline(admin.TabularInline):
-    """Every saved version, newest first; immutable (offers and grants point at them)."""
+    """Every saved version, newest first, with what it changed from the one before and
+    how it differs from the current one, in words (policies/engine/diff.py); immutable
+    (offers and grants point at them)."""
 
     model = PolicyVersion
     fk_name = "policy"
@@ -214,9 +263,49 @@ class PolicyVersionInline(admin.TabularInline):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # One inline instance serves one request (get_inline_instances): load each
+        # policy's versions once for all of its rows.
+        self._histories: dict[int, VersionHistory] = {}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PolicyVersion]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("created_by", "policy__site")
+            .annotate(offer_count=Count("offers"))
+        )
+
+    def _history(self, version: PolicyVersion) -> VersionHistory:
+        if version.policy_id not in self._histories:
+            self._histories[version.policy_id] = version_history(version.policy)
+        return self._histories[version.policy_id]
+
     @admin.display(description="offers")
     def offers_made(self, version: PolicyVersion) -> int:
-        return version.offers.count()
+        return getattr(version, "offer_count", None) or version.offers.count()
+
+    @admin.display(description="changes from the version before")
+    def changes(self, version: PolicyVersion) -> str:
+        history = self._history(version)
+        previous = history.previous(version.number)
+        if previous is None:
+            return format_html('<span class="version-no-changes">{}</span>', "First version.")
+        return _changes_list(history.diff(previous, version.number), "No rule changed.")
+
+    @admin.display(description="differences from the current version")
+    def compared_with_current(self, version: PolicyVersion) -> str:
+        history = self._history(version)
+        current = version.policy.current_version_id
+        if current is None or current == version.pk:
+            return format_html('<span class="version-no-changes">{}</span>', "Current version.")
+        current_number = history.number_of(current)
+        if current_number is None:
+            return "—"
+        return _changes_list(
+            history.diff(version.number, current_number), "Same rules as the current version."
+        )
 
 
 def _usage(spent: Decimal, cap: Decimal | None, currency: str) -> str:
@@ -228,6 +317,10 @@ def _usage(spent: Decimal, cap: Decimal | None, currency: str) -> str:
 @admin.register(Policy)
 class PolicyAdmin(admin.ModelAdmin):
     form = PolicyForm
+
+    class Media:
+        css = {"all": ["siteadmin/admin.css"]}  # money inputs, version changes
+
     change_list_template = "policies/policy_change_list.html"
     list_display = [
         "name",

@@ -235,9 +235,18 @@ def condition_failures(spec: PolicySpec, ctx: EvaluationContext) -> list[Reason]
     return [reason for reason in failures if reason is not None]
 
 
+DELIVERY_REMEDIES = frozenset({RemedyKind.WAIVE_DELIVERY, RemedyKind.REDUCE_DELIVERY})
+
+
 def _stacking_refusal(spec: PolicySpec, kind: RemedyKind, ctx: EvaluationContext) -> Reason | None:
     if any(existing.kind is kind for existing in ctx.existing):
         return Reason("already_offered", spec.name)
+    # A waived delivery charge (offered, waiting or accepted) leaves nothing to reduce:
+    # "Reduce the delivery charge" must not follow "Waive" on one cart.
+    if kind in DELIVERY_REMEDIES and any(
+        existing.kind is RemedyKind.WAIVE_DELIVERY for existing in ctx.existing
+    ):
+        return Reason("delivery_waived", spec.name)
     if any(existing.exclusive for existing in ctx.existing):
         return Reason("exclusive_taken", spec.name)
     if spec.stacking is Stacking.EXCLUSIVE and ctx.existing:

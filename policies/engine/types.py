@@ -217,6 +217,8 @@ class Reason:
             "exclusive_taken": "An exclusive remedy was already offered for this cart.",
             "not_combinable": "Policy “{policy}”’s remedy is exclusive, and another remedy was already offered.",
             "already_offered": "This remedy was already offered for this cart.",
+            "delivery_waived": "The delivery charge is already waived for this cart (or a "
+            "waiver is on offer).",
             "gift_over_limit": "The gift is worth {actual}; policy “{policy}” leaves {required} for it.",
             "zero_bound": "Policy “{policy}” leaves nothing to offer here ({actual}).",
         }

@@ -70,7 +70,36 @@ def grant_issue(*, offer: Offer, now: datetime) -> tuple[Grant, str]:
         realtime.GRANT_ISSUED,
         {"grant": grant_payload(grant, token)},
     )
+    grant_console_publish(grant)
     return grant, token
+
+
+def grant_console_payload(grant: Grant) -> dict[str, Any]:
+    """A grant as the agents' consoles see it: never the token (docs/REALTIME.md)."""
+    offer = grant.offer
+    return {
+        "id": grant.pk,
+        "offer_id": grant.offer_id,
+        "conversation_id": offer.conversation_id,
+        "cart_id": grant.cart_id,
+        "kind": grant.kind,
+        "amount": None if grant.amount is None else str(quantize(grant.amount, grant.currency)),
+        "currency": grant.currency,
+        "issued_at": json_safe(grant.issued_at),
+        "expires_at": json_safe(grant.expires_at),
+        "redeemed_at": json_safe(grant.redeemed_at) if grant.redeemed_at else None,
+        "order_id": grant.order_id,
+    }
+
+
+def grant_console_publish(grant: Grant) -> None:
+    """Tell the site's consoles that a grant was issued or redeemed, on commit (the
+    consoles following its chat forward it as a ``grant`` frame)."""
+    realtime.publish_on_commit(
+        realtime.console_site_group(grant.site_id),
+        realtime.GRANT_UPDATED,
+        {"grant": grant_console_payload(grant)},
+    )
 
 
 def grant_token(grant: Grant) -> str:
@@ -198,6 +227,7 @@ def grant_redeem(
             grant.idempotency_key = idempotency_key
             grant.save(update_fields=["redeemed_at", "order_id", "idempotency_key"])
             ports.outcomes_refresh_request.get()([grant.cart_id])
+            grant_console_publish(grant)
             webhooks_emit(
                 site_id=site.pk,
                 event=WebhookEvent.GRANT_REDEEMED,

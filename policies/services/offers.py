@@ -23,7 +23,7 @@ from django.db.models import F
 from agents import realtime
 from agents.errors import ChatError, NotFound
 from agents.models import AgentProfile, Conversation, ConversationStatus
-from cartassist.carts.models import Cart
+from cartassist.carts.models import Cart, CartStatus
 from cartassist.core.batches import BatchResult, each_in_own_transaction
 from cartassist.core.locks import for_update
 from policies.engine import (
@@ -48,7 +48,7 @@ from policies.models import (
 from policies.services.audit import audit_record
 from policies.services.context import conversation_stall_reason, evaluation_context, period_starts
 from policies.services.grants import grant_issue
-from policies.services.remedies import REMEDY_LABELS, remedies_list
+from policies.services.remedies import REMEDY_LABELS, order_placed_message, remedies_list
 from policies.specs import spec_of
 
 logger = logging.getLogger(__name__)
@@ -236,6 +236,8 @@ def _chat_locked(*, agent: AgentProfile, conversation_id: int) -> tuple[Conversa
     if conversation.cart_id is None:
         raise OfferRefused("This conversation has no cart.")
     cart = for_update(Cart.objects.select_related("site")).get(pk=conversation.cart_id)
+    if cart.status == CartStatus.CONVERTED:
+        raise OfferRefused(order_placed_message(cart), code="order_placed")
     return conversation, cart
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from agents.errors import NotFound
 from agents.models import AgentProfile, Conversation
-from cartassist.carts.models import Cart, Site
+from cartassist.carts.models import Cart, CartStatus, Site
 from policies.engine import (
     Allowed,
     CartFacts,
@@ -159,14 +159,33 @@ def _panel_item(option: RemedyOption, currency: str) -> dict[str, Any]:
     return item
 
 
+def order_placed_message(cart: Cart) -> str:
+    """Why nothing may be offered for a converted cart."""
+    if cart.order_id:
+        return f"The shopper placed order {cart.order_id}: there is nothing to offer."
+    return "The shopper placed the order: there is nothing to offer."
+
+
 def conversation_remedies_list(
     *, agent: AgentProfile, conversation: Conversation, now: datetime
 ) -> dict[str, Any]:
     """The console's remedies panel: ``remedies_list`` for the chat's cart, its agent and
-    the stall reason of the invitation the shopper answered (``conversation_stall_reason``)."""
+    the stall reason of the invitation the shopper answered (``conversation_stall_reason``).
+
+    A converted cart (the order is placed) offers nothing: no remedies, and
+    ``unavailable`` says why (``{"code": "order_placed", "message": …}``)."""
     cart = conversation.cart
     if cart is None:
         raise NotFound("cart")
+    if cart.status == CartStatus.CONVERTED:
+        return {
+            "conversation_id": conversation.pk,
+            "currency": cart.currency,
+            "flagged_for_farming": False,
+            "segment": "",
+            "remedies": [],
+            "unavailable": {"code": "order_placed", "message": order_placed_message(cart)},
+        }
     remedies = remedies_list(
         cart=cart, agent=agent, stall_reason=conversation_stall_reason(conversation), now=now
     )

@@ -4,40 +4,41 @@
 import { send } from "./connection.js";
 import { $ } from "./dom.js";
 import { announce, showToast } from "./feedback.js";
+import { t } from "./i18n.js";
 import { finishAction, firstChatIndex, selectedChat, startAction, state } from "./state.js";
 
 // ---------------------------------------------------------------- actions
 
 export function claim(conversationId) {
   state.claimFocus = conversationId;
-  startAction("Claim", { conversationId });
+  startAction(t("action.claim"), { conversationId });
   if (!send({ type: "queue.claim", conversation_id: conversationId })) {
     finishAction();
-    showToast("Not connected: try again when the console is back online.", "error");
+    showToast(t("error.not_connected_retry"), "error");
   }
 }
 
 export function claimTop() {
   const index = firstChatIndex();
   if (index === -1) {
-    announce("No chat is waiting in the queue.");
-    showToast("No chat is waiting in the queue.", "ok");
+    announce(t("queue.nothing_to_claim"));
+    showToast(t("queue.nothing_to_claim"), "ok");
     return;
   }
   claim(state.queue[index].conversation_id);
 }
 
 export function reachOut(cartId) {
-  startAction("Reach out");
+  startAction(t("action.reach_out"));
   if (!send({ type: "reach_out", cart_id: cartId })) {
     finishAction();
-    showToast("Not connected: try again when the console is back online.", "error");
+    showToast(t("error.not_connected_retry"), "error");
   }
 }
 
 export function setStatus(status) {
   if (!send({ type: "status.set", status })) {
-    showToast("Not connected.", "error");
+    showToast(t("error.not_connected"), "error");
   }
 }
 
@@ -49,10 +50,10 @@ export function classifyFollowUp() {
   const chat = selectedChat();
   const reason = $("follow-up-reason").value;
   if (!chat || !chat.meta.follow_up || reason === chat.meta.follow_up.reason) return;
-  startAction("Classifying the follow-up", { conversationId: chat.id, followUp: true });
+  startAction(t("action.classify"), { conversationId: chat.id, followUp: true });
   if (!send({ type: "follow_up.classify", conversation_id: chat.id, reason })) {
     finishAction();
     $("follow-up-reason").value = chat.meta.follow_up.reason;
-    showToast("Not connected: the follow-up reason was not saved.", "error");
+    showToast(t("error.follow_up_not_saved"), "error");
   }
 }

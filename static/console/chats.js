@@ -5,6 +5,7 @@ import { hideComposerError, updateCounter } from "./composer.js";
 import { send } from "./connection.js";
 import { $ } from "./dom.js";
 import { announce, showToast } from "./feedback.js";
+import { t } from "./i18n.js";
 import { loadRemedies, renderRemedies } from "./remedies.js";
 import { renderChatHead, renderChats, renderComposerState, renderMessages, renderTyping } from "./render.js";
 import { config, finishAction, newChat, orderedChats, persist, selectedChat, state, storage } from "./state.js";
@@ -33,10 +34,10 @@ export function upsertChat(meta, opts) {
   if (meta.status !== "active" || !mine) {
     if (chat && !chat.closed) {
       const why = meta.status === "queued"
-        ? "went back to the queue"
-        : "was transferred to " + (meta.agent_name || "a colleague");
+        ? t("chat.requeued", { id: meta.id })
+        : t("chat.transferred", { id: meta.id, name: meta.agent_name || t("chat.a_colleague") });
       removeChat(chat.id);
-      showToast("Chat " + meta.id + " " + why + ".", "ok");
+      showToast(why, "ok");
       if (state.pendingAction && state.pendingAction.conversationId === meta.id) finishAction();
     }
     return;
@@ -53,8 +54,9 @@ export function upsertChat(meta, opts) {
         state.claimFocus = null;
         finishAction();
         selectChat(meta.id, { focus: true });
-      } else {
-        announce("New chat " + meta.id + " assigned to you.");
+      } else if (agent && meta.agent_id === agent.id) {
+        // A colleague's chat (a supervisor's Team list) is neither announced nor opened.
+        announce(t("announce.new_chat", { id: meta.id }));
         if (state.selectedId === null) selectChat(meta.id, { focus: false });
       }
     }
@@ -128,7 +130,7 @@ export function moveSelection(step) {
   const index = list.findIndex((c) => { return c.id === state.selectedId; });
   const next = index === -1 ? 0 : (index + step + list.length) % list.length;
   selectChat(list[next].id, { focus: true });
-  announce("Chat " + list[next].id + " selected.");
+  announce(t("announce.selected", { id: list[next].id }));
 }
 
 // ---------------------------------------------------------------- render: the selected chat

@@ -1,6 +1,7 @@
 /*! CartAssist console: the message box (length limit, errors). */
 
 import { $ } from "./dom.js";
+import { t } from "./i18n.js";
 
 // ---------------------------------------------------------------- composer
 
@@ -15,20 +16,20 @@ export function overLimit() {
 export function updateCounter() {
   const length = $("composer-text").value.trim().length;
   const counter = $("composer-count");
-  counter.textContent = length + " / " + maxLength();
+  counter.textContent = t("composer.count", { length, max: maxLength() });
   counter.classList.toggle("over", length > maxLength());
   $("send-button").disabled = $("composer-text").disabled || length > maxLength();
   if (length > maxLength()) {
-    showComposerError("Messages are limited to " + maxLength() + " characters (" + (length - maxLength()) + " too many).");
+    showComposerError(t("composer.too_long", { max: maxLength(), over: length - maxLength() }), "length");
   } else if ($("composer-error").dataset.kind === "length") {
     hideComposerError();
   }
 }
 
-export function showComposerError(text) {
+export function showComposerError(text, kind) {
   const node = $("composer-error");
   node.textContent = text;
-  node.dataset.kind = /limited to/.test(text) ? "length" : "server";
+  node.dataset.kind = kind || "server";
   node.hidden = false;
 }
 

@@ -2,6 +2,7 @@
 
 import { Backoff } from "../widget/protocol.js";
 import { setConnection, showToast } from "./feedback.js";
+import { t } from "./i18n.js";
 import { HEARTBEAT_MS, RECONNECT_BASE_MS, RECONNECT_MAX_MS, config, state } from "./state.js";
 
 // ---------------------------------------------------------------- socket
@@ -17,7 +18,7 @@ export function connect() {
   clearTimeout(state.reconnectTimer);
   state.reconnectTimer = null;
   if (state.socket && state.socket.readyState <= 1) return;
-  setConnection("connecting", "Connecting…");
+  setConnection("connecting", t("connection.connecting"));
   let ws;
   try {
     ws = new WebSocket(socketUrl());
@@ -44,8 +45,8 @@ export function connect() {
     socketHooks.down();
     if (event.code === 4403 || event.code === 4401) {
       state.refused = true;
-      setConnection("refused", "Your session has ended or this account may not use the console.");
-      showToast("Disconnected: log in again to keep chatting.", "error", { href: config.loginUrl, text: "Log in" });
+      setConnection("refused", t("connection.refused"));
+      showToast(t("connection.log_in_again"), "error", { href: config.loginUrl, text: t("connection.log_in") });
       return;
     }
     scheduleReconnect();
@@ -67,7 +68,7 @@ function scheduleReconnect() {
 export function updateReconnectCountdown() {
   if (!state.reconnectTimer) return;
   const seconds = Math.max(0, Math.ceil((state.reconnectAt - Date.now()) / 1000));
-  setConnection("offline", "Disconnected — reconnecting in " + seconds + " s");
+  setConnection("offline", t("connection.reconnecting", { seconds }));
 }
 
 export function send(frame) {
@@ -89,7 +90,7 @@ export function fetchJson(url) {
   return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then((r) => {
     return r.json().catch(() => { return {}; }).then((body) => {
       if (!r.ok) {
-        const error = new Error(body.detail || "The server answered " + r.status + ".");
+        const error = new Error(body.detail || t("error.http", { status: r.status }));
         error.status = r.status;
         throw error;
       }

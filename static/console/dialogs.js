@@ -3,6 +3,7 @@
 import { fetchJson, send } from "./connection.js";
 import { $, clear, el } from "./dom.js";
 import { announce } from "./feedback.js";
+import { t } from "./i18n.js";
 import { onComposerInput } from "./outbox.js";
 import { config, finishAction, label, selectedChat, startAction } from "./state.js";
 
@@ -49,14 +50,14 @@ export function openReplies() {
   const filter = $("replies-filter");
   filter.value = "";
   replies = [];
-  renderReplies("Loading…");
+  renderReplies(t("replies.loading"));
   filter.focus();
   const url = config.savedRepliesUrl + "?stall_reason=" + encodeURIComponent(chat.stallReason || "");
   fetchJson(url).then((body) => {
     replies = body.saved_replies || [];
     if (dialog.open) renderReplies();
   }).catch((error) => {
-    renderReplies("Could not load saved replies: " + error.message);
+    renderReplies(t("replies.load_failed", { error: error.message }));
   });
 }
 
@@ -82,7 +83,7 @@ export function renderReplies(message) {
     el("span", { className: "reply-text muted" }, reply.text))));
   });
   empty.hidden = shown.length > 0;
-  empty.textContent = message || (replies.length ? "No reply matches the filter." : "No saved replies for this site yet (Admin → Saved replies).");
+  empty.textContent = message || (replies.length ? t("replies.no_match") : t("replies.none"));
 }
 
 /** Put the reply into the message box at the cursor; the agent edits, then sends. */
@@ -96,7 +97,7 @@ export function insertReply(reply) {
   box.focus();
   box.setRangeText(text, start, end, "end");
   onComposerInput();
-  announce("Saved reply “" + reply.title + "” inserted. Edit it, then press Ctrl+Enter to send.");
+  announce(t("replies.inserted", { title: reply.title }));
 }
 
 export function openTransfer() {
@@ -106,35 +107,37 @@ export function openTransfer() {
   const options = $("transfer-options");
   $("transfer-error").hidden = true;
   clear(options);
-  options.appendChild(el("p", { className: "muted" }, "Loading colleagues…"));
+  options.appendChild(el("p", { className: "muted" }, t("transfer.loading")));
   fetchJson(config.agentsUrl).then((body) => {
     clear(options);
     const colleagues = (body.agents || []).filter((a) => { return a.id !== chat.meta.agent_id; });
     if (!colleagues.length) {
-      options.appendChild(el("p", { className: "muted" }, "No colleagues on this site."));
+      options.appendChild(el("p", { className: "muted" }, t("transfer.no_colleagues")));
       return;
     }
     let firstFree = null;
     colleagues.forEach((a) => {
       const free = a.status === "online" && a.load < a.capacity;
-      const why = a.status !== "online" ? a.status : a.load >= a.capacity ? "no free seat" : "online";
+      let why = t("transfer.online");
+      if (a.status !== "online") why = label("agent_status", a.status);
+      else if (a.load >= a.capacity) why = t("transfer.no_seat");
       const input = el("input", { type: "radio", name: "transfer-agent", value: String(a.id), id: "transfer-" + a.id, disabled: !free });
       if (free && !firstFree) firstFree = input;
       options.appendChild(el("div", { className: "option" + (free ? "" : " unavailable") },
         input,
         el("label", { for: "transfer-" + a.id },
           el("span", null, a.display_name),
-          el("span", { className: "muted" }, " — " + why + ", " + a.load + "/" + a.capacity + " chats"))));
+          el("span", { className: "muted" }, " — " + t("transfer.load", { why, load: a.load, capacity: a.capacity })))));
     });
     if (firstFree) {
       firstFree.checked = true;
       firstFree.focus();
     } else {
-      options.appendChild(el("p", { className: "muted" }, "Nobody can take a chat right now."));
+      options.appendChild(el("p", { className: "muted" }, t("transfer.nobody")));
     }
   }).catch((error) => {
     clear(options);
-    options.appendChild(el("p", { className: "panel-error" }, "Could not load colleagues: " + error.message));
+    options.appendChild(el("p", { className: "panel-error" }, t("transfer.load_failed", { error: error.message })));
   });
 }
 
@@ -143,14 +146,14 @@ export function submitTransfer(event) {
   const chat = selectedChat();
   const chosen = document.querySelector('input[name="transfer-agent"]:checked');
   if (!chat || !chosen) {
-    $("transfer-error").textContent = "Choose a colleague first.";
+    $("transfer-error").textContent = t("transfer.choose");
     $("transfer-error").hidden = false;
     return;
   }
-  startAction("Transfer", { conversationId: chat.id, errorTarget: "transfer-error" });
+  startAction(t("action.transfer"), { conversationId: chat.id, errorTarget: "transfer-error" });
   if (!send({ type: "transfer", conversation_id: chat.id, agent_id: Number(chosen.value) })) {
     finishAction();
-    $("transfer-error").textContent = "Not connected.";
+    $("transfer-error").textContent = t("error.not_connected");
     $("transfer-error").hidden = false;
     return;
   }
@@ -172,15 +175,15 @@ export function submitClose(event) {
   const disposition = $("close-disposition").value;
   if (!chat) return;
   if (!disposition) {
-    $("close-error").textContent = "Choose how the chat ended.";
+    $("close-error").textContent = t("close.choose");
     $("close-error").hidden = false;
     $("close-disposition").focus();
     return;
   }
-  startAction("Closing the chat", { conversationId: chat.id });
+  startAction(t("action.close"), { conversationId: chat.id });
   if (!send({ type: "conversation.close", conversation_id: chat.id, disposition })) {
     finishAction();
-    $("close-error").textContent = "Not connected.";
+    $("close-error").textContent = t("error.not_connected");
     $("close-error").hidden = false;
     return;
   }

@@ -1,7 +1,7 @@
 /*! CartAssist console: building and updating the page. Server text only ever goes in
  * through text nodes (el(), append()), never as HTML. */
 
-import { dateTimeFormat, formatTime, parseDate } from "./format.js";
+import { formatDateTime, formatTime, parseDate } from "./format.js";
 
 export function $(id) {
   return document.getElementById(id);
@@ -65,7 +65,7 @@ export function restoreFocus(list, key) {
 
 export function timeEl(iso, text) {
   const d = parseDate(iso);
-  return el("time", { datetime: iso || "", title: d ? dateTimeFormat.format(d) : "" },
+  return el("time", { datetime: iso || "", title: d ? formatDateTime(d) : "" },
     text === undefined ? formatTime(iso) : text);
 }
 

@@ -1,16 +1,17 @@
 /*! CartAssist console: the frames from the server (docs/REALTIME.md, "Console socket"). */
 
 import { outboxFail, seqAction } from "../widget/protocol.js";
-import { maybeRefreshCart } from "./cart-panel.js";
+import { loadCart, maybeRefreshCart, renderCart } from "./cart-panel.js";
 import { markRead, renderChat, requestSync, selectChat, upsertChat } from "./chats.js";
 import { showComposerError } from "./composer.js";
 import { reconnectBackoff, startHeartbeat } from "./connection.js";
 import { $ } from "./dom.js";
 import { announce, setConnection, showToast } from "./feedback.js";
+import { t } from "./i18n.js";
 import { flushOutbox, removeFromOutbox } from "./outbox.js";
-import { loadApprovals, onOffer, renderApprovals, showRemedyError } from "./remedies.js";
-import { appendMessage, renderChats, renderFollowUp, renderMessages, renderQueue, renderSeen, renderStatus, renderTyping } from "./render.js";
-import { CLOSE_REASONS, PENDING_ACTION_MS, TYPING_SHOW_MS, finishAction, label, orderedChats, persist, state, storage } from "./state.js";
+import { loadApprovals, loadRemedies, onOffer, renderApprovals, renderRemedies, showRemedyError } from "./remedies.js";
+import { appendMessage, renderChatHead, renderChats, renderFollowUp, renderMessages, renderQueue, renderSeen, renderStatus, renderTyping } from "./render.js";
+import { PENDING_ACTION_MS, closeReason, TYPING_SHOW_MS, finishAction, label, orderedChats, persist, state, storage } from "./state.js";
 
 // ---------------------------------------------------------------- frames from the server
 
@@ -29,12 +30,12 @@ const handlers = {
   status: function (f) {
     if (state.agent) state.agent.status = f.status;
     renderStatus();
-    announce("You are " + f.status + ".");
+    announce(f.status === "online" ? t("status.now_online") : t("status.now_away"));
   },
   "follow_up.classified": onFollowUpClassified,
   "reach_out.sent": function (f) {
     finishAction();
-    showToast("Invitation sent to the shopper of cart #" + f.cart_id + ". It shows in the queue until they answer.", "ok");
+    showToast(t("reach_out.sent", { cart: f.cart_id }), "ok");
   },
   offer: onOffer,
   approvals: function (f) {
@@ -42,6 +43,8 @@ const handlers = {
     state.approvals = Array.isArray(f.approvals) ? f.approvals : [];
     renderApprovals();
   },
+  cart: onCart,
+  grant: onGrant,
   error: onError,
   pong: function () {},
 };
@@ -55,7 +58,7 @@ function onHello(f) {
   state.connected = true;
   reconnectBackoff.reset();
   state.agent = f.agent;
-  setConnection("online", "Connected");
+  setConnection("online", t("connection.online"));
   startHeartbeat();
   state.queue = Array.isArray(f.queue) ? f.queue : [];
 
@@ -90,7 +93,8 @@ function onHello(f) {
   renderChats();
   if (state.selectedId === null || !state.chats.has(state.selectedId)) {
     const remembered = storage.get("selected");
-    const first = orderedChats()[0];
+    // The agent's own first chat (a supervisor's console also lists the team's).
+    const first = orderedChats().find((c) => { return c.meta.agent_id === f.agent.id; });
     if (remembered && state.chats.has(remembered)) selectChat(remembered, { focus: false });
     else if (first) selectChat(first.id, { focus: false });
     else renderChat();
@@ -116,10 +120,10 @@ function onMessage(f) {
   persist(chat);
   if (m.sender === "visitor") {
     chat.typingUntil = 0;
-    announce("New message from the shopper in chat " + chat.id + ": " + m.text.slice(0, 140));
+    announce(t("announce.shopper_message", { id: chat.id, text: m.text.slice(0, 140) }));
     maybeRefreshCart(chat);
   } else if (m.sender === "system") {
-    announce("Chat " + chat.id + ": " + m.text.slice(0, 140));
+    announce(t("announce.system_message", { id: chat.id, text: m.text.slice(0, 140) }));
   }
   if (chat.id === state.selectedId) {
     appendMessage(chat, m);
@@ -173,14 +177,14 @@ function onClosed(f) {
   chat.meta.status = "closed";
   chat.typingUntil = 0;
   if (state.pendingAction && state.pendingAction.conversationId === chat.id) finishAction();
-  announce("Chat " + chat.id + " was " + (CLOSE_REASONS[f.reason] || "closed") + ".");
+  announce(t("announce.closed", { id: chat.id, reason: closeReason(f.reason) }));
   renderChats();
   if (chat.id === state.selectedId) renderChat();
 }
 
 function onError(f) {
   const ref = f.ref || "";
-  const text = f.message || "Something went wrong.";
+  const text = f.message || t("error.generic");
   let owner = null;
   state.chats.forEach((chat) => {
     if (!owner && outboxFail(chat.outbox, ref, text)) owner = { chat };
@@ -191,7 +195,7 @@ function onError(f) {
       renderMessages();
       showComposerError(text);
     } else {
-      showToast("A message in chat " + owner.chat.id + " was not sent: " + text, "error");
+      showToast(t("error.message_not_sent", { id: owner.chat.id, error: text }), "error");
     }
     return;
   }
@@ -219,7 +223,7 @@ function onError(f) {
         return;
       }
     }
-    showToast(action.label + " failed: " + text, "error");
+    showToast(t("error.action_failed", { action: action.label, error: text }), "error");
     return;
   }
   showToast(text, "error");
@@ -231,6 +235,45 @@ function onFollowUpClassified(f) {
   if (state.pendingAction && state.pendingAction.conversationId === f.conversation_id) finishAction();
   if (!chat || !f.follow_up) return;
   chat.meta = Object.assign({}, chat.meta, { follow_up: f.follow_up });
-  announce("Follow-up reason saved: " + label("follow_up_reason", f.follow_up.reason) + ".");
+  announce(t("announce.follow_up_saved", { reason: label("follow_up_reason", f.follow_up.reason) }));
   if (chat.id === state.selectedId) renderFollowUp(chat);
+}
+
+
+/** A cart changed (ingested events: the order, say): the chats about it show it now, and
+ * their remedies are asked for again (a converted cart offers nothing). */
+function onCart(f) {
+  const ids = Array.isArray(f.conversation_ids) ? f.conversation_ids : [];
+  ids.forEach((id) => {
+    const chat = state.chats.get(id);
+    if (!chat || !f.cart) return;
+    const wasConverted = chat.cart && chat.cart.status === "converted";
+    chat.cart = Object.assign({}, chat.cart || {}, f.cart);
+    chat.currency = f.cart.currency || chat.currency;
+    if (f.cart.status === "converted" && !wasConverted) {
+      announce(f.cart.order_id
+        ? t("announce.order_placed_id", { id: chat.id, order: f.cart.order_id })
+        : t("announce.order_placed", { id: chat.id }));
+    }
+    if (chat.id === state.selectedId && !state.preview) {
+      renderCart(chat.cart, { chat });
+      renderChatHead();
+      renderRemedies();
+    }
+    renderChats();
+    loadCart(chat, { quiet: true }); // the timeline and history, fresh
+    loadRemedies(chat, { quiet: true });
+  });
+}
+
+/** A grant issued or redeemed for an offer in one of this console's chats. */
+function onGrant(f) {
+  const grant = f.grant;
+  const chat = grant && state.chats.get(grant.conversation_id);
+  if (!chat) return;
+  const grants = Array.isArray(chat.grants) ? chat.grants.filter((g) => { return g.id !== grant.id; }) : [];
+  grants.push(grant);
+  chat.grants = grants;
+  if (chat.id === state.selectedId && chat.cart && !state.preview) renderCart(chat.cart, { chat });
+  loadRemedies(chat, { quiet: true });
 }

@@ -6,7 +6,8 @@
  *
  * Modules, one job each; each imports only the ones below it (no cycle, docs/adr/0014):
  *   ../widget/protocol.js  seq ordering (shared with the widget's chat)     pure
- *   format.js              money and times                                  pure
+ *   i18n.js                the agent's language: catalogues, t()            pure
+ *   format.js              money and times in the agent's locale (Intl)     pure
  *   dom.js                 el(), focus keeping                state.js      config, per-tab storage, chats
  *   feedback.js            connection line, announcements, toasts
  *   connection.js          the socket (resume, back-off, heartbeat), JSON GETs
@@ -18,6 +19,8 @@
  *   shortcuts.js           the keyboard              main.js      this file: wiring, start
  *
  * Rules kept here:
+ * - Every visible string goes through t() (i18n.js, static/console/i18n/<lang>.json);
+ *   money and times through Intl in the agent's locale (format.js).
  * - Text from the server (messages, cart lines, names) is rendered with textContent /
  *   createElement only, never innerHTML.
  * - Each conversation's messages are applied in seq order, exactly once: a message with
@@ -36,17 +39,26 @@ import { connect, reconnectBackoff, socketHooks, updateReconnectCountdown } from
 import { filteredReplies, initDialogs, insertReply, openClose, openDialog, openReplies, openTransfer, renderReplies, submitClose, submitTransfer } from "./dialogs.js";
 import { $ } from "./dom.js";
 import { hideToast } from "./feedback.js";
+import { loadCatalogues } from "./i18n.js";
 import { discard, onComposerInput, retry, sendMessage } from "./outbox.js";
 import { loadRemedies } from "./remedies.js";
 import { receive } from "./frames.js";
 import { renderComposerState, renderQueue, renderStatus, renderTyping } from "./render.js";
 import { onKeyDown } from "./shortcuts.js";
-import { act, configure, persist, selectedChat, state } from "./state.js";
+import { act, config, configure, label, persist, selectedChat, state } from "./state.js";
 
 // ---------------------------------------------------------------- start
 
+/** The <select>s the page renders carry stored values; their labels in the agent's language. */
+function relabelOptions() {
+  document.querySelectorAll("option[data-label-kind]").forEach((option) => {
+    if (option.value) option.textContent = label(option.dataset.labelKind, option.value);
+  });
+}
+
 function start() {
   Object.assign(act, { selectChat, retry, discard, previewCart });
+  relabelOptions();
   socketHooks.frame = receive;
   socketHooks.down = function () {
     renderComposerState();
@@ -158,5 +170,5 @@ if (root) {
       if (state.socket) state.socket.close();
     },
   };
-  start();
+  loadCatalogues(config.i18nUrl, document.documentElement.lang || "en").then(start);
 }

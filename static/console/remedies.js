@@ -4,7 +4,8 @@ import { fetchJson, send } from "./connection.js";
 import { $, clear, el, focusedKey, restoreFocus } from "./dom.js";
 import { announce, showToast } from "./feedback.js";
 import { formatTime, fractionDigits, money, toMilli } from "./format.js";
-import { config, finishAction, selectedChat, startAction, state } from "./state.js";
+import { t } from "./i18n.js";
+import { act, config, finishAction, label, selectedChat, startAction, state } from "./state.js";
 
 // ---------------------------------------------------------------- remedies & offers
 
@@ -12,16 +13,9 @@ import { config, finishAction, selectedChat, startAction, state } from "./state.
 // with its bound and policy, or not allowed with the reason. The server decides every
 // offer again (offer.create); what is checked here only saves a round trip.
 
-const OFFER_STATUS = {
-  pending_approval: "Waiting for a supervisor's approval",
-  offered: "Offered — waiting for the shopper",
-  accepted: "Accepted by the shopper",
-  declined: "Declined by the shopper",
-  denied: "Denied by a supervisor",
-  expired: "Expired",
-  refused_on_accept: "Refused at acceptance",
-};
-
+function offerStatus(status) {
+  return label("offer_status", status);
+}
 
 export function loadRemedies(chat, opts) {
   opts = opts || {};
@@ -33,7 +27,7 @@ export function loadRemedies(chat, opts) {
     if (chat.id === state.selectedId) renderRemedies();
   }).catch((error) => {
     if (chat.id === state.selectedId && !opts.quiet) {
-      showRemedyError(chat.id, "Could not load what you can offer: " + error.message);
+      showRemedyError(chat.id, t("remedies.load_failed", { error: error.message }));
     }
   }).then(() => {
     panel.setAttribute("aria-busy", "false");
@@ -57,8 +51,8 @@ export function onOffer(f) {
     else offers[index] = offer;
     chat.remedies.offers = offers;
   }
-  if (offer.status === "accepted") announce("The shopper accepted the offer in chat " + chat.id + ".");
-  else if (offer.status === "declined") announce("The shopper declined the offer in chat " + chat.id + ".");
+  if (offer.status === "accepted") announce(t("offer.accepted_announce", { id: chat.id }));
+  else if (offer.status === "declined") announce(t("offer.declined_announce", { id: chat.id }));
   if (chat.id === state.selectedId) renderRemedies();
   loadRemedies(chat, { quiet: true }); // budgets and caps moved: fetch fresh bounds
 }
@@ -71,7 +65,7 @@ export function showRemedyError(conversationId, text) {
   }
   chat.remedyError = text;
   if (chat.id === state.selectedId) renderRemedyError(chat);
-  else showToast("Offer in chat " + chat.id + " refused: " + text, "error");
+  else showToast(t("offer.refused_in_chat", { id: chat.id, reason: text }), "error");
 }
 
 function renderRemedyError(chat) {
@@ -97,11 +91,11 @@ function amountProblem(text, remedy) {
   const digits = Math.min(fractionDigits(remedy.currency), 3);
   const pattern = digits ? new RegExp("^\\d{1,9}(\\.\\d{1," + digits + "})?$") : /^\d{1,9}$/;
   if (!pattern.test(text)) {
-    return "Enter an amount like " + plainAmount(remedy.bound, remedy.currency) + " (digits" +
-      (digits ? ", a point and up to " + digits + " decimals" : "") + ").";
+    const example = plainAmount(remedy.bound, remedy.currency);
+    return digits ? t("remedies.amount_format", { example, digits }) : t("remedies.amount_format_whole", { example });
   }
   const milli = toMilli(text);
-  if (milli <= 0n) return "The amount must be above zero.";
+  if (milli <= 0n) return t("remedies.amount_positive");
   return "";
 }
 
@@ -126,11 +120,28 @@ function makeOffer(chat, remedy, input) {
   chat.remedyError = "";
   delete chat.amountDrafts[remedy.kind];
   renderRemedyError(chat);
-  startAction("Offer", { conversationId: chat.id, remedies: true });
+  startAction(t("action.offer"), { conversationId: chat.id, remedies: true });
   if (!send(frame)) {
     finishAction();
-    showRemedyError(chat.id, "Not connected: try again when the console is back online.");
+    showRemedyError(chat.id, t("error.not_connected_retry"));
   }
+}
+
+function remedyLabel(remedy) {
+  return label("remedy", remedy.kind) || remedy.label;
+}
+
+function remedyFacts(remedy) {
+  const facts = [];
+  if (remedy.bound !== null && remedy.bound !== undefined) {
+    const amount = money(remedy.bound, remedy.currency);
+    facts.push(remedy.kind === "free_gift"
+      ? t("remedies.gift_worth", { amount }) + (remedy.gift_sku ? " (" + remedy.gift_sku + ")" : "")
+      : t("remedies.up_to", { amount }));
+  }
+  if (remedy.kind === "hold_stock" && remedy.hold_hours) facts.push(t("remedies.hold_hours", { hours: remedy.hold_hours }));
+  if (remedy.exclusive) facts.push(t("remedies.exclusive"));
+  return facts.join(" · ");
 }
 
 function remedyNode(chat, remedy) {
@@ -138,18 +149,10 @@ function remedyNode(chat, remedy) {
   if (!remedy.allowed) {
     return el("li", { className: "remedy not-allowed", dataset: { kind: remedy.kind }, "aria-disabled": "true" },
       el("div", { className: "remedy-head" },
-        el("span", { className: "remedy-label" }, remedy.label),
-        el("span", { className: "pill" }, "not allowed")),
-      el("p", { className: "remedy-reason" }, remedy.explanation || "Not allowed here."));
+        el("span", { className: "remedy-label" }, remedyLabel(remedy)),
+        el("span", { className: "pill" }, t("remedies.not_allowed"))),
+      el("p", { className: "remedy-reason" }, remedy.explanation || t("remedies.not_allowed_here")));
   }
-  const facts = [];
-  if (remedy.bound !== null && remedy.bound !== undefined) {
-    facts.push(remedy.kind === "free_gift"
-      ? "Gift worth " + money(remedy.bound, remedy.currency) + (remedy.gift_sku ? " (" + remedy.gift_sku + ")" : "")
-      : "Up to " + money(remedy.bound, remedy.currency));
-  }
-  if (remedy.kind === "hold_stock" && remedy.hold_hours) facts.push("for " + remedy.hold_hours + " hours");
-  if (remedy.exclusive) facts.push("exclusive: no other remedy on this cart");
   const inputId = "remedy-amount-" + chat.id + "-" + remedy.kind;
   const input = isMonetary(remedy)
     ? el("input", {
@@ -163,7 +166,7 @@ function remedyNode(chat, remedy) {
   const button = el("button", {
     type: "submit", className: "button primary small", dataset: { focusKey: key + ":offer" },
     disabled: chat.closed || !state.connected,
-  }, "Offer");
+  }, t("remedies.offer"));
   const form = el("form", {
     className: "remedy-form", novalidate: true,
     onsubmit: function (event) {
@@ -171,28 +174,69 @@ function remedyNode(chat, remedy) {
       makeOffer(chat, remedy, input);
     },
   },
-  input ? el("label", { for: inputId, className: "visually-hidden" }, remedy.label + ": amount in " + remedy.currency) : null,
+  input ? el("label", { for: inputId, className: "visually-hidden" }, t("remedies.amount_label", { remedy: remedyLabel(remedy), currency: remedy.currency })) : null,
   input,
   input ? el("span", { className: "muted" }, remedy.currency) : null,
   button);
+  const policy = t("remedies.policy", { policy: remedy.policy_name || "" }) +
+    (remedy.approval_above ? " · " + t("remedies.approval_above", { amount: money(remedy.approval_above, remedy.currency) }) : "");
   return el("li", { className: "remedy allowed", dataset: { kind: remedy.kind } },
     el("div", { className: "remedy-head" },
-      el("span", { className: "remedy-label" }, remedy.label),
-      el("span", { className: "remedy-bound" }, facts.join(" · "))),
-    el("p", { className: "remedy-policy muted" }, "Policy “" + (remedy.policy_name || "") + "”" +
-      (remedy.approval_above ? " · needs approval above " + money(remedy.approval_above, remedy.currency) : "")),
+      el("span", { className: "remedy-label" }, remedyLabel(remedy)),
+      el("span", { className: "remedy-bound" }, remedyFacts(remedy))),
+    el("p", { className: "remedy-policy muted" }, policy),
     form);
 }
 
+/** "Delivery charge waived: −€9.90", in the agent's language. */
+export function offerDescription(offer) {
+  const amount = money(offer.amount, offer.currency);
+  switch (offer.kind) {
+    case "waive_delivery": return t("offer.desc.waive_delivery", { amount });
+    case "reduce_delivery": return t("offer.desc.reduce_delivery", { amount });
+    case "discount": return t("offer.desc.discount", { amount });
+    case "free_gift": return t("offer.desc.free_gift", { sku: offer.gift_sku || "" });
+    case "hold_stock": return t("offer.desc.hold_stock");
+    default: return offer.description || offer.label;
+  }
+}
+
 function offerNode(offer) {
+  const live = offer.status === "offered" || offer.status === "pending_approval";
   return el("li", { className: "offer status-" + offer.status, dataset: { offerId: offer.id, status: offer.status } },
     el("div", { className: "remedy-head" },
-      el("span", { className: "remedy-label" }, offer.description || offer.label),
-      el("span", { className: "pill offer-status" }, OFFER_STATUS[offer.status] || offer.status)),
+      el("span", { className: "remedy-label" }, offerDescription(offer)),
+      el("span", { className: "pill offer-status" }, offerStatus(offer.status))),
     el("p", { className: "muted" },
-      "Total " + offer.total_before + " → " + offer.total_after +
-      (offer.status === "offered" || offer.status === "pending_approval" ? " · until " + formatTime(offer.expires_at) : "")),
+      t("offer.totals", { before: money(offer.total_before, offer.currency), after: money(offer.total_after, offer.currency) }) +
+      (live ? " · " + t("offer.until", { time: formatTime(offer.expires_at) }) : "")),
     offer.refusal_reason ? el("p", { className: "remedy-reason" }, offer.refusal_reason) : null);
+}
+
+/** Nothing to offer: the order is placed (the server says so, or a live `cart` frame
+ * said so before the remedies were fetched again). */
+function nothingToOffer(chat, data) {
+  const converted = (data && data.unavailable && data.unavailable.code === "order_placed") ||
+    (chat.cart && chat.cart.status === "converted");
+  if (!converted) return null;
+  return el("p", { className: "nothing-to-offer", role: "status", dataset: { testid: "nothing-to-offer" } },
+    t("remedies.order_placed"));
+}
+
+function remedyLists(chat, remedies) {
+  const allowed = remedies.filter((r) => { return r.allowed; });
+  const refused = remedies.filter((r) => { return !r.allowed; });
+  const nodes = [];
+  const list = el("ul", { className: "list remedy-list", "aria-label": t("remedies.allowed_list") });
+  allowed.forEach((r) => { list.appendChild(remedyNode(chat, r)); });
+  if (!allowed.length) list.appendChild(el("li", { className: "empty-note" }, t("remedies.none_allowed")));
+  nodes.push(list);
+  if (refused.length) {
+    const no = el("ul", { className: "list remedy-list refused", "aria-label": t("remedies.refused_list") });
+    refused.forEach((r) => { no.appendChild(remedyNode(chat, r)); });
+    nodes.push(no);
+  }
+  return nodes;
 }
 
 export function renderRemedies() {
@@ -205,33 +249,21 @@ export function renderRemedies() {
   clear(panel);
   renderRemedyError(chat);
   const data = chat.remedies;
-  if (!data) {
-    panel.appendChild(el("p", { className: "empty-note" }, chat.closed ? "This chat is closed." : "Loading…"));
+  const placed = nothingToOffer(chat, data);
+  if (!data && !placed) {
+    panel.appendChild(el("p", { className: "empty-note" }, chat.closed ? t("chat.closed_note") : t("remedies.loading")));
     return;
   }
-  if (data.flagged_for_farming) {
+  if (data && data.flagged_for_farming) {
     panel.appendChild(el("p", { className: "farming-flag", role: "note", dataset: { testid: "farming-flag" } },
-      el("strong", null, "Careful: "), "This shopper abandoned many carts recently."));
+      el("strong", null, t("remedies.careful")), " ", t("remedies.farming")));
   }
-  const remedies = Array.isArray(data.remedies) ? data.remedies : [];
-  const allowed = remedies.filter((r) => { return r.allowed; });
-  const refused = remedies.filter((r) => { return !r.allowed; });
-  if (chat.closed) {
-    panel.appendChild(el("p", { className: "empty-note" }, "This chat is closed: no new offers."));
-  } else {
-    const list = el("ul", { className: "list remedy-list", "aria-label": "Remedies you may offer" });
-    allowed.forEach((r) => { list.appendChild(remedyNode(chat, r)); });
-    if (!allowed.length) list.appendChild(el("li", { className: "empty-note" }, "No remedy is allowed for this cart right now."));
-    panel.appendChild(list);
-    if (refused.length) {
-      const no = el("ul", { className: "list remedy-list refused", "aria-label": "Remedies not allowed" });
-      refused.forEach((r) => { no.appendChild(remedyNode(chat, r)); });
-      panel.appendChild(no);
-    }
-  }
-  const offers = Array.isArray(data.offers) ? data.offers : [];
+  if (placed) panel.appendChild(placed);
+  else if (chat.closed) panel.appendChild(el("p", { className: "empty-note" }, t("remedies.chat_closed")));
+  else remedyLists(chat, Array.isArray(data.remedies) ? data.remedies : []).forEach((n) => { panel.appendChild(n); });
+  const offers = data && Array.isArray(data.offers) ? data.offers : [];
   if (offers.length) {
-    panel.appendChild(el("h4", null, "Offers in this chat"));
+    panel.appendChild(el("h3", { className: "subhead" }, t("remedies.offers")));
     const ol = el("ol", { className: "list offer-list" });
     offers.forEach((o) => { ol.appendChild(offerNode(o)); });
     panel.appendChild(ol);
@@ -257,10 +289,19 @@ export function loadApprovals() {
 }
 
 function review(offer, approve) {
-  startAction(approve ? "Approving the offer" : "Denying the offer", { review: true });
+  startAction(approve ? t("action.approving") : t("action.denying"), { review: true });
   if (!send({ type: approve ? "offer.approve" : "offer.deny", offer_id: offer.id })) {
     finishAction();
-    showToast("Not connected.", "error");
+    showToast(t("error.not_connected"), "error");
+  }
+}
+
+/** The approval card's chat, opened in the console (a supervisor follows every chat). */
+function openApprovalChat(offer) {
+  if (state.chats.has(offer.conversation_id)) {
+    act.selectChat(offer.conversation_id, { focus: true });
+  } else {
+    showToast(t("approval.chat_gone", { id: offer.conversation_id }), "error");
   }
 }
 
@@ -270,22 +311,31 @@ export function renderApprovals() {
   const focus = focusedKey(list);
   clear(list);
   state.approvals.forEach((offer) => {
+    const details = t("approval.details", {
+      agent: offer.agent_name || t("approval.an_agent"),
+      policy: offer.policy_name || "",
+      version: offer.policy_version,
+      cart: offer.cart_external_id || "",
+      before: money(offer.total_before, offer.currency),
+      after: money(offer.total_after, offer.currency),
+    });
     list.appendChild(el("li", { className: "approval", dataset: { offerId: offer.id } },
       el("div", { className: "remedy-head" },
-        el("span", { className: "remedy-label" }, offer.description || offer.label),
-        el("span", { className: "muted" }, "chat " + offer.conversation_id)),
-      el("p", { className: "muted" },
-        (offer.agent_name || "An agent") + " · policy “" + (offer.policy_name || "") + "” v" + offer.policy_version +
-        " · cart " + (offer.cart_external_id || "") + " · total " + offer.total_before + " → " + offer.total_after),
+        el("span", { className: "remedy-label" }, offerDescription(offer)),
+        el("button", {
+          type: "button", className: "linklike open-chat", dataset: { focusKey: "open:" + offer.id, testid: "approval-open-chat" },
+          onclick: function () { openApprovalChat(offer); },
+        }, t("approval.open_chat", { id: offer.conversation_id }))),
+      el("p", { className: "muted" }, details),
       el("div", { className: "qi-actions" },
         el("button", {
           type: "button", className: "button primary small", dataset: { focusKey: "approve:" + offer.id },
           onclick: function () { review(offer, true); },
-        }, "Approve"),
+        }, t("approval.approve")),
         el("button", {
           type: "button", className: "button small", dataset: { focusKey: "deny:" + offer.id },
           onclick: function () { review(offer, false); },
-        }, "Deny"))));
+        }, t("approval.deny")))));
   });
   restoreFocus(list, focus);
   $("approvals-empty").hidden = state.approvals.length > 0;

@@ -1,6 +1,8 @@
 /*! CartAssist console: its configuration (read from the page), the per-tab storage, and
  * what this tab knows: the agent, the queue, the chats. */
 
+import { has, t } from "./i18n.js";
+
 export const HEARTBEAT_MS = 15000; // the server marks an agent offline after 45 s of silence
 export const TYPING_SEND_MS = 2000; // send at most one `typing` per 2 s
 export const TYPING_SHOW_MS = 4000; // "Shopper is typing…" lasts 4 s after the last `typing`
@@ -27,6 +29,7 @@ export function configure(root) {
     agentsUrl: root.dataset.agentsUrl,
     approvalsUrl: root.dataset.approvalsUrl,
     loginUrl: root.dataset.loginUrl,
+    i18nUrl: root.dataset.i18nUrl,
   });
   LABELS = JSON.parse(document.getElementById("console-labels").textContent);
   baseTitle = document.title;
@@ -37,21 +40,26 @@ export function configure(root) {
  * render import none of the modules that call them, so the graph has no cycle. */
 export const act = {};
 
-export const ABOUT = {
-  shipping_shock: "the delivery charge",
-  payment_failed: "a failed payment",
-  coupon_rejected: "a rejected coupon",
-  idle: "a checkout left idle",
-};
-export const CLOSE_REASONS = {
-  agent: "closed by an agent",
-  visitor: "closed by the shopper",
-  visitor_timeout: "the shopper left (timed out)",
-};
+/** "about the delivery charge": what a stall was about, in a sentence. */
+export function about(reason) {
+  const key = "about." + reason;
+  return has(key) ? t(key) : label("stall_reason", reason).toLowerCase();
+}
 
+/** How a chat ended, in a sentence. */
+export function closeReason(reason) {
+  const key = "close_reason." + reason;
+  return has(key) ? t(key) : t("chat.closed");
+}
+
+/** A stored value's label in the agent's language (i18n/<lang>.json "<kind>.<value>"),
+ * else the server's label, else the value itself in words. */
 export function label(kind, value) {
+  if (!value) return "";
+  const key = kind + "." + value;
+  if (has(key)) return t(key);
   const table = LABELS[kind] || {};
-  return table[value] || (value ? String(value).replace(/_/g, " ") : "");
+  return table[value] || String(value).replace(/_/g, " ");
 }
 
 // ---------------------------------------------------------------- storage (sessionStorage, per tab)
@@ -166,6 +174,18 @@ export function orderedChats() {
     if (a.closed !== b.closed) return a.closed ? 1 : -1;
     return (a.meta.created_at || "").localeCompare(b.meta.created_at || "") || a.id - b.id;
   });
+}
+
+/** The agent's own chats and the team's (a supervisor follows every chat of the site):
+ * only the agent's own open chats count against their capacity. Pure. */
+export function splitChats(chats, agentId) {
+  const mine = [];
+  const team = [];
+  chats.forEach((chat) => {
+    const owner = chat.meta.agent_id;
+    (owner && owner !== agentId ? team : mine).push(chat);
+  });
+  return { mine, team, load: mine.filter((c) => { return !c.closed && c.meta.agent_id === agentId; }).length };
 }
 
 export function selectedChat() {

@@ -603,6 +603,8 @@
       verifyBase: "data-verify-base",
       launcher: "data-launcher",
       launcherLabel: "data-launcher-label",
+      language: "data-language",
+      keepVisible: "data-keep-visible",
     };
     Object.keys(attributes).forEach((option) => {
       const value = tag.getAttribute(attributes[option]);
@@ -673,6 +675,11 @@
       verifyBase: options.verifyBase || null,
       launcher: options.launcher,
       launcherLabel: options.launcherLabel || null,
+      // docs/LOCALISATION.md: the widget's language (else <html lang>) and the shop's strings.
+      language: options.language || null,
+      messages: options.messages || null,
+      // docs/WIDGET.md, "Keeping the checkout visible": selectors the chat never covers.
+      keepVisible: options.keepVisible || null,
     };
     site.chatSrc = options.chatSrc || site.apiBase + "/static/widget/chat.js";
     if (options.visitorId) identity.setVisitor(String(options.visitorId));
@@ -822,7 +829,7 @@
     isOptedOut: function () {
       return storage.get("opted_out") !== null;
     },
-    /** Options for the chat: {chat, verifyBase, launcher, launcherLabel}. */
+    /** Options for the chat: {chat, verifyBase, launcher, launcherLabel, language, messages, keepVisible}. */
     options: function () {
       return site.options;
     },

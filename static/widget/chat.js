@@ -13,35 +13,68 @@
  */
 import { Backoff, outboxConfirm, outboxEntry, outboxFail, outboxResendable, outboxRetry, seqAction } from "./protocol.js";
 import { MAX_LENGTH, buildUi } from "./chat-ui.js";
+import { formatMoney, isRtl, languageTag, loadCatalogues, localeFor, pickLanguage, shopLanguages, shopMessagesFor, translator } from "./i18n.js";
 
 const TYPING_SEND_MS = 3000; // send "typing" at most this often
 const TYPING_SHOW_MS = 5000; // hide the agent's indicator after this without news
 const MAX_CACHED_MESSAGES = 200;
-const LAUNCHER_LABEL = "Chat with us"; // data-launcher-label overrides it
 const MAX_LAUNCHER_LABEL = 40;
 
+/**
+ * Before anything is shown: the visitor's session (token, the site's branding and the
+ * language the server chose), then the catalogues for the widget's language
+ * (docs/LOCALISATION.md). Without a session (offline) the widget still starts, in the
+ * page's language with the default look, and connects when it can.
+ */
 function start(core) {
   const options = core.options();
   if (!chatEnabled(options.chat)) return;
   const siteKey = core.siteKey();
   const apiBase = core.apiBase();
-
-  // ------------------------------------------------------------ store
-  // The open conversation, its cached messages and unsent ones, in sessionStorage:
-  // per tab, so the conversation follows the shopper from page to page of the shop.
+  const requested = languageTag(options.language || document.documentElement.getAttribute("lang"));
   const store = createStore(siteKey);
+  const session = createSession(core, store, siteKey, apiBase, requested);
+  session
+    .token()
+    .catch((error) => {
+      if (error && (error.status === 403 || error.status === 400)) throw error;
+      return null; // offline or the server is down: start anyway, connect later
+    })
+    .then(
+      (saved) => {
+        const language = pickLanguage(requested, saved && saved.language, shopLanguages(options.messages));
+        return loadCatalogues(language, shopMessagesFor(options.messages, language)).then((catalogues) => {
+          run(core, store, session, {
+            t: translator(catalogues),
+            language,
+            locale: localeFor(language, requested),
+            dir: isRtl(language) ? "rtl" : "ltr",
+            site: (saved && saved.site) || {},
+            keepVisible: keepVisibleOption(options.keepVisible),
+          });
+        });
+      },
+      (error) => {
+        core.warn("chat off: the site key or this page's origin was refused (HTTP " + error.status + ").");
+      }
+    )
+    .catch((error) => {
+      core.warn("the live chat could not start:", error);
+    });
+}
 
-  // ------------------------------------------------------------ session (token)
-  const session = createSession(core, store, siteKey, apiBase);
+function run(core, store, session, env) {
+  const options = core.options();
+  const apiBase = core.apiBase();
+  const t = env.t;
 
   // ------------------------------------------------------------ socket
   // One WebSocket; reconnects with exponential back-off and jitter; a 4401 close
   // (token expired) fetches a new token; a 4403 (origin not allowed) stops.
   const socket = createSocket(core, session, apiBase);
 
-
   // ------------------------------------------------------------ ui
-  const ui = buildUi();
+  const ui = buildUi(env);
 
   // ------------------------------------------------------------ chat state
   const state = {
@@ -106,7 +139,7 @@ function start(core) {
     synced: onSynced,
     typing: function (f) {
       if (f.conversation_id !== currentId() || f.sender === "visitor") return;
-      ui.typing(agentName() + " is typing…");
+      ui.typing(t("chat.typing", { name: agentName() }));
       window.clearTimeout(state.typingTimer);
       state.typingTimer = window.setTimeout(() => {
         ui.typing(null);
@@ -208,7 +241,7 @@ function start(core) {
     if (m.sender === "visitor") dropFromOutbox(m.client_message_id);
     else {
       ui.typing(null);
-      ui.announce((m.author_name || agentName()) + ": " + m.text);
+      ui.announce(t("message.announce", { name: authorOf(m).name, text: m.text }));
     }
     persist();
     renderMessages();
@@ -234,11 +267,11 @@ function start(core) {
   function onError(f) {
     if (f.ref === "chat.start" && state.starting) {
       state.starting = false;
-      ui.starting(f.code === "rate_limited" ? "Please wait a moment before starting another chat." : "The chat could not be started.");
-      ui.error(f.message || "Something went wrong.");
+      ui.starting(f.code === "rate_limited" ? t("start.rate_limited") : t("start.failed"));
+      ui.error(errorText(f));
       return;
     }
-    const error = f.code === "too_long" ? "Too long: shorten your message." : f.message || "Not sent.";
+    const error = f.code === "too_long" ? t("outbox.too_long") : errorText(f, t("outbox.not_sent_reason"));
     if (outboxFail(state.outbox, f.ref, error)) {
       persist();
       renderMessages();
@@ -252,7 +285,18 @@ function start(core) {
       ui.hideChat();
       return;
     }
-    ui.error(f.code === "too_long" ? "Your message is too long." : f.message || "Something went wrong.");
+    ui.error(f.code === "too_long" ? t("error.too_long") : errorText(f));
+  }
+
+  /** The server's error in the shopper's language where the widget knows the code. */
+  function errorText(f, fallback) {
+    const known = {
+      rate_limited: t("error.rate_limited"),
+      closed: t("error.closed"),
+      not_found: t("error.not_found"),
+      too_long: t("error.too_long"),
+    };
+    return known[f.code] || f.message || fallback || t("error.generic");
   }
 
   function closeLocally(reason) {
@@ -264,7 +308,7 @@ function start(core) {
     ui.typing(null);
     render();
     if (wasOpen) {
-      ui.announce("The chat has ended.");
+      ui.announce(t("status.ended"));
       core.emit("chat-closed", { conversation_id: state.conversation.id, reason });
     }
   }
@@ -278,7 +322,8 @@ function start(core) {
     if (core.isOptedOut()) return;
     if (state.invitation && state.invitation.id === invitation.id) return;
     state.invitation = invitation;
-    ui.showInvitation(invitation, verifyUrl(invitation.verify_url), {
+    const agent = agentOf(invitation);
+    ui.showInvitation(invitation, agent, verifyUrl(invitation.verify_url), {
       accept: function () {
         acceptInvitation(invitation);
       },
@@ -286,13 +331,13 @@ function start(core) {
         dismissInvitation(invitation);
       },
     });
-    ui.announce(invitation.headline + " " + (invitation.agent_name ? invitation.agent_name + " can help." : ""));
+    ui.announce(agent.name ? t("invite.announce", { headline: invitation.headline || "", name: agent.name }) : invitation.headline || "");
     core.emit("invitation-shown", { invitation });
   }
 
   function acceptInvitation(invitation) {
     if (!socket.send({ type: "invitation.accept", invitation_id: invitation.id })) {
-      ui.error("Not connected yet; try again in a moment.");
+      ui.error(t("error.not_connected"));
       return;
     }
     ui.hideInvitation();
@@ -336,8 +381,8 @@ function start(core) {
     }
     state.starting = true;
     ui.error(null);
-    ui.starting("Starting a chat…");
-    ui.announce("Starting a chat…");
+    ui.starting(t("status.starting"));
+    ui.announce(t("status.starting"));
     if (socket.isOpen()) sendStart();
     else socket.connect(); // hello, then sendStart()
   }
@@ -349,7 +394,7 @@ function start(core) {
   }
 
   if (launcherEnabled(options.launcher)) {
-    const label = String(options.launcherLabel || "").trim().slice(0, MAX_LAUNCHER_LABEL) || LAUNCHER_LABEL;
+    const label = String(options.launcherLabel || "").trim().slice(0, MAX_LAUNCHER_LABEL);
     ui.enableStart(label, startChat);
   }
 
@@ -358,7 +403,7 @@ function start(core) {
     text = String(text || "").trim();
     if (!text || !state.conversation || isClosed()) return false;
     if (text.length > MAX_LENGTH) {
-      ui.error("Your message is too long (" + text.length + " / " + MAX_LENGTH + " characters).");
+      ui.error(t("error.too_long_count", { count: text.length, max: MAX_LENGTH }));
       return false;
     }
     const entry = outboxEntry("m-" + core.uuid(), text);
@@ -432,7 +477,7 @@ function start(core) {
     renderMessages();
     if (offer.status === "offered" && !state.announcedOffers[offer.id] && (!previous || previous.status !== "offered")) {
       state.announcedOffers[offer.id] = true;
-      ui.announce("Offer: " + offer.label + ". " + offer.description + ". New total " + offer.total_after + ".");
+      ui.announce(t("offer.announce", { label: offer.label, total: formatMoney(offer.total_after, offer.currency, env.locale) }));
       core.emit("offer-shown", { offer });
     } else if (offer.status === "offered") {
       state.announcedOffers[offer.id] = true;
@@ -445,7 +490,7 @@ function start(core) {
 
   function answerOffer(offer, accept) {
     if (!socket.send({ type: accept ? "offer.accept" : "offer.decline", offer_id: offer.id })) {
-      ui.error("Not connected yet; try again in a moment.");
+      ui.error(t("error.not_connected"));
     }
   }
 
@@ -471,7 +516,19 @@ function start(core) {
 
   // ------------------------------------------------------------ render
   function agentName() {
-    return (state.conversation && state.conversation.agent_name) || "The agent";
+    return agentOf(state.conversation).name || t("agent.fallback");
+  }
+
+  /** Who wrote a message, as shoppers see them: the agent's first name and photo. */
+  function authorOf(m) {
+    if (m.sender === "visitor") return { name: t("message.you"), photo: "" };
+    if (m.sender === "agent") {
+      const agent = agentOf(m);
+      if (agent.name) return agent;
+      const current = agentOf(state.conversation);
+      return current.name ? current : { name: t("message.agent"), photo: "" };
+    }
+    return { name: env.site.display_name || t("message.shop"), photo: env.site.logo_url || "" };
   }
 
   function render() {
@@ -482,16 +539,17 @@ function start(core) {
       renderMessages();
       return;
     }
+    const agent = agentOf(c);
     const status =
       c.status === "closed"
-        ? "This chat has ended."
+        ? t("status.ended")
         : c.status === "queued"
-          ? "Waiting for an agent…"
-          : c.agent_name
-            ? "You're chatting with " + c.agent_name
-            : "Connected";
-    ui.header(c.agent_name || "Chat", status);
-    ui.composer(c.status !== "closed", c.status === "closed" ? "This chat has ended." : "");
+          ? t("status.queued")
+          : agent.name
+            ? t("status.with", { name: agent.name })
+            : t("status.connected");
+    ui.header(agent, status, c.status === "closed");
+    ui.composer(c.status !== "closed", c.status === "closed" ? t("status.ended") : "");
     renderMessages();
   }
 
@@ -508,10 +566,12 @@ function start(core) {
       }),
       {
         seenSeq: lastVisitorSeq,
-        connected: socket.isOpen(),
+        connected: socket.isOpen() && state.synced && navigator.onLine !== false,
         retry: retryEntry,
         discard: discardEntry,
         answerOffer,
+        author: authorOf,
+        verifyHref: verifyUrl,
       }
     );
   }
@@ -536,21 +596,40 @@ function start(core) {
     opened: markRead,
   });
 
-  socket.on("open", () => {
-    ui.connection(true);
+  // ------------------------------------------------------------ connection state
+  // What the shopper is told: offline (the browser says so), reconnecting (the socket
+  // dropped and is coming back), connected (shown briefly after either).
+  let troubled = false;
+  function showConnection() {
+    const offline = navigator.onLine === false;
+    if (offline || (socket.wasOpen() && !socket.isOpen())) {
+      troubled = true;
+      ui.connection(offline ? "offline" : "reconnecting");
+    } else if (socket.isOpen() && troubled) {
+      troubled = false;
+      ui.connection("connected");
+    } else if (!troubled) {
+      ui.connection("ok");
+    }
     renderMessages();
-  });
+  }
+
+  socket.on("open", showConnection);
   socket.on("down", () => {
     state.synced = false;
-    ui.connection(false);
-    renderMessages();
+    showConnection();
   });
   socket.on("frame", (frame) => {
     const handler = receive[frame.type];
     if (handler) handler(frame);
   });
 
-  window.addEventListener("online", socket.now);
+  window.addEventListener("online", () => {
+    showConnection();
+    socket.now();
+  });
+  window.addEventListener("offline", showConnection);
+  if (navigator.onLine === false) showConnection();
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") markRead();
   });
@@ -631,13 +710,14 @@ function createStore(siteKey) {
 }
 
 // ------------------------------------------------------------ session (token)
-function createSession(core, store, siteKey, apiBase) {
+function createSession(core, store, siteKey, apiBase, requested) {
   let inFlight = null;
 
   function valid(saved) {
     return (
       saved &&
       saved.visitor_id === core.visitorId() &&
+      saved.requested === requested &&
       typeof saved.token === "string" &&
       Date.parse(saved.expires_at) - Date.now() > TOKEN_MARGIN_MS
     );
@@ -648,7 +728,9 @@ function createSession(core, store, siteKey, apiBase) {
     const saved = store.get("token");
     if (valid(saved)) return Promise.resolve(saved);
     if (inFlight) return inFlight;
-    const body = JSON.stringify({ site_key: siteKey, visitor_id: core.visitorId() });
+    const ask = { site_key: siteKey, visitor_id: core.visitorId() };
+    if (requested) ask.language = requested;
+    const body = JSON.stringify(ask);
     inFlight = window
       .fetch(apiBase + "/api/v1/widget/session", {
         method: "POST",
@@ -669,6 +751,9 @@ function createSession(core, store, siteKey, apiBase) {
                 expires_at: json.expires_at,
                 socket_url: json.socket_url || "/ws/widget/",
                 visitor_id: core.visitorId(),
+                requested,
+                language: typeof json.language === "string" ? json.language : "",
+                site: json.site && typeof json.site === "object" ? json.site : {},
               };
               store.set("token", saved);
               return saved;
@@ -711,6 +796,7 @@ function createSocket(core, session, apiBase) {
   let timer = null;
   let pingTimer = null;
   let stopped = false;
+  let everOpen = false;
   const handlers = { open: null, frame: null, down: null };
 
   function on(name, fn) {
@@ -750,6 +836,7 @@ function createSocket(core, session, apiBase) {
     }
     ws = current;
     current.onopen = function () {
+      everOpen = true;
       backoff.reset();
       window.clearInterval(pingTimer);
       pingTimer = window.setInterval(() => {
@@ -828,10 +915,30 @@ function createSocket(core, session, apiBase) {
     return !!ws && ws.readyState === 1;
   }
 
-  return { on, connect, send, now, isOpen };
+  /** The socket has been open at least once (so a drop is a reconnect, not a first try). */
+  function wasOpen() {
+    return everOpen;
+  }
+
+  return { on, connect, send, now, isOpen, wasOpen };
 }
 
 // ================================================================ helpers
+
+/** The agent named by a frame, as shoppers see them: {name: first name, photo}. The
+ * contract's `agent` object (docs/REALTIME.md) wins over the older `agent_name`. */
+function agentOf(frame) {
+  if (!frame) return { name: "", photo: "" };
+  const agent = frame.agent && typeof frame.agent === "object" ? frame.agent : null;
+  const name = (agent && agent.first_name) || frame.agent_name || frame.author_name || "";
+  return { name: String(name), photo: (agent && agent.photo_url) || "" };
+}
+
+/** keepVisible: an array of selectors, or one comma-separated string (data-keep-visible). */
+function keepVisibleOption(value) {
+  if (Array.isArray(value)) return value.map(String);
+  return value ? [String(value)] : [];
+}
 
 function chatEnabled(value) {
   if (value === undefined || value === null || value === "") return true;

@@ -229,6 +229,7 @@ def test_seeded_merchandiser_edits_invitation_copy(seeded):
         {
             "site": seeded.site.pk,
             "stall_reason": StallReason.SHIPPING_SHOCK,
+            "language": "en",
             "headline": "Delivery charge a surprise?",
             "body": "{agent} can look at your delivery options.",
         },

@@ -289,7 +289,7 @@ def test_agent_claims_a_queued_chat(site, capture_published):
     conversation = make_conversation(site, visitor_id="shopper")
 
     # when
-    with capture_published(expected=4) as published:
+    with capture_published(expected=5) as published:
         claimed = conversation_claim(agent=ada, conversation_id=conversation.pk, now=now)
 
     # then
@@ -418,6 +418,7 @@ def test_transfer_to_an_online_colleague_with_a_free_seat(site, capture_publishe
         (realtime.visitor_group(site.pk, "shopper"), realtime.CONVERSATION_UPDATED),
         (realtime.conversation_group(conversation.pk), realtime.CONVERSATION_UPDATED),
         (realtime.agent_group(bea.pk), realtime.CONVERSATION_UPDATED),
+        (realtime.console_supervisors_group(site.pk), realtime.CONVERSATION_UPDATED),
         (realtime.console_site_group(site.pk), realtime.QUEUE_CHANGED),
         (realtime.agent_group(ada.pk), realtime.CONVERSATION_UPDATED),
         (realtime.conversation_group(conversation.pk), realtime.MESSAGE_CREATED),

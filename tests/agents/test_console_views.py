@@ -102,7 +102,7 @@ def test_console_renders_the_shell_for_an_agent(site):
     assert "Ada &lt;Lovelace&gt;" in page  # the display name is escaped
     assert "Ada <Lovelace>" not in page
     for value in ["resolved", "converted", "not_interested", "no_response", "other"]:
-        assert f'<option value="{value}">' in page
+        assert f'<option value="{value}" data-label-kind="disposition">' in page
     # Logging out is a POST form with a CSRF token (Django 5's LogoutView refuses GET).
     assert '<form method="post" action="/console/logout/">' in page
     assert 'name="csrfmiddlewaretoken"' in page
@@ -130,6 +130,28 @@ def test_console_marks_a_supervisor(site):
     # then
     assert response.status_code == 200
     assert 'data-supervisor="true"' in response.text
+    # colleagues' chats go in their own "Team" list, apart from "My chats"
+    assert '<section id="team"' in response.text
+
+
+def test_an_agent_has_no_team_list(site):
+    response = logged_in(make_agent(site).user).get("/console/")
+    assert 'id="team"' not in response.text
+
+
+def test_console_speaks_the_agents_language(site):
+    # given: the agent's browser asks for German
+    agent = make_agent(site)
+
+    # when
+    response = logged_in(agent.user).get("/console/", HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9")
+
+    # then: the page is German, and the browser code loads the German catalogue
+    page = response.text
+    assert '<html lang="de" dir="ltr">' in page
+    assert "Meine Chats" in page
+    assert "My chats" not in page
+    assert f'data-i18n-url="{static("console/i18n/")}"' in page
 
 
 def test_console_static_files_are_served(client, settings):

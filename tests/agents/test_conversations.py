@@ -87,6 +87,9 @@ def test_posting_one_message_publishes_exactly_one_message_created(site, capture
             "seq": 1,
             "sender": "agent",
             "author_name": "Ada",
+            "agent": {"first_name": "Ada", "photo_url": ""},
+            "kind": "text",
+            "meta": {},
             "text": "Hello, I'm Ada.",
             "client_message_id": "a-1",
             "created_at": posted.message.created_at.isoformat().replace("+00:00", "Z"),
@@ -356,6 +359,7 @@ def test_close_records_reason_and_disposition_and_tells_everyone(site, capture_p
         (realtime.visitor_group(site.pk, "shopper"), realtime.CONVERSATION_UPDATED),
         (realtime.conversation_group(conversation.pk), realtime.CONVERSATION_UPDATED),
         (realtime.agent_group(ada.pk), realtime.CONVERSATION_UPDATED),
+        (realtime.console_supervisors_group(site.pk), realtime.CONVERSATION_UPDATED),
         (realtime.console_site_group(site.pk), realtime.QUEUE_CHANGED),
     ]
     assert [p.payload for p in published[:2]] == [closed, closed]

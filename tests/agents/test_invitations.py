@@ -84,7 +84,9 @@ async def test_sweep_invitation_reaches_the_connected_widget_and_the_chat_round_
             "stall_reason": "shipping_shock",
             "headline": "Questions about the delivery charge?",
             "body": "Ada can look at the delivery options for your order right now.",
+            "language": "en",
             "agent_name": "Ada",
+            "agent": {"first_name": "Ada", "photo_url": ""},
             "verification_code": invitation.verification_code,
             "verify_url": f"/verify/{invitation.verification_code}",
             "sent_at": iso(invitation.sent_at),
@@ -101,15 +103,16 @@ async def test_sweep_invitation_reaches_the_connected_widget_and_the_chat_round_
     opened = await ws.receive_json_from(timeout=FRAME_TIMEOUT)
     agent_sees = await console_receive(console)
 
-    # then: a conversation with Ada opens on both sides
+    # then: a conversation with Ada opens on both sides, the invitation its first message
     conversation = await db(Conversation.objects.get)(invitation=invitation)
     assert opened["type"] == "conversation"
     assert {k: opened["conversation"][k] for k in ("id", "status", "agent_name", "last_seq")} == {
         "id": conversation.pk,
         "status": "active",
         "agent_name": "Ada",
-        "last_seq": 0,
+        "last_seq": 1,
     }
+    assert opened["conversation"]["agent"] == {"first_name": "Ada", "photo_url": ""}
     assert agent_sees == opened
 
     # when: they talk
@@ -135,13 +138,13 @@ async def test_sweep_invitation_reaches_the_connected_widget_and_the_chat_round_
 
     # then
     assert mine == at_agent
-    assert (mine["message"]["seq"], mine["message"]["author_name"]) == (1, "You")
-    assert (reply["message"]["seq"], reply["message"]["sender"]) == (2, "agent")
+    assert (mine["message"]["seq"], mine["message"]["author_name"]) == (2, "You")
+    assert (reply["message"]["seq"], reply["message"]["sender"]) == (3, "agent")
     assert (reply["message"]["author_name"], reply["message"]["text"]) == (
         "Ada",
         "I can waive it for you.",
     )
-    assert await db(Message.objects.filter(conversation=conversation).count)() == 2
+    assert await db(Message.objects.filter(conversation=conversation).count)() == 3
 
 
 CARTS_BY_REASON = [

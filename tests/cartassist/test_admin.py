@@ -302,3 +302,17 @@ def test_the_recompute_action_restores_the_derived_outcome(merchandiser_client, 
     records.refresh_from_db()
     assert (records.converted, records.revenue) == (False, Decimal(0))
     assert "1 outcome(s) changed" in response.content.decode()
+
+
+def test_cart_amounts_show_the_currencys_minor_units(admin_client, site, records):
+    # given: stored as 60.000
+    cart = records.cart
+
+    # when
+    listing = admin_client.get("/admin/cartassist/cart/").content.decode()
+    detail = admin_client.get(f"/admin/cartassist/cart/{cart.pk}/change/").content.decode()
+
+    # then
+    assert "60.00 EUR" in listing
+    assert "60.000" not in listing
+    assert "60.00 EUR" in detail

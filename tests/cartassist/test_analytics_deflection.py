@@ -136,14 +136,22 @@ def test_api_csv_and_page_show_deflection(world: tuple[Site, Site], merchandiser
             io.StringIO(merchandiser.get("/analytics/export.csv", query).content.decode())
         )
     )
-    (row,) = [r for r in rows if r["section"] == "follow_ups.deflection"]
-    assert (row["deflected"], row["handed_to_agent"], row["not_reported"], row["share"]) == (
-        "3",
-        "1",
-        "1",
-        "0.75",
-    )
-    phone = next(r for r in rows if r["section"] == "follow_ups.by_channel" and r["key"] == "phone")
+    deflection_rows = {
+        r["metric"]: (r["value"], r["unit"])
+        for r in rows
+        if r["section"] == "follow_ups.deflection"
+    }
+    assert deflection_rows == {
+        "deflected": ("3", ""),
+        "handed_to_agent": ("1", ""),
+        "not_reported": ("1", ""),
+        "share": ("75.0", "%"),
+    }
+    phone = {
+        r["metric"]: r["value"]
+        for r in rows
+        if r["section"] == "follow_ups.by_channel" and r["dimension"] == "Phone"
+    }
     assert (phone["deflected"], phone["handed_to_agent"]) == ("2", "1")
     # the page
     html = merchandiser.get("/analytics/", query).content.decode()

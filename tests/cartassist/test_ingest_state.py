@@ -589,3 +589,30 @@ def test_the_pure_fold_names_the_models_stored_values():
     ]
     assert (cart_state.SHIPPING, cart_state.PAYMENT) == (Stage.SHIPPING, Stage.PAYMENT)
     assert list(STAGE_ORDER) == Stage.values
+
+
+def test_only_a_signed_event_names_the_shopper_and_the_email_is_kept_masked():
+    from cartassist.domain.cart_state import CartState, IncomingEvent, apply_event
+
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    state = CartState(
+        currency="EUR", subtotal=Decimal("10"), lines=[], shipping_fee=None,
+        shipping_method="", shipping_country="", customer_id="", customer_verified=False,
+        customer_segment="", totals_trusted=False, stage="cart", status="active", signal="",
+        signal_detail="", order_id="", order_total=None, converted_at=None, state_at=now,
+        last_activity_at=now,
+    )  # fmt: skip
+    event = IncomingEvent(
+        type="checkout_step",
+        occurred_at=now,
+        data={"step": "contact"},
+        customer_name="Mara Lindqvist",
+        email="mara@example.com",
+    )
+    widget = apply_event(state, event, trusted=False, now=now).state
+    server = apply_event(state, event, trusted=True, now=now).state
+    assert (widget.customer_name, widget.customer_email_hint) == ("", "")
+    assert (server.customer_name, server.customer_email_hint) == (
+        "Mara Lindqvist",
+        "m•••@example.com",
+    )

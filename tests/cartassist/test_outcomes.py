@@ -350,7 +350,17 @@ class TestRemedies:
         now = timezone.now()
         chat = make_chat(site, now=now - 2 * HOUR)
         conversation = chat.conversation
-        for seq, sender in enumerate([Sender.VISITOR, Sender.AGENT, Sender.VISITOR], 1):
+        # The invitation (seq 1, from the agent) is nobody's reply: not counted.
+        Message.objects.create(
+            conversation=conversation,
+            seq=1,
+            sender=Sender.AGENT,
+            kind="invitation",
+            client_message_id="@invitation-1",
+            text="Questions?",
+            created_at=now - 2 * HOUR,
+        )
+        for seq, sender in enumerate([Sender.VISITOR, Sender.AGENT, Sender.VISITOR], 2):
             Message.objects.create(
                 conversation=conversation,
                 seq=seq,

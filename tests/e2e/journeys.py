@@ -7,7 +7,9 @@ from typing import Any
 
 from cartassist.demo.seed import AGENT_DISPLAY_NAME, AGENT_LOGIN
 
-AGENT_NAME = AGENT_DISPLAY_NAME.format(site="Demo Storefront")
+# The agent as shoppers see them in the widget: the first word of the display name
+# ("Alex from Demo Storefront" → "Alex"; docs/REALTIME.md, frames' `agent.first_name`).
+AGENT_NAME = AGENT_DISPLAY_NAME.format(site="Demo Storefront").split()[0]
 
 RECORD_EVENTS = """
 window.__cartassistEvents = [];

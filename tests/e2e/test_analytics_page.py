@@ -16,6 +16,7 @@ from cartassist.simulation import (
     simulate,
     simulation_site_ensure,
 )
+from tests.e2e.a11y import assert_no_blocking_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -50,12 +51,19 @@ def test_a_merchandiser_finds_the_analytics_from_the_admin(page, shop_server, an
     # when: following the Analytics link on the admin index
     page.locator("#analytics-module").get_by_role("link", name="Analytics").first.click()
 
-    # then: the headline with the sample sizes and interval
+    # then: the verdict in plain words first ...
     expect(page).to_have_url(shop_server.url + "/analytics/")
-    headline = page.get_by_test_id("headline")
     measured = analytics_data.measured
     assert measured.invited > 50  # the simulator really ran
     assert measured.held_out > 50
+    verdict = page.get_by_test_id("verdict")
+    expect(verdict).to_contain_text("comparable carts we did not contact")
+    expect(verdict).to_contain_text(
+        f"{100 * measured.invited_rate:.0f} % against {100 * measured.held_out_rate:.0f} %"
+    )
+    # ... then the statistics: the sample sizes and the interval
+    headline = page.get_by_test_id("headline")
+    expect(page.locator("[data-testid=verdict] + [data-testid=headline]")).to_have_count(1)
     expect(headline).to_contain_text(
         f"Invited carts converted {100 * measured.invited_rate:.1f} % (n={measured.invited})"
     )
@@ -94,3 +102,5 @@ def test_a_merchandiser_finds_the_analytics_from_the_admin(page, shop_server, an
     expect(page.get_by_role("table", name="Conversion by stall reason")).to_contain_text(
         "Shipping shock"
     )
+    # and the page passes axe-core: no critical or serious violation
+    assert_no_blocking_violations(page)

@@ -102,10 +102,12 @@ class ScriptedApi:
         if url.startswith(SHOP):
             route.fulfill(status=200, content_type="text/html", body=SHOP_PAGE)
         elif url.startswith(API + "/static/widget/"):
-            name = url.rsplit("/", 1)[1]
+            name = url.split("/static/widget/", 1)[1].split("?")[0]
             route.fulfill(
                 status=200,
-                content_type="application/javascript",
+                content_type="application/json"
+                if name.endswith(".json")
+                else "application/javascript",
                 body=(STATIC / name).read_text(),
                 headers=cors,
             )

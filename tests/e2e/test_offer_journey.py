@@ -48,13 +48,13 @@ def test_agent_waives_the_delivery_charge_and_the_shop_completes_the_order_with_
     # then: waiving the delivery charge is allowed up to 9.90 EUR, by the demo policy
     waive = console.locator('#remedies .remedy.allowed[data-kind="waive_delivery"]')
     expect(waive.locator(".remedy-label")).to_have_text("Waive the delivery charge")
-    expect(waive.locator(".remedy-bound")).to_have_text("Up to 9.90 EUR")
+    expect(waive.locator(".remedy-bound")).to_have_text("Up to €9.90")
     expect(waive.locator(".remedy-policy")).to_have_text(
-        "Policy “Free delivery rescue” · needs approval above 15.00 EUR"
+        "Policy “Free delivery rescue” · needs approval above €15.00"
     )
     expect(waive.get_by_role("textbox")).to_have_value("9.90")
     reduce = console.locator('#remedies .remedy.allowed[data-kind="reduce_delivery"]')
-    expect(reduce.locator(".remedy-bound")).to_have_text("Up to 4.95 EUR")
+    expect(reduce.locator(".remedy-bound")).to_have_text("Up to €4.95")
     # and what the policy does not allow is shown greyed, with the reason
     expect(console.locator('#remedies .remedy.not-allowed[data-kind="discount"]')).to_be_visible()
 
@@ -72,9 +72,7 @@ def test_agent_waives_the_delivery_charge_and_the_shop_completes_the_order_with_
 
     # then: the shopper sees the offer card with the exact totals before and after
     card = shop.get_by_test_id("chat-offer")
-    expect(card.get_by_test_id("offer-totals")).to_have_text(
-        "Total before: 48.40 EUR → now: 38.50 EUR"
-    )
+    expect(card.get_by_test_id("offer-totals")).to_have_text("Total before: €48.40 → now: €38.50")
     expect(console.locator("#remedies .offer .offer-status")).to_have_text(
         ["Offered — waiting for the shopper"]
     )

@@ -37,6 +37,21 @@ class Cart(models.Model):
     customer_verified = models.BooleanField(
         default=False, help_text="customer_id came signed (identity HMAC or server event)."
     )
+    customer_name = models.CharField(
+        max_length=120,
+        blank=True,
+        default="",
+        help_text="The shopper's name as the shop gave it in a signed server event; shown "
+        "to agents only.",
+    )
+    customer_email_hint = models.CharField(
+        max_length=120,
+        blank=True,
+        default="",
+        help_text="A masked email (m•••@example.com) from a signed server event, so the "
+        "agent can tell shoppers apart; the address itself is kept only as a keyed hash "
+        "(ADR 0016).",
+    )
     currency = models.CharField(max_length=3)
     lines = models.JSONField(default=list, blank=True)
     subtotal = models.DecimalField(max_digits=14, decimal_places=3, default=0)

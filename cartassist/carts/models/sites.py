@@ -8,10 +8,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from cartassist.domain.branding import brand_colour_problem, languages_problem
 from cartassist.domain.origins import origin_allowed, origin_normalise, origins_normalised
 from policies.engine.money import CURRENCY_EXPONENTS
 
@@ -22,6 +24,23 @@ def new_site_key() -> str:
 
 def new_site_secret() -> str:
     return "sk_" + secrets.token_urlsafe(32)
+
+
+def default_languages() -> list[str]:
+    return ["en"]
+
+
+def validate_brand_colour(value: str) -> None:
+    problem = brand_colour_problem(value)
+    if problem:
+        raise ValidationError(problem)
+
+
+def validate_languages(value: object) -> None:
+    shipped = [code for code, _name in settings.LANGUAGES]
+    problem = languages_problem(value if isinstance(value, list) else [], shipped)
+    if problem:
+        raise ValidationError(problem)
 
 
 def validate_timezone(value: str) -> None:
@@ -106,6 +125,33 @@ class Site(models.Model):
         "are suppressed with reason 'no agent available'. When on, an agent must also be "
         "online in the console with a free seat.",
     )
+    # What the shopper sees (docs/WIDGET.md, "Branding").
+    display_name = models.CharField(
+        max_length=80,
+        blank=True,
+        default="",
+        help_text="The shop's name as shoppers know it, e.g. Maple & Thread. Empty: the name.",
+    )
+    brand_colour = models.CharField(
+        max_length=7,
+        default="#1f3a5f",
+        validators=[validate_brand_colour],
+        help_text="#rrggbb for the launcher, buttons and the shopper's messages. White or "
+        "black text must reach WCAG AA contrast (4.5:1) on it.",
+    )
+    logo_url = models.URLField(
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="https address of a square logo (at least 64×64 px), shown when no agent "
+        "photo is set and on the verification page.",
+    )
+    languages = models.JSONField(
+        default=default_languages,
+        validators=[validate_languages],
+        help_text='The languages this shop speaks to shoppers, e.g. ["de", "en"]. The first '
+        "is the fallback when the page's language is none of them.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -139,6 +185,20 @@ class Site(models.Model):
         self.allowed_origins = list(dict.fromkeys(normalised))
         if (self.quiet_hours_start is None) != (self.quiet_hours_end is None):
             raise ValidationError("Set both quiet hours start and end, or neither.")
+
+    @property
+    def shopper_facing_name(self) -> str:
+        return self.display_name or self.name
+
+    def language_for(self, requested: str | None) -> str:
+        """The site's language closest to ``requested`` (``de-AT`` → ``de``), else its first."""
+        languages = list(self.languages or ["en"])
+        if requested:
+            wanted = requested.strip().lower().replace("_", "-")
+            for candidate in (wanted, wanted.split("-")[0]):
+                if candidate in languages:
+                    return candidate
+        return languages[0]
 
     def origin_is_allowed(self, origin: str | None) -> bool:
         """The browser's ``Origin`` header, compared exactly with the stored origins."""

@@ -1,4 +1,4 @@
-"""Per-visitor facts that outlive a cart: opt-out and the last invitation."""
+"""Per-visitor facts that outlive a cart: opt-out, the last invitation, the language."""
 
 from __future__ import annotations
 
@@ -10,6 +10,13 @@ class Visitor(models.Model):
     external_id = models.CharField(max_length=64)
     opted_out_at = models.DateTimeField(null=True, blank=True)
     last_invited_at = models.DateTimeField(null=True, blank=True)
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        default="",
+        help_text="The shopper's language as the widget last reported it, resolved to one "
+        "of the site's languages (docs/LOCALISATION.md). Empty: not known yet.",
+    )
 
     class Meta:
         constraints = [

@@ -75,6 +75,7 @@ def cart_events_ingest(
     3. Apply the new events oldest first, store them, and save each cart once.
     4. Link each cart's visitor and customer ids to its shopper (``shoppers_link``),
        and refresh the outcomes of new orders and of shoppers that merged.
+    5. Tell the consoles chatting about a changed cart (port ``carts_changed``).
 
     Two requests carrying the same event race on the unique constraint; the loser
     retries once and then sees the event as a duplicate. An event whose amount would
@@ -117,6 +118,9 @@ def _ingest_once(
         ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
         if ordered or merged:
             ports.outcomes_refresh_request.get()([*ordered, *merged])
+        changed = sorted({r.cart_id for r in rows if r.applied})
+        if changed:
+            ports.carts_changed.get()(site_id=site.pk, cart_ids=changed)
         result.stored.extend(r.event_id for r in rows)
     return result
 

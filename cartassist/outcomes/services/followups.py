@@ -14,6 +14,8 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from agents.errors import ChatError
 from agents.models import AgentProfile
@@ -146,7 +148,9 @@ def follow_up_classify(
     if reason not in FollowUpReason.values:
         raise ChatError(
             "invalid_frame",
-            f"reason must be one of {', '.join(FollowUpReason.values)}.",
+            format_lazy(
+                _("reason must be one of {choices}."), choices=", ".join(FollowUpReason.values)
+            ),
             field="reason",
         )
     conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
@@ -158,7 +162,8 @@ def follow_up_classify(
         )
         if contact is None:
             raise ChatError(
-                "no_follow_up", "This chat is not a follow-up after outreach: nothing to classify."
+                "no_follow_up",
+                _("This chat is not a follow-up after outreach: nothing to classify."),
             )
         if contact.reason != reason:
             contact.reason = reason

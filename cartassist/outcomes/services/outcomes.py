@@ -29,7 +29,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.db.models import Count, Q
 
-from agents.models import Invitation, Message
+from agents.models import Invitation, Message, MessageKind
 from cartassist.carts.models import Cart, CartStatus, Decision, FollowUpContact, Intervention, Site
 from cartassist.carts.services.shoppers import cart_identities, shopper_cart_filter, shoppers_link
 from cartassist.core.locks import for_update
@@ -208,6 +208,8 @@ def _facts_load(
     if conversation_ids:
         for row in (
             Message.objects.filter(conversation_id__in=conversation_ids)
+            # The invitation, the chat's first message, is nobody's reply.
+            .exclude(kind=MessageKind.INVITATION)
             .values("conversation_id", "sender")
             .annotate(n=Count("pk"))
         ):

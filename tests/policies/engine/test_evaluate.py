@@ -780,6 +780,19 @@ def test_the_same_remedy_is_not_offered_twice():
     assert decision == refused(Reason("already_offered", NAME))
 
 
+def test_a_waived_delivery_charge_is_not_reduced_as_well():
+    # given: the delivery charge was waived (offered or accepted) on this cart
+    spec = with_remedy(RemedySpec(REDUCE, max_percent=Decimal(50)))
+    ctx = dataclasses.replace(BASE_CTX, existing=(ExistingRemedy(WAIVE, exclusive=False),))
+    # when
+    decision = decide(ctx, [spec], kind=REDUCE)
+    # then: nothing is left to reduce, and the agent is told why
+    assert decision == refused(Reason("delivery_waived", NAME), kind=REDUCE)
+    assert decision.reason.message() == (
+        "The delivery charge is already waived for this cart (or a waiver is on offer)."
+    )
+
+
 def test_combinable_remedies_stack():
     # given
     ctx = dataclasses.replace(BASE_CTX, existing=(ExistingRemedy(DISCOUNT, exclusive=False),))

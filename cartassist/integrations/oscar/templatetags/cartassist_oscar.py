@@ -19,6 +19,15 @@ from ..tracking import loaded_basket
 
 register = template.Library()
 
+# What the open chat must never cover in Oscar's own templates (docs/WIDGET.md, "Keeping
+# the checkout visible"): the basket and order totals, the checkout and place-order
+# buttons. A shop with its own templates sets CARTASSIST_OSCAR["WIDGET_ATTRIBUTES"]
+# ["keep-visible"] to its selectors.
+OSCAR_KEEP_VISIBLE = (
+    "#basket_totals, #place-order, .basket-totals, "
+    'a[href$="/checkout/"], form#place_order_form button[type="submit"]'
+)
+
 
 @register.inclusion_tag("cartassist_oscar/widget.html", takes_context=True)
 def cartassist_widget(context: template.Context) -> dict[str, Any]:
@@ -31,6 +40,7 @@ def cartassist_widget(context: template.Context) -> dict[str, Any]:
     attributes = {
         "site-key": config.site_key,
         "visitor-id": visitor_id(request),
+        "keep-visible": OSCAR_KEEP_VISIBLE,
         **config.widget_attributes,
     }
     customer = customer_id(request.user, config)
