@@ -229,6 +229,14 @@ class Offer(models.Model):
         "agents.AgentProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     refusal_reason = models.CharField(max_length=300, blank=True)
+    refusal_code = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        help_text="Why the acceptance was refused, as a code the widget words in the "
+        "shopper's language: cart_changed, currency_changed, delivery_changed, "
+        "total_below_discount (docs/REALTIME.md).",
+    )
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     responded_at = models.DateTimeField(null=True, blank=True)

@@ -370,6 +370,7 @@ def offer_payload(offer: Offer) -> dict[str, Any]:
         "total_after": str(Money(offer.total_after, offer.currency)),
         "status": offer.status,
         "refusal_reason": offer.refusal_reason,
+        "refusal_code": offer.refusal_code,
         "expires_at": offer.expires_at.isoformat().replace("+00:00", "Z"),
     }
 
@@ -505,7 +506,7 @@ def offer_accept(*, site_id: int, visitor_id: str, offer_id: int, now: datetime)
             return offer
         if offer.status != OfferStatus.OFFERED or offer.expires_at <= now:
             raise ChatError("invalid_state", "This offer is no longer open.")
-        refusal = _acceptance_refusal(offer, cart, now)
+        refusal_code, refusal = _acceptance_refusal(offer, cart, now)
         if refusal:
             return offer_transition(
                 offer=offer,
@@ -514,7 +515,11 @@ def offer_accept(*, site_id: int, visitor_id: str, offer_id: int, now: datetime)
                 outcome=refusal,
                 now=now,
                 cart=cart,
-                changes={"responded_at": now, "refusal_reason": refusal},
+                changes={
+                    "responded_at": now,
+                    "refusal_reason": refusal,
+                    "refusal_code": refusal_code,
+                },
             )
         before, after = offer_totals(cart=cart, kind=RemedyKind(offer.kind), amount=offer.amount)
         return offer_transition(
@@ -528,7 +533,9 @@ def offer_accept(*, site_id: int, visitor_id: str, offer_id: int, now: datetime)
         )
 
 
-def _acceptance_refusal(offer: Offer, cart: Cart, now: datetime) -> str:
+def _acceptance_refusal(offer: Offer, cart: Cart, now: datetime) -> tuple[str, str]:
+    """Why the shopper cannot have the offer now, as (code, message); ("", "") if they can.
+    The message is for the agent and the audit log; the widget words the code."""
     kind = RemedyKind(offer.kind)
     spec = spec_of(offer.policy_version)
     ctx = evaluation_context(
@@ -542,16 +549,20 @@ def _acceptance_refusal(offer: Offer, cart: Cart, now: datetime) -> str:
     )
     failures = condition_failures(spec, ctx)
     if failures:
-        return "Your cart has changed: " + failures[0].message()
+        return "cart_changed", "Your cart has changed: " + failures[0].message()
     if cart.currency != offer.currency:
-        return Reason("currency", spec.name, "currency", offer.currency, cart.currency).message()
+        reason = Reason("currency", spec.name, "currency", offer.currency, cart.currency)
+        return "currency_changed", reason.message()
     amount = offer.amount or Decimal(0)
     delivery = kind in (RemedyKind.WAIVE_DELIVERY, RemedyKind.REDUCE_DELIVERY)
     if delivery and (cart.shipping_fee is None or amount > cart.shipping_fee):
-        return "Your delivery charge has changed; ask for a new offer."
+        return "delivery_changed", "Your delivery charge has changed; ask for a new offer."
     if kind is RemedyKind.DISCOUNT and amount > cart.subtotal:
-        return "Your cart total is now below the discount; ask for a new offer."
-    return ""
+        return (
+            "total_below_discount",
+            "Your cart total is now below the discount; ask for a new offer.",
+        )
+    return "", ""
 
 
 def offer_decline(*, site_id: int, visitor_id: str, offer_id: int, now: datetime) -> Offer:

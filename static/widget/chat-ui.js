@@ -519,6 +519,19 @@ export function buildUi(env) {
     ]);
   }
 
+  /** Why an accepted offer could not be applied, in the shopper's language: the server's
+   * code worded by the catalogue (its English text is for the agent). */
+  function refusalText(offer) {
+    const reasons = {
+      cart_changed: t("offer.refused.cart_changed"),
+      currency_changed: t("offer.refused.currency_changed"),
+      delivery_changed: t("offer.refused.delivery_changed"),
+      total_below_discount: t("offer.refused.total_below_discount"),
+    };
+    const reason = reasons[offer.refusal_code];
+    return reason ? t("offer.status.refused_because", { reason }) : t("offer.status.refused");
+  }
+
   /** The invitation the chat began with: who sent it, its copy and its verification code. */
   function invitationMessageNode(m, who, opts) {
     const meta = m.meta || {};
@@ -610,7 +623,7 @@ export function buildUi(env) {
         declined: t("offer.status.declined"),
         expired: t("offer.status.expired"),
         denied: t("offer.status.denied"),
-        refused_on_accept: offer.refusal_reason ? t("offer.status.refused_because", { reason: offer.refusal_reason }) : t("offer.status.refused"),
+        refused_on_accept: refusalText(offer),
       };
       const text = expired ? statuses.expired : statuses[status] || status;
       children.push(el("p", { className: "offer-status", "data-testid": "offer-status", text }));

@@ -277,11 +277,16 @@ def test_an_offer_refused_on_accept_says_why(shop):
     page, _ = shop
     page.evaluate("f => window.__push(f)", hello(conversations=[CONVERSATION], offers=[OFFER]))
     # when
-    refused = {**OFFER, "status": "refused_on_accept", "refusal_reason": "The cart changed."}
+    refused = {
+        **OFFER,
+        "status": "refused_on_accept",
+        "refusal_reason": "Your delivery charge has changed; ask for a new offer.",
+        "refusal_code": "delivery_changed",
+    }
     page.evaluate("f => window.__push(f)", {"type": "offer", "offer": refused})
-    # then
+    # then: the widget words the code in the shopper's language (English here)
     expect(page.get_by_test_id("offer-status")).to_have_text(
-        "This offer could not be applied: The cart changed."
+        "This offer could not be applied: your delivery charge has changed; ask for a new offer."
     )
     expect(page.get_by_role("button", name="Accept offer")).to_have_count(0)
 

@@ -75,6 +75,7 @@ def test_cart_below_the_policy_minimum_refuses_acceptance_and_releases_the_budge
         "Your cart has changed: Cart 20.00 EUR is below the 30.00 EUR policy "
         "“Free delivery rescue” requires."
     )
+    assert refused.refusal_code == "cart_changed"
     assert released_again is False
     assert Grant.objects.count() == 0
     assert counters(policy) == {
@@ -96,6 +97,7 @@ def test_lower_delivery_charge_than_the_waived_amount_refuses_acceptance(site):
     # then
     assert refused.status == OfferStatus.REFUSED_ON_ACCEPT
     assert refused.refusal_reason == "Your delivery charge has changed; ask for a new offer."
+    assert refused.refusal_code == "delivery_changed"
     assert Grant.objects.count() == 0
     assert counters(policy)[(DAY, 0)] == Decimal("0.000")
 
@@ -111,6 +113,7 @@ def test_delivery_charge_removed_refuses_acceptance(site):
     # then
     assert refused.status == OfferStatus.REFUSED_ON_ACCEPT
     assert refused.refusal_reason == "Your delivery charge has changed; ask for a new offer."
+    assert refused.refusal_code == "delivery_changed"
     assert Grant.objects.count() == 0
 
 
