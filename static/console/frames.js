@@ -255,10 +255,13 @@ function onCart(f) {
         ? t("announce.order_placed_id", { id: chat.id, order: f.cart.order_id })
         : t("announce.order_placed", { id: chat.id }));
     }
+    const converted = f.cart.status === "converted" && !wasConverted;
     if (chat.id === state.selectedId && !state.preview) {
       renderCart(chat.cart, { chat });
       renderChatHead();
-      renderRemedies();
+      // Nothing is offered once the order is placed; other changes redraw the remedies
+      // only if the server's answer (loaded below) differs.
+      if (converted) renderRemedies();
     }
     renderChats();
     loadCart(chat, { quiet: true }); // the timeline and history, fresh

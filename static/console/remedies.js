@@ -23,8 +23,11 @@ export function loadRemedies(chat, opts) {
   const panel = $("remedies-panel");
   if (!opts.quiet && chat.id === state.selectedId) panel.setAttribute("aria-busy", "true");
   return fetchJson(config.conversationUrl + chat.id + "/remedies").then((body) => {
+    // Unchanged remedies are not drawn again: a redraw while the agent types an amount
+    // would replace the field under their cursor (live cart frames reload often).
+    const changed = JSON.stringify(body) !== JSON.stringify(chat.remedies);
     chat.remedies = body;
-    if (chat.id === state.selectedId) renderRemedies();
+    if (changed && chat.id === state.selectedId) renderRemedies();
   }).catch((error) => {
     if (chat.id === state.selectedId && !opts.quiet) {
       showRemedyError(chat.id, t("remedies.load_failed", { error: error.message }));

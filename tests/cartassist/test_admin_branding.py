@@ -3,6 +3,7 @@ agent's photo and the invitation copy per language (docs/OPERATIONS.md, "Admin")
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -86,7 +87,8 @@ def test_the_site_editor_has_branding_and_languages_sections(admin_client, site)
     assert 'name="brand_colour"' in html
     assert "data-brand-preview" in html
     assert "White text on #1f3a5f: contrast 11.48:1 (WCAG AA needs 4.5:1)." in html
-    assert "siteadmin/brand-preview.js" in html
+    # (in production mode the static name carries its content hash: brand-preview.<hash>.js)
+    assert re.search(r"siteadmin/brand-preview(\.\w+)?\.js", html)
     # the languages as tick boxes of the shipped ones, not JSON
     for code in ("en", "de", "fr", "es"):
         assert f'name="languages" value="{code}"' in html
