@@ -54,12 +54,12 @@ def test_the_hashed_console_imports_only_hashed_modules(collected):
         pending += [(module.parent / spec).resolve() for spec in seen[name]]
 
     # then: every module in it is a hashed copy that exists, and all of the console and
-    # the shared protocol are there
+    # the widget modules it shares (protocol, language helpers) are there
     assert all(HASHED.search(name) for name in seen), sorted(seen)
     assert all((root / name).is_file() for name in seen)
     unhashed = {HASHED.sub(".js", name) for name in seen}
     sources = {f"console/{path.name}" for path in (REPO_ROOT / "static/console").glob("*.js")}
-    assert unhashed == sources | {"widget/protocol.js"}
+    assert unhashed == sources | {"widget/protocol.js", "widget/i18n.js"}
 
 
 def test_the_unhashed_widget_files_are_served_as_written(collected):

@@ -4,7 +4,9 @@
  * Django's LocaleMiddleware sets from the agent's Accept-Language (en, de, fr, es); a key a
  * catalogue lacks falls back to English. Pure apart from the fetch in loadCatalogues(). */
 
-export const SHIPPED = ["en", "de", "fr", "es"];
+import { SHIPPED, baseOf, interpolate } from "../widget/i18n.js";
+
+export { SHIPPED };
 
 /** The language of the catalogue (a shipped code) and the BCP 47 locale for Intl. */
 export const i18n = { language: "en", locale: "en" };
@@ -14,7 +16,7 @@ let english = {};
 
 /** "de-AT" → "de"; anything not shipped → "en". */
 export function pickLanguage(requested) {
-  const base = String(requested || "").toLowerCase().split(/[-_]/)[0];
+  const base = baseOf(requested);
   return SHIPPED.indexOf(base) === -1 ? "en" : base;
 }
 
@@ -34,10 +36,7 @@ export function has(key) {
 export function t(key, params) {
   let text = Object.prototype.hasOwnProperty.call(strings, key) ? strings[key] : english[key];
   if (typeof text !== "string") text = key;
-  if (!params) return text;
-  return text.replace(/\{(\w+)\}/g, (whole, name) => {
-    return Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole;
-  });
+  return params ? interpolate(text, params) : text;
 }
 
 const pluralRules = {};

@@ -6,6 +6,7 @@
  *
  * Modules, one job each; each imports only the ones below it (no cycle, docs/adr/0014):
  *   ../widget/protocol.js  seq ordering (shared with the widget's chat)     pure
+ *   ../widget/i18n.js      language tags, {name} placeholders (shared)      pure
  *   i18n.js                the agent's language: catalogues, t()            pure
  *   format.js              money and times in the agent's locale (Intl)     pure
  *   dom.js                 el(), focus keeping                state.js      config, per-tab storage, chats
