@@ -34,6 +34,24 @@ def pytest_configure(config: pytest.Config) -> None:
         pool["max_size"] = max(pool["max_size"], 32)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test has a node id of its own, so that pytest-xdist runs each one.
+
+    schemathesis (4.32 on pytest 9.2) names each operation's test ``test_…[GET /path]``
+    but gives all of them the function's node id; xdist schedules files by node id and
+    would run one operation of the sixteen. An item whose id does not end in its name
+    gets the id pytest builds for any other node (parent id + name); a duplicate left
+    after that stops the run, so no test is ever dropped silently.
+    """
+    seen: set[str] = set()
+    for item in items:
+        if item.nodeid.rsplit("::", 1)[-1] != item.name and item.parent is not None:
+            item._id = item.parent.id.child(item.name).with_params(None)  # type: ignore[attr-defined]
+        if item.nodeid in seen:
+            raise pytest.UsageError(f"two tests share the node id {item.nodeid}")
+        seen.add(item.nodeid)
+
+
 PRODUCTION_MODE_MARKERS = ("postgres", "redis", "production")
 
 
