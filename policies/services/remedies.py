@@ -20,13 +20,11 @@ from policies.engine import (
     CartFacts,
     Evaluation,
     EvaluationContext,
-    PolicySpec,
     RemedyDecision,
     RemedyKind,
     Segment,
     evaluate,
 )
-from policies.models import PolicyVersion
 from policies.services.context import (
     AgentLike,
     cart_stall_reason,
@@ -34,7 +32,7 @@ from policies.services.context import (
     entered_cart_context,
     evaluation_context,
 )
-from policies.specs import current_versions, spec_of
+from policies.specs import CurrentPolicies, current_policies
 
 REMEDY_LABELS = {
     RemedyKind.WAIVE_DELIVERY: "Waive the delivery charge",
@@ -65,11 +63,9 @@ class RemediesList:
     options: tuple[RemedyOption, ...]
 
 
-def _remedies_list(
-    ctx: EvaluationContext, specs: list[PolicySpec], versions: list[PolicyVersion]
-) -> RemediesList:
-    evaluation = evaluate(ctx, specs)
-    numbers = {version.pk: version.number for version in versions}
+def _remedies_list(ctx: EvaluationContext, current: CurrentPolicies) -> RemediesList:
+    evaluation = evaluate(ctx, current.specs)
+    numbers = current.numbers
     options = tuple(
         RemedyOption(
             decision=decision,
@@ -80,33 +76,39 @@ def _remedies_list(
         )
         for decision in evaluation.decisions
     )
-    return RemediesList(ctx, evaluation, len(specs), options)
+    return RemediesList(ctx, evaluation, len(current.specs), options)
 
 
 def remedies_list(
-    *, cart: Cart, agent: AgentLike, stall_reason: str | None, now: datetime
+    *,
+    cart: Cart,
+    agent: AgentLike,
+    stall_reason: str | None,
+    now: datetime,
+    fresh: bool = False,
 ) -> RemediesList:
     """What ``agent`` may offer for ``cart`` stalled for ``stall_reason`` now.
 
     1. The site's current policy versions (inactive ones too: "switched off" is a
-       reason worth showing).
+       reason worth showing), validated, from the process's cache
+       (``policies.specs.current_policies``, ADR 0020); ``fresh`` reads which versions
+       are current from the database (an offer's re-authorisation).
     2. The context from the stored cart, shopper, spend and earlier offers
        (``evaluation_context``); a ``stall_reason`` of None is the one an agent chatting
        about the cart is given (``cart_stall_reason``).
     3. ``evaluate``: every remedy allowed with its bound, or not allowed with the reason.
     Reads only; changes nothing.
     """
-    versions = current_versions(site_id=cart.site_id)
-    specs = [spec_of(version) for version in versions]
+    current = current_policies(site_id=cart.site_id, fresh=fresh)
     ctx = evaluation_context(
         cart=cart,
         agent=agent,
         stall_reason=cart_stall_reason(cart) if stall_reason is None else stall_reason,
         now=now,
-        policy_ids=[spec.policy_id for spec in specs],
+        policy_ids=[spec.policy_id for spec in current.specs],
         timezone=cart.site.timezone,
     )
-    return _remedies_list(ctx, specs, versions)
+    return _remedies_list(ctx, current)
 
 
 def entered_cart_remedies_list(
@@ -120,18 +122,17 @@ def entered_cart_remedies_list(
 ) -> RemediesList:
     """``remedies_list`` for a cart that is not stored (typed into the policy simulator):
     the same policies and spend, the context from ``entered_cart_context``."""
-    versions = current_versions(site_id=site.pk)
-    specs = [spec_of(version) for version in versions]
+    current = current_policies(site_id=site.pk)
     ctx = entered_cart_context(
         cart=cart,
         segment=segment,
         agent=agent,
         stall_reason=stall_reason,
         now=now,
-        policy_ids=[spec.policy_id for spec in specs],
+        policy_ids=[spec.policy_id for spec in current.specs],
         timezone=site.timezone,
     )
-    return _remedies_list(ctx, specs, versions)
+    return _remedies_list(ctx, current)
 
 
 def _panel_item(option: RemedyOption, currency: str) -> dict[str, Any]:
