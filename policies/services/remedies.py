@@ -8,7 +8,7 @@ policy versions, so the simulator cannot disagree with what an agent sees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from policies.engine import (
     RemedyKind,
     Segment,
     evaluate,
+    spend_needed,
 )
 from policies.services.context import (
     AgentLike,
@@ -31,6 +32,7 @@ from policies.services.context import (
     conversation_stall_reason,
     entered_cart_context,
     evaluation_context,
+    spend_snapshot,
 )
 from policies.specs import CurrentPolicies, current_policies
 
@@ -63,6 +65,20 @@ class RemediesList:
     options: tuple[RemedyOption, ...]
 
 
+def _spend_added(
+    ctx: EvaluationContext, current: CurrentPolicies, *, timezone: str
+) -> EvaluationContext:
+    """``ctx`` with the live spend of the policies whose spend can change the answer
+    (``spend_needed``: they apply and have a budget), read in one query; the spend of the
+    others would not change it, and reading it for 1,000 policies costs more than the
+    whole evaluation (ADR 0020)."""
+    policy_ids = spend_needed(ctx, current.specs)
+    spend = spend_snapshot(
+        policy_ids=policy_ids, agent_id=ctx.agent.agent_id, now=ctx.now, timezone=timezone
+    )
+    return replace(ctx, spend=spend)
+
+
 def _remedies_list(ctx: EvaluationContext, current: CurrentPolicies) -> RemediesList:
     evaluation = evaluate(ctx, current.specs)
     numbers = current.numbers
@@ -93,8 +109,9 @@ def remedies_list(
        reason worth showing), validated, from the process's cache
        (``policies.specs.current_policies``, ADR 0020); ``fresh`` reads which versions
        are current from the database (an offer's re-authorisation).
-    2. The context from the stored cart, shopper, spend and earlier offers
-       (``evaluation_context``); a ``stall_reason`` of None is the one an agent chatting
+    2. The context from the stored cart, shopper and earlier offers
+       (``evaluation_context``), and the live spend of the policies that apply and have
+       a budget (``_spend_added``); a ``stall_reason`` of None is the one an agent chatting
        about the cart is given (``cart_stall_reason``).
     3. ``evaluate``: every remedy allowed with its bound, or not allowed with the reason.
     Reads only; changes nothing.
@@ -105,10 +122,10 @@ def remedies_list(
         agent=agent,
         stall_reason=cart_stall_reason(cart) if stall_reason is None else stall_reason,
         now=now,
-        policy_ids=[spec.policy_id for spec in current.specs],
+        policy_ids=[],  # the spend: below, of the policies that need it
         timezone=cart.site.timezone,
     )
-    return _remedies_list(ctx, current)
+    return _remedies_list(_spend_added(ctx, current, timezone=cart.site.timezone), current)
 
 
 def entered_cart_remedies_list(
@@ -129,10 +146,10 @@ def entered_cart_remedies_list(
         agent=agent,
         stall_reason=stall_reason,
         now=now,
-        policy_ids=[spec.policy_id for spec in current.specs],
+        policy_ids=[],  # the spend: below, of the policies that need it
         timezone=site.timezone,
     )
-    return _remedies_list(ctx, current)
+    return _remedies_list(_spend_added(ctx, current, timezone=site.timezone), current)
 
 
 def _panel_item(option: RemedyOption, currency: str) -> dict[str, Any]:
