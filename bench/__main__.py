@@ -556,11 +556,12 @@ def _render_policies(kind: str, policies: dict[str, Any]) -> list[str]:
                 r["p50_ms"],
                 r["p99_ms"],
                 r["max_ms"],
+                r["cpu_ms_mean"],
                 f"{r['p50_ms'] / floor['p50_ms']:.1f}",
                 f"{r['p99_ms'] / floor['p99_ms']:.1f}",
             ]
         )
-    headers = ["policies", "case", "calls", "p50 ms", "p99 ms", "max ms"]
+    headers = ["policies", "case", "calls", "p50 ms", "p99 ms", "max ms", "CPU ms/call"]
     out.append(table(headers + ["p50 ÷ engine", "p99 ÷ engine"], rows))
     return out
 

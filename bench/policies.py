@@ -19,7 +19,10 @@ stalled for shipping shock. Then, each timed ``--repeat`` times after a warm-up:
   versions are current read again from the database, specs from the cache);
 - ``engine``: the pure ``evaluate(ctx, specs)`` on the same context and specs, the floor.
 
-Prints one JSON line: the rows the runner renders (p50 / p99 / max in ms).
+Rounds alternate the cases (each round calls every case once; ``uncached`` only every
+``repeat / uncached-repeat``-th round), so that all see the same machine load. Prints one
+JSON line: the rows the runner renders (wall-clock p50 / p99 / max in ms, and the mean CPU
+time of this process per call, which excludes PostgreSQL's own time).
 """
 
 from __future__ import annotations
@@ -87,38 +90,51 @@ def run(size: int, repeat: int, uncached_repeat: int) -> list[dict[str, Any]]:
         return evaluate(listed.context, specs)
 
     cases: list[tuple[str, Callable[[], object], int]] = [
-        ("remedies_for", panel, repeat),
-        ("remedies_list", service, repeat),
-        ("offer path", offer_path, repeat),
-        ("uncached", uncached, uncached_repeat),
-        ("engine", engine, repeat),
+        ("remedies_for", panel, 1),
+        ("remedies_list", service, 1),
+        ("offer path", offer_path, 1),
+        ("uncached", uncached, max(1, repeat // uncached_repeat)),
+        ("engine", engine, 1),
     ]
+    samples, cpu = _time(cases, repeat)
     rows = []
-    for name, call, times in cases:
-        samples = _time(call, times)
+    for name, wall in samples.items():
         rows.append(
             {
                 "policies": size,
                 "case": name,
-                "calls": times,
+                "calls": len(wall),
                 "allowed": allowed,
-                "p50_ms": round(statistics.median(samples), 3),
-                "p99_ms": round(_quantile(samples, 0.99), 3),
-                "max_ms": round(max(samples), 3),
+                "p50_ms": round(statistics.median(wall), 3),
+                "p99_ms": round(_quantile(wall, 0.99), 3),
+                "max_ms": round(max(wall), 3),
+                "cpu_ms_mean": round(cpu[name] / len(wall), 3),
             }
         )
     return rows
 
 
-def _time(call: Callable[[], object], times: int) -> list[float]:
-    for _ in range(min(20, times)):
-        call()
-    samples = []
-    for _ in range(times):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
+def _time(
+    cases: list[tuple[str, Callable[[], object], int]], rounds: int
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """``rounds`` rounds, each calling every case in turn (a case with ``every`` n only
+    every n-th round), so that all cases see the same machine load: wall-clock samples
+    in ms per case, and the process's CPU ms per case."""
+    for _, call, _ in cases:
+        for _ in range(5):
+            call()
+    samples: dict[str, list[float]] = {name: [] for name, _, _ in cases}
+    cpu = dict.fromkeys(samples, 0.0)
+    for n in range(rounds):
+        for name, call, every in cases:
+            if n % every:
+                continue
+            cpu_started = time.process_time()
+            started = time.perf_counter()
+            call()
+            samples[name].append((time.perf_counter() - started) * 1000)
+            cpu[name] += (time.process_time() - cpu_started) * 1000
+    return samples, cpu
 
 
 def _quantile(samples: list[float], q: float) -> float:
