@@ -5,6 +5,7 @@
     .venv/bin/python -m bench --parts sweep --dbs postgres
     .venv/bin/python -m bench --parts analytics --dbs postgres   # about 3 minutes
     .venv/bin/python -m bench --parts policies                   # about 3 minutes
+    .venv/bin/python -m bench --parts stall --dbs postgres       # about 1 minute
 
 Traffic goes only to servers this command starts on 127.0.0.1; every server it starts
 is stopped and every database it creates is dropped, also on failure or Ctrl-C.
@@ -40,6 +41,7 @@ from .environment import (
     run_django,
 )
 from .ingest import IngestOptions, IngestRow, require_wrk, rows_as_dicts, run_ingest
+from .stall import StallOptions, run_stall
 
 
 class Preset(TypedDict):
@@ -86,8 +88,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short runs, fewer sizes")
     parser.add_argument(
         "--parts",
-        default="validation,ingest,sweep,analytics,policies",
-        help="validation,ingest,sweep,analytics,policies",
+        default="validation,ingest,sweep,analytics,policies,stall",
+        help="validation,ingest,sweep,analytics,policies,stall",
     )
     parser.add_argument(
         "--dbs", default="sqlite,postgres", help="sqlite,postgres (and sqlite-default)"
@@ -115,6 +117,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--policy-sizes", default=None, help="active policies per site, e.g. 10,100,1000"
     )
     parser.add_argument("--policy-repeat", type=int, default=None, help="timed calls per case")
+    parser.add_argument("--stall-carts", type=int, default=40, help="stalling carts (sockets)")
+    parser.add_argument(
+        "--stall-interval", default="", help="sweep interval in s (default: the product's)"
+    )
     parser.add_argument(
         "--json", type=Path, default=None, help="where to save results (default bench/results/)"
     )
@@ -151,6 +157,7 @@ def main(argv: list[str]) -> int:
         "sweep": {},
         "analytics": {},
         "policies": {},
+        "stall": {},
     }
     try:
         for part in PARTS:
@@ -293,6 +300,23 @@ def _bench_policies(
             db.close()
 
 
+def _bench_stall(
+    args: argparse.Namespace, preset: Preset, dbs: list[str], results: dict[str, Any]
+) -> None:
+    # Production mode only: daphne, a Celery worker and beat on PostgreSQL and Redis.
+    if "postgres" not in dbs:
+        return
+    log("stall: postgres, daphne + worker + beat")
+    db = open_database("postgres")
+    try:
+        options = StallOptions(
+            carts=args.stall_carts, idle=5.0 if args.quick else 10.0, interval=args.stall_interval
+        )
+        results["stall"]["postgres"] = run_stall(db, options, log)
+    finally:
+        db.close()
+
+
 Part = Callable[[argparse.Namespace, Preset, list[str], dict[str, Any]], None]
 
 # In the order they run.
@@ -302,6 +326,7 @@ PARTS: dict[str, Part] = {
     "sweep": _bench_sweep,
     "analytics": _bench_analytics,
     "policies": _bench_policies,
+    "stall": _bench_stall,
 }
 
 
@@ -406,6 +431,8 @@ def render(results: dict[str, Any]) -> str:
         out += _render_analytics(kind, analytics)
     for kind, policies in results.get("policies", {}).items():
         out += _render_policies(kind, policies)
+    for kind, stall in results.get("stall", {}).items():
+        out += _render_stall(kind, stall)
     return "\n".join(out)
 
 
@@ -563,6 +590,24 @@ def _render_policies(kind: str, policies: dict[str, Any]) -> list[str]:
         )
     headers = ["policies", "case", "calls", "p50 ms", "p99 ms", "max ms", "CPU ms/call"]
     out.append(table(headers + ["p50 ÷ engine", "p99 ÷ engine"], rows))
+    return out
+
+
+def _render_stall(kind: str, stall: dict[str, Any]) -> list[str]:
+    """Deadline → invitation frame, against the floor's bound: one sweep interval (a
+    deadline can fall just after a sweep)."""
+    out = ["", f"## Stall deadline → invitation on the shopper's socket ({kind})", ""]
+    interval_ms = stall["interval_s"] * 1000
+    idle = stall["idle_cpu_ms_per_s"]
+    out.append(
+        table(
+            ["carts", "sweep interval ms", "min ms", "p50 ms", "p99 ms", "max ms",
+             "p99 ÷ interval", "idle CPU ms/s worker", "idle CPU ms/s beat"],
+            [[stall["carts"], f"{interval_ms:.0f}", stall["min_ms"], stall["p50_ms"],
+              stall["p99_ms"], stall["max_ms"], f"{stall['p99_ms'] / interval_ms:.2f}",
+              idle["worker"], idle["beat"]]],
+        )
+    )  # fmt: skip
     return out
 
 
