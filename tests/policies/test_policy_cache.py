@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -27,6 +28,17 @@ from policies.specs import current_policies
 from tests.fixtures.policies import Chat, make_chat, make_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("chat_settings")]
+
+
+@pytest.fixture(autouse=True)
+def _stamps_of_this_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The change stamps in a cache of this test's own: in production mode the shared
+    Redis is also cleared and written by tests running in parallel (same site ids), which
+    would make a warm call reload; what these tests check does not depend on the backend
+    (the stamp protocol is the same; an unreadable Redis is simulated below)."""
+    stamps = LocMemCache("policy-cache-tests", {})
+    stamps.clear()
+    monkeypatch.setattr(specs, "cache", stamps)
 
 
 def waive_bound(chat: Chat) -> Decimal | None:
