@@ -64,14 +64,16 @@ def test_two_beats_at_a_fifth_of_a_second_invite_each_shopper_once(
         for t in range(TABS)
     )
     wait_until(
-        lambda: not Cart.objects.filter(stall_deadline__isnull=False).exists()
-        and Intervention.objects.count() == VISITORS * TABS,
+        lambda: (
+            not Cart.objects.filter(stall_deadline__isnull=False).exists()
+            and Intervention.objects.count() == VISITORS * TABS
+        ),
         what="every cart decided by the sweeps",
         stack=stack,
     )
     # then: one intervention per cart, one invitation per shopper
     assert Counter(Intervention.objects.values_list("cart_id", flat=True)) == Counter(
-        {cart_id: 1 for cart_id in Cart.objects.values_list("pk", flat=True)}
+        dict.fromkeys(Cart.objects.values_list("pk", flat=True), 1)
     )
     invited = Intervention.objects.filter(decision="invited")
     assert sorted(invited.values_list("visitor_id", flat=True)) == sorted(
