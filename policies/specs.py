@@ -35,7 +35,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from redis.exceptions import RedisError
 
@@ -153,6 +153,16 @@ class _Entry(NamedTuple):
 _lock = threading.Lock()
 _specs: OrderedDict[tuple[int, datetime], PolicySpec] = OrderedDict()
 _current: dict[int, _Entry] = {}
+# Sites this thread changed in its open transaction: what it reads of them is not cached
+# (a rollback would leave it under the stamp already renewed).
+_uncommitted = threading.local()
+
+
+def _uncommitted_sites() -> set[int]:
+    sites: set[int] | None = getattr(_uncommitted, "sites", None)
+    if sites is None:
+        sites = _uncommitted.sites = set()
+    return sites
 
 
 def current_policies(*, site_id: int, fresh: bool = False) -> CurrentPolicies:
@@ -175,7 +185,10 @@ def current_policies(*, site_id: int, fresh: bool = False) -> CurrentPolicies:
             return entry.policies
     loaded_at = time.monotonic()
     policies = _current_load(site_id)
-    if stamp is not None:
+    uncommitted = _uncommitted_sites()
+    if not connection.in_atomic_block:
+        uncommitted.clear()  # committed (forgotten on commit) or rolled back
+    if stamp is not None and site_id not in uncommitted:
         _current[site_id] = _Entry(stamp, loaded_at, policies)
     return policies
 
@@ -190,9 +203,18 @@ def policies_changed(*, site_id: int) -> None:
     reads the site's current versions again on its next call. Call it inside the
     transaction that makes the change: the stamp is renewed now (this process and
     this transaction see the change at once) and again once the change commits (a process
-    that reloaded meanwhile saw the rows as they were before it)."""
+    that reloaded meanwhile saw the rows as they were before it). Until then, what this
+    thread reads of the site is not cached: a rollback must not leave the changed set
+    under the renewed stamp."""
     _stamp_renew(site_id)
-    transaction.on_commit(lambda: _stamp_renew(site_id))
+    if connection.in_atomic_block:
+        _uncommitted_sites().add(site_id)
+    transaction.on_commit(lambda: _committed(site_id))
+
+
+def _committed(site_id: int) -> None:
+    _uncommitted_sites().discard(site_id)
+    _stamp_renew(site_id)
 
 
 def policy_caches_clear() -> None:
@@ -200,6 +222,7 @@ def policy_caches_clear() -> None:
     with _lock:
         _specs.clear()
         _current.clear()
+    _uncommitted_sites().clear()
 
 
 def _current_load(site_id: int) -> CurrentPolicies:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from django.core.cache.backends.locmem import LocMemCache
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -27,7 +27,8 @@ from policies.services.versions import policies_delete, policy_version_create
 from policies.specs import current_policies
 from tests.fixtures.policies import Chat, make_chat, make_policy
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("chat_settings")]
+# Real commits: what is cached depends on whether a change has committed.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("chat_settings")]
 
 
 @pytest.fixture(autouse=True)
@@ -128,9 +129,34 @@ def test_a_new_budget_applies_at_once_and_spend_is_always_live(site):
     assert waive_bound(chat) == Decimal("1.00")
 
 
-def test_a_change_committed_by_another_process_is_seen_on_its_next_call(
-    site, django_capture_on_commit_callbacks
-):
+class Boom(Exception):
+    pass
+
+
+def test_a_change_rolled_back_is_not_left_in_the_cache(site):
+    # given
+    policy = make_policy(site)
+    chat = make_chat(site)
+    assert waive_bound(chat) == Decimal("9.90")
+
+    # when: the change is seen inside its transaction, which then rolls back
+    seen = []
+
+    def change_then_fail() -> None:
+        with transaction.atomic():
+            save(policy, waive_delivery_cap=Decimal("4.00"))
+            seen.append(waive_bound(chat))
+            raise Boom
+
+    with pytest.raises(Boom):
+        change_then_fail()
+    assert seen == [Decimal("4.00")]
+
+    # then
+    assert waive_bound(chat) == Decimal("9.90")
+
+
+def test_a_change_committed_by_another_process_is_seen_on_its_next_call(site):
     # given: this process has the site's current set cached
     policy = make_policy(site)
     chat = make_chat(site)
@@ -138,8 +164,7 @@ def test_a_change_committed_by_another_process_is_seen_on_its_next_call(
     before = dict(specs._current)
 
     # when: another process saves the policy and commits (this process keeps its entry)
-    with django_capture_on_commit_callbacks(execute=True):
-        save(policy, waive_delivery_cap=Decimal("3.00"))
+    save(policy, waive_delivery_cap=Decimal("3.00"))
     specs._current.update(before)
 
     # then: the stamp in the shared cache is new, so this process reads the rows again
