@@ -4,6 +4,8 @@
     .venv/bin/python -m bench --quick         # a smoke run, under 2 minutes
     .venv/bin/python -m bench --parts sweep --dbs postgres
     .venv/bin/python -m bench --parts analytics --dbs postgres   # about 3 minutes
+    .venv/bin/python -m bench --parts policies                   # about 3 minutes
+    .venv/bin/python -m bench --parts stall --dbs postgres       # about 1 minute
 
 Traffic goes only to servers this command starts on 127.0.0.1; every server it starts
 is stopped and every database it creates is dropped, also on failure or Ctrl-C.
@@ -39,6 +41,7 @@ from .environment import (
     run_django,
 )
 from .ingest import IngestOptions, IngestRow, require_wrk, rows_as_dicts, run_ingest
+from .stall import StallOptions, run_stall
 
 
 class Preset(TypedDict):
@@ -50,6 +53,8 @@ class Preset(TypedDict):
     sweep_modes: str
     analytics_sizes: dict[str, str]
     analytics_repeat: int
+    policy_sizes: str
+    policy_repeat: int
 
 
 FULL: Preset = {
@@ -61,6 +66,8 @@ FULL: Preset = {
     "sweep_modes": "invite,invite-no-push,suppress",
     "analytics_sizes": {"postgres": "100000,1000000"},
     "analytics_repeat": 5,
+    "policy_sizes": "10,100,1000",
+    "policy_repeat": 1000,
 }
 QUICK: Preset = {
     "duration": 2.0,
@@ -71,6 +78,8 @@ QUICK: Preset = {
     "sweep_modes": "suppress",
     "analytics_sizes": {"postgres": "100000"},
     "analytics_repeat": 3,
+    "policy_sizes": "10,1000",
+    "policy_repeat": 200,
 }
 
 
@@ -79,8 +88,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short runs, fewer sizes")
     parser.add_argument(
         "--parts",
-        default="validation,ingest,sweep,analytics",
-        help="validation,ingest,sweep,analytics",
+        default="validation,ingest,sweep,analytics,policies,stall",
+        help="validation,ingest,sweep,analytics,policies,stall",
     )
     parser.add_argument(
         "--dbs", default="sqlite,postgres", help="sqlite,postgres (and sqlite-default)"
@@ -104,6 +113,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--analytics-sizes", default=None, help="interventions, e.g. 100000,1000000 (PostgreSQL)"
     )
     parser.add_argument("--analytics-repeat", type=int, default=None)
+    parser.add_argument(
+        "--policy-sizes", default=None, help="active policies per site, e.g. 10,100,1000"
+    )
+    parser.add_argument("--policy-repeat", type=int, default=None, help="timed calls per case")
+    parser.add_argument("--stall-carts", type=int, default=40, help="stalling carts (sockets)")
+    parser.add_argument(
+        "--stall-interval", default="", help="sweep interval in s (default: the product's)"
+    )
     parser.add_argument(
         "--json", type=Path, default=None, help="where to save results (default bench/results/)"
     )
@@ -139,6 +156,8 @@ def main(argv: list[str]) -> int:
         "ingest": [],
         "sweep": {},
         "analytics": {},
+        "policies": {},
+        "stall": {},
     }
     try:
         for part in PARTS:
@@ -261,6 +280,43 @@ def _bench_analytics(
             db.close()
 
 
+def _bench_policies(
+    args: argparse.Namespace, preset: Preset, dbs: list[str], results: dict[str, Any]
+) -> None:
+    sizes = args.policy_sizes or preset["policy_sizes"]
+    repeat = args.policy_repeat or preset["policy_repeat"]
+    for kind in dbs:
+        log(f"policies: {kind}, sizes {sizes}")
+        db = open_database(kind)
+        try:
+            results["policies"][kind] = run_django(
+                db.env,
+                "bench.policies",
+                f"--sizes={sizes}",
+                f"--repeat={repeat}",
+                f"--uncached-repeat={max(20, repeat // 10)}",
+            )
+        finally:
+            db.close()
+
+
+def _bench_stall(
+    args: argparse.Namespace, preset: Preset, dbs: list[str], results: dict[str, Any]
+) -> None:
+    # Production mode only: daphne, a Celery worker and beat on PostgreSQL and Redis.
+    if "postgres" not in dbs:
+        return
+    log("stall: postgres, daphne + worker + beat")
+    db = open_database("postgres")
+    try:
+        options = StallOptions(
+            carts=args.stall_carts, idle=5.0 if args.quick else 10.0, interval=args.stall_interval
+        )
+        results["stall"]["postgres"] = run_stall(db, options, log)
+    finally:
+        db.close()
+
+
 Part = Callable[[argparse.Namespace, Preset, list[str], dict[str, Any]], None]
 
 # In the order they run.
@@ -269,6 +325,8 @@ PARTS: dict[str, Part] = {
     "ingest": _bench_ingest,
     "sweep": _bench_sweep,
     "analytics": _bench_analytics,
+    "policies": _bench_policies,
+    "stall": _bench_stall,
 }
 
 
@@ -371,6 +429,10 @@ def render(results: dict[str, Any]) -> str:
         out += _render_sweep(kind, sweep)
     for kind, analytics in results.get("analytics", {}).items():
         out += _render_analytics(kind, analytics)
+    for kind, policies in results.get("policies", {}).items():
+        out += _render_policies(kind, policies)
+    for kind, stall in results.get("stall", {}).items():
+        out += _render_stall(kind, stall)
     return "\n".join(out)
 
 
@@ -500,6 +562,50 @@ def _render_analytics(kind: str, analytics: dict[str, Any]) -> list[str]:
                 ]
                 for r in analytics["rows"]
             ],
+        )
+    )  # fmt: skip
+    return out
+
+
+def _render_policies(kind: str, policies: dict[str, Any]) -> list[str]:
+    """Each case at each size, with its ratio to the pure engine (the floor) of the same
+    size and run."""
+    out = ["", f"## Remedies for a chat ({kind}): p50 / p99 against the pure engine", ""]
+    floors = {r["policies"]: r for r in policies["rows"] if r["case"] == "engine"}
+    rows = []
+    for r in policies["rows"]:
+        floor = floors[r["policies"]]
+        rows.append(
+            [
+                f"{r['policies']:,}",
+                r["case"],
+                r["calls"],
+                r["p50_ms"],
+                r["p99_ms"],
+                r["max_ms"],
+                r["cpu_ms_mean"],
+                f"{r['p50_ms'] / floor['p50_ms']:.1f}",
+                f"{r['p99_ms'] / floor['p99_ms']:.1f}",
+            ]
+        )
+    headers = ["policies", "case", "calls", "p50 ms", "p99 ms", "max ms", "CPU ms/call"]
+    out.append(table(headers + ["p50 ÷ engine", "p99 ÷ engine"], rows))
+    return out
+
+
+def _render_stall(kind: str, stall: dict[str, Any]) -> list[str]:
+    """Deadline → invitation frame, against the floor's bound: one sweep interval (a
+    deadline can fall just after a sweep)."""
+    out = ["", f"## Stall deadline → invitation on the shopper's socket ({kind})", ""]
+    interval_ms = stall["interval_s"] * 1000
+    idle = stall["idle_cpu_ms_per_s"]
+    out.append(
+        table(
+            ["carts", "sweep interval ms", "min ms", "p50 ms", "p99 ms", "max ms",
+             "p99 ÷ interval", "idle CPU ms/s worker", "idle CPU ms/s beat"],
+            [[stall["carts"], f"{interval_ms:.0f}", stall["min_ms"], stall["p50_ms"],
+              stall["p99_ms"], stall["max_ms"], f"{stall['p99_ms'] / interval_ms:.2f}",
+              idle["worker"], idle["beat"]]],
         )
     )  # fmt: skip
     return out

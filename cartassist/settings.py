@@ -48,6 +48,20 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
 
 
+def env_seconds(name: str, default: float) -> float:
+    """A duration in seconds, decimals allowed ("0.5"), above zero."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        seconds = float(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds, got {value!r}") from exc
+    if not 0 < seconds < float("inf"):
+        raise ImproperlyConfigured(f"{name} must be above zero, got {value!r}")
+    return seconds
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None:
@@ -389,8 +403,10 @@ CARTASSIST_MAX_EVENT_AGE = timedelta(hours=env_int("CARTASSIST_MAX_EVENT_AGE_HOU
 CARTASSIST_SECRET_ROTATION_GRACE = timedelta(
     hours=env_int("CARTASSIST_SECRET_ROTATION_GRACE_HOURS", 24)
 )
-# The stall sweep: how often it runs and how many carts one batch claims.
-CARTASSIST_SWEEP_INTERVAL = timedelta(seconds=env_int("CARTASSIST_SWEEP_INTERVAL_SECONDS", 10))
+# The stall sweep: how often it runs and how many carts one batch claims. A stalled
+# cart's invitation leaves within one interval of its deadline (ADR 0020); a sweep with
+# nothing due is one index probe and no transaction.
+CARTASSIST_SWEEP_INTERVAL = timedelta(seconds=env_seconds("CARTASSIST_SWEEP_INTERVAL_SECONDS", 0.5))
 CARTASSIST_SWEEP_BATCH_SIZE = env_int("CARTASSIST_SWEEP_BATCH_SIZE", 500)
 # Embedded mode runs the sweep on a thread inside the server process. Production mode
 # runs it from Celery beat instead.
@@ -479,6 +495,10 @@ CELERY_BEAT_SCHEDULE = {
     "stall-sweep": {
         "task": "cartassist.tasks.stall_sweep_task",
         "schedule": CARTASSIST_SWEEP_INTERVAL.total_seconds(),
+        # A sweep still queued after this long is dropped: a busy worker then runs the
+        # latest instead of a backlog of sweeps (each would find nothing left to do). At
+        # least 5 s, so that clocks a little apart never drop every sweep (ADR 0020).
+        "options": {"expires": max(5.0, 10 * CARTASSIST_SWEEP_INTERVAL.total_seconds())},
     },
     "webhooks-redeliver": {
         "task": "cartassist.tasks.webhooks_redeliver_due_task",

@@ -19,7 +19,9 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="cartassist.tasks.stall_sweep_task", ignore_result=True, acks_late=True)
 def stall_sweep_task() -> dict[str, int]:
-    """Run by Celery beat every CARTASSIST_SWEEP_INTERVAL_SECONDS. Safe to overlap."""
+    """Run by Celery beat every CARTASSIST_SWEEP_INTERVAL_SECONDS (0.5 s by default; a run
+    with nothing due costs one index probe). Safe to overlap: two beats, or a run that
+    outlasts the interval, claim disjoint carts (ADR 0003, 0020)."""
     result = stall_sweep(now=timezone.now(), batch_size=settings.CARTASSIST_SWEEP_BATCH_SIZE)
     return {"claimed": result.claimed, **result.decisions}
 

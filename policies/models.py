@@ -147,6 +147,13 @@ class PolicyVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.policy} v{self.number}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Only ever created: offers, grants, the audit log and the cache of validated
+        specs (policies/specs.py, ADR 0020) rely on a version never changing."""
+        if not self._state.adding:
+            raise ValueError(f"policy version {self.pk} is immutable; save the policy instead")
+        super().save(*args, **kwargs)
+
 
 class BudgetPeriod(models.TextChoices):
     DAY = "day", "Day"

@@ -20,6 +20,7 @@ from cartassist.carts.services.sweep import (
     sweep_batch_claim,
     sweep_batch_close,
     sweep_batch_invited,
+    sweep_due,
 )
 from cartassist.webhooks.services import webhooks_emit_interventions
 
@@ -45,7 +46,8 @@ def stall_sweep(
 ) -> SweepResult:
     """Decide every cart whose stall deadline has passed, in batches of ``batch_size``.
 
-    Each batch is one transaction:
+    With nothing due (``sweep_due``, one index probe) it returns at once. Else each
+    batch is one transaction:
     1. claim up to ``batch_size`` carts with ``stall_deadline <= now``, oldest first
        (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so concurrent sweepers take disjoint
        carts; SQLite: the IMMEDIATE transaction serialises sweepers);
@@ -60,6 +62,8 @@ def stall_sweep(
        after the transaction commits (agents/services/invitations.py).
     """
     result = SweepResult()
+    if not sweep_due(now=now, site_ids=site_ids):
+        return result  # nothing due: no transaction, no lock (ADR 0020)
     while max_batches is None or result.batches < max_batches:
         claimed = _sweep_batch(now=now, batch_size=batch_size, result=result, site_ids=site_ids)
         result.batches += 1

@@ -4,7 +4,7 @@ evaluate(ctx, specs) -> Evaluation      which remedies may be offered, and why (
 validate_spec(raw) -> PolicySpec | list[SpecError]
 """
 
-from .evaluate import condition_failures, evaluate
+from .evaluate import condition_failures, evaluate, spend_needed
 from .money import Money, MoneyError
 from .spec import SpecError, validate_spec
 from .types import (
@@ -54,5 +54,6 @@ __all__ = [
     "Stacking",
     "condition_failures",
     "evaluate",
+    "spend_needed",
     "validate_spec",
 ]

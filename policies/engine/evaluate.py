@@ -15,6 +15,7 @@ from .types import (
     Allowed,
     Evaluation,
     EvaluationContext,
+    Limits,
     NotAllowed,
     PolicySpec,
     Reason,
@@ -49,6 +50,31 @@ def evaluate(ctx: EvaluationContext, specs: Iterable[PolicySpec]) -> Evaluation:
     for kind in RemedyKind:
         decisions.append(_decide(kind, ordered, ctx))
     return Evaluation(decisions=tuple(decisions))
+
+
+def spend_needed(ctx: EvaluationContext, specs: Iterable[PolicySpec]) -> list[int]:
+    """The policies whose spend ``evaluate`` may read in ``ctx`` (ascending ids): those
+    with a money remedy and a budget or a cap per agent whose conditions hold. Spend is
+    read only when a policy's conditions hold (``_bound``) and counts only against its
+    budgets, so ``evaluate`` gives the same answer whatever ``ctx.spend`` holds for any
+    other policy: a caller may read the spend of these policies alone."""
+    return sorted(
+        {
+            spec.policy_id
+            for spec in specs
+            if _has_budget(spec.limits)
+            and any(remedy.kind.is_monetary for remedy in spec.remedies)
+            and not condition_failures(spec, ctx)
+        }
+    )
+
+
+def _has_budget(limits: Limits) -> bool:
+    return (
+        limits.daily_budget is not None
+        or limits.monthly_budget is not None
+        or limits.per_agent_daily_cap is not None
+    )
 
 
 def _decide(kind: RemedyKind, ordered: list[PolicySpec], ctx: EvaluationContext) -> RemedyDecision:

@@ -94,6 +94,10 @@ def shopper_facts(cart: Cart, now: datetime) -> ShopperFacts:
 def spend_snapshot(
     *, policy_ids: list[int], agent_id: int, now: datetime, timezone: str
 ) -> tuple[tuple[int, PolicySpend], ...]:
+    """The spend so far of ``policy_ids`` (today, this month, the agent today), read live:
+    never cached (ADR 0020). No query for no policies."""
+    if not policy_ids:
+        return ()
     today, month = period_starts(now, timezone)
     counters = BudgetCounter.objects.filter(policy_id__in=policy_ids).filter(
         Q(period=BudgetPeriod.DAY, period_start=today, agent_key=0)

@@ -8,7 +8,7 @@ policy versions, so the simulator cannot disagree with what an agent sees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,21 +20,21 @@ from policies.engine import (
     CartFacts,
     Evaluation,
     EvaluationContext,
-    PolicySpec,
     RemedyDecision,
     RemedyKind,
     Segment,
     evaluate,
+    spend_needed,
 )
-from policies.models import PolicyVersion
 from policies.services.context import (
     AgentLike,
     cart_stall_reason,
     conversation_stall_reason,
     entered_cart_context,
     evaluation_context,
+    spend_snapshot,
 )
-from policies.specs import current_versions, spec_of
+from policies.specs import CurrentPolicies, current_policies
 
 REMEDY_LABELS = {
     RemedyKind.WAIVE_DELIVERY: "Waive the delivery charge",
@@ -65,11 +65,23 @@ class RemediesList:
     options: tuple[RemedyOption, ...]
 
 
-def _remedies_list(
-    ctx: EvaluationContext, specs: list[PolicySpec], versions: list[PolicyVersion]
-) -> RemediesList:
-    evaluation = evaluate(ctx, specs)
-    numbers = {version.pk: version.number for version in versions}
+def _spend_added(
+    ctx: EvaluationContext, current: CurrentPolicies, *, timezone: str
+) -> EvaluationContext:
+    """``ctx`` with the live spend of the policies whose spend can change the answer
+    (``spend_needed``: they apply and have a budget), read in one query; the spend of the
+    others would not change it, and reading it for 1,000 policies costs more than the
+    whole evaluation (ADR 0020)."""
+    policy_ids = spend_needed(ctx, current.specs)
+    spend = spend_snapshot(
+        policy_ids=policy_ids, agent_id=ctx.agent.agent_id, now=ctx.now, timezone=timezone
+    )
+    return replace(ctx, spend=spend)
+
+
+def _remedies_list(ctx: EvaluationContext, current: CurrentPolicies) -> RemediesList:
+    evaluation = evaluate(ctx, current.specs)
+    numbers = current.numbers
     options = tuple(
         RemedyOption(
             decision=decision,
@@ -80,33 +92,40 @@ def _remedies_list(
         )
         for decision in evaluation.decisions
     )
-    return RemediesList(ctx, evaluation, len(specs), options)
+    return RemediesList(ctx, evaluation, len(current.specs), options)
 
 
 def remedies_list(
-    *, cart: Cart, agent: AgentLike, stall_reason: str | None, now: datetime
+    *,
+    cart: Cart,
+    agent: AgentLike,
+    stall_reason: str | None,
+    now: datetime,
+    fresh: bool = False,
 ) -> RemediesList:
     """What ``agent`` may offer for ``cart`` stalled for ``stall_reason`` now.
 
     1. The site's current policy versions (inactive ones too: "switched off" is a
-       reason worth showing).
-    2. The context from the stored cart, shopper, spend and earlier offers
-       (``evaluation_context``); a ``stall_reason`` of None is the one an agent chatting
+       reason worth showing), validated, from the process's cache
+       (``policies.specs.current_policies``, ADR 0020); ``fresh`` reads which versions
+       are current from the database (an offer's re-authorisation).
+    2. The context from the stored cart, shopper and earlier offers
+       (``evaluation_context``), and the live spend of the policies that apply and have
+       a budget (``_spend_added``); a ``stall_reason`` of None is the one an agent chatting
        about the cart is given (``cart_stall_reason``).
     3. ``evaluate``: every remedy allowed with its bound, or not allowed with the reason.
     Reads only; changes nothing.
     """
-    versions = current_versions(site_id=cart.site_id)
-    specs = [spec_of(version) for version in versions]
+    current = current_policies(site_id=cart.site_id, fresh=fresh)
     ctx = evaluation_context(
         cart=cart,
         agent=agent,
         stall_reason=cart_stall_reason(cart) if stall_reason is None else stall_reason,
         now=now,
-        policy_ids=[spec.policy_id for spec in specs],
+        policy_ids=[],  # the spend: below, of the policies that need it
         timezone=cart.site.timezone,
     )
-    return _remedies_list(ctx, specs, versions)
+    return _remedies_list(_spend_added(ctx, current, timezone=cart.site.timezone), current)
 
 
 def entered_cart_remedies_list(
@@ -120,18 +139,17 @@ def entered_cart_remedies_list(
 ) -> RemediesList:
     """``remedies_list`` for a cart that is not stored (typed into the policy simulator):
     the same policies and spend, the context from ``entered_cart_context``."""
-    versions = current_versions(site_id=site.pk)
-    specs = [spec_of(version) for version in versions]
+    current = current_policies(site_id=site.pk)
     ctx = entered_cart_context(
         cart=cart,
         segment=segment,
         agent=agent,
         stall_reason=stall_reason,
         now=now,
-        policy_ids=[spec.policy_id for spec in specs],
+        policy_ids=[],  # the spend: below, of the policies that need it
         timezone=site.timezone,
     )
-    return _remedies_list(ctx, specs, versions)
+    return _remedies_list(_spend_added(ctx, current, timezone=site.timezone), current)
 
 
 def _panel_item(option: RemedyOption, currency: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from django.db.models import Max
 from cartassist.core.locks import for_update
 from policies.models import Policy, PolicyVersion
 from policies.selectors import policy_in_use
-from policies.specs import raw_spec, spec_of
+from policies.specs import policies_changed, raw_spec, spec_of
 
 
 def policy_version_create(*, policy: Policy, user: Any, now: datetime) -> PolicyVersion:
@@ -21,6 +21,8 @@ def policy_version_create(*, policy: Policy, user: Any, now: datetime) -> Policy
 
     The spec is validated again by ``spec_of``: a policy that fails validation raises
     and the whole save rolls back. Saving without a change still creates no new version.
+    A new version tells every process to read the site's current versions again
+    (``policies_changed``, ADR 0020).
     """
     with transaction.atomic():
         policy = for_update(Policy.objects.select_related("site")).get(pk=policy.pk)
@@ -38,6 +40,7 @@ def policy_version_create(*, policy: Policy, user: Any, now: datetime) -> Policy
         )
         spec_of(version)  # refuses an invalid spec before it becomes current
         Policy.objects.filter(pk=policy.pk).update(current_version=version)
+        policies_changed(site_id=policy.site_id)
     return version
 
 
@@ -47,7 +50,8 @@ def policies_delete(*, policy_ids: Iterable[int]) -> list[int]:
     (switch it off instead). Returns the ids deleted.
 
     1. Unset the current version (it points at a version, which points back).
-    2. Delete the versions, then the policy.
+    2. Delete the versions, then the policy; every process reads the site's current
+       versions again (``policies_changed``).
     """
     deleted = []
     with transaction.atomic():
@@ -58,4 +62,5 @@ def policies_delete(*, policy_ids: Iterable[int]) -> list[int]:
             PolicyVersion.objects.filter(policy=policy).delete()
             deleted.append(policy.pk)
             policy.delete()
+            policies_changed(site_id=policy.site_id)
     return deleted

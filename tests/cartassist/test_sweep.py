@@ -672,15 +672,32 @@ def test_the_sweep_claims_carts_through_the_deadline_index(site):
     # when
     with CaptureQueriesContext(connection) as captured:
         stall_sweep(now=deadline)
-    claim = next(
+    due, claim, *_ = (
         q["sql"]
         for q in captured.captured_queries
-        if q["sql"].startswith("SELECT") and '"cartassist_cart"' in q["sql"]
+        if q["sql"].startswith("SELECT") and 'FROM "cartassist_cart"' in q["sql"]
     )
-    # then: the claim filters and orders on the deadline, and the planner uses its index
+    # then: the probe "anything due?" and the claim filter on the deadline (the claim
+    # also orders on it), and the planner uses its index for both
+    assert '"stall_deadline" <=' in due
     assert '"stall_deadline" <=' in claim
     assert 'ORDER BY "cartassist_cart"."stall_deadline"' in claim
+    assert "cart_pending_stall_deadline" in query_plan(due)
     assert "cart_pending_stall_deadline" in query_plan(claim)
+
+
+def test_a_sweep_with_nothing_due_opens_no_transaction(site):
+    # given: carts with deadlines ahead, and none due
+    deadline = shipping_cart(site, T0)
+    bystanders(site, 30)
+    # when
+    with CaptureQueriesContext(connection) as captured:
+        result = stall_sweep(now=deadline - timedelta(seconds=1))
+    # then: one probe of the deadline index, nothing else
+    assert (result.claimed, result.batches) == (0, 0)
+    assert len(captured.captured_queries) == 1
+    assert "FOR UPDATE" not in captured.captured_queries[0]["sql"]
+    assert "cart_pending_stall_deadline" in query_plan(captured.captured_queries[0]["sql"])
 
 
 def query_plan(sql: str) -> str:

@@ -46,6 +46,17 @@ class ClaimedBatch:
     invited_visitors: set[tuple[int, str]]
 
 
+def sweep_due(*, now: datetime, site_ids: list[int] | None) -> bool:
+    """Whether any cart's stall deadline has passed: one probe of the partial index
+    ``cart_pending_stall_deadline``, no lock and no transaction, so the sweep with
+    nothing due (most runs, every CARTASSIST_SWEEP_INTERVAL) takes no write lock on
+    SQLite and opens no transaction on PostgreSQL."""
+    qs = Cart.objects.filter(stall_deadline__lte=now)
+    if site_ids is not None:
+        qs = qs.filter(site_id__in=site_ids)
+    return qs.exists()
+
+
 def sweep_batch_claim(
     *, now: datetime, batch_size: int, site_ids: list[int] | None
 ) -> ClaimedBatch | None:

@@ -37,7 +37,7 @@ REFUSAL = (
 
 def sweep_description(*, interval_seconds: float, in_process: bool, serving: bool) -> str:
     """Where the stall sweep runs with these settings, for the demo's summary."""
-    every = f"every {interval_seconds:.0f} s"
+    every = f"every {interval_seconds:g} s"
     if in_process and serving:
         return f"{every}, in-process (in the server this command starts)"
     if in_process:
