@@ -304,8 +304,12 @@ SQLITE_LATER = (
     "OR (decided_at = {r}.decided_at AND id > {r}.id));"
 )
 SQLITE_CONTACT = (
-    f"{CHANGE} SELECT site_id, date(decided_at), 1 FROM cartassist_intervention "
+    f"{CHANGE} SELECT DISTINCT site_id, date(decided_at), 1 FROM cartassist_intervention "
     "WHERE id = {r}.intervention_id;"
+)
+SQLITE_CONTACT_UPDATE = (
+    f"{CHANGE} SELECT DISTINCT site_id, date(decided_at), 1 FROM cartassist_intervention "
+    "WHERE id IN (OLD.intervention_id, NEW.intervention_id);"
 )
 
 
@@ -322,15 +326,15 @@ SQLITE_SQL = [
     f"{SQLITE_LATER.format(r='OLD')} END",
     "CREATE TRIGGER cartassist_analytics_intervention_update AFTER UPDATE ON "
     f"cartassist_intervention WHEN {_sqlite_differs(ROLLUP_COLUMNS)} BEGIN "
-    f"{CHANGE} VALUES (OLD.site_id, date(OLD.decided_at), 1); "
-    f"{CHANGE} VALUES (NEW.site_id, date(NEW.decided_at), 1); END",
+    f"{CHANGE} SELECT OLD.site_id, date(OLD.decided_at), 1 "
+    "UNION SELECT NEW.site_id, date(NEW.decided_at), 1; END",
     "CREATE TRIGGER cartassist_analytics_contact_insert AFTER INSERT ON "
     f"cartassist_followupcontact BEGIN {SQLITE_CONTACT.format(r='NEW')} END",
     "CREATE TRIGGER cartassist_analytics_contact_delete AFTER DELETE ON "
     f"cartassist_followupcontact BEGIN {SQLITE_CONTACT.format(r='OLD')} END",
     "CREATE TRIGGER cartassist_analytics_contact_update AFTER UPDATE ON "
     f"cartassist_followupcontact WHEN {_sqlite_differs(CONTACT_COLUMNS)} BEGIN "
-    f"{SQLITE_CONTACT.format(r='OLD')} {SQLITE_CONTACT.format(r='NEW')} END",
+    f"{SQLITE_CONTACT_UPDATE} END",
 ]
 SQLITE_REVERSE = [
     f"DROP TRIGGER IF EXISTS cartassist_analytics_{kind}_{op}"
