@@ -77,7 +77,9 @@ def random_world(rng: random.Random) -> list[Site]:
                 decided_at = T0 + timedelta(seconds=rng.randrange(SPAN_DAYS * 86400))
                 rows.append(random_intervention(rng, cart, decided_at, k, agents, policies))
             if rng.random() < 0.2:  # two decisions of one cart at the same instant
-                rows.append(random_intervention(rng, cart, rows[-1].decided_at, 9, agents, policies))
+                rows.append(
+                    random_intervention(rng, cart, rows[-1].decided_at, 9, agents, policies)
+                )
         Intervention.objects.bulk_create(rows)
         sites.append(site)
     interventions = list(Intervention.objects.all())
@@ -90,7 +92,9 @@ def random_world(rng: random.Random) -> list[Site]:
                 key=f"k{n}",
                 source="helpdesk",
                 channel=rng.choice(["email", "phone", "chat", "social", "other"]),
-                reason=rng.choice(["needed_confirmation", "checking_genuine", "unresolved", "other"]),
+                reason=rng.choice(
+                    ["needed_confirmation", "checking_genuine", "unresolved", "other"]
+                ),
                 resolution=rng.choice(["", "", "self_served", "agent"]),
                 occurred_at=target.decided_at + timedelta(hours=2),
                 received_at=target.decided_at + timedelta(hours=2),
@@ -128,8 +132,11 @@ def random_intervention(
         ),
         decided_at=decided_at,
         invitation_result=(
-            rng.choice(InvitationResult.values) if invited and not accepted else
-            InvitationResult.ACCEPTED if accepted else ""
+            rng.choice(InvitationResult.values)
+            if invited and not accepted
+            else InvitationResult.ACCEPTED
+            if accepted
+            else ""
         ),  # fmt: skip
         agent=rng.choice(agents) if accepted and agents else None,
         first_response_seconds=rng.expovariate(1 / 30) if accepted else None,
@@ -177,7 +184,9 @@ def test_the_rollups_give_the_figures_of_the_raw_rows_through_every_kind_of_chan
     # Nothing changed: every day is read from its rollups.
     for site_ids, date_from, date_to, tz in cases:
         ids = site_ids or [s.pk for s in sites]
-        result = analytics_rollups_refresh(site_ids=ids, tz=tz, date_from=date_from, date_to=date_to)
+        result = analytics_rollups_refresh(
+            site_ids=ids, tz=tz, date_from=date_from, date_to=date_to
+        )
         assert result.recomputed_days == 0
 
     interventions = list(Intervention.objects.order_by("pk"))
@@ -191,7 +200,9 @@ def test_the_rollups_give_the_figures_of_the_raw_rows_through_every_kind_of_chan
         i.invitation_result = rng.choice(InvitationResult.values)
         i.follow_ups = rng.choice([0, 3])
         i.remedy_cost = Decimal("1.11")
-    Intervention.objects.bulk_update(picked[15:], ["invitation_result", "follow_ups", "remedy_cost"])
+    Intervention.objects.bulk_update(
+        picked[15:], ["invitation_result", "follow_ups", "remedy_cost"]
+    )
     compare_all(cases)
 
     # New interventions, some before a cart's existing ones (distinct carts change on
