@@ -26,6 +26,7 @@ from cartassist.carts.models.rollups import (
     AnalyticsDay,
     AnalyticsGroup,
     AnalyticsRepeat,
+    AnalyticsResponse,
 )
 from cartassist.carts.models.shoppers import IdentityKind, ShopperIdentity
 from cartassist.carts.models.sites import Site
@@ -44,6 +45,7 @@ __all__ = [
     "AnalyticsDay",
     "AnalyticsGroup",
     "AnalyticsRepeat",
+    "AnalyticsResponse",
     "Attribution",
     "ContactIdentity",
     "ContactKind",

@@ -19,6 +19,7 @@ from .rollups import (
     AnalyticsDay,
     AnalyticsGroup,
     AnalyticsRepeat,
+    AnalyticsResponse,
 )
 from .shoppers import IdentityKind, ShopperIdentity
 from .sites import Site
@@ -31,6 +32,7 @@ __all__ = [
     "AnalyticsDay",
     "AnalyticsGroup",
     "AnalyticsRepeat",
+    "AnalyticsResponse",
     "Attribution",
     "ContactIdentity",
     "ContactKind",

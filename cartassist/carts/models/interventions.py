@@ -158,6 +158,12 @@ class Intervention(models.Model):
                 name="intervention_chat_time",
                 condition=models.Q(decision="invited", first_response_seconds__isnull=False),
             ),
+            # … and picks a percentile's value among the chats of one whole second.
+            models.Index(
+                fields=["first_response_seconds", "decided_at", "site"],
+                name="intervention_chat_seconds",
+                condition=models.Q(decision="invited", first_response_seconds__isnull=False),
+            ),
         ]
         ordering = ["-decided_at"]
 

@@ -128,3 +128,21 @@ class AnalyticsContact(models.Model):
 
     def __str__(self) -> str:
         return f"site {self.site_id}, {self.zone} {self.day}: {self.n} {self.reason}"
+
+
+class AnalyticsResponse(models.Model):
+    """Chats of a local day (invited, with a first response) by the whole second of
+    their time to first response: where each percentile's rank falls, so that only the
+    chats of one second are read to pick its exact value."""
+
+    site = _site()
+    zone = models.CharField(max_length=64)
+    day = models.DateField()
+    second = models.BigIntegerField(help_text="floor(first_response_seconds)")
+    n = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "zone", "day"], name="analytics_response_day")]
+
+    def __str__(self) -> str:
+        return f"site {self.site_id}, {self.zone} {self.day}: {self.n} at {self.second} s"

@@ -24,8 +24,19 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import Count, DateTimeField, F, Max, Min, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    DateTimeField,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Cast, Floor, TruncDate
 
 from cartassist.carts.models import (
     AnalyticsChange,
@@ -33,6 +44,8 @@ from cartassist.carts.models import (
     AnalyticsDay,
     AnalyticsGroup,
     AnalyticsRepeat,
+    AnalyticsResponse,
+    Decision,
     FollowUpContact,
     Intervention,
     InvitationResult,
@@ -181,7 +194,8 @@ def _recompute_once(*, site_id: int, tz: tzinfo, first: date, last: date) -> Non
             .values_list("day", "version")
         )
         where = {"site_id": site_id, "zone": zone, "day__gte": first, "day__lte": last}
-        for model in (AnalyticsGroup, AnalyticsRepeat, AnalyticsContact, AnalyticsDay):
+        rollups = (AnalyticsGroup, AnalyticsRepeat, AnalyticsContact, AnalyticsResponse)
+        for model in (*rollups, AnalyticsDay):
             model.objects.filter(**where).delete()
         interventions = Intervention.objects.filter(
             site_id=site_id, decided_at__gte=start, decided_at__lt=end
@@ -202,6 +216,18 @@ def _recompute_once(*, site_id: int, tz: tzinfo, first: date, last: date) -> Non
             AnalyticsContact(site_id=site_id, zone=zone, **row)
             for row in contacts.annotate(day=TruncDate("intervention__decided_at", tzinfo=tz))
             .values("day", "reason", "channel", "resolution", decision=F("intervention__decision"))
+            .annotate(n=Count("id"))
+        )
+        AnalyticsResponse.objects.bulk_create(
+            AnalyticsResponse(site_id=site_id, zone=zone, **row)
+            for row in interventions.filter(
+                decision=Decision.INVITED, first_response_seconds__isnull=False
+            )
+            .annotate(
+                day=TruncDate("decided_at", tzinfo=tz),
+                second=Cast(Floor("first_response_seconds"), BigIntegerField()),
+            )
+            .values("day", "second")
             .annotate(n=Count("id"))
         )
         days = []
