@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
 from django.test import Client
 
 from agents.models import AgentProfile
@@ -394,9 +393,9 @@ def test_nothing_selected_gives_undefined_figures_not_errors(db):
 def test_the_number_of_queries_does_not_depend_on_the_data(world, django_assert_max_num_queries):
     # Rollups current: the sites, the changes' versions, the computed days; main groups,
     # repeated carts, invited groups, follow-up contacts, daily groups, chats by second;
-    # site, policy and agent names; the chats' count and mean, and one or two picks for
-    # each of the two percentiles (two when its two values lie in different seconds).
-    current = 12 + 1 + 4
+    # site, policy and agent names; one or two picks for each of the two percentiles
+    # (two when its two values lie in different seconds).
+    current = 12 + 4
     # A changed day is recomputed first: its versions, five deletes, four grouped reads
     # and their inserts, the computed days, a savepoint around them; the folding of the
     # day's change rows.

@@ -132,14 +132,16 @@ class AnalyticsContact(models.Model):
 
 class AnalyticsResponse(models.Model):
     """Chats of a local day (invited, with a first response) by the whole second of
-    their time to first response: where each percentile's rank falls, so that only the
-    chats of one second are read to pick its exact value."""
+    their time to first response: their count and sum (the mean), and where each
+    percentile's rank falls, so that only the chats of one second are read to pick its
+    exact value."""
 
     site = _site()
     zone = models.CharField(max_length=64)
     day = models.DateField()
     second = models.BigIntegerField(help_text="floor(first_response_seconds)")
     n = models.PositiveIntegerField()
+    total = models.FloatField(help_text="Sum of their first_response_seconds (the mean).")
 
     class Meta:
         indexes = [models.Index(fields=["site", "zone", "day"], name="analytics_response_day")]

@@ -167,8 +167,9 @@ class _Rows:
     invited_groups: Sequence[Group]
     contacts: Sequence[Group]
     day_groups: Sequence[Group]
-    # The chats by whole second of their first response, ascending (rollups only).
-    response_seconds: Sequence[tuple[int, int]] | None = None
+    # The chats by whole second of their first response, ascending: (second, chats,
+    # sum of their seconds); rollups only.
+    response_seconds: Sequence[tuple[int, int, float]] | None = None
 
 
 def _rows_from_interventions(
@@ -316,11 +317,12 @@ def _rows_from_rollups(
         revenue_sum="revenue_sum",
         remedy_cost_sum="remedy_cost_sum",
     )
-    response_seconds = [
-        (row["second"], row["n"])
-        for row in _sums(AnalyticsResponse.objects.filter(**where).order_by(), "second", n="n")
-    ]
-    response_seconds.sort()
+    response_seconds = sorted(
+        (row["second"], row["n"], row["total"])
+        for row in _sums(
+            AnalyticsResponse.objects.filter(**where).order_by(), "second", n="n", total="total"
+        )
+    )
     return _Rows(groups, stalled_carts, invited_groups, contacts, day_groups, response_seconds)
 
 
@@ -625,24 +627,22 @@ def _response_times(chats: QuerySet[Intervention]) -> ResponseTimes:
 
 
 def _response_times_by_seconds(
-    chats: QuerySet[Intervention], seconds: Sequence[tuple[int, int]]
+    chats: QuerySet[Intervention], seconds: Sequence[tuple[int, int, float]]
 ) -> ResponseTimes:
-    """The same figures as ``_response_times`` without sorting the chats: the count and
-    mean from the chats (an index-only scan of ``intervention_chat_time``), and each
-    percentile's one or two values picked among the chats of the whole second its rank
-    falls in (``seconds``: the chats per whole second, from the rollups; index
-    ``intervention_chat_seconds``), interpolated as ``percentile_cont`` does."""
+    """The figures of ``_response_times`` without reading every chat: the count and mean
+    from ``seconds`` (the chats per whole second of their first response, with the sum
+    of their seconds, from the rollups), and each percentile's one or two values picked
+    among the chats of the whole second its rank falls in (index
+    ``intervention_chat_seconds``), interpolated as ``percentile_cont`` does. The mean is
+    the same as AVG's up to the order floats are added in (last bits)."""
     column = "first_response_seconds"
-    figures = chats.aggregate(n=Count("id"), mean=Avg(column))
-    n = figures["n"]
-    if n != sum(count for _, count in seconds):
-        return _response_times(chats)  # the chats changed since the rollups were read
+    n = sum(count for _, count, _ in seconds)
 
     def pick(rank: int, count: int) -> list[float]:
         """``count`` values from the ``rank``-th smallest (0-based)."""
         values: list[float] = []
         below = 0
-        for second, in_second in seconds:
+        for second, in_second, _ in seconds:
             if rank < below + in_second and len(values) < count:
                 start = max(rank - below, 0)
                 values += (
@@ -672,7 +672,7 @@ def _response_times_by_seconds(
         return _response_times(chats)
     return ResponseTimes(
         chats=n,
-        mean_seconds=figures["mean"],
+        mean_seconds=math.fsum(total for _, _, total in seconds) / n if n else None,
         median_seconds=median,
         p90_seconds=p90,
         method="second_buckets",

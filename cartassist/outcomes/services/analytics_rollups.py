@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import (
     BigIntegerField,
     Count,
@@ -164,12 +164,13 @@ def _recompute(*, site_id: int, tz: tzinfo, first: date, last: date) -> None:
         try:
             _recompute_once(site_id=site_id, tz=tz, first=first, last=last)
             return
-        except OperationalError as error:
-            # A concurrent recomputation of the same days (PostgreSQL's serialization
-            # failure under REPEATABLE READ, or a deadlock between the two): do it again
-            # on a fresh snapshot.
+        except (OperationalError, IntegrityError) as error:
+            # A concurrent recomputation of the same days won: PostgreSQL's serialization
+            # failure under REPEATABLE READ, a deadlock between the two, or the unique
+            # (site, zone, day) of the day it stored first. Do it again on a fresh
+            # snapshot (it then replaces what the other stored).
             code = getattr(getattr(error, "__cause__", None), "sqlstate", None)
-            if code not in {"40001", "40P01"} or attempt == ATTEMPTS - 1:
+            if code not in {"40001", "40P01", "23505"} or attempt == ATTEMPTS - 1:
                 raise
 
 
@@ -228,7 +229,7 @@ def _recompute_once(*, site_id: int, tz: tzinfo, first: date, last: date) -> Non
                 second=Cast(Floor("first_response_seconds"), BigIntegerField()),
             )
             .values("day", "second")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("id"), total=Sum("first_response_seconds"))
         )
         days = []
         for day in _days(first, last):
