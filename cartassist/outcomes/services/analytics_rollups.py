@@ -159,19 +159,35 @@ def analytics_rollups_refresh(
     return RefreshResult(recomputed_days=recomputed, runs=runs)
 
 
+# PostgreSQL advisory lock class of the recomputations (with the site id as second key).
+LOCK_CLASS = 190019
+
+
 def _recompute(*, site_id: int, tz: tzinfo, first: date, last: date) -> None:
-    for attempt in range(ATTEMPTS):
-        try:
-            _recompute_once(site_id=site_id, tz=tz, first=first, last=last)
-            return
-        except (OperationalError, IntegrityError) as error:
-            # A concurrent recomputation of the same days won: PostgreSQL's serialization
-            # failure under REPEATABLE READ, a deadlock between the two, or the unique
-            # (site, zone, day) of the day it stored first. Do it again on a fresh
-            # snapshot (it then replaces what the other stored).
-            code = getattr(getattr(error, "__cause__", None), "sqlstate", None)
-            if code not in {"40001", "40P01", "23505"} or attempt == ATTEMPTS - 1:
-                raise
+    """Recompute, one recomputation of a site at a time (on PostgreSQL a session-level
+    advisory lock, taken before the snapshot: a lock inside the transaction would leave it
+    with a snapshot from before the wait, which fails to serialise against the
+    recomputation it waited for)."""
+    locked = connection.vendor == "postgresql"
+    if locked:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_CLASS, site_id])
+    try:
+        for attempt in range(ATTEMPTS):
+            try:
+                _recompute_once(site_id=site_id, tz=tz, first=first, last=last)
+                return
+            except (OperationalError, IntegrityError) as error:
+                # Should another recomputation of these days still have won (a
+                # serialization failure, a deadlock, or the unique (site, zone, day) of
+                # a day it stored first), do it again on a fresh snapshot.
+                code = getattr(getattr(error, "__cause__", None), "sqlstate", None)
+                if code not in {"40001", "40P01", "23505"} or attempt == ATTEMPTS - 1:
+                    raise
+    finally:
+        if locked:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, site_id])
 
 
 def _recompute_once(*, site_id: int, tz: tzinfo, first: date, last: date) -> None:
