@@ -546,9 +546,11 @@ def _render_sweep(kind: str, sweep: dict[str, Any]) -> list[str]:
 
 def _render_analytics(kind: str, analytics: dict[str, Any]) -> list[str]:
     out = ["", f"## Analytics ({kind}): analytics_compute against the interventions", ""]
+    rows = analytics["rows"]
     out.append(
         table(
-            ["interventions", "selection", "selected", "median ms", "min ms", "queries",
+            ["interventions", "selection", "selected", "rollups median ms", "min ms",
+             "today's query path ms", "ratio", "identical", "queries",
              "slowest queries (ms, first run)"],
             [
                 [
@@ -557,13 +559,24 @@ def _render_analytics(kind: str, analytics: dict[str, Any]) -> list[str]:
                     f"{r['selected']:,}",
                     r["compute_ms_median"],
                     r["compute_ms_min"],
-                    r["queries"],
+                    r.get("reference_ms_median") or "—",
+                    f"{r['compute_ms_median'] / r['reference_ms_median']:.3f}"
+                    if r.get("reference_ms_median") else "—",
+                    {True: "yes", False: "NO", None: "—"}[r.get("identical")],
+                    r["queries"] if r["queries"] is not None else "—",
                     ", ".join(f"{label} {ms}" for label, ms in r["slowest_queries_ms"]),
                 ]
-                for r in analytics["rows"]
+                for r in rows
             ],
         )
     )  # fmt: skip
+    builds = {r["interventions"]: r for r in rows if "build_s" in r}
+    for size, r in sorted(builds.items()):
+        out.append(
+            f"\nAt {size:,} interventions: bulk load {r['load_s']} s (with the change "
+            f"triggers), rollups built in {r['build_s']} s ({r['build_days']} site-days, "
+            "UTC and each site's zone)."
+        )
     return out
 
 

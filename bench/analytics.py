@@ -9,9 +9,14 @@ in-process through ``django.setup()``:
    with one ``INSERT … SELECT generate_series`` each, in time order (as the sweep
    appends them), with fixed-seed random outcomes (below), plus a follow-up contact per
    intervention that has one; then VACUUM ANALYZE;
-3. run ``analytics_compute`` once untimed over everything (all sites, the 90 days the
-   data spans), counting its queries and timing each; then time it ``--repeat`` times,
-   and the same for one site and its last 30 days (a typical page view).
+3. build the daily rollups as production does after the migration
+   (``analytics_rollups_build``, the ``manage.py analytics_rollups`` command), timed;
+4. for each filter (all sites 90 days, one site 30 days, …) run ``analytics_compute``
+   once untimed, counting its queries and timing each; then time it ``--repeat`` times;
+   for the first two also today's query path (``rollups=False``, the floor to compare)
+   and check that both give the same report;
+5. a page view right after a write to today (one outcome changed): today's rollups of
+   the site are recomputed, then read.
 
 The distributions: decided over the last 90 days; 25 % suppressed (four reasons), of the
 rest 10 % held out; stall reasons 40 % shipping shock, 20 % payment failed, 10 % coupon
@@ -54,6 +59,7 @@ def run(sizes: list[int], repeat: int) -> dict[str, Any]:
     if connection.vendor != "postgresql":
         raise SystemExit("bench.analytics loads data with generate_series: PostgreSQL only")
     from cartassist.models import Intervention
+    from cartassist.outcomes.services.analytics_rollups import analytics_rollups_build
 
     now = datetime.now(UTC).replace(microsecond=0)
     world = _world()
@@ -66,33 +72,81 @@ def run(sizes: list[int], repeat: int) -> dict[str, Any]:
         started = time.perf_counter()
         _vacuum_analyze()
         vacuum_s = time.perf_counter() - started
+        # The rollups as production gets them after the migration: the backfill command's
+        # service, every day of every site in UTC and in the site's zone.
+        started = time.perf_counter()
+        build = analytics_rollups_build()
+        build_s = time.perf_counter() - started
+        _vacuum_analyze(rollups=True)
         total = Intervention.objects.count()
-        today = now.date()
-        cases = {
-            "all sites, 90 days": {
-                "site_ids": None,
-                "date_from": today - timedelta(days=DAYS),
-                "date_to": today,
-                "tz": UTC,
-            },
-            "one site, 30 days": {
-                "site_ids": [world["sites"][0]],
-                "date_from": today - timedelta(days=29),
-                "date_to": today,
-                "tz": world["tzs"][0],
-            },
-        }
-        for case, kwargs in cases.items():
-            row = _time_case(case, kwargs, repeat)
+        for case, kwargs in _cases(world, now).items():
+            reference = case in REFERENCE_CASES
+            row = _time_case(case, kwargs, repeat, reference=reference)
             row.update(
-                {"interventions": total, "load_s": round(load_s, 1), "vacuum_s": round(vacuum_s, 1)}
+                {
+                    "interventions": total,
+                    "load_s": round(load_s, 1),
+                    "vacuum_s": round(vacuum_s, 1),
+                    "build_s": round(build_s, 1),
+                    "build_days": build.recomputed_days,
+                }
             )
             rows.append(row)
             print(json.dumps(row), flush=True)
+        # A page view right after a write to today (an outcome refreshed): today's
+        # rollups of the site are recomputed first, then read.
+        row = _time_after_change(world, now, repeat)
+        row.update({"interventions": total})
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     return {"rows": rows}
 
 
-def _time_case(case: str, kwargs: dict[str, Any], repeat: int) -> dict[str, Any]:
+# Today's query path (rollups=False) is timed too for these, as the floor to compare.
+REFERENCE_CASES = {"all sites, 90 days", "one site, 30 days"}
+
+
+def _cases(world: dict[str, Any], now: datetime) -> dict[str, dict[str, Any]]:
+    today = now.date()
+    local = world["tzs"][0]
+    local_today = now.astimezone(local).date()
+    return {
+        "all sites, 90 days": {
+            "site_ids": None,
+            "date_from": today - timedelta(days=DAYS),
+            "date_to": today,
+            "tz": UTC,
+        },
+        "one site, 30 days": {
+            "site_ids": [world["sites"][0]],
+            "date_from": local_today - timedelta(days=29),
+            "date_to": local_today,
+            "tz": local,
+        },
+        "one site, 90 days": {
+            "site_ids": [world["sites"][0]],
+            "date_from": local_today - timedelta(days=DAYS),
+            "date_to": local_today,
+            "tz": local,
+        },
+        "two sites, 7 days": {
+            "site_ids": world["sites"][:2],
+            "date_from": today - timedelta(days=6),
+            "date_to": today,
+            "tz": UTC,
+        },
+        "one site, yesterday": {
+            "site_ids": [world["sites"][2]],
+            "date_from": now.astimezone(world["tzs"][2]).date() - timedelta(days=1),
+            "date_to": now.astimezone(world["tzs"][2]).date() - timedelta(days=1),
+            "tz": world["tzs"][2],
+        },
+    }
+
+
+def _time_case(
+    case: str, kwargs: dict[str, Any], repeat: int, *, reference: bool
+) -> dict[str, Any]:
     from django.db import connection
 
     from cartassist.outcomes.services.analytics import analytics_compute
@@ -106,7 +160,7 @@ def _time_case(case: str, kwargs: dict[str, Any], repeat: int) -> dict[str, Any]
         analytics_compute(**kwargs)
         timings.append(time.perf_counter() - started)
     slowest = sorted(timer.queries, key=lambda q: -q[1])[:3]
-    return {
+    row: dict[str, Any] = {
         "case": case,
         "selected": report.totals.interventions,
         "compute_ms_median": round(statistics.median(timings) * 1000, 1),
@@ -116,7 +170,75 @@ def _time_case(case: str, kwargs: dict[str, Any], repeat: int) -> dict[str, Any]
         "repeat": repeat,
         "uplift": [report.conversion.uplift, report.conversion.uplift_low,
                    report.conversion.uplift_high],
+        "reference_ms_median": None,
+        "identical": None,
     }  # fmt: skip
+    if reference:
+        timings = []
+        for _ in range(max(1, repeat // 2)):
+            started = time.perf_counter()
+            raw = analytics_compute(**kwargs, rollups=False)
+            timings.append(time.perf_counter() - started)
+        row["reference_ms_median"] = round(statistics.median(timings) * 1000, 1)
+        row["identical"] = _same(report, raw)
+    return row
+
+
+def _time_after_change(world: dict[str, Any], now: datetime, repeat: int) -> dict[str, Any]:
+    """Each repeat: one outcome of today written (converted flips), then the site's
+    last 30 days read; the write marks today changed, so today is recomputed."""
+    from django.db import transaction
+
+    from cartassist.models import Intervention
+    from cartassist.outcomes.services.analytics import analytics_compute
+
+    kwargs = _cases(world, now)["one site, 30 days"]
+    day_start = datetime.combine(kwargs["date_to"], datetime.min.time(), tzinfo=kwargs["tz"])
+    target = (
+        Intervention.objects.filter(site_id=world["sites"][0], decided_at__gte=day_start)
+        .order_by("-decided_at")
+        .values_list("pk", "converted")[0]
+    )
+    timings = []
+    converted = target[1]
+    for _ in range(repeat):
+        converted = not converted
+        with transaction.atomic():
+            Intervention.objects.filter(pk=target[0]).update(converted=converted)
+        started = time.perf_counter()
+        report = analytics_compute(**kwargs)
+        timings.append(time.perf_counter() - started)
+    raw = analytics_compute(**kwargs, rollups=False)
+    return {
+        "case": "one site, 30 days, after a write today",
+        "selected": report.totals.interventions,
+        "compute_ms_median": round(statistics.median(timings) * 1000, 1),
+        "compute_ms_min": round(min(timings) * 1000, 1),
+        "queries": None,
+        "slowest_queries_ms": [],
+        "repeat": repeat,
+        "reference_ms_median": None,
+        "identical": _same(report, raw),
+    }
+
+
+def _same(from_rollups: Any, from_rows: Any) -> bool:
+    """Every figure equal (the percentiles' method is named differently; the mean of the
+    response times may differ in the last bits: floats added in another order)."""
+    import dataclasses
+    import math
+
+    rows_times, times = from_rows.response_times, from_rollups.response_times
+    if (rows_times.mean_seconds is None) != (times.mean_seconds is None):
+        return False
+    if rows_times.mean_seconds is not None and not math.isclose(
+        times.mean_seconds, rows_times.mean_seconds, rel_tol=1e-12
+    ):
+        return False
+    times = dataclasses.replace(
+        times, method=rows_times.method, mean_seconds=rows_times.mean_seconds
+    )
+    return bool(dataclasses.replace(from_rollups, response_times=times) == from_rows)
 
 
 class _QueryTimer:
@@ -135,6 +257,15 @@ class _QueryTimer:
 
 
 def _describe(sql: str) -> str:
+    for table, label in [
+        ("cartassist_analyticschange", "versions"),
+        ("cartassist_analyticsday", "computed days"),
+        ("cartassist_analyticsrepeat", "repeated carts (rollup)"),
+        ("cartassist_analyticscontact", "follow-up contacts (rollup)"),
+        ("cartassist_analyticsgroup", "groups (rollup)"),
+    ]:
+        if table in sql:
+            return label
     if "PERCENTILE_CONT" in sql:
         return "response-time percentiles"
     if "cartassist_followupcontact" in sql:
@@ -348,15 +479,22 @@ def _truncate() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE cartassist_followupcontact, cartassist_intervention, cartassist_cart CASCADE"
+            "TRUNCATE cartassist_followupcontact, cartassist_intervention, cartassist_cart, "
+            "cartassist_analyticschange, cartassist_analyticsday, cartassist_analyticsgroup, "
+            "cartassist_analyticsrepeat, cartassist_analyticscontact CASCADE"
         )
 
 
-def _vacuum_analyze() -> None:
+def _vacuum_analyze(*, rollups: bool = False) -> None:
     from django.db import connection
 
+    tables = ["cartassist_cart", "cartassist_intervention", "cartassist_followupcontact"]
+    if rollups:
+        tables = ["cartassist_analyticschange", "cartassist_analyticsday",
+                  "cartassist_analyticsgroup", "cartassist_analyticsrepeat",
+                  "cartassist_analyticscontact"]  # fmt: skip
     with connection.cursor() as cursor:
-        for table in ["cartassist_cart", "cartassist_intervention", "cartassist_followupcontact"]:
+        for table in tables:
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 

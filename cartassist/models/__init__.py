@@ -20,6 +20,14 @@ from cartassist.carts.models.interventions import (
     SuppressionReason,
 )
 from cartassist.carts.models.outreach import ContactIdentity, ContactKind, FollowUpResolution
+from cartassist.carts.models.rollups import (
+    AnalyticsChange,
+    AnalyticsContact,
+    AnalyticsDay,
+    AnalyticsGroup,
+    AnalyticsRepeat,
+    AnalyticsResponse,
+)
 from cartassist.carts.models.shoppers import IdentityKind, ShopperIdentity
 from cartassist.carts.models.sites import Site
 from cartassist.carts.models.stall_rules import StallRule
@@ -32,6 +40,12 @@ from cartassist.webhooks.models import (
 )
 
 __all__ = [
+    "AnalyticsChange",
+    "AnalyticsContact",
+    "AnalyticsDay",
+    "AnalyticsGroup",
+    "AnalyticsRepeat",
+    "AnalyticsResponse",
     "Attribution",
     "ContactIdentity",
     "ContactKind",

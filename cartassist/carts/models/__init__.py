@@ -13,12 +13,26 @@ from .interventions import (
     SuppressionReason,
 )
 from .outreach import ContactIdentity, ContactKind, FollowUpResolution
+from .rollups import (
+    AnalyticsChange,
+    AnalyticsContact,
+    AnalyticsDay,
+    AnalyticsGroup,
+    AnalyticsRepeat,
+    AnalyticsResponse,
+)
 from .shoppers import IdentityKind, ShopperIdentity
 from .sites import Site
 from .stall_rules import StallRule
 from .visitors import Visitor
 
 __all__ = [
+    "AnalyticsChange",
+    "AnalyticsContact",
+    "AnalyticsDay",
+    "AnalyticsGroup",
+    "AnalyticsRepeat",
+    "AnalyticsResponse",
     "Attribution",
     "ContactIdentity",
     "ContactKind",

@@ -12,16 +12,21 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Aggregate, Avg, Count, FloatField, Q, QuerySet, Sum
+from django.db.models import Aggregate, Avg, Count, F, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from agents.models import AgentProfile
 from cartassist.carts.models import (
+    AnalyticsContact,
+    AnalyticsGroup,
+    AnalyticsRepeat,
+    AnalyticsResponse,
     Decision,
     FollowUpChannel,
     FollowUpContact,
@@ -50,6 +55,11 @@ from cartassist.domain.analytics_report import (
 )
 from cartassist.domain.deflection import deflection, deflection_counts
 from cartassist.domain.uplift import compare
+from cartassist.outcomes.services.analytics_rollups import (
+    RESULT_COLUMNS,
+    analytics_rollups_refresh,
+    zone_key,
+)
 from policies.engine.money import CURRENCY_EXPONENTS
 from policies.models import Policy, RemedyKindChoices
 
@@ -75,20 +85,31 @@ class PercentileCont(Aggregate):
 
 
 def analytics_compute(
-    *, site_ids: list[int] | None, date_from: date, date_to: date, tz: tzinfo
+    *,
+    site_ids: list[int] | None,
+    date_from: date,
+    date_to: date,
+    tz: tzinfo,
+    rollups: bool = True,
 ) -> AnalyticsReport:
     """The analytics of the interventions decided from ``date_from`` to ``date_to``
     (inclusive, calendar days in ``tz``) on ``site_ids`` (``None``: every site).
 
-    1. One grouped query by site, stall reason, decision, suppression reason and
-       currency gives the totals, conversions, money, funnel, suppression reasons and
-       follow-up rates; the comparisons are assembled from its rows.
-    2. One query for the distinct stalled carts.
-    3. One grouped query by policy, remedy, agent and currency (invited only), and
-       two lookups of the policies' and agents' names.
-    4. One grouped query for follow-up contacts by arm, reason and channel.
-    5. Time to first response: percentiles in SQL (see ``_response_times``).
-    6. One grouped query by day (in ``tz``), decision and currency for the series.
+    The grouped rows come from the daily rollups (``rollups=True``, the default: a few
+    queries over at most one row per day and combination of dimensions, after the days
+    changed since they were computed are recomputed; ``analytics_rollups.py``), or from
+    the raw rows (``rollups=False``: the reference the rollups are tested against):
+
+    1. the main groups by site, stall reason, decision, suppression reason and currency
+       give the totals, conversions, money, funnel, suppression reasons and follow-up
+       rates; the comparisons are assembled from them;
+    2. the distinct stalled carts;
+    3. the invited groups by policy, remedy, agent and currency, and two lookups of the
+       policies' and agents' names;
+    4. the follow-up contacts by arm, reason, channel and resolution;
+    5. time to first response: exact percentiles in SQL over the raw rows, read from a
+       partial index of the chats (see ``_response_times``);
+    6. the groups by day (in ``tz``), decision and currency for the series.
     """
     start = datetime.combine(date_from, time.min, tzinfo=tz)
     end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=tz)
@@ -97,7 +118,69 @@ def analytics_compute(
         interventions = interventions.filter(site_id__in=site_ids)
     # No ORDER BY: the model's default ordering would end up in the GROUP BY.
     interventions = interventions.order_by()
+    if rollups:
+        rows = _rows_from_rollups(site_ids=site_ids, date_from=date_from, date_to=date_to, tz=tz)
+    else:
+        rows = _rows_from_interventions(
+            interventions, start=start, end=end, site_ids=site_ids, tz=tz
+        )
+    by_policy, by_remedy, by_agent = _invited_breakdowns(rows.invited_groups)
+    chats = interventions.filter(decision=Decision.INVITED, first_response_seconds__isnull=False)
+    return AnalyticsReport(
+        filters=Filters(
+            date_from=date_from,
+            date_to=date_to,
+            site_ids=sorted(site_ids) if site_ids is not None else None,
+            timezone=str(tz),
+        ),
+        totals=_totals(rows.groups, rows.stalled_carts),
+        conversion=_comparison(rows.groups, "converted_n"),
+        money=_money(rows.groups),
+        by_stall_reason=_by_stall_reason(rows.groups),
+        by_site=_by_site(rows.groups),
+        by_policy=by_policy,
+        by_remedy=by_remedy,
+        by_agent=by_agent,
+        funnel=_funnel(rows.groups),
+        suppression_reasons=_suppression_reasons(rows.groups),
+        follow_ups=_follow_ups(rows.groups, rows.contacts),
+        response_times=(
+            _response_times(chats)
+            if rows.response_seconds is None
+            else _response_times_by_seconds(chats, rows.response_seconds)
+        ),
+        daily=_daily(rows.day_groups, date_from, date_to),
+        daily_money=_daily_money(rows.day_groups),
+    )
 
+
+# A row of a grouped ``values().annotate()`` query.
+Group = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The grouped rows a report is assembled from (the same from both sources)."""
+
+    groups: Sequence[Group]
+    stalled_carts: int
+    invited_groups: Sequence[Group]
+    contacts: Sequence[Group]
+    day_groups: Sequence[Group]
+    # The chats by whole second of their first response, ascending: (second, chats,
+    # sum of their seconds); rollups only.
+    response_seconds: Sequence[tuple[int, int, float]] | None = None
+
+
+def _rows_from_interventions(
+    interventions: QuerySet[Intervention],
+    *,
+    start: datetime,
+    end: datetime,
+    site_ids: list[int] | None,
+    tz: tzinfo,
+) -> _Rows:
+    """The grouped rows computed from the raw interventions and contacts."""
     groups = list(
         interventions.values(
             "site_id", "stall_reason", "decision", "suppression_reason", "currency"
@@ -117,7 +200,30 @@ def analytics_compute(
         )
     )
     stalled_carts = interventions.aggregate(n=Count("cart_id", distinct=True))["n"]
-
+    invited_groups = list(
+        interventions.filter(decision=Decision.INVITED)
+        .values("policy_id", "remedy_kind", "agent_id", "currency")
+        .annotate(
+            n=Count("id"),
+            accepted_n=Count("id", filter=Q(invitation_result=InvitationResult.ACCEPTED)),
+            converted_n=Count("id", filter=Q(converted=True)),
+            revenue_sum=Sum("revenue"),
+            remedy_cost_sum=Sum("remedy_cost"),
+            net_sum=Sum("net_revenue"),
+        )
+    )
+    contacts = FollowUpContact.objects.filter(
+        intervention__decided_at__gte=start,
+        intervention__decided_at__lt=end,
+        intervention__decision__in=[Decision.INVITED, Decision.HELD_OUT],
+    )
+    if site_ids is not None:
+        contacts = contacts.filter(intervention__site_id__in=site_ids)
+    contact_rows: list[Group] = list(
+        contacts.order_by()
+        .values("reason", "channel", "resolution", decision=F("intervention__decision"))
+        .annotate(n=Count("id"))
+    )
     day_groups = list(
         interventions.filter(decision__in=[Decision.INVITED, Decision.HELD_OUT])
         .annotate(day=TruncDate("decided_at", tzinfo=tz))
@@ -129,34 +235,95 @@ def analytics_compute(
             remedy_cost_sum=Sum("remedy_cost"),
         )
     )
-    invited = interventions.filter(decision=Decision.INVITED)
-    by_policy, by_remedy, by_agent = _invited_breakdowns(invited)
-    return AnalyticsReport(
-        filters=Filters(
-            date_from=date_from,
-            date_to=date_to,
-            site_ids=sorted(site_ids) if site_ids is not None else None,
-            timezone=str(tz),
-        ),
-        totals=_totals(groups, stalled_carts),
-        conversion=_comparison(groups, "converted_n"),
-        money=_money(groups),
-        by_stall_reason=_by_stall_reason(groups),
-        by_site=_by_site(groups),
-        by_policy=by_policy,
-        by_remedy=by_remedy,
-        by_agent=by_agent,
-        funnel=_funnel(groups),
-        suppression_reasons=_suppression_reasons(groups),
-        follow_ups=_follow_ups(groups, start=start, end=end, site_ids=site_ids),
-        response_times=_response_times(invited.filter(first_response_seconds__isnull=False)),
-        daily=_daily(day_groups, date_from, date_to),
-        daily_money=_daily_money(day_groups),
+    return _Rows(groups, stalled_carts, invited_groups, contact_rows, day_groups)
+
+
+def _sums(rows: QuerySet[Any], *keys: str, **columns: str) -> list[Group]:
+    """``rows`` grouped by ``keys`` with ``name=Sum(column)`` for each of ``columns``
+    (aliased while in SQL: an annotation may not bear a field's name)."""
+    aliases = {f"sum_{name}": Sum(column) for name, column in columns.items()}
+    return [
+        {
+            **{key: row[key] for key in keys},
+            **{name: row[f"sum_{name}"] for name in columns},
+        }
+        for row in rows.values(*keys).annotate(**aliases)
+    ]
+
+
+def _rows_from_rollups(
+    *, site_ids: list[int] | None, date_from: date, date_to: date, tz: tzinfo
+) -> _Rows:
+    """The same grouped rows, summed from the daily rollups once they are current."""
+    sites = site_ids if site_ids is not None else list(Site.objects.values_list("pk", flat=True))
+    analytics_rollups_refresh(site_ids=sites, tz=tz, date_from=date_from, date_to=date_to)
+    where: dict[str, Any] = {"zone": zone_key(tz), "day__gte": date_from, "day__lte": date_to}
+    if site_ids is not None:
+        where["site_id__in"] = site_ids
+    rollups = AnalyticsGroup.objects.filter(**where).order_by()
+    groups = _sums(
+        rollups,
+        "site_id",
+        "stall_reason",
+        "decision",
+        "suppression_reason",
+        "currency",
+        n="n",
+        converted_n="converted_n",
+        followed_up_n="followed_up_n",
+        follow_up_contact_n="follow_up_contact_n",
+        revenue_sum="revenue_sum",
+        remedy_cost_sum="remedy_cost_sum",
+        granted_sum="granted_sum",
+        net_sum="net_sum",
+        **{f"result_{value}": column for value, column in RESULT_COLUMNS.items()},
     )
-
-
-# A row of a grouped ``values().annotate()`` query.
-Group = Mapping[str, Any]
+    # A cart counts once: the interventions less those whose cart had an earlier one
+    # in the range.
+    repeats = AnalyticsRepeat.objects.filter(**where, previous_day__gte=date_from).aggregate(
+        n=Sum("n")
+    )["n"]
+    stalled_carts = _count(groups) - (repeats or 0)
+    invited_groups = _sums(
+        rollups.filter(decision=Decision.INVITED),
+        "policy_id",
+        "remedy_kind",
+        "agent_id",
+        "currency",
+        n="n",
+        accepted_n=RESULT_COLUMNS[InvitationResult.ACCEPTED],
+        converted_n="converted_n",
+        revenue_sum="revenue_sum",
+        remedy_cost_sum="remedy_cost_sum",
+        net_sum="net_sum",
+    )
+    contacts = _sums(
+        AnalyticsContact.objects.filter(
+            **where, decision__in=[Decision.INVITED, Decision.HELD_OUT]
+        ).order_by(),
+        "decision",
+        "reason",
+        "channel",
+        "resolution",
+        n="n",
+    )
+    day_groups = _sums(
+        rollups.filter(decision__in=[Decision.INVITED, Decision.HELD_OUT]),
+        "day",
+        "decision",
+        "currency",
+        n="n",
+        converted_n="converted_n",
+        revenue_sum="revenue_sum",
+        remedy_cost_sum="remedy_cost_sum",
+    )
+    response_seconds = sorted(
+        (row["second"], row["n"], row["total"])
+        for row in _sums(
+            AnalyticsResponse.objects.filter(**where).order_by(), "second", n="n", total="total"
+        )
+    )
+    return _Rows(groups, stalled_carts, invited_groups, contacts, day_groups, response_seconds)
 
 
 def _count(groups: Iterable[Group], field: str = "n", **where: object) -> int:
@@ -288,24 +455,14 @@ def _by_site(groups: Sequence[Group]) -> list[ComparisonLine]:
 
 
 def _invited_breakdowns(
-    invited: QuerySet[Intervention],
+    groups: Sequence[Group],
 ) -> tuple[list[InvitedLine], list[InvitedLine], list[InvitedLine]]:
     """Invited interventions by policy, by remedy and by agent, each per currency.
 
-    One scan grouped by all three keys and the currency (the groups are bounded by the
-    catalogue: policies × remedies × agents, not by the interventions), rolled up here;
-    the names come from two lookups of the ids that occur.
+    The groups are by all three keys and the currency (bounded by the catalogue:
+    policies × remedies × agents, not by the interventions), rolled up here; the names
+    come from two lookups of the ids that occur.
     """
-    groups = list(
-        invited.values("policy_id", "remedy_kind", "agent_id", "currency").annotate(
-            n=Count("id"),
-            accepted_n=Count("id", filter=Q(invitation_result=InvitationResult.ACCEPTED)),
-            converted_n=Count("id", filter=Q(converted=True)),
-            revenue_sum=Sum("revenue"),
-            remedy_cost_sum=Sum("remedy_cost"),
-            net_sum=Sum("net_revenue"),
-        )
-    )
     policy_ids = {g["policy_id"] for g in groups} - {None}
     agent_ids = {g["agent_id"] for g in groups} - {None}
     policies = dict(Policy.objects.filter(pk__in=policy_ids).values_list("pk", "name"))
@@ -350,7 +507,7 @@ def _roll_up(groups: Sequence[Group], key: str, label: Any) -> list[InvitedLine]
         )
         for (value, currency), t in sums.items()
     ]
-    lines.sort(key=lambda line: (-line.interventions, line.label, line.currency))
+    lines.sort(key=lambda line: (-line.interventions, line.label, line.currency, line.key))
     return lines
 
 
@@ -392,23 +549,10 @@ def _suppression_reasons(groups: Sequence[Group]) -> list[CountLine]:
     ]
 
 
-def _follow_ups(
-    groups: Sequence[Group], *, start: datetime, end: datetime, site_ids: list[int] | None
-) -> FollowUps:
+def _follow_ups(groups: Sequence[Group], rows: Sequence[Group]) -> FollowUps:
     """The follow-up rate (interventions with at least one follow-up contact) by arm, and
-    the contacts attributed to the filtered interventions by reason and channel."""
-    contacts = FollowUpContact.objects.filter(
-        intervention__decided_at__gte=start,
-        intervention__decided_at__lt=end,
-        intervention__decision__in=[Decision.INVITED, Decision.HELD_OUT],
-    )
-    if site_ids is not None:
-        contacts = contacts.filter(intervention__site_id__in=site_ids)
-    rows: list[Group] = list(
-        contacts.order_by()
-        .values("intervention__decision", "reason", "channel", "resolution")
-        .annotate(n=Count("id"))
-    )
+    the contacts credited to the filtered interventions (``rows``: by the intervention's
+    decision, reason, channel and resolution) by reason and channel."""
 
     def lines(field: str, choices: type[Any]) -> list[FollowUpLine]:
         keys = sorted({r[field] for r in rows}, key=_choice_order(choices))
@@ -417,14 +561,10 @@ def _follow_ups(
                 key=key,
                 label=_label(choices, key),
                 invited=sum(
-                    r["n"]
-                    for r in rows
-                    if r[field] == key and r["intervention__decision"] == Decision.INVITED
+                    r["n"] for r in rows if r[field] == key and r["decision"] == Decision.INVITED
                 ),
                 held_out=sum(
-                    r["n"]
-                    for r in rows
-                    if r[field] == key and r["intervention__decision"] == Decision.HELD_OUT
+                    r["n"] for r in rows if r[field] == key and r["decision"] == Decision.HELD_OUT
                 ),
                 **deflection_counts([r for r in rows if r[field] == key]),
             )
@@ -483,6 +623,59 @@ def _response_times(chats: QuerySet[Intervention]) -> ResponseTimes:
         median_seconds=percentile(0.5),
         p90_seconds=percentile(0.9),
         method="order_offset",
+    )
+
+
+def _response_times_by_seconds(
+    chats: QuerySet[Intervention], seconds: Sequence[tuple[int, int, float]]
+) -> ResponseTimes:
+    """The figures of ``_response_times`` without reading every chat: the count and mean
+    from ``seconds`` (the chats per whole second of their first response, with the sum
+    of their seconds, from the rollups), and each percentile's one or two values picked
+    among the chats of the whole second its rank falls in (index
+    ``intervention_chat_seconds``), interpolated as ``percentile_cont`` does. The mean is
+    the same as AVG's up to the order floats are added in (last bits)."""
+    column = "first_response_seconds"
+    n = sum(count for _, count, _ in seconds)
+
+    def pick(rank: int, count: int) -> list[float]:
+        """``count`` values from the ``rank``-th smallest (0-based)."""
+        values: list[float] = []
+        below = 0
+        for second, in_second, _ in seconds:
+            if rank < below + in_second and len(values) < count:
+                start = max(rank - below, 0)
+                values += (
+                    chats.filter(
+                        first_response_seconds__gte=second, first_response_seconds__lt=second + 1
+                    )
+                    .order_by(column)
+                    .values_list(column, flat=True)[start : start + count - len(values)]
+                )
+                rank = below + in_second
+            below += in_second
+        return values
+
+    def percentile(fraction: float) -> float | None:
+        if not n:
+            return None
+        position = (n - 1) * fraction
+        below = math.floor(position)
+        values = pick(below, 1 if position == below else 2)
+        if position == below:
+            return float(values[0])
+        return float(values[0] + (values[1] - values[0]) * (position - below))
+
+    try:
+        median, p90 = percentile(0.5), percentile(0.9)
+    except IndexError:  # the chats changed since the rollups were read
+        return _response_times(chats)
+    return ResponseTimes(
+        chats=n,
+        mean_seconds=math.fsum(total for _, _, total in seconds) / n if n else None,
+        median_seconds=median,
+        p90_seconds=p90,
+        method="second_buckets",
     )
 
 
