@@ -7,10 +7,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from cartassist.carts.models import Cart, Site, Visitor
 from cartassist.core.locks import for_update
+
+_CART_FIELDS = [f for f in Cart._meta.concrete_fields if not f.primary_key]
 
 
 def cart_qs_select_for_update() -> QuerySet[Cart]:
@@ -21,26 +24,51 @@ def carts_for_update(
     *, site: Site, first_events: dict[str, dict[str, Any]], now: datetime
 ) -> dict[str, Cart]:
     """Lock the carts named by ``first_events`` (cart id → its first event), creating any
-    that do not exist yet from that first event. Must run inside a transaction."""
-    cart_ids = list(first_events)
-    carts = {
+    that do not exist yet from that first event. Must run inside a transaction.
+
+    One cart (a single event, the usual request): one statement, ``INSERT … ON CONFLICT
+    (site, cart id) DO UPDATE`` of a column to its own value ``RETURNING`` the row. The
+    update takes the row lock (``FOR NO KEY UPDATE``'s strength: no key column is set)
+    and returns the row as it stands after any concurrent transaction that held it, on
+    PostgreSQL and SQLite alike. Several carts: the missing ones are inserted (``ON
+    CONFLICT DO NOTHING``), then every one is locked in ascending id, the global order."""
+    new = [new_cart(site, first_events[cart_id], now) for cart_id in sorted(first_events)]
+    if len(new) == 1:
+        return {cart.external_id: cart for cart in _cart_upsert(new[0])}
+    Cart.objects.bulk_create(new, ignore_conflicts=True)
+    return {
         c.external_id: c
-        for c in cart_qs_select_for_update().filter(site=site, external_id__in=cart_ids)
+        for c in cart_qs_select_for_update().filter(site=site, external_id__in=list(first_events))
     }
-    missing = [cart_id for cart_id in cart_ids if cart_id not in carts]
-    if missing:
-        Cart.objects.bulk_create(
-            [_new_cart(site, first_events[cart_id], now) for cart_id in missing],
-            ignore_conflicts=True,
-        )
-        carts.update(
-            (c.external_id, c)
-            for c in cart_qs_select_for_update().filter(site=site, external_id__in=missing)
-        )
-    return carts
 
 
-def _new_cart(site: Site, event: dict[str, Any], now: datetime) -> Cart:
+def _cart_upsert(cart: Cart) -> list[Cart]:
+    sql, params = cart_upsert_statement(cart)
+    return list(Cart.objects.raw(sql, params))
+
+
+def cart_upsert_statement(cart: Cart) -> tuple[str, list[Any]]:
+    """``INSERT`` the new ``cart`` ``ON CONFLICT`` (site, cart id) ``DO UPDATE`` of a
+    non-key column to its own value ``RETURNING`` every column: the row, created or as it
+    stands, locked until the transaction ends. SQL and parameters, also for ingestion's
+    one-statement path (a CTE that inserts the cart's events along)."""
+    quote = connection.ops.quote_name
+    table = quote(Cart._meta.db_table)
+    columns = ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
+    params = [f.get_db_prep_save(f.pre_save(cart, add=True), connection) for f in _CART_FIELDS]
+    returning = ", ".join(quote(str(f.column)) for f in Cart._meta.concrete_fields)
+    visitor = quote("visitor_id")
+    # Identifiers from the model's metadata; every value is a parameter.
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(params))}) "  # noqa: S608
+        f"ON CONFLICT ({quote('site_id')}, {quote('external_id')}) "
+        f"DO UPDATE SET {visitor} = {table}.{visitor} RETURNING {returning}"
+    )
+    return sql, params
+
+
+def new_cart(site: Site, event: dict[str, Any], now: datetime) -> Cart:
+    """The cart ``event`` (its first) creates when it does not exist yet (not saved)."""
     occurred_at = event["occurred_at"]
     return Cart(
         site=site,
