@@ -3,7 +3,8 @@ and visitors, in the global lock order of cartassist/core/locks.py (ADR 0009).""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from cartassist.carts.models import Cart, Site, Visitor
 from cartassist.core.locks import for_update
 
 _CART_FIELDS = [f for f in Cart._meta.concrete_fields if not f.primary_key]
+_ATTNAMES = [f.attname for f in Cart._meta.concrete_fields]
 
 
 def cart_qs_select_for_update() -> QuerySet[Cart]:
@@ -44,27 +46,55 @@ def carts_for_update(
 
 def _cart_upsert(cart: Cart) -> list[Cart]:
     sql, params = cart_upsert_statement(cart)
-    return list(Cart.objects.raw(sql, params))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [cart_from_row(row) for row in cursor.fetchall()]
 
 
 def cart_upsert_statement(cart: Cart) -> tuple[str, list[Any]]:
     """``INSERT`` the new ``cart`` ``ON CONFLICT`` (site, cart id) ``DO UPDATE`` of a
-    non-key column to its own value ``RETURNING`` every column: the row, created or as it
-    stands, locked until the transaction ends. SQL and parameters, also for ingestion's
-    one-statement path (a CTE that inserts the cart's events along)."""
+    non-key column to its own value ``RETURNING`` every column (``cart_from_row`` reads
+    it): the row, created or as it stands, locked until the transaction ends. SQL and
+    parameters, also for ingestion's one-statement path (a CTE that inserts the cart's
+    events along)."""
+    params = [f.get_db_prep_save(f.pre_save(cart, add=True), connection) for f in _CART_FIELDS]
+    return _upsert_sql(connection.vendor), params
+
+
+@functools.cache
+def _upsert_sql(vendor: str) -> str:
     quote = connection.ops.quote_name
     table = quote(Cart._meta.db_table)
     columns = ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
-    params = [f.get_db_prep_save(f.pre_save(cart, add=True), connection) for f in _CART_FIELDS]
     returning = ", ".join(quote(str(f.column)) for f in Cart._meta.concrete_fields)
     visitor = quote("visitor_id")
     # Identifiers from the model's metadata; every value is a parameter.
-    sql = (
-        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(params))}) "  # noqa: S608
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_CART_FIELDS))}) "  # noqa: S608
         f"ON CONFLICT ({quote('site_id')}, {quote('external_id')}) "
         f"DO UPDATE SET {visitor} = {table}.{visitor} RETURNING {returning}"
     )
-    return sql, params
+
+
+def cart_from_row(row: Sequence[Any]) -> Cart:
+    """A ``Cart`` from a row of every concrete column in model order (more are ignored),
+    with the database's values converted as the ORM converts them."""
+    values = list(row[: len(Cart._meta.concrete_fields)])
+    for index, column, converters in _converters(connection.vendor):
+        for convert in converters:
+            values[index] = convert(values[index], column, connection)
+    return Cart.from_db(connection.alias, _ATTNAMES, values)
+
+
+@functools.cache
+def _converters(vendor: str) -> list[tuple[int, Any, list[Any]]]:
+    found = []
+    for index, f in enumerate(Cart._meta.concrete_fields):
+        column = f.get_col(Cart._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + f.get_db_converters(connection)
+        if converters:
+            found.append((index, column, converters))
+    return found
 
 
 def new_cart(site: Site, event: dict[str, Any], now: datetime) -> Cart:

@@ -11,6 +11,7 @@ and an event whose amount would apply in another refuses the whole batch.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +20,12 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Field, Model
 
-from cartassist.carts.locks import cart_upsert_statement, carts_for_update, new_cart
+from cartassist.carts.locks import (
+    cart_from_row,
+    cart_upsert_statement,
+    carts_for_update,
+    new_cart,
+)
 from cartassist.carts.models import (
     Cart,
     CartEvent,
@@ -171,28 +177,40 @@ def _cart_and_events_upsert(
     source: EventSource,
     now: datetime,
 ) -> tuple[dict[str, Cart], set[str]]:
-    quote = connection.ops.quote_name
     cart_sql, params = cart_upsert_statement(new_cart(site, first, now))
-    columns = [(attr, _field(CartEvent, name)) for attr, name in _EVENT_COLUMNS]
-    columns = [(attr, f) for attr, f in columns if attr != "cart_id"]
-    one = "(" + ", ".join(f"CAST(%s AS {f.db_type(connection)})" for _attr, f in columns) + ")"
-    names = ", ".join(quote(str(f.column)) for _attr, f in columns)
+    fields = _cte_event_fields()
     for event in events:
         row = _EventRow.of(site, 0, event, source, True, now=now)  # cart: the CTE's
-        params += [f.get_db_prep_save(getattr(row, attr), connection) for attr, f in columns]
+        params += [f.get_db_prep_save(getattr(row, attr), connection) for attr, f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(_cte_sql(cart_sql, len(events)), params)
+        (row,) = cursor.fetchall()
+    cart = cart_from_row(row)
+    return {cart.external_id: cart}, set(row[-1])
+
+
+@functools.cache
+def _cte_event_fields() -> list[tuple[str, Field[Any, Any]]]:
+    """The event columns the CTE inserts from parameters (the cart id comes from the CTE)."""
+    return [(attr, _field(CartEvent, name)) for attr, name in _EVENT_COLUMNS if attr != "cart_id"]
+
+
+@functools.cache
+def _cte_sql(cart_sql: str, events: int) -> str:
+    quote = connection.ops.quote_name
+    fields = _cte_event_fields()
+    one = "(" + ", ".join(f"CAST(%s AS {f.db_type(connection)})" for _attr, f in fields) + ")"
+    names = ", ".join(quote(str(f.column)) for _attr, f in fields)
     # Identifiers from the model's metadata; every value is a parameter.
-    sql = (
+    return (
         f"WITH c AS ({cart_sql}), e AS ("  # noqa: S608
         f"INSERT INTO {quote(CartEvent._meta.db_table)} ({quote('cart_id')}, {names}) "
         f"SELECT c.{quote('id')}, v.* FROM c CROSS JOIN "
-        f"(VALUES {', '.join([one] * len(events))}) AS v ({names}) "
+        f"(VALUES {', '.join([one] * events)}) AS v ({names}) "
         f"ON CONFLICT ({quote('site_id')}, {quote('event_id')}) DO NOTHING "
         f"RETURNING {quote('event_id')}) "
-        f"SELECT c.*, ARRAY(SELECT {quote('event_id')} FROM e) AS stored_event_ids FROM c"
+        f"SELECT c.*, ARRAY(SELECT {quote('event_id')} FROM e) FROM c"
     )
-    (cart,) = Cart.objects.raw(sql, params)
-    stored: list[str] = cart.stored_event_ids  # type: ignore[attr-defined]
-    return {cart.external_id: cart}, set(stored)
 
 
 @dataclass(frozen=True)
@@ -319,9 +337,7 @@ def _events_insert(rows: list[_EventRow]) -> set[str]:
 
     ``INSERT … ON CONFLICT DO NOTHING RETURNING event_id``: an id another transaction
     holds uncommitted waits for it, then counts as stored before (not returned)."""
-    quote = connection.ops.quote_name
-    fields = [_field(CartEvent, name) for _attr, name in _EVENT_COLUMNS]
-    columns = ", ".join(quote(str(f.column)) for f in fields)
+    fields = _event_fields()
     per_statement = max(1, (connection.features.max_query_params or 65535) // len(fields))
     stored: set[str] = set()
     with connection.cursor() as cursor:
@@ -329,20 +345,30 @@ def _events_insert(rows: list[_EventRow]) -> set[str]:
             chunk = rows[start : start + per_statement]
             params: list[Any] = []
             for row in chunk:
-                params += [
-                    f.get_db_prep_save(getattr(row, attr), connection)
-                    for f, (attr, _name) in zip(fields, _EVENT_COLUMNS, strict=True)
-                ]
-            one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-            cursor.execute(  # identifiers from the model's metadata; values as parameters
-                f"INSERT INTO {quote(CartEvent._meta.db_table)} ({columns}) "  # noqa: S608
-                f"VALUES {', '.join([one] * len(chunk))} "
-                f"ON CONFLICT ({quote('site_id')}, {quote('event_id')}) DO NOTHING "
-                f"RETURNING {quote('event_id')}",
-                params,
-            )
+                params += [f.get_db_prep_save(getattr(row, attr), connection) for attr, f in fields]
+            cursor.execute(_events_insert_sql(connection.vendor, len(chunk)), params)
             stored.update(event_id for (event_id,) in cursor.fetchall())
     return stored
+
+
+@functools.cache
+def _event_fields() -> list[tuple[str, Field[Any, Any]]]:
+    return [(attr, _field(CartEvent, name)) for attr, name in _EVENT_COLUMNS]
+
+
+@functools.cache
+def _events_insert_sql(vendor: str, rows: int) -> str:
+    quote = connection.ops.quote_name
+    fields = _event_fields()
+    columns = ", ".join(quote(str(f.column)) for _attr, f in fields)
+    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    # Identifiers from the model's metadata; every value is a parameter.
+    return (
+        f"INSERT INTO {quote(CartEvent._meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES {', '.join([one] * rows)} "
+        f"ON CONFLICT ({quote('site_id')}, {quote('event_id')}) DO NOTHING "
+        f"RETURNING {quote('event_id')}"
+    )
 
 
 def _carts_save(
