@@ -25,6 +25,7 @@ from cartassist.carts.locks import (
     cart_upsert_statement,
     carts_for_update,
     new_cart,
+    preparers,
 )
 from cartassist.carts.models import (
     Cart,
@@ -179,9 +180,10 @@ def _cart_and_events_upsert(
 ) -> tuple[dict[str, Cart], set[str]]:
     cart_sql, params = cart_upsert_statement(new_cart(site, first, now))
     fields = _cte_event_fields()
+    prepared = list(zip(fields, preparers(tuple(f for _attr, f in fields)), strict=True))
     for event in events:
         row = _EventRow.of(site, 0, event, source, True, now=now)  # cart: the CTE's
-        params += [f.get_db_prep_save(getattr(row, attr), connection) for attr, f in fields]
+        params += [prepare(getattr(row, attr)) for (attr, _f), prepare in prepared]
     with connection.cursor() as cursor:
         cursor.execute(_cte_sql(cart_sql, len(events)), params)
         (row,) = cursor.fetchall()
@@ -307,7 +309,7 @@ class _EventRow:
             cart_id=cart_id,
             event_id=event["id"],
             type=event["type"],
-            source=source,
+            source=EventSource(source).value,  # plain text for the driver
             visitor_id=event["visitor_id"],
             customer_id=event.get("customer_id", ""),
             occurred_at=event["occurred_at"],
@@ -338,6 +340,7 @@ def _events_insert(rows: list[_EventRow]) -> set[str]:
     ``INSERT … ON CONFLICT DO NOTHING RETURNING event_id``: an id another transaction
     holds uncommitted waits for it, then counts as stored before (not returned)."""
     fields = _event_fields()
+    prepared = list(zip(fields, preparers(tuple(f for _attr, f in fields)), strict=True))
     per_statement = max(1, (connection.features.max_query_params or 65535) // len(fields))
     stored: set[str] = set()
     with connection.cursor() as cursor:
@@ -345,7 +348,7 @@ def _events_insert(rows: list[_EventRow]) -> set[str]:
             chunk = rows[start : start + per_statement]
             params: list[Any] = []
             for row in chunk:
-                params += [f.get_db_prep_save(getattr(row, attr), connection) for attr, f in fields]
+                params += [prepare(getattr(row, attr)) for (attr, _f), prepare in prepared]
             cursor.execute(_events_insert_sql(connection.vendor, len(chunk)), params)
             stored.update(event_id for (event_id,) in cursor.fetchall())
     return stored
@@ -417,8 +420,9 @@ def _carts_save(
     sets = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)
     # Identifiers from the model's metadata; every value is a parameter.
     sql = f"UPDATE {quote(Cart._meta.db_table)} SET {sets} WHERE {quote('id')} = %s"  # noqa: S608
+    prepared = list(zip(fields, preparers(tuple(fields)), strict=True))
     params = [
-        [f.get_db_prep_save(getattr(carts[cart_id], f.attname), connection) for f in fields]
+        [prepare(getattr(carts[cart_id], f.attname)) for f, prepare in prepared]
         + [carts[cart_id].pk]
         for cart_id in sorted(changed, key=lambda c: carts[c].pk)
     ]
