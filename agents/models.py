@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from cartassist.carts.models import StallReason
+from cartassist.core.stamps import stamp_changed
+
+# The stamp of the carts open chats follow (agents/services/cart_updates.py).
+OPEN_CHATS_STAMP = "open-chats"
 
 
 class AgentStatus(models.TextChoices):
@@ -211,6 +216,14 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return f"Conversation {self.pk} ({self.status})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A chat that opens about a cart: ingestion's cache of the carts open chats
+        # follow must learn of it (docs/adr/0018). A cart is set only at creation.
+        opens = self._state.adding or kwargs.get("update_fields") is None
+        super().save(*args, **kwargs)
+        if opens and self.cart_id is not None and self.status != ConversationStatus.CLOSED:
+            stamp_changed(OPEN_CHATS_STAMP)
 
 
 class Sender(models.TextChoices):

@@ -98,7 +98,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--processes", default=None, help="server processes, e.g. 1,2 (full) or 2 (quick)"
     )
-    parser.add_argument("--endpoints", default="bare,widget,server")
+    parser.add_argument(
+        "--endpoints",
+        default="bare,bare-insert,widget,server",
+        help="floors bare, bare-insert (validate + one durable INSERT); product widget, server",
+    )
+    parser.add_argument(
+        "--traffics",
+        default="new,steady",
+        help="new (carts named by the run: first events), steady (carts that exist)",
+    )
+    parser.add_argument("--steady-carts", type=int, default=2000, help="carts of steady traffic")
     parser.add_argument("--batch-sizes", default="1,50", help="events per request")
     parser.add_argument("--duration", type=float, default=None, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
@@ -228,6 +238,8 @@ def _bench_ingest(
         connections=args.connections,
         carts=args.carts,
         warmup_endpoints=["widget"] if args.quick else None,
+        traffics=tuple(_split(args.traffics)),
+        steady_carts=args.steady_carts,
     )
     for kind in dbs:
         log(f"ingest: {kind}")
@@ -460,10 +472,12 @@ INGEST_HEADERS = [
     "proc.",
     "database",
     "endpoint",
+    "traffic",
     "events/req",
     "req/s",
     "events/s",
     "÷ bare",
+    "÷ bare+insert",
     "p50 ms",
     "p99 ms",
     "CPU ms/req",
@@ -477,10 +491,12 @@ def _ingest_cells(r: IngestRow) -> list[Any]:
         r.processes,
         r.database,
         r.endpoint,
+        r.traffic,
         r.events_per_request,
         f"{r.requests_per_s:,.0f}",
         f"{r.events_per_s:,.0f}",
         f"{r.ratio_to_bare:.2f}" if r.ratio_to_bare is not None else "",
+        f"{r.ratio_to_bare_insert:.2f}" if r.ratio_to_bare_insert is not None else "",
         r.p50_ms,
         r.p99_ms,
         r.cpu_ms_per_request,
@@ -493,14 +509,16 @@ def _render_ingest(rows: list[IngestRow]) -> list[str]:
     out.append(table(INGEST_HEADERS, [_ingest_cells(r) for r in rows]))
     queries = sorted(
         {
-            (r.database, r.events_per_request, r.queries_per_request)
+            (r.database, r.events_per_request, r.traffic, r.queries_per_request)
             for r in rows
             if r.queries_per_request is not None
         }
     )
     if queries:
         out += ["", "Database queries of one widget request (Django's test client):", ""]
-        out.append(table(["database", "events/req", "queries"], [list(q) for q in queries]))
+        out.append(
+            table(["database", "events/req", "traffic", "queries"], [list(q) for q in queries])
+        )
     ratios = _server_ratios(rows)
     if ratios:
         out += ["", "## WSGI (gunicorn) vs ASGI (daphne): same database, processes, load", ""]
@@ -626,13 +644,14 @@ def _render_stall(kind: str, stall: dict[str, Any]) -> list[str]:
 
 def _server_ratios(rows: list[IngestRow]) -> str | None:
     by_key = {
-        (r.server, r.processes, r.database, r.endpoint, r.events_per_request): r for r in rows
+        (r.server, r.processes, r.database, r.endpoint, r.traffic, r.events_per_request): r
+        for r in rows
     }
     lines = []
-    for (server, procs, database, endpoint, per_request), row in by_key.items():
+    for (server, procs, database, endpoint, traffic, per_request), row in by_key.items():
         if server != "gunicorn":
             continue
-        asgi = by_key.get(("daphne", procs, database, endpoint, per_request))
+        asgi = by_key.get(("daphne", procs, database, endpoint, traffic, per_request))
         if asgi is None or not asgi.events_per_s:
             continue
         lines.append(
@@ -640,6 +659,7 @@ def _server_ratios(rows: list[IngestRow]) -> str | None:
                 procs,
                 database,
                 endpoint,
+                traffic,
                 per_request,
                 f"{asgi.events_per_s:,.0f}",
                 f"{row.events_per_s:,.0f}",
@@ -653,7 +673,8 @@ def _server_ratios(rows: list[IngestRow]) -> str | None:
         )
     if not lines:
         return None
-    headers = ["proc.", "database", "endpoint", "events/req", "daphne ev/s", "gunicorn ev/s"]
+    headers = ["proc.", "database", "endpoint", "traffic", "events/req"]
+    headers += ["daphne ev/s", "gunicorn ev/s"]
     headers += ["throughput ratio", "daphne CPU ms/req", "gunicorn CPU ms/req", "CPU ratio"]
     return table(headers, lines)
 

@@ -1,11 +1,16 @@
-"""Ingestion throughput: real endpoints next to a bare DRF endpoint, per server and database.
+"""Ingestion throughput: real endpoints next to two floors, per server and database.
 
-For each database (a fresh one per database kind) and each process count, the runner
-starts every server type on sockets it bound itself on 127.0.0.1, warms them up, then
-drives each endpoint with wrk (bench/wrk/events.lua) for a fixed time, single events
-and batches, alternating between the servers and putting each product run right after
-the bare run it is compared with. Afterwards it checks that the database holds at least
-as many events as wrk saw acknowledged.
+The floors (bench/urls.py): ``bare``, a bare DRF endpoint that validates and answers, and
+``bare-insert``, the same plus one durable INSERT of the events in a transaction on the
+same database. For each database (a fresh one per database kind) and each process count,
+the runner starts every server type on sockets it bound itself on 127.0.0.1, creates the
+steady-state carts, warms the servers up, then drives each endpoint with wrk
+(bench/wrk/events.lua) for a fixed time, single events and batches, alternating between
+the servers and putting the product runs right after the floor runs they are compared
+with. The product runs twice per batch size: ``new`` traffic (carts named by the run, so
+mostly first events) and ``steady`` traffic (events for carts that already exist).
+Afterwards it checks that the database holds at least as many events as wrk saw
+acknowledged.
 """
 
 from __future__ import annotations
@@ -32,7 +37,12 @@ PATHS = {
     "widget": "/api/v1/widget/events",
     "server": "/api/v1/server/events",
     "bare": "/api/bench/bare-events",
+    "bare-insert": "/api/bench/bare-insert",
 }
+# Endpoints that are floors, not the product: measured once per batch size, first.
+FLOORS = ("bare", "bare-insert")
+TRAFFICS = ("new", "steady")
+STEADY_PREFIX = "steady"  # bench/prepare.py's carts for the steady traffic
 
 
 @dataclass
@@ -46,6 +56,8 @@ class IngestOptions:
     connections: int
     carts: int
     warmup_endpoints: list[str] | None = None  # None: every endpoint
+    traffics: tuple[str, ...] = TRAFFICS
+    steady_carts: int = 2000
 
 
 @dataclass
@@ -66,6 +78,8 @@ class IngestRow:
     acknowledged_events: int
     ratio_to_bare: float | None = None
     queries_per_request: int | None = None
+    traffic: str = ""  # "new" | "steady" for product rows; "" for floors
+    ratio_to_bare_insert: float | None = None
 
 
 def require_wrk() -> str:
@@ -234,8 +248,10 @@ def run_wrk(
     connections: int,
     carts: int,
     site: dict[str, str],
+    cart_prefix: str = "",
 ) -> dict[str, float]:
-    """One wrk run against ``endpoint``; returns wrk's counts (see events.lua done())."""
+    """One wrk run against ``endpoint``; returns wrk's counts (see events.lua done()).
+    ``cart_prefix``: empty for new carts per run, ``STEADY_PREFIX`` for existing ones."""
     run_id = "r" + secrets.token_hex(4)
     command = [
         require_wrk(),
@@ -255,6 +271,7 @@ def run_wrk(
         site["public_key"],
         site["secret"],
         site["origin"],
+        *([cart_prefix] if cart_prefix else []),
     ]
     proc = subprocess.run(
         command, capture_output=True, text=True, timeout=duration + 120, check=False
@@ -273,16 +290,19 @@ def measure(
     per_request: int,
     options: IngestOptions,
     site: dict[str, str],
+    traffic: str = "",
 ) -> IngestRow:
     cpu_before = server.cpu_seconds()
+    steady = traffic == "steady"
     raw = run_wrk(
         server,
         endpoint=endpoint,
         per_request=per_request,
         duration=options.duration,
         connections=options.connections,
-        carts=options.carts,
+        carts=options.steady_carts if steady else options.carts,
         site=site,
+        cart_prefix=STEADY_PREFIX if steady else "",
     )
     cpu = server.cpu_seconds() - cpu_before
     seconds = raw["duration_us"] / 1e6
@@ -304,6 +324,7 @@ def measure(
         cpu_ms_per_request=round(cpu * 1000 / requests, 2) if requests else 0.0,
         errors=errors,
         acknowledged_events=good * per_request,
+        traffic=traffic,
     )
 
 
@@ -319,6 +340,8 @@ def run_ingest(
     """
     require_wrk()
     site = run_django(db.env, "bench.prepare", "site")
+    if "steady" in options.traffics:
+        run_django(db.env, "bench.prepare", "steady", site["public_key"], str(options.steady_carts))
     rows: list[IngestRow] = []
     for processes in options.processes:
         with ExitStack() as stack:
@@ -327,18 +350,25 @@ def run_ingest(
                 log(f"  {kind}, {processes} process(es), on {db.label}")
                 servers.append(stack.enter_context(running_server(kind, processes, db.env)))
             rows += _measure_servers(servers, db, options, site, log)
-    acknowledged = sum(r.acknowledged_events for r in rows if r.endpoint != "bare")
+    acknowledged = sum(r.acknowledged_events for r in rows if r.endpoint not in FLOORS)
     counts = run_django(db.env, "bench.prepare", "count")
     if counts["events"] < acknowledged:
         raise BenchError(
             f"only {counts['events']} events stored, but {acknowledged} were acknowledged"
+        )
+    floor_acknowledged = sum(r.acknowledged_events for r in rows if r.endpoint == "bare-insert")
+    if counts["bench_insert_rows"] < floor_acknowledged:
+        raise BenchError(
+            f"only {counts['bench_insert_rows']} floor rows stored, "
+            f"but {floor_acknowledged} were acknowledged"
         )
     log(f"  stored {counts['events']} events in {counts['carts']} carts")
     queries = run_django(db.env, "bench.prepare", "queries")
     log(f"  queries per widget request: {queries}")
     for row in rows:
         if row.endpoint == "widget":
-            row.queries_per_request = queries.get(str(row.events_per_request))
+            suffix = "-steady" if row.traffic == "steady" else ""
+            row.queries_per_request = queries.get(f"{row.events_per_request}{suffix}")
     return rows
 
 
@@ -361,10 +391,14 @@ def _measure_servers(
                 site=site,
             )
     rows = []
+    floors = [e for e in FLOORS if e in options.endpoints]
+    products = [e for e in options.endpoints if e not in FLOORS]
     for per_request in options.batch_sizes:
-        bare: dict[str, IngestRow] = {}
-        # The bare baseline first, then the product endpoints right after it.
-        for endpoint in sorted(options.endpoints, key=lambda e: e != "bare"):
+        baselines: dict[tuple[str, str], IngestRow] = {}  # (server, floor) → row
+        # The floors first, then the product endpoints right after them.
+        runs = [(e, "") for e in floors]
+        runs += [(e, traffic) for traffic in options.traffics for e in products]
+        for endpoint, traffic in runs:
             for server in servers:
                 row = measure(
                     server,
@@ -373,15 +407,18 @@ def _measure_servers(
                     per_request=per_request,
                     options=options,
                     site=site,
+                    traffic=traffic,
                 )
-                baseline = bare.get(server.kind)
-                if endpoint == "bare":
-                    bare[server.kind] = row
-                elif baseline is not None and baseline.events_per_s:
-                    row.ratio_to_bare = round(row.events_per_s / baseline.events_per_s, 3)
+                if endpoint in FLOORS:
+                    baselines[(server.kind, endpoint)] = row
+                else:
+                    row.ratio_to_bare = _ratio(row, baselines.get((server.kind, "bare")))
+                    row.ratio_to_bare_insert = _ratio(
+                        row, baselines.get((server.kind, "bare-insert"))
+                    )
                 rows.append(row)
                 log(
-                    f"    {server.kind:8} {endpoint:6} x{per_request:<3}"
+                    f"    {server.kind:8} {endpoint:11} {traffic:6} x{per_request:<3}"
                     f" {row.events_per_s:>9.1f} events/s {row.requests_per_s:>7.1f} req/s"
                     f"  p99 {row.p99_ms} ms  cpu {row.cpu_ms_per_request} ms/req"
                     f"  errors {row.errors}"
@@ -389,6 +426,12 @@ def _measure_servers(
                 if row.errors or not row.requests:
                     log(f"    errors or no request completed; server stderr:\n{server.errors()}")
     return rows
+
+
+def _ratio(row: IngestRow, baseline: IngestRow | None) -> float | None:
+    if baseline is None or not baseline.events_per_s:
+        return None
+    return round(row.events_per_s / baseline.events_per_s, 3)
 
 
 def rows_as_dicts(rows: list[IngestRow]) -> list[dict[str, object]]:

@@ -395,6 +395,10 @@ CARTASSIST_MAX_BODY_BYTES = env_int("CARTASSIST_MAX_BODY_BYTES", 256 * 1024)
 CARTASSIST_MAX_BATCH_EVENTS = env_int("CARTASSIST_MAX_BATCH_EVENTS", 100)
 # Server-signed requests: how far the signed timestamp may be from now.
 CARTASSIST_SIGNATURE_WINDOW = timedelta(seconds=env_int("CARTASSIST_SIGNATURE_WINDOW_SECONDS", 300))
+# Process-local caches of sites, stall rules and the carts chats follow (docs/adr/0018):
+# at most this many seconds between two comparisons with the shared version stamp, i.e.
+# how long another process may serve a site or stall rule after it changed.
+CARTASSIST_LOCAL_CACHE_SECONDS = env_int("CARTASSIST_LOCAL_CACHE_SECONDS", 1)
 # How far in the future an event's occurred_at may be (client clock skew).
 CARTASSIST_MAX_CLOCK_SKEW = timedelta(seconds=env_int("CARTASSIST_MAX_CLOCK_SKEW_SECONDS", 300))
 # Events older than this are refused (a stale queue replayed days later).

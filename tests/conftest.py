@@ -88,14 +88,16 @@ def _tasks_in_process(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
-    """Rate-limit and replay state, and cached policies, must not leak between tests."""
+    """Rate-limit and replay state, and process-local caches, must not leak between tests."""
     from django.core.cache import cache
 
     from cartassist.core.ratelimits import rate_limits_reset_local
+    from cartassist.core.stamps import local_caches_clear
     from policies.specs import policy_caches_clear
 
     cache.clear()
     rate_limits_reset_local()
+    local_caches_clear()
     policy_caches_clear()
 
 

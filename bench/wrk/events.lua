@@ -1,13 +1,16 @@
 -- wrk script: POST batches of cart events with unique event ids, spread over many carts.
 --
 -- wrk -t1 -c8 -d8s -s bench/wrk/events.lua http://127.0.0.1:PORT/PATH -- \
---     KIND EVENTS_PER_REQUEST CARTS RUN_ID SITE_KEY SECRET ORIGIN
+--     KIND EVENTS_PER_REQUEST CARTS RUN_ID SITE_KEY SECRET ORIGIN [CART_PREFIX]
 --
 -- KIND: "widget" (text/plain body with site_key, Origin header), "server" (signed with
--- HMAC-SHA256 over "<timestamp>.<body>", as docs/API.md describes) or "bare" (the widget
--- body as application/json, for bench/urls.py's validate-only endpoint).
+-- HMAC-SHA256 over "<timestamp>.<body>", as docs/API.md describes), or "bare" /
+-- "bare-insert" (the widget body as application/json, for bench/urls.py's floors).
 -- A batch is a checkout journey of five events per cart (cart updated, contact, shipping,
 -- shipping quoted, payment); a single-event request takes the next step of a random cart.
+-- Carts are named c<CART_PREFIX>-<1..CARTS>: CART_PREFIX defaults to RUN_ID (new carts,
+-- mostly first events); "steady" names the carts bench.prepare created beforehand (events
+-- for carts that exist). Event ids always carry RUN_ID, so every event is new.
 -- done() prints one line "BENCH_RESULT {json}" that bench/ingest.py reads.
 
 local bit = require("bit")
@@ -105,7 +108,7 @@ local JOURNEY = {
   { "checkout_step", '{"step":"payment"}' },
 }
 
-local kind, per_request, carts, run_id, site_key, secret, origin
+local kind, per_request, carts, run_id, site_key, secret, origin, cart_prefix
 local counter = 0
 
 function init(args)
@@ -116,6 +119,7 @@ function init(args)
   site_key = args[5]
   secret = args[6]
   origin = args[7]
+  cart_prefix = args[8] or run_id
   math.randomseed(os.time() + tonumber(run_id:match("%d+") or "0"))
   if os.getenv("BENCH_DEBUG") == "1" then
     -- Defining response() makes wrk parse every answer: only when debugging.
@@ -132,8 +136,8 @@ end
 local function event_json(id, step, cart, occurred_at)
   local kind_and_data = JOURNEY[step]
   return '{"id":"' .. id .. '","type":"' .. kind_and_data[1] .. '","occurred_at":"'
-    .. occurred_at .. '","cart_id":"c' .. run_id .. "-" .. cart .. '","visitor_id":"v'
-    .. run_id .. "-" .. cart .. '","data":' .. kind_and_data[2] .. "}"
+    .. occurred_at .. '","cart_id":"c' .. cart_prefix .. "-" .. cart .. '","visitor_id":"v'
+    .. cart_prefix .. "-" .. cart .. '","data":' .. kind_and_data[2] .. "}"
 end
 
 local function events_json(n, occurred_at)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from cartassist.admin.a11y import LabelledInlineFormSet
 from cartassist.admin.site_form import SiteAdminForm, brand_preview
 from cartassist.carts.models import Cart, CartEvent, FollowUpContact, Intervention, Site, StallRule
+from cartassist.carts.services.site_config import sites_changed
 from cartassist.carts.services.sites import site_secret_rotate
 from cartassist.outcomes.services.outcomes import outcomes_refresh_for_interventions
 from policies.engine.diff import format_money
@@ -109,6 +110,11 @@ class SiteAdmin(admin.ModelAdmin):
     def brand_preview(self, site: Site | None) -> str:
         return brand_preview(site.brand_colour if site else "")
 
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Site]) -> None:
+        # A bulk delete calls no Site.delete(): ingestion's cached sites must still go.
+        super().delete_queryset(request, queryset)
+        sites_changed()
+
     # Only for those who may change sites: view-only staff must not cut shops off.
     @admin.action(description="Rotate the secret of the selected sites", permissions=["change"])
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Site]) -> None:
@@ -127,6 +133,10 @@ class StallRuleAdmin(admin.ModelAdmin):
     list_display = ["site", "stage", "inactivity_threshold", "minimum_cart_value", "enabled"]
     list_filter = ["site", "stage", "enabled"]
     list_select_related = ["site"]
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[StallRule]) -> None:
+        super().delete_queryset(request, queryset)  # no StallRule.delete() per row
+        sites_changed()
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

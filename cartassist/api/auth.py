@@ -29,6 +29,7 @@ from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 
 from cartassist.api.errors import ServiceUnavailable
 from cartassist.carts.models import Site
+from cartassist.carts.services.site_config import site_for_public_key
 from cartassist.core.signing import sign
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def request_target(request: HttpRequest) -> bytes:
 def site_for_key(public_key: object, *, field: str) -> Site:
     if not isinstance(public_key, str) or not public_key:
         raise AuthenticationFailed({field: ["The site key is missing."]})
-    site = Site.objects.filter(public_key=public_key).first()
+    site = site_for_public_key(public_key)  # cached in the process (docs/adr/0018)
     if site is None:
         raise AuthenticationFailed({field: ["Unknown site key."]})
     return site

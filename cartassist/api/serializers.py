@@ -7,6 +7,7 @@ Serializers only validate and normalise; storing and folding events into cart st
 from __future__ import annotations
 
 import hmac
+import threading
 from datetime import datetime
 from decimal import Decimal
 from hashlib import sha256
@@ -347,6 +348,11 @@ class IngestResultSerializer(serializers.Serializer):
     )
 
 
+# Per thread (daphne runs sync views on several threads; run_validation keeps no state
+# but the context, set per batch).
+_thread_serializers = threading.local()
+
+
 def validate_events(
     raw_events: Any, *, site: Any, trusted: bool, now: datetime
 ) -> list[dict[str, Any]]:
@@ -360,8 +366,12 @@ def validate_events(
         raise serializers.ValidationError(
             {"events": [f"At most {limit} events per batch; this one has {len(raw_events)}."]}
         )
-    # One serializer validates every event of the batch (see _data_serializer for why).
-    serializer = CartEventSerializer(context={"site": site, "trusted": trusted, "now": now})
+    # One serializer validates every event of the batch, and the batches of the thread
+    # after it (see _data_serializer for why): only its context changes.
+    serializer = _thread_serializers.__dict__.get("event")
+    if serializer is None:
+        serializer = _thread_serializers.event = CartEventSerializer()
+    serializer._context = {"site": site, "trusted": trusted, "now": now}
     errors: dict[str, Any] = {}
     valid: list[dict[str, Any]] = []
     for index, raw in enumerate(raw_events):

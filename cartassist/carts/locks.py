@@ -3,14 +3,19 @@ and visitors, in the global lock order of cartassist/core/locks.py (ADR 0009).""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db import connection, models
+from django.db.models import Field, Q, QuerySet
 
 from cartassist.carts.models import Cart, Site, Visitor
 from cartassist.core.locks import for_update
+
+_CART_FIELDS = [f for f in Cart._meta.concrete_fields if not f.primary_key]
+_ATTNAMES = [f.attname for f in Cart._meta.concrete_fields]
 
 
 def cart_qs_select_for_update() -> QuerySet[Cart]:
@@ -21,26 +26,151 @@ def carts_for_update(
     *, site: Site, first_events: dict[str, dict[str, Any]], now: datetime
 ) -> dict[str, Cart]:
     """Lock the carts named by ``first_events`` (cart id → its first event), creating any
-    that do not exist yet from that first event. Must run inside a transaction."""
-    cart_ids = list(first_events)
-    carts = {
-        c.external_id: c
-        for c in cart_qs_select_for_update().filter(site=site, external_id__in=cart_ids)
-    }
-    missing = [cart_id for cart_id in cart_ids if cart_id not in carts]
-    if missing:
-        Cart.objects.bulk_create(
-            [_new_cart(site, first_events[cart_id], now) for cart_id in missing],
-            ignore_conflicts=True,
+    that do not exist yet from that first event. Must run inside a transaction.
+
+    One cart (a single event, the usual request): one statement, ``INSERT … ON CONFLICT
+    (site, cart id) DO UPDATE`` of a column to its own value ``RETURNING`` the row. The
+    update takes the row lock (``FOR NO KEY UPDATE``'s strength: no key column is set)
+    and returns the row as it stands after any concurrent transaction that held it, on
+    PostgreSQL and SQLite alike. Several carts: the missing ones are inserted (``ON
+    CONFLICT DO NOTHING``), then every one is locked in ascending id, the global order."""
+    new = [new_cart(site, first_events[cart_id], now) for cart_id in sorted(first_events)]
+    if len(new) == 1:
+        return {cart.external_id: cart for cart in _cart_upsert(new[0])}
+    quote = connection.ops.quote_name
+    per_statement = max(1, (connection.features.max_query_params or 65535) // len(_CART_FIELDS))
+    lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        for start in range(0, len(new), per_statement):
+            chunk = new[start : start + per_statement]
+            cursor.execute(
+                _insert_missing_sql(connection.vendor, len(chunk)),
+                [value for cart in chunk for value in _cart_params(cart)],
+            )
+        # Identifiers from the model's metadata; every value is a parameter.
+        cursor.execute(
+            f"SELECT {_columns()} FROM {quote(Cart._meta.db_table)} "  # noqa: S608
+            f"WHERE {quote('site_id')} = %s AND {quote('external_id')} IN "
+            f"({', '.join(['%s'] * len(new))}) ORDER BY {quote('id')}{lock}",
+            [site.pk, *(cart.external_id for cart in new)],
         )
-        carts.update(
-            (c.external_id, c)
-            for c in cart_qs_select_for_update().filter(site=site, external_id__in=missing)
-        )
-    return carts
+        return {cart.external_id: cart for cart in map(cart_from_row, cursor.fetchall())}
 
 
-def _new_cart(site: Site, event: dict[str, Any], now: datetime) -> Cart:
+def _columns() -> str:
+    quote = connection.ops.quote_name
+    return ", ".join(quote(str(f.column)) for f in Cart._meta.concrete_fields)
+
+
+@functools.cache
+def _insert_missing_sql(vendor: str, carts: int) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
+    one = "(" + ", ".join(["%s"] * len(_CART_FIELDS)) + ")"
+    # Identifiers from the model's metadata; every value is a parameter.
+    return (
+        f"INSERT INTO {quote(Cart._meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES {', '.join([one] * carts)} "
+        f"ON CONFLICT ({quote('site_id')}, {quote('external_id')}) DO NOTHING"
+    )
+
+
+def _cart_params(cart: Cart) -> list[Any]:
+    return [
+        prepare(f.pre_save(cart, add=True))
+        for f, prepare in zip(_CART_FIELDS, preparers(tuple(_CART_FIELDS)), strict=True)
+    ]
+
+
+@functools.cache
+def _preparers(vendor: str, fields: tuple[Field[Any, Any], ...]) -> list[Callable[[Any], Any]]:
+    plain: tuple[type[Field[Any, Any]], ...] = (
+        models.CharField,
+        models.BooleanField,
+        models.ForeignKey,
+        models.AutoField,
+    )
+    if vendor == "postgresql":  # psycopg adapts aware datetimes as Django would
+        plain += (models.DateTimeField,)
+    found: list[Callable[[Any], Any]] = []
+    for f in fields:
+        if isinstance(f, plain):
+            found.append(_as_is)
+        else:
+            found.append(functools.partial(_field_prep, f))
+    return found
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _field_prep(field: Field[Any, Any], value: Any) -> Any:
+    return field.get_db_prep_save(value, connection)
+
+
+def preparers(fields: tuple[Field[Any, Any], ...]) -> list[Callable[[Any], Any]]:
+    """For each field, how a Python value becomes a query parameter: as is where the
+    driver adapts it as the field would (text, booleans, ids; aware datetimes on
+    PostgreSQL), else the field's ``get_db_prep_save`` (JSON, decimals, SQLite's
+    datetimes). The hot statements' parameters, without a call per value and field."""
+    return _preparers(connection.vendor, fields)
+
+
+def _cart_upsert(cart: Cart) -> list[Cart]:
+    sql, params = cart_upsert_statement(cart)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [cart_from_row(row) for row in cursor.fetchall()]
+
+
+def cart_upsert_statement(cart: Cart) -> tuple[str, list[Any]]:
+    """``INSERT`` the new ``cart`` ``ON CONFLICT`` (site, cart id) ``DO UPDATE`` of a
+    non-key column to its own value ``RETURNING`` every column (``cart_from_row`` reads
+    it): the row, created or as it stands, locked until the transaction ends. SQL and
+    parameters, also for ingestion's one-statement path (a CTE that inserts the cart's
+    events along)."""
+    return _upsert_sql(connection.vendor), _cart_params(cart)
+
+
+@functools.cache
+def _upsert_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    table = quote(Cart._meta.db_table)
+    columns = ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
+    returning = _columns()
+    visitor = quote("visitor_id")
+    # Identifiers from the model's metadata; every value is a parameter.
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_CART_FIELDS))}) "  # noqa: S608
+        f"ON CONFLICT ({quote('site_id')}, {quote('external_id')}) "
+        f"DO UPDATE SET {visitor} = {table}.{visitor} RETURNING {returning}"
+    )
+
+
+def cart_from_row(row: Sequence[Any]) -> Cart:
+    """A ``Cart`` from a row of every concrete column in model order (more are ignored),
+    with the database's values converted as the ORM converts them."""
+    values = list(row[: len(Cart._meta.concrete_fields)])
+    for index, column, converters in _converters(connection.vendor):
+        for convert in converters:
+            values[index] = convert(values[index], column, connection)
+    return Cart.from_db(connection.alias, _ATTNAMES, values)
+
+
+@functools.cache
+def _converters(vendor: str) -> list[tuple[int, Any, list[Any]]]:
+    found = []
+    for index, f in enumerate(Cart._meta.concrete_fields):
+        column = f.get_col(Cart._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + f.get_db_converters(connection)
+        if converters:
+            found.append((index, column, converters))
+    return found
+
+
+def new_cart(site: Site, event: dict[str, Any], now: datetime) -> Cart:
+    """The cart ``event`` (its first) creates when it does not exist yet (not saved)."""
     occurred_at = event["occurred_at"]
     return Cart(
         site=site,

@@ -5,7 +5,7 @@ key in one atomic step:
 
 - **production** (the Django cache is Redis): one Lua script reads the window, counts the
   hit and writes it back inside Redis, so two gunicorn workers (or daphne processes, or
-  hosts) can never both take the last hit of a window;
+  hosts) can never both take the last hit of a window; one command per hit (``EVALSHA``);
 - **embedded** (local-memory cache, one process): the same rule under a process lock, the
   windows kept in that cache (so ``cache.clear()`` forgets them, as it does in Redis).
 
@@ -24,6 +24,7 @@ import time
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from redis.commands.core import Script
 from redis.exceptions import RedisError
 
 from cartassist.domain.ratelimit import Decision, Window, decide, window_hit
@@ -79,6 +80,9 @@ class _LocalWindows:
 _local = _LocalWindows()
 _cache_lock = threading.Lock()
 _last_warning = -_WARN_EVERY
+# The window script, sent by its SHA-1 (EVALSHA; loaded into Redis on first use and again
+# after a Redis restart): one command per hit, without the script's text.
+_window_script: Script | None = None
 
 
 def rate_limit_hit(*, key: str, limit: int, period: float, now: float | None = None) -> Decision:
@@ -114,11 +118,15 @@ def rate_limits_reset_local() -> None:
 
 
 def _redis_hit(cache: RedisCache, key: str, *, now: float, period: float) -> Window | None:
-    global _last_warning
+    global _last_warning, _window_script
     full_key = cache.make_and_validate_key(f"ratelimit:{key}")
     try:
         client = cache._cache.get_client(full_key, write=True)
-        count, start = client.eval(_WINDOW_HIT, 1, full_key, repr(now), repr(float(period)))
+        if _window_script is None:
+            _window_script = client.register_script(_WINDOW_HIT)
+        count, start = _window_script(
+            keys=[full_key], args=[repr(now), repr(float(period))], client=client
+        )
     except RedisError as error:
         if time.monotonic() - _last_warning >= _WARN_EVERY:
             _last_warning = time.monotonic()

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import redis
+from django.test.utils import override_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from cartassist.models import CartEvent
@@ -156,3 +158,23 @@ def test_a_signed_request_is_a_503_while_redis_is_unreachable(post_events, site,
         "stored. Retry (signed anew) after the time in Retry-After."
     }
     assert CartEvent.objects.count() == 0
+
+
+@pytest.mark.redis
+def test_each_throttled_request_is_one_atomic_redis_command(post_events, site, monkeypatch):
+    # given: the window script is loaded, and the site and stall rules are cached
+    with override_settings(CARTASSIST_LOCAL_CACHE_SECONDS=3600):
+        assert post_events.widget(one_event()).status_code == 200
+        commands: list[str] = []
+        original = redis.Redis.execute_command
+
+        def recording(self: redis.Redis, *args: Any, **options: Any) -> Any:
+            commands.append(str(args[0]))
+            return original(self, *args, **options)
+
+        monkeypatch.setattr(redis.Redis, "execute_command", recording)
+        # when: the second request of the 2/min window, then a third
+        statuses = [post_events.widget(one_event()).status_code for _ in range(2)]
+    # then: still limited, each request counted by one EVALSHA and nothing else
+    assert statuses == [200, 429]
+    assert commands == ["EVALSHA", "EVALSHA"]

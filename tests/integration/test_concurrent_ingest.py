@@ -26,23 +26,23 @@ THREADS = 6
 
 @pytest.fixture
 def all_checked_before_any_stores(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Holds every ingesting thread after its "already stored?" lookup until all threads
-    have done theirs, so every thread sees the event as new and they all race to store it
-    (the interleaving the unique constraint and the row lock exist for). Returns the list
-    of threads that reached the hold, to prove it was in the path."""
+    """Holds every ingesting thread just before it locks its carts and inserts its events
+    (one statement for one cart) until all threads got there, so they all race to store
+    the same ids (the interleaving the unique constraint and the row lock exist for).
+    Returns the list of threads that reached the hold, to prove it was in the path."""
     barrier = threading.Barrier(THREADS)
     reached: list[int] = []
     local = threading.local()
-    locked_carts = ingest_module.carts_for_update
+    store = ingest_module._carts_and_events_store
 
-    def hold_then_lock(**kwargs: Any) -> dict[str, Cart]:
+    def hold_then_store(*args: Any, **kwargs: Any) -> tuple[dict[str, Cart], set[str]]:
         if not getattr(local, "held", False):  # the first attempt only, not the retry
             local.held = True
             reached.append(threading.get_ident())
             barrier.wait(timeout=30)
-        return locked_carts(**kwargs)
+        return store(*args, **kwargs)
 
-    monkeypatch.setattr(ingest_module, "carts_for_update", hold_then_lock)
+    monkeypatch.setattr(ingest_module, "_carts_and_events_store", hold_then_store)
     return reached
 
 
@@ -130,3 +130,48 @@ def test_distinct_events_for_one_new_cart_from_many_threads_make_one_cart(
     assert cart.subtotal == Decimal(10 + THREADS - 1)
     assert cart.state_at == start + timedelta(seconds=THREADS - 1)
     assert CartEvent.objects.filter(cart=cart).count() == THREADS
+
+
+@pytest.mark.parametrize("carts", [["cart-a"], ["cart-a", "cart-b"]], ids=["one-cart", "two-carts"])
+def test_batches_sharing_events_from_many_threads_store_each_event_once(
+    postgres: None, all_checked_before_any_stores: list[int], carts: list[str]
+) -> None:
+    # given: every batch carries the shared events (one of them twice) and one of its own
+    site = make_site()
+    make_stall_rules(site)
+    start = timezone.now() - timedelta(minutes=5)
+
+    def cart_event(event_id: str, cart: str, second: int) -> dict[str, Any]:
+        return make_event(
+            "cart_updated",
+            id=event_id,
+            cart_id=cart,
+            occurred_at=iso(start + timedelta(seconds=second)),
+            data={"currency": "EUR", "subtotal": f"{second}.00", "lines": []},
+        )
+
+    shared = [cart_event(f"shared-{c}", c, 1) for c in carts]
+    batches = [
+        validated(site, [*shared, shared[0], cart_event(f"own-{i}", carts[i % len(carts)], 2 + i)])
+        for i in range(THREADS)
+    ]
+    # when
+    results = ingest_concurrently(site, batches)
+    # then: each shared event stored by one thread and a duplicate for the others
+    assert len(all_checked_before_any_stores) == THREADS
+    stored = sorted(event_id for r in results for event_id in r.stored)
+    assert stored == sorted([f"shared-{c}" for c in carts] + [f"own-{i}" for i in range(THREADS)])
+    assert sorted(CartEvent.objects.values_list("event_id", flat=True)) == stored
+    for result in results:
+        own = [e for e in result.stored if e.startswith("own-")]
+        assert len(own) == 1
+        assert sorted(result.stored + result.duplicates) == sorted(
+            [f"shared-{c}" for c in carts] + ["shared-" + carts[0]] + own
+        )
+    # every cart's state is its newest event's, and only its events were applied once
+    for cart in Cart.objects.filter(site=site):
+        newest = max(i for i in range(THREADS) if carts[i % len(carts)] == cart.external_id)
+        assert cart.subtotal == Decimal(2 + newest)
+        assert CartEvent.objects.filter(cart=cart).count() == 1 + sum(
+            1 for i in range(THREADS) if carts[i % len(carts)] == cart.external_id
+        )

@@ -93,6 +93,11 @@ class Cart(models.Model):
         help_text="Last activity + the stall rule's threshold for the stage. Cleared once the "
         "sweep has recorded a decision, or when no rule applies.",
     )
+    identities_linked = models.BooleanField(
+        default=False,
+        help_text="Ingestion has linked this cart's visitor_id and customer_id to its "
+        "shopper (ShopperIdentity); events that bring no other id need no linking.",
+    )
 
     class Meta:
         constraints = [

@@ -13,9 +13,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from cartassist.core.stamps import stamp_changed
 from cartassist.domain.branding import brand_colour_problem, languages_problem
 from cartassist.domain.origins import origin_allowed, origin_normalise, origins_normalised
 from policies.engine.money import CURRENCY_EXPONENTS
+
+# The stamp of the process-local caches of sites and their stall rules (docs/adr/0018).
+SITES_STAMP = "sites"
 
 
 def new_site_key() -> str:
@@ -166,6 +170,11 @@ class Site(models.Model):
         if isinstance(self.allowed_origins, list):
             self.allowed_origins = origins_normalised(self.allowed_origins)
         super().save(*args, **kwargs)
+        stamp_changed(SITES_STAMP)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        stamp_changed(SITES_STAMP)
+        return super().delete(*args, **kwargs)
 
     def clean(self) -> None:
         """Allowed origins are normalised (``https://Shop.example:443/`` →

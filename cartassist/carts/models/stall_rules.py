@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from cartassist.core.stamps import stamp_changed
+
 from .carts import Stage
+from .sites import SITES_STAMP
 
 
 class StallRule(models.Model):
@@ -36,3 +40,11 @@ class StallRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site}: {self.get_stage_display()} after {self.inactivity_threshold}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        stamp_changed(SITES_STAMP)  # ingestion caches each site's rules
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        stamp_changed(SITES_STAMP)
+        return super().delete(*args, **kwargs)

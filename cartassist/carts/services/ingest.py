@@ -11,14 +11,22 @@ and an event whose amount would apply in another refuses the whole batch.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.db.models import Field, Model
 
-from cartassist.carts.locks import carts_for_update
+from cartassist.carts.locks import (
+    cart_from_row,
+    cart_upsert_statement,
+    carts_for_update,
+    new_cart,
+    preparers,
+)
 from cartassist.carts.models import (
     Cart,
     CartEvent,
@@ -26,11 +34,11 @@ from cartassist.carts.models import (
     EventSource,
     EventType,
     Site,
-    StallRule,
     Visitor,
 )
 from cartassist.carts.services.contact_identities import contact_identities_record
 from cartassist.carts.services.shoppers import cart_identities, shoppers_link
+from cartassist.carts.services.site_config import site_rule_snapshots
 from cartassist.core import ports
 from cartassist.domain.attribution import IdentityKey
 from cartassist.domain.cart_state import (
@@ -70,50 +78,71 @@ def cart_events_ingest(
 ) -> IngestResult:
     """Store a validated batch of events and apply them to their carts, atomically.
 
-    1. Drop ids repeated inside the batch; look up ids already stored (duplicates).
-    2. Lock (creating if needed) every cart the new events touch.
-    3. Apply the new events oldest first, store them, and save each cart once.
-    4. Link each cart's visitor and customer ids to its shopper (``shoppers_link``),
+    1. Drop ids repeated inside the batch.
+    2. Lock (creating if needed) every cart the events touch (``carts_for_update``: one
+       upsert for one cart).
+    3. Apply the events oldest first, then insert them first-wins: ``INSERT … ON
+       CONFLICT (site, event id) DO NOTHING RETURNING`` the ids stored. Any id already
+       stored rolls the attempt back, and the batch is ingested again without it (rare:
+       a client's retry), so a duplicate never touches a cart.
+    4. Save each cart's changed columns only, with its stall deadline.
+    5. Link each cart's visitor and customer ids to its shopper (``shoppers_link``; not
+       needed when the cart is linked already and no event brings a new customer id),
        and refresh the outcomes of new orders and of shoppers that merged.
-    5. Tell the consoles chatting about a changed cart (port ``carts_changed``).
+    6. Tell the consoles chatting about a changed cart (port ``carts_changed``).
 
-    Two requests carrying the same event race on the unique constraint; the loser
-    retries once and then sees the event as a duplicate. An event whose amount would
-    apply in another currency than its cart's raises ``EventsRefused`` for the batch
-    (rolled back: nothing stored).
+    Two requests carrying the same event race on the unique constraint: the second one's
+    insert waits for the first to commit and then stores nothing. An event whose amount
+    would apply in another currency than its cart's raises ``EventsRefused`` for the
+    batch (rolled back: nothing stored).
     """
-    for attempt in range(2):
+    batch = _Batch.of(events)
+    stored_before: set[str] = set()
+    for _attempt in range(len(batch.unique) + 1):  # each retry learns one more stored id
         try:
-            return _ingest_once(site=site, events=events, source=source, now=now)
-        except IntegrityError:
-            if attempt == 1:
-                raise
+            return _ingest_once(
+                site=site, batch=batch, stored_before=stored_before, source=source, now=now
+            )
+        except _AlreadyStored as found:
+            stored_before |= found.event_ids
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _ingest_once(
-    *, site: Site, events: list[dict[str, Any]], source: EventSource, now: datetime
-) -> IngestResult:
-    batch = _Batch.of(events)
-    result = IngestResult(duplicates=list(batch.repeated))
-    with transaction.atomic():
-        already = set(
-            CartEvent.objects.filter(site=site, event_id__in=list(batch.unique)).values_list(
-                "event_id", flat=True
-            )
-        )
-        result.duplicates.extend(event_id for event_id in batch.unique if event_id in already)
-        new_events = batch.new_events(already=already)
-        if not new_events:
-            return result
+class _AlreadyStored(Exception):
+    """Some events of the attempt were stored already (rolls the attempt back)."""
 
-        carts = carts_for_update(site=site, first_events=_first_event_per_cart(new_events), now=now)
+    def __init__(self, event_ids: set[str]) -> None:
+        super().__init__("events already stored")
+        self.event_ids = event_ids
+
+
+def _ingest_once(
+    *,
+    site: Site,
+    batch: _Batch,
+    stored_before: set[str],
+    source: EventSource,
+    now: datetime,
+) -> IngestResult:
+    result = IngestResult(duplicates=list(batch.repeated))
+    result.duplicates.extend(event_id for event_id in batch.unique if event_id in stored_before)
+    new_events = batch.new_events(already=stored_before)
+    if not new_events:
+        return result
+    with transaction.atomic():
+        carts, stored = _carts_and_events_store(site, new_events, source=source, now=now)
+        if len(stored) != len(new_events):
+            raise _AlreadyStored({event["id"] for event in new_events} - stored)
+        before = {cart_id: CartState.of(cart) for cart_id, cart in carts.items()}
         rows = _fold(site, carts, new_events, batch=batch, source=source, now=now)
-        _carts_save(carts.values(), rules=_rule_snapshots(site))
-        CartEvent.objects.bulk_create(rows)
+        not_applied = [row.event_id for row in rows if not row.applied]
+        if not_applied:  # stored as applied above; older than their cart's state
+            CartEvent.objects.filter(site=site, event_id__in=not_applied).update(applied=False)
         _record_opt_outs(site, rows)
+        identities = _identities_to_link(carts, before, new_events)
+        _carts_save(carts, before, rules=site_rule_snapshots(site.pk), linked=set(identities))
         # Last, so that the shopper lock, when it is needed, is held only for identity rows.
-        merged = shoppers_link(site_id=site.pk, carts=_cart_identities(carts, new_events))
+        merged = shoppers_link(site_id=site.pk, carts=identities) if identities else []
         contact_identities_record(site_id=site.pk, carts=carts, events=new_events, now=now)
         ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
         if ordered or merged:
@@ -123,6 +152,67 @@ def _ingest_once(
             ports.carts_changed.get()(site_id=site.pk, cart_ids=changed)
         result.stored.extend(r.event_id for r in rows)
     return result
+
+
+def _carts_and_events_store(
+    site: Site, events: list[dict[str, Any]], *, source: EventSource, now: datetime
+) -> tuple[dict[str, Cart], set[str]]:
+    """Lock (creating) the carts of ``events`` and insert the events first-wins, as
+    applied (the fold corrects that); the carts by cart id and the ids stored now.
+
+    One cart on PostgreSQL (a single event, the usual request): one statement, a CTE of
+    the cart's upsert (``carts_for_update``'s) and the events' ``INSERT … ON CONFLICT DO
+    NOTHING RETURNING``. Otherwise ``carts_for_update``, then ``_events_insert``."""
+    first = _first_event_per_cart(events)
+    if len(first) == 1 and connection.vendor == "postgresql":
+        return _cart_and_events_upsert(site, next(iter(first.values())), events, source, now)
+    carts = carts_for_update(site=site, first_events=first, now=now)
+    rows = [_EventRow.of(site, carts[e["cart_id"]].pk, e, source, True, now=now) for e in events]
+    return carts, _events_insert(rows)
+
+
+def _cart_and_events_upsert(
+    site: Site,
+    first: dict[str, Any],
+    events: list[dict[str, Any]],
+    source: EventSource,
+    now: datetime,
+) -> tuple[dict[str, Cart], set[str]]:
+    cart_sql, params = cart_upsert_statement(new_cart(site, first, now))
+    fields = _cte_event_fields()
+    prepared = list(zip(fields, preparers(tuple(f for _attr, f in fields)), strict=True))
+    for event in events:
+        row = _EventRow.of(site, 0, event, source, True, now=now)  # cart: the CTE's
+        params += [prepare(getattr(row, attr)) for (attr, _f), prepare in prepared]
+    with connection.cursor() as cursor:
+        cursor.execute(_cte_sql(cart_sql, len(events)), params)
+        (row,) = cursor.fetchall()
+    cart = cart_from_row(row)
+    return {cart.external_id: cart}, set(row[-1])
+
+
+@functools.cache
+def _cte_event_fields() -> list[tuple[str, Field[Any, Any]]]:
+    """The event columns the CTE inserts from parameters (the cart id comes from the CTE)."""
+    return [(attr, _field(CartEvent, name)) for attr, name in _EVENT_COLUMNS if attr != "cart_id"]
+
+
+@functools.cache
+def _cte_sql(cart_sql: str, events: int) -> str:
+    quote = connection.ops.quote_name
+    fields = _cte_event_fields()
+    one = "(" + ", ".join(f"CAST(%s AS {f.db_type(connection)})" for _attr, f in fields) + ")"
+    names = ", ".join(quote(str(f.column)) for _attr, f in fields)
+    # Identifiers from the model's metadata; every value is a parameter.
+    return (
+        f"WITH c AS ({cart_sql}), e AS ("  # noqa: S608
+        f"INSERT INTO {quote(CartEvent._meta.db_table)} ({quote('cart_id')}, {names}) "
+        f"SELECT c.{quote('id')}, v.* FROM c CROSS JOIN "
+        f"(VALUES {', '.join([one] * events)}) AS v ({names}) "
+        f"ON CONFLICT ({quote('site_id')}, {quote('event_id')}) DO NOTHING "
+        f"RETURNING {quote('event_id')}) "
+        f"SELECT c.*, ARRAY(SELECT {quote('event_id')} FROM e) FROM c"
+    )
 
 
 @dataclass(frozen=True)
@@ -162,12 +252,12 @@ def _fold(
     batch: _Batch,
     source: EventSource,
     now: datetime,
-) -> list[CartEvent]:
+) -> list[_EventRow]:
     """Fold ``events`` (oldest first) into their carts' states and set the carts to them;
     the event rows to store. Raises ``EventsRefused`` naming every refused event."""
     trusted = source == EventSource.SERVER
     states: dict[str, CartState] = {}
-    rows: list[CartEvent] = []
+    rows: list[_EventRow] = []
     refused: dict[str, Any] = {}
     for event in events:
         cart_id = event["cart_id"]
@@ -178,7 +268,7 @@ def _fold(
             refused[str(batch.index_of[event["id"]])] = {"data": {"currency": [mismatch.message]}}
             continue
         states[cart_id] = folded.state
-        rows.append(_event_row(site, carts[cart_id], event, source, folded.applied, now=now))
+        rows.append(_EventRow.of(site, carts[cart_id].pk, event, source, folded.applied, now=now))
     if refused:
         raise EventsRefused(refused)  # rolls the whole batch back
     for cart_id, state in states.items():
@@ -187,33 +277,115 @@ def _fold(
     return rows
 
 
-def _event_row(
-    site: Site,
-    cart: Cart,
-    event: dict[str, Any],
-    source: EventSource,
-    applied: bool,
-    *,
-    now: datetime,
-) -> CartEvent:
-    return CartEvent(
-        site=site,
-        cart=cart,
-        event_id=event["id"],
-        type=event["type"],
-        source=source,
-        visitor_id=event["visitor_id"],
-        customer_id=event.get("customer_id", ""),
-        occurred_at=event["occurred_at"],
-        received_at=now,
-        applied=applied,
-        data=exact_json(event["data"]),
+@dataclass(frozen=True, slots=True)
+class _EventRow:
+    """One ``CartEvent`` row to insert (plain values: no model instance per event)."""
+
+    site_id: int
+    cart_id: int
+    event_id: str
+    type: str
+    source: str
+    visitor_id: str
+    customer_id: str
+    occurred_at: datetime
+    received_at: datetime
+    applied: bool
+    data: Any
+
+    @classmethod
+    def of(
+        cls,
+        site: Site,
+        cart_id: int,
+        event: dict[str, Any],
+        source: EventSource,
+        applied: bool,
+        *,
+        now: datetime,
+    ) -> _EventRow:
+        return cls(
+            site_id=site.pk,
+            cart_id=cart_id,
+            event_id=event["id"],
+            type=event["type"],
+            source=EventSource(source).value,  # plain text for the driver
+            visitor_id=event["visitor_id"],
+            customer_id=event.get("customer_id", ""),
+            occurred_at=event["occurred_at"],
+            received_at=now,
+            applied=applied,
+            data=exact_json(event["data"]),
+        )
+
+
+_EVENT_COLUMNS = (
+    ("site_id", "site"),
+    ("cart_id", "cart"),
+    ("event_id", "event_id"),
+    ("type", "type"),
+    ("source", "source"),
+    ("visitor_id", "visitor_id"),
+    ("customer_id", "customer_id"),
+    ("occurred_at", "occurred_at"),
+    ("received_at", "received_at"),
+    ("applied", "applied"),
+    ("data", "data"),
+)
+
+
+def _events_insert(rows: list[_EventRow]) -> set[str]:
+    """Insert ``rows`` first-wins on the (site, event id) key; the ids stored now.
+
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING event_id``: an id another transaction
+    holds uncommitted waits for it, then counts as stored before (not returned)."""
+    fields = _event_fields()
+    prepared = list(zip(fields, preparers(tuple(f for _attr, f in fields)), strict=True))
+    per_statement = max(1, (connection.features.max_query_params or 65535) // len(fields))
+    stored: set[str] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            params: list[Any] = []
+            for row in chunk:
+                params += [prepare(getattr(row, attr)) for (attr, _f), prepare in prepared]
+            cursor.execute(_events_insert_sql(connection.vendor, len(chunk)), params)
+            stored.update(event_id for (event_id,) in cursor.fetchall())
+    return stored
+
+
+@functools.cache
+def _event_fields() -> list[tuple[str, Field[Any, Any]]]:
+    return [(attr, _field(CartEvent, name)) for attr, name in _EVENT_COLUMNS]
+
+
+@functools.cache
+def _events_insert_sql(vendor: str, rows: int) -> str:
+    quote = connection.ops.quote_name
+    fields = _event_fields()
+    columns = ", ".join(quote(str(f.column)) for _attr, f in fields)
+    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    # Identifiers from the model's metadata; every value is a parameter.
+    return (
+        f"INSERT INTO {quote(CartEvent._meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES {', '.join([one] * rows)} "
+        f"ON CONFLICT ({quote('site_id')}, {quote('event_id')}) DO NOTHING "
+        f"RETURNING {quote('event_id')}"
     )
 
 
-def _carts_save(carts: Iterable[Cart], *, rules: dict[str, RuleSnapshot]) -> None:
-    """Save each cart with its stall deadline for its new state (none once converted)."""
-    for cart in carts:
+def _carts_save(
+    carts: dict[str, Cart],
+    before: dict[str, CartState],
+    *,
+    rules: dict[str, RuleSnapshot],
+    linked: set[int],
+) -> None:
+    """Write each cart's changed columns, with its stall deadline for its new state (none
+    once converted); ``linked``: the carts whose identities this ingest links."""
+    changed: dict[str, list[str]] = {}
+    for cart_id, cart in carts.items():
+        old = (before[cart_id], cart.stall_deadline, cart.identities_linked)
         cart.stall_deadline = (
             stall_deadline(
                 stage=cart.stage,
@@ -224,13 +396,76 @@ def _carts_save(carts: Iterable[Cart], *, rules: dict[str, RuleSnapshot]) -> Non
             if cart.status != CartStatus.CONVERTED
             else None
         )
-        cart.save()
+        cart.identities_linked = cart.identities_linked or cart.pk in linked
+        now_ = (CartState.of(cart), cart.stall_deadline, cart.identities_linked)
+        if now_ != old:
+            changed[cart_id] = [
+                name
+                for name in CART_STATE_FIELDS
+                if getattr(before[cart_id], name) != getattr(cart, name)
+            ]
+            changed[cart_id] += [
+                name
+                for name, was, is_ in (
+                    ("stall_deadline", old[1], now_[1]),
+                    ("identities_linked", old[2], now_[2]),
+                )
+                if was != is_
+            ]
+    if not changed:
+        return
+    names = sorted({name for fields in changed.values() for name in fields})
+    fields = [_field(Cart, name) for name in names]
+    quote = connection.ops.quote_name
+    sets = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)
+    # Identifiers from the model's metadata; every value is a parameter.
+    sql = f"UPDATE {quote(Cart._meta.db_table)} SET {sets} WHERE {quote('id')} = %s"  # noqa: S608
+    prepared = list(zip(fields, preparers(tuple(fields)), strict=True))
+    params = [
+        [prepare(getattr(carts[cart_id], f.attname)) for f, prepare in prepared]
+        + [carts[cart_id].pk]
+        for cart_id in sorted(changed, key=lambda c: carts[c].pk)
+    ]
+    with connection.cursor() as cursor:
+        if len(params) == 1:
+            cursor.execute(sql, params[0])
+        elif connection.vendor == "postgresql":  # one statement for every cart
+            cursor.execute(*_carts_update_from_values(fields, params))
+        else:
+            cursor.executemany(sql, params)
 
 
-def _cart_identities(
-    carts: dict[str, Cart], events: Iterable[dict[str, Any]]
+def _carts_update_from_values(
+    fields: list[Field[Any, Any]], params: list[list[Any]]
+) -> tuple[str, list[Any]]:
+    """``UPDATE cart SET … FROM (VALUES …)``: several carts' rows in one statement."""
+    quote = connection.ops.quote_name
+    names = [quote(str(f.column)) for f in fields]
+    casts = [f"CAST(%s AS {f.db_type(connection)})" for f in fields] + ["CAST(%s AS bigint)"]
+    one = "(" + ", ".join(casts) + ")"
+    sets = ", ".join(f"{name} = v.{name}" for name in names)
+    id_ = quote("id")
+    # Identifiers from the model's metadata; every value is a parameter.
+    sql = (
+        f"UPDATE {quote(Cart._meta.db_table)} AS t SET {sets} "  # noqa: S608
+        f"FROM (VALUES {', '.join([one] * len(params))}) AS v ({', '.join(names)}, {id_}) "
+        f"WHERE t.{id_} = v.{id_}"
+    )
+    return sql, [value for row in params for value in row]
+
+
+def _field(model: type[Model], name: str) -> Field[Any, Any]:
+    found = model._meta.get_field(name)
+    assert isinstance(found, Field)
+    return found
+
+
+def _identities_to_link(
+    carts: dict[str, Cart], before: dict[str, CartState], events: Iterable[dict[str, Any]]
 ) -> dict[int, set[IdentityKey]]:
-    """Each touched cart's visitor id and every customer id its events gave it."""
+    """Each touched cart's visitor id and every customer id its events gave it; none for a
+    cart linked already (``identities_linked``) whose events bring no other customer id
+    (links are never undone, so that cart's shopper is still the same)."""
     identities: dict[int, set[IdentityKey]] = {}
     for event in events:
         cart = carts[event["cart_id"]]
@@ -239,6 +474,13 @@ def _cart_identities(
             cart_identities(visitor_id=cart.visitor_id, customer_ids=[cart.customer_id]),
         )
         keys |= cart_identities(visitor_id="", customer_ids=[event.get("customer_id", "")])
+    for cart_id, cart in carts.items():
+        if cart.identities_linked and cart.pk in identities:
+            known = cart_identities(
+                visitor_id=cart.visitor_id, customer_ids=[before[cart_id].customer_id]
+            )
+            if identities[cart.pk] <= known:
+                del identities[cart.pk]
     return identities
 
 
@@ -249,18 +491,7 @@ def _first_event_per_cart(events: Iterable[dict[str, Any]]) -> dict[str, dict[st
     return first
 
 
-def _rule_snapshots(site: Site) -> dict[str, RuleSnapshot]:
-    return {
-        rule.stage: RuleSnapshot(
-            inactivity_threshold=rule.inactivity_threshold,
-            minimum_cart_value=rule.minimum_cart_value,
-            enabled=rule.enabled,
-        )
-        for rule in StallRule.objects.filter(site=site)
-    }
-
-
-def _record_opt_outs(site: Site, rows: list[CartEvent]) -> None:
+def _record_opt_outs(site: Site, rows: list[_EventRow]) -> None:
     """Each visitor who opted out in this batch, as of their latest opt-out event (the
     first opt-out time stored stands). Visitors in ascending order, the lock order of
     cartassist.core.locks."""
