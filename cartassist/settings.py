@@ -239,7 +239,8 @@ if DATABASE_URL:
     DATABASE_ASYNC_POOL_MAX_SIZE = env_int("DATABASE_ASYNC_POOL_MAX_SIZE", 8)
     DATABASE_ASYNC_POOL_TIMEOUT_SECONDS = env_int("DATABASE_ASYNC_POOL_TIMEOUT_SECONDS", 10)
     DATABASE_ASYNC_POOL_MAX_IDLE_SECONDS = env_int("DATABASE_ASYNC_POOL_MAX_IDLE_SECONDS", 300)
-    # Statements run this many times on a connection are prepared by the server.
+    # Statements run this many times on a connection are prepared by the server (-1: never,
+    # e.g. behind a PgBouncer older than 1.21 in transaction mode).
     DATABASE_ASYNC_PREPARE_THRESHOLD = env_int("DATABASE_ASYNC_PREPARE_THRESHOLD", 2)
 else:
     DATABASE_ASYNC_POOL_MAX_SIZE = 0  # SQLite: the ORM path (agents/services/conversations.py)

@@ -52,9 +52,10 @@ def _connection_kwargs() -> dict[str, Any]:
     params = dict(connections["default"].get_connection_params())
     for key in _DJANGO_ONLY:
         params.pop(key, None)
-    # Server-side prepared statements after two executions: the hot statements skip
-    # parsing and planning from then on.
-    params["prepare_threshold"] = settings.DATABASE_ASYNC_PREPARE_THRESHOLD
+    # Server-side prepared statements after a few executions: the hot statements skip
+    # parsing and planning from then on (a negative setting turns them off).
+    threshold = settings.DATABASE_ASYNC_PREPARE_THRESHOLD
+    params["prepare_threshold"] = threshold if threshold >= 0 else None
     params["autocommit"] = True
     return params
 
