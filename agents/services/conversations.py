@@ -27,6 +27,7 @@ from agents.models import (
     Sender,
 )
 from agents.payloads import conversation_payload, message_payload
+from agents.services.published import published_marks
 from cartassist.core import async_db
 from cartassist.core.locks import for_update
 
@@ -207,8 +208,9 @@ def conversation_message_post(
 # identity, checked here, in the write, so a chat closed or reassigned since is refused),
 # insert the message with last_seq + 1 unless this sender already used this client
 # message id (then nothing is inserted and no seq is consumed: seqs stay gap-free), and
-# move last_seq and the conversation's activity times with it. Nothing returned: a
-# duplicate or a refusal, told apart by ``conversation_message_post``.
+# move last_seq and the conversation's activity times with it, and published_seq up to
+# what this process has published (``hint``, agents/services/published.py). Nothing
+# returned: a duplicate or a refusal, told apart by ``conversation_message_post``.
 _SEND_SQL = """
 WITH conv AS (
     SELECT id, last_seq, published_seq FROM {conversation}
@@ -225,6 +227,7 @@ WITH conv AS (
 ), upd AS (
     UPDATE {conversation} AS c
     SET last_seq = ins.seq,
+        published_seq = GREATEST(c.published_seq, %(hint)s),
         first_agent_message_at = CASE WHEN %(sender)s = 'agent'
             THEN COALESCE(c.first_agent_message_at, %(now)s) ELSE c.first_agent_message_at END,
         visitor_last_seen_at = CASE WHEN %(sender)s = 'visitor'
@@ -287,7 +290,10 @@ async def conversation_message_send(
             site_id=site_id,
             visitor_id=visitor_id,
         )
+    marks = published_marks()
+    hint = marks.hint(conversation_id)
     params = {
+        "hint": hint,
         "conversation_id": conversation_id,
         "sender": sender.value,
         "client_message_id": client_message_id,
@@ -321,6 +327,7 @@ async def conversation_message_send(
             )
         return posted
     message_id, seq, published_seq = rows[0]
+    marks.on_recorded(conversation_id, hint)
     message = Message(
         pk=message_id,
         conversation_id=conversation_id,
@@ -334,13 +341,15 @@ async def conversation_message_send(
         created_at=now,
     )
     name = author_name(message, agent)
-    await _message_publish(message, name, published_seq=published_seq)
+    await _message_publish(message, name, published=max(published_seq, hint))
     return PostedMessage(message, name, created=True)
 
 
-async def _message_publish(message: Message, name: str, *, published_seq: int) -> None:
+async def _message_publish(message: Message, name: str, *, published: int) -> None:
+    """Publish ``message`` now if everything before it is published (``published``:
+    recorded, or published by this process), else through ADR 0011's ordered publish."""
     conversation_id = message.conversation_id
-    if published_seq != message.seq - 1:
+    if published != message.seq - 1:
         await database_sync_to_async(conversation_messages_publish)(conversation_id=conversation_id)
         return
     try:
@@ -358,7 +367,17 @@ async def _message_publish(message: Message, name: str, *, published_seq: int) -
             exc_info=True,
         )
         return
-    await async_db.fetch(_MARK_PUBLISHED_SQL, (message.seq, conversation_id, message.seq))
+    published_marks().on_published(conversation_id, message.seq, _published_record)
+
+
+async def _published_record(conversation_id: int, seq: int) -> None:
+    await async_db.fetch(_MARK_PUBLISHED_SQL, (seq, conversation_id, seq))
+
+
+async def conversation_published_flush() -> None:
+    """Store now how far this process has published each chat (``published_seq``), which
+    it otherwise does with the chat's next message or a moment later (tests)."""
+    await published_marks().flush(_published_record)
 
 
 def invitation_message_post(*, conversation: Conversation, invitation: Invitation) -> Message:

@@ -43,7 +43,7 @@ Params = Sequence[Any] | Mapping[str, Any]
 def available() -> bool:
     """Whether hot paths may use the async pool (PostgreSQL, pool size above 0)."""
     return (
-        connections["default"].vendor == "postgresql"
+        settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
         and getattr(settings, "DATABASE_ASYNC_POOL_MAX_SIZE", 0) > 0
     )
 

@@ -24,7 +24,11 @@ from agents import realtime
 from agents.errors import ChatError, NotFound
 from agents.models import AgentProfile, CloseReason, Conversation, Message, Sender
 from agents.services.assignment import conversation_close
-from agents.services.conversations import PostedMessage, conversation_message_send
+from agents.services.conversations import (
+    PostedMessage,
+    conversation_message_send,
+    conversation_published_flush,
+)
 from cartassist.core import async_db
 from tests.fixtures.agents import FRAME_TIMEOUT, make_agent, make_conversation
 from tests.fixtures.sites import make_site
@@ -100,8 +104,9 @@ async def test_concurrent_sends_with_duplicates_get_unique_gap_free_seqs(site: A
     assert sum(r.created for r in results) == 20
     seq_of = {cid: seq for seq, _s, cid in rows}
     assert all(r.message.seq == seq_of[cid] for r, (cid, _) in zip(results, sends, strict=True))
-    # ...and everything was published (ADR 0011's published_seq caught up)
-    assert after.published_seq == 20
+    # ...and everything was published (ADR 0011's published_seq catches up)
+    await conversation_published_flush()
+    assert (await db(fresh)(conversation.pk)).published_seq == 20
 
 
 async def test_a_resend_returns_the_stored_message_and_consumes_no_seq(site: Any) -> None:
@@ -224,4 +229,57 @@ async def test_a_sent_message_is_published_once_in_order_after_it_is_stored(site
     assert [len(rows) for rows in seen_stored] == [1, 2]
     with pytest.raises(asyncio.TimeoutError):
         await asyncio.wait_for(layer.receive(channel), 0.3)
+    await conversation_published_flush()
+    assert (await db(fresh)(conversation.pk)).published_seq == 2
+
+
+@pytest.mark.postgres
+async def test_the_next_send_records_how_far_the_chat_was_published(site: Any) -> None:
+    # given: a subscriber of the chat's group
+    agent = await db(make_agent)(site)
+    conversation = await db(make_conversation)(site, agent=agent)
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(realtime.conversation_group(conversation.pk), channel)
+
+    # when: three messages, one after the other, from this process
+    for cid in ("v-1", "a-1", "v-2"):
+        await send(conversation, cid, agent=agent if cid.startswith("a") else None)
+    stored_before_flush = (await db(fresh)(conversation.pk)).published_seq
+    await conversation_published_flush()
+
+    # then: each was published at once, in order; each send recorded the one before it
+    # (published_seq 2 after the third), and the last is recorded afterwards
+    received = [await asyncio.wait_for(layer.receive(channel), FRAME_TIMEOUT) for _ in range(3)]
+    assert [m["message"]["seq"] for m in received] == [1, 2, 3]
+    assert stored_before_flush == 2
+    assert (await db(fresh)(conversation.pk)).published_seq == 3
+
+
+@pytest.mark.postgres
+async def test_a_send_that_finds_an_earlier_message_unpublished_publishes_both_in_order(
+    site: Any,
+) -> None:
+    # given: seq 1 stored by another process that has not published it yet (stored
+    # directly: last_seq 1, published_seq 0)
+    conversation = await db(make_conversation)(site)
+    await db(Message.objects.create)(
+        conversation=conversation,
+        seq=1,
+        sender=Sender.SYSTEM,
+        client_message_id="elsewhere-1",
+        text="stored elsewhere",
+        created_at=timezone.now(),
+    )
+    await db(Conversation.objects.filter(pk=conversation.pk).update)(last_seq=1)
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(realtime.conversation_group(conversation.pk), channel)
+
+    # when
+    await send(conversation, "v-1")
+
+    # then: the send published seq 1 then its own seq 2, and recorded both
+    received = [await asyncio.wait_for(layer.receive(channel), FRAME_TIMEOUT) for _ in range(2)]
+    assert [m["message"]["seq"] for m in received] == [1, 2]
     assert (await db(fresh)(conversation.pk)).published_seq == 2
