@@ -270,14 +270,15 @@ async def conversation_message_send(
     statement on the event loop (``_SEND_SQL``, ADR 0017), then published.
 
     Publishing keeps ADR 0011's order without a second transaction in the usual case:
-    when everything before this message was published (``published_seq`` read under the
-    statement's row lock is seq - 1), this message is published at once, and
-    ``published_seq`` moved on afterwards. A later message that finds ``published_seq``
-    behind cannot know whether this publish has happened, so it publishes under the row
-    lock, in order, everything not yet recorded as published (``conversation_messages_
-    publish``): subscribers may get a seq twice in that race, never out of order, and
-    sockets drop what they have sent (``ChatConsumer.deliver``). A publish that fails is
-    left to the next message of the chat, as in ADR 0011.
+    when everything before this message is known to be published (``published_seq`` read
+    under the statement's row lock, or what this process published since, is seq - 1),
+    this message is published at once; the next send records it (``agents/services/
+    published.py``). A message that finds the chat behind cannot know whether an earlier
+    publish is under way elsewhere, so it publishes under the row lock, in order,
+    everything not yet recorded as published (``conversation_messages_publish``):
+    subscribers may get a seq twice in that race, never out of order, and sockets drop
+    what they have sent (``ChatConsumer.deliver``). A publish that fails is left to the
+    next message of the chat, as in ADR 0011.
     """
     if sender == Sender.SYSTEM or not async_db.available():
         return await database_sync_to_async(conversation_message_post)(
@@ -321,7 +322,11 @@ async def conversation_message_send(
         )
         if not posted.created:
             # A retry may follow a first attempt that stored the message but stopped
-            # before publishing it (a lost connection): publish what is left, in order.
+            # before publishing it (a lost connection): publish what is left, in order,
+            # after recording what this process has published.
+            if hint:
+                await _published_record(conversation_id, hint)
+                marks.on_recorded(conversation_id, hint)
             await database_sync_to_async(conversation_messages_publish)(
                 conversation_id=conversation_id
             )
