@@ -283,3 +283,71 @@ async def test_a_send_that_finds_an_earlier_message_unpublished_publishes_both_i
     received = [await asyncio.wait_for(layer.receive(channel), FRAME_TIMEOUT) for _ in range(2)]
     assert [m["message"]["seq"] for m in received] == [1, 2]
     assert (await db(fresh)(conversation.pk)).published_seq == 2
+
+
+async def next_of(ws: Any, wanted: str) -> dict[str, Any]:
+    while True:
+        frame = await ws.receive_json_from(timeout=FRAME_TIMEOUT)
+        if frame["type"] == wanted:
+            return frame
+
+
+async def test_a_console_that_posted_is_refused_once_the_chat_is_handed_on(
+    site: Any, sockets: Any
+) -> None:
+    # given: Ada's console has posted to the chat (its identity is the socket's, loaded
+    # when it connected); then the chat goes to Bea
+    ada = await db(make_agent)(site, name="Ada")
+    bea = await db(make_agent)(site, name="Bea")
+    conversation = await db(make_conversation)(site, agent=ada)
+    console, _ = await sockets.console(ada)
+
+    def message(cid: str) -> dict[str, Any]:
+        return {
+            "type": "message.send",
+            "conversation_id": conversation.pk,
+            "client_message_id": cid,
+            "text": "hello",
+        }
+
+    await console.send_json_to(message("a-1"))
+    first = await next_of(console, "message")
+    await db(Conversation.objects.filter(pk=conversation.pk).update)(agent=bea)
+
+    # when: the same socket sends again
+    await console.send_json_to(message("a-2"))
+    refused = await next_of(console, "error")
+
+    # then
+    assert first["message"]["seq"] == 1
+    assert (refused["code"], refused.get("ref")) == ("not_found", "a-2")
+    assert await db(stored)(conversation.pk) == [(1, "agent", "a-1")]
+
+
+async def test_a_widget_is_refused_once_its_chat_is_closed(site: Any, sockets: Any) -> None:
+    # given: the shopper's widget has posted; then the agent closes the chat
+    agent = await db(make_agent)(site)
+    conversation = await db(make_conversation)(site, agent=agent)
+    widget, _ = await sockets.widget(site)
+
+    def message(cid: str) -> dict[str, Any]:
+        return {
+            "type": "message.send",
+            "conversation_id": conversation.pk,
+            "client_message_id": cid,
+            "text": "hello",
+        }
+
+    await widget.send_json_to(message("v-1"))
+    await next_of(widget, "message")
+    await db(conversation_close)(
+        conversation_id=conversation.pk, reason=CloseReason.AGENT, now=timezone.now()
+    )
+
+    # when
+    await widget.send_json_to(message("v-2"))
+    refused = await next_of(widget, "error")
+
+    # then
+    assert (refused["code"], refused.get("ref")) == ("closed", "v-2")
+    assert await db(stored)(conversation.pk) == [(1, "visitor", "v-1")]
