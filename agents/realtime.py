@@ -6,6 +6,7 @@ House rule: only services publish, and only after their transaction commits, thr
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -98,6 +99,28 @@ def _send(group: str, message: dict[str, Any]) -> None:
                 raise PublishFailed(f"{message['type']} to {group}: {exc!r}") from exc
             logger.info("publish to %s failed (attempt %d), retrying: %r", group, attempt + 1, exc)
             time.sleep(pause)
+
+
+async def apublish(group: str, event_type: str, payload: dict[str, Any]) -> None:
+    """``publish`` on the event loop (the chat's message send, ADR 0017): the same
+    retries and fail-fast window, awaited instead of run from a database thread."""
+    global _fail_fast_until  # noqa: PLW0603 - one flag per process, by design
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = _message(event_type, payload)
+    pauses = PUBLISH_RETRY_DELAYS if time.monotonic() >= _fail_fast_until else ()
+    for attempt, pause in enumerate((*pauses, None)):
+        try:
+            await layer.group_send(group, message)
+            _fail_fast_until = 0.0
+            return
+        except Exception as exc:
+            if pause is None:
+                _fail_fast_until = time.monotonic() + PUBLISH_FAIL_FAST_SECONDS
+                raise PublishFailed(f"{message['type']} to {group}: {exc!r}") from exc
+            logger.info("publish to %s failed (attempt %d), retrying: %r", group, attempt + 1, exc)
+            await asyncio.sleep(pause)
 
 
 def publish(group: str, event_type: str, payload: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@
     .venv/bin/python -m bench --parts analytics --dbs postgres   # about 3 minutes
     .venv/bin/python -m bench --parts policies                   # about 3 minutes
     .venv/bin/python -m bench --parts stall --dbs postgres       # about 1 minute
+    .venv/bin/python -m bench --parts chat --dbs postgres        # relay latency, throughput
 
 Traffic goes only to servers this command starts on 127.0.0.1; every server it starts
 is stopped and every database it creates is dropped, also on failure or Ctrl-C.
@@ -30,6 +31,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TypedDict
 
+from . import chat as chat_bench
 from .environment import (
     POSTGRES_ADMIN_URL,
     REDIS_URL,
@@ -88,8 +90,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short runs, fewer sizes")
     parser.add_argument(
         "--parts",
-        default="validation,ingest,sweep,analytics,policies,stall",
-        help="validation,ingest,sweep,analytics,policies,stall",
+        default="validation,ingest,sweep,analytics,policies,stall,chat",
+        help="validation,ingest,sweep,analytics,policies,stall,chat",
     )
     parser.add_argument(
         "--dbs", default="sqlite,postgres", help="sqlite,postgres (and sqlite-default)"
@@ -123,6 +125,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--analytics-sizes", default=None, help="interventions, e.g. 100000,1000000 (PostgreSQL)"
     )
     parser.add_argument("--analytics-repeat", type=int, default=None)
+    parser.add_argument("--chat-messages", type=int, default=None, help="latency round trips")
+    parser.add_argument("--chat-pairs", type=int, default=20, help="throughput sender pairs")
     parser.add_argument(
         "--policy-sizes", default=None, help="active policies per site, e.g. 10,100,1000"
     )
@@ -329,6 +333,27 @@ def _bench_stall(
         db.close()
 
 
+def _bench_chat(
+    args: argparse.Namespace, preset: Preset, dbs: list[str], results: dict[str, Any]
+) -> None:
+    # PostgreSQL and Redis only: the relay is measured as production runs it.
+    if "postgres" not in dbs:
+        return
+    log("chat: relay latency and throughput, product vs bare, one daphne")
+    db = open_database("postgres")
+    try:
+        results["chat"], _seed = chat_bench.relay_run(
+            db.env,
+            messages=args.chat_messages or (200 if args.quick else 1000),
+            warmup=50 if args.quick else 100,
+            pairs=args.chat_pairs,
+            seconds=2.0 if args.quick else 5.0,
+            rounds=1 if args.quick else 2,
+        )
+    finally:
+        db.close()
+
+
 Part = Callable[[argparse.Namespace, Preset, list[str], dict[str, Any]], None]
 
 # In the order they run.
@@ -339,6 +364,7 @@ PARTS: dict[str, Part] = {
     "analytics": _bench_analytics,
     "policies": _bench_policies,
     "stall": _bench_stall,
+    "chat": _bench_chat,
 }
 
 
@@ -445,6 +471,8 @@ def render(results: dict[str, Any]) -> str:
         out += _render_policies(kind, policies)
     for kind, stall in results.get("stall", {}).items():
         out += _render_stall(kind, stall)
+    if results.get("chat"):
+        out += ["", *chat_bench.render_relay(results["chat"])]
     return "\n".join(out)
 
 

@@ -21,7 +21,9 @@ PYTHON = sys.executable
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 POSTGRES_BENCH_DB = "cartassist_bench"
-REDIS_URL = "redis://127.0.0.1:6379/0"
+# CARTASSIST_BENCH_REDIS_URL: another Redis database for the run (keys under its own
+# prefix either way, deleted afterwards).
+REDIS_URL = os.environ.get("CARTASSIST_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 # Variables of the caller's environment that would change which database or services
 # the benchmark processes use; the bench sets its own.

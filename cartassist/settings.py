@@ -243,7 +243,21 @@ if DATABASE_URL:
                 # DATABASE_CONN_HEALTH_CHECKS: Django has the pool check each connection
                 # before handing it out.
             }
+    # The chat's hot path (a message send: one statement) runs on the event loop through
+    # psycopg's async driver, on a pool of its own per realtime process (ADR 0017,
+    # cartassist/core/async_db.py): sockets no longer queue on the one ORM thread. 0 turns
+    # it off (the send then goes through the ORM thread, as every other frame does).
+    # Connections are not checked before each use: a broken one is replaced and the
+    # (idempotent) statement run again.
+    DATABASE_ASYNC_POOL_MIN_SIZE = env_int("DATABASE_ASYNC_POOL_MIN_SIZE", 1)
+    DATABASE_ASYNC_POOL_MAX_SIZE = env_int("DATABASE_ASYNC_POOL_MAX_SIZE", 8)
+    DATABASE_ASYNC_POOL_TIMEOUT_SECONDS = env_int("DATABASE_ASYNC_POOL_TIMEOUT_SECONDS", 10)
+    DATABASE_ASYNC_POOL_MAX_IDLE_SECONDS = env_int("DATABASE_ASYNC_POOL_MAX_IDLE_SECONDS", 300)
+    # Statements run this many times on a connection are prepared by the server (-1: never,
+    # e.g. behind a PgBouncer older than 1.21 in transaction mode).
+    DATABASE_ASYNC_PREPARE_THRESHOLD = env_int("DATABASE_ASYNC_PREPARE_THRESHOLD", 2)
 else:
+    DATABASE_ASYNC_POOL_MAX_SIZE = 0  # SQLite: the ORM path (agents/services/conversations.py)
     SQLITE_PATH = Path(env("SQLITE_PATH", str(BASE_DIR / "var" / "cartassist.sqlite3")))
     SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
     DATABASES = {

@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -20,7 +21,7 @@ from agents.frames import Frame, FrameError, parse_frame
 from agents.models import AgentProfile, Conversation, Sender
 from agents.payloads import message_payload
 from agents.services.conversations import (
-    conversation_message_post,
+    conversation_message_send,
     conversation_messages_since,
     conversation_read,
     conversation_typing,
@@ -109,25 +110,35 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     # --- frames both sides send ---------------------------------------------------------
 
+    def sender_site(self) -> tuple[int, str | None]:
+        """This socket's identity for the message send's authorisation: the site, and the
+        visitor id for a shopper's socket (None for an agent's)."""
+        raise NotImplementedError
+
     async def frame_message_send(self, frame: Frame) -> None:
-        conversation = await self._conversation(frame["conversation_id"])
-        posted = await database_sync_to_async(conversation_message_post)(
-            conversation_id=conversation.pk,
+        # No lookup per message: the send checks, in its one statement, that this socket
+        # (its identity, loaded when it connected) may post to the chat now (ADR 0017).
+        site_id, visitor_id = self.sender_site()
+        posted = await conversation_message_send(
+            conversation_id=frame["conversation_id"],
             sender=self.sender,
             agent=self.acting_agent(),
+            site_id=site_id,
+            visitor_id=visitor_id,
             client_message_id=frame["client_message_id"],
             text=frame["text"],
             now=timezone.now(),
         )
+        conversation_id = posted.message.conversation_id
         payload = message_payload(posted.message, posted.author_name)
         if not posted.created:
             # A retry of a message already stored: the original, unless this socket has
             # already sent it; in order, after any message this socket has not sent yet.
-            await self.deliver(conversation.pk, payload, fill_reason="")
-        elif self.sent_seq.get(conversation.pk) == payload["seq"] - 1:
+            await self.deliver(conversation_id, payload, fill_reason="")
+        elif self.sent_seq.get(conversation_id) == payload["seq"] - 1:
             # The sender's own echo, without waiting for the channel layer (which may be
             # down); the copy that comes through the group is then dropped as sent.
-            await self.deliver(conversation.pk, payload, fill_reason="")
+            await self.deliver(conversation_id, payload, fill_reason="")
 
     async def frame_typing(self, frame: Frame) -> None:
         conversation = await self._conversation(frame["conversation_id"])
@@ -204,8 +215,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 logger.warning("leaving %s on disconnect failed", group, exc_info=True)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its ``aclose_old_connections`` before every
+        handler: a hop to the database thread for each frame and each channel-layer
+        event (three per chat message), when most handlers touch no database. Every
+        handler that does goes through ``database_sync_to_async``, which closes stale
+        connections on the database thread itself, before and after (ADR 0017)."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
         try:
-            await super().dispatch(message)
+            await handler(message)
         except LayerUnavailable:
             logger.warning("channel layer unavailable: socket closed to resync", exc_info=True)
             await self.close(code=CLOSE_RESYNC)

@@ -43,6 +43,9 @@ class ConsoleConsumer(ChatConsumer):
     def acting_agent(self) -> AgentProfile | None:
         return self.agent
 
+    def sender_site(self) -> tuple[int, str | None]:
+        return self.agent.site_id, None
+
     async def on_connect(self) -> None:
         agent = await database_sync_to_async(console_agent)(self.scope.get("user"))
         if agent is None:

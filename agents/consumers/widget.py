@@ -93,6 +93,9 @@ class WidgetConsumer(ChatConsumer):
             )
         await super().disconnect(code)
 
+    def sender_site(self) -> tuple[int, str | None]:
+        return self.site_id, self.visitor_id
+
     async def _conversation(self, conversation_id: int) -> Any:
         return await database_sync_to_async(conversations.conversation_for_visitor)(
             site_id=self.site_id, visitor_id=self.visitor_id, conversation_id=conversation_id

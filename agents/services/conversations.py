@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from channels.db import database_sync_to_async
 from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -26,6 +27,8 @@ from agents.models import (
     Sender,
 )
 from agents.payloads import conversation_payload, message_payload
+from agents.services.published import published_marks
+from cartassist.core import async_db
 from cartassist.core.locks import for_update
 
 logger = logging.getLogger(__name__)
@@ -102,6 +105,27 @@ class PostedMessage:
     created: bool
 
 
+def _may_post(
+    conversation: Conversation,
+    *,
+    sender: Sender,
+    agent: AgentProfile | None,
+    site_id: int | None,
+    visitor_id: str | None,
+) -> bool:
+    """Whether this sender may post to ``conversation`` (the same rule as the one-statement
+    send's WHERE clause, ``_SEND_SQL``)."""
+    if sender == Sender.AGENT:
+        return (
+            agent is not None
+            and conversation.site_id == agent.site_id
+            and (conversation.agent_id == agent.pk or agent.is_supervisor)
+        )
+    if sender == Sender.VISITOR and site_id is not None:
+        return conversation.site_id == site_id and conversation.visitor_id == visitor_id
+    return True  # system messages; visitor messages posted by trusted code (tests, simulator)
+
+
 def conversation_message_post(
     *,
     conversation_id: int,
@@ -110,31 +134,49 @@ def conversation_message_post(
     text: str,
     now: datetime,
     agent: AgentProfile | None = None,
+    site_id: int | None = None,
+    visitor_id: str | None = None,
 ) -> PostedMessage:
-    """Persist a message with the next sequence number, then fan it out.
+    """Persist a message with the next sequence number, then fan it out (the ORM path:
+    SQLite, system messages, code already in a transaction; sockets call
+    ``conversation_message_send``, which has the same rules in one statement).
 
     1. Lock the conversation row (the sequence is per conversation).
-    2. A ``client_message_id`` already used by this sender returns the stored message:
+    2. The sender must be allowed to post: an agent of the site assigned to the chat (or
+       a supervisor); a shopper (``site_id`` and ``visitor_id`` given) only to their own
+       chat. Anything else looks like a missing conversation.
+    3. A ``client_message_id`` already used by this sender returns the stored message:
        sending is idempotent, a retry never duplicates.
-    3. Refuse closed conversations; an agent must own the conversation (or supervise).
-    4. Store the message and the new ``last_seq``; on commit, publish what is not yet
-       published, in seq order (``conversation_messages_publish``).
+    4. Refuse closed conversations.
+    5. Store the message and the new ``last_seq`` (an agent's first message also sets
+       ``first_agent_message_at``, a shopper's ``visitor_last_seen_at``); on commit,
+       publish what is not yet published, in seq order (``conversation_messages_publish``).
     """
     with transaction.atomic():
-        conversation = for_update(Conversation.objects.select_related("agent")).get(
-            pk=conversation_id
+        conversation = (
+            for_update(Conversation.objects.select_related("agent"))
+            .filter(pk=conversation_id)
+            .first()
         )
-        existing = Message.objects.filter(
-            conversation=conversation, sender=sender, client_message_id=client_message_id
-        ).first()
+        if conversation is None or not _may_post(
+            conversation, sender=sender, agent=agent, site_id=site_id, visitor_id=visitor_id
+        ):
+            # To a shopper, exactly what a missing id gets (no ``ref``): nothing tells
+            # another shopper's chat from none; an agent's refusal names their message.
+            ref = client_message_id if conversation and sender == Sender.AGENT else ""
+            raise NotFound("conversation", ref=ref)
+        conversation_id = conversation.pk
+        existing = (
+            Message.objects.filter(
+                conversation=conversation, sender=sender, client_message_id=client_message_id
+            )
+            .select_related("agent")
+            .first()
+        )
         if existing is not None:
             return PostedMessage(existing, author_name(existing, conversation.agent), created=False)
         if conversation.status == ConversationStatus.CLOSED:
             raise ChatError("closed", _("This conversation is closed."), ref=client_message_id)
-        if sender == Sender.AGENT and (
-            agent is None or (conversation.agent_id != agent.pk and not agent.is_supervisor)
-        ):
-            raise NotFound("conversation", ref=client_message_id)
         conversation.last_seq += 1
         message = Message.objects.create(
             conversation=conversation,
@@ -154,12 +196,193 @@ def conversation_message_post(
             update_fields.append("visitor_last_seen_at")
         conversation.save(update_fields=update_fields)
         name = author_name(message, agent if sender == Sender.AGENT else conversation.agent)
-        conversation_id = conversation.pk
         transaction.on_commit(
             lambda: conversation_messages_publish(conversation_id=conversation_id),
             robust=True,
         )
     return PostedMessage(message, name, created=True)
+
+
+# The socket's send in one statement (ADR 0017), PostgreSQL: lock the conversation row
+# if this sender may post to it and it is not closed (``{auth}``: the socket's cached
+# identity, checked here, in the write, so a chat closed or reassigned since is refused),
+# insert the message with last_seq + 1 unless this sender already used this client
+# message id (then nothing is inserted and no seq is consumed: seqs stay gap-free), and
+# move last_seq and the conversation's activity times with it, and published_seq up to
+# what this process has published (``hint``, agents/services/published.py). Nothing
+# returned: a duplicate or a refusal, told apart by ``conversation_message_post``.
+_SEND_SQL = """
+WITH conv AS (
+    SELECT id, last_seq, published_seq FROM {conversation}
+    WHERE id = %(conversation_id)s AND status <> 'closed' AND {auth}
+    FOR NO KEY UPDATE
+), ins AS (
+    INSERT INTO {message} (conversation_id, seq, sender, agent_id, client_message_id, text,
+                           kind, meta, created_at)
+    SELECT id, last_seq + 1, %(sender)s, %(agent_id)s, %(client_message_id)s, %(text)s,
+           'text', '{{}}'::jsonb, %(now)s
+    FROM conv
+    ON CONFLICT (conversation_id, sender, client_message_id) DO NOTHING
+    RETURNING id, seq
+), upd AS (
+    UPDATE {conversation} AS c
+    SET last_seq = ins.seq,
+        published_seq = GREATEST(c.published_seq, %(hint)s),
+        first_agent_message_at = CASE WHEN %(sender)s = 'agent'
+            THEN COALESCE(c.first_agent_message_at, %(now)s) ELSE c.first_agent_message_at END,
+        visitor_last_seen_at = CASE WHEN %(sender)s = 'visitor'
+            THEN %(now)s ELSE c.visitor_last_seen_at END
+    FROM ins
+    WHERE c.id = %(conversation_id)s
+    RETURNING c.id
+)
+SELECT ins.id, ins.seq, conv.published_seq FROM ins CROSS JOIN conv CROSS JOIN upd
+"""
+_SEND_SQL_VISITOR = _SEND_SQL.format(
+    conversation=Conversation._meta.db_table,
+    message=Message._meta.db_table,
+    auth="site_id = %(site_id)s AND visitor_id = %(visitor_id)s",
+)
+_SEND_SQL_AGENT = _SEND_SQL.format(
+    conversation=Conversation._meta.db_table,
+    message=Message._meta.db_table,
+    auth="site_id = %(site_id)s AND (agent_id = %(agent_id)s OR %(supervisor)s)",
+)
+_MARK_PUBLISHED = (
+    "UPDATE {conversation} SET published_seq = %s WHERE id = %s AND published_seq < %s"
+)
+_MARK_PUBLISHED_SQL = _MARK_PUBLISHED.format(conversation=Conversation._meta.db_table)
+
+
+async def conversation_message_send(
+    *,
+    conversation_id: int,
+    sender: Sender,
+    client_message_id: str,
+    text: str,
+    now: datetime,
+    site_id: int,
+    visitor_id: str | None = None,
+    agent: AgentProfile | None = None,
+) -> PostedMessage:
+    """A message from a socket: a shopper's (``site_id``, ``visitor_id``) or an agent's
+    (``agent``). The rules of ``conversation_message_post``; on PostgreSQL in one
+    statement on the event loop (``_SEND_SQL``, ADR 0017), then published.
+
+    Publishing keeps ADR 0011's order without a second transaction in the usual case:
+    when everything before this message is known to be published (``published_seq`` read
+    under the statement's row lock, or what this process published since, is seq - 1),
+    this message is published at once; the next send records it (``agents/services/
+    published.py``). A message that finds the chat behind cannot know whether an earlier
+    publish is under way elsewhere, so it publishes under the row lock, in order,
+    everything not yet recorded as published (``conversation_messages_publish``):
+    subscribers may get a seq twice in that race, never out of order, and sockets drop
+    what they have sent (``ChatConsumer.deliver``). A publish that fails is left to the
+    next message of the chat, as in ADR 0011.
+    """
+    if sender == Sender.SYSTEM or not async_db.available():
+        return await database_sync_to_async(conversation_message_post)(
+            conversation_id=conversation_id,
+            sender=sender,
+            client_message_id=client_message_id,
+            text=text,
+            now=now,
+            agent=agent,
+            site_id=site_id,
+            visitor_id=visitor_id,
+        )
+    marks = published_marks()
+    hint = marks.hint(conversation_id)
+    params = {
+        "hint": hint,
+        "conversation_id": conversation_id,
+        "sender": sender.value,
+        "client_message_id": client_message_id,
+        "text": text,
+        "now": now,
+        "site_id": site_id,
+        "visitor_id": visitor_id,
+        "agent_id": agent.pk if agent is not None else None,
+        "supervisor": bool(agent and agent.is_supervisor),
+    }
+    sql = _SEND_SQL_AGENT if sender == Sender.AGENT else _SEND_SQL_VISITOR
+    rows = await async_db.fetch(sql, params)
+    if not rows:
+        # A duplicate (the stored message, idempotent), or a refusal (closed, not this
+        # sender's chat): told apart, with the row lock, by the ORM path.
+        posted = await database_sync_to_async(conversation_message_post)(
+            conversation_id=conversation_id,
+            sender=sender,
+            client_message_id=client_message_id,
+            text=text,
+            now=now,
+            agent=agent,
+            site_id=site_id,
+            visitor_id=visitor_id,
+        )
+        if not posted.created:
+            # A retry may follow a first attempt that stored the message but stopped
+            # before publishing it (a lost connection): publish what is left, in order,
+            # after recording what this process has published.
+            if hint:
+                await _published_record(conversation_id, hint)
+                marks.on_recorded(conversation_id, hint)
+            await database_sync_to_async(conversation_messages_publish)(
+                conversation_id=conversation_id
+            )
+        return posted
+    message_id, seq, published_seq = rows[0]
+    marks.on_recorded(conversation_id, hint)
+    message = Message(
+        pk=message_id,
+        conversation_id=conversation_id,
+        seq=seq,
+        sender=sender,
+        agent=agent if sender == Sender.AGENT else None,
+        client_message_id=client_message_id,
+        text=text,
+        kind=MessageKind.TEXT,
+        meta={},
+        created_at=now,
+    )
+    name = author_name(message, agent)
+    await _message_publish(message, name, published=max(published_seq, hint))
+    return PostedMessage(message, name, created=True)
+
+
+async def _message_publish(message: Message, name: str, *, published: int) -> None:
+    """Publish ``message`` now if everything before it is published (``published``:
+    recorded, or published by this process), else through ADR 0011's ordered publish."""
+    conversation_id = message.conversation_id
+    if published != message.seq - 1:
+        await database_sync_to_async(conversation_messages_publish)(conversation_id=conversation_id)
+        return
+    try:
+        await realtime.apublish(
+            realtime.conversation_group(conversation_id),
+            realtime.MESSAGE_CREATED,
+            {"conversation_id": conversation_id, "message": message_payload(message, name)},
+        )
+    except realtime.PublishFailed:
+        logger.warning(
+            "conversation %s: seq %s not published; the next publish of the chat sends it, "
+            "and clients resync",
+            conversation_id,
+            message.seq,
+            exc_info=True,
+        )
+        return
+    published_marks().on_published(conversation_id, message.seq, _published_record)
+
+
+async def _published_record(conversation_id: int, seq: int) -> None:
+    await async_db.fetch(_MARK_PUBLISHED_SQL, (seq, conversation_id, seq))
+
+
+async def conversation_published_flush() -> None:
+    """Store now how far this process has published each chat (``published_seq``), which
+    it otherwise does with the chat's next message or a moment later (tests)."""
+    await published_marks().flush(_published_record)
 
 
 def invitation_message_post(*, conversation: Conversation, invitation: Invitation) -> Message:
