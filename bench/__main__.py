@@ -42,6 +42,7 @@ from .environment import (
     open_database,
     run_django,
 )
+from .goals import render_goals
 from .ingest import IngestOptions, IngestRow, require_wrk, rows_as_dicts, run_ingest
 from .stall import StallOptions, run_stall
 
@@ -459,6 +460,7 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
 def render(results: dict[str, Any]) -> str:
     out = [f"# CartAssist benchmark: `{results['command']}`", ""]
     out.append(table(["", ""], [[k, v] for k, v in results["machine"].items()]))
+    out += render_goals(results)
     if results["validation"]:
         out += _render_validation(results["validation"])
     if results["ingest"]:
