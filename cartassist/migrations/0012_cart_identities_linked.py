@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cartassist', '0010_visitor_language'),
+        ('cartassist', '0011_analytics_rollups'),
     ]
 
     operations = [
