@@ -3,7 +3,7 @@
     .venv/bin/python -m bench                 # everything, about 10 minutes
     .venv/bin/python -m bench --quick         # a smoke run, under 2 minutes
     .venv/bin/python -m bench --parts sweep --dbs postgres
-    .venv/bin/python -m bench --parts analytics --dbs postgres   # about 3 minutes
+    .venv/bin/python -m bench --parts analytics --dbs postgres   # about 5 minutes
 
 Traffic goes only to servers this command starts on 127.0.0.1; every server it starts
 is stopped and every database it creates is dropped, also on failure or Ctrl-C.
