@@ -3,7 +3,7 @@
     .venv/bin/python -m bench                 # everything, about 10 minutes
     .venv/bin/python -m bench --quick         # a smoke run, under 2 minutes
     .venv/bin/python -m bench --parts sweep --dbs postgres
-    .venv/bin/python -m bench --parts analytics --dbs postgres   # about 3 minutes
+    .venv/bin/python -m bench --parts analytics --dbs postgres   # about 5 minutes
     .venv/bin/python -m bench --parts policies                   # about 3 minutes
     .venv/bin/python -m bench --parts stall --dbs postgres       # about 1 minute
     .venv/bin/python -m bench --parts chat --dbs postgres        # relay latency, throughput

@@ -151,14 +151,8 @@ class Intervention(models.Model):
                 name="intervention_outcome_open",
                 condition=models.Q(outcome_final=False),
             ),
-            # The analytics' time to first response reads only this index (exact
-            # percentiles over the chats of the selection; docs/ANALYTICS.md, "Cost").
-            models.Index(
-                fields=["decided_at", "site", "first_response_seconds"],
-                name="intervention_chat_time",
-                condition=models.Q(decision="invited", first_response_seconds__isnull=False),
-            ),
-            # … and picks a percentile's value among the chats of one whole second.
+            # The analytics pick a response-time percentile's exact value among the chats
+            # of one whole second (docs/ANALYTICS.md, "Time to first response").
             models.Index(
                 fields=["first_response_seconds", "decided_at", "site"],
                 name="intervention_chat_seconds",

@@ -107,8 +107,9 @@ def analytics_compute(
     3. the invited groups by policy, remedy, agent and currency, and two lookups of the
        policies' and agents' names;
     4. the follow-up contacts by arm, reason, channel and resolution;
-    5. time to first response: exact percentiles in SQL over the raw rows, read from a
-       partial index of the chats (see ``_response_times``);
+    5. time to first response: from the rollups, the chats per whole second, then each
+       percentile's one or two values picked among its second's chats
+       (``_response_times_by_seconds``); from the rows, ``_response_times``;
     6. the groups by day (in ``tz``), decision and currency for the series.
     """
     start = datetime.combine(date_from, time.min, tzinfo=tz)
