@@ -175,7 +175,12 @@ def current_policies(*, site_id: int, fresh: bool = False) -> CurrentPolicies:
     validated.
     """
     stamp = None if fresh else _stamp(site_id)
-    if stamp is not None:
+    uncommitted = _uncommitted_sites()
+    if uncommitted and not connection.in_atomic_block:
+        uncommitted.clear()  # the transaction ended: committed (see _committed) or not
+    # A site this thread changed in its open transaction: its own rows, never the cache.
+    cacheable = stamp is not None and site_id not in uncommitted
+    if cacheable:
         entry = _current.get(site_id)
         if (
             entry is not None
@@ -185,10 +190,7 @@ def current_policies(*, site_id: int, fresh: bool = False) -> CurrentPolicies:
             return entry.policies
     loaded_at = time.monotonic()
     policies = _current_load(site_id)
-    uncommitted = _uncommitted_sites()
-    if not connection.in_atomic_block:
-        uncommitted.clear()  # committed (forgotten on commit) or rolled back
-    if stamp is not None and site_id not in uncommitted:
+    if cacheable and stamp is not None:
         _current[site_id] = _Entry(stamp, loaded_at, policies)
     return policies
 
