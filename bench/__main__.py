@@ -1,6 +1,6 @@
 """Run the CartAssist benchmarks and print the figures (docs/PERFORMANCE.md).
 
-    .venv/bin/python -m bench                 # everything, about 10 minutes
+    .venv/bin/python -m bench                 # everything, about half an hour
     .venv/bin/python -m bench --quick         # a smoke run, under 2 minutes
     .venv/bin/python -m bench --parts sweep --dbs postgres
     .venv/bin/python -m bench --parts analytics --dbs postgres   # about 5 minutes
