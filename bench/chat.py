@@ -40,7 +40,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,7 +49,16 @@ from urllib.parse import quote
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from .environment import PYTHON, REPO, BenchError, check_services, open_database, run_django
+from .environment import (
+    PYTHON,
+    REPO,
+    BenchError,
+    check_services,
+    free_port,
+    open_database,
+    run_django,
+    wait_healthy,
+)
 
 CONNECT_CONCURRENCY = 50
 KIND_PATH = {"bare": "relay", "durable": "durable"}
@@ -98,20 +106,14 @@ class Daphne:
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                stderr = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise BenchError(f"daphne exited: {stderr[-2000:]}")
-            try:
-                url = f"http://127.0.0.1:{port}/healthz"
-                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise BenchError("daphne did not answer /healthz within 60 s")
+        try:
+            wait_healthy(port, self.proc, self._stderr)
+        except BenchError:
+            self.stop()
+            raise
+
+    def _stderr(self) -> str:
+        return self.proc.stderr.read().decode() if self.proc.stderr else ""
 
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -134,14 +136,6 @@ class Daphne:
                 return
             except subprocess.TimeoutExpired:
                 continue
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- clients -----------------------------------------------------------------------------

@@ -30,14 +30,21 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .environment import PYTHON, REPO, BenchDatabase, BenchError, run_django
+from .environment import (
+    PYTHON,
+    REPO,
+    BenchDatabase,
+    BenchError,
+    free_port,
+    run_django,
+    wait_healthy,
+)
 
 BENCH_ORIGIN = "https://shop.bench.test"
 FRAME_WAIT = 30.0
@@ -98,29 +105,6 @@ def session_cpu_seconds(session: int) -> float:
     return total
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_healthy(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"daphne exited: {log.read_text()[-2000:]}")
-        try:
-            url = f"http://127.0.0.1:{port}/healthz"
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise BenchError("daphne did not answer /healthz within 60 s")
-
-
 def run_stall(db: BenchDatabase, options: StallOptions, log: Callable[[str], None]) -> dict:
     if db.kind != "postgres":
         raise BenchError("the stall bench runs in production mode only (postgres)")
@@ -153,7 +137,7 @@ def run_stall(db: BenchDatabase, options: StallOptions, log: Callable[[str], Non
                 env,
                 logs / "beat.log",
             )
-            wait_healthy(port, daphne, daphne_log)
+            wait_healthy(port, daphne, daphne_log.read_text)
             time.sleep(3)  # worker and beat up; the first sweeps run
             log(f"stall: idle cost over {options.idle:.0f} s")
             before = {p.pid: session_cpu_seconds(p.pid) for p in (worker, beat)}
