@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from channels.db import database_sync_to_async
 from django.db import transaction
@@ -280,17 +281,20 @@ async def conversation_message_send(
     what they have sent (``ChatConsumer.deliver``). A publish that fails is left to the
     next message of the chat, as in ADR 0011.
     """
+    # The ORM path, behind a thread hop: the same rules, and the row lock.
+    post_by_orm = partial(
+        database_sync_to_async(conversation_message_post),
+        conversation_id=conversation_id,
+        sender=sender,
+        client_message_id=client_message_id,
+        text=text,
+        now=now,
+        agent=agent,
+        site_id=site_id,
+        visitor_id=visitor_id,
+    )
     if sender == Sender.SYSTEM or not async_db.available():
-        return await database_sync_to_async(conversation_message_post)(
-            conversation_id=conversation_id,
-            sender=sender,
-            client_message_id=client_message_id,
-            text=text,
-            now=now,
-            agent=agent,
-            site_id=site_id,
-            visitor_id=visitor_id,
-        )
+        return await post_by_orm()
     marks = published_marks()
     hint = marks.hint(conversation_id)
     params = {
@@ -310,16 +314,7 @@ async def conversation_message_send(
     if not rows:
         # A duplicate (the stored message, idempotent), or a refusal (closed, not this
         # sender's chat): told apart, with the row lock, by the ORM path.
-        posted = await database_sync_to_async(conversation_message_post)(
-            conversation_id=conversation_id,
-            sender=sender,
-            client_message_id=client_message_id,
-            text=text,
-            now=now,
-            agent=agent,
-            site_id=site_id,
-            visitor_id=visitor_id,
-        )
+        posted = await post_by_orm()
         if not posted.created:
             # A retry may follow a first attempt that stored the message but stopped
             # before publishing it (a lost connection): publish what is left, in order,
