@@ -463,20 +463,20 @@ def _carts_save(
 def _carts_update_from_values(
     fields: list[Field[Any, Any]], params: list[list[Any]]
 ) -> tuple[str, list[Any]]:
-    """``UPDATE cart SET … FROM (VALUES …)``: several carts' rows in one statement."""
+    """``UPDATE cart SET … FROM unnest(<one array per column>)``: several carts' rows in
+    one statement whose text depends on the columns changed, not on the carts."""
     quote = connection.ops.quote_name
     names = [quote(str(f.column)) for f in fields]
-    casts = [f"CAST(%s AS {f.db_type(connection)})" for f in fields] + ["CAST(%s AS bigint)"]
-    one = "(" + ", ".join(casts) + ")"
+    arrays = [f"CAST(%s AS {f.db_type(connection)}[])" for f in fields] + ["CAST(%s AS bigint[])"]
     sets = ", ".join(f"{name} = v.{name}" for name in names)
     id_ = quote("id")
     # Identifiers from the model's metadata; every value is a parameter.
     sql = (
         f"UPDATE {quote(Cart._meta.db_table)} AS t SET {sets} "  # noqa: S608
-        f"FROM (VALUES {', '.join([one] * len(params))}) AS v ({', '.join(names)}, {id_}) "
+        f"FROM unnest({', '.join(arrays)}) AS v ({', '.join(names)}, {id_}) "
         f"WHERE t.{id_} = v.{id_}"
     )
-    return sql, [value for row in params for value in row]
+    return sql, [list(column) for column in zip(*params, strict=True)]
 
 
 def _field(model: type[Model], name: str) -> Field[Any, Any]:
