@@ -20,6 +20,7 @@ from rest_framework import serializers
 
 from cartassist.api.event_check import event_checked
 from cartassist.api.serializers import CartEventSerializer, validate_events
+from cartassist.carts.models import EventType
 from cartassist.core.signing import customer_identity_hmac
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -103,19 +104,7 @@ def datas(draw: st.DrawFn, event_type: str) -> dict[str, Any]:
 
 @st.composite
 def valid_events(draw: st.DrawFn) -> dict[str, Any]:
-    event_type = draw(
-        st.sampled_from(
-            [
-                "cart_updated",
-                "checkout_step",
-                "shipping_quoted",
-                "payment_failed",
-                "coupon_rejected",
-                "order_completed",
-                "opted_out",
-            ]
-        )
-    )
+    event_type = draw(st.sampled_from(sorted(EventType.values)))
     event: dict[str, Any] = {
         "id": draw(ids),
         "type": event_type,
