@@ -41,12 +41,18 @@ def carts_for_update(
     per_statement = max(1, (connection.features.max_query_params or 65535) // len(_CART_FIELDS))
     lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
     with connection.cursor() as cursor:
-        for start in range(0, len(new), per_statement):
-            chunk = new[start : start + per_statement]
+        if connection.vendor == "postgresql":  # one short statement, one array per column
+            rows = [_cart_params(cart) for cart in new]
             cursor.execute(
-                _insert_missing_sql(connection.vendor, len(chunk)),
-                [value for cart in chunk for value in _cart_params(cart)],
+                _insert_missing_unnest_sql(), [list(column) for column in zip(*rows, strict=True)]
             )
+        else:
+            for start in range(0, len(new), per_statement):
+                chunk = new[start : start + per_statement]
+                cursor.execute(
+                    _insert_missing_sql(connection.vendor, len(chunk)),
+                    [value for cart in chunk for value in _cart_params(cart)],
+                )
         # Identifiers from the model's metadata; every value is a parameter.
         cursor.execute(
             f"SELECT {_columns()} FROM {quote(Cart._meta.db_table)} "  # noqa: S608
@@ -71,6 +77,22 @@ def _insert_missing_sql(vendor: str, carts: int) -> str:
     return (
         f"INSERT INTO {quote(Cart._meta.db_table)} ({columns}) "  # noqa: S608
         f"VALUES {', '.join([one] * carts)} "
+        f"ON CONFLICT ({quote('site_id')}, {quote('external_id')}) DO NOTHING"
+    )
+
+
+@functools.cache
+def _insert_missing_unnest_sql() -> str:
+    """PostgreSQL: ``_insert_missing_sql`` as ``INSERT … SELECT * FROM unnest(<one array
+    per column>)``, whose text (and the driver's parse of it) does not grow with the
+    carts."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
+    arrays = ", ".join(f"CAST(%s AS {f.db_type(connection)}[])" for f in _CART_FIELDS)
+    # Identifiers from the model's metadata; every value is a parameter.
+    return (
+        f"INSERT INTO {quote(Cart._meta.db_table)} ({columns}) "  # noqa: S608
+        f"SELECT * FROM unnest({arrays}) "
         f"ON CONFLICT ({quote('site_id')}, {quote('external_id')}) DO NOTHING"
     )
 

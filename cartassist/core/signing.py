@@ -16,3 +16,8 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     """The ``X-CartAssist-Signature`` value for ``body`` sent at ``timestamp``."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "v1=" + mac.hexdigest()
+
+
+def customer_identity_hmac(secret: str, customer_id: str) -> str:
+    """The identity HMAC a shop computes server-side: hex HMAC-SHA256(secret, customer_id)."""
+    return hmac.new(secret.encode(), customer_id.encode(), hashlib.sha256).hexdigest()

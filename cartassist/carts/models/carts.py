@@ -30,7 +30,10 @@ class StallSignal(models.TextChoices):
 
 
 class Cart(models.Model):
-    site = models.ForeignKey("cartassist.Site", on_delete=models.CASCADE, related_name="carts")
+    # No index of its own: cart_unique_per_site leads with the site (docs/adr/0021).
+    site = models.ForeignKey(
+        "cartassist.Site", on_delete=models.CASCADE, related_name="carts", db_index=False
+    )
     external_id = models.CharField(max_length=64, help_text="The storefront's cart id.")
     visitor_id = models.CharField(max_length=64)
     customer_id = models.CharField(max_length=64, blank=True, default="")

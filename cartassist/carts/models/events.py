@@ -21,8 +21,15 @@ class EventSource(models.TextChoices):
 
 
 class CartEvent(models.Model):
-    site = models.ForeignKey("cartassist.Site", on_delete=models.CASCADE, related_name="+")
-    cart = models.ForeignKey("cartassist.Cart", on_delete=models.CASCADE, related_name="events")
+    # No single-column indexes: event_unique_per_site leads with the site and
+    # event_cart_timeline with the cart, and each index is one more write per event
+    # (docs/adr/0021).
+    site = models.ForeignKey(
+        "cartassist.Site", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    cart = models.ForeignKey(
+        "cartassist.Cart", on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     event_id = models.CharField(max_length=64, help_text="Client-generated id (idempotency key).")
     type = models.CharField(max_length=32, choices=EventType.choices)
     source = models.CharField(max_length=8, choices=EventSource.choices)
