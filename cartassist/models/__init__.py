@@ -11,6 +11,7 @@ from cartassist.carts.models.followups import (
     FollowUpSource,
 )
 from cartassist.carts.models.interventions import (
+    Arm,
     Attribution,
     Decision,
     Intervention,
@@ -40,6 +41,7 @@ from cartassist.webhooks.models import (
 )
 
 __all__ = [
+    "Arm",
     "AnalyticsChange",
     "AnalyticsContact",
     "AnalyticsDay",

@@ -4,6 +4,7 @@ from .carts import Cart, CartStatus, Stage, StallSignal
 from .events import CartEvent, EventSource, EventType
 from .followups import FollowUpChannel, FollowUpContact, FollowUpReason, FollowUpSource
 from .interventions import (
+    Arm,
     Attribution,
     Decision,
     Intervention,
@@ -27,6 +28,7 @@ from .stall_rules import StallRule
 from .visitors import Visitor
 
 __all__ = [
+    "Arm",
     "AnalyticsChange",
     "AnalyticsContact",
     "AnalyticsDay",
