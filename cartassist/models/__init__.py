@@ -26,6 +26,7 @@ from cartassist.carts.models.rollups import (
     AnalyticsContact,
     AnalyticsDay,
     AnalyticsGroup,
+    AnalyticsMoment,
     AnalyticsRepeat,
     AnalyticsResponse,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "AnalyticsContact",
     "AnalyticsDay",
     "AnalyticsGroup",
+    "AnalyticsMoment",
     "AnalyticsRepeat",
     "AnalyticsResponse",
     "Attribution",

@@ -19,6 +19,7 @@ from .rollups import (
     AnalyticsContact,
     AnalyticsDay,
     AnalyticsGroup,
+    AnalyticsMoment,
     AnalyticsRepeat,
     AnalyticsResponse,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "AnalyticsContact",
     "AnalyticsDay",
     "AnalyticsGroup",
+    "AnalyticsMoment",
     "AnalyticsRepeat",
     "AnalyticsResponse",
     "Attribution",
