@@ -45,7 +45,14 @@ def analytics_permission_required(view: View) -> View:
 
 def _compute(form: AnalyticsFilterForm) -> AnalyticsReport:
     f = form.filters()
-    return analytics_compute(site_ids=f.site_ids, date_from=f.date_from, date_to=f.date_to, tz=f.tz)
+    return analytics_compute(
+        site_ids=f.site_ids,
+        date_from=f.date_from,
+        date_to=f.date_to,
+        tz=f.tz,
+        plan_uplift=f.plan_uplift,
+        plan_holdout_share=f.plan_holdout_share,
+    )
 
 
 @analytics_permission_required

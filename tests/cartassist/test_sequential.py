@@ -20,7 +20,9 @@ from cartassist.domain.uplift import difference_interval
 
 def test_rho_and_half_width_follow_the_closed_form():
     # ρ² = (−2 log α + log(1 − 2 log α)) / t*
-    assert rho(tuned_for=1000) == pytest.approx(math.sqrt((5.991464547 + math.log(6.991464547)) / 1000))
+    assert rho(tuned_for=1000) == pytest.approx(
+        math.sqrt((5.991464547 + math.log(6.991464547)) / 1000)
+    )
     r2 = rho(tuned_for=1000) ** 2
     t, v = 400, 0.5
     expected = math.sqrt(
