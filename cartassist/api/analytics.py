@@ -26,10 +26,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cartassist.analytics.forms import AnalyticsFilterForm
-from cartassist.analytics.views import PERMISSION
+from cartassist.analytics.views import PERMISSION, report_compute
 from cartassist.api.schema import refusal
 from cartassist.domain.analytics_report import AnalyticsReport, report_as_dict
-from cartassist.outcomes.services.analytics import analytics_compute
 
 
 class CanViewAnalytics(BasePermission):
@@ -143,13 +142,5 @@ class AnalyticsView(APIView):
             raise exceptions.ValidationError(
                 {field: [str(m) for m in messages] for field, messages in form.errors.items()}
             )
-        f = form.filters()
-        report = analytics_compute(
-            site_ids=f.site_ids,
-            date_from=f.date_from,
-            date_to=f.date_to,
-            tz=f.tz,
-            plan_uplift=f.plan_uplift,
-            plan_holdout_share=f.plan_holdout_share,
-        )
+        report = report_compute(form)
         return Response(report_as_dict(report))

@@ -64,6 +64,11 @@ def unit_variance(baseline: float, uplift: float, holdout_share: float) -> float
     return invited * (1 - invited) / (1 - holdout_share) + baseline * (1 - baseline) / holdout_share
 
 
+def _variance(baseline: float, uplift: float, holdout_share: float) -> float | None:
+    """``unit_variance``, or ``None`` for a zero uplift (no sample size detects it)."""
+    return None if uplift == 0 else unit_variance(baseline, uplift, holdout_share)
+
+
 def fixed_horizon_carts(
     baseline: float,
     uplift: float,
@@ -74,8 +79,8 @@ def fixed_horizon_carts(
 ) -> int | None:
     """Randomised carts for a two-sided level-``alpha`` test to detect ``uplift`` with
     ``power``: ``(z_{1−α/2} + z_power)² s² / uplift²``."""
-    variance = unit_variance(baseline, uplift, holdout_share)
-    if variance is None or uplift == 0:
+    variance = _variance(baseline, uplift, holdout_share)
+    if variance is None:
         return None
     z = normal_quantile(1 - alpha / 2) + normal_quantile(power)
     return max(math.ceil(z * z * variance / (uplift * uplift)), 2)
@@ -91,8 +96,8 @@ def sequential_carts(
     tuned_for: int = DEFAULT_TUNED_FOR,
 ) -> int | None:
     """Randomised carts at which the confidence sequence leaves 0 with ``power``."""
-    variance = unit_variance(baseline, uplift, holdout_share)
-    if variance is None or uplift == 0:
+    variance = _variance(baseline, uplift, holdout_share)
+    if variance is None:
         return None
     return units_to_reach(
         abs(uplift), variance, alpha=alpha, tuned_for=tuned_for, extra_z=normal_quantile(power)

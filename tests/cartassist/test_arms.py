@@ -37,7 +37,9 @@ def _pair_with_different_arms() -> tuple[str, str]:
     return first, next(i for i in ids if _arm(i) != _arm(first))
 
 
-def _link(site: Site, number: int, *, visitors: list[str] = (), customers: list[str] = ()) -> None:
+def _link(
+    site: Site, number: int, *, visitors: tuple[str, ...] = (), customers: tuple[str, ...] = ()
+) -> None:
     for kind, values in (("visitor", visitors), ("customer", customers)):
         for value in values:
             ShopperIdentity.objects.update_or_create(
@@ -82,7 +84,7 @@ def test_carts_linked_by_a_customer_id_share_the_arm(half):
     phone = make_stalled_cart(half, visitor_id="phone", external_id=other_id)
     Cart.objects.filter(pk=phone.pk).update(customer_id="cust-1")
     phone.refresh_from_db()
-    _link(half, laptop.pk, visitors=["laptop", "phone"], customers=["cust-1"])
+    _link(half, laptop.pk, visitors=("laptop", "phone"), customers=("cust-1",))
     # when / then
     assert shopper_arms(site=half, carts=[phone])[phone.pk].arm == _arm(first_id)
 
@@ -92,7 +94,7 @@ def test_a_new_shopper_is_drawn_from_their_first_cart_and_two_carts_in_one_call_
     first_id, other_id = _pair_with_different_arms()
     a = make_stalled_cart(half, visitor_id="v1", external_id=first_id)
     b = make_stalled_cart(half, visitor_id="v2", external_id=other_id)
-    _link(half, min(a.pk, b.pk), visitors=["v1", "v2"])
+    _link(half, min(a.pk, b.pk), visitors=("v1", "v2"))
     arms = shopper_arms(site=half, carts=[b, a])
     first_cart = a if a.pk < b.pk else b
     assert arms[a.pk].arm == arms[b.pk].arm == _arm(first_cart.external_id)
@@ -109,7 +111,7 @@ def test_merged_shoppers_keep_their_recorded_arms_and_later_carts_follow_the_ear
     make_intervention(late, decision=Decision.SUPPRESSED, now=timezone.now() - timedelta(days=1))
     recorded = dict(Intervention.objects.values_list("cart_id", "arm"))
     assert recorded == {early.pk: _arm(first_id), late.pk: _arm(other_id)}
-    _link(half, early.pk, visitors=["v1", "v2"])
+    _link(half, early.pk, visitors=("v1", "v2"))
     # when: the merged shopper stalls again
     again = make_stalled_cart(half, visitor_id="v2", external_id="c-again")
     assignment = shopper_arms(site=half, carts=[again])[again.pk]
