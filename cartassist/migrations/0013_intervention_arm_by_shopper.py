@@ -82,7 +82,7 @@ class Migration(migrations.Migration):
     ]
 
 
-# Existing interventions (docs/adr/0021): the arm an intervention was decided in is its
+# Existing interventions (docs/adr/0023): the arm an intervention was decided in is its
 # decision (invited: outreach, held out: holdout), so every reported figure stays as it
 # was. A suppressed intervention gets its shopper's arm: that of the shopper's earliest
 # invited or held-out intervention (transitively, by ShopperIdentity), or, for a shopper

@@ -1,5 +1,5 @@
 """The experiment's arm is drawn per shopper, not per cart (docs/ANALYTICS.md, "The arms";
-ADR 0021): one shopper's carts never land in both arms."""
+ADR 0023): one shopper's carts never land in both arms."""
 
 from __future__ import annotations
 

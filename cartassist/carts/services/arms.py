@@ -1,4 +1,4 @@
-"""The experiment's arm of each shopper (docs/ANALYTICS.md, "The arms"; ADR 0021).
+"""The experiment's arm of each shopper (docs/ANALYTICS.md, "The arms"; ADR 0023).
 
 Randomised per shopper, not per cart, so that one shopper's carts never land in both arms
 and a returning shopper cannot carry outreach into the holdout. A shopper is every cart
