@@ -13,16 +13,15 @@ from agents.payloads import _iso, conversation_payload, follow_up_payload, with_
 from agents.services.invitations import OPEN_STATUSES, REACHABLE_SUPPRESSIONS
 from agents.services.presence import agents_with_load, effective_status
 from cartassist.carts.models import (
+    Arm,
     Cart,
     CartEvent,
     CartStatus,
     Decision,
     FollowUpContact,
     Intervention,
-    Site,
 )
 from cartassist.carts.services.shoppers import cart_identities, shopper_cart_filter
-from cartassist.domain.holdout import is_held_out
 from cartassist.domain.stalls import Reason, urgency_factors
 
 QUEUE_LIMIT = 100
@@ -94,7 +93,6 @@ def console_queue(*, site_id: int, now: datetime) -> list[dict[str, Any]]:
                 "cart": _cart_brief(invitation.cart),
             }
         )
-    site = Site.objects.get(pk=site_id)
     for intervention in (
         Intervention.objects.select_related("cart")
         .filter(
@@ -104,6 +102,8 @@ def console_queue(*, site_id: int, now: datetime) -> list[dict[str, Any]]:
             decided_at__gte=now - timedelta(hours=2),
             cart__status="stalled",
         )
+        # Holdout shoppers are never reached out to (reach-out refuses them too).
+        .exclude(arm=Arm.HOLDOUT)
         # Only the cart's latest decision: once an agent has reached out (a newer
         # "invited" intervention), the cart shows as that invitation, not as stalled.
         .exclude(
@@ -115,9 +115,6 @@ def console_queue(*, site_id: int, now: datetime) -> list[dict[str, Any]]:
         )
         .order_by("-urgency", "-cart_value")[:QUEUE_LIMIT]
     ):
-        # Control-group carts are never reached out to (reach-out refuses them too).
-        if is_held_out(intervention.cart.external_id, site.holdout_share, salt=site.public_key):
-            continue
         items.append(
             {
                 "kind": "stalled_cart",

@@ -421,6 +421,8 @@ def _bulk_load(world: dict[str, Any], *, start: int, stop: int, now: datetime) -
             "cart_value": "d.subtotal",
             "currency": "d.currency",
             "decision": "x.decision",
+            # One visitor per cart: each is a shopper of their own, in the arm decided.
+            "arm": "CASE WHEN x.decision = 'held_out' THEN 'holdout' ELSE 'outreach' END",
             "suppression_reason": "CASE WHEN x.decision <> 'suppressed' THEN '' "
             "ELSE (ARRAY['opted_out', 'frequency_cap', 'quiet_hours', "
             "'no_agent_available'])[1 + floor(r3 * 4)::int] END",

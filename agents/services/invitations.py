@@ -27,6 +27,7 @@ from agents.services.conversations import invitation_message_post
 from agents.services.presence import least_loaded_available_agent
 from cartassist.carts.locks import visitors_for_update
 from cartassist.carts.models import (
+    Arm,
     Cart,
     CartStatus,
     Decision,
@@ -37,9 +38,9 @@ from cartassist.carts.models import (
     SuppressionReason,
     Visitor,
 )
+from cartassist.carts.services.arms import shopper_arms
 from cartassist.core import ports
 from cartassist.core.locks import for_update
-from cartassist.domain.holdout import is_held_out
 from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
 from cartassist.webhooks.models import WebhookEvent
 from cartassist.webhooks.services import intervention_webhook_data, webhooks_emit
@@ -368,9 +369,10 @@ def invitation_reach_out(*, agent: AgentProfile, cart_id: int, now: datetime) ->
                     hours=site.frequency_cap_hours,
                 ),
             )
-        # The sweep decides suppression before the holdout, so a held-out cart can have
-        # only a "suppressed" intervention: ask the holdout itself, as the sweep does.
-        held_out = is_held_out(cart.external_id, site.holdout_share, salt=site.public_key)
+        # The sweep decides suppression before the holdout, so a held-out shopper's cart
+        # can have only a "suppressed" intervention: ask the shopper's arm itself.
+        assignment = shopper_arms(site=site, carts=[cart])[cart.pk]
+        held_out = assignment.arm == Arm.HOLDOUT
         if held_out or Intervention.objects.filter(cart=cart, decision=Decision.HELD_OUT).exists():
             raise ChatError("forbidden", _("This cart is in the control group (holdout)."))
         reason = classify_stall(
@@ -389,6 +391,8 @@ def invitation_reach_out(*, agent: AgentProfile, cart_id: int, now: datetime) ->
             cart_value=cart.subtotal,
             currency=cart.currency,
             decision=Decision.INVITED,
+            arm=assignment.arm,
+            returning_shopper=assignment.returning,
             trigger=InterventionTrigger.AGENT,
             decided_at=now,
         )

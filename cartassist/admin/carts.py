@@ -242,6 +242,8 @@ class InterventionAdmin(ReadOnlyAdmin):
     list_filter = [
         "site",
         "decision",
+        "arm",
+        "returning_shopper",
         "suppression_reason",
         "stall_reason",
         "stage",
@@ -267,6 +269,8 @@ class InterventionAdmin(ReadOnlyAdmin):
                     "trigger",
                     "decided_at",
                     "decision",
+                    "arm",
+                    "returning_shopper",
                     "suppression_reason",
                     "stall_reason",
                     "stage",

@@ -24,8 +24,19 @@ COLUMNS = ["section", "metric", "dimension", "value", "unit"]
 
 # Fields that name a line rather than measure it.
 DIMENSION_FIELDS = {"key", "label", "currency", "day"}
-PERCENT_FIELDS = {"invited_rate", "held_out_rate", "relative_uplift", "conversion_rate", "share"}
-POINTS_FIELDS = {"uplift", "uplift_low", "uplift_high"}
+PERCENT_FIELDS = {
+    "invited_rate",
+    "held_out_rate",
+    "relative_uplift",
+    "conversion_rate",
+    "share",
+    "variance_reduction",
+    "baseline_rate",
+    "holdout_share",
+    "randomised_share",
+    "power",
+}
+POINTS_FIELDS = {"uplift", "uplift_low", "uplift_high", "sequence_low", "sequence_high"}
 SECONDS_FIELDS = {"mean_seconds", "median_seconds", "p90_seconds"}
 
 Row = dict[str, str]
@@ -90,6 +101,9 @@ def _figures(section: str, obj: Any, dimension: str = "") -> Iterator[Row]:
                 yield {**row, "metric": f"{field.name}.{row['metric']}"}
             continue
         if isinstance(value, list):
+            if value and all(isinstance(item, str) for item in value):  # names (covariates)
+                yield {"section": section, "metric": field.name, "dimension": dimension,
+                       "value": " ".join(value), "unit": ""}  # fmt: skip
             continue  # a breakdown of its own section
         text, unit = format_value(field.name, value, currency)
         if isinstance(value, Decimal) or (value is None and _is_money(obj, field.name)):
@@ -137,7 +151,18 @@ def report_rows(report: AnalyticsReport) -> list[Row]:
         rows += _figures("follow_ups.deflection", follow_ups.deflection)
     rows += _lines("follow_ups.by_reason", follow_ups.by_reason)
     rows += _lines("follow_ups.by_channel", follow_ups.by_channel)
+    if report.cuped is not None:
+        rows += _figures("cuped", report.cuped)
+    if report.plan is not None:
+        rows += _figures("plan", report.plan)
+        for line in report.plan.lines:
+            rows += _figures("plan.lines", line, _share_label(line.holdout_share))
     return rows
+
+
+def _share_label(share: float) -> str:
+    """A plan line's holdout share as its dimension: "holdout 20.0 %"."""
+    return f"holdout {_one_decimal(share * 100)} %"
 
 
 def report_csv(report: AnalyticsReport) -> str:

@@ -23,7 +23,7 @@ class Finding(enum.Enum):
     NO_DATA = "no_data"  # nothing invited or held out in the selection
     ONE_ARM = "one_arm"  # only invited, or only held-out carts
     TOO_FEW = "too_few"  # an arm below the minimum size
-    UNCLEAR = "unclear"  # the 95 % interval includes zero
+    UNCLEAR = "unclear"  # the always-valid 95 % interval includes zero
     MORE = "more"  # invited carts did better, beyond chance
     LESS = "less"  # invited carts did worse, beyond chance
 
@@ -48,9 +48,28 @@ def finding(c: Comparison) -> Finding:
         return Finding.ONE_ARM
     if not c.enough_data or c.uplift is None:
         return Finding.TOO_FEW
-    if c.uplift_low is None or c.uplift_high is None or c.uplift_low <= 0 <= c.uplift_high:
+    low, high = verdict_interval(c)
+    if low is None or high is None or low <= 0 <= high:
         return Finding.UNCLEAR
     return Finding.MORE if c.uplift > 0 else Finding.LESS
+
+
+def verdict_interval(c: Comparison) -> tuple[float | None, float | None]:
+    """The interval the verdict rests on: the always-valid sequence (it holds however
+    often the page is opened), or the fixed-horizon interval where there is none."""
+    if c.sequence_low is not None and c.sequence_high is not None:
+        return c.sequence_low, c.sequence_high
+    return c.uplift_low, c.uplift_high
+
+
+def _more_carts(c: Comparison) -> str:
+    """ " About 1,200 more stalled carts at the rates so far should settle it." or ""."""
+    if c.stalled_carts_to_exclude_zero is None or c.sequence_low is None:
+        return ""
+    return (
+        f" About {c.stalled_carts_to_exclude_zero:,} more stalled carts at the rates so far "
+        "would settle it."
+    )
 
 
 def _points(value: float) -> str:
@@ -92,9 +111,10 @@ def plain_headline(c: Comparison, min_arm: int, wording: Wording = CONVERSION) -
     uplift = c.uplift or 0.0  # not None here: finding() checked it
     if result is Finding.UNCLEAR:
         return (
-            f"No clear difference yet: invited {whom} {what} {_share(c.invited_rate)} of "
+            f"Not enough data yet: invited {whom} {what} {_share(c.invited_rate)} of "
             f"the time and comparable {whom} we did not contact {_share(c.held_out_rate)}; "
-            f"the gap of {_points(uplift)} could be chance."
+            f"the gap of {_points(uplift)} could still be chance (the interval still "
+            f"includes 0).{_more_carts(c)}"
         )
     direction = "more" if result is Finding.MORE else "less"
     return (
@@ -114,8 +134,10 @@ def headline(c: Comparison, *, what: str = "converted") -> str:
     if c.uplift is None:
         return text
     text += f": {pp(c.uplift)}"
+    if c.sequence_low is not None and c.sequence_high is not None:
+        text += f", always-valid 95 % interval {pp(c.sequence_low)} to {pp(c.sequence_high)}"
     if c.uplift_low is not None and c.uplift_high is not None:
-        text += f", 95 % CI {pp(c.uplift_low)} to {pp(c.uplift_high)}"
+        text += f" (fixed-horizon 95 % CI {pp(c.uplift_low)} to {pp(c.uplift_high)})"
     return text
 
 
@@ -132,13 +154,10 @@ def caution(c: Comparison, min_arm: int) -> str | None:
             f"Too few carts to tell: fewer than {min_arm} in an arm "
             f"(invited {c.invited:,}, held out {c.held_out:,}). Treat the difference as unknown."
         )
-    if (
-        c.uplift_low is not None
-        and c.uplift_high is not None
-        and c.uplift_low <= 0 <= c.uplift_high
-    ):
+    low, high = verdict_interval(c)
+    if low is not None and high is not None and low <= 0 <= high:
         return (
-            "The 95 % interval includes zero: this sample cannot tell whether outreach "
-            "changed the rate."
+            "Not enough data yet: the always-valid 95 % interval still includes 0, so this "
+            f"sample cannot tell whether outreach changed the rate.{_more_carts(c)}"
         )
     return None

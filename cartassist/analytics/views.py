@@ -43,9 +43,17 @@ def analytics_permission_required(view: View) -> View:
     return wrapped
 
 
-def _compute(form: AnalyticsFilterForm) -> AnalyticsReport:
+def report_compute(form: AnalyticsFilterForm) -> AnalyticsReport:
+    """The report for a validated filter form (the page, the CSV and the JSON API)."""
     f = form.filters()
-    return analytics_compute(site_ids=f.site_ids, date_from=f.date_from, date_to=f.date_to, tz=f.tz)
+    return analytics_compute(
+        site_ids=f.site_ids,
+        date_from=f.date_from,
+        date_to=f.date_to,
+        tz=f.tz,
+        plan_uplift=f.plan_uplift,
+        plan_holdout_share=f.plan_holdout_share,
+    )
 
 
 @analytics_permission_required
@@ -59,7 +67,7 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
     }
     if not form.is_valid():
         return render(request, "cartassist/analytics.html", context, status=400)
-    report = _compute(form)
+    report = report_compute(form)
     context.update(_presentation(report))
     return render(request, "cartassist/analytics.html", context)
 
@@ -70,7 +78,7 @@ def analytics_export_csv(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         errors = {field: list(messages) for field, messages in form.errors.items()}
         return JsonResponse({"detail": "Invalid input.", "errors": errors}, status=400)
-    report = _compute(form)
+    report = report_compute(form)
     f = report.filters
     response = HttpResponse(report_csv(report), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (

@@ -26,10 +26,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cartassist.analytics.forms import AnalyticsFilterForm
-from cartassist.analytics.views import PERMISSION
+from cartassist.analytics.views import PERMISSION, report_compute
 from cartassist.api.schema import refusal
 from cartassist.domain.analytics_report import AnalyticsReport, report_as_dict
-from cartassist.outcomes.services.analytics import analytics_compute
 
 
 class CanViewAnalytics(BasePermission):
@@ -88,12 +87,14 @@ class AnalyticsView(APIView):
         operation_id="analytics_retrieve",
         summary="Analytics of interventions (merchandisers)",
         description=(
-            "Conversion of invited vs held-out stalled carts with the uplift and its 95 % "
-            "interval, revenue and remedy cost per currency, breakdowns, invitation funnel, "
-            "suppression reasons, follow-up contacts, time to first response and daily "
-            "series. Authentication: a Django session (log in at /admin/) of a user with "
-            "the cartassist.view_intervention permission; otherwise 403. Amounts are decimal "
-            "strings. Every figure is defined in docs/ANALYTICS.md."
+            "Conversion of invited vs held-out stalled carts with the uplift, its "
+            "always-valid 95 % confidence sequence and its fixed-horizon 95 % interval, the "
+            "CUPED-adjusted uplift, a sample-size planner, revenue and remedy cost per "
+            "currency, breakdowns, invitation funnel, suppression reasons, follow-up "
+            "contacts, time to first response and daily series. Authentication: a Django "
+            "session (log in at /admin/) of a user with the cartassist.view_intervention "
+            "permission; otherwise 403. Amounts are decimal strings. Every figure is "
+            "defined in docs/ANALYTICS.md."
         ),
         parameters=[
             OpenApiParameter(
@@ -112,6 +113,19 @@ class AnalyticsView(APIView):
             OpenApiParameter(
                 "site", OpenApiTypes.INT, description="Site id; omit it for every site."
             ),
+            OpenApiParameter(
+                "plan_uplift",
+                OpenApiTypes.DECIMAL,
+                description="Sample-size planner: the uplift to detect, in percentage "
+                "points, 0.1–50, one decimal (default 5).",
+            ),
+            OpenApiParameter(
+                "plan_holdout",
+                OpenApiTypes.DECIMAL,
+                description="Sample-size planner: a holdout share to compare with, in per "
+                "cent, 1–99, one decimal (the current share and 5, 10, 20, 30 and 50 % are "
+                "always planned).",
+            ),
         ],
         responses={
             200: _serializer(AnalyticsReport),
@@ -128,8 +142,5 @@ class AnalyticsView(APIView):
             raise exceptions.ValidationError(
                 {field: [str(m) for m in messages] for field, messages in form.errors.items()}
             )
-        f = form.filters()
-        report = analytics_compute(
-            site_ids=f.site_ids, date_from=f.date_from, date_to=f.date_to, tz=f.tz
-        )
+        report = report_compute(form)
         return Response(report_as_dict(report))

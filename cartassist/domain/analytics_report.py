@@ -12,6 +12,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from cartassist.domain.planner import Plan
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -33,6 +35,29 @@ class Comparison:
     uplift_high: float | None
     relative_uplift: float | None
     enough_data: bool
+    # The always-valid 95 % confidence sequence of the uplift (docs/ANALYTICS.md,
+    # "Always-valid interval"): valid however often it is looked at. The headline uses it.
+    sequence_low: float | None = None
+    sequence_high: float | None = None
+    sequence_excludes_zero: bool = False
+    # While it includes 0: how many more stalled carts, at the rates, arm shares and
+    # suppressed share seen so far, until it would not (None: no uplift seen, no estimate).
+    stalled_carts_to_exclude_zero: int | None = None
+
+
+@dataclass(frozen=True)
+class Cuped:
+    """The conversion uplift adjusted for what was known before outreach (CUPED; docs/
+    ANALYTICS.md, "Variance reduction (CUPED)"): its fixed-horizon 95 % interval and its
+    always-valid sequence, and the share of the plain estimate's variance removed."""
+
+    uplift: float | None
+    uplift_low: float | None
+    uplift_high: float | None
+    sequence_low: float | None
+    sequence_high: float | None
+    variance_reduction: float | None
+    covariates: list[str]
 
 
 @dataclass(frozen=True)
@@ -188,6 +213,8 @@ class AnalyticsReport:
     response_times: ResponseTimes
     daily: list[Day]
     daily_money: list[DayMoney]
+    cuped: Cuped | None = None
+    plan: Plan | None = None
 
 
 def report_as_dict(report: AnalyticsReport) -> dict[str, Any]:

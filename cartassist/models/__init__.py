@@ -11,6 +11,7 @@ from cartassist.carts.models.followups import (
     FollowUpSource,
 )
 from cartassist.carts.models.interventions import (
+    Arm,
     Attribution,
     Decision,
     Intervention,
@@ -25,6 +26,7 @@ from cartassist.carts.models.rollups import (
     AnalyticsContact,
     AnalyticsDay,
     AnalyticsGroup,
+    AnalyticsMoment,
     AnalyticsRepeat,
     AnalyticsResponse,
 )
@@ -40,10 +42,12 @@ from cartassist.webhooks.models import (
 )
 
 __all__ = [
+    "Arm",
     "AnalyticsChange",
     "AnalyticsContact",
     "AnalyticsDay",
     "AnalyticsGroup",
+    "AnalyticsMoment",
     "AnalyticsRepeat",
     "AnalyticsResponse",
     "Attribution",

@@ -38,6 +38,14 @@ class Measured:
     follow_up_rate: float | None
     held_out_follow_up_rate: float | None
     other_interventions: int  # in the period but not from this run (earlier runs, live)
+    # The always-valid 95 % interval, and the CUPED-adjusted uplift with its interval and
+    # the variance it removed (docs/ANALYTICS.md).
+    sequence_low: float | None = None
+    sequence_high: float | None = None
+    cuped_uplift: float | None = None
+    cuped_low: float | None = None
+    cuped_high: float | None = None
+    variance_reduction: float | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,12 @@ def _measure(run: SimulationRun, ours: int) -> Measured:
         follow_up_rate=follow_ups.invited_rate,
         held_out_follow_up_rate=follow_ups.held_out_rate,
         other_interventions=other,
+        sequence_low=conversion.sequence_low,
+        sequence_high=conversion.sequence_high,
+        cuped_uplift=report.cuped.uplift if report.cuped else None,
+        cuped_low=report.cuped.uplift_low if report.cuped else None,
+        cuped_high=report.cuped.uplift_high if report.cuped else None,
+        variance_reduction=report.cuped.variance_reduction if report.cuped else None,
     )
 
 
@@ -192,6 +206,10 @@ def summary_lines(summary: SimulationSummary) -> list[str]:
         f"  uplift                    {_points(m.uplift)}, 95 % CI "
         f"[{_points(m.uplift_low)}, {_points(m.uplift_high)}]"
         f" — {'contains' if inside else 'does NOT contain'} the true uplift",
+        f"  always-valid 95 % interval [{_points(m.sequence_low)}, {_points(m.sequence_high)}]",
+        f"  CUPED-adjusted uplift     {_points(m.cuped_uplift)}, 95 % CI "
+        f"[{_points(m.cuped_low)}, {_points(m.cuped_high)}], variance reduction "
+        f"{_percent(m.variance_reduction)}",
         f"  follow-up after outreach  {m.invited_followed_up} / {m.invited} = "
         f"{_percent(m.follow_up_rate)}   (held out: {m.held_out_followed_up} / {m.held_out} = "
         f"{_percent(m.held_out_follow_up_rate)})",

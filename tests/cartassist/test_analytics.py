@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -19,6 +20,8 @@ from django.test import Client
 from agents.models import AgentProfile
 from cartassist.demo.seed import groups_ensure
 from cartassist.domain.analytics_report import AnalyticsReport
+from cartassist.domain.planner import fixed_horizon_carts
+from cartassist.domain.sequential import difference_sequence
 from cartassist.domain.uplift import compare
 from cartassist.models import (
     Decision,
@@ -392,14 +395,14 @@ def test_nothing_selected_gives_undefined_figures_not_errors(db):
 
 def test_the_number_of_queries_does_not_depend_on_the_data(world, django_assert_max_num_queries):
     # Rollups current: the sites, the changes' versions, the computed days; main groups,
-    # repeated carts, invited groups, follow-up contacts, daily groups, chats by second;
-    # site, policy and agent names; one or two picks for each of the two percentiles
-    # (two when its two values lie in different seconds).
-    current = 12 + 4
-    # A changed day is recomputed first: its versions, five deletes, four grouped reads
+    # repeated carts, invited groups, follow-up contacts, daily groups, chats by second,
+    # CUPED's moments; site, policy and agent names; one or two picks for each of the two
+    # percentiles (two when its two values lie in different seconds).
+    current = 13 + 4
+    # A changed day is recomputed first: its versions, six deletes, five grouped reads
     # and their inserts, the computed days, a savepoint around them; the folding of the
     # day's change rows.
-    recompute = current + 20
+    recompute = current + 23
     compute()
     with django_assert_max_num_queries(current):
         compute()
@@ -464,7 +467,7 @@ def test_a_merchandiser_sees_the_page_with_headline_and_charts(world, merchandis
     html = response.content.decode()
     assert (
         "Invited carts converted 50.0 % (n=16) vs 23.1 % held out (n=13): +26.9 pp, "
-        "95 % CI " in html
+        "always-valid 95 % interval " in html
     )
     assert "Too few carts to tell" in html
     # the plain words come first, the statistics after
@@ -617,6 +620,92 @@ def test_the_schema_documents_the_analytics_endpoint(client):
 
     operation = schema["paths"]["/api/v1/analytics"]["get"]
     assert operation["operationId"] == "analytics_retrieve"
-    assert {p["name"] for p in operation["parameters"]} == {"date_from", "date_to", "site"}
+    assert {p["name"] for p in operation["parameters"]} == {
+        "date_from", "date_to", "site", "plan_uplift", "plan_holdout",
+    }  # fmt: skip
     report = schema["components"]["schemas"]["AnalyticsReport"]
-    assert "conversion" in report["properties"]
+    assert {"conversion", "cuped", "plan"} <= set(report["properties"])
+    comparison = schema["components"]["schemas"]["AnalyticsComparison"]
+    assert {"sequence_low", "sequence_high", "stalled_carts_to_exclude_zero"} <= set(
+        comparison["properties"]
+    )
+
+
+# --- honest uplift: always-valid interval, CUPED, planner (issue 14) --------------------
+
+
+def test_the_api_gives_the_always_valid_interval_cuped_and_the_plan(world, merchandiser):
+    # when: all sites (invited 8 of 16 converted, held out 3 of 13), planning 10 points
+    # and comparing with a 25 % holdout
+    query = {**QUERY, "plan_uplift": "10", "plan_holdout": "25"}
+    data = logged_in(merchandiser).get("/api/v1/analytics", query).json()
+
+    # then: the sequence of the domain module on the same counts
+    conversion = data["conversion"]
+    expected = difference_sequence(8, 16, 3, 13)
+    assert expected.interval is not None
+    assert conversion["sequence_low"] == pytest.approx(expected.interval.low)
+    assert conversion["sequence_high"] == pytest.approx(expected.interval.high)
+    assert conversion["sequence_low"] < conversion["uplift_low"]
+    assert conversion["sequence_excludes_zero"] is expected.excludes_zero
+    # CUPED with the covariates seen in the data, and its variance reduction
+    assert data["cuped"]["covariates"][0] == "value"
+    assert data["cuped"]["uplift"] is not None
+    assert data["cuped"]["variance_reduction"] is not None
+    # the plan: at the share held out so far (several sites), the usual ones and 25 %
+    plan = data["plan"]
+    assert plan["uplift"] == pytest.approx(0.1)
+    assert plan["baseline_rate"] == pytest.approx(3 / 13)
+    assert plan["randomised_so_far"] == 29
+    shares = [line["holdout_share"] for line in plan["lines"]]
+    assert 0.25 in shares
+    assert [line["holdout_share"] for line in plan["lines"] if line["current"]] == [
+        pytest.approx(13 / 29)
+    ]
+    line = next(line for line in plan["lines"] if line["holdout_share"] == 0.25)
+    needed = fixed_horizon_carts(3 / 13, 0.1, 0.25)
+    assert needed is not None
+    assert line["randomised_fixed"] == needed
+    assert line["more_stalled_fixed"] == math.ceil((needed - 29) / (29 / 32))
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"plan_uplift": "0"}, "plan_uplift"),
+        ({"plan_uplift": "fifty"}, "plan_uplift"),
+        ({"plan_uplift": "60"}, "plan_uplift"),
+        ({"plan_uplift": "2.25"}, "plan_uplift"),
+        ({"plan_holdout": "0.5"}, "plan_holdout"),
+        ({"plan_holdout": "100"}, "plan_holdout"),
+    ],
+)
+def test_bad_planner_inputs_are_a_400_with_field_errors(merchandiser, query, field):
+    client = logged_in(merchandiser)
+    page = client.get("/analytics/", {**QUERY, **query})
+    api = client.get("/api/v1/analytics", {**QUERY, **query})
+    assert page.status_code == 400
+    assert f'id="{field}-errors"' in page.content.decode()
+    assert api.status_code == 400
+    assert list(api.json()["errors"]) == [field]
+
+
+def test_the_page_and_the_csv_show_the_new_figures(world, merchandiser):
+    client = logged_in(merchandiser)
+    html = client.get("/analytics/", {**QUERY, "plan_holdout": "25"}).content.decode()
+    assert 'data-testid="intervals"' in html
+    assert "Always-valid 95 % interval" in html
+    assert "CUPED removed" in html
+    assert "25.0 %" in html
+    assert "How many more stalled carts?" in html
+
+    rows = csv_rows(client.get("/analytics/export.csv", {**QUERY, "plan_holdout": "25"}))
+    low, unit = figure(rows, "conversion", "sequence_low")
+    assert unit == "pp"
+    expected = difference_sequence(8, 16, 3, 13).interval
+    assert expected is not None
+    assert float(low) == pytest.approx(expected.low * 100, abs=0.05)
+    assert figure(rows, "cuped", "variance_reduction")[1] == "%"
+    assert figure(rows, "cuped", "covariates")[0].startswith("value ")
+    assert figure(rows, "plan", "uplift") == ("5.0", "pp")
+    assert figure(rows, "plan.lines", "holdout_share", "holdout 25.0 %") == ("25.0", "%")

@@ -21,12 +21,15 @@ from cartassist.models import (
     AnalyticsChange,
     AnalyticsDay,
     AnalyticsGroup,
+    AnalyticsMoment,
+    Arm,
     Cart,
     Decision,
     FollowUpContact,
     Intervention,
     InvitationResult,
     Site,
+    Stage,
     StallReason,
     SuppressionReason,
 )
@@ -73,11 +76,26 @@ def assert_same(from_rollups: AnalyticsReport, from_rows: AnalyticsReport, where
         assert rollups_times.mean_seconds is None
     else:
         assert rollups_times.mean_seconds == pytest.approx(rows_times.mean_seconds, rel=1e-12)
+    # CUPED's sums of logarithms are floats added in another order: equal to 1e-9.
+    rows_cuped, rollups_cuped = from_rows.cuped, from_rollups.cuped
+    assert rows_cuped is not None
+    assert rollups_cuped is not None
+    assert rollups_cuped.covariates == rows_cuped.covariates
+    for field in ("uplift", "uplift_low", "uplift_high", "sequence_low", "sequence_high",
+                  "variance_reduction"):  # fmt: skip
+        expected_value = getattr(rows_cuped, field)
+        if expected_value is None:
+            assert getattr(rollups_cuped, field) is None
+        else:
+            assert getattr(rollups_cuped, field) == pytest.approx(
+                expected_value, rel=1e-9, abs=1e-12
+            )
     expected = replace(
         from_rows,
         response_times=replace(
             rows_times, method="second_buckets", mean_seconds=rollups_times.mean_seconds
         ),
+        cuped=rollups_cuped,
     )
     assert from_rollups == expected, where
 
@@ -141,11 +159,15 @@ def random_intervention(
         cart=cart,
         visitor_id=cart.visitor_id,
         stall_deadline=decided_at - timedelta(minutes=1 + k),
-        stage=cart.stage,
+        stage=rng.choice(Stage.values),
         stall_reason=rng.choice(StallReason.values),
         urgency=50,
         inactivity=timedelta(minutes=10),
-        cart_value=cart.subtotal,
+        cart_value=Decimal(rng.randrange(0, 40000)) / 100,
+        arm={Decision.INVITED: Arm.OUTREACH, Decision.HELD_OUT: Arm.HOLDOUT}.get(
+            decision, rng.choice([Arm.OUTREACH, Arm.HOLDOUT])
+        ),
+        returning_shopper=rng.random() < 0.3,
         currency=rng.choice([cart.currency] * 4 + CURRENCIES),
         decision=decision,
         suppression_reason=(
@@ -223,6 +245,14 @@ def test_the_rollups_give_the_figures_of_the_raw_rows_through_every_kind_of_chan
         i.remedy_cost = Decimal("1.11")
     Intervention.objects.bulk_update(
         picked[15:], ["invitation_result", "follow_ups", "remedy_cost"]
+    )
+    compare_all(cases)
+    assert AnalyticsMoment.objects.exists()
+
+    # CUPED's covariates (written once at the decision today; a later writer must still
+    # be noticed by the triggers).
+    Intervention.objects.filter(pk__in=[i.pk for i in picked[:10]]).update(
+        stage=Stage.PAYMENT, cart_value=Decimal("999.99"), returning_shopper=True
     )
     compare_all(cases)
 

@@ -8,11 +8,13 @@ import pytest
 from cartassist.analytics.text import (
     FOLLOW_UPS,
     Finding,
+    caution,
     finding,
     headline,
     plain_headline,
 )
 from cartassist.domain.analytics_report import Comparison
+from cartassist.domain.sequential import difference_sequence
 from cartassist.domain.uplift import compare
 
 MIN_ARM = 30
@@ -21,6 +23,7 @@ MIN_ARM = 30
 def comparison(invited_won: int, invited: int, held_won: int, held: int) -> Comparison:
     """As the analytics service builds it (cartassist/outcomes/services/analytics.py)."""
     result = compare(invited_won, invited, held_won, held)
+    sequence = difference_sequence(invited_won, invited, held_won, held)
     return Comparison(
         invited=invited,
         invited_successes=invited_won,
@@ -33,6 +36,10 @@ def comparison(invited_won: int, invited: int, held_won: int, held: int) -> Comp
         uplift_high=result.interval.high if result.interval else None,
         relative_uplift=result.relative,
         enough_data=min(invited, held) >= MIN_ARM and result.interval is not None,
+        sequence_low=sequence.interval.low if sequence.interval else None,
+        sequence_high=sequence.interval.high if sequence.interval else None,
+        sequence_excludes_zero=sequence.excludes_zero,
+        stalled_carts_to_exclude_zero=sequence.carts_to_exclude_zero,  # none suppressed
     )
 
 
@@ -64,10 +71,33 @@ def test_a_difference_within_chance_is_called_unclear():
     c = comparison(22, 100, 18, 100)
 
     assert finding(c) is Finding.UNCLEAR
+    more = c.stalled_carts_to_exclude_zero
+    assert more is not None
     assert plain_headline(c, MIN_ARM) == (
-        "No clear difference yet: invited carts converted 22 % of the time and comparable "
-        "carts we did not contact 18 %; the gap of 4 points could be chance."
+        "Not enough data yet: invited carts converted 22 % of the time and comparable "
+        "carts we did not contact 18 %; the gap of 4 points could still be chance (the "
+        f"interval still includes 0). About {more:,} more stalled carts at the rates so far "
+        "would settle it."
     )
+
+
+def test_the_verdict_rests_on_the_always_valid_interval_not_the_fixed_one():
+    # given: 30 % of 400 against 22 % of 400: the fixed-horizon interval excludes 0
+    # (a single planned look would call it), the always-valid one does not yet
+    c = comparison(120, 400, 88, 400)
+    assert c.uplift_low is not None
+    assert c.uplift_low > 0
+    assert c.sequence_low is not None
+    assert c.sequence_low < 0
+    # then
+    assert finding(c) is Finding.UNCLEAR
+    assert plain_headline(c, MIN_ARM).startswith("Not enough data yet:")
+    caution_text = caution(c, MIN_ARM)
+    assert caution_text is not None
+    assert "always-valid 95 % interval still includes 0" in caution_text
+    assert f"About {c.stalled_carts_to_exclude_zero:,} more stalled carts" in caution_text
+    assert "always-valid 95 % interval" in headline(c)
+    assert "interval -1.5 pp to +17.5 pp (fixed-horizon 95 % CI +1.9 pp to +14.0 pp)" in headline(c)
 
 
 def test_too_few_carts_says_so_and_how_many_are_needed():
@@ -108,7 +138,7 @@ def test_no_data_at_all():
 def test_a_gap_below_one_point_is_not_rounded_to_zero_points():
     c = comparison(3003, 10000, 2998, 10000)
 
-    assert plain_headline(c, MIN_ARM).endswith("the gap of less than 1 point could be chance.")
+    assert "the gap of less than 1 point could still be chance" in plain_headline(c, MIN_ARM)
 
 
 def test_follow_ups_read_as_contacts():

@@ -19,6 +19,7 @@ from django.test import Client
 
 from cartassist.client import sign
 from cartassist.core.roles import groups_ensure
+from cartassist.domain.sequential import difference_sequence
 from cartassist.domain.uplift import compare
 from cartassist.models import CartEvent, Site
 from tests.fixtures.sites import SHOP_ORIGIN, make_site
@@ -292,8 +293,14 @@ def test_the_analytics_docs_show_rates_unrounded_as_the_api_sends_them():
     }
     # when: what the API computes for the example's counts (411 of 1204 vs 29 of 133)
     result = compare(411, 1204, 29, 133)
+    sequence = difference_sequence(411, 1204, 29, 133)
+    assert result.interval is not None
+    assert sequence.interval is not None
     # then
     assert documented == {
+        "sequence_low": sequence.interval.low,
+        "sequence_high": sequence.interval.high,
+        "stalled_carts_to_exclude_zero": sequence.carts_to_exclude_zero,
         "invited_rate": result.rate_a,
         "held_out_rate": result.rate_b,
         "uplift": result.difference,

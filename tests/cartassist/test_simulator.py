@@ -383,3 +383,37 @@ def test_the_command_refuses_rates_outside_0_to_1():
 
 def test_standard_error_is_the_binomial_one():
     assert math.isclose(standard_error(0.25, 100), 0.0433, abs_tol=1e-4)
+
+
+# --- honest uplift through the real pipeline (issue 14) ---------------------------------
+
+
+@pytest.mark.django_db
+def test_the_always_valid_and_cuped_intervals_contain_the_true_uplift(simulated):
+    m = simulated.measured
+    true_uplift = TRUTH.invited_conversion - TRUTH.holdout_conversion
+    assert m.sequence_low is not None
+    assert m.sequence_high is not None
+    assert m.sequence_low <= true_uplift <= m.sequence_high
+    # wider than the fixed-horizon interval: it holds at every look
+    assert m.uplift_low is not None
+    assert m.uplift_high is not None
+    assert m.sequence_low < m.uplift_low
+    assert m.uplift_high < m.sequence_high
+    assert m.cuped_low is not None
+    assert m.cuped_high is not None
+    assert m.cuped_low <= true_uplift <= m.cuped_high
+    assert m.variance_reduction is not None
+
+
+@pytest.mark.django_db
+def test_every_simulated_shopper_stays_in_one_arm(simulated):
+    # returning shoppers come back with the visitor id of an earlier invitation
+    arms: dict[str, set[str]] = {}
+    for visitor_id, arm in Intervention.objects.filter(site_id=simulated.site_id).values_list(
+        "visitor_id", "arm"
+    ):
+        arms.setdefault(visitor_id, set()).add(arm)
+    assert all(len(found) == 1 for found in arms.values())
+    assert Intervention.objects.filter(site_id=simulated.site_id, returning_shopper=True).exists()
+    assert not Intervention.objects.filter(site_id=simulated.site_id, arm="").exists()

@@ -102,5 +102,20 @@ def test_a_merchandiser_finds_the_analytics_from_the_admin(page, shop_server, an
     expect(page.get_by_role("table", name="Conversion by stall reason")).to_contain_text(
         "Shipping shock"
     )
+    # and the always-valid interval beside the fixed one, and CUPED's
+    expect(headline).to_contain_text("always-valid 95 % interval")
+    intervals = page.get_by_test_id("intervals")
+    expect(intervals).to_contain_text("Adjusted for what was known before outreach (CUPED)")
+    expect(page.get_by_test_id("variance-reduction")).to_contain_text("CUPED removed")
     # and the page passes axe-core: no critical or serious violation
     assert_no_blocking_violations(page)
+
+    # when: the merchandiser plans for a 3-point uplift and a 25 % holdout
+    page.get_by_label("Uplift to detect (points)").fill("3")
+    page.get_by_label("Compare with a holdout of (%)").fill("25")
+    page.get_by_role("button", name="Show").click()
+    # then: the planner has a line for it beside the current share
+    plan = page.get_by_role("table", name="Carts needed per holdout share")
+    expect(plan).to_contain_text("25.0 %")
+    expect(plan).to_contain_text("(current)")
+    expect(page.get_by_test_id("plan")).to_contain_text("To detect an uplift of +3.0 pp")

@@ -4,6 +4,7 @@ from .carts import Cart, CartStatus, Stage, StallSignal
 from .events import CartEvent, EventSource, EventType
 from .followups import FollowUpChannel, FollowUpContact, FollowUpReason, FollowUpSource
 from .interventions import (
+    Arm,
     Attribution,
     Decision,
     Intervention,
@@ -18,6 +19,7 @@ from .rollups import (
     AnalyticsContact,
     AnalyticsDay,
     AnalyticsGroup,
+    AnalyticsMoment,
     AnalyticsRepeat,
     AnalyticsResponse,
 )
@@ -27,10 +29,12 @@ from .stall_rules import StallRule
 from .visitors import Visitor
 
 __all__ = [
+    "Arm",
     "AnalyticsChange",
     "AnalyticsContact",
     "AnalyticsDay",
     "AnalyticsGroup",
+    "AnalyticsMoment",
     "AnalyticsRepeat",
     "AnalyticsResponse",
     "Attribution",

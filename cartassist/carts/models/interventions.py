@@ -18,6 +18,15 @@ class Decision(models.TextChoices):
     HELD_OUT = "held_out", "Held out (control)"
 
 
+class Arm(models.TextChoices):
+    """The shopper's arm of the experiment (docs/ANALYTICS.md, "The arms"): drawn once per
+    shopper at their first stalled cart, recorded on every intervention, never changed."""
+
+    NONE = "", "Not recorded"
+    OUTREACH = "outreach", "Outreach"
+    HOLDOUT = "holdout", "Holdout (control)"
+
+
 class SuppressionReason(models.TextChoices):
     OPTED_OUT = "opted_out", "Visitor opted out"
     FREQUENCY_CAP = "frequency_cap", "Invited recently (frequency cap)"
@@ -70,6 +79,17 @@ class Intervention(models.Model):
     decision = models.CharField(max_length=16, choices=Decision.choices)
     suppression_reason = models.CharField(
         max_length=32, choices=SuppressionReason.choices, blank=True, default=""
+    )
+    arm = models.CharField(
+        max_length=8,
+        choices=Arm.choices,
+        blank=True,
+        default="",
+        help_text="The shopper's arm, fixed at their first stalled cart (services/arms.py).",
+    )
+    returning_shopper = models.BooleanField(
+        default=False,
+        help_text="The shopper had an earlier intervention when this one was decided.",
     )
     trigger = models.CharField(
         max_length=8, choices=InterventionTrigger.choices, default=InterventionTrigger.SWEEP

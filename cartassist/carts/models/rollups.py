@@ -148,3 +148,30 @@ class AnalyticsResponse(models.Model):
 
     def __str__(self) -> str:
         return f"site {self.site_id}, {self.zone} {self.day}: {self.n} at {self.second} s"
+
+
+class AnalyticsMoment(models.Model):
+    """Randomised interventions (invited or held out) of a local day by the covariates
+    CUPED adjusts for (docs/ANALYTICS.md, "Variance reduction (CUPED)"): the count, the
+    conversions, and the sums of ``v = ln(1 + cart_value)``, of ``v²`` and of ``v`` over
+    the converted ones. Every sum of squares and cross-product CUPED needs follows: the
+    stage, stall reason and returning shopper are constant within a row."""
+
+    site = _site()
+    zone = models.CharField(max_length=64)
+    day = models.DateField()
+    decision = models.CharField(max_length=16)
+    stall_reason = models.CharField(max_length=32)
+    stage = models.CharField(max_length=16)
+    returning_shopper = models.BooleanField()
+    n = models.PositiveIntegerField()
+    converted_n = models.PositiveIntegerField()
+    value_sum = models.FloatField()
+    value_sq_sum = models.FloatField()
+    value_converted_sum = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "zone", "day"], name="analytics_moment_day")]
+
+    def __str__(self) -> str:
+        return f"site {self.site_id}, {self.zone} {self.day}: {self.n} {self.decision}"

@@ -23,6 +23,7 @@ from django.utils.module_loading import import_string
 
 from cartassist.carts.locks import cart_qs_select_for_update, visitors_for_update
 from cartassist.carts.models import (
+    Arm,
     Cart,
     CartStatus,
     Decision,
@@ -30,8 +31,8 @@ from cartassist.carts.models import (
     Site,
     Visitor,
 )
+from cartassist.carts.services.arms import Assignment, shopper_arms
 from cartassist.core.locks import supports_skip_locked
-from cartassist.domain.holdout import is_held_out
 from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
 from cartassist.domain.suppression import SuppressionContext, first_suppression_reason
 
@@ -66,10 +67,10 @@ def sweep_batch_claim(
     Must run inside a transaction (the flow's). PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so
     concurrent sweepers take disjoint carts; SQLite: the IMMEDIATE transaction serialises
     sweepers. Each cart's stall is classified and scored, then decided: suppressed (first
-    reason), held out, or invited (cartassist.domain). The visitors it would invite are
-    locked (cartassist.carts.locks.visitors_for_update) and decided again on their fresh
-    rows, so that concurrent sweepers holding two carts of one visitor invite once (the
-    frequency cap).
+    reason), held out (the shopper's arm, ``arms.py``), or invited (cartassist.domain).
+    The visitors it would invite are locked (cartassist.carts.locks.visitors_for_update)
+    and decided again on their fresh rows, so that concurrent sweepers holding two carts
+    of one visitor invite once (the frequency cap).
     """
     qs = cart_qs_select_for_update().filter(stall_deadline__lte=now).order_by("stall_deadline")
     if site_ids is not None:  # the simulator sweeps its own site at past moments
@@ -82,6 +83,11 @@ def sweep_batch_claim(
     sites = {s.pk: s for s in Site.objects.filter(pk__in={c.site_id for c in carts})}
     visitors = _visitors(carts)
     available = {site_id: agent_available(site, now=now) for site_id, site in sites.items()}
+    # The arm of each cart's shopper (fixed at the shopper's first stalled cart), in the
+    # claim's order: a later cart of a shopper in this batch is returning.
+    arms: dict[int, Assignment] = {}
+    for site_id, site in sites.items():
+        arms.update(shopper_arms(site=site, carts=[c for c in carts if c.site_id == site_id]))
 
     def decide_all() -> tuple[list[Intervention], set[tuple[int, str]]]:
         invited_now: set[tuple[int, str]] = set()
@@ -90,6 +96,7 @@ def sweep_batch_claim(
                 cart,
                 sites[cart.site_id],
                 visitors.get((cart.site_id, cart.visitor_id)),
+                arms[cart.pk],
                 now=now,
                 agent_is_available=available[cart.site_id],
                 invited_now=invited_now,
@@ -149,6 +156,7 @@ def _decide(
     cart: Cart,
     site: Site,
     visitor: Visitor | None,
+    assignment: Assignment,
     *,
     now: datetime,
     agent_is_available: bool,
@@ -176,7 +184,7 @@ def _decide(
     )
     if suppression is not None:
         decision, suppression_reason = Decision.SUPPRESSED, suppression.value
-    elif is_held_out(cart.external_id, site.holdout_share, salt=site.public_key):
+    elif assignment.arm == Arm.HOLDOUT:
         decision, suppression_reason = Decision.HELD_OUT, ""
     else:
         decision, suppression_reason = Decision.INVITED, ""
@@ -194,6 +202,8 @@ def _decide(
         currency=cart.currency,
         decision=decision,
         suppression_reason=suppression_reason,
+        arm=assignment.arm,
+        returning_shopper=assignment.returning,
         decided_at=now,
     )
 

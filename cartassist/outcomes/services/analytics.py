@@ -25,6 +25,7 @@ from agents.models import AgentProfile
 from cartassist.carts.models import (
     AnalyticsContact,
     AnalyticsGroup,
+    AnalyticsMoment,
     AnalyticsRepeat,
     AnalyticsResponse,
     Decision,
@@ -42,6 +43,7 @@ from cartassist.domain.analytics_report import (
     Comparison,
     ComparisonLine,
     CountLine,
+    Cuped,
     Day,
     DayMoney,
     Filters,
@@ -53,11 +55,16 @@ from cartassist.domain.analytics_report import (
     ResponseTimes,
     Totals,
 )
+from cartassist.domain.cuped import Cell, cuped
 from cartassist.domain.deflection import deflection, deflection_counts
+from cartassist.domain.planner import SHARES, Plan, plan
+from cartassist.domain.sequential import difference_sequence
 from cartassist.domain.uplift import compare
 from cartassist.outcomes.services.analytics_rollups import (
+    MOMENT_KEYS,
     RESULT_COLUMNS,
     analytics_rollups_refresh,
+    moments,
     zone_key,
 )
 from policies.engine.money import CURRENCY_EXPONENTS
@@ -65,6 +72,8 @@ from policies.models import Policy, RemedyKindChoices
 
 # Below this many carts in either arm, the page says the sample is too small to tell.
 MIN_ARM_SIZE = 30
+# The uplift the sample-size planner plans for unless asked another (5 points).
+DEFAULT_PLAN_UPLIFT = 0.05
 
 ZERO = Decimal(0)
 
@@ -91,6 +100,8 @@ def analytics_compute(
     date_to: date,
     tz: tzinfo,
     rollups: bool = True,
+    plan_uplift: float = DEFAULT_PLAN_UPLIFT,
+    plan_holdout_share: float | None = None,
 ) -> AnalyticsReport:
     """The analytics of the interventions decided from ``date_from`` to ``date_to``
     (inclusive, calendar days in ``tz``) on ``site_ids`` (``None``: every site).
@@ -110,7 +121,13 @@ def analytics_compute(
     5. time to first response: from the rollups, the chats per whole second, then each
        percentile's one or two values picked among its second's chats
        (``_response_times_by_seconds``); from the rows, ``_response_times``;
-    6. the groups by day (in ``tz``), decision and currency for the series.
+    6. the groups by day (in ``tz``), decision and currency for the series;
+    7. the randomised interventions by stall reason, stage and returning shopper with
+       the sums CUPED needs (``AnalyticsMoment``).
+
+    The sample-size planner plans for ``plan_uplift`` (absolute: 0.05 is 5 points) at
+    the site's holdout share (several sites: the share held out so far), at the usual
+    shares and at ``plan_holdout_share`` when given.
     """
     start = datetime.combine(date_from, time.min, tzinfo=tz)
     end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=tz)
@@ -152,6 +169,13 @@ def analytics_compute(
         ),
         daily=_daily(rows.day_groups, date_from, date_to),
         daily_money=_daily_money(rows.day_groups),
+        cuped=_cuped(rows.moments),
+        plan=_plan(
+            rows.groups,
+            site_ids=site_ids,
+            uplift=plan_uplift,
+            other_share=plan_holdout_share,
+        ),
     )
 
 
@@ -171,6 +195,8 @@ class _Rows:
     # The chats by whole second of their first response, ascending: (second, chats,
     # sum of their seconds); rollups only.
     response_seconds: Sequence[tuple[int, int, float]] | None = None
+    # The randomised interventions by MOMENT_KEYS with CUPED's sums.
+    moments: Sequence[Group] = ()
 
 
 def _rows_from_interventions(
@@ -236,7 +262,14 @@ def _rows_from_interventions(
             remedy_cost_sum=Sum("remedy_cost"),
         )
     )
-    return _Rows(groups, stalled_carts, invited_groups, contact_rows, day_groups)
+    return _Rows(
+        groups,
+        stalled_carts,
+        invited_groups,
+        contact_rows,
+        day_groups,
+        moments=list(moments(interventions)),
+    )
 
 
 def _sums(rows: QuerySet[Any], *keys: str, **columns: str) -> list[Group]:
@@ -324,7 +357,24 @@ def _rows_from_rollups(
             AnalyticsResponse.objects.filter(**where).order_by(), "second", n="n", total="total"
         )
     )
-    return _Rows(groups, stalled_carts, invited_groups, contacts, day_groups, response_seconds)
+    moment_rows = _sums(
+        AnalyticsMoment.objects.filter(**where).order_by(),
+        *MOMENT_KEYS,
+        n="n",
+        converted_n="converted_n",
+        value_sum="value_sum",
+        value_sq_sum="value_sq_sum",
+        value_converted_sum="value_converted_sum",
+    )
+    return _Rows(
+        groups,
+        stalled_carts,
+        invited_groups,
+        contacts,
+        day_groups,
+        response_seconds,
+        moments=moment_rows,
+    )
 
 
 def _count(groups: Iterable[Group], field: str = "n", **where: object) -> int:
@@ -357,6 +407,11 @@ def _comparison(groups: Sequence[Group], successes: str) -> Comparison:
     invited_successes = _count(groups, successes, decision=Decision.INVITED)
     held_out_successes = _count(groups, successes, decision=Decision.HELD_OUT)
     result = compare(invited_successes, invited, held_out_successes, held_out)
+    sequence = difference_sequence(invited_successes, invited, held_out_successes, held_out)
+    # Carts still to come join an arm only when not suppressed.
+    more = sequence.carts_to_exclude_zero
+    if more is not None:
+        more = math.ceil(more * _count(groups) / (invited + held_out))
     return Comparison(
         invited=invited,
         invited_successes=invited_successes,
@@ -369,6 +424,61 @@ def _comparison(groups: Sequence[Group], successes: str) -> Comparison:
         uplift_high=result.interval.high if result.interval else None,
         relative_uplift=result.relative,
         enough_data=min(invited, held_out) >= MIN_ARM_SIZE and result.interval is not None,
+        sequence_low=sequence.interval.low if sequence.interval else None,
+        sequence_high=sequence.interval.high if sequence.interval else None,
+        sequence_excludes_zero=sequence.excludes_zero,
+        stalled_carts_to_exclude_zero=more,
+    )
+
+
+def _cuped(rows: Sequence[Group]) -> Cuped:
+    """CUPED on the conversion uplift, from the moment sums."""
+    result = cuped(
+        Cell(
+            treated=row["decision"] == Decision.INVITED,
+            stage=row["stage"],
+            stall_reason=row["stall_reason"],
+            returning=bool(row["returning_shopper"]),
+            n=row["n"],
+            converted=row["converted_n"],
+            value_sum=float(row["value_sum"] or 0),
+            value_sq_sum=float(row["value_sq_sum"] or 0),
+            value_converted_sum=float(row["value_converted_sum"] or 0),
+        )
+        for row in rows
+    )
+    interval, sequence = result.interval, result.sequence.interval
+    return Cuped(
+        uplift=result.estimate,
+        uplift_low=interval.low if interval else None,
+        uplift_high=interval.high if interval else None,
+        sequence_low=sequence.low if sequence else None,
+        sequence_high=sequence.high if sequence else None,
+        variance_reduction=result.variance_reduction,
+        covariates=result.covariates,
+    )
+
+
+def _plan(
+    groups: Sequence[Group], *, site_ids: list[int] | None, uplift: float, other_share: float | None
+) -> Plan | None:
+    """The sample-size planner at the held-out conversion so far; ``None`` before any
+    held-out cart."""
+    invited = _count(groups, decision=Decision.INVITED)
+    held_out = _count(groups, decision=Decision.HELD_OUT)
+    if not held_out:
+        return None
+    share = held_out / (invited + held_out)
+    if site_ids is not None and len(site_ids) == 1:
+        configured = Site.objects.filter(pk=site_ids[0]).values_list("holdout_share", flat=True)
+        share = float(configured.first() or share)
+    return plan(
+        uplift=uplift,
+        baseline_rate=_count(groups, "converted_n", decision=Decision.HELD_OUT) / held_out,
+        holdout_share=share,
+        randomised_so_far=invited + held_out,
+        randomised_share=(invited + held_out) / _count(groups),
+        shares=SHARES if other_share is None else (*SHARES, other_share),
     )
 
 

@@ -29,6 +29,7 @@ from django.db.models import (
     Count,
     DateTimeField,
     F,
+    FloatField,
     Max,
     Min,
     OuterRef,
@@ -36,13 +37,14 @@ from django.db.models import (
     Subquery,
     Sum,
 )
-from django.db.models.functions import Cast, Floor, TruncDate
+from django.db.models.functions import Cast, Floor, Ln, TruncDate
 
 from cartassist.carts.models import (
     AnalyticsChange,
     AnalyticsContact,
     AnalyticsDay,
     AnalyticsGroup,
+    AnalyticsMoment,
     AnalyticsRepeat,
     AnalyticsResponse,
     Decision,
@@ -211,7 +213,13 @@ def _recompute_once(*, site_id: int, tz: tzinfo, first: date, last: date) -> Non
             .values_list("day", "version")
         )
         where = {"site_id": site_id, "zone": zone, "day__gte": first, "day__lte": last}
-        rollups = (AnalyticsGroup, AnalyticsRepeat, AnalyticsContact, AnalyticsResponse)
+        rollups = (
+            AnalyticsGroup,
+            AnalyticsRepeat,
+            AnalyticsContact,
+            AnalyticsResponse,
+            AnalyticsMoment,
+        )
         for model in (*rollups, AnalyticsDay):
             model.objects.filter(**where).delete()
         interventions = Intervention.objects.filter(
@@ -223,6 +231,12 @@ def _recompute_once(*, site_id: int, tz: tzinfo, first: date, last: date) -> Non
         AnalyticsRepeat.objects.bulk_create(
             AnalyticsRepeat(site_id=site_id, zone=zone, **row)
             for row in _repeats(interventions, tz)
+        )
+        AnalyticsMoment.objects.bulk_create(
+            AnalyticsMoment(site_id=site_id, zone=zone, **row)
+            for row in moments(
+                interventions.annotate(day=TruncDate("decided_at", tzinfo=tz)), "day"
+            )
         )
         contacts = FollowUpContact.objects.filter(
             intervention__site_id=site_id,
@@ -275,6 +289,29 @@ def _groups(interventions: Any, tz: tzinfo) -> Iterator[dict[str, Any]]:
         )
     )
     yield from rows
+
+
+# The dimensions of ``AnalyticsMoment`` (CUPED's categorical covariates and the arm).
+MOMENT_KEYS = ["decision", "stall_reason", "stage", "returning_shopper"]
+
+
+def moments(interventions: Any, *keys: str) -> Any:
+    """The randomised interventions grouped by ``keys`` and ``MOMENT_KEYS`` with CUPED's
+    sums (``AnalyticsMoment``): the rollups' rows (by day) and the report's reference
+    from the raw rows (no day)."""
+    value = Ln(Cast("cart_value", FloatField()) + 1.0)
+    return (
+        interventions.filter(decision__in=[Decision.INVITED, Decision.HELD_OUT])
+        .annotate(v=value)
+        .values(*keys, *MOMENT_KEYS)
+        .annotate(
+            n=Count("id"),
+            converted_n=Count("id", filter=Q(converted=True)),
+            value_sum=Sum("v"),
+            value_sq_sum=Sum(F("v") * F("v")),
+            value_converted_sum=Sum("v", filter=Q(converted=True), default=0.0),
+        )
+    )
 
 
 def _repeats(interventions: Any, tz: tzinfo) -> Iterator[dict[str, Any]]:
