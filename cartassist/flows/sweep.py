@@ -83,6 +83,8 @@ def _sweep_batch(
             return 0
         for intervention in batch.interventions:
             result.count(intervention.decision)
+        for _cart_id in batch.deferred:
+            result.count("deferred")  # waits for the helpdesk (pacing), stays due
         # intervention.created for the shops that subscribed (one query when none did).
         webhooks_emit_interventions(
             site_ids=batch.sites.keys(),
