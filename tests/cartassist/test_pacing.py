@@ -4,6 +4,7 @@ capacity, and the follow-up model measured from the database."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -121,7 +122,7 @@ def test_an_invitation_waits_then_is_suppressed_as_helpdesk_busy(site: Site, set
     # then: retried every 30 s; 10 minutes after its deadline it was suppressed
     assert moments[1] == T0 + timedelta(seconds=30)
     assert moments[-1] == due + settings.CARTASSIST_PACING_MAX_WAIT
-    assert all(b - a <= settings.CARTASSIST_PACING_RETRY for a, b in zip(moments, moments[1:]))
+    assert all(b - a <= settings.CARTASSIST_PACING_RETRY for a, b in itertools.pairwise(moments))
     intervention = Intervention.objects.get()
     assert (intervention.decision, intervention.suppression_reason) == BUSY
     assert intervention.stall_deadline == due
@@ -240,7 +241,8 @@ def test_pacing_holds_expected_follow_ups_within_capacity_on_a_simulated_day(
     # then: every cart is decided; some invited, some held back as helpdesk busy
     outcome = decided()
     assert len(outcome) == 400
-    assert INVITED in outcome.values() and BUSY in outcome.values()
+    assert INVITED in outcome.values()
+    assert BUSY in outcome.values()
     # and: at the end of every open hour of the day and the horizon after it, no expected
     # follow-up is left waiting
     hours = 24 + settings.CARTASSIST_PACING_HORIZON_HOURS
@@ -283,4 +285,5 @@ def test_the_follow_up_model_is_measured_from_helpdesk_contacts(site: Site, sett
     assert model.rate("payment_failed") == pytest.approx(0.3)  # unseen: the overall rate
     assert len(model.curve) == 24
     assert sum(model.curve) == pytest.approx(1.0)
-    assert model.curve[0] > model.curve[1] and model.curve[2] > model.curve[3]
+    assert model.curve[0] > model.curve[1]
+    assert model.curve[2] > model.curve[3]
