@@ -107,16 +107,32 @@ def follow_up_model_get(*, site: Site, now: datetime) -> FollowUpModel:
 
 
 def follow_up_model_compute(*, site: Site, now: datetime) -> FollowUpModel:
-    """The follow-up rates by stall reason and the delay curve of ``site`` at ``now``.
-
-    1. The invitations of the last CARTASSIST_PACING_STATS_DAYS whose delay window
-       (CARTASSIST_PACING_DELAY_HOURS) has closed, by stall reason.
-    2. Their first helpdesk contact (source "helpdesk": the phone and email team, not
-       chats) within the window: which invitations were followed up, and after how long.
-    3. Rates shrunk towards the overall rate and the prior; the delay histogram shrunk
-       towards the default shape (cartassist/domain/pacing.py).
-    """
+    """The follow-up rates by stall reason and the delay curve of ``site`` at ``now``:
+    ``follow_up_observations``, then the rates shrunk towards the overall rate and the
+    prior, and the delay histogram shrunk towards the default shape
+    (cartassist/domain/pacing.py)."""
     prior = pacing_prior()
+    counts, delays = follow_up_observations(site=site, now=now)
+    rates, overall = follow_up_rates(counts, prior=prior)
+    histogram = delay_histogram(delays, hours=settings.CARTASSIST_PACING_DELAY_HOURS)
+    return FollowUpModel(rates=rates, overall=overall, curve=delay_curve(histogram, prior=prior))
+
+
+def follow_up_counts(*, site: Site, now: datetime) -> dict[str, FollowUpCounts]:
+    """Per stall reason: invitations measured, and how many were followed up."""
+    return follow_up_observations(site=site, now=now)[0]
+
+
+def follow_up_observations(
+    *, site: Site, now: datetime
+) -> tuple[dict[str, FollowUpCounts], list[timedelta]]:
+    """What the follow-up model is measured from, at ``now``:
+
+    1. the invitations of the last CARTASSIST_PACING_STATS_DAYS whose delay window
+       (CARTASSIST_PACING_DELAY_HOURS) has closed, by stall reason;
+    2. their first helpdesk contact (source "helpdesk": the phone and email team, not
+       chats) within the window: which invitations were followed up, and the delays.
+    """
     window = timedelta(hours=settings.CARTASSIST_PACING_DELAY_HOURS)
     closed = Intervention.objects.filter(
         site=site,
@@ -127,10 +143,7 @@ def follow_up_model_compute(*, site: Site, now: datetime) -> FollowUpModel:
     invitations = dict(closed.values_list("stall_reason").annotate(n=Count("id")))
     first: dict[int, tuple[str, timedelta]] = {}
     contacts = FollowUpContact.objects.filter(
-        site=site,
-        source=FollowUpSource.HELPDESK,
-        intervention__in=closed,
-        occurred_at__lte=now,
+        site=site, source=FollowUpSource.HELPDESK, intervention__in=closed, occurred_at__lte=now
     ).values_list(
         "intervention_id", "intervention__stall_reason", "intervention__decided_at", "occurred_at"
     )
@@ -147,12 +160,7 @@ def follow_up_model_compute(*, site: Site, now: datetime) -> FollowUpModel:
         reason: FollowUpCounts(invitations=n, followed_up=followed[reason])
         for reason, n in invitations.items()
     }
-    rates, overall = follow_up_rates(counts, prior=prior)
-    histogram = delay_histogram(
-        (delay for _reason, delay in first.values()),
-        hours=settings.CARTASSIST_PACING_DELAY_HOURS,
-    )
-    return FollowUpModel(rates=rates, overall=overall, curve=delay_curve(histogram, prior=prior))
+    return counts, [delay for _reason, delay in first.values()]
 
 
 def invited_by_hour(
