@@ -117,8 +117,10 @@ def test_an_invitation_waits_then_is_suppressed_as_helpdesk_busy(site: Site, set
     moments = [T0]
     stall_sweep(now=T0)
     while not Intervention.objects.exists():
-        moments.append(Cart.objects.get(pk=cart.pk).stall_deadline)
-        stall_sweep(now=moments[-1])
+        deadline = Cart.objects.get(pk=cart.pk).stall_deadline
+        assert deadline is not None
+        moments.append(deadline)
+        stall_sweep(now=deadline)
     # then: retried every 30 s; 10 minutes after its deadline it was suppressed
     assert moments[1] == T0 + timedelta(seconds=30)
     assert moments[-1] == due + settings.CARTASSIST_PACING_MAX_WAIT

@@ -148,4 +148,5 @@ def _waits(site: Site, *, start: datetime, end: datetime) -> list[float]:
         .order_by()
         .values_list("paced_wait", flat=True)
         .iterator()
+        if wait is not None
     ]
