@@ -6,24 +6,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.test import Client
-
 from cartassist.carts.models.helpdesk import office_hours_grid
-from cartassist.models import HelpdeskCapacity, Site
-from tests.cartassist.test_admin_branding import SITE_URL, posted_back
+from cartassist.models import HelpdeskCapacity
+from tests.cartassist.test_admin_branding import SITE_URL
+from tests.cartassist.test_admin_branding import edit_site as edit
 
 PREFIX = "helpdesk_capacity-0-hourly"
 
 
 def cells(grid: list[list[int]]) -> dict[str, str]:
     return {f"{PREFIX}_{d}_{h}": str(grid[d][h]) for d in range(7) for h in range(24)}
-
-
-def edit(client: Client, site: Site, **changes: Any) -> Any:
-    url = SITE_URL.format(pk=site.pk)
-    page = client.get(url)
-    assert page.status_code == 200
-    return client.post(url, posted_back(page, **changes))
 
 
 def test_the_site_editor_shows_a_labelled_grid_of_168_inputs(admin_client, site):

@@ -15,6 +15,7 @@ from cartassist.carts.models.helpdesk import office_hours_grid
 from cartassist.core.roles import groups_ensure
 from cartassist.models import FollowUpContact, FollowUpSource, HelpdeskCapacity, Site
 from cartassist.outcomes.services.pacing_analytics import helpdesk_pacing_compute
+from tests.cartassist.test_analytics import logged_in
 from tests.fixtures.agents import make_intervention, make_stalled_cart
 
 pytestmark = pytest.mark.django_db
@@ -29,9 +30,7 @@ QUERY = {"date_from": "2026-03-10", "date_to": "2026-03-10"}
 def analyst(db: Any) -> Client:
     user = User.objects.create_user("merch", is_staff=True)
     user.groups.add(groups_ensure()["Merchandisers"])
-    client = Client()
-    client.force_login(user)
-    return client
+    return logged_in(user)
 
 
 @pytest.fixture
