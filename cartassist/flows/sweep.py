@@ -51,8 +51,11 @@ def stall_sweep(
     1. claim up to ``batch_size`` carts with ``stall_deadline <= now``, oldest first
        (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so concurrent sweepers take disjoint
        carts; SQLite: the IMMEDIATE transaction serialises sweepers);
-    2. for each cart, classify the stall, score urgency, and decide: suppressed (first
-       reason), held out, or invited (cartassist.domain);
+    2. for each cart, most urgent first, classify the stall, score urgency, and decide:
+       suppressed (first reason), held out, or invited (cartassist.domain); on a site
+       with pacing on, a cart the holdout would invite is invited only when its
+       expected follow-ups fit the helpdesk's capacity, else it waits (stays due) or,
+       once its stall is too old, is suppressed as "helpdesk busy" (ADR 0021);
     3. lock the visitors it would invite (cartassist.carts.locks.visitors_for_update) and
        decide again on their fresh state, so that concurrent sweepers holding two carts
        of one visitor invite once (the frequency cap); record one Intervention per
