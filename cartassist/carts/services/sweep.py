@@ -83,8 +83,8 @@ def sweep_batch_claim(
     sweepers. Each cart's stall is classified and scored, then decided, most urgent
     first: suppressed (first reason), held out, or invited (cartassist.domain); paced
     sites then let the helpdesk's capacity decide between inviting, waiting (the cart
-    stays due, ``ClaimedBatch.deferred``) and "helpdesk busy" (cartassist/domain/pacing.py). The visitors it would invite are
-    locked (cartassist.carts.locks.visitors_for_update) and decided again on their fresh
+    stays due, ``ClaimedBatch.deferred``) and "helpdesk busy" (domain/pacing.py).
+    The visitors it would invite are locked (cartassist.carts.locks.visitors_for_update) and decided again on their fresh
     rows, so that concurrent sweepers holding two carts of one visitor invite once (the
     frequency cap).
     """
