@@ -85,8 +85,8 @@ def sweep_batch_claim(
     sites then let the helpdesk's capacity decide between inviting, waiting (the cart
     stays due, ``ClaimedBatch.deferred``) and "helpdesk busy" (domain/pacing.py).
     The visitors it would invite are locked (cartassist.carts.locks.visitors_for_update)
-    and decided again on their fresh rows, so that concurrent sweepers holding two carts of one visitor invite once (the
-    frequency cap).
+    and decided again on their fresh rows, so that concurrent sweepers holding two carts
+    of one visitor invite once (the frequency cap).
     """
     qs = cart_qs_select_for_update().filter(stall_deadline__lte=now).order_by("stall_deadline")
     if site_ids is not None:  # the simulator sweeps its own site at past moments
