@@ -13,7 +13,12 @@ from django.http import HttpRequest
 from django.utils.datastructures import MultiValueDict
 
 from cartassist.carts.models import HelpdeskCapacity
-from cartassist.carts.models.helpdesk import MAX_CONTACTS_PER_HOUR, WEEKDAYS, grid_problem
+from cartassist.carts.models.helpdesk import (
+    MAX_CONTACTS_PER_HOUR,
+    WEEKDAYS,
+    grid_problem,
+    office_hours_grid,
+)
 
 HOURS = range(24)
 
@@ -30,6 +35,9 @@ class CapacityGridWidget(forms.Widget):
 
     class Media:
         css = {"all": ["siteadmin/capacity-grid.css"]}
+
+    def format_value(self, value: Any) -> Any:
+        return value  # the grid itself (a list of rows), not its str()
 
     def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
         context = super().get_context(name, value, attrs)
@@ -114,6 +122,7 @@ class CapacityGridField(forms.Field):
 class HelpdeskCapacityForm(forms.ModelForm):
     hourly = CapacityGridField(
         required=False,
+        initial=office_hours_grid,  # a new row's: the model's default
         label="Contacts per hour",
         help_text="Follow-up contacts the phone and email team absorbs, by weekday and hour "
         "in the site's time zone; 0 = closed.",

@@ -24,7 +24,9 @@ def test_the_site_editor_shows_a_labelled_grid_of_168_inputs(admin_client, site)
     # then: one input per weekday and hour, each named by its weekday and hour
     inputs = re.findall(r'<input type="number"[^>]*name="helpdesk_capacity-0-hourly_[^>]*>', page)
     assert len(inputs) == 168
-    assert 'aria-label="Monday 09:00–10:00"' in page
+    assert 'aria-label="Monday 09:00–10:00" title="Monday 09:00–10:00"' in page
+    # the new row starts from the default grid: 10 an hour on weekdays 09–18 h
+    assert re.search(r'name="helpdesk_capacity-0-hourly_0_9"[^>]*value="10"', page)
     assert 'aria-label="Sunday 23:00–00:00"' in page
     assert '<th scope="row">Wednesday</th>' in page
     assert "siteadmin/capacity-grid." in page  # hashed in production
