@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import itertools
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -31,6 +32,7 @@ from cartassist.models import (
     Intervention,
     Site,
 )
+from cartassist.simulation.population import SimulatedShopper, SimulationConfig, population_draw
 from tests.fixtures.agents import make_stalled_cart
 from tests.fixtures.sites import make_site, make_stall_rules
 
@@ -223,23 +225,46 @@ def queue_per_hour(site: Site, *, start: datetime, hours: int, now: datetime, bu
     return load, helpdesk_backlog(load)
 
 
+def simulated_cart(site: Site, shopper: SimulatedShopper) -> Cart:
+    """The simulator's shopper as a cart stalled a minute before its arrival + 10 min."""
+    stalls: dict[str, dict[str, Any]] = {
+        "shipping_shock": {"stage": "shipping", "signal": "shipping_quoted"},
+        "payment_failed": {"stage": "payment", "signal": "payment_failed", "shipping_fee": None},
+        "coupon_rejected": {"stage": "cart", "signal": "coupon_rejected", "shipping_fee": None},
+        "idle": {"stage": "contact", "signal": "", "shipping_fee": None},
+    }
+    return make_stalled_cart(
+        site,
+        external_id=shopper.cart_id,
+        visitor_id=shopper.visitor_id,
+        now=shopper.arrival + timedelta(minutes=10),
+        **stalls[shopper.stall],
+    )
+
+
 def test_pacing_holds_expected_follow_ups_within_capacity_on_a_simulated_day(
     site: Site, settings: Any
 ) -> None:
-    # given: 400 stalled carts over a day (more in the evening), a helpdesk open 08–20 h
-    # Berlin for 3 contacts an hour, 10 % of invitations followed up over 48 hours
+    # given: the simulator's population for one day (its traffic by hour and mix of stall
+    # reasons), a helpdesk open 08–20 h Berlin for 3 contacts an hour, 10 % of invitations
+    # followed up over 48 hours
     settings.CARTASSIST_PACING_PRIOR_RATE_PERCENT = 10
     office = [[3 if 8 <= hour < 20 else 0 for hour in range(24)] for _ in range(7)]
     paced(site, office)
-    rng = random.Random(14)
     day = datetime(2026, 3, 10, tzinfo=UTC) - timedelta(hours=1)  # midnight in Berlin
-    moments = sorted(day + timedelta(hours=rng.triangular(0, 24, 19)) for _ in range(400))
-    kinds = [idle, payment_failed]
+    shoppers = population_draw(
+        random.Random(14),
+        config=SimulationConfig(shoppers=400, days=1),
+        first_day=date(2026, 3, 10),
+        tz=ZoneInfo("Europe/Berlin"),
+        prefix="sim-",
+    )
     # when: each cart is swept at its deadline (the sweep also retries the waiting ones)
-    for n, moment in enumerate(moments):
-        kinds[n % 2](site, f"cart-{n}", now=moment)
-        stall_sweep(now=moment)
-    stall_sweep(now=moments[-1] + timedelta(hours=1))
+    for shopper in shoppers:
+        cart = simulated_cart(site, shopper)
+        assert cart.stall_deadline is not None
+        stall_sweep(now=cart.stall_deadline + MINUTE)
+    stall_sweep(now=shoppers[-1].arrival + timedelta(hours=1))
     # then: every cart is decided; some invited, some held back as helpdesk busy
     outcome = decided()
     assert len(outcome) == 400
