@@ -12,12 +12,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from cartassist.carts.services.pacing import (
     capacity_per_hour,
     capacity_snapshot,
     expected_arrivals,
     follow_up_model_compute,
+    follow_up_model_get,
     invited_by_hour,
 )
 from cartassist.domain.holdout import is_held_out
@@ -314,3 +317,22 @@ def test_the_follow_up_model_is_measured_from_helpdesk_contacts(site: Site, sett
     assert sum(model.curve) == pytest.approx(1.0)
     assert model.curve[0] > model.curve[1]
     assert model.curve[2] > model.curve[3]
+
+
+def test_a_paced_batch_costs_one_grouped_query_more(site: Site, settings: Any) -> None:
+    # given: a warmed-up sweep, then the queries of a batch of one cart, unpaced
+    one_hour_curve(settings)
+    idle(site, "warm-up", now=T0)
+    stall_sweep(now=T0)
+    idle(site, "unpaced", now=T0 + MINUTE)
+    with CaptureQueriesContext(connection) as unpaced:
+        stall_sweep(now=T0 + MINUTE)
+    # when: the same on the site with pacing on (the follow-up model cached this hour)
+    paced(site, grid(5))
+    follow_up_model_get(site=site, now=T0 + 2 * MINUTE)
+    idle(site, "paced", now=T0 + 2 * MINUTE)
+    with CaptureQueriesContext(connection) as with_pacing:
+        stall_sweep(now=T0 + 2 * MINUTE)
+    # then
+    assert decided()["paced"] == INVITED
+    assert len(with_pacing.captured_queries) == len(unpaced.captured_queries) + 1
