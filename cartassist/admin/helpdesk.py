@@ -132,6 +132,15 @@ class HelpdeskCapacityForm(forms.ModelForm):
         model = HelpdeskCapacity
         fields = ["pacing_enabled", "hourly"]
 
+    def save(self, commit: bool = True) -> HelpdeskCapacity:
+        """Write the edited fields only: the live queue the helpdesk reports meanwhile
+        (``helpdesk_queue_report``) is not overwritten with the copy the page loaded."""
+        if not commit or self.instance._state.adding:
+            return super().save(commit=commit)
+        instance = super().save(commit=False)
+        instance.save(update_fields=["pacing_enabled", "hourly", "updated_at"])
+        return instance
+
 
 class HelpdeskCapacityInline(admin.StackedInline):
     model = HelpdeskCapacity

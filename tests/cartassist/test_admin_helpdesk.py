@@ -8,7 +8,7 @@ from typing import Any
 
 from cartassist.carts.models.helpdesk import office_hours_grid
 from cartassist.models import HelpdeskCapacity
-from tests.cartassist.test_admin_branding import SITE_URL
+from tests.cartassist.test_admin_branding import SITE_URL, posted_back
 from tests.cartassist.test_admin_branding import edit_site as edit
 
 PREFIX = "helpdesk_capacity-0-hourly"
@@ -65,3 +65,19 @@ def test_cells_that_are_not_whole_numbers_are_named_and_nothing_is_saved(admin_c
     page = response.content.decode()
     assert "Enter a whole number from 0 to 100000 at: Tuesday 14:00, Sunday 00:00." in page
     assert HelpdeskCapacity.objects.get(site=site).hourly == office_hours_grid()
+
+
+def test_saving_the_grid_keeps_a_queue_reported_meanwhile(admin_client, site):
+    # given: the editor loaded, then the helpdesk reported its queue
+    HelpdeskCapacity.objects.create(site=site, hourly=office_hours_grid())
+    url = SITE_URL.format(pk=site.pk)
+    page = admin_client.get(url)
+    HelpdeskCapacity.objects.filter(site=site).update(open_contacts=9)
+    grid = office_hours_grid()
+    grid[2][12] = 1
+    # when
+    response = admin_client.post(url, posted_back(page, **cells(grid)))
+    # then
+    assert response.status_code == 302
+    capacity = HelpdeskCapacity.objects.get(site=site)
+    assert (capacity.hourly[2][12], capacity.open_contacts) == (1, 9)

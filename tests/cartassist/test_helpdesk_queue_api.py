@@ -132,3 +132,14 @@ def test_the_operation_is_documented(client):
     operation = schema["paths"][URL]["post"]
     assert operation["operationId"] == "helpdesk_queue_report"
     assert {"200", "400", "401", "413", "415", "503"} <= set(operation["responses"])
+
+
+def test_a_report_changes_only_the_live_fields(client, site, frozen):
+    # given: a grid and the pacing switch set in the admin
+    grid = [[4] * 24 for _ in range(7)]
+    HelpdeskCapacity.objects.create(site=site, pacing_enabled=True, hourly=grid)
+    # when
+    report(client, site, {"open_contacts": 2})
+    # then
+    row = HelpdeskCapacity.objects.get(site=site)
+    assert (row.pacing_enabled, row.hourly, row.open_contacts) == (True, grid, 2)

@@ -315,11 +315,16 @@ def helpdesk_queue_report(
     it absorbs in the current local hour instead of the grid's. Creates the site's
     capacity row (with the default grid, pacing off) when it has none."""
     row, _ = HelpdeskCapacity.objects.get_or_create(site=site)
-    row.open_contacts = open_contacts
-    row.capacity_override = capacity_override
-    row.override_hour_start = (
-        hour_start(now, timezone=site.timezone) if capacity_override is not None else None
-    )
-    row.reported_at = now
-    row.save()
+    live = {
+        "open_contacts": open_contacts,
+        "capacity_override": capacity_override,
+        "override_hour_start": (
+            hour_start(now, timezone=site.timezone) if capacity_override is not None else None
+        ),
+        "reported_at": now,
+    }
+    # Only the live fields: an admin editing the grid meanwhile keeps their change.
+    HelpdeskCapacity.objects.filter(pk=row.pk).update(**live)
+    for name, value in live.items():
+        setattr(row, name, value)
     return row
