@@ -251,3 +251,40 @@ def test_the_retry_never_comes_after_the_end_of_the_wait():
     assert retry_at(
         now=T0, due_since=T0, retry=timedelta(seconds=30), max_wait=wait
     ) == T0 + timedelta(seconds=30)
+
+
+@st.composite
+def loads_and_extras(draw: st.DrawFn) -> tuple[HelpdeskLoad, list[float], list[float]]:
+    hours = draw(st.integers(min_value=1, max_value=30))
+    counts = st.floats(min_value=0, max_value=20)
+    capacity = draw(
+        st.lists(st.integers(min_value=0, max_value=10), min_size=hours, max_size=hours)
+    )
+    arrivals = draw(st.lists(counts, min_size=hours, max_size=hours))
+    larger = draw(st.lists(counts, min_size=hours, max_size=hours))
+    shares = draw(st.lists(st.floats(min_value=0, max_value=1), min_size=hours, max_size=hours))
+    state = HelpdeskLoad(
+        start=T0,
+        current=draw(st.integers(min_value=0, max_value=hours - 1)),
+        capacity=tuple(float(c) for c in capacity),
+        arrivals=tuple(arrivals),
+        backlog_floor=draw(counts),
+    )
+    return state, [a * s for a, s in zip(larger, shares, strict=True)], larger
+
+
+@given(loads_and_extras(), st.integers(min_value=1, max_value=30))
+def test_what_fits_with_more_follow_ups_fits_with_fewer(case, horizon):
+    # given: ``smaller`` is at most ``larger`` in every hour
+    state, smaller, larger = case
+    # then: pacing never refuses the smaller load where it allows the larger one
+    if pacing_allows(state, larger, horizon=horizon):
+        assert pacing_allows(state, smaller, horizon=horizon)
+
+
+@given(loads_and_extras())
+def test_the_queue_never_goes_negative_and_grows_with_arrivals(case):
+    state, smaller, larger = case
+    low, high = helpdesk_backlog(state, smaller), helpdesk_backlog(state, larger)
+    assert all(q >= 0 for q in low)
+    assert all(a <= b + 1e-9 for a, b in zip(low, high, strict=True))
