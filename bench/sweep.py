@@ -17,7 +17,7 @@ through ``django.setup()``:
    "suppress": no agent available, so every cart is decided and recorded as suppressed
    and no invitation is created (claim + decide + record alone); "invite-paced": as
    "invite-no-push" on a site with helpdesk pacing on and room for every invitation
-   (the cost of pacing: its grouped query and each cart's check; ADR 0021);
+   (the cost of pacing: its grouped query and each cart's check; ADR 0024);
 4. on PostgreSQL, EXPLAIN ANALYZE the claim query the sweep ran, at the largest size.
 
 Prints one JSON object per line; the last line is the summary the runner reads.

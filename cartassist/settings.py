@@ -437,7 +437,7 @@ CARTASSIST_AGENT_AVAILABILITY = env(
     "CARTASSIST_AGENT_AVAILABILITY", "agents.services.presence.agent_with_free_capacity"
 )
 # Pacing outreach to the helpdesk's capacity (docs/ANALYTICS.md "Helpdesk pacing",
-# docs/OPERATIONS.md "Helpdesk capacity", ADR 0021); on per site in the admin.
+# docs/OPERATIONS.md "Helpdesk capacity", ADR 0024); on per site in the admin.
 # Before data: this share of invitations is expected to cause a helpdesk contact, worth
 # this many pseudo-invitations (the overall rate's shrinkage, and each stall reason's
 # towards the overall rate).

@@ -1,5 +1,5 @@
 """The helpdesk's live queue, reported by the helpdesk (signed like server events;
-docs/integrations/helpdesk.md, "Live queue"). Pacing reads it (docs/adr/0021)."""
+docs/integrations/helpdesk.md, "Live queue"). Pacing reads it (docs/adr/0024)."""
 
 from __future__ import annotations
 

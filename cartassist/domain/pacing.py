@@ -1,4 +1,4 @@
-"""Pacing outreach to the helpdesk's capacity (docs/ANALYTICS.md, "Helpdesk pacing"; ADR 0021).
+"""Pacing outreach to the helpdesk's capacity (docs/ANALYTICS.md, "Helpdesk pacing"; ADR 0024).
 
 Pure: numbers and datetimes in, numbers out, ``now`` passed in. Three parts:
 

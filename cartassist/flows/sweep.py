@@ -55,7 +55,7 @@ def stall_sweep(
        suppressed (first reason), held out, or invited (cartassist.domain); on a site
        with pacing on, a cart the holdout would invite is invited only when its
        expected follow-ups fit the helpdesk's capacity, else it waits (stays due) or,
-       once its stall is too old, is suppressed as "helpdesk busy" (ADR 0021);
+       once its stall is too old, is suppressed as "helpdesk busy" (ADR 0024);
     3. lock the visitors it would invite (cartassist.carts.locks.visitors_for_update) and
        decide again on their fresh state, so that concurrent sweepers holding two carts
        of one visitor invite once (the frequency cap); record one Intervention per

@@ -1,4 +1,4 @@
-"""Pacing outreach to the helpdesk's capacity in the sweep (docs/adr/0021): urgent stalls
+"""Pacing outreach to the helpdesk's capacity in the sweep (docs/adr/0024): urgent stalls
 first, waiting then "helpdesk busy", the holdout untouched, a simulated day within
 capacity, and the follow-up model measured from the database."""
 

@@ -1,6 +1,6 @@
 """The helpdesk's capacity per site: how many follow-up contacts per hour the phone and
 email team absorbs, by weekday and hour in the site's time zone (docs/OPERATIONS.md,
-"Helpdesk capacity"; pacing: docs/adr/0021)."""
+"Helpdesk capacity"; pacing: docs/adr/0024)."""
 
 from __future__ import annotations
 

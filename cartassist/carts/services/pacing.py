@@ -1,4 +1,4 @@
-"""Pacing outreach to the helpdesk's capacity: the database side (docs/adr/0021).
+"""Pacing outreach to the helpdesk's capacity: the database side (docs/adr/0024).
 
 The pure rules are in cartassist/domain/pacing.py. Here:
 

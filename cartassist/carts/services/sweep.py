@@ -107,7 +107,7 @@ def sweep_batch_claim(
     available = {site_id: agent_available(site, now=now) for site_id, site in sites.items()}
     stalls = {cart.pk: _stall(cart, sites[cart.site_id]) for cart in carts}
     # Urgent stalls first (domain/stalls.py's score): they take the helpdesk's capacity
-    # before the others of the batch (pacing, docs/adr/0021).
+    # before the others of the batch (pacing, docs/adr/0024).
     in_order = sorted(carts, key=lambda c: (-stalls[c.pk].urgency, c.stall_deadline, c.pk))
     pacers = site_pacers(sites=sites, now=now)
 
