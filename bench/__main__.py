@@ -120,7 +120,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--stalled", type=int, default=1000)
     parser.add_argument("--sweep-repeat", type=int, default=None)
     parser.add_argument(
-        "--sweep-modes", default=None, help="invite,invite-no-push,suppress (quick: suppress)"
+        "--sweep-modes",
+        default=None,
+        help="invite,invite-no-push,suppress,invite-paced (quick: suppress)",
     )
     parser.add_argument(
         "--analytics-sizes", default=None, help="interventions, e.g. 100000,1000000 (PostgreSQL)"

@@ -15,7 +15,9 @@ through ``django.setup()``:
    (10 % holdout) and each invitation is created and pushed over the channel layer;
    "invite-no-push": the same without a channel layer, to separate the push's cost;
    "suppress": no agent available, so every cart is decided and recorded as suppressed
-   and no invitation is created (claim + decide + record alone);
+   and no invitation is created (claim + decide + record alone); "invite-paced": as
+   "invite-no-push" on a site with helpdesk pacing on and room for every invitation
+   (the cost of pacing: its grouped query and each cart's check; ADR 0024);
 4. on PostgreSQL, EXPLAIN ANALYZE the claim query the sweep ran, at the largest size.
 
 Prints one JSON object per line; the last line is the summary the runner reads.
@@ -58,7 +60,7 @@ def run(
     from django.utils import timezone
 
     from cartassist.flows.sweep import stall_sweep
-    from cartassist.models import Cart, Intervention, Site, Visitor
+    from cartassist.models import Cart, HelpdeskCapacity, Intervention, Site, Visitor
 
     now = timezone.now().replace(microsecond=0)
     site = _site()
@@ -77,7 +79,12 @@ def run(
             # (the default availability check); suppress mode: the switch off.
             Site.objects.filter(pk=site.pk).update(agents_available=mode != "suppress")
             _agent_online(site)
-            with _channel_layer(enabled=mode != "invite-no-push"):
+            HelpdeskCapacity.objects.filter(site=site).delete()
+            if mode == "invite-paced":
+                HelpdeskCapacity.objects.create(
+                    site=site, pacing_enabled=True, hourly=[[100_000] * 24 for _ in range(7)]
+                )
+            with _channel_layer(enabled=mode not in {"invite-no-push", "invite-paced"}):
                 # A first, untimed run counts the queries and keeps the claim query.
                 _reset(originals, now)
                 counter = _QueryCounter()

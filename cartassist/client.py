@@ -608,6 +608,17 @@ class CartAssistClient:
             intervention_id=body.get("intervention_id"),
         )
 
+    def helpdesk_queue_report(
+        self, *, open_contacts: int, capacity_override: int | None = None
+    ) -> dict[str, Any]:
+        """Report the helpdesk's live queue for pacing (docs/integrations/helpdesk.md,
+        "4. Live queue"): contacts waiting now and, optionally, the contacts it absorbs
+        in the current hour instead of the admin's grid. Returns the stored report."""
+        payload: dict[str, Any] = {"open_contacts": open_contacts}
+        if capacity_override is not None:
+            payload["capacity_override"] = capacity_override
+        return dict(self._request("POST", "/api/v1/server/helpdesk/queue", payload).body)
+
     def intervention(self, intervention_id: int | str) -> dict[str, Any]:
         """One intervention's outcome (docs/API.md, "Intervention outcomes"); numbers as
         Decimal or int, amounts as decimal strings, exactly as the server sends them."""

@@ -436,6 +436,29 @@ CARTASSIST_SWEEP_IN_PROCESS = env_bool("CARTASSIST_SWEEP_IN_PROCESS", default=no
 CARTASSIST_AGENT_AVAILABILITY = env(
     "CARTASSIST_AGENT_AVAILABILITY", "agents.services.presence.agent_with_free_capacity"
 )
+# Pacing outreach to the helpdesk's capacity (docs/ANALYTICS.md "Helpdesk pacing",
+# docs/OPERATIONS.md "Helpdesk capacity", ADR 0024); on per site in the admin.
+# Before data: this share of invitations is expected to cause a helpdesk contact, worth
+# this many pseudo-invitations (the overall rate's shrinkage, and each stall reason's
+# towards the overall rate).
+CARTASSIST_PACING_PRIOR_RATE_PERCENT = env_int("CARTASSIST_PACING_PRIOR_RATE_PERCENT", 10)
+CARTASSIST_PACING_PRIOR_STRENGTH = env_int("CARTASSIST_PACING_PRIOR_STRENGTH", 20)
+CARTASSIST_PACING_REASON_STRENGTH = env_int("CARTASSIST_PACING_REASON_STRENGTH", 50)
+# Follow-ups counted for pacing: within this many hours after outreach (the delay curve's
+# length, and how far back recent invitations still load the helpdesk).
+CARTASSIST_PACING_DELAY_HOURS = env_int("CARTASSIST_PACING_DELAY_HOURS", 48)
+# The coming hours checked against capacity at each decision.
+CARTASSIST_PACING_HORIZON_HOURS = env_int("CARTASSIST_PACING_HORIZON_HOURS", 24)
+# Invitations measured for the rates and the delay curve: the last this many days.
+CARTASSIST_PACING_STATS_DAYS = env_int("CARTASSIST_PACING_STATS_DAYS", 56)
+# A waiting invitation is decided again after this long, and suppressed as
+# "helpdesk busy" once its stall deadline is this old (0: suppressed at once).
+CARTASSIST_PACING_RETRY = timedelta(seconds=env_int("CARTASSIST_PACING_RETRY_SECONDS", 30))
+CARTASSIST_PACING_MAX_WAIT = timedelta(seconds=env_int("CARTASSIST_PACING_MAX_WAIT_SECONDS", 600))
+# A queue the helpdesk reported live counts for this long.
+CARTASSIST_HELPDESK_QUEUE_MAX_AGE = timedelta(
+    seconds=env_int("CARTASSIST_HELPDESK_QUEUE_MAX_AGE_SECONDS", 900)
+)
 # The embedded demo storefront at /demo/.
 CARTASSIST_DEMO_ENABLED = env_bool("CARTASSIST_DEMO_ENABLED", default=EMBEDDED)
 

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cartassist.api.analytics import AnalyticsView
+from cartassist.api.pacing_analytics import HelpdeskPacingView
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -15,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("analytics/", include("cartassist.analytics.urls")),
     path("api/v1/analytics", AnalyticsView.as_view(), name="analytics-api"),
+    path("api/v1/analytics/helpdesk", HelpdeskPacingView.as_view(), name="analytics-helpdesk-api"),
     path("api/", include("cartassist.api.urls")),
     path("api/", include("agents.api.urls")),
     path("api/", include("policies.api.urls")),

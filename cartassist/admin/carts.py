@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from cartassist.admin.a11y import LabelledInlineFormSet
+from cartassist.admin.helpdesk import HelpdeskCapacityInline
 from cartassist.admin.site_form import SiteAdminForm, brand_preview
 from cartassist.carts.models import Cart, CartEvent, FollowUpContact, Intervention, Site, StallRule
 from cartassist.carts.services.site_config import sites_changed
@@ -51,7 +52,7 @@ class SiteAdmin(admin.ModelAdmin):
         "brand_preview",
     ]
     exclude = ["previous_secret"]
-    inlines = [StallRuleInline]
+    inlines = [StallRuleInline, HelpdeskCapacityInline]
     actions = ["rotate_secret"]
     fieldsets = [
         (None, {"fields": ["name", "currency", "timezone", "allowed_origins"]}),

@@ -22,6 +22,7 @@ from cartassist.outcomes.services.analytics import MIN_ARM_SIZE, analytics_compu
 from . import charts, text
 from .export import report_csv
 from .forms import AnalyticsFilterForm
+from .pacing import pacing_section
 
 PERMISSION = "cartassist.view_intervention"
 
@@ -69,6 +70,7 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
         return render(request, "cartassist/analytics.html", context, status=400)
     report = report_compute(form)
     context.update(_presentation(report))
+    context.update(pacing_section(form.filters(), now=timezone.now()))
     return render(request, "cartassist/analytics.html", context)
 
 

@@ -54,6 +54,9 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "cartassist.view_site", "cartassist.change_site",
         "cartassist.view_stallrule", "cartassist.add_stallrule",
         "cartassist.change_stallrule", "cartassist.delete_stallrule",
+        # The helpdesk's capacity (pacing), inline in the site editor.
+        "cartassist.view_helpdeskcapacity", "cartassist.add_helpdeskcapacity",
+        "cartassist.change_helpdeskcapacity", "cartassist.delete_helpdeskcapacity",
         "cartassist.view_cart", "cartassist.view_cartevent", "cartassist.view_intervention",
         # Analytics (docs/ANALYTICS.md) read interventions (above) and follow-up contacts.
         "cartassist.view_followupcontact",

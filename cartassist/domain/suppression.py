@@ -13,6 +13,8 @@ class SuppressionReason(enum.Enum):
     FREQUENCY_CAP = "frequency_cap"
     QUIET_HOURS = "quiet_hours"
     NO_AGENT_AVAILABLE = "no_agent_available"
+    # Decided after the holdout, by pacing (cartassist/domain/pacing.py), not here.
+    HELPDESK_BUSY = "helpdesk_busy"
 
 
 @dataclass(frozen=True, slots=True)

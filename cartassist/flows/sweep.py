@@ -51,8 +51,11 @@ def stall_sweep(
     1. claim up to ``batch_size`` carts with ``stall_deadline <= now``, oldest first
        (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so concurrent sweepers take disjoint
        carts; SQLite: the IMMEDIATE transaction serialises sweepers);
-    2. for each cart, classify the stall, score urgency, and decide: suppressed (first
-       reason), held out, or invited (cartassist.domain);
+    2. for each cart, most urgent first, classify the stall, score urgency, and decide:
+       suppressed (first reason), held out, or invited (cartassist.domain); on a site
+       with pacing on, a cart the holdout would invite is invited only when its
+       expected follow-ups fit the helpdesk's capacity, else it waits (stays due) or,
+       once its stall is too old, is suppressed as "helpdesk busy" (ADR 0024);
     3. lock the visitors it would invite (cartassist.carts.locks.visitors_for_update) and
        decide again on their fresh state, so that concurrent sweepers holding two carts
        of one visitor invite once (the frequency cap); record one Intervention per
@@ -83,6 +86,8 @@ def _sweep_batch(
             return 0
         for intervention in batch.interventions:
             result.count(intervention.decision)
+        for _cart_id in batch.deferred:
+            result.count("deferred")  # waits for the helpdesk (pacing), stays due
         # intervention.created for the shops that subscribed (one query when none did).
         webhooks_emit_interventions(
             site_ids=batch.sites.keys(),

@@ -10,6 +10,7 @@ from cartassist.carts.models.followups import (
     FollowUpReason,
     FollowUpSource,
 )
+from cartassist.carts.models.helpdesk import HelpdeskCapacity
 from cartassist.carts.models.interventions import (
     Arm,
     Attribution,
@@ -79,5 +80,6 @@ __all__ = [
     "StallRule",
     "StallSignal",
     "SuppressionReason",
+    "HelpdeskCapacity",
     "Visitor",
 ]

@@ -20,7 +20,7 @@ from cartassist.client import (
     SignatureError,
     verify_webhook,
 )
-from cartassist.models import FollowUpContact, WebhookEndpoint
+from cartassist.models import FollowUpContact, HelpdeskCapacity, WebhookEndpoint
 from policies.models import Grant
 from policies.services.grants import grant_token
 from policies.services.offers import offer_accept, offer_authorize
@@ -149,6 +149,23 @@ def test_a_follow_up_with_a_bad_field_raises_the_field_error(ca):
     assert raised.value.status == 400
     assert list(raised.value.errors) == ["channel"]
     assert FollowUpContact.objects.count() == 0
+
+
+def test_the_helpdesk_reports_its_live_queue(ca, site):
+    # when
+    stored = ca.helpdesk_queue_report(open_contacts=7, capacity_override=3)
+    # then
+    assert (stored["open_contacts"], stored["capacity_override"]) == (7, 3)
+    row = HelpdeskCapacity.objects.get(site=site)
+    assert (row.open_contacts, row.capacity_override) == (7, 3)
+
+
+def test_a_queue_report_with_a_bad_count_raises_the_field_error(ca):
+    with pytest.raises(ApiError) as raised:
+        ca.helpdesk_queue_report(open_contacts=-1)
+    assert raised.value.status == 400
+    assert list(raised.value.errors) == ["open_contacts"]
+    assert HelpdeskCapacity.objects.count() == 0
 
 
 def test_an_interventions_outcome_is_read_with_signed_gets(ca, site):

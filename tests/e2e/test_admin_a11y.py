@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from cartassist.demo.seed import MERCHANDISER_LOGIN, demo_seed
-from cartassist.models import Site
+from cartassist.models import HelpdeskCapacity, Site
 from policies.models import Policy
 from policies.services.versions import policy_version_create
 from tests.e2e.a11y import assert_no_blocking_violations
@@ -120,3 +120,24 @@ def test_the_site_editor_previews_the_brand_colour_live(merchandiser_page, shop_
     expect(errors).to_contain_text("4.48:1")
     # (the preview now shows the refused colour's poor contrast on purpose)
     assert_no_blocking_violations(page, {"exclude": [[".brand-preview"]]})
+
+
+def test_the_helpdesk_capacity_grid_is_edited_by_its_labels(merchandiser_page, shop_server):
+    page = merchandiser_page
+    site = Site.objects.order_by("pk").first()
+    assert site is not None
+    page.goto(f"{shop_server.url}/admin/cartassist/site/{site.pk}/change/")
+    # the grid's inputs are found by their accessible names, and pass axe-core
+    assert_no_blocking_violations(page)
+    cell = page.get_by_role("spinbutton", name="Tuesday 14:00–15:00", exact=True)
+    expect(cell).to_have_value("10")
+    # when
+    cell.fill("7")
+    page.get_by_role("spinbutton", name="Saturday 10:00–11:00", exact=True).fill("3")
+    page.get_by_role("checkbox", name="Pacing enabled").check()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    # then
+    capacity = HelpdeskCapacity.objects.get(site=site)
+    assert capacity.pacing_enabled is True
+    assert (capacity.hourly[1][14], capacity.hourly[5][10], capacity.hourly[0][9]) == (7, 3, 10)

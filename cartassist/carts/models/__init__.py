@@ -3,6 +3,7 @@
 from .carts import Cart, CartStatus, Stage, StallSignal
 from .events import CartEvent, EventSource, EventType
 from .followups import FollowUpChannel, FollowUpContact, FollowUpReason, FollowUpSource
+from .helpdesk import HelpdeskCapacity
 from .interventions import (
     Arm,
     Attribution,
@@ -45,6 +46,7 @@ __all__ = [
     "FollowUpContact",
     "FollowUpReason",
     "FollowUpSource",
+    "HelpdeskCapacity",
     "IdentityKind",
     "InvitationResult",
     "Cart",

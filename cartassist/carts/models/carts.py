@@ -96,6 +96,13 @@ class Cart(models.Model):
         help_text="Last activity + the stall rule's threshold for the stage. Cleared once the "
         "sweep has recorded a decision, or when no rule applies.",
     )
+    pacing_due_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="While an invitation waits for the helpdesk's capacity (pacing): the stall "
+        "deadline it was first due at. Belongs to the current stall only while it is later "
+        "than last_activity_at.",
+    )
     identities_linked = models.BooleanField(
         default=False,
         help_text="Ingestion has linked this cart's visitor_id and customer_id to its "

@@ -32,6 +32,7 @@ class SuppressionReason(models.TextChoices):
     FREQUENCY_CAP = "frequency_cap", "Invited recently (frequency cap)"
     QUIET_HOURS = "quiet_hours", "Quiet hours"
     NO_AGENT_AVAILABLE = "no_agent_available", "No agent available"
+    HELPDESK_BUSY = "helpdesk_busy", "Helpdesk busy (pacing)"
 
 
 class InterventionTrigger(models.TextChoices):
@@ -95,6 +96,12 @@ class Intervention(models.Model):
         max_length=8, choices=InterventionTrigger.choices, default=InterventionTrigger.SWEEP
     )
     decided_at = models.DateTimeField()
+    paced_wait = models.DurationField(
+        null=True,
+        blank=True,
+        help_text="How long the decision waited for the helpdesk's capacity (pacing), from "
+        "the stall deadline; empty when it did not wait.",
+    )
 
     # The outcome (cartassist/outcomes/services/outcomes.py). Derived from the invitation, the
     # conversation, offers, grants, orders and follow-up contacts; recomputing it from

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,8 +32,10 @@ from cartassist.carts.models import (
     Visitor,
 )
 from cartassist.carts.services.arms import Assignment, shopper_arms
+from cartassist.carts.services.pacing import SitePacer, site_pacers
 from cartassist.core.locks import supports_skip_locked
-from cartassist.domain.stalls import CartSnapshot, classify_stall, score_urgency
+from cartassist.domain.pacing import PacingOutcome, retry_at
+from cartassist.domain.stalls import CartSnapshot, Reason, classify_stall, score_urgency
 from cartassist.domain.suppression import SuppressionContext, first_suppression_reason
 
 
@@ -45,6 +47,19 @@ class ClaimedBatch:
     sites: dict[int, Site]
     interventions: list[Intervention]
     invited_visitors: set[tuple[int, str]]
+    # Carts whose invitation waits for the helpdesk (pacing): cart id → its stall
+    # deadline when first due. They stay due and get no intervention yet.
+    deferred: dict[int, datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Stall:
+    """A claimed cart's stall, classified and scored once per batch."""
+
+    reason: Reason
+    urgency: int
+    due_since: datetime  # the deadline it was first due at (later while pacing waits)
+    waited: bool  # pacing made it wait before
 
 
 def sweep_due(*, now: datetime, site_ids: list[int] | None) -> bool:
@@ -66,8 +81,11 @@ def sweep_batch_claim(
 
     Must run inside a transaction (the flow's). PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so
     concurrent sweepers take disjoint carts; SQLite: the IMMEDIATE transaction serialises
-    sweepers. Each cart's stall is classified and scored, then decided: suppressed (first
-    reason), held out (the shopper's arm, ``arms.py``), or invited (cartassist.domain).
+    sweepers. Each cart's stall is classified and scored, then decided, most urgent
+    first: suppressed (first reason), held out (the shopper's arm, ``arms.py``), or
+    invited (cartassist.domain); paced
+    sites then let the helpdesk's capacity decide between inviting, waiting (the cart
+    stays due, ``ClaimedBatch.deferred``) and "helpdesk busy" (domain/pacing.py).
     The visitors it would invite are locked (cartassist.carts.locks.visitors_for_update)
     and decided again on their fresh rows, so that concurrent sweepers holding two carts
     of one visitor invite once (the frequency cap).
@@ -80,7 +98,13 @@ def sweep_batch_claim(
     carts = list(qs[:batch_size])
     if not carts:
         return None
-    sites = {s.pk: s for s in Site.objects.filter(pk__in={c.site_id for c in carts})}
+    # The helpdesk's capacity (pacing) comes with the site: no query of its own.
+    sites = {
+        s.pk: s
+        for s in Site.objects.filter(pk__in={c.site_id for c in carts}).select_related(
+            "helpdesk_capacity"
+        )
+    }
     visitors = _visitors(carts)
     available = {site_id: agent_available(site, now=now) for site_id, site in sites.items()}
     # The arm of each cart's shopper (fixed at the shopper's first stalled cart), in the
@@ -88,9 +112,19 @@ def sweep_batch_claim(
     arms: dict[int, Assignment] = {}
     for site_id, site in sites.items():
         arms.update(shopper_arms(site=site, carts=[c for c in carts if c.site_id == site_id]))
+    stalls = {cart.pk: _stall(cart, sites[cart.site_id]) for cart in carts}
+    # Urgent stalls first (domain/stalls.py's score): they take the helpdesk's capacity
+    # before the others of the batch (pacing, docs/adr/0024).
+    in_order = sorted(carts, key=lambda c: (-stalls[c.pk].urgency, c.stall_deadline, c.pk))
+    pacers = site_pacers(sites=sites, now=now)
 
-    def decide_all() -> tuple[list[Intervention], set[tuple[int, str]]]:
+    def decide_all(
+        lockable: set[tuple[int, str]] | None,
+    ) -> tuple[list[Intervention], set[tuple[int, str]], dict[int, datetime]]:
         invited_now: set[tuple[int, str]] = set()
+        deferred: dict[int, datetime] = {}
+        for pacer in pacers.values():
+            pacer.reset()
         decided = [
             _decide(
                 cart,
@@ -100,23 +134,29 @@ def sweep_batch_claim(
                 now=now,
                 agent_is_available=available[cart.site_id],
                 invited_now=invited_now,
+                stall=stalls[cart.pk],
+                pacing=_Pacing(pacers.get(cart.site_id), lockable, deferred),
             )
-            for cart in carts
+            for cart in in_order
         ]
-        return decided, invited_now
+        return [i for i in decided if i is not None], invited_now, deferred
 
     # Decide on the visitors as read; then lock the ones to invite and decide again
     # on their fresh rows: another sweeper (or an agent's reach-out) may have just
     # invited one of them through another cart. Only visitors to invite are locked,
-    # so a decision to invite can only turn into a suppression.
-    _, to_invite = decide_all()
+    # so a decision to invite can only turn into a suppression (or, paced, a wait).
+    _, to_invite, _ = decide_all(None)
     visitors.update(visitors_for_update(keys=to_invite))
-    interventions, invited_now = decide_all()
+    interventions, invited_now, deferred = decide_all(to_invite)
     # The carts are claimed by this transaction alone; the unique (cart, deadline)
     # constraint is the last line of defence, so a conflict is skipped, not raised.
     Intervention.objects.bulk_create(interventions, ignore_conflicts=True)
     return ClaimedBatch(
-        carts=carts, sites=sites, interventions=interventions, invited_visitors=invited_now
+        carts=carts,
+        sites=sites,
+        interventions=interventions,
+        invited_visitors=invited_now,
+        deferred=deferred,
     )
 
 
@@ -133,11 +173,25 @@ def sweep_batch_invited(batch: ClaimedBatch, *, now: datetime) -> list[Intervent
 
 
 def sweep_batch_close(batch: ClaimedBatch, *, now: datetime) -> None:
-    """Clear the claimed carts' deadlines, mark them stalled, and set the invited
-    visitors' ``last_invited_at`` under their lock."""
-    Cart.objects.filter(pk__in=[c.pk for c in batch.carts]).update(
-        stall_deadline=None, status=CartStatus.STALLED
+    """Clear the decided carts' deadlines, mark them stalled, and set the invited
+    visitors' ``last_invited_at`` under their lock. Carts waiting for the helpdesk
+    (pacing) stay due: their deadline moves to the retry (``domain.pacing.retry_at``)."""
+    Cart.objects.filter(pk__in=[c.pk for c in batch.carts if c.pk not in batch.deferred]).update(
+        stall_deadline=None, status=CartStatus.STALLED, pacing_due_since=None
     )
+    by_retry: dict[tuple[datetime, datetime], list[int]] = {}
+    for cart_id, due_since in batch.deferred.items():
+        retry = retry_at(
+            now=now,
+            due_since=due_since,
+            retry=settings.CARTASSIST_PACING_RETRY,
+            max_wait=settings.CARTASSIST_PACING_MAX_WAIT,
+        )
+        by_retry.setdefault((retry, due_since), []).append(cart_id)
+    for (retry, due_since), cart_ids in by_retry.items():
+        Cart.objects.filter(pk__in=cart_ids).update(
+            stall_deadline=retry, pacing_due_since=due_since
+        )
     _remember_invitations(batch.invited_visitors, now)
 
 
@@ -152,6 +206,42 @@ def _visitors(carts: list[Cart]) -> dict[tuple[int, str], Visitor]:
     return found
 
 
+def _stall(cart: Cart, site: Site) -> Stall:
+    assert cart.stall_deadline is not None
+    reason = classify_stall(CartSnapshot.of(cart), shipping_shock_ratio=site.shipping_shock_ratio)
+    # A wait recorded for an earlier stall (activity came since) does not count.
+    waited = cart.pacing_due_since is not None and cart.pacing_due_since > cart.last_activity_at
+    return Stall(
+        reason=reason,
+        urgency=score_urgency(reason=reason, stage=cart.stage, cart_value=cart.subtotal),
+        due_since=cart.pacing_due_since
+        if waited and cart.pacing_due_since
+        else cart.stall_deadline,
+        waited=waited,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Pacing:
+    """The pacing step of one decision pass: the site's ledger (None: not paced), the
+    visitors the pass may invite (None: any), and where waiting carts are noted."""
+
+    pacer: SitePacer | None
+    lockable: set[tuple[int, str]] | None
+    deferred: dict[int, datetime]
+
+    def outcome(self, cart: Cart, stall: Stall) -> PacingOutcome:
+        if self.pacer is None:
+            return PacingOutcome.INVITE
+        if self.lockable is not None and (cart.site_id, cart.visitor_id) not in self.lockable:
+            outcome = self.pacer.refuse(due_since=stall.due_since)
+        else:
+            outcome = self.pacer.decide(stall_reason=stall.reason.value, due_since=stall.due_since)
+        if outcome is PacingOutcome.WAIT:
+            self.deferred[cart.pk] = stall.due_since
+        return outcome
+
+
 def _decide(
     cart: Cart,
     site: Site,
@@ -161,12 +251,12 @@ def _decide(
     now: datetime,
     agent_is_available: bool,
     invited_now: set[tuple[int, str]],
-) -> Intervention:
-    assert cart.stall_deadline is not None
-    reason = classify_stall(
-        CartSnapshot.of(cart),
-        shipping_shock_ratio=site.shipping_shock_ratio,
-    )
+    stall: Stall,
+    pacing: _Pacing,
+) -> Intervention | None:
+    """The cart's decision: suppressed (first reason), held out, or invited; a cart the
+    holdout would invite is then paced (None: it waits for the helpdesk). The arm is
+    decided before pacing, so pacing never changes who is held out."""
     last_invited_at = visitor.last_invited_at if visitor else None
     if (cart.site_id, cart.visitor_id) in invited_now:
         last_invited_at = now  # two carts of one visitor in one batch: invite once
@@ -187,16 +277,22 @@ def _decide(
     elif assignment.arm == Arm.HOLDOUT:
         decision, suppression_reason = Decision.HELD_OUT, ""
     else:
-        decision, suppression_reason = Decision.INVITED, ""
-        invited_now.add((cart.site_id, cart.visitor_id))
+        paced = pacing.outcome(cart, stall)
+        if paced is PacingOutcome.WAIT:
+            return None
+        if paced is PacingOutcome.HELPDESK_BUSY:
+            decision, suppression_reason = Decision.SUPPRESSED, paced.value
+        else:
+            decision, suppression_reason = Decision.INVITED, ""
+            invited_now.add((cart.site_id, cart.visitor_id))
     return Intervention(
         site=site,
         cart=cart,
         visitor_id=cart.visitor_id,
-        stall_deadline=cart.stall_deadline,
+        stall_deadline=stall.due_since,
         stage=cart.stage,
-        stall_reason=reason.value,
-        urgency=score_urgency(reason=reason, stage=cart.stage, cart_value=cart.subtotal),
+        stall_reason=stall.reason.value,
+        urgency=stall.urgency,
         inactivity=now - cart.last_activity_at,
         cart_value=cart.subtotal,
         currency=cart.currency,
@@ -205,6 +301,7 @@ def _decide(
         arm=assignment.arm,
         returning_shopper=assignment.returning,
         decided_at=now,
+        paced_wait=now - stall.due_since if stall.waited else None,
     )
 
 
