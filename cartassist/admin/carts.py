@@ -96,6 +96,21 @@ class SiteAdmin(admin.ModelAdmin):
             },
         ),
         (
+            "Email to shoppers",
+            {
+                "fields": [
+                    "email_sender_address",
+                    "email_sender_verified",
+                    "email_daily_limit",
+                    "resume_page_url",
+                ],
+                "description": "An agent may email a shopper who left a chat, from this "
+                "address (docs/OPERATIONS.md, “Email to shoppers”). Publish SPF, DKIM and "
+                "DMARC for its domain, send a test with "
+                "<code>manage.py cartassist_email_test</code>, then tick “verified”.",
+            },
+        ),
+        (
             "Outcomes",
             {
                 "fields": ["attribution_window_hours", "follow_up_window_days"],

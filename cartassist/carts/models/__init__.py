@@ -12,7 +12,7 @@ from .interventions import (
     StallReason,
     SuppressionReason,
 )
-from .outreach import ContactIdentity, ContactKind, FollowUpResolution
+from .outreach import ContactIdentity, ContactKind, FollowUpResolution, ShopperEmailAddress
 from .rollups import (
     AnalyticsChange,
     AnalyticsContact,
@@ -51,6 +51,7 @@ __all__ = [
     "EventType",
     "Intervention",
     "InterventionTrigger",
+    "ShopperEmailAddress",
     "ShopperIdentity",
     "Site",
     "Stage",

@@ -156,6 +156,32 @@ class Site(models.Model):
         help_text='The languages this shop speaks to shoppers, e.g. ["de", "en"]. The first '
         "is the fallback when the page's language is none of them.",
     )
+    # Email to shoppers who left a chat (docs/OPERATIONS.md, "Email to shoppers").
+    email_sender_address = models.EmailField(
+        blank=True,
+        default="",
+        help_text="The shop's address emails to shoppers come from, e.g. help@shop.example. "
+        "Its domain must publish SPF, DKIM and DMARC for the mail server CartAssist uses.",
+    )
+    email_sender_verified = models.BooleanField(
+        default=False,
+        help_text='Tick once the sender address is verified (docs/OPERATIONS.md, "Verifying '
+        'a sender"): a test email arrived and passed SPF, DKIM and DMARC. No email is sent '
+        "to shoppers from an unverified sender.",
+    )
+    email_daily_limit = models.PositiveIntegerField(
+        default=100,
+        validators=[MaxValueValidator(100_000)],
+        help_text="At most this many emails to shoppers per day (site time zone); 0: none.",
+    )
+    resume_page_url = models.URLField(
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="An https page of the shop that loads the widget, e.g. "
+        "https://shop.example/cart: an email's link returns the shopper there, into the "
+        "chat. Empty: the email's link opens CartAssist's page for the chat only.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -194,6 +220,11 @@ class Site(models.Model):
         self.allowed_origins = list(dict.fromkeys(normalised))
         if (self.quiet_hours_start is None) != (self.quiet_hours_end is None):
             raise ValidationError("Set both quiet hours start and end, or neither.")
+
+    @property
+    def email_sender_ready(self) -> bool:
+        """An address is set and an operator marked it verified."""
+        return bool(self.email_sender_address) and self.email_sender_verified
 
     @property
     def shopper_facing_name(self) -> str:

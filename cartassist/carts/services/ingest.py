@@ -36,7 +36,10 @@ from cartassist.carts.models import (
     Site,
     Visitor,
 )
-from cartassist.carts.services.contact_identities import contact_identities_record
+from cartassist.carts.services.contact_identities import (
+    contact_identities_record,
+    shopper_email_addresses_record,
+)
 from cartassist.carts.services.shoppers import cart_identities, shoppers_link
 from cartassist.carts.services.site_config import site_rule_snapshots
 from cartassist.core import ports
@@ -144,6 +147,8 @@ def _ingest_once(
         # Last, so that the shopper lock, when it is needed, is held only for identity rows.
         merged = shoppers_link(site_id=site.pk, carts=identities) if identities else []
         contact_identities_record(site_id=site.pk, carts=carts, events=new_events, now=now)
+        if source == EventSource.SERVER:  # an address only ever from a signed event
+            shopper_email_addresses_record(site_id=site.pk, carts=carts, events=new_events, now=now)
         ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
         if ordered or merged:
             ports.outcomes_refresh_request.get()([*ordered, *merged])
