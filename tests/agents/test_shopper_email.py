@@ -32,6 +32,7 @@ from agents.services.shopper_emails import (
 from cartassist.carts.services.visitors import visitor_sockets_count
 from cartassist.flows.shopper_email import conversation_email_send, shopper_email_resume_page
 from cartassist.models import ShopperEmailAddress, Site, Visitor
+from cartassist.outcomes.services.analytics import analytics_compute
 from tests.fixtures.agents import make_agent
 from tests.fixtures.emails import ADDRESS, LINK_BASE, email_ready_site, left_chat
 from tests.fixtures.policies import Chat
@@ -267,3 +268,21 @@ def test_retention_purges_addresses_not_renewed(site: Site, settings: Any) -> No
     later = now + settings.CARTASSIST_SHOPPER_EMAIL_RETENTION + timedelta(seconds=1)
     assert shopper_email_addresses_purge(now=later) == 1
     assert not ShopperEmailAddress.objects.filter(cart=chat.cart).exists()
+
+
+def test_a_sent_email_counts_in_the_funnel(site: Site, smtp_server: SmtpServer) -> None:
+    # given
+    site = email_ready_site(site)
+    chat = left_chat(site)
+    today = timezone.localdate()
+    report_before = analytics_compute(
+        site_ids=[site.pk], date_from=today, date_to=today, tz=timezone.get_current_timezone()
+    )
+    # when
+    send(chat)
+    # then
+    report = analytics_compute(
+        site_ids=[site.pk], date_from=today, date_to=today, tz=timezone.get_current_timezone()
+    )
+    assert (report_before.funnel.emailed, report.funnel.emailed) == (0, 1)
+    assert report.funnel.invited == report_before.funnel.invited == 1
