@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -81,7 +81,7 @@ def email_frequency_capped(*, site: Site, visitor_id: str, now: datetime) -> boo
     )
 
 
-def site_local_day(site: Site, now: datetime) -> object:
+def site_local_day(site: Site, now: datetime) -> date:
     return now.astimezone(zoneinfo.ZoneInfo(site.timezone)).date()
 
 

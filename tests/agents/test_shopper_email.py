@@ -17,6 +17,7 @@ from agents.errors import NotFound
 from agents.models import (
     CloseReason,
     ConversationStatus,
+    Invitation,
     ShopperEmail,
     ShopperEmailDay,
     ShopperEmailStatus,
@@ -94,9 +95,7 @@ def test_email_reaches_the_smtp_server_branded_with_code_offer_and_links(
 def test_email_speaks_the_shoppers_language(site: Site, smtp_server: SmtpServer) -> None:
     site = email_ready_site(site)
     chat = left_chat(site)
-    chat.conversation.invitation.__class__.objects.filter(  # type: ignore[union-attr]
-        pk=chat.conversation.invitation_id
-    ).update(language="de")
+    Invitation.objects.filter(conversation=chat.conversation).update(language="de")
     send(chat)
     (received,) = smtp_server.received
     assert received.message["Subject"] == "Ihr Chat mit Maple & Thread"
@@ -232,7 +231,7 @@ def test_resume_link_expires_but_the_offer_keeps_its_own_expiry(
     chat = left_chat(site)
     email = send(chat)
     token = email_resume_token(email_id=email.pk)
-    offer = chat.conversation.offers.get()  # type: ignore[attr-defined]
+    offer = chat.conversation.offers.get()
     after_offer = offer.expires_at + timedelta(seconds=1)
     with time_machine.travel(after_offer, tick=False):
         page = shopper_email_resume_page(token=token, now=after_offer)
