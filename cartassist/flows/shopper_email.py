@@ -319,3 +319,35 @@ def widget_resume(*, site: Site, token: str, now: datetime) -> ResumedVisitor | 
         return None
     emails.conversation_resume(conversation_id=email.conversation_id, now=now)
     return ResumedVisitor(visitor_id=email.visitor_id, conversation_id=email.conversation_id)
+
+
+# --- the sender ------------------------------------------------------------------------------
+
+
+def sender_test_email_send(*, site: Site, to: str) -> str:
+    """Send a plain test email from the site's sender address through the configured
+    backend, verified or not (that is what it is for); returns its Message-ID. The
+    operator reads the received email's ``Authentication-Results`` (docs/OPERATIONS.md,
+    "Verifying a sender")."""
+    message_id = make_msgid(domain=site.email_sender_address.rpartition("@")[2])
+    message = EmailMultiAlternatives(
+        subject=f"CartAssist test email for {site.shopper_facing_name}",
+        body=(
+            "This test email was sent by CartAssist from the sender address of "
+            f"{site.shopper_facing_name}.\nCheck its Authentication-Results header: "
+            "spf=pass, dkim=pass and dmarc=pass.\n"
+        ),
+        from_email=formataddr((site.shopper_facing_name, site.email_sender_address)),
+        to=[to],
+        headers={"Message-ID": message_id},
+    )
+    with get_connection(fail_silently=False) as connection:
+        connection.send_messages([message])
+    return message_id
+
+
+def sender_verified_set(*, site: Site, verified: bool) -> None:
+    """Mark the site's sender address verified (or not); saved through the model so
+    that the process caches of sites learn of it."""
+    site.email_sender_verified = verified
+    site.save(update_fields=["email_sender_verified"])

@@ -5,12 +5,14 @@ unsubscribe links."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.utils import timezone
 
 from agents.errors import NotFound
@@ -285,3 +287,17 @@ def test_a_sent_email_counts_in_the_funnel(site: Site, smtp_server: SmtpServer) 
     )
     assert (report_before.funnel.emailed, report.funnel.emailed) == (0, 1)
     assert report.funnel.invited == report_before.funnel.invited == 1
+
+
+def test_sender_test_email_then_verified(site: Site, smtp_server: SmtpServer) -> None:
+    # given: a sender address not verified yet
+    Site.objects.filter(pk=site.pk).update(email_sender_address="help@shop.example")
+    out = io.StringIO()
+    # when
+    call_command("cartassist_email_test", site.public_key, "--to", "me@shop.example", stdout=out)
+    # then: the test went out from the sender; still unverified until the operator says so
+    (received,) = smtp_server.received
+    assert (received.mail_from, received.recipients) == ("help@shop.example", ["me@shop.example"])
+    assert Site.objects.get(pk=site.pk).email_sender_verified is False
+    call_command("cartassist_email_test", site.public_key, "--verified", stdout=out)
+    assert Site.objects.get(pk=site.pk).email_sender_verified is True
