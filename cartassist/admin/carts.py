@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from agents.models import ShopperEmail
 from cartassist.admin.a11y import LabelledInlineFormSet
 from cartassist.admin.site_form import SiteAdminForm, brand_preview
 from cartassist.carts.models import Cart, CartEvent, FollowUpContact, Intervention, Site, StallRule
@@ -236,6 +237,34 @@ class FollowUpInline(admin.TabularInline):
         return False
 
 
+SHOPPER_EMAIL_INLINE_FIELDS = (
+    "created_at",
+    "conversation",
+    "agent",
+    "language",
+    "status",
+    "attempts",
+    "sent_at",
+    "last_error",
+)
+
+
+class ShopperEmailInline(admin.TabularInline):
+    """The emails sent to the shopper after they left the chat (docs/OPERATIONS.md,
+    "Email to shoppers"); read-only, like the intervention."""
+
+    model = ShopperEmail
+    fields = SHOPPER_EMAIL_INLINE_FIELDS
+    readonly_fields = SHOPPER_EMAIL_INLINE_FIELDS
+    extra = 0
+    can_delete = False
+    verbose_name = "email to the shopper"
+    verbose_name_plural = "emails to the shopper"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Intervention)
 class InterventionAdmin(ReadOnlyAdmin):
     list_display = [
@@ -269,7 +298,7 @@ class InterventionAdmin(ReadOnlyAdmin):
     list_select_related = ["cart", "site"]
     search_fields = ["cart__external_id", "visitor_id", "order_id"]
     date_hierarchy = "decided_at"
-    inlines = [FollowUpInline]
+    inlines = [FollowUpInline, ShopperEmailInline]
     actions = ["recompute_outcomes"]
     fieldsets = [
         (
