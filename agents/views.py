@@ -27,7 +27,8 @@ from agents.selectors import (
     saved_replies,
     site_cart_panel,
 )
-from agents.services.shopper_emails import email_unsubscribe_verify, shopper_unsubscribe
+from agents.services.shopper_emails import shopper_unsubscribe
+from agents.tokens import email_unsubscribe_verify
 from cartassist.api.throttles import VerificationThrottle
 from cartassist.carts.models import (
     EventType,

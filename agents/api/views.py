@@ -21,6 +21,7 @@ from cartassist.api.schema import BODY_REFUSALS, WIDGET_REFUSALS, refusal, throt
 from cartassist.api.serializers import IdField
 from cartassist.api.throttles import VerificationThrottle, WidgetSessionThrottle
 from cartassist.api.views import add_cors_headers
+from cartassist.carts.models import Site
 from cartassist.carts.services.visitors import visitor_language_record
 from cartassist.domain.branding import LANGUAGE_TAG_MAX_LENGTH, language_tag_problem
 from cartassist.flows.shopper_email import widget_resume
@@ -31,6 +32,24 @@ def _validate_language(value: str) -> None:
     problem = None if len(value) > LANGUAGE_TAG_MAX_LENGTH else language_tag_problem(value)
     if problem:
         raise serializers.ValidationError(problem)
+
+
+def widget_request(
+    request: Request, serializer_class: type[serializers.Serializer]
+) -> tuple[Site, dict[str, Any]]:
+    """A browser request's site (key + Origin, ``widget_site``) and validated body: read
+    bounded (``api/body.py``), JSON or text/plain, so no CORS preflight is needed."""
+    payload = parse_json_object(request._request, read_body(request._request))
+    site = widget_site(request._request, payload.get("site_key"))
+    serializer = serializer_class(data=payload)
+    serializer.is_valid(raise_exception=True)
+    return site, dict(serializer.validated_data)
+
+
+# By media type: the views read the body themselves (api/body.py); the widget sends
+# text/plain, which needs no CORS preflight.
+def widget_body(serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+    return {"application/json": serializer_class, "text/plain": serializer_class}
 
 
 class SessionRequestSerializer(serializers.Serializer):
@@ -90,12 +109,7 @@ class WidgetSessionView(APIView):
             "site's languages to speak (remembered for this visitor: invitations use it) and "
             "carries the site's branding. See docs/REALTIME.md and docs/WIDGET.md."
         ),
-        # By media type: the view reads the body itself (api/body.py); the widget sends
-        # text/plain, which needs no CORS preflight.
-        request={
-            "application/json": SessionRequestSerializer,
-            "text/plain": SessionRequestSerializer,
-        },
+        request=widget_body(SessionRequestSerializer),
         responses={
             200: SessionResponseSerializer,
             **BODY_REFUSALS,
@@ -105,16 +119,13 @@ class WidgetSessionView(APIView):
         tags=["chat"],
     )
     def post(self, request: Request) -> Response:
-        payload = parse_json_object(request._request, read_body(request._request))
-        site = widget_site(request._request, payload.get("site_key"))
-        serializer = SessionRequestSerializer(data=payload)
-        serializer.is_valid(raise_exception=True)
-        visitor_id = serializer.validated_data["visitor_id"]
+        site, data = widget_request(request, SessionRequestSerializer)
+        visitor_id = data["visitor_id"]
         token, expires_at = visitor_token_issue(
             site_id=site.pk, visitor_id=visitor_id, now=timezone.now()
         )
         language = visitor_language_record(
-            site=site, visitor_id=visitor_id, requested=serializer.validated_data.get("language")
+            site=site, visitor_id=visitor_id, requested=data.get("language")
         )
         return Response(
             {
@@ -166,10 +177,7 @@ class WidgetResumeView(WidgetSessionView):
             "expired (CARTASSIST_EMAIL_RESUME_TTL_HOURS) or another site's. See "
             'docs/REALTIME.md, "Email to a shopper who left".'
         ),
-        request={
-            "application/json": ResumeRequestSerializer,
-            "text/plain": ResumeRequestSerializer,
-        },
+        request=widget_body(ResumeRequestSerializer),
         responses={
             200: ResumeResponseSerializer,
             404: refusal("The token is forged, expired or names another site's email."),
@@ -180,13 +188,8 @@ class WidgetResumeView(WidgetSessionView):
         tags=["chat"],
     )
     def post(self, request: Request) -> Response:
-        payload = parse_json_object(request._request, read_body(request._request))
-        site = widget_site(request._request, payload.get("site_key"))
-        serializer = ResumeRequestSerializer(data=payload)
-        serializer.is_valid(raise_exception=True)
-        resumed = widget_resume(
-            site=site, token=serializer.validated_data["token"], now=timezone.now()
-        )
+        site, data = widget_request(request, ResumeRequestSerializer)
+        resumed = widget_resume(site=site, token=data["token"], now=timezone.now())
         if resumed is None:
             raise exceptions.NotFound("This link has expired or is not valid.")
         return Response(

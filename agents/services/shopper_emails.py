@@ -10,11 +10,9 @@ count, the resume and unsubscribe tokens, and reopening a chat the shopper retur
 from __future__ import annotations
 
 import zoneinfo
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
@@ -30,12 +28,9 @@ from agents.models import (
 )
 from agents.services.assignment import queue_drain
 from agents.services.conversations import conversation_publish
+from agents.tokens import email_resume_email_id
 from cartassist.carts.models import ShopperEmailAddress, Site, Visitor
 from cartassist.core import ports
-
-RESUME_SALT = "cartassist.email-resume.v1"
-UNSUBSCRIBE_SALT = "cartassist.email-unsubscribe.v1"
-TOKEN_MAX_LENGTH = 512
 
 
 class EmailRefused(ChatError):
@@ -163,55 +158,19 @@ def shopper_email_failed(*, email_id: int, error: str, final: bool) -> None:
     ShopperEmail.objects.filter(pk=email_id, status=ShopperEmailStatus.QUEUED).update(**changes)
 
 
-# --- signed links ---------------------------------------------------------------------------
-
-
-def email_resume_token(*, email_id: int) -> str:
-    """The resume link's token: names the email, expires after
-    ``CARTASSIST_EMAIL_RESUME_TTL`` (the offer keeps its own expiry)."""
-    return signing.dumps({"e": email_id}, salt=RESUME_SALT, compress=False)
+# --- signed links (agents/tokens.py) ----------------------------------------------------------
 
 
 def email_resume_verify(token: str) -> ShopperEmail | None:
     """The email a resume token names, or None when forged, malformed or expired."""
-    if not token or len(token) > TOKEN_MAX_LENGTH:
-        return None
-    try:
-        data = signing.loads(token, salt=RESUME_SALT, max_age=settings.CARTASSIST_EMAIL_RESUME_TTL)
-    except signing.BadSignature:
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("e"), int):
+    email_id = email_resume_email_id(token)
+    if email_id is None:
         return None
     return (
         ShopperEmail.objects.select_related("site", "conversation", "conversation__invitation")
-        .filter(pk=data["e"])
+        .filter(pk=email_id)
         .first()
     )
-
-
-@dataclass(frozen=True)
-class UnsubscribeTarget:
-    site_id: int
-    visitor_id: str
-
-
-def email_unsubscribe_token(*, site_id: int, visitor_id: str) -> str:
-    """The unsubscribe link's token (no expiry: an opt-out must work from any old email)."""
-    return signing.dumps({"s": site_id, "v": visitor_id}, salt=UNSUBSCRIBE_SALT, compress=False)
-
-
-def email_unsubscribe_verify(token: str) -> UnsubscribeTarget | None:
-    if not token or len(token) > TOKEN_MAX_LENGTH:
-        return None
-    try:
-        data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
-    except signing.BadSignature:
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("s"), int):
-        return None
-    if not isinstance(data.get("v"), str):
-        return None
-    return UnsubscribeTarget(site_id=data["s"], visitor_id=data["v"])
 
 
 def shopper_unsubscribe(*, site_id: int, visitor_id: str, now: datetime) -> bool:

@@ -31,7 +31,6 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from agents.errors import NotFound
 from agents.models import (
     AgentProfile,
     Conversation,
@@ -42,7 +41,9 @@ from agents.models import (
 )
 from agents.payloads import OFFER_LABELS
 from agents.services import shopper_emails as emails
+from agents.services.conversations import conversation_for_agent
 from agents.services.presence import shopper_has_left
+from agents.tokens import email_resume_token, email_unsubscribe_token
 from cartassist.carts.models import Site, Visitor
 from cartassist.carts.services.visitors import visitor_language
 from cartassist.core.locks import for_update
@@ -78,7 +79,9 @@ def conversation_email_send(
     A refusal raises ``EmailRefused`` (a ``ChatError``) and changes nothing.
     """
     with transaction.atomic():
-        conversation = _conversation_locked(agent=agent, conversation_id=conversation_id)
+        conversation = conversation_for_agent(
+            agent=agent, conversation_id=conversation_id, lock=True
+        )
         if conversation.invitation is None:
             raise emails.refusal("no_invitation")
         site = Site.objects.get(pk=conversation.site_id)
@@ -100,17 +103,6 @@ def conversation_email_send(
             link_base=link_base,
             now=now,
         )
-
-
-def _conversation_locked(*, agent: AgentProfile, conversation_id: int) -> Conversation:
-    conversation = (
-        for_update(Conversation.objects.select_related("invitation"))
-        .filter(pk=conversation_id, site_id=agent.site_id)
-        .first()
-    )
-    if conversation is None or (conversation.agent_id != agent.pk and not agent.is_supervisor):
-        raise NotFound("conversation")
-    return conversation
 
 
 def _recipient_allowed(*, site: Site, conversation: Conversation, now: datetime) -> None:
@@ -183,7 +175,7 @@ def shopper_email_message(
     """The email, plain text and HTML, in the shopper's language, from the site's
     sender, with ``List-Unsubscribe`` and one-click unsubscribe (RFC 8058)."""
     site = email.site
-    token = emails.email_unsubscribe_token(site_id=site.pk, visitor_id=email.visitor_id)
+    token = email_unsubscribe_token(site_id=site.pk, visitor_id=email.visitor_id)
     unsubscribe = _absolute(
         email,
         f"{reverse('email-unsubscribe', args=[token])}?{urlencode({'lang': email.language})}",
@@ -193,7 +185,7 @@ def shopper_email_message(
             **_chat_context(email=email, now=now),
             "resume_url": _absolute(
                 email,
-                reverse("email-resume", args=[emails.email_resume_token(email_id=email.pk)]),
+                reverse("email-resume", args=[email_resume_token(email_id=email.pk)]),
             ),
             "unsubscribe_url": unsubscribe,
         }

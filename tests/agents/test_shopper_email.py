@@ -26,12 +26,10 @@ from agents.models import (
 )
 from agents.services.shopper_emails import (
     EmailRefused,
-    UnsubscribeTarget,
-    email_resume_token,
     email_resume_verify,
-    email_unsubscribe_verify,
     shopper_email_addresses_purge,
 )
+from agents.tokens import VisitorIdentity, email_resume_token, email_unsubscribe_verify
 from cartassist.carts.services.visitors import visitor_sockets_count
 from cartassist.flows.shopper_email import conversation_email_send, shopper_email_resume_page
 from cartassist.models import ShopperEmailAddress, Site, Visitor
@@ -85,7 +83,7 @@ def test_email_reaches_the_smtp_server_branded_with_code_offer_and_links(
         rf"^<{LINK_BASE}/email/unsubscribe/([\w:-]+)\?lang=en>$",
         message["List-Unsubscribe"].strip(),
     )
-    assert email_unsubscribe_verify(unsubscribe) == UnsubscribeTarget(site.pk, "visitor-1")
+    assert email_unsubscribe_verify(unsubscribe) == VisitorIdentity(site.pk, "visitor-1")
     assert "#1f3a5f" in html  # the site's brand colour
     email.refresh_from_db()
     assert (email.status, email.attempts) == (ShopperEmailStatus.SENT, 1)

@@ -13,11 +13,12 @@ from django.test import Client
 from django.utils import timezone
 
 from agents.models import ShopperEmail, ShopperEmailStatus
-from agents.services.shopper_emails import email_resume_token, email_unsubscribe_token
+from agents.tokens import email_resume_token, email_unsubscribe_token
 from cartassist.flows.shopper_email import conversation_email_send
 from cartassist.models import ShopperEmailAddress, Site, Visitor
 from tests.fixtures.agents import console_receive
 from tests.fixtures.emails import ADDRESS, LINK_BASE, email_ready_site, left_chat
+from tests.fixtures.policies import Chat
 from tests.fixtures.sites import SHOP_ORIGIN, make_site
 from tests.fixtures.smtp import SmtpServer
 
@@ -60,8 +61,8 @@ async def test_console_emails_the_shopper_once_their_socket_is_gone(
     assert "http://localhost/email/resume/" in received.part("text/plain")
 
 
-def test_resume_page_shows_the_chat_offer_and_code(site: Site, smtp_server: SmtpServer) -> None:
-    site = email_ready_site(site)
+def emailed(site: Site) -> tuple[Chat, str]:
+    """A chat whose shopper left and was emailed, and the email's resume token."""
     chat = left_chat(site)
     email = conversation_email_send(
         agent=chat.agent,
@@ -69,7 +70,12 @@ def test_resume_page_shows_the_chat_offer_and_code(site: Site, smtp_server: Smtp
         link_base=LINK_BASE,
         now=timezone.now(),
     )
-    token = email_resume_token(email_id=email.pk)
+    return chat, email_resume_token(email_id=email.pk)
+
+
+def test_resume_page_shows_the_chat_offer_and_code(site: Site, smtp_server: SmtpServer) -> None:
+    site = email_ready_site(site)
+    chat, token = emailed(site)
     response = Client().get(f"/email/resume/{token}")
     assert response.status_code == 200
     page = response.content.decode()
@@ -84,14 +90,7 @@ def test_resume_page_shows_the_chat_offer_and_code(site: Site, smtp_server: Smtp
 
 def test_widget_exchanges_the_token_for_the_visitor(site: Site, smtp_server: SmtpServer) -> None:
     site = email_ready_site(site)
-    chat = left_chat(site)
-    email = conversation_email_send(
-        agent=chat.agent,
-        conversation_id=chat.conversation.pk,
-        link_base=LINK_BASE,
-        now=timezone.now(),
-    )
-    token = email_resume_token(email_id=email.pk)
+    chat, token = emailed(site)
 
     def resume(site_key: str, token: str) -> Any:
         body = json.dumps({"site_key": site_key, "token": token})
