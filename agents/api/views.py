@@ -173,9 +173,9 @@ class WidgetResumeView(WidgetSessionView):
             "The widget finds `cartassist_resume=<token>` in the page's address (the link "
             "of an email to a shopper who left a chat), exchanges it here for the visitor "
             "it was sent to, continues as that visitor and opens the chat. A chat closed "
-            "because the shopper timed out is opened again. 404 when the token is forged, "
-            "expired (CARTASSIST_EMAIL_RESUME_TTL_HOURS) or another site's. See "
-            'docs/REALTIME.md, "Email to a shopper who left".'
+            "because the shopper timed out is opened again (back in the queue). 404 when "
+            "the token is forged, expired (CARTASSIST_EMAIL_RESUME_TTL_HOURS) or another "
+            'site\'s. See docs/REALTIME.md, "Email to a shopper who left".'
         ),
         request=widget_body(ResumeRequestSerializer),
         responses={

@@ -31,6 +31,7 @@ from agents.services.conversations import conversation_publish
 from agents.tokens import email_resume_email_id
 from cartassist.carts.models import ShopperEmailAddress, Site, Visitor
 from cartassist.core import ports
+from cartassist.core.locks import for_update
 
 
 class EmailRefused(ChatError):
@@ -204,7 +205,7 @@ def conversation_resume(*, conversation_id: int, now: datetime) -> Conversation:
     opens again in the queue (routed at once when an agent is free) and is marked seen;
     an open chat is only marked seen; any other closed chat stays closed."""
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        conversation = for_update(Conversation.objects.all()).get(pk=conversation_id)
         if conversation.status != ConversationStatus.CLOSED:
             Conversation.objects.filter(pk=conversation.pk).update(visitor_last_seen_at=now)
             return conversation

@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 
 from agents.models import (
     AgentProfile,
+    CloseReason,
     Conversation,
     ConversationStatus,
     Message,
@@ -274,19 +275,19 @@ def _offer_line(offer: Offer, site: Site, language: str, now: datetime) -> dict[
 
 def shopper_email_resume_page(*, token: str, now: datetime) -> dict[str, Any] | None:
     """The resume page's context for an email's link, or None when the link is forged
-    or expired. A chat closed because the shopper timed out opens again
-    (``conversation_resume``); the offers are shown as they stand now, each with its own
-    expiry, unchanged by the email. ``continue_url`` is the shop's page with the token,
-    where the widget picks the chat up (``widget_resume``); empty without one."""
+    or expired. The offers are shown as they stand now, each with its own expiry,
+    unchanged by the email. ``continue_url`` is the shop's page with the token, where
+    the widget picks the chat up (``widget_resume``), while the chat can go on (open, or
+    closed because the shopper timed out); empty otherwise or without a resume page.
+    A GET changes nothing: mail scanners open links too."""
     email = emails.email_resume_verify(token)
     if email is None:
         return None
-    conversation = emails.conversation_resume(conversation_id=email.conversation_id, now=now)
-    email.conversation = Conversation.objects.select_related("invitation", "agent").get(
-        pk=conversation.pk
-    )
+    conversation = email.conversation
     context = _chat_context(email=email, now=now)
-    context["conversation_open"] = conversation.status != ConversationStatus.CLOSED
+    context["conversation_open"] = conversation.status != ConversationStatus.CLOSED or (
+        conversation.close_reason == CloseReason.VISITOR_TIMEOUT
+    )
     page = email.site.resume_page_url
     if page and context["conversation_open"]:
         separator = "&" if urlsplit(page).query else "?"
@@ -304,7 +305,8 @@ class ResumedVisitor:
 
 def widget_resume(*, site: Site, token: str, now: datetime) -> ResumedVisitor | None:
     """The widget on the shop's page exchanges an email's resume token for the visitor
-    it was sent to, so that the widget continues as that visitor (its chat, its offers).
+    it was sent to, so that the widget continues as that visitor (its chat, its offers);
+    a chat closed because the shopper timed out opens again (``conversation_resume``).
     None when the token is forged, expired or names another site's email."""
     email = emails.email_resume_verify(token)
     if email is None or email.site_id != site.pk:

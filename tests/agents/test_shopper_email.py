@@ -31,7 +31,12 @@ from agents.services.shopper_emails import (
 )
 from agents.tokens import VisitorIdentity, email_resume_token, email_unsubscribe_verify
 from cartassist.carts.services.visitors import visitor_sockets_count
-from cartassist.flows.shopper_email import conversation_email_send, shopper_email_resume_page
+from cartassist.flows.shopper_email import (
+    ResumedVisitor,
+    conversation_email_send,
+    shopper_email_resume_page,
+    widget_resume,
+)
 from cartassist.models import ShopperEmailAddress, Site, Visitor
 from cartassist.outcomes.services.analytics import analytics_compute
 from tests.fixtures.agents import make_agent
@@ -209,19 +214,24 @@ def test_chat_timed_out_can_be_emailed_and_reopens_on_resume(
         closed_at=timezone.now(),
     )
     email = send(chat)
-    # when: the shopper follows the link
-    page = shopper_email_resume_page(
-        token=email_resume_token(email_id=email.pk), now=timezone.now()
-    )
-    # then: the chat is back (routed to the free agent), the offer and its expiry intact
+    token = email_resume_token(email_id=email.pk)
+    # when: the link is opened (by the shopper, or a mail scanner)
+    page = shopper_email_resume_page(token=token, now=timezone.now())
+    # then: nothing changed yet; the page offers the way back into the chat
     assert page is not None
     chat.conversation.refresh_from_db()
-    assert chat.conversation.status == ConversationStatus.ACTIVE
+    assert chat.conversation.status == ConversationStatus.CLOSED
     assert page["conversation_open"] is True
     assert [(o["label"], o["amount"], o["expired"]) for o in page["offers"]] == [
         ("Delivery charge waived", "€9.90", False)
     ]
     assert page["continue_url"].startswith("https://shop.example/cart?cartassist_resume=")
+    # when: the widget on the shop's page continues the chat
+    resumed = widget_resume(site=site, token=token, now=timezone.now())
+    # then: the chat is back (routed to the free agent), as the emailed visitor
+    assert resumed == ResumedVisitor(visitor_id="visitor-1", conversation_id=chat.conversation.pk)
+    chat.conversation.refresh_from_db()
+    assert chat.conversation.status == ConversationStatus.ACTIVE
 
 
 def test_resume_link_expires_but_the_offer_keeps_its_own_expiry(
