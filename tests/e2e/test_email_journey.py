@@ -111,7 +111,11 @@ def test_shopper_who_left_is_emailed_and_returns_to_the_chat_with_the_offer(
     expect(shop.get_by_test_id("chat-offer")).to_be_visible()
     console.locator("#composer-text").fill("The delivery is on us: just accept the offer.")
     console.locator("#send-button").click()
-    expect(shop.get_by_text("The delivery is on us: just accept the offer.")).to_be_visible()
+    expect(
+        shop.get_by_test_id("chat-messages").get_by_text(
+            "The delivery is on us: just accept the offer."
+        )
+    ).to_be_visible()
 
     # when: the shopper leaves mid-chat, and the agent emails them from the console
     shop.close()
@@ -152,7 +156,11 @@ def test_shopper_who_left_is_emailed_and_returns_to_the_chat_with_the_offer(
     page.get_by_test_id("resume-continue").click()
     # then: the widget continues as the emailed visitor: the chat, the offer still open
     expect(page.get_by_test_id("chat-status")).to_have_text(f"You're chatting with {AGENT_NAME}")
-    expect(page.get_by_text("The delivery is on us: just accept the offer.")).to_be_visible()
+    expect(
+        page.get_by_test_id("chat-messages").get_by_text(
+            "The delivery is on us: just accept the offer."
+        )
+    ).to_be_visible()
     card = page.get_by_test_id("chat-offer")
     expect(card.get_by_test_id("offer-totals")).to_have_text("Total before: €48.40 → now: €38.50")
     assert "cartassist_resume" not in page.url
