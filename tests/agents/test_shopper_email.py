@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -24,6 +25,7 @@ from agents.models import (
     ShopperEmailDay,
     ShopperEmailStatus,
 )
+from agents.services.presence import shopper_has_left
 from agents.services.shopper_emails import (
     EmailRefused,
     email_resume_verify,
@@ -309,3 +311,29 @@ def test_sender_test_email_then_verified(site: Site, smtp_server: SmtpServer) ->
     assert Site.objects.get(pk=site.pk).email_sender_verified is False
     call_command("cartassist_email_test", site.public_key, "--verified", stdout=out)
     assert Site.objects.get(pk=site.pk).email_sender_verified is True
+
+
+def test_resume_page_must_be_on_an_allowed_origin(site: Site) -> None:
+    site.resume_page_url = "https://elsewhere.example/cart"
+    with pytest.raises(ValidationError) as caught:
+        site.full_clean()
+    assert list(caught.value.message_dict) == ["resume_page_url"]
+    site.resume_page_url = "https://shop.example/cart"
+    site.full_clean()
+
+
+def test_a_socket_count_left_by_a_crashed_process_does_not_keep_the_shopper(
+    site: Site, settings: Any
+) -> None:
+    # given: the count says one socket, but nothing was heard for the visitor timeout
+    chat = left_chat(site)
+    visitor_sockets_count(site_id=site.pk, visitor_id="visitor-1", change=1)
+    seen = chat.conversation.visitor_last_seen_at
+    # then
+    assert shopper_has_left(conversation=chat.conversation, now=seen) is False
+    later = seen + settings.CARTASSIST_VISITOR_TIMEOUT + timedelta(seconds=1)
+    assert shopper_has_left(conversation=chat.conversation, now=later) is True
+    # and the count never goes below zero
+    for _ in range(3):
+        visitor_sockets_count(site_id=site.pk, visitor_id="visitor-1", change=-1)
+    assert Visitor.objects.get(external_id="visitor-1").open_sockets == 0

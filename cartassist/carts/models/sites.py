@@ -7,6 +7,7 @@ import zoneinfo
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -52,6 +53,11 @@ def validate_timezone(value: str) -> None:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
         raise ValidationError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from exc
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 class Site(models.Model):
@@ -218,6 +224,13 @@ class Site(models.Model):
         if errors:
             raise ValidationError({"allowed_origins": errors})
         self.allowed_origins = list(dict.fromkeys(normalised))
+        if self.resume_page_url and not self.origin_is_allowed(_origin_of(self.resume_page_url)):
+            raise ValidationError(
+                {
+                    "resume_page_url": "The widget runs only on the allowed origins: add "
+                    "this page's origin to them, or choose a page on one of them."
+                }
+            )
         if (self.quiet_hours_start is None) != (self.quiet_hours_end is None):
             raise ValidationError("Set both quiet hours start and end, or neither.")
 
