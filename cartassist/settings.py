@@ -508,7 +508,7 @@ CARTASSIST_PUBLIC_URL = env("CARTASSIST_PUBLIC_URL").rstrip("/")
 CARTASSIST_EMAIL_RESUME_TTL = timedelta(hours=env_int("CARTASSIST_EMAIL_RESUME_TTL_HOURS", 72))
 # Sending is retried this many times (back-off 30 s, 1 min, 2 min, …) before it fails.
 CARTASSIST_EMAIL_MAX_ATTEMPTS = env_int("CARTASSIST_EMAIL_MAX_ATTEMPTS", 5)
-# A deliverable address (docs/adr/0021) is purged this long after the last signed event
+# A deliverable address (docs/adr/0025) is purged this long after the last signed event
 # that gave it.
 CARTASSIST_SHOPPER_EMAIL_RETENTION = timedelta(
     days=env_int("CARTASSIST_SHOPPER_EMAIL_RETENTION_DAYS", 30)

@@ -1,5 +1,5 @@
 """Emails to shoppers who left a chat: the record, its limits, its signed links and the
-opt-out (docs/REALTIME.md, "Email to a shopper who left"; docs/adr/0021).
+opt-out (docs/REALTIME.md, "Email to a shopper who left"; docs/adr/0025).
 
 What the email says and the sending itself cross domains (the chat's offers are the
 policies layer's) and live in ``cartassist/flows/shopper_email.py``; this module holds
@@ -191,7 +191,7 @@ def shopper_unsubscribe(*, site_id: int, visitor_id: str, now: datetime) -> bool
 
 def shopper_email_addresses_purge(*, now: datetime) -> int:
     """Delete deliverable addresses no signed event renewed within
-    ``CARTASSIST_SHOPPER_EMAIL_RETENTION`` (docs/adr/0021); returns how many."""
+    ``CARTASSIST_SHOPPER_EMAIL_RETENTION`` (docs/adr/0025); returns how many."""
     cutoff = now - settings.CARTASSIST_SHOPPER_EMAIL_RETENTION
     deleted, _rows = ShopperEmailAddress.objects.filter(recorded_at__lt=cutoff).delete()
     return deleted

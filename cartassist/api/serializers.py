@@ -251,7 +251,7 @@ class CartEventSerializer(serializers.Serializer):
         "tell agents who the shopper is, and for the email an agent may send a shopper "
         "who left a chat. For the lookup a keyed hash (trimmed, lower-cased) and a masked "
         "form for agents (m•••@example.com); the address itself is kept apart for the "
-        "email only, deleted after CARTASSIST_SHOPPER_EMAIL_RETENTION_DAYS (docs/adr/0021).",
+        "email only, deleted after CARTASSIST_SHOPPER_EMAIL_RETENTION_DAYS (docs/adr/0025).",
     )
     customer_name = ServerOnlyCharField(
         max_length=120,

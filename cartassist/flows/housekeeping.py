@@ -43,7 +43,7 @@ def chat_housekeeping(*, now: datetime) -> HousekeepingResult:
     3. re-queue the active chats of agents silent for longer than the grace period;
     4. close conversations whose shopper has not been seen for the visitor timeout;
     5. route queued conversations to agents with free seats;
-    6. delete the shoppers' email addresses past their retention (docs/adr/0021).
+    6. delete the shoppers' email addresses past their retention (docs/adr/0025).
 
     Each offer, conversation and site is handled in its own transaction, and each step
     runs whatever happened in the one before: a failure is rolled back, logged and

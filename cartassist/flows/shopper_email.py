@@ -1,5 +1,5 @@
 """Email to a shopper who left a chat (docs/REALTIME.md, "Email to a shopper who left";
-docs/OPERATIONS.md, "Email to shoppers"; docs/adr/0021).
+docs/OPERATIONS.md, "Email to shoppers"; docs/adr/0025).
 
 A flow, because it crosses domains: the chat (who left, the record, the limits), the
 policies (the chat's open offers) and the carts (the shopper's address and opt-out).

@@ -32,7 +32,7 @@ def test_server_event_stores_only_keyed_hashes(post_events: EventPoster, site: A
         ("phone", contact_digest(key, "phone", "+49301234567"), "cart-9"),
     }
     # the one clear value: the deliverable address for an email to the shopper, kept
-    # apart with a retention (docs/adr/0021); the phone never
+    # apart with a retention (docs/adr/0025); the phone never
     assert list(ShopperEmailAddress.objects.values_list("address", "cart__external_id")) == [
         ("ada.lovelace@example.com", "cart-9")
     ]

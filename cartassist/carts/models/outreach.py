@@ -42,7 +42,7 @@ class FollowUpResolution(models.TextChoices):
 
 class ShopperEmailAddress(models.Model):
     """The deliverable address a signed server event gave a cart, for the one email an
-    agent may send a shopper who left a chat (docs/adr/0021). Unlike the keyed hashes
+    agent may send a shopper who left a chat (docs/adr/0025). Unlike the keyed hashes
     above, this is the clear value: it is kept only for carts whose events came signed,
     deleted when the shopper opts out, and purged after
     ``CARTASSIST_SHOPPER_EMAIL_RETENTION_DAYS`` without a new event (housekeeping)."""

@@ -66,7 +66,7 @@ def shopper_email_addresses_record(
     *, site_id: int, carts: Mapping[str, Cart], events: Iterable[Mapping[str, Any]], now: datetime
 ) -> int:
     """Keep the deliverable address each *signed* event's ``email`` gave its cart (the
-    newest wins), for the email an agent may send a shopper who left (docs/adr/0021).
+    newest wins), for the email an agent may send a shopper who left (docs/adr/0025).
     The caller passes server events only: a widget event can never name an address.
     Runs in the ingest's transaction; returns how many carts got an address."""
     rows: dict[int, ShopperEmailAddress] = {}
