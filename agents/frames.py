@@ -67,6 +67,7 @@ CONSOLE_FRAMES: dict[str, dict[str, str]] = {
     "transfer": {"conversation_id": "id", "agent_id": "id"},
     "conversation.close": {"conversation_id": "id", "disposition": "str"},
     "follow_up.classify": {"conversation_id": "id", "reason": "str"},
+    "conversation.email": {"conversation_id": "id"},
     "offer.create": {"conversation_id": "id", "kind": "str", "amount": "amount?"},
     "offer.approve": {"offer_id": "id"},
     "offer.deny": {"offer_id": "id"},

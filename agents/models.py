@@ -289,3 +289,65 @@ class SavedReply(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ShopperEmailStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed (gave up)"
+
+
+class ShopperEmail(models.Model):
+    """An email an agent sent a shopper who left a chat: the chat's last message and its
+    open offers, recorded on the chat's intervention (docs/REALTIME.md, "Email to a
+    shopper who left"). The address is not copied here; it is read when sending."""
+
+    site = models.ForeignKey("cartassist.Site", on_delete=models.CASCADE, related_name="+")
+    intervention = models.ForeignKey(
+        "cartassist.Intervention", on_delete=models.CASCADE, related_name="emails"
+    )
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="emails")
+    agent = models.ForeignKey(AgentProfile, null=True, on_delete=models.SET_NULL, related_name="+")
+    visitor_id = models.CharField(max_length=64)
+    language = models.CharField(max_length=8, help_text="The shopper's language.")
+    link_base = models.CharField(
+        max_length=200,
+        help_text="CartAssist's address the email's links use (CARTASSIST_PUBLIC_URL, "
+        "else the console's address the agent sent it from).",
+    )
+    status = models.CharField(
+        max_length=8, choices=ShopperEmailStatus.choices, default=ShopperEmailStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True, default="")
+    message_id = models.CharField(
+        max_length=200, blank=True, default="", help_text="The Message-ID header sent."
+    )
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["site", "visitor_id", "created_at"], name="shopper_email_cap"),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"email {self.pk} ({self.status})"
+
+
+class ShopperEmailDay(models.Model):
+    """How many emails to shoppers a site sent on one local day: consumed with one
+    conditional UPDATE against ``Site.email_daily_limit`` (like budgets, ADR 0007)."""
+
+    site = models.ForeignKey("cartassist.Site", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    sent = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "day"], name="shopper_email_day_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.day}: {self.sent}"

@@ -7,10 +7,20 @@ from datetime import datetime
 from typing import Any
 
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from agents.models import AgentProfile, Conversation, Invitation, Message, Sender
 from cartassist.carts.models import Cart, FollowUpContact, Site
 from cartassist.domain.branding import text_colour_on
+
+# What the shopper was offered, as the verification page and the email name it.
+OFFER_LABELS = {
+    "waive_delivery": _("Delivery charge waived"),
+    "reduce_delivery": _("Delivery charge reduced"),
+    "discount": _("Discount"),
+    "free_gift": _("Free gift"),
+    "hold_stock": _("Items held for you"),
+}
 
 
 def _iso(moment: datetime | None) -> str | None:

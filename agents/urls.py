@@ -22,4 +22,6 @@ urlpatterns = [
     path("console/api/saved-replies", views.console_saved_replies, name="console-saved-replies"),
     path("console/api/agents", views.console_agents, name="console-agents"),
     path("verify/<str:code>", views.verify_page, name="verify-page"),
+    path("email/resume/<str:token>", views.email_resume_page, name="email-resume"),
+    path("email/unsubscribe/<str:token>", views.email_unsubscribe, name="email-unsubscribe"),
 ]

@@ -13,11 +13,12 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
-from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
 
 from agents.errors import NotFound
 from agents.models import AgentProfile, Disposition, Invitation, InvitationStatus
+from agents.payloads import OFFER_LABELS
 from agents.permissions import console_agent
 from agents.selectors import (
     console_colleagues,
@@ -26,6 +27,8 @@ from agents.selectors import (
     saved_replies,
     site_cart_panel,
 )
+from agents.services.shopper_emails import shopper_unsubscribe
+from agents.tokens import email_unsubscribe_verify
 from cartassist.api.throttles import VerificationThrottle
 from cartassist.carts.models import (
     EventType,
@@ -39,6 +42,7 @@ from cartassist.domain.branding import text_colour_on
 from cartassist.domain.formatting import format_moment, format_money
 from cartassist.domain.ratelimit import retry_after_header
 from cartassist.flows.console import console_remedies
+from cartassist.flows.shopper_email import shopper_email_resume_page
 from policies.selectors import conversation_offers, pending_approvals
 
 P = ParamSpec("P")
@@ -142,14 +146,6 @@ def console_agents(request: HttpRequest, agent: AgentProfile) -> JsonResponse:
     return JsonResponse({"agents": console_colleagues(site_id=agent.site_id, now=timezone.now())})
 
 
-# What the shopper was offered, as the verification page names it.
-OFFER_LABELS = {
-    "waive_delivery": _("Delivery charge waived"),
-    "reduce_delivery": _("Delivery charge reduced"),
-    "discount": _("Discount"),
-    "free_gift": _("Free gift"),
-    "hold_stock": _("Items held for you"),
-}
 # Offers the shopper saw and may hold: open, or accepted (a grant was issued).
 SHOWN_OFFER_STATUSES = {"offered", "accepted"}
 
@@ -258,3 +254,44 @@ def conversation_remedies(
 @agent_required(supervisors_only=True)
 def console_approvals(request: HttpRequest, agent: AgentProfile) -> JsonResponse:
     return JsonResponse({"approvals": pending_approvals(site_id=agent.site_id)})
+
+
+def _shopper_page(
+    request: HttpRequest, template: str, context: dict[str, Any], language: str, status: int
+) -> HttpResponse:
+    with translation.override(language):
+        response = render(request, template, {"language": language, **context}, status=status)
+    response["Content-Language"] = language
+    response["Referrer-Policy"] = "no-referrer"  # the token stays out of Referer headers
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def email_resume_page(request: HttpRequest, token: str) -> HttpResponse:
+    """Public page an email's link opens (docs/REALTIME.md, "Email to a shopper who
+    left"): the chat's last message, its offers as they stand, the verification code,
+    and the way back into the chat on the shop's page. An expired or forged link: 404."""
+    context = shopper_email_resume_page(token=token, now=timezone.now())
+    if context is None:
+        language = _page_language(request, None)
+        return _shopper_page(request, "agents/resume.html", {}, language, 404)
+    return _shopper_page(request, "agents/resume.html", context, context["language"], 200)
+
+
+@csrf_exempt  # RFC 8058: the mail client posts without cookies; the signed token is the check
+@require_http_methods(["GET", "POST"])
+def email_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """The email's unsubscribe link. GET shows a confirmation button (mail scanners
+    follow links: a GET never opts anyone out); POST opts the shopper out — the button,
+    or the one-click POST of RFC 8058 (``List-Unsubscribe=One-Click``)."""
+    target = email_unsubscribe_verify(token)
+    language = _page_language(request, None)
+    if target is None:
+        return _shopper_page(request, "agents/unsubscribe.html", {"invalid": True}, language, 404)
+    done = request.method == "POST"
+    if done:
+        shopper_unsubscribe(
+            site_id=target.site_id, visitor_id=target.visitor_id, now=timezone.now()
+        )
+    return _shopper_page(request, "agents/unsubscribe.html", {"done": done}, language, 200)

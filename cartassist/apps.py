@@ -18,6 +18,7 @@ class CartAssistConfig(AppConfig):
         # stdlib-only cartassist.client imports no Django or Celery; every process that
         # starts Django (web, daphne, worker, tests) still gets it before any .delay().
         from agents.services.cart_updates import carts_changed_publish
+        from agents.tasks import shopper_email_dispatch
         from cartassist import (
             celery,  # noqa: F401
             tasks,
@@ -34,3 +35,4 @@ class CartAssistConfig(AppConfig):
         ports.grant_issued.register(native_discount_request)
         ports.native_discount_dispatch.register(native_discount_create_task.delay)
         ports.carts_changed.register(carts_changed_publish)
+        ports.shopper_email_dispatch.register(shopper_email_dispatch)

@@ -509,6 +509,34 @@ CARTASSIST_WEBHOOK_REDELIVERY_INTERVAL = timedelta(
     seconds=env_int("CARTASSIST_WEBHOOK_REDELIVERY_INTERVAL_SECONDS", 30)
 )
 
+# --- email to shoppers who left a chat (docs/OPERATIONS.md, "Email to shoppers") -----------
+# Django's SMTP backend by default; the console backend prints mail (development). Each
+# site sends from its own verified address (Site.email_sender_address), so there is no
+# DEFAULT_FROM_EMAIL for shoppers; SERVER_EMAIL is for error mail to ADMINS only.
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)  # STARTTLS, usually port 587
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # implicit TLS, usually port 465
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 20)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both.")
+SERVER_EMAIL = env("SERVER_EMAIL", "root@localhost")
+# The public address of this CartAssist (https://assist.shop.example): an email's links
+# (resume, verification, unsubscribe) must be absolute. Required to send email.
+CARTASSIST_PUBLIC_URL = env("CARTASSIST_PUBLIC_URL").rstrip("/")
+# An email's resume link opens the chat for this long after it was sent.
+CARTASSIST_EMAIL_RESUME_TTL = timedelta(hours=env_int("CARTASSIST_EMAIL_RESUME_TTL_HOURS", 72))
+# Sending is retried this many times (back-off 30 s, 1 min, 2 min, …) before it fails.
+CARTASSIST_EMAIL_MAX_ATTEMPTS = env_int("CARTASSIST_EMAIL_MAX_ATTEMPTS", 5)
+# A deliverable address (docs/adr/0025) is purged this long after the last signed event
+# that gave it.
+CARTASSIST_SHOPPER_EMAIL_RETENTION = timedelta(
+    days=env_int("CARTASSIST_SHOPPER_EMAIL_RETENTION_DAYS", 30)
+)
+
 # --- platform integrations (docs/integrations/) -------------------------------------------
 
 # How long one call to a shop platform's API (creating a discount) may take, in seconds.

@@ -16,6 +16,7 @@ from tests.fixtures.agents import *  # noqa: F403
 from tests.fixtures.carts import *  # noqa: F403
 from tests.fixtures.settings import *  # noqa: F403
 from tests.fixtures.sites import *  # noqa: F403
+from tests.fixtures.smtp import *  # noqa: F403
 
 # Hypothesis fails an example that takes longer than its deadline (200 ms): a timed
 # assertion, which a loaded CI machine trips (house rule 7; timings live in bench/).

@@ -32,6 +32,7 @@ ALLOWED_FUNCTION_IMPORTS: dict[tuple[str, str], str] = {
     ("cartassist.apps", "cartassist.integrations.discounts"): "0015",
     ("cartassist.apps", "cartassist.integrations.tasks"): "0015",
     ("cartassist.apps", "agents.services.cart_updates"): "0015",
+    ("cartassist.apps", "agents.tasks"): "0015",
     # The Celery app is created once Django starts, so that cartassist.client (stdlib only)
     # imports no Celery (docs/adr/0015-layers-and-ports.md, "Wiring").
     ("cartassist.apps", "cartassist.celery"): "0015",

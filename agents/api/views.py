@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,12 +17,14 @@ from agents.selectors import invitation_by_code
 from agents.tokens import visitor_token_issue
 from cartassist.api.auth import widget_site
 from cartassist.api.body import parse_json_object, read_body
-from cartassist.api.schema import BODY_REFUSALS, WIDGET_REFUSALS, throttled
+from cartassist.api.schema import BODY_REFUSALS, WIDGET_REFUSALS, refusal, throttled
 from cartassist.api.serializers import IdField
 from cartassist.api.throttles import VerificationThrottle, WidgetSessionThrottle
 from cartassist.api.views import add_cors_headers
+from cartassist.carts.models import Site
 from cartassist.carts.services.visitors import visitor_language_record
 from cartassist.domain.branding import LANGUAGE_TAG_MAX_LENGTH, language_tag_problem
+from cartassist.flows.shopper_email import widget_resume
 
 
 def _validate_language(value: str) -> None:
@@ -30,6 +32,24 @@ def _validate_language(value: str) -> None:
     problem = None if len(value) > LANGUAGE_TAG_MAX_LENGTH else language_tag_problem(value)
     if problem:
         raise serializers.ValidationError(problem)
+
+
+def widget_request(
+    request: Request, serializer_class: type[serializers.Serializer]
+) -> tuple[Site, dict[str, Any]]:
+    """A browser request's site (key + Origin, ``widget_site``) and validated body: read
+    bounded (``api/body.py``), JSON or text/plain, so no CORS preflight is needed."""
+    payload = parse_json_object(request._request, read_body(request._request))
+    site = widget_site(request._request, payload.get("site_key"))
+    serializer = serializer_class(data=payload)
+    serializer.is_valid(raise_exception=True)
+    return site, dict(serializer.validated_data)
+
+
+# By media type: the views read the body themselves (api/body.py); the widget sends
+# text/plain, which needs no CORS preflight.
+def widget_body(serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
+    return {"application/json": serializer_class, "text/plain": serializer_class}
 
 
 class SessionRequestSerializer(serializers.Serializer):
@@ -89,12 +109,7 @@ class WidgetSessionView(APIView):
             "site's languages to speak (remembered for this visitor: invitations use it) and "
             "carries the site's branding. See docs/REALTIME.md and docs/WIDGET.md."
         ),
-        # By media type: the view reads the body itself (api/body.py); the widget sends
-        # text/plain, which needs no CORS preflight.
-        request={
-            "application/json": SessionRequestSerializer,
-            "text/plain": SessionRequestSerializer,
-        },
+        request=widget_body(SessionRequestSerializer),
         responses={
             200: SessionResponseSerializer,
             **BODY_REFUSALS,
@@ -104,16 +119,13 @@ class WidgetSessionView(APIView):
         tags=["chat"],
     )
     def post(self, request: Request) -> Response:
-        payload = parse_json_object(request._request, read_body(request._request))
-        site = widget_site(request._request, payload.get("site_key"))
-        serializer = SessionRequestSerializer(data=payload)
-        serializer.is_valid(raise_exception=True)
-        visitor_id = serializer.validated_data["visitor_id"]
+        site, data = widget_request(request, SessionRequestSerializer)
+        visitor_id = data["visitor_id"]
         token, expires_at = visitor_token_issue(
             site_id=site.pk, visitor_id=visitor_id, now=timezone.now()
         )
         language = visitor_language_record(
-            site=site, visitor_id=visitor_id, requested=serializer.validated_data.get("language")
+            site=site, visitor_id=visitor_id, requested=data.get("language")
         )
         return Response(
             {
@@ -134,6 +146,55 @@ class WidgetSessionView(APIView):
     @extend_schema(exclude=True)
     def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ResumeRequestSerializer(serializers.Serializer):
+    site_key = serializers.CharField(max_length=64)
+    token = serializers.CharField(
+        max_length=512, help_text="The `cartassist_resume` parameter of the email's link."
+    )
+
+
+class ResumeResponseSerializer(serializers.Serializer):
+    visitor_id = serializers.CharField(help_text="Continue as this visitor (its chat, offers).")
+    conversation_id = serializers.IntegerField(help_text="The chat the email was about.")
+
+
+class WidgetResumeView(WidgetSessionView):
+    """The widget on the shop's page continues the chat an email's link names."""
+
+    throttle_classes = [WidgetSessionThrottle]
+
+    @extend_schema(
+        operation_id="widget_resume",
+        summary="Continue the chat of an email's link in the widget",
+        description=(
+            "Browser-only, like the session endpoint (Origin on the site's allow-list). "
+            "The widget finds `cartassist_resume=<token>` in the page's address (the link "
+            "of an email to a shopper who left a chat), exchanges it here for the visitor "
+            "it was sent to, continues as that visitor and opens the chat. A chat closed "
+            "because the shopper timed out is opened again (back in the queue). 404 when "
+            "the token is forged, expired (CARTASSIST_EMAIL_RESUME_TTL_HOURS) or another "
+            'site\'s. See docs/REALTIME.md, "Email to a shopper who left".'
+        ),
+        request=widget_body(ResumeRequestSerializer),
+        responses={
+            200: ResumeResponseSerializer,
+            404: refusal("The token is forged, expired or names another site's email."),
+            **BODY_REFUSALS,
+            **WIDGET_REFUSALS,
+            **throttled("CARTASSIST_WIDGET_SESSION_RATE per client address"),
+        },
+        tags=["chat"],
+    )
+    def post(self, request: Request) -> Response:
+        site, data = widget_request(request, ResumeRequestSerializer)
+        resumed = widget_resume(site=site, token=data["token"], now=timezone.now())
+        if resumed is None:
+            raise exceptions.NotFound("This link has expired or is not valid.")
+        return Response(
+            {"visitor_id": resumed.visitor_id, "conversation_id": resumed.conversation_id}
+        )
 
 
 class VerificationSerializer(serializers.Serializer):

@@ -37,6 +37,17 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_RESYNC = 4008
 
 
+def scope_origin(scope: Mapping[str, Any]) -> str:
+    """The address of the page that opened the socket (its ``Origin``, which the
+    console's origin check has accepted), else the scheme and ``Host`` it reached."""
+    headers = {k.decode("latin1").lower(): v.decode("latin1") for k, v in scope.get("headers", [])}
+    origin = headers.get("origin", "")
+    if origin.startswith(("https://", "http://")):
+        return origin
+    scheme = "https" if scope.get("scheme") in {"wss", "https"} else "http"
+    return f"{scheme}://{headers.get('host', 'localhost')}"
+
+
 def scope_language(scope: Mapping[str, Any]) -> str:
     """The language a socket's client asked for, as ``LocaleMiddleware`` would choose it
     for a page: the language cookie, else the first supported ``Accept-Language`` entry

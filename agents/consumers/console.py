@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from agents import realtime
-from agents.consumers.base import CLOSE_FORBIDDEN, ChatConsumer, scope_language
+from agents.consumers.base import CLOSE_FORBIDDEN, ChatConsumer, scope_language, scope_origin
 from agents.errors import ChatError
 from agents.frames import CONSOLE_FRAMES, Frame
 from agents.models import (
@@ -26,6 +27,7 @@ from agents.permissions import console_agent
 from agents.selectors import console_queue, conversation_follow_ups
 from agents.services import assignment, conversations, invitations, presence
 from cartassist.flows.console import console_hello, console_status_set
+from cartassist.flows.shopper_email import conversation_email_send
 from cartassist.outcomes.services.followups import follow_up_classify
 from policies.selectors import pending_approvals
 from policies.services import offers
@@ -167,6 +169,23 @@ class ConsoleConsumer(ChatConsumer):
                 "type": "follow_up.classified",
                 "conversation_id": frame["conversation_id"],
                 "follow_up": follow_up,
+            }
+        )
+
+    async def frame_conversation_email(self, frame: Frame) -> None:
+        """Email the shopper who left this chat (docs/REALTIME.md, "Email to a shopper
+        who left"); refusals come back as an ``error`` frame with their code."""
+        email = await database_sync_to_async(conversation_email_send)(
+            agent=self.agent,
+            conversation_id=frame["conversation_id"],
+            link_base=settings.CARTASSIST_PUBLIC_URL or scope_origin(self.scope),
+            now=timezone.now(),
+        )
+        await self.send_json(
+            {
+                "type": "conversation.emailed",
+                "conversation_id": frame["conversation_id"],
+                "email_id": email.pk,
             }
         )
 

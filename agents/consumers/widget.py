@@ -20,7 +20,7 @@ from agents.payloads import conversation_payload, invitation_payload
 from agents.services import assignment, conversations, invitations, visitor_chats
 from agents.tokens import visitor_token_verify
 from cartassist.carts.models import Site
-from cartassist.carts.services.visitors import visitor_language
+from cartassist.carts.services.visitors import visitor_language, visitor_sockets_count
 from cartassist.core.ratelimits import rate_limit_hit
 from policies.services import offers
 from policies.services.grants import grant_payload, grant_token
@@ -81,6 +81,10 @@ class WidgetConsumer(ChatConsumer):
             site=site, visitor_id=self.visitor_id
         )
         await self.join(realtime.visitor_group(self.site_id, self.visitor_id))
+        await database_sync_to_async(visitor_sockets_count)(
+            site_id=self.site_id, visitor_id=self.visitor_id, change=1
+        )
+        self.counted = True
         hello = await _widget_hello(self.site_id, self.visitor_id)
         for conversation in hello["conversations"]:
             await self.follow(conversation["id"], conversation["last_seq"])
@@ -90,6 +94,11 @@ class WidgetConsumer(ChatConsumer):
         if hasattr(self, "visitor_id"):
             await database_sync_to_async(conversations.visitor_seen)(
                 site_id=self.site_id, visitor_id=self.visitor_id, now=timezone.now()
+            )
+        if getattr(self, "counted", False):
+            self.counted = False
+            await database_sync_to_async(visitor_sockets_count)(
+                site_id=self.site_id, visitor_id=self.visitor_id, change=-1
             )
         await super().disconnect(code)
 

@@ -60,12 +60,14 @@ def conversation_for_visitor(
     return conversation
 
 
-def conversation_for_agent(*, agent: AgentProfile, conversation_id: int) -> Conversation:
+def conversation_for_agent(
+    *, agent: AgentProfile, conversation_id: int, lock: bool = False
+) -> Conversation:
     """A conversation the agent may act on: assigned to them, or any of their site's
-    conversations for a supervisor."""
-    qs = Conversation.objects.select_related("agent").filter(
-        pk=conversation_id, site_id=agent.site_id
-    )
+    conversations for a supervisor. ``lock``: its row locked (``for_update``, inside the
+    caller's transaction), with its invitation loaded."""
+    rows = Conversation.objects.select_related("agent", "invitation")
+    qs = (for_update(rows) if lock else rows).filter(pk=conversation_id, site_id=agent.site_id)
     if not agent.is_supervisor:
         qs = qs.filter(agent=agent)
     conversation = qs.first()

@@ -9,8 +9,9 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from agents.models import AgentProfile, AgentStatus, ConversationStatus
+from agents.models import AgentProfile, AgentStatus, CloseReason, Conversation, ConversationStatus
 from cartassist.carts.models import Site
+from cartassist.carts.services.visitors import visitor_open_sockets
 
 
 def is_online(agent: AgentProfile, now: datetime) -> bool:
@@ -86,3 +87,22 @@ def agent_with_free_capacity(site: Site, now: datetime | None = None) -> bool:
         return False
     moment = now or timezone.now()
     return least_loaded_available_agent(site_id=site.pk, now=moment) is not None
+
+
+def shopper_has_left(*, conversation: Conversation, now: datetime) -> bool:
+    """Has the shopper of ``conversation`` left (docs/REALTIME.md, "Email to a shopper who
+    left")?
+
+    1. A chat closed because the shopper timed out: left. Closed by anyone else (the
+       shopper ended it, or the agent): not "left", the chat is over.
+    2. An open chat: left when no widget socket of the visitor is open
+       (``Visitor.open_sockets``). A count a crashed process never decremented cannot
+       keep a shopper "present" for ever: with no sign of the shopper for
+       ``CARTASSIST_VISITOR_TIMEOUT`` the shopper counts as left, as housekeeping does.
+    """
+    if conversation.status == ConversationStatus.CLOSED:
+        return conversation.close_reason == CloseReason.VISITOR_TIMEOUT
+    if now - conversation.visitor_last_seen_at > settings.CARTASSIST_VISITOR_TIMEOUT:
+        return True
+    sockets = visitor_open_sockets(site_id=conversation.site_id, visitor_id=conversation.visitor_id)
+    return sockets == 0

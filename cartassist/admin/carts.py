@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from agents.models import ShopperEmail
 from cartassist.admin.a11y import LabelledInlineFormSet
 from cartassist.admin.helpdesk import HelpdeskCapacityInline
 from cartassist.admin.site_form import SiteAdminForm, brand_preview
@@ -94,6 +95,21 @@ class SiteAdmin(admin.ModelAdmin):
                     "holdout_share",
                     "shipping_shock_ratio",
                 ]
+            },
+        ),
+        (
+            "Email to shoppers",
+            {
+                "fields": [
+                    "email_sender_address",
+                    "email_sender_verified",
+                    "email_daily_limit",
+                    "resume_page_url",
+                ],
+                "description": "An agent may email a shopper who left a chat, from this "
+                "address (docs/OPERATIONS.md, “Email to shoppers”). Publish SPF, DKIM and "
+                "DMARC for its domain, send a test with "
+                "<code>manage.py cartassist_email_test</code>, then tick “verified”.",
             },
         ),
         (
@@ -222,6 +238,34 @@ class FollowUpInline(admin.TabularInline):
         return False
 
 
+SHOPPER_EMAIL_INLINE_FIELDS = (
+    "created_at",
+    "conversation",
+    "agent",
+    "language",
+    "status",
+    "attempts",
+    "sent_at",
+    "last_error",
+)
+
+
+class ShopperEmailInline(admin.TabularInline):
+    """The emails sent to the shopper after they left the chat (docs/OPERATIONS.md,
+    "Email to shoppers"); read-only, like the intervention."""
+
+    model = ShopperEmail
+    fields = SHOPPER_EMAIL_INLINE_FIELDS
+    readonly_fields = SHOPPER_EMAIL_INLINE_FIELDS
+    extra = 0
+    can_delete = False
+    verbose_name = "email to the shopper"
+    verbose_name_plural = "emails to the shopper"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Intervention)
 class InterventionAdmin(ReadOnlyAdmin):
     list_display = [
@@ -257,7 +301,7 @@ class InterventionAdmin(ReadOnlyAdmin):
     list_select_related = ["cart", "site"]
     search_fields = ["cart__external_id", "visitor_id", "order_id"]
     date_hierarchy = "decided_at"
-    inlines = [FollowUpInline]
+    inlines = [FollowUpInline, ShopperEmailInline]
     actions = ["recompute_outcomes"]
     fieldsets = [
         (

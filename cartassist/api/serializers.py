@@ -244,9 +244,11 @@ class CartEventSerializer(serializers.Serializer):
     email = ContactField(
         EMAIL,
         max_length=MAX_EMAIL_LENGTH + 40,
-        help_text="Server events only: the shopper's email, for the outreach lookup and "
-        "to tell agents who the shopper is. Only a keyed hash of it (trimmed, lower-cased) "
-        "and a masked form for agents (m•••@example.com) are stored.",
+        help_text="Server events only: the shopper's email, for the outreach lookup, to "
+        "tell agents who the shopper is, and for the email an agent may send a shopper "
+        "who left a chat. For the lookup a keyed hash (trimmed, lower-cased) and a masked "
+        "form for agents (m•••@example.com); the address itself is kept apart for the "
+        "email only, deleted after CARTASSIST_SHOPPER_EMAIL_RETENTION_DAYS (docs/adr/0025).",
     )
     customer_name = ServerOnlyCharField(
         max_length=120,

@@ -101,6 +101,13 @@ class NativeDiscountDispatch(Protocol):
     def __call__(self, discount_id: int) -> Any: ...
 
 
+class ShopperEmailDispatch(Protocol):
+    """Hand one queued email to a shopper to the task queue
+    (``shopper_email_deliver_task.delay``), once the transaction committed."""
+
+    def __call__(self, email_id: int) -> Any: ...
+
+
 # Ingestion (orders, merged shoppers), closing a chat, redeeming a grant
 # → cartassist.tasks.outcomes_refresh_on_commit.
 outcomes_refresh_request: Port[OutcomesRefreshRequest] = Port("outcomes_refresh_request")
@@ -117,6 +124,8 @@ grant_issued: Port[GrantIssued] = Port("grant_issued")
 # cartassist.integrations.discounts → integrations.tasks.native_discount_create_task.delay.
 native_discount_dispatch: Port[NativeDiscountDispatch] = Port("native_discount_dispatch")
 
+# agents.services.shopper_emails → agents.tasks.shopper_email_deliver_task.delay.
+shopper_email_dispatch: Port[ShopperEmailDispatch] = Port("shopper_email_dispatch")
 # cartassist.carts.services.ingest → agents.services.cart_updates.carts_changed_publish.
 carts_changed: Port[CartsChanged] = Port("carts_changed")
 
@@ -128,4 +137,5 @@ ALL_PORTS: tuple[Port[Any], ...] = (
     grant_issued,
     native_discount_dispatch,
     carts_changed,
+    shopper_email_dispatch,
 )

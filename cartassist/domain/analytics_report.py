@@ -119,6 +119,9 @@ class Funnel:
     dismissed: int
     ignored: int
     undelivered: int
+    # Interventions whose shopper left the chat and was emailed (at least one email
+    # sent; docs/ANALYTICS.md, "Invitations").
+    emailed: int = 0
 
 
 @dataclass(frozen=True)

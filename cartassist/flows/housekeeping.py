@@ -16,6 +16,7 @@ from agents.services.assignment import (
     queue_drain,
 )
 from agents.services.invitations import invitations_expire
+from agents.services.shopper_emails import shopper_email_addresses_purge
 from cartassist.core.batches import BatchResult, each_in_own_transaction
 from policies.services.offers import offers_expire, reservations_repair
 
@@ -30,6 +31,7 @@ class HousekeepingResult:
     conversations_requeued: int = 0
     conversations_timed_out: int = 0
     conversations_assigned: int = 0
+    shopper_emails_purged: int = 0
     failures: int = 0
 
 
@@ -40,7 +42,8 @@ def chat_housekeeping(*, now: datetime) -> HousekeepingResult:
     2. release the budget still held by finished, unaccepted offers (the repair pass);
     3. re-queue the active chats of agents silent for longer than the grace period;
     4. close conversations whose shopper has not been seen for the visitor timeout;
-    5. route queued conversations to agents with free seats.
+    5. route queued conversations to agents with free seats;
+    6. delete the shoppers' email addresses past their retention (docs/adr/0025).
 
     Each offer, conversation and site is handled in its own transaction, and each step
     runs whatever happened in the one before: a failure is rolled back, logged and
@@ -95,6 +98,9 @@ def chat_housekeeping(*, now: datetime) -> HousekeepingResult:
 
     step("queue drain", lambda: each_in_own_transaction(sorted(sites), drain, what="queue drain"))
     result.conversations_assigned = assigned
+    result.shopper_emails_purged = step(
+        "email address retention", lambda: shopper_email_addresses_purge(now=now)
+    )
     if any(vars(result).values()):
         logger.info("chat housekeeping: %s", result)
     return result

@@ -21,7 +21,12 @@ from cartassist.carts.models.interventions import (
     StallReason,
     SuppressionReason,
 )
-from cartassist.carts.models.outreach import ContactIdentity, ContactKind, FollowUpResolution
+from cartassist.carts.models.outreach import (
+    ContactIdentity,
+    ContactKind,
+    FollowUpResolution,
+    ShopperEmailAddress,
+)
 from cartassist.carts.models.rollups import (
     AnalyticsChange,
     AnalyticsContact,
@@ -73,6 +78,7 @@ __all__ = [
     "EventType",
     "Intervention",
     "InterventionTrigger",
+    "ShopperEmailAddress",
     "ShopperIdentity",
     "Site",
     "Stage",

@@ -46,6 +46,17 @@ export function toggleStatus() {
   setStatus(state.agent && state.agent.status === "online" ? "away" : "online");
 }
 
+/** Email the shopper who left the selected chat its last message and open offers. */
+export function emailShopper() {
+  const chat = selectedChat();
+  if (!chat) return;
+  startAction(t("action.email"), { conversationId: chat.id });
+  if (!send({ type: "conversation.email", conversation_id: chat.id })) {
+    finishAction();
+    showToast(t("error.not_connected_retry"), "error");
+  }
+}
+
 export function classifyFollowUp() {
   const chat = selectedChat();
   const reason = $("follow-up-reason").value;

@@ -33,6 +33,10 @@ const handlers = {
     announce(f.status === "online" ? t("status.now_online") : t("status.now_away"));
   },
   "follow_up.classified": onFollowUpClassified,
+  "conversation.emailed": function () {
+    finishAction();
+    showToast(t("email.queued"), "ok");
+  },
   "reach_out.sent": function (f) {
     finishAction();
     showToast(t("reach_out.sent", { cart: f.cart_id }), "ok");

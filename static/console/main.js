@@ -32,7 +32,7 @@
  *   same client_message_id after a reconnect; the server answers a repeat with the stored
  *   message, so nothing is duplicated.
  */
-import { classifyFollowUp, setStatus } from "./actions.js";
+import { classifyFollowUp, emailShopper, setStatus } from "./actions.js";
 import { loadCart, previewCart } from "./cart-panel.js";
 import { markRead, removeChat, selectChat } from "./chats.js";
 import { updateCounter } from "./composer.js";
@@ -106,6 +106,7 @@ function start() {
   $("transfer-form").addEventListener("submit", submitTransfer);
   $("close-button").addEventListener("click", openClose);
   $("close-form").addEventListener("submit", submitClose);
+  $("email-button").addEventListener("click", emailShopper);
   $("follow-up-reason").addEventListener("change", classifyFollowUp);
   $("dismiss-button").addEventListener("click", () => {
     if (state.selectedId !== null) removeChat(state.selectedId);

@@ -258,6 +258,9 @@ export function renderChatHead() {
   $("transfer-button").hidden = chat.closed;
   $("close-button").hidden = chat.closed;
   $("dismiss-button").hidden = !chat.closed;
+  // docs/REALTIME.md, "Email to a shopper who left": a chat from an invitation, open or
+  // timed out; the server checks the rest (the shopper left, an address, the limits).
+  $("email-button").hidden = chat.meta.origin !== "invitation" || (chat.closed && chat.closeReason !== "visitor_timeout");
   renderFollowUp(chat);
 }
 

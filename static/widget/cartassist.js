@@ -25,6 +25,9 @@
 
   const VERSION = "1.0.0";
   const ENDPOINT = "/api/v1/widget/events";
+  const RESUME_ENDPOINT = "/api/v1/widget/resume";
+  // The parameter of an email's link back into the chat (docs/REALTIME.md).
+  const RESUME_PARAMETER = "cartassist_resume";
 
   // Tunables (docs/WIDGET.md, "Delivery").
   const FLUSH_DELAY_MS = 1000; // batch events tracked within this window
@@ -702,7 +705,45 @@
     const callbacks = readyCallbacks;
     readyCallbacks = [];
     callbacks.forEach(runReady);
-    loadChat();
+    resumeFromLink().then(loadChat);
+  }
+
+  /**
+   * docs/REALTIME.md, "Email to a shopper who left": the email's link returns the
+   * shopper to the shop with ?cartassist_resume=<token>. The token is exchanged for the
+   * visitor the email was sent to; the widget continues as that visitor, and the chat
+   * (with its offers) opens. The parameter leaves the address bar at once.
+   */
+  function resumeFromLink() {
+    let token;
+    try {
+      const url = new URL(window.location.href);
+      token = url.searchParams.get(RESUME_PARAMETER);
+      if (!token) return Promise.resolve(false);
+      url.searchParams.delete(RESUME_PARAMETER);
+      window.history.replaceState(window.history.state, "", url.toString());
+    } catch (error) {
+      return Promise.resolve(false);
+    }
+    return fetch(site.apiBase + RESUME_ENDPOINT, {
+      method: "POST",
+      headers: { "Content-Type": "text/plain" },
+      body: JSON.stringify({ site_key: site.siteKey, token }),
+    })
+      .then((response) => (response.ok ? response.json() : null))
+      .then((answer) => {
+        if (!answer || !util.isId(answer.visitor_id)) {
+          util.warn("the chat link has expired or is not valid");
+          return false;
+        }
+        identity.setVisitor(answer.visitor_id);
+        site.resumed = true;
+        return true;
+      })
+      .catch((error) => {
+        util.warn("the chat could not be resumed:", error);
+        return false;
+      });
   }
 
   /**
@@ -832,6 +873,10 @@
     /** Options for the chat: {chat, verifyBase, launcher, launcherLabel, language, messages, keepVisible}. */
     options: function () {
       return site.options;
+    },
+    /** True when this page continues a chat from an email's link (resumeFromLink). */
+    resumed: function () {
+      return !!site.resumed;
     },
     /** True once the shop has a cart in progress (a cart id is stored). */
     hasCart: function () {

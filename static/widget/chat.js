@@ -642,7 +642,7 @@ function run(core, store, session, env) {
   }
 
   function wanted() {
-    return options.chat === "always" || !!state.conversation || core.hasCart();
+    return options.chat === "always" || !!state.conversation || core.hasCart() || core.resumed();
   }
 
   if (wanted()) {

@@ -101,6 +101,7 @@ def test_every_browser_operation_documents_its_403(schema):
     assert widget == {
         ("POST", "/api/v1/widget/events"): True,
         ("POST", "/api/v1/widget/session"): True,
+        ("POST", "/api/v1/widget/resume"): True,
         ("POST", "/api/v1/integrations/shopify/pixel"): True,
         ("POST", "/api/v1/integrations/discount"): True,
     }
@@ -113,6 +114,7 @@ def test_every_browser_operation_documents_its_403(schema):
         ("/api/v1/server/grants/verify", "post", {"200", "400", "401", "403"}),
         ("/api/v1/verify/{code}", "get", {"200", "404", "429"}),
         ("/api/v1/widget/session", "post", {"200", "400", "403", "429"}),
+        ("/api/v1/widget/resume", "post", {"200", "400", "403", "404", "429"}),
     ],
 )
 def test_the_statuses_each_endpoint_returns_are_documented(schema, path, method, statuses):

@@ -149,7 +149,7 @@ def test_the_sweep_records_the_arm_and_a_holdout_shopper_is_held_out_on_every_ca
 @pytest.mark.django_db
 def test_the_migration_records_the_arm_each_intervention_was_decided_in(half):
     # given: interventions from before the arm was recorded
-    migration = importlib.import_module("cartassist.migrations.0013_intervention_arm_by_shopper")
+    migration = importlib.import_module("cartassist.migrations.0014_intervention_arm_by_shopper")
     first_id, other_id = _pair_with_different_arms()
     now = timezone.now()
     a = make_stalled_cart(half, visitor_id="v1", external_id=first_id)

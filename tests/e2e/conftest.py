@@ -230,6 +230,18 @@ def _free_port() -> int:
 def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer]:
     """The demo as `manage.py demo` sets it up (site, agent login, copy), served by daphne
     with a 1 s sweep; the shipping stall threshold is 2 s and nobody is held out."""
+    yield from serve_chat(tmp_path_factory)
+
+
+def serve_chat(
+    tmp_path_factory: pytest.TempPathFactory,
+    *,
+    extra_env: dict[str, str] | None = None,
+    setup: str = "",
+) -> Iterator[ChatServer]:
+    """``chat_server``'s body, for a module that needs more settings (``extra_env``) or
+    more set-up code (``setup``, run by ``manage.py shell`` after the demo's; ``$URL`` in
+    it is the server's address)."""
     import shutil
     import signal
     import subprocess
@@ -261,13 +273,14 @@ def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer
             "CARTASSIST_SWEEP_INTERVAL_SECONDS": "1",
             "CARTASSIST_HOUSEKEEPING_INTERVAL_SECONDS": "1",
             "CARTASSIST_AGENT_AVAILABILITY": "agents.services.presence.agent_with_free_capacity",
+            **(extra_env or {}),
         }
     )
     server = ChatServer(f"http://127.0.0.1:{port}", database, directory / "daphne.log")
     # No simulated history (docs/ANALYTICS.md, "Simulator"): the journeys count rows.
     demo_options = ["--no-serve", "--host", "127.0.0.1", "--port", str(port)]
     server.manage(env, "demo", *demo_options, "--simulated-shoppers", "0")
-    server.manage(env, "shell", "-c", CHAT_SERVER_SETUP)
+    server.manage(env, "shell", "-c", CHAT_SERVER_SETUP + setup.replace("$URL", server.url))
     daphne = str(Path(sys.executable).parent / "daphne")
     with server.log.open("wb") as log:
         process = subprocess.Popen(

@@ -14,7 +14,7 @@ from .interventions import (
     StallReason,
     SuppressionReason,
 )
-from .outreach import ContactIdentity, ContactKind, FollowUpResolution
+from .outreach import ContactIdentity, ContactKind, FollowUpResolution, ShopperEmailAddress
 from .rollups import (
     AnalyticsChange,
     AnalyticsContact,
@@ -57,6 +57,7 @@ __all__ = [
     "EventType",
     "Intervention",
     "InterventionTrigger",
+    "ShopperEmailAddress",
     "ShopperIdentity",
     "Site",
     "Stage",

@@ -38,3 +38,28 @@ class ContactIdentity(models.Model):
 class FollowUpResolution(models.TextChoices):
     SELF_SERVED = "self_served", "Resolved by the lookup (no agent)"
     AGENT = "agent", "Handed to an agent"
+
+
+class ShopperEmailAddress(models.Model):
+    """The deliverable address a signed server event gave a cart, for the one email an
+    agent may send a shopper who left a chat (docs/adr/0025). Unlike the keyed hashes
+    above, this is the clear value: it is kept only for carts whose events came signed,
+    deleted when the shopper opts out, and purged after
+    ``CARTASSIST_SHOPPER_EMAIL_RETENTION_DAYS`` without a new event (housekeeping)."""
+
+    site = models.ForeignKey("cartassist.Site", on_delete=models.CASCADE, related_name="+")
+    cart = models.OneToOneField(
+        "cartassist.Cart", on_delete=models.CASCADE, related_name="email_address"
+    )
+    visitor_id = models.CharField(max_length=64)
+    address = models.EmailField(max_length=254)
+    recorded_at = models.DateTimeField(help_text="The last signed event that gave it.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["site", "visitor_id"], name="shopper_email_visitor"),
+            models.Index(fields=["recorded_at"], name="shopper_email_retention"),
+        ]
+
+    def __str__(self) -> str:
+        return f"cart {self.cart_id}"

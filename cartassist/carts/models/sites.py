@@ -7,6 +7,7 @@ import zoneinfo
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -52,6 +53,11 @@ def validate_timezone(value: str) -> None:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
         raise ValidationError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from exc
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 class Site(models.Model):
@@ -156,6 +162,32 @@ class Site(models.Model):
         help_text='The languages this shop speaks to shoppers, e.g. ["de", "en"]. The first '
         "is the fallback when the page's language is none of them.",
     )
+    # Email to shoppers who left a chat (docs/OPERATIONS.md, "Email to shoppers").
+    email_sender_address = models.EmailField(
+        blank=True,
+        default="",
+        help_text="The shop's address emails to shoppers come from, e.g. help@shop.example. "
+        "Its domain must publish SPF, DKIM and DMARC for the mail server CartAssist uses.",
+    )
+    email_sender_verified = models.BooleanField(
+        default=False,
+        help_text='Tick once the sender address is verified (docs/OPERATIONS.md, "Verifying '
+        'a sender"): a test email arrived and passed SPF, DKIM and DMARC. No email is sent '
+        "to shoppers from an unverified sender.",
+    )
+    email_daily_limit = models.PositiveIntegerField(
+        default=100,
+        validators=[MaxValueValidator(100_000)],
+        help_text="At most this many emails to shoppers per day (site time zone); 0: none.",
+    )
+    resume_page_url = models.URLField(
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="An https page of the shop that loads the widget, e.g. "
+        "https://shop.example/cart: an email's link returns the shopper there, into the "
+        "chat. Empty: the email's link opens CartAssist's page for the chat only.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -192,8 +224,20 @@ class Site(models.Model):
         if errors:
             raise ValidationError({"allowed_origins": errors})
         self.allowed_origins = list(dict.fromkeys(normalised))
+        if self.resume_page_url and not self.origin_is_allowed(_origin_of(self.resume_page_url)):
+            raise ValidationError(
+                {
+                    "resume_page_url": "The widget runs only on the allowed origins: add "
+                    "this page's origin to them, or choose a page on one of them."
+                }
+            )
         if (self.quiet_hours_start is None) != (self.quiet_hours_end is None):
             raise ValidationError("Set both quiet hours start and end, or neither.")
+
+    @property
+    def email_sender_ready(self) -> bool:
+        """An address is set and an operator marked it verified."""
+        return bool(self.email_sender_address) and self.email_sender_verified
 
     @property
     def shopper_facing_name(self) -> str:

@@ -18,6 +18,12 @@ class Visitor(models.Model):
         "of the site's languages (docs/LOCALISATION.md). Empty: not known yet.",
     )
 
+    open_sockets = models.PositiveIntegerField(
+        default=0,
+        help_text="Widget sockets of this visitor open now, counted on connect and "
+        "disconnect: 0 means the shopper left (agents/services/presence.py).",
+    )
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["site", "external_id"], name="visitor_unique_per_site")

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
-from cartassist.carts.models import Cart, ContactIdentity
+from cartassist.carts.models import Cart, ContactIdentity, ShopperEmailAddress
 from cartassist.domain.contacts import EMAIL, PHONE, contact_digest
 
 CONTACT_KINDS = (EMAIL, PHONE)
@@ -59,6 +59,35 @@ def contact_identities_record(
                 )
     if rows:
         ContactIdentity.objects.bulk_create(list(rows.values()), ignore_conflicts=True)
+    return len(rows)
+
+
+def shopper_email_addresses_record(
+    *, site_id: int, carts: Mapping[str, Cart], events: Iterable[Mapping[str, Any]], now: datetime
+) -> int:
+    """Keep the deliverable address each *signed* event's ``email`` gave its cart (the
+    newest wins), for the email an agent may send a shopper who left (docs/adr/0025).
+    The caller passes server events only: a widget event can never name an address.
+    Runs in the ingest's transaction; returns how many carts got an address."""
+    rows: dict[int, ShopperEmailAddress] = {}
+    for event in events:
+        address = event.get(EMAIL)
+        if address:
+            cart = carts[event["cart_id"]]
+            rows[cart.pk] = ShopperEmailAddress(
+                site_id=site_id,
+                cart=cart,
+                visitor_id=cart.visitor_id,
+                address=address,
+                recorded_at=now,
+            )
+    if rows:
+        ShopperEmailAddress.objects.bulk_create(
+            list(rows.values()),
+            update_conflicts=True,
+            unique_fields=["cart"],
+            update_fields=["address", "visitor_id", "recorded_at"],
+        )
     return len(rows)
 
 

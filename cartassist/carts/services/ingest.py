@@ -36,7 +36,10 @@ from cartassist.carts.models import (
     Site,
     Visitor,
 )
-from cartassist.carts.services.contact_identities import contact_identities_record
+from cartassist.carts.services.contact_identities import (
+    contact_identities_record,
+    shopper_email_addresses_record,
+)
 from cartassist.carts.services.shoppers import cart_identities, shoppers_link
 from cartassist.carts.services.site_config import site_rule_snapshots
 from cartassist.core import ports
@@ -143,7 +146,7 @@ def _ingest_once(
         _carts_save(carts, before, rules=site_rule_snapshots(site.pk), linked=set(identities))
         # Last, so that the shopper lock, when it is needed, is held only for identity rows.
         merged = shoppers_link(site_id=site.pk, carts=identities) if identities else []
-        contact_identities_record(site_id=site.pk, carts=carts, events=new_events, now=now)
+        _contacts_record(site, carts, new_events, source=source, now=now)
         ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
         if ordered or merged:
             ports.outcomes_refresh_request.get()([*ordered, *merged])
@@ -152,6 +155,21 @@ def _ingest_once(
             ports.carts_changed.get()(site_id=site.pk, cart_ids=changed)
         result.stored.extend(r.event_id for r in rows)
     return result
+
+
+def _contacts_record(
+    site: Site,
+    carts: dict[str, Cart],
+    events: list[dict[str, Any]],
+    *,
+    source: EventSource,
+    now: datetime,
+) -> None:
+    """The keyed hashes of the events' emails and phones (ADR 0016) and, from signed
+    events only, the deliverable address for an email to the shopper (ADR 0025)."""
+    contact_identities_record(site_id=site.pk, carts=carts, events=events, now=now)
+    if source == EventSource.SERVER:
+        shopper_email_addresses_record(site_id=site.pk, carts=carts, events=events, now=now)
 
 
 def _carts_and_events_store(

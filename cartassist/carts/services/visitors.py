@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import F
+
 from cartassist.carts.models import Site, Visitor
 
 
@@ -31,3 +33,23 @@ def visitor_language(*, site: Site, visitor_id: str) -> str:
         .first()
     )
     return site.language_for(stored or None)
+
+
+def visitor_sockets_count(*, site_id: int, visitor_id: str, change: int) -> None:
+    """A widget socket of this visitor opened (+1) or closed (-1): one conditional
+    UPDATE, never below 0. The row exists once the widget asked for a session; a socket
+    of a visitor without one (not possible through the widget) is not counted."""
+    visitors = Visitor.objects.filter(site_id=site_id, external_id=visitor_id)
+    if change < 0:
+        visitors = visitors.filter(open_sockets__gte=-change)
+    visitors.update(open_sockets=F("open_sockets") + change)
+
+
+def visitor_open_sockets(*, site_id: int, visitor_id: str) -> int:
+    """How many widget sockets of the visitor are open now (0: none, or no such visitor)."""
+    count = (
+        Visitor.objects.filter(site_id=site_id, external_id=visitor_id)
+        .values_list("open_sockets", flat=True)
+        .first()
+    )
+    return count or 0

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cartassist', '0012_cart_identities_linked'),
+        ('cartassist', '0015_analytics_cuped_moments'),
     ]
 
     operations = [

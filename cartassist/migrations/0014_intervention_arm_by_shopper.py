@@ -51,7 +51,7 @@ def triggers_restore(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cartassist", "0012_cart_identities_linked"),
+        ("cartassist", "0013_drop_indexes_covered_by_composite_ones"),
     ]
 
     operations = [

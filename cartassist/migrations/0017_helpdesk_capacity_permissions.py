@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("policies", "0002_default_groups"),
-        ("cartassist", "0013_helpdesk_capacity_pacing"),
+        ("cartassist", "0016_helpdesk_capacity_pacing"),
     ]
 
     # Reversing keeps the permissions: the group may rely on them by then.

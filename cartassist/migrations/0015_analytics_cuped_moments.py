@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cartassist', '0013_intervention_arm_by_shopper'),
+        ('cartassist', '0014_intervention_arm_by_shopper'),
     ]
 
     operations = [
