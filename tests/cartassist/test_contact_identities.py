@@ -21,7 +21,7 @@ PHONE = "+49 (30) 1234-567"
 
 
 def test_server_event_stores_only_keyed_hashes(post_events: EventPoster, site: Any) -> None:
-    # when
+    # when a site that does not email its shoppers receives a signed email and phone
     response = post_events.server([make_event(email=EMAIL, phone=PHONE, cart_id="cart-9")])
     # then
     assert response.status_code == 200, response.json()
@@ -31,16 +31,31 @@ def test_server_event_stores_only_keyed_hashes(post_events: EventPoster, site: A
         ("email", contact_digest(key, "email", "ada.lovelace@example.com"), "cart-9"),
         ("phone", contact_digest(key, "phone", "+49301234567"), "cart-9"),
     }
-    # the one clear value: the deliverable address for an email to the shopper, kept
-    # apart with a retention (docs/adr/0025); the phone never
+    assert not ShopperEmailAddress.objects.exists()
+    dump = every_stored_text()
+    for clear in ("lovelace", "ada.", "49301234567", "1234-567"):
+        assert clear not in dump
+    # what agents see of the address: its first letter and its domain (ADR 0016)
+    assert dump.count("example.com") == dump.count("a•••@example.com") == 1
+
+
+def test_a_site_that_emails_its_shoppers_keeps_only_the_signed_address_in_clear(
+    post_events: EventPoster, site: Any
+) -> None:
+    # given a site with a sender address (email to shoppers, docs/OPERATIONS.md)
+    site.email_sender_address = "help@shop.example"
+    site.save()
+    # when a signed event gives the shopper's email and phone
+    response = post_events.server([make_event(email=EMAIL, phone=PHONE, cart_id="cart-9")])
+    assert response.status_code == 200, response.json()
+    # then the one clear value is the deliverable address, kept apart with a retention
+    # (docs/adr/0025); the phone never
     assert list(ShopperEmailAddress.objects.values_list("address", "cart__external_id")) == [
         ("ada.lovelace@example.com", "cart-9")
     ]
     dump = every_stored_text(exclude=frozenset({ShopperEmailAddress}))
     for clear in ("lovelace", "ada.", "49301234567", "1234-567"):
         assert clear not in dump
-    # what agents see of the address: its first letter and its domain (ADR 0016)
-    assert dump.count("example.com") == dump.count("a•••@example.com") == 1
 
 
 def test_same_email_is_recorded_once_per_cart(post_events: EventPoster) -> None:

@@ -166,9 +166,10 @@ def _contacts_record(
     now: datetime,
 ) -> None:
     """The keyed hashes of the events' emails and phones (ADR 0016) and, from signed
-    events only, the deliverable address for an email to the shopper (ADR 0025)."""
+    events only and only on a site that emails its shoppers (a sender address set), the
+    deliverable address for an email to the shopper (ADR 0025)."""
     contact_identities_record(site_id=site.pk, carts=carts, events=events, now=now)
-    if source == EventSource.SERVER:
+    if source == EventSource.SERVER and site.email_sender_address:
         shopper_email_addresses_record(site_id=site.pk, carts=carts, events=events, now=now)
 
 
