@@ -35,6 +35,7 @@ from .evaluate import (
 )
 from .types import (
     Allowed,
+    Conditions,
     Evaluation,
     EvaluationContext,
     NotAllowed,
@@ -128,6 +129,57 @@ class _Sorted:
         return self.below[bisect_left(self.keys, value)]
 
 
+class _Conditions:
+    """``CONDITION_CHECKS``' conditions of every policy, indexed."""
+
+    __slots__ = (
+        "countries",
+        "exclude_categories",
+        "exclude_skus",
+        "include_categories",
+        "include_skus",
+        "max_value",
+        "min_delivery",
+        "min_value",
+        "segments",
+        "stages",
+        "stall_reasons",
+    )
+
+    def __init__(self, conditions: Sequence[Conditions]) -> None:
+        self.min_value = _Sorted([c.min_cart_value for c in conditions])
+        self.max_value = _Sorted([c.max_cart_value for c in conditions])
+        self.stages = _Members([c.stages for c in conditions])
+        self.stall_reasons = _Members([c.stall_reasons for c in conditions])
+        self.segments = _Members([c.segments for c in conditions])
+        self.countries = _Members([c.countries for c in conditions])
+        self.exclude_categories = _Members([c.exclude_categories for c in conditions])
+        self.include_categories = _Members([c.include_categories for c in conditions])
+        self.exclude_skus = _Members([c.exclude_skus for c in conditions])
+        self.include_skus = _Members([c.include_skus for c in conditions])
+        self.min_delivery = _Sorted([c.min_delivery_charge for c in conditions])
+
+    def failing(self, ctx: EvaluationContext) -> tuple[int, ...]:
+        """Per check of ``CONDITION_CHECKS`` (in its order), the policies failing it."""
+        cart = ctx.cart
+        categories = {line.category for line in cart.lines if line.category}
+        skus = {line.sku for line in cart.lines}
+        fee = cart.delivery_charge or _NO_FEE
+        return (
+            self.min_value.greater_than(cart.value),
+            self.max_value.less_than(cart.value),
+            self.stages.failing_one(cart.stage),
+            self.stall_reasons.failing_one(ctx.stall_reason),
+            self.segments.failing_one(ctx.shopper.segment),
+            self.countries.failing_one(cart.country),
+            self.exclude_categories.holding_any(categories),
+            self.include_categories.restricted & ~self.include_categories.holding_any(categories),
+            self.exclude_skus.holding_any(skus),
+            self.include_skus.restricted & ~self.include_skus.holding_any(skus),
+            self.min_delivery.greater_than(fee),
+        )
+
+
 class PolicyIndex:
     """A policy set compiled for ``evaluate``-identical answers in time that grows with
     the policies that apply, not with all of them. Immutable once built; build it once
@@ -138,35 +190,18 @@ class PolicyIndex:
         self.specs = ordered
         conditions = [spec.conditions for spec in ordered]
         self._all = (1 << len(ordered)) - 1
-        # remedy kind → the policies offering it, and each one's remedy of that kind
-        self._offering: dict[RemedyKind, int] = dict.fromkeys(RemedyKind, 0)
-        self._remedy: dict[RemedyKind, dict[int, RemedySpec]] = {k: {} for k in RemedyKind}
-        for position, spec in enumerate(ordered):
-            for kind in RemedyKind:
-                remedy = next((r for r in spec.remedies if r.kind is kind), None)
-                if remedy is not None:
-                    self._offering[kind] |= 1 << position
-                    self._remedy[kind][position] = remedy
+        # remedy kind → each offering policy's remedy of that kind, and them as a mask
+        self._remedy = _remedies_by_kind(ordered)
+        self._offering = {kind: _bits(self._remedy[kind]) for kind in RemedyKind}
         self._inactive = _bits(p for p, spec in enumerate(ordered) if not spec.active)
         self._valid_from = _Sorted([spec.valid_from for spec in ordered])
         self._valid_until = _Sorted([spec.valid_until for spec in ordered])
         self._currency = _Members([frozenset({spec.currency}) for spec in ordered])
-        self._min_value = _Sorted([c.min_cart_value for c in conditions])
-        self._max_value = _Sorted([c.max_cart_value for c in conditions])
-        self._stages = _Members([c.stages for c in conditions])
-        self._stall_reasons = _Members([c.stall_reasons for c in conditions])
-        self._segments = _Members([c.segments for c in conditions])
-        self._countries = _Members([c.countries for c in conditions])
-        self._exclude_categories = _Members([c.exclude_categories for c in conditions])
-        self._include_categories = _Members([c.include_categories for c in conditions])
-        self._exclude_skus = _Members([c.exclude_skus for c in conditions])
-        self._include_skus = _Members([c.include_skus for c in conditions])
-        self._min_delivery = _Sorted([c.min_delivery_charge for c in conditions])
-        monetary = [k for k in RemedyKind if k.is_monetary]
+        self._conditions = _Conditions(conditions)
         self._budgeted_money = _bits(
             p
             for p, spec in enumerate(ordered)
-            if _has_budget(spec.limits) and any(r.kind in monetary for r in spec.remedies)
+            if _has_budget(spec.limits) and any(r.kind.is_monetary for r in spec.remedies)
         )
 
     def __len__(self) -> int:
@@ -228,6 +263,17 @@ class PolicyIndex:
         return NotAllowed(kind, failures.first_reason(_lowest(offering & failures.not_in_force)))
 
 
+def _remedies_by_kind(ordered: Sequence[PolicySpec]) -> dict[RemedyKind, dict[int, RemedySpec]]:
+    """Per kind, the position of each policy offering it → its (first) remedy of it."""
+    by_kind: dict[RemedyKind, dict[int, RemedySpec]] = {kind: {} for kind in RemedyKind}
+    for position, spec in enumerate(ordered):
+        for kind in RemedyKind:
+            remedy = next((r for r in spec.remedies if r.kind is kind), None)
+            if remedy is not None:
+                by_kind[kind][position] = remedy
+    return by_kind
+
+
 class _Failures:
     """Which policies of an index fail which check in one context, as masks."""
 
@@ -244,23 +290,7 @@ class _Failures:
             | i._valid_until.at_most(ctx.now)
             | i._currency.failing_one(cart.currency)
         )
-        categories = {line.category for line in cart.lines if line.category}
-        skus = {line.sku for line in cart.lines}
-        fee = cart.delivery_charge or _NO_FEE
-        # In CONDITION_CHECKS' order.
-        self.by_check = (
-            i._min_value.greater_than(cart.value),
-            i._max_value.less_than(cart.value),
-            i._stages.failing_one(cart.stage),
-            i._stall_reasons.failing_one(ctx.stall_reason),
-            i._segments.failing_one(ctx.shopper.segment),
-            i._countries.failing_one(cart.country),
-            i._exclude_categories.holding_any(categories),
-            i._include_categories.restricted & ~i._include_categories.holding_any(categories),
-            i._exclude_skus.holding_any(skus),
-            i._include_skus.restricted & ~i._include_skus.holding_any(skus),
-            i._min_delivery.greater_than(fee),
-        )
+        self.by_check = i._conditions.failing(ctx)
         failed = self.not_in_force
         for mask in self.by_check:
             failed |= mask

@@ -18,7 +18,6 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from cartassist.core import stamps
-from policies import specs
 from policies.engine import Allowed, RemedyKind, evaluate, validate_spec
 from policies.models import BudgetCounter, BudgetPeriod, Policy, PolicyVersion
 from policies.services.context import evaluation_context, period_starts
