@@ -16,13 +16,24 @@ from cartassist.models import Cart, CartStatus
 from policies.models import Offer, OfferStatus
 from policies.services.offers import offer_authorize
 from tests.fixtures.agents import make_conversation, make_intervention, make_stalled_cart
-from tests.fixtures.policies import make_chat, make_policy
+from tests.fixtures.policies import Chat, make_chat, make_policy
 
 # Real commits: the policy cache keeps nothing a test's open transaction changed.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("chat_settings")]
 
 
-def panel_queries(chat) -> list[str]:
+def offer(chat: Chat, *, conversation_id: int, kind: str, amount: str) -> Offer:
+    """The chat's agent offers ``kind`` up to ``amount`` in the chat ``conversation_id``."""
+    return offer_authorize(
+        agent=chat.agent,
+        conversation_id=conversation_id,
+        kind=kind,
+        amount=amount,
+        now=timezone.now(),
+    )
+
+
+def panel_queries(chat: Chat) -> list[str]:
     console_remedies(agent=chat.agent, conversation_id=chat.conversation.pk, now=timezone.now())
     with CaptureQueriesContext(connection) as queries:
         console_remedies(agent=chat.agent, conversation_id=chat.conversation.pk, now=timezone.now())
@@ -35,13 +46,7 @@ def test_the_panel_makes_three_queries_whatever_the_number_of_policies(site, pol
     for n in range(policies):
         make_policy(site, name=f"Policy {n}", priority=n)
     chat = make_chat(site)
-    offer_authorize(
-        agent=chat.agent,
-        conversation_id=chat.conversation.pk,
-        kind="waive_delivery",
-        amount="5.00",
-        now=timezone.now(),
-    )
+    offer(chat, conversation_id=chat.conversation.pk, kind="waive_delivery", amount="5.00")
     # when
     queries = panel_queries(chat)
     # then: the chat, the shopper, the offers
@@ -64,20 +69,8 @@ def test_the_panel_shows_this_chats_offers_and_stacks_on_the_carts_live_ones(sit
     make_policy(site, stall_reasons=[], discount=True, discount_max_percent=Decimal("10"))
     chat = make_chat(site)
     other_chat = make_conversation(site, agent=chat.agent, cart=chat.cart)
-    waived = offer_authorize(
-        agent=chat.agent,
-        conversation_id=other_chat.pk,
-        kind="waive_delivery",
-        amount="5.00",
-        now=timezone.now(),
-    )
-    discount = offer_authorize(
-        agent=chat.agent,
-        conversation_id=chat.conversation.pk,
-        kind="discount",
-        amount="1.00",
-        now=timezone.now(),
-    )
+    waived = offer(chat, conversation_id=other_chat.pk, kind="waive_delivery", amount="5.00")
+    discount = offer(chat, conversation_id=chat.conversation.pk, kind="discount", amount="1.00")
     Offer.objects.filter(pk=discount.pk).update(status=OfferStatus.DECLINED)
     # when
     panel = console_remedies(

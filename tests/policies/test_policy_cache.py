@@ -174,6 +174,7 @@ def test_a_change_committed_by_another_process_is_seen_on_its_next_call(site):
 def _new_version_behind_the_cache(policy: Policy, *, max_amount: str) -> PolicyVersion:
     """A new current version with this waiving cap, written without telling the caches
     (no ``policies_changed``)."""
+    assert policy.current_version_id is not None
     spec = dict(PolicyVersion.objects.get(pk=policy.current_version_id).spec)
     spec["remedies"] = [{"kind": "waive_delivery", "max_amount": max_amount}]
     number = PolicyVersion.objects.filter(policy=policy).count() + 1

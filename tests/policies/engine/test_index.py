@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import event, given, settings
 
@@ -44,7 +45,7 @@ BASE_CTX = EvaluationContext(
 )
 
 
-def make_spec(*, policy_id: int, **changes: object) -> PolicySpec:
+def make_spec(*, policy_id: int, **changes: Any) -> PolicySpec:
     spec = PolicySpec(
         version_id=policy_id * 10,
         policy_id=policy_id,
