@@ -175,7 +175,7 @@ def console_conversation(*, agent: AgentProfile, conversation_id: int) -> Conver
         qs = qs.filter(agent=agent)
     try:
         # get(), not first(): no ORDER BY for a primary key (its SQL costs as much CPU
-        # to compile as the rest of the query: the remedies panel's hot path, ADR 0021)
+        # to compile as the rest of the query: the remedies panel's hot path, ADR 0022)
         return qs.get()
     except Conversation.DoesNotExist:
         raise NotFound("conversation") from None

@@ -18,7 +18,7 @@ stalled for shipping shock. Then, each timed ``--repeat`` times after a warm-up:
 - ``offer path``: ``remedies_list(fresh=True)``, the offer's re-authorisation (which
   versions are current read again from the database, specs from the cache);
 - ``engine``: the pure engine as the product runs it, the site's cached ``PolicyIndex``
-  (``index.evaluate(ctx)``, ADR 0021) on the same context, the floor;
+  (``index.evaluate(ctx)``, ADR 0022) on the same context, the floor;
 - ``engine (plain)``: the reference ``evaluate(ctx, specs)`` on the same context and specs
   (what the engine cost before the index);
 - ``part: …``: the panel's parts alone, to show where its time goes: the chat's query

@@ -2,7 +2,7 @@
 
 evaluate(ctx, specs) -> Evaluation      which remedies may be offered, and why (not)
 validate_spec(raw) -> PolicySpec | list[SpecError]
-PolicyIndex(specs).evaluate(ctx)        the same answer, from a set compiled once (ADR 0021)
+PolicyIndex(specs).evaluate(ctx)        the same answer, from a set compiled once (ADR 0022)
 """
 
 from .evaluate import condition_failures, evaluate, spend_needed

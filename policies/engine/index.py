@@ -1,5 +1,5 @@
 """``PolicyIndex``: a site's policy set compiled once, so that an evaluation touches only
-the policies that can decide it (docs/adr/0021).
+the policies that can decide it (docs/adr/0022).
 
 ``evaluate(ctx, specs)`` checks every condition of every policy for every remedy kind:
 at 1,000 policies that is most of its time, although at most a handful of policies

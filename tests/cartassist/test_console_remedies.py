@@ -1,6 +1,6 @@
 """The console's remedies panel (``cartassist/flows/console.py::console_remedies``): a
 fixed number of queries whatever the number of policies, and the chat's offers and the
-cart's live ones read together (issue 13, ADR 0021)."""
+cart's live ones read together (issue 13, ADR 0022)."""
 
 from __future__ import annotations
 
