@@ -170,10 +170,12 @@ def console_conversation(*, agent: AgentProfile, conversation_id: int) -> Conver
     )
     if not agent.is_supervisor:
         qs = qs.filter(agent=agent)
-    conversation = qs.first()
-    if conversation is None:
-        raise NotFound("conversation")
-    return conversation
+    try:
+        # get(), not first(): no ORDER BY for a primary key (its SQL costs as much CPU
+        # to compile as the rest of the query: the remedies panel's hot path, ADR 0022)
+        return qs.get()
+    except Conversation.DoesNotExist:
+        raise NotFound("conversation") from None
 
 
 def conversation_cart_panel(*, agent: AgentProfile, conversation_id: int) -> dict[str, Any]:

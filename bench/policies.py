@@ -17,12 +17,20 @@ stalled for shipping shock. Then, each timed ``--repeat`` times after a warm-up:
   call: every current version read and validated again, as before ADR 0020;
 - ``offer path``: ``remedies_list(fresh=True)``, the offer's re-authorisation (which
   versions are current read again from the database, specs from the cache);
-- ``engine``: the pure ``evaluate(ctx, specs)`` on the same context and specs, the floor.
+- ``engine``: the pure engine as the product runs it, the site's cached ``PolicyIndex``
+  (``index.evaluate(ctx)``, ADR 0022) on the same context, the floor;
+- ``engine (plain)``: the reference ``evaluate(ctx, specs)`` on the same context and specs
+  (what the engine cost before the index);
+- ``part: …``: the panel's parts alone, to show where its time goes: the chat's query
+  (``console_conversation``), the shopper's (``shopper_facts``), the offers'
+  (``chat_offers_snapshot``), the live spend (``spend_snapshot`` of the policies that need
+  it) and the read of the policies' change stamp (the shared cache: Redis in production).
 
 Rounds alternate the cases (each round calls every case once; ``uncached`` only every
 ``repeat / uncached-repeat``-th round), so that all see the same machine load. Prints one
 JSON line: the rows the runner renders (wall-clock p50 / p99 / max in ms, and the mean CPU
-time of this process per call, which excludes PostgreSQL's own time).
+time of this process per call, which excludes PostgreSQL's own time), and for the panel
+the number of queries it makes.
 """
 
 from __future__ import annotations
@@ -54,12 +62,17 @@ def main() -> None:
 
 
 def run(size: int, repeat: int, uncached_repeat: int) -> list[dict[str, Any]]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
+    from agents.selectors import console_conversation
+    from cartassist.core.stamps import _shared_stamp
     from cartassist.flows.console import console_remedies
     from policies.engine import evaluate
+    from policies.services.context import chat_offers_snapshot, shopper_facts, spend_snapshot
     from policies.services.remedies import remedies_list
-    from policies.specs import current_policies, policy_caches_clear
+    from policies.specs import POLICIES_STAMP, current_policies, policy_caches_clear
 
     site, agent, conversation = _chat(size)
     _policies(site, size)
@@ -82,12 +95,36 @@ def run(size: int, repeat: int, uncached_repeat: int) -> list[dict[str, Any]]:
         )
 
     listed = remedies_list(cart=cart, agent=agent, stall_reason="shipping_shock", now=now)
-    specs = current_policies(site_id=site.pk).specs
+    current = current_policies(site_id=site.pk)
+    specs, index = current.specs, current.index
     assert listed.policies == size, (listed.policies, size)
+    assert index.evaluate(listed.context) == evaluate(listed.context, specs)
     allowed = sum(1 for option in listed.options if option.decision.allowed)
+    needed = index.spend_needed(listed.context)
+    panel()
+    with CaptureQueriesContext(connection) as queries:
+        panel()
 
     def engine() -> object:
+        return index.evaluate(listed.context)
+
+    def engine_plain() -> object:
         return evaluate(listed.context, specs)
+
+    def conversation_part() -> object:
+        return console_conversation(agent=agent, conversation_id=conversation.pk)
+
+    def shopper_part() -> object:
+        return shopper_facts(cart, now)
+
+    def offers_part() -> object:
+        return chat_offers_snapshot(conversation_id=conversation.pk, cart_id=cart.pk)
+
+    def spend_part() -> object:
+        return spend_snapshot(policy_ids=needed, agent_id=agent.pk, now=now, timezone=site.timezone)
+
+    def stamp_part() -> object:
+        return _shared_stamp(POLICIES_STAMP)
 
     cases: list[tuple[str, Callable[[], object], int]] = [
         ("remedies_for", panel, 1),
@@ -95,22 +132,29 @@ def run(size: int, repeat: int, uncached_repeat: int) -> list[dict[str, Any]]:
         ("offer path", offer_path, 1),
         ("uncached", uncached, max(1, repeat // uncached_repeat)),
         ("engine", engine, 1),
+        ("engine (plain)", engine_plain, 1),
+        ("part: chat query", conversation_part, 1),
+        ("part: shopper query", shopper_part, 1),
+        ("part: offers query", offers_part, 1),
+        ("part: spend query", spend_part, 1),
+        ("part: stamp read", stamp_part, 1),
     ]
     samples, cpu = _time(cases, repeat)
     rows = []
     for name, wall in samples.items():
-        rows.append(
-            {
-                "policies": size,
-                "case": name,
-                "calls": len(wall),
-                "allowed": allowed,
-                "p50_ms": round(statistics.median(wall), 3),
-                "p99_ms": round(_quantile(wall, 0.99), 3),
-                "max_ms": round(max(wall), 3),
-                "cpu_ms_mean": round(cpu[name] / len(wall), 3),
-            }
-        )
+        row = {
+            "policies": size,
+            "case": name,
+            "calls": len(wall),
+            "allowed": allowed,
+            "p50_ms": round(statistics.median(wall), 3),
+            "p99_ms": round(_quantile(wall, 0.99), 3),
+            "max_ms": round(max(wall), 3),
+            "cpu_ms_mean": round(cpu[name] / len(wall), 3),
+        }
+        if name == "remedies_for":
+            row["queries"] = len(queries.captured_queries)
+        rows.append(row)
     return rows
 
 

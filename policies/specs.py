@@ -9,13 +9,15 @@ Two caches, both in the process:
   as the row exists. Keyed by (id, created_at): an id that SQLite hands out again after a
   rolled-back insert cannot find another version's spec. Bounded (``SPEC_CACHE_SIZE``,
   least recently used out).
-- **The set of current versions per site**, tagged with the site's change stamp, a
-  random token in the shared cache (Redis in production). ``policies_changed`` drops the
-  process's own entry and writes a new stamp at once and again when the transaction
-  commits, so every process reloads on its next call: a reader is stale only between a
-  commit and the stamp written after it. If the shared cache cannot be read, the set is
-  read from the database (never served unchecked); an entry is also reloaded after
-  ``CURRENT_MAX_AGE`` seconds, the bound if a stamp write was lost. Offers never rely on
+- **The set of current versions per site**, compiled into the engine's ``PolicyIndex``,
+  in the shared mechanism of process-local caches (``cartassist.core.stamps.StampedCache``,
+  ADR 0018) under the stamp ``policies``, compared with the shared token (Redis in
+  production) on every call (interval 0). ``policies_changed`` empties this process's
+  sets at once and renews the token when the transaction commits, so every process
+  reloads on its next call: a reader is stale only between a commit and the token
+  written after it. If the shared cache cannot be read, the set is read from the
+  database on every call (never served unchecked); the sets are also reloaded every
+  ``CURRENT_MAX_AGE`` seconds, the bound if a token write was lost. Offers never rely on
   it: their re-authorisation reads the current versions again (``fresh=True``).
 
 Budget spend is never cached: it is read live for every evaluation (services/context.py).
@@ -23,32 +25,25 @@ Budget spend is never cached: it is read live for every evaluation (services/con
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
-from django.core.cache import cache
-from django.db import connection, transaction
 from django.db.models import F
-from redis.exceptions import RedisError
 
-from policies.engine import PolicySpec, SpecError, validate_spec
+from cartassist.core.stamps import StampedCache, stamp_changed
+from policies.engine import PolicyIndex, PolicySpec, SpecError, validate_spec
 from policies.models import Policy, PolicyVersion
-
-logger = logging.getLogger(__name__)
 
 # Validated specs kept per process (a spec of a few remedies is a few KiB at most).
 SPEC_CACHE_SIZE = 20_000
-# Seconds after which a site's current set is read again even without a new stamp.
+# Seconds after which the sites' current sets are read again even without a new stamp.
 CURRENT_MAX_AGE = 60.0
-_STAMP_KEY = "policies:current:{}"
+POLICIES_STAMP = "policies"
 
 
 def _amount(value: Decimal | None) -> str | None:
@@ -138,61 +133,40 @@ def spec_of(version: PolicyVersion) -> PolicySpec:
 @dataclass(frozen=True)
 class CurrentPolicies:
     """The current version of every policy of a site (inactive ones too: the engine
-    reports them as "switched off", which is a useful reason to show)."""
+    reports them as "switched off", which is a useful reason to show), compiled into the
+    engine's ``PolicyIndex`` once per set."""
 
     specs: tuple[PolicySpec, ...]
     numbers: Mapping[int, int]  # version id → version number
-
-
-class _Entry(NamedTuple):
-    stamp: str
-    loaded_at: float  # time.monotonic() before the rows were read
-    policies: CurrentPolicies
+    index: PolicyIndex
+    versions: frozenset[tuple[int, datetime]]  # (id, created_at) of each version
 
 
 _lock = threading.Lock()
 _specs: OrderedDict[tuple[int, datetime], PolicySpec] = OrderedDict()
-_current: dict[int, _Entry] = {}
-# Sites this thread changed in its open transaction: what it reads of them is not cached
-# (a rollback would leave it under the stamp already renewed).
-_uncommitted = threading.local()
-
-
-def _uncommitted_sites() -> set[int]:
-    sites: set[int] | None = getattr(_uncommitted, "sites", None)
-    if sites is None:
-        sites = _uncommitted.sites = set()
-    return sites
+# Each site's current set, compared with the shared stamp on every read (interval 0).
+_current: StampedCache[int, CurrentPolicies] = StampedCache(
+    POLICIES_STAMP, interval=0, max_age=CURRENT_MAX_AGE
+)
 
 
 def current_policies(*, site_id: int, fresh: bool = False) -> CurrentPolicies:
-    """The site's current policy versions, validated.
+    """The site's current policy versions, validated and indexed.
 
-    From the process's cache while the site's change stamp is the one it was loaded
-    under; ``fresh`` reads which versions are current from the database whatever the
-    stamp says (an offer's re-authorisation, in its transaction). Either way the specs
-    come validated from the cache of versions; only versions not seen yet are read and
-    validated.
+    From the process's cache while the policies' change stamp is the one it was loaded
+    under (``StampedCache``, compared on every call); ``fresh`` reads which versions are
+    current from the database whatever the stamp says (an offer's re-authorisation, in its
+    transaction), and takes the cached set only when it holds exactly those versions.
+    Either way the specs come validated from the cache of versions; only versions not
+    seen yet are read and validated.
     """
-    stamp = None if fresh else _stamp(site_id)
-    uncommitted = _uncommitted_sites()
-    if uncommitted and not connection.in_atomic_block:
-        uncommitted.clear()  # the transaction ended: committed (see _committed) or not
-    # A site this thread changed in its open transaction: its own rows, never the cache.
-    cacheable = stamp is not None and site_id not in uncommitted
-    if cacheable:
-        entry = _current.get(site_id)
-        if (
-            entry is not None
-            and entry.stamp == stamp
-            and time.monotonic() - entry.loaded_at < CURRENT_MAX_AGE
-        ):
-            return entry.policies
-    loaded_at = time.monotonic()
-    policies = _current_load(site_id)
-    if cacheable and stamp is not None:
-        _current[site_id] = _Entry(stamp, loaded_at, policies)
-    return policies
+    if not fresh:
+        return _current.get(site_id, lambda: _current_load(site_id))
+    rows = _current_rows(site_id)
+    cached = _current.peek(site_id)
+    if cached is not None and cached.versions == {(pk, at) for pk, _, at in rows}:
+        return cached  # versions never change: the same versions, the same set
+    return _current_set(rows)
 
 
 def current_specs(*, site_id: int) -> list[PolicySpec]:
@@ -202,37 +176,36 @@ def current_specs(*, site_id: int) -> list[PolicySpec]:
 
 def policies_changed(*, site_id: int) -> None:
     """A policy of the site got a new current version or was deleted: every process
-    reads the site's current versions again on its next call. Call it inside the
-    transaction that makes the change: the stamp is renewed now (this process and
-    this transaction see the change at once) and again once the change commits (a process
-    that reloaded meanwhile saw the rows as they were before it). Until then, what this
-    thread reads of the site is not cached: a rollback must not leave the changed set
-    under the renewed stamp."""
-    _stamp_renew(site_id)
-    if connection.in_atomic_block:
-        _uncommitted_sites().add(site_id)
-    transaction.on_commit(lambda: _committed(site_id))
-
-
-def _committed(site_id: int) -> None:
-    _uncommitted_sites().discard(site_id)
-    _stamp_renew(site_id)
+    reads the current versions again on its next call (``stamp_changed``: this process
+    at once, the others once the change commits; until then this thread reads its own
+    rows past the cache, so that a rollback leaves nothing behind). The stamp is shared
+    by every site's set: policy changes are rare, and a reload reads three columns."""
+    stamp_changed(POLICIES_STAMP)
 
 
 def policy_caches_clear() -> None:
     """Forget everything cached in this process (tests: ids are reused after rollbacks)."""
     with _lock:
         _specs.clear()
-        _current.clear()
-    _uncommitted_sites().clear()
+    _current.clear()
 
 
-def _current_load(site_id: int) -> CurrentPolicies:
-    rows = list(
+def _current_rows(site_id: int) -> list[tuple[int, int, datetime]]:
+    """(id, number, created_at) of each current version of the site."""
+    return list(
         PolicyVersion.objects.filter(
             policy__site_id=site_id, policy__current_version=F("pk")
         ).values_list("pk", "number", "created_at")
     )
+
+
+def _current_load(site_id: int) -> CurrentPolicies:
+    return _current_set(_current_rows(site_id))
+
+
+def _current_set(rows: list[tuple[int, int, datetime]]) -> CurrentPolicies:
+    """The validated, indexed set of these versions: specs from the cache of versions,
+    the others read and validated once."""
     found: dict[tuple[int, datetime], PolicySpec] = {}
     with _lock:
         for pk, _, created_at in rows:
@@ -249,35 +222,10 @@ def _current_load(site_id: int) -> CurrentPolicies:
                 _specs[key] = found[key]
             while len(_specs) > SPEC_CACHE_SIZE:
                 _specs.popitem(last=False)
+    specs = tuple(found[(pk, created_at)] for pk, _, created_at in rows)
     return CurrentPolicies(
-        specs=tuple(found[(pk, created_at)] for pk, _, created_at in rows),
+        specs=specs,
         numbers={pk: number for pk, number, _ in rows},
+        index=PolicyIndex(specs),
+        versions=frozenset(found),
     )
-
-
-def _stamp(site_id: int) -> str | None:
-    """The site's change stamp; a new one if the shared cache has none (never set, or
-    evicted); None if the shared cache cannot be read."""
-    key = _STAMP_KEY.format(site_id)
-    try:
-        stamp = cache.get(key)
-        if stamp is None:
-            cache.add(key, uuid.uuid4().hex, timeout=None)
-            stamp = cache.get(key)
-    except RedisError:
-        logger.warning("policy change stamp unreadable; reading policies from the database")
-        return None
-    return stamp if isinstance(stamp, str) else None
-
-
-def _stamp_renew(site_id: int) -> None:
-    _current.pop(site_id, None)
-    try:
-        cache.set(_STAMP_KEY.format(site_id), uuid.uuid4().hex, timeout=None)
-    except RedisError:
-        logger.warning(
-            "policy change stamp of site %s not renewed: other processes may use the "
-            "previous policies for up to %s s",
-            site_id,
-            CURRENT_MAX_AGE,
-        )

@@ -20,7 +20,8 @@ from agents.selectors import (
 )
 from agents.services.assignment import queue_drain
 from agents.services.presence import agent_heartbeat, agent_status_set, effective_status
-from policies.selectors import conversation_offers
+from policies.services.context import chat_offers_snapshot
+from policies.services.offers import offer_payload
 from policies.services.remedies import conversation_remedies_list
 
 CHOSEN_STATUSES = {AgentStatus.ONLINE, AgentStatus.AWAY}
@@ -69,10 +70,18 @@ def console_status_set(*, agent: AgentProfile, status: str, now: datetime) -> No
 def console_remedies(*, agent: AgentProfile, conversation_id: int, now: datetime) -> dict[str, Any]:
     """The remedies panel of a chat the agent may see: what they may offer now and why
     (not), and the chat's offers. Raises ``NotFound`` for a chat the agent may not see
-    or one without a cart."""
+    or one without a cart.
+
+    Three queries whatever the number of policies (``tests/cartassist/test_console_remedies.py``
+    pins them): the chat with its cart and invitation, the shopper (``shopper_facts``),
+    the chat's and the cart's offers together (``chat_offers_snapshot``); a fourth reads
+    the live spend when a policy that applies has a budget."""
     conversation = console_conversation(agent=agent, conversation_id=conversation_id)
     if conversation.cart is None:
         raise NotFound("cart", message=_("This conversation has no cart."))
-    panel = conversation_remedies_list(agent=agent, conversation=conversation, now=now)
-    panel["offers"] = conversation_offers(conversation_id=conversation.pk)
+    offers = chat_offers_snapshot(conversation_id=conversation.pk, cart_id=conversation.cart.pk)
+    panel = conversation_remedies_list(
+        agent=agent, conversation=conversation, now=now, existing=offers.existing
+    )
+    panel["offers"] = [offer_payload(offer) for offer in offers.conversation]
     return panel

@@ -2,9 +2,11 @@
 
 evaluate(ctx, specs) -> Evaluation      which remedies may be offered, and why (not)
 validate_spec(raw) -> PolicySpec | list[SpecError]
+PolicyIndex(specs).evaluate(ctx)        the same answer, from a set compiled once (ADR 0022)
 """
 
 from .evaluate import condition_failures, evaluate, spend_needed
+from .index import PolicyIndex
 from .money import Money, MoneyError
 from .spec import SpecError, validate_spec
 from .types import (
@@ -42,6 +44,7 @@ __all__ = [
     "Money",
     "MoneyError",
     "NotAllowed",
+    "PolicyIndex",
     "PolicySpec",
     "PolicySpend",
     "Reason",

@@ -3,13 +3,14 @@ reason (selectors). Every evaluation, live or simulated, gets its context from h
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from django.db.models import Max, Q
+from django.db.models import Count, Max, Q
 
 from agents.models import Conversation
 from cartassist.carts.models import Cart, CartStatus, Intervention
@@ -24,7 +25,7 @@ from policies.engine import (
     Segment,
     ShopperFacts,
 )
-from policies.models import BudgetCounter, BudgetPeriod, Grant, Offer, OfferStatus
+from policies.models import BudgetCounter, BudgetPeriod, Offer, OfferStatus
 
 LIVE_OFFER_STATUSES = [OfferStatus.PENDING_APPROVAL, OfferStatus.OFFERED, OfferStatus.ACCEPTED]
 # A shopper with this many stalled carts within FARMING_WINDOW is flagged to agents.
@@ -64,30 +65,46 @@ def _lines(cart: Cart) -> tuple[CartLine, ...]:
 
 
 def shopper_facts(cart: Cart, now: datetime) -> ShopperFacts:
-    carts = Cart.objects.filter(shopper_carts_q(cart))
+    """The shopper behind ``cart`` (all their carts: ``shopper_carts_q``), in one query:
+    each of their carts with its status, its last grant under each policy, and whether it
+    stalled within ``FARMING_WINDOW`` (one row per cart and policy granted under).
+
+    - segment: VIP as the shop says, else returning with another cart converted, else new;
+    - the last grant per policy (once-per-customer limits);
+    - flagged for farming with ``FARMING_THRESHOLD`` carts stalled within the window.
+    """
+    rows = (
+        Cart.objects.filter(shopper_carts_q(cart))
+        .values("pk", "status", "grants__policy_version__policy_id")
+        .annotate(
+            last_granted_at=Max("grants__issued_at"),
+            recent_stalls=Count(
+                "interventions",
+                filter=Q(interventions__decided_at__gte=now - FARMING_WINDOW),
+            ),
+        )
+        .order_by()
+    )
+    converted_other = False
+    stalled_recently: set[int] = set()
+    last_granted: dict[int, datetime] = {}
+    for row in rows:
+        converted_other |= row["status"] == CartStatus.CONVERTED and row["pk"] != cart.pk
+        if row["recent_stalls"]:
+            stalled_recently.add(row["pk"])
+        policy_id, at = row["grants__policy_version__policy_id"], row["last_granted_at"]
+        if policy_id is not None and at is not None:
+            last_granted[policy_id] = max(at, last_granted.get(policy_id, at))
     if cart.customer_segment == "vip":
         segment = Segment.VIP
-    elif carts.filter(status=CartStatus.CONVERTED).exclude(pk=cart.pk).exists():
+    elif converted_other:
         segment = Segment.RETURNING
     else:
         segment = Segment.NEW
-    last_granted = (
-        Grant.objects.filter(cart__in=carts)
-        .values("policy_version__policy_id")
-        .annotate(at=Max("issued_at"))
-    )
-    stalled_recently = (
-        Intervention.objects.filter(cart__in=carts, decided_at__gte=now - FARMING_WINDOW)
-        .values("cart_id")
-        .distinct()
-        .count()
-    )
     return ShopperFacts(
         segment=segment,
-        last_granted_at=tuple(
-            (row["policy_version__policy_id"], row["at"]) for row in last_granted
-        ),
-        flagged_for_farming=stalled_recently >= FARMING_THRESHOLD,
+        last_granted_at=tuple(sorted(last_granted.items())),
+        flagged_for_farming=len(stalled_recently) >= FARMING_THRESHOLD,
     )
 
 
@@ -126,7 +143,34 @@ def existing_remedies(
     offers = Offer.objects.filter(cart=cart, status__in=LIVE_OFFER_STATUSES)
     if exclude_offer_id is not None:
         offers = offers.exclude(pk=exclude_offer_id)
-    return tuple(ExistingRemedy(RemedyKind(o.kind), o.exclusive) for o in offers.order_by("pk"))
+    return _existing(offers.order_by("pk"))
+
+
+def _existing(offers: Iterable[Offer]) -> tuple[ExistingRemedy, ...]:
+    return tuple(ExistingRemedy(RemedyKind(o.kind), o.exclusive) for o in offers)
+
+
+@dataclass(frozen=True)
+class ChatOffers:
+    """A chat's offers and its cart's live ones, read together."""
+
+    existing: tuple[ExistingRemedy, ...]  # the cart's live offers, from any chat (by id)
+    conversation: tuple[Offer, ...]  # this chat's offers, whatever their status, oldest first
+
+
+def chat_offers_snapshot(*, conversation_id: int, cart_id: int) -> ChatOffers:
+    """The console's remedies panel reads both in one query: what was already offered
+    for the cart (``existing_remedies``, for stacking) and the chat's own offers."""
+    offers = list(
+        Offer.objects.filter(
+            Q(conversation_id=conversation_id) | Q(cart_id=cart_id, status__in=LIVE_OFFER_STATUSES)
+        ).order_by("created_at", "pk")
+    )
+    live = [o for o in offers if o.cart_id == cart_id and o.status in LIVE_OFFER_STATUSES]
+    return ChatOffers(
+        existing=_existing(sorted(live, key=lambda o: o.pk)),
+        conversation=tuple(o for o in offers if o.conversation_id == conversation_id),
+    )
 
 
 class AgentLike(Protocol):
@@ -167,8 +211,12 @@ def evaluation_context(
     policy_ids: list[int],
     timezone: str,
     exclude_offer_id: int | None = None,
+    existing: tuple[ExistingRemedy, ...] | None = None,
 ) -> EvaluationContext:
-    """Everything ``evaluate`` needs, read fresh from the database."""
+    """Everything ``evaluate`` needs, read fresh from the database (``existing``: the
+    cart's live offers when the caller read them already, ``chat_offers_snapshot``)."""
+    if existing is None:
+        existing = existing_remedies(cart, exclude_offer_id=exclude_offer_id)
     return EvaluationContext(
         cart=cart_facts(cart),
         shopper=shopper_facts(cart, now),
@@ -176,7 +224,7 @@ def evaluation_context(
         agent=AgentFacts(agent_id=agent.pk, is_supervisor=agent.is_supervisor),
         now=now,
         spend=spend_snapshot(policy_ids=policy_ids, agent_id=agent.pk, now=now, timezone=timezone),
-        existing=existing_remedies(cart, exclude_offer_id=exclude_offer_id),
+        existing=existing,
     )
 
 

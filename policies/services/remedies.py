@@ -20,11 +20,10 @@ from policies.engine import (
     CartFacts,
     Evaluation,
     EvaluationContext,
+    ExistingRemedy,
     RemedyDecision,
     RemedyKind,
     Segment,
-    evaluate,
-    spend_needed,
 )
 from policies.services.context import (
     AgentLike,
@@ -72,7 +71,7 @@ def _spend_added(
     (``spend_needed``: they apply and have a budget), read in one query; the spend of the
     others would not change it, and reading it for 1,000 policies costs more than the
     whole evaluation (ADR 0020)."""
-    policy_ids = spend_needed(ctx, current.specs)
+    policy_ids = current.index.spend_needed(ctx)
     spend = spend_snapshot(
         policy_ids=policy_ids, agent_id=ctx.agent.agent_id, now=ctx.now, timezone=timezone
     )
@@ -80,7 +79,7 @@ def _spend_added(
 
 
 def _remedies_list(ctx: EvaluationContext, current: CurrentPolicies) -> RemediesList:
-    evaluation = evaluate(ctx, current.specs)
+    evaluation = current.index.evaluate(ctx)  # evaluate(ctx, current.specs), indexed
     numbers = current.numbers
     options = tuple(
         RemedyOption(
@@ -102,6 +101,7 @@ def remedies_list(
     stall_reason: str | None,
     now: datetime,
     fresh: bool = False,
+    existing: tuple[ExistingRemedy, ...] | None = None,
 ) -> RemediesList:
     """What ``agent`` may offer for ``cart`` stalled for ``stall_reason`` now.
 
@@ -112,7 +112,8 @@ def remedies_list(
     2. The context from the stored cart, shopper and earlier offers
        (``evaluation_context``), and the live spend of the policies that apply and have
        a budget (``_spend_added``); a ``stall_reason`` of None is the one an agent chatting
-       about the cart is given (``cart_stall_reason``).
+       about the cart is given (``cart_stall_reason``); ``existing``: the cart's live
+       offers when the caller read them already (``chat_offers_snapshot``).
     3. ``evaluate``: every remedy allowed with its bound, or not allowed with the reason.
     Reads only; changes nothing.
     """
@@ -124,6 +125,7 @@ def remedies_list(
         now=now,
         policy_ids=[],  # the spend: below, of the policies that need it
         timezone=cart.site.timezone,
+        existing=existing,
     )
     return _remedies_list(_spend_added(ctx, current, timezone=cart.site.timezone), current)
 
@@ -185,7 +187,11 @@ def order_placed_message(cart: Cart) -> str:
 
 
 def conversation_remedies_list(
-    *, agent: AgentProfile, conversation: Conversation, now: datetime
+    *,
+    agent: AgentProfile,
+    conversation: Conversation,
+    now: datetime,
+    existing: tuple[ExistingRemedy, ...] | None = None,
 ) -> dict[str, Any]:
     """The console's remedies panel: ``remedies_list`` for the chat's cart, its agent and
     the stall reason of the invitation the shopper answered (``conversation_stall_reason``).
@@ -205,7 +211,11 @@ def conversation_remedies_list(
             "unavailable": {"code": "order_placed", "message": order_placed_message(cart)},
         }
     remedies = remedies_list(
-        cart=cart, agent=agent, stall_reason=conversation_stall_reason(conversation), now=now
+        cart=cart,
+        agent=agent,
+        stall_reason=conversation_stall_reason(conversation),
+        now=now,
+        existing=existing,
     )
     shopper = remedies.context.shopper
     return {

@@ -256,3 +256,64 @@ def test_an_unknown_key_is_not_cached(post_events, site):
     assert site_for_public_key("pk_not_yet") is None
     created = Site.objects.create(name="Later", public_key="pk_not_yet")
     assert site_for_public_key("pk_not_yet") == created
+
+
+def test_a_cache_with_interval_zero_compares_the_stamp_on_every_read(db):
+    # given: a cache that names its own interval, whatever the setting says
+    loads: list[int] = []
+    local: StampedCache[str, int] = StampedCache("test-every-read", interval=0)
+
+    def load() -> int:
+        loads.append(1)
+        return len(loads)
+
+    with override_settings(CARTASSIST_LOCAL_CACHE_SECONDS=3600):
+        assert local.get("k", load) == 1
+        assert local.get("k", load) == 1
+        # when: another process writes a new token
+        cache.set("cartassist:stamp:test-every-read", "another-process-token", timeout=None)
+        # then: the very next read loads afresh
+        assert local.get("k", load) == 2
+
+
+def test_a_cache_with_a_max_age_loads_again_after_it(db, monkeypatch):
+    # given: a value loaded under a stamp that never changes (a token write was lost)
+    clock = [1000.0]
+    monkeypatch.setattr("cartassist.core.stamps.time.monotonic", lambda: clock[0])
+    loads: list[int] = []
+    local: StampedCache[str, int] = StampedCache("test-max-age", interval=0, max_age=60)
+
+    def load() -> int:
+        loads.append(1)
+        return len(loads)
+
+    assert local.get("k", load) == 1
+    clock[0] += 59
+    assert local.get("k", load) == 1
+    # when / then
+    clock[0] += 1
+    assert local.get("k", load) == 2
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_a_thread_reads_in_its_changing_transaction_is_not_kept_after_a_rollback(site):
+    # given: the rules are cached; a transaction changes one and reads it, then fails
+    assert site_rule_snapshots(site.pk)[Stage.CART].enabled is True
+    seen = []
+
+    def change_then_fail() -> None:
+        with transaction.atomic():
+            StallRule.objects.filter(site=site, stage=Stage.CART).update(enabled=False)
+            stamp_changed("sites")
+            seen.append(site_rule_snapshots(site.pk)[Stage.CART].enabled)
+            raise Boom
+
+    with pytest.raises(Boom):
+        change_then_fail()
+    # then: the transaction saw its change, and nothing of it outlived the rollback
+    assert seen == [False]
+    assert site_rule_snapshots(site.pk)[Stage.CART].enabled is True

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from policies import specs
+from cartassist.core import stamps
 from policies.engine import Allowed, RemedyKind, evaluate, validate_spec
 from policies.models import BudgetCounter, BudgetPeriod, Policy, PolicyVersion
 from policies.services.context import evaluation_context, period_starts
@@ -37,9 +37,9 @@ def _stamps_of_this_test(monkeypatch: pytest.MonkeyPatch) -> None:
     Redis is also cleared and written by tests running in parallel (same site ids), which
     would make a warm call reload; what these tests check does not depend on the backend
     (the stamp protocol is the same; an unreadable Redis is simulated below)."""
-    stamps = LocMemCache("policy-cache-tests", {})
-    stamps.clear()
-    monkeypatch.setattr(specs, "cache", stamps)
+    shared = LocMemCache("policy-cache-tests", {})
+    shared.clear()
+    monkeypatch.setattr(stamps, "cache", shared)
 
 
 def waive_bound(chat: Chat) -> Decimal | None:
@@ -161,14 +161,28 @@ def test_a_change_committed_by_another_process_is_seen_on_its_next_call(site):
     policy = make_policy(site)
     chat = make_chat(site)
     assert waive_bound(chat) == Decimal("9.90")
-    before = dict(specs._current)
 
-    # when: another process saves the policy and commits (this process keeps its entry)
-    save(policy, waive_delivery_cap=Decimal("3.00"))
-    specs._current.update(before)
+    # when: another process saves a new version and commits (this process is not told:
+    # only the shared token changes, as that process's commit writes it)
+    _new_version_behind_the_cache(policy, max_amount="3")
+    stamps.cache.set("cartassist:stamp:policies", "another-process-token", timeout=None)
 
-    # then: the stamp in the shared cache is new, so this process reads the rows again
+    # then: the token in the shared cache is new, so this process reads the rows again
     assert waive_bound(chat) == Decimal("3.00")
+
+
+def _new_version_behind_the_cache(policy: Policy, *, max_amount: str) -> PolicyVersion:
+    """A new current version with this waiving cap, written without telling the caches
+    (no ``policies_changed``)."""
+    assert policy.current_version_id is not None
+    spec = dict(PolicyVersion.objects.get(pk=policy.current_version_id).spec)
+    spec["remedies"] = [{"kind": "waive_delivery", "max_amount": max_amount}]
+    number = PolicyVersion.objects.filter(policy=policy).count() + 1
+    version = PolicyVersion.objects.create(
+        policy=policy, number=number, spec=spec, created_at=timezone.now()
+    )
+    Policy.objects.filter(pk=policy.pk).update(current_version=version)
+    return version
 
 
 def test_without_a_new_stamp_the_cached_set_is_used_but_an_offer_reads_the_rows(site):
@@ -177,12 +191,7 @@ def test_without_a_new_stamp_the_cached_set_is_used_but_an_offer_reads_the_rows(
     policy = make_policy(site)
     chat = make_chat(site)
     assert waive_bound(chat) == Decimal("9.90")
-    spec = dict(PolicyVersion.objects.get(pk=policy.current_version_id).spec)
-    spec["remedies"] = [{"kind": "waive_delivery", "max_amount": "2"}]
-    version = PolicyVersion.objects.create(
-        policy=policy, number=2, spec=spec, created_at=timezone.now()
-    )
-    Policy.objects.filter(pk=policy.pk).update(current_version=version)
+    version = _new_version_behind_the_cache(policy, max_amount="2")
 
     # then: the panel still shows the cached cap (the staleness ADR 0020 bounds) ...
     assert waive_bound(chat) == Decimal("9.90")
@@ -212,17 +221,11 @@ def test_an_unreadable_shared_cache_reads_the_rows_and_caches_nothing(site, monk
     def unreachable(*args: Any, **kwargs: Any) -> None:
         raise RedisError("down")
 
-    monkeypatch.setattr(specs.cache, "get", unreachable)
+    monkeypatch.setattr(stamps.cache, "get", unreachable)
     assert waive_bound(chat) == Decimal("9.90")
-    assert site.pk not in specs._current
 
     # a change made meanwhile is seen (nothing was served from the cache)
-    spec = dict(PolicyVersion.objects.get(pk=policy.current_version_id).spec)
-    spec["remedies"] = [{"kind": "waive_delivery", "max_amount": "1"}]
-    version = PolicyVersion.objects.create(
-        policy=policy, number=2, spec=spec, created_at=timezone.now()
-    )
-    Policy.objects.filter(pk=policy.pk).update(current_version=version)
+    _new_version_behind_the_cache(policy, max_amount="1")
     assert waive_bound(chat) == Decimal("1.00")
 
 

@@ -412,3 +412,16 @@ TIGHTENINGS: list[Tightening] = [
     switch_off,
     narrow_the_window,
 ]
+
+
+@st.composite
+def large_situations(draw: st.DrawFn, *, max_policies: int = 40) -> Situation:
+    """A context and up to ``max_policies`` policies (none at times) with distinct ids:
+    sets large enough for ties in priority, several policies failing the same number of
+    conditions, and policies in force, not in force and in other currencies side by side
+    (the policy index, ``policies.engine.index``)."""
+    currency = draw(st.sampled_from(CURRENCIES))
+    policy_ids = draw(st.lists(st.integers(1, 500), max_size=max_policies, unique=True))
+    specs = [draw(policy_specs(policy_id=pid, currency=currency)) for pid in policy_ids]
+    ctx = draw(contexts(currency=currency, policy_ids=policy_ids))
+    return Situation(ctx=ctx, specs=specs)
