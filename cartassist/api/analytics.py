@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -63,6 +63,17 @@ def _field(annotation: Any) -> serializers.Field:
     if annotation is date:
         return serializers.DateField(**kwargs)
     return serializers.CharField(**kwargs)
+
+
+def analytics_filters(request: Request, *, now: datetime) -> AnalyticsFilterForm:
+    """The request's validated analytics filters; invalid (or empty) ones are a 400 with
+    field-level errors. Shared by the analytics endpoints."""
+    form = AnalyticsFilterForm(request.query_params, now=now, blank_means_default=False)
+    if not form.is_valid():
+        raise exceptions.ValidationError(
+            {field: [str(m) for m in messages] for field, messages in form.errors.items()}
+        )
+    return form
 
 
 _serializers: dict[type, type[serializers.Serializer]] = {}
@@ -135,12 +146,6 @@ class AnalyticsView(APIView):
         tags=["analytics"],
     )
     def get(self, request: Request) -> Response:
-        form = AnalyticsFilterForm(
-            request.query_params, now=timezone.now(), blank_means_default=False
-        )
-        if not form.is_valid():
-            raise exceptions.ValidationError(
-                {field: [str(m) for m in messages] for field, messages in form.errors.items()}
-            )
+        form = analytics_filters(request, now=timezone.now())
         report = report_compute(form)
         return Response(report_as_dict(report))

@@ -13,8 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cartassist.analytics.forms import AnalyticsFilterForm
-from cartassist.api.analytics import CanViewAnalytics, _serializer
+from cartassist.api.analytics import CanViewAnalytics, _serializer, analytics_filters
 from cartassist.api.schema import refusal
 from cartassist.carts.models import Site
 from cartassist.domain.pacing_report import HelpdeskPacing, pacing_as_dict
@@ -50,12 +49,7 @@ class HelpdeskPacingView(APIView):
     )
     def get(self, request: Request) -> Response:
         now = timezone.now()
-        form = AnalyticsFilterForm(request.query_params, now=now, blank_means_default=False)
-        if not form.is_valid():
-            raise exceptions.ValidationError(
-                {field: [str(m) for m in messages] for field, messages in form.errors.items()}
-            )
-        f = form.filters()
+        f = analytics_filters(request, now=now).filters()
         if f.site_ids is None:
             raise exceptions.ValidationError({"site": ["Choose a site: capacity is per site."]})
         pacing = helpdesk_pacing_compute(
