@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 
-from cartassist.carts.models import Site
 from cartassist.flows.shopper_email import sender_test_email_send, sender_verified_set
+from cartassist.management.commands.cartassist_site import site_named
 
 
 class Command(BaseCommand):
@@ -33,11 +33,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        site = Site.objects.filter(public_key=options["site"]).first() or (
-            Site.objects.filter(name=options["site"]).first()
-        )
-        if site is None:
-            raise CommandError(f"No site with the public key or name {options['site']!r}.")
+        site = site_named(options["site"])
         if not site.email_sender_address:
             raise CommandError("The site has no sender address: set it in admin first.")
         if not options["to"] and not options["verified"]:

@@ -11,7 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cartassist.carts.models import Stage
+from cartassist.carts.models import Site, Stage
 from cartassist.carts.services.sites import StallRuleSpec, site_setup
 
 
@@ -31,6 +31,21 @@ def stall_rule(value: str) -> StallRuleSpec:
             f"{value!r}: use STAGE=SECONDS[:MINIMUM_CART_VALUE], e.g. shipping=300:20.00"
         ) from exc
     return StallRuleSpec(stage=Stage(stage), threshold=threshold, minimum_cart_value=minimum_value)
+
+
+def site_named(value: str) -> Site:
+    """The one site the set-up commands' ``site`` argument names: by name, id or public
+    key; a CommandError listing the sites otherwise."""
+    sites = Site.objects.filter(name=value) | Site.objects.filter(public_key=value)
+    if value.isdigit():
+        sites = sites | Site.objects.filter(pk=int(value))
+    found = list(sites[:2])
+    if len(found) != 1:
+        names = ", ".join(Site.objects.values_list("name", flat=True)[:20]) or "none yet"
+        raise CommandError(
+            f"No single site named {value!r} (sites: {names}); create one with cartassist_site."
+        )
+    return found[0]
 
 
 class Command(BaseCommand):

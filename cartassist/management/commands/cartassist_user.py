@@ -13,9 +13,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agents.services.staff import staff_member_setup
-from cartassist.carts.models import Site
 from cartassist.core.roles import Role
-from cartassist.management.commands.cartassist_site import validation_messages
+from cartassist.management.commands.cartassist_site import site_named, validation_messages
 
 PASSWORD_ENV = "CARTASSIST_USER_PASSWORD"  # noqa: S105 - the name of a variable
 
@@ -52,7 +51,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         role = Role(options["role"])
-        site = _site(options["site"]) if options["site"] else None
+        site = site_named(options["site"]) if options["site"] else None
         password = os.environ.get(PASSWORD_ENV) or None
         if password is None and options["interactive"] and _is_new(options["username"]):
             password = _ask_password()
@@ -91,19 +90,6 @@ class Command(BaseCommand):
                 + (", supervisor" if profile.is_supervisor else "")
             )
         self.stdout.write("\n".join(lines))
-
-
-def _site(value: str) -> Site:
-    sites = Site.objects.filter(name=value)
-    if value.isdigit():
-        sites = sites | Site.objects.filter(pk=int(value))
-    found = list(sites[:2])
-    if len(found) != 1:
-        names = ", ".join(Site.objects.values_list("name", flat=True)[:20]) or "none yet"
-        raise CommandError(
-            f"No single site named {value!r} (sites: {names}); create one with cartassist_site."
-        )
-    return found[0]
 
 
 def _is_new(username: str) -> bool:
