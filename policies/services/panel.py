@@ -15,11 +15,15 @@ SQLite (embedded mode) it is the ORM's three queries (``console_conversation``,
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import re
+import weakref
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
@@ -192,13 +196,48 @@ def _offer(row: list[Any]) -> Offer:
     return Offer(**values)
 
 
+# The statement's parameters' types, for PREPARE (in ``_panel_sql``'s order).
+_PANEL_TYPES = ("bigint", "bigint", "boolean", "bigint", "text", "timestamptz", "text[]")
+# Per connection (psycopg's, weakly): the names of the statements it has prepared.
+_prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+@functools.cache
+def _panel_prepare_sql() -> tuple[str, str]:
+    """The statement's name (with a hash of its text) and its PREPARE."""
+    sql = _panel_sql()
+    name = "cartassist_remedies_panel_" + hashlib.sha256(sql.encode()).hexdigest()[:12]
+    numbered = iter(range(1, len(_PANEL_TYPES) + 1))
+    body = re.sub("%s", lambda _: f"${next(numbered)}", sql)
+    return name, f"PREPARE {name} ({', '.join(_PANEL_TYPES)}) AS {body}"
+
+
+def _panel_execute(cursor: Any, params: list[Any]) -> None:
+    """Run the panel's statement: prepared on the connection the first time it runs
+    there (PostgreSQL plans it once per connection; planning took most of the
+    statement's server time), then ``EXECUTE``; plain where server-side prepared
+    statements cannot be kept (``DATABASE_ASYNC_PREPARE_THRESHOLD`` = -1: a PgBouncer in
+    transaction mode). A prepared statement outlives a rollback; a new connection
+    prepares it again."""
+    if settings.DATABASE_ASYNC_PREPARE_THRESHOLD < 0:
+        cursor.execute(_panel_sql(), params)
+        return
+    name, prepare = _panel_prepare_sql()
+    names = _prepared.setdefault(connection.connection, set())
+    if name not in names:
+        cursor.execute(prepare)
+        names.add(name)
+    cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
+
+
 def panel_facts_postgresql(
     *, agent: AgentProfile, conversation_id: int, now: datetime
 ) -> PanelFacts:
-    """``panel_facts`` in one statement (PostgreSQL; ``_panel_sql``)."""
+    """``panel_facts`` in one statement (PostgreSQL; ``_panel_sql``, prepared once per
+    connection: ``_panel_execute``)."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            _panel_sql(),
+        _panel_execute(
+            cursor,
             [
                 conversation_id,
                 agent.site_id,

@@ -16,6 +16,7 @@ from django.utils import timezone
 from cartassist.flows.console import console_remedies
 from cartassist.models import Cart, CartStatus
 from policies.models import Offer, OfferStatus, Policy
+from policies.services import panel
 from policies.services.offers import offer_authorize
 from policies.services.versions import policy_version_create
 from policies.specs import policy_caches_clear
@@ -163,3 +164,44 @@ def test_a_rolled_back_policy_change_is_never_seen(site):
     assert waive_cap_shown(chat) == "9.90"
     policy_caches_clear()
     assert waive_cap_shown(chat) == "9.90"
+
+
+@pytest.mark.postgres
+def test_the_panels_statement_is_prepared_once_per_connection(site):
+    # given: the site's set cached, then a new database session (the pool hands the
+    # same connection back after close(): forget its prepared statements instead)
+    make_policy(site)
+    chat = make_chat(site)
+    console_remedies(agent=chat.agent, conversation_id=chat.conversation.pk, now=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    panel._prepared.clear()
+
+    # when: two panels on it
+    with CaptureQueriesContext(connection) as queries:
+        first = console_remedies(
+            agent=chat.agent, conversation_id=chat.conversation.pk, now=timezone.now()
+        )
+        second = console_remedies(
+            agent=chat.agent, conversation_id=chat.conversation.pk, now=timezone.now()
+        )
+
+    # then: PREPARE once, EXECUTE twice, the same panels
+    sql = [query["sql"].split(" ", 1)[0] for query in queries.captured_queries]
+    assert sql == ["PREPARE", "EXECUTE", "EXECUTE"]
+    assert first == second
+
+
+@pytest.mark.postgres
+def test_without_prepared_statements_the_panel_is_one_plain_statement(site, settings):
+    # given: server-side prepared statements off (a PgBouncer in transaction mode)
+    settings.DATABASE_ASYNC_PREPARE_THRESHOLD = -1
+    make_policy(site)
+    chat = make_chat(site)
+
+    # when
+    queries = panel_queries(chat)
+
+    # then
+    assert len(queries) == 1
+    assert queries[0].startswith("WITH chat AS")
