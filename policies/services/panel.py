@@ -116,9 +116,10 @@ _NO_SHOPPER = shopper_facts_of(vip=False, converted_other=False, last_granted={}
 
 @functools.cache
 def _panel_sql() -> str:
-    """The panel's statement (built once). Parameters: conversation id, the agent's site,
-    whether the agent is a supervisor, the agent's id, the start of the farming window,
-    and the live offer statuses (an array)."""
+    """The panel's statement (built once). Parameters, in order (``_PANEL_TYPES``): the
+    conversation's id, the agent's site, whether the agent is a supervisor, the agent's
+    id, the converted status, the start of the farming window, and the live offer
+    statuses (an array)."""
     chat, inv, cart, site = Conversation, Invitation, Cart, Site
     c = functools.partial(sql_column, cart)
     # The shopper's carts (``shopper_carts_q``): same visitor, or same verified customer.
