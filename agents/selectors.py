@@ -161,13 +161,16 @@ def console_conversations(*, agent: AgentProfile) -> list[dict[str, Any]]:
     return [with_follow_up(conversation_payload(c), follow_ups.get(c.pk)) for c in chats]
 
 
-def console_conversation(*, agent: AgentProfile, conversation_id: int) -> Conversation:
+def console_conversation(
+    *, agent: AgentProfile, conversation_id: int, also_related: tuple[str, ...] = ()
+) -> Conversation:
     """A conversation the agent may see in the console (their own; any of their site's
-    for a supervisor), with its agent, cart, the cart's site and its invitation loaded.
+    for a supervisor), with its agent, cart, the cart's site and its invitation loaded
+    (and ``also_related``, more ``select_related`` paths a caller needs).
     Raises ``NotFound`` otherwise: another agent's chat looks like a missing one."""
-    qs = Conversation.objects.select_related("agent", "cart__site", "invitation").filter(
-        pk=conversation_id, site_id=agent.site_id
-    )
+    qs = Conversation.objects.select_related(
+        "agent", "cart__site", "invitation", *also_related
+    ).filter(pk=conversation_id, site_id=agent.site_id)
     if not agent.is_supervisor:
         qs = qs.filter(agent=agent)
     try:

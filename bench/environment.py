@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-POSTGRES_BENCH_DB = "cartassist_bench"
+# CARTASSIST_BENCH_DB: the throw-away database's name (runs side by side need their own).
+POSTGRES_BENCH_DB = os.environ.get("CARTASSIST_BENCH_DB", "cartassist_bench")
 # CARTASSIST_BENCH_REDIS_URL: another Redis database for the run (keys under its own
 # prefix either way, deleted afterwards).
 REDIS_URL = os.environ.get("CARTASSIST_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -10,21 +10,22 @@ stalled for shipping shock. Then, each timed ``--repeat`` times after a warm-up:
 
 - ``remedies_for``: ``cartassist.flows.console.console_remedies``, the console's
   remedies panel for the chat (its conversation, the remedies list, its offers), with
-  the policy caches warm (ADR 0020);
+  the policy caches warm (ADR 0020, ADR 0026);
 - ``remedies_list``: the service alone (``policies.services.remedies.remedies_list``) for
   the chat's cart, caches warm;
 - ``uncached``: ``remedies_list`` with the process's policy caches emptied before each
   call: every current version read and validated again, as before ADR 0020;
-- ``offer path``: ``remedies_list(fresh=True)``, the offer's re-authorisation (which
-  versions are current read again from the database, specs from the cache);
+- ``offer path``: ``remedies_list`` in a transaction, as the offer's re-authorisation
+  runs it (the site's policy-set token read in it, the set of that token from the
+  cache; ADR 0026);
 - ``engine``: the pure engine as the product runs it, the site's cached ``PolicyIndex``
   (``index.evaluate(ctx)``, ADR 0022) on the same context, the floor;
 - ``engine (plain)``: the reference ``evaluate(ctx, specs)`` on the same context and specs
   (what the engine cost before the index);
-- ``part: …``: the panel's parts alone, to show where its time goes: the chat's query
-  (``console_conversation``), the shopper's (``shopper_facts``), the offers'
-  (``chat_offers_snapshot``), the live spend (``spend_snapshot`` of the policies that need
-  it) and the read of the policies' change stamp (the shared cache: Redis in production).
+- ``part: …``: the panel's parts alone, to show where its time goes: its facts
+  (``panel_facts``: one statement on PostgreSQL, the ORM's three queries on SQLite), the
+  live spend (``spend_snapshot`` of the policies that need it), and the read of the
+  site's policy-set token alone (``policy_set_token``, what ``remedies_list`` adds).
 
 Rounds alternate the cases (each round calls every case once; ``uncached`` only every
 ``repeat / uncached-repeat``-th round), so that all see the same machine load. Prints one
@@ -62,17 +63,16 @@ def main() -> None:
 
 
 def run(size: int, repeat: int, uncached_repeat: int) -> list[dict[str, Any]]:
-    from django.db import connection
+    from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from agents.selectors import console_conversation
-    from cartassist.core.stamps import _shared_stamp
     from cartassist.flows.console import console_remedies
     from policies.engine import evaluate
-    from policies.services.context import chat_offers_snapshot, shopper_facts, spend_snapshot
+    from policies.services.context import spend_snapshot
+    from policies.services.panel import panel_facts
     from policies.services.remedies import remedies_list
-    from policies.specs import POLICIES_STAMP, current_policies, policy_caches_clear
+    from policies.specs import current_policies, policy_caches_clear, policy_set_token
 
     site, agent, conversation = _chat(size)
     _policies(site, size)
@@ -90,9 +90,8 @@ def run(size: int, repeat: int, uncached_repeat: int) -> list[dict[str, Any]]:
         return service()
 
     def offer_path() -> object:
-        return remedies_list(
-            cart=cart, agent=agent, stall_reason="shipping_shock", now=now, fresh=True
-        )
+        with transaction.atomic():
+            return remedies_list(cart=cart, agent=agent, stall_reason="shipping_shock", now=now)
 
     listed = remedies_list(cart=cart, agent=agent, stall_reason="shipping_shock", now=now)
     current = current_policies(site_id=site.pk)
@@ -111,20 +110,14 @@ def run(size: int, repeat: int, uncached_repeat: int) -> list[dict[str, Any]]:
     def engine_plain() -> object:
         return evaluate(listed.context, specs)
 
-    def conversation_part() -> object:
-        return console_conversation(agent=agent, conversation_id=conversation.pk)
-
-    def shopper_part() -> object:
-        return shopper_facts(cart, now)
-
-    def offers_part() -> object:
-        return chat_offers_snapshot(conversation_id=conversation.pk, cart_id=cart.pk)
+    def facts_part() -> object:
+        return panel_facts(agent=agent, conversation_id=conversation.pk, now=now)
 
     def spend_part() -> object:
         return spend_snapshot(policy_ids=needed, agent_id=agent.pk, now=now, timezone=site.timezone)
 
-    def stamp_part() -> object:
-        return _shared_stamp(POLICIES_STAMP)
+    def token_part() -> object:
+        return policy_set_token(site_id=site.pk)
 
     cases: list[tuple[str, Callable[[], object], int]] = [
         ("remedies_for", panel, 1),
@@ -133,11 +126,9 @@ def run(size: int, repeat: int, uncached_repeat: int) -> list[dict[str, Any]]:
         ("uncached", uncached, max(1, repeat // uncached_repeat)),
         ("engine", engine, 1),
         ("engine (plain)", engine_plain, 1),
-        ("part: chat query", conversation_part, 1),
-        ("part: shopper query", shopper_part, 1),
-        ("part: offers query", offers_part, 1),
+        ("part: panel facts", facts_part, 1),
         ("part: spend query", spend_part, 1),
-        ("part: stamp read", stamp_part, 1),
+        ("part: token read", token_part, 1),
     ]
     samples, cpu = _time(cases, repeat)
     rows = []

@@ -155,6 +155,26 @@ class PolicyVersion(models.Model):
         super().save(*args, **kwargs)
 
 
+class PolicySetVersion(models.Model):
+    """Which set of current policy versions a site has: a token renewed, in the same
+    transaction, by every change of which versions are current (``policies_changed``,
+    ADR 0026). Readers see it change exactly when the change commits; a site without a
+    row has token 0 (no change since this table was added)."""
+
+    site = models.OneToOneField(
+        "cartassist.Site",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="policy_set_version",
+    )
+    token = models.BigIntegerField(
+        help_text="Random, renewed on each change: a rolled-back token is never used again."
+    )
+
+    def __str__(self) -> str:
+        return f"policies of site {self.site_id}: {self.token:x}"
+
+
 class BudgetPeriod(models.TextChoices):
     DAY = "day", "Day"
     MONTH = "month", "Month"

@@ -1,6 +1,6 @@
 """The only bridge between Policy rows and the engine's PolicySpec (both directions),
 and the caches that spare the remedies list re-reading and re-validating every current
-policy version on every call (ADR 0020).
+policy version on every call (ADR 0020, ADR 0026).
 
 Two caches, both in the process:
 
@@ -10,21 +10,23 @@ Two caches, both in the process:
   rolled-back insert cannot find another version's spec. Bounded (``SPEC_CACHE_SIZE``,
   least recently used out).
 - **The set of current versions per site**, compiled into the engine's ``PolicyIndex``,
-  in the shared mechanism of process-local caches (``cartassist.core.stamps.StampedCache``,
-  ADR 0018) under the stamp ``policies``, compared with the shared token (Redis in
-  production) on every call (interval 0). ``policies_changed`` empties this process's
-  sets at once and renews the token when the transaction commits, so every process
-  reloads on its next call: a reader is stale only between a commit and the token
-  written after it. If the shared cache cannot be read, the set is read from the
-  database on every call (never served unchecked); the sets are also reloaded every
-  ``CURRENT_MAX_AGE`` seconds, the bound if a token write was lost. Offers never rely on
-  it: their re-authorisation reads the current versions again (``fresh=True``).
+  kept under the site's policy-set token (``PolicySetVersion``, ADR 0026). Every change
+  of which versions are current renews the token in its own transaction
+  (``policies_changed``), so a reader sees a new token exactly when the change commits
+  (no shared cache, no on-commit write, no maximum age), and a change reloads only that
+  site's set. Tokens are random: one written by a transaction that rolled back is never
+  written again, so a set read inside it can never be served under a committed token.
+  Callers read the token in the same statement as the rest of what they need (the
+  console's panel) or with ``policy_set_token``, then ask for the set under it
+  (``current_policies_at``); an offer's re-authorisation does so in its transaction.
 
 Budget spend is never cached: it is read live for every evaluation (services/context.py).
 """
 
 from __future__ import annotations
 
+import functools
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -33,17 +35,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F
+from django.db import connection
 
-from cartassist.core.stamps import StampedCache, stamp_changed
+from cartassist.core.sql import sql_column, sql_table
 from policies.engine import PolicyIndex, PolicySpec, SpecError, validate_spec
-from policies.models import Policy, PolicyVersion
+from policies.models import Policy, PolicySetVersion, PolicyVersion
 
 # Validated specs kept per process (a spec of a few remedies is a few KiB at most).
 SPEC_CACHE_SIZE = 20_000
-# Seconds after which the sites' current sets are read again even without a new stamp.
-CURRENT_MAX_AGE = 60.0
-POLICIES_STAMP = "policies"
+# Sites whose current set is kept per process (all of them, in practice).
+CURRENT_CACHE_SIZE = 10_000
 
 
 def _amount(value: Decimal | None) -> str | None:
@@ -134,39 +135,46 @@ def spec_of(version: PolicyVersion) -> PolicySpec:
 class CurrentPolicies:
     """The current version of every policy of a site (inactive ones too: the engine
     reports them as "switched off", which is a useful reason to show), compiled into the
-    engine's ``PolicyIndex`` once per set."""
+    engine's ``PolicyIndex`` once per set, with the site's policy-set token it was read
+    under."""
 
     specs: tuple[PolicySpec, ...]
     numbers: Mapping[int, int]  # version id → version number
     index: PolicyIndex
     versions: frozenset[tuple[int, datetime]]  # (id, created_at) of each version
+    token: int = 0
 
 
 _lock = threading.Lock()
 _specs: OrderedDict[tuple[int, datetime], PolicySpec] = OrderedDict()
-# Each site's current set, compared with the shared stamp on every read (interval 0).
-_current: StampedCache[int, CurrentPolicies] = StampedCache(
-    POLICIES_STAMP, interval=0, max_age=CURRENT_MAX_AGE
-)
+_current: dict[int, CurrentPolicies] = {}  # site id → its set, under its token
 
 
-def current_policies(*, site_id: int, fresh: bool = False) -> CurrentPolicies:
-    """The site's current policy versions, validated and indexed.
+def current_policies(*, site_id: int) -> CurrentPolicies:
+    """The site's current policy versions, validated and indexed: the site's token read
+    now (``policy_set_token``, one query), then ``current_policies_at``."""
+    return current_policies_at(site_id=site_id, token=policy_set_token(site_id=site_id))
 
-    From the process's cache while the policies' change stamp is the one it was loaded
-    under (``StampedCache``, compared on every call); ``fresh`` reads which versions are
-    current from the database whatever the stamp says (an offer's re-authorisation, in its
-    transaction), and takes the cached set only when it holds exactly those versions.
-    Either way the specs come validated from the cache of versions; only versions not
-    seen yet are read and validated.
-    """
-    if not fresh:
-        return _current.get(site_id, lambda: _current_load(site_id))
-    rows = _current_rows(site_id)
-    cached = _current.peek(site_id)
-    if cached is not None and cached.versions == {(pk, at) for pk, _, at in rows}:
-        return cached  # versions never change: the same versions, the same set
-    return _current_set(rows)
+
+def current_policies_at(*, site_id: int, token: int) -> CurrentPolicies:
+    """The site's current set under ``token``, which the caller has just read
+    (``policy_set_token``, or the console panel's statement).
+
+    From the process's cache when it holds the set of that token; otherwise the token and
+    (id, number, created_at) of the current versions are read in one statement, their
+    specs taken from the cache of versions (only versions not seen yet are read and
+    validated), and the set kept under the token read with them: equal tokens, equal
+    sets. If a change committed since the caller's read, that newer set is returned."""
+    with _lock:
+        cached = _current.get(site_id)
+    if cached is not None and cached.token == token:
+        return cached
+    loaded = _current_set(*_current_rows(site_id))
+    with _lock:
+        if len(_current) >= CURRENT_CACHE_SIZE:
+            _current.clear()
+        _current[site_id] = loaded
+    return loaded
 
 
 def current_specs(*, site_id: int) -> list[PolicySpec]:
@@ -174,36 +182,83 @@ def current_specs(*, site_id: int) -> list[PolicySpec]:
     return list(current_policies(site_id=site_id).specs)
 
 
+def policy_set_token(*, site_id: int) -> int:
+    """The site's policy-set token as this transaction sees it (0: no row yet). A
+    hand-written statement: on the offer's path, the ORM's compilation cost more than
+    the read."""
+    with connection.cursor() as cursor:
+        cursor.execute(_token_sql(), [site_id])
+        row = cursor.fetchone()
+    return row[0] if row else 0
+
+
+@functools.cache
+def _token_sql() -> str:
+    # Identifiers from the model's metadata; the only value is a parameter.
+    return (
+        f"SELECT {sql_column(PolicySetVersion, 'token')} "  # noqa: S608
+        f"FROM {sql_table(PolicySetVersion)} WHERE {sql_column(PolicySetVersion, 'site')} = %s"
+    )
+
+
 def policies_changed(*, site_id: int) -> None:
-    """A policy of the site got a new current version or was deleted: every process
-    reads the current versions again on its next call (``stamp_changed``: this process
-    at once, the others once the change commits; until then this thread reads its own
-    rows past the cache, so that a rollback leaves nothing behind). The stamp is shared
-    by every site's set: policy changes are rare, and a reload reads three columns."""
-    stamp_changed(POLICIES_STAMP)
+    """Which policy versions of the site are current has just changed in this transaction
+    (a new version, a policy deleted): renew the site's policy-set token in the same
+    transaction (one upsert, which holds the site's row until the commit, so concurrent
+    changes of a site are serialised here). Every reader in every process sees the new
+    token once this commits, and never if it rolls back (ADR 0026). Call it after the
+    change, never before: a read between the two would keep the old set under the new
+    token."""
+    token = secrets.randbits(62) + 1  # never 0, the token of a site without a row
+    PolicySetVersion.objects.bulk_create(
+        [PolicySetVersion(site_id=site_id, token=token)],
+        update_conflicts=True,
+        unique_fields=["site"],
+        update_fields=["token"],
+    )
+    with _lock:  # this process's copy is stale; spare it the comparison
+        _current.pop(site_id, None)
 
 
 def policy_caches_clear() -> None:
     """Forget everything cached in this process (tests: ids are reused after rollbacks)."""
     with _lock:
         _specs.clear()
-    _current.clear()
+        _current.clear()
 
 
-def _current_rows(site_id: int) -> list[tuple[int, int, datetime]]:
-    """(id, number, created_at) of each current version of the site."""
-    return list(
-        PolicyVersion.objects.filter(
-            policy__site_id=site_id, policy__current_version=F("pk")
-        ).values_list("pk", "number", "created_at")
+def _current_rows(site_id: int) -> tuple[int, list[tuple[int, int, datetime]]]:
+    """The site's token and (id, number, created_at) of each current version, read in
+    one statement (one snapshot: the versions are those of that token)."""
+    quote = connection.ops.quote_name
+    version, policy, stamp = PolicyVersion._meta, Policy._meta, PolicySetVersion._meta
+    # Identifiers from the models' metadata; the only value is a parameter.
+    sql = (
+        f"SELECT v.{quote('id')}, v.{quote('number')}, v.{quote('created_at')}, "  # noqa: S608
+        f"(SELECT s.{quote('token')} FROM {quote(stamp.db_table)} s "
+        f"WHERE s.{quote('site_id')} = %s) "
+        f"FROM (SELECT 1) one "
+        f"LEFT JOIN {quote(policy.db_table)} p ON p.{quote('site_id')} = %s "
+        f"LEFT JOIN {quote(version.db_table)} v "
+        f"ON v.{quote('id')} = p.{quote('current_version_id')} "
+        f"ORDER BY p.{quote('id')}"
     )
+    created_at = version.get_field("created_at")
+    converters = connection.ops.get_db_converters(created_at.get_col(version.db_table))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [site_id, site_id])
+        fetched = cursor.fetchall()
+    rows = []
+    for pk, number, at, _ in fetched:
+        if pk is None:
+            continue
+        for converter in converters:
+            at = converter(at, created_at, connection)
+        rows.append((pk, number, at))
+    return (fetched[0][3] or 0) if fetched else 0, rows
 
 
-def _current_load(site_id: int) -> CurrentPolicies:
-    return _current_set(_current_rows(site_id))
-
-
-def _current_set(rows: list[tuple[int, int, datetime]]) -> CurrentPolicies:
+def _current_set(token: int, rows: list[tuple[int, int, datetime]]) -> CurrentPolicies:
     """The validated, indexed set of these versions: specs from the cache of versions,
     the others read and validated once."""
     found: dict[tuple[int, datetime], PolicySpec] = {}
@@ -228,4 +283,5 @@ def _current_set(rows: list[tuple[int, int, datetime]]) -> CurrentPolicies:
         numbers={pk: number for pk, number, _ in rows},
         index=PolicyIndex(specs),
         versions=frozenset(found),
+        token=token,
     )

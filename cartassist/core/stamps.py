@@ -12,7 +12,7 @@ the rows behind a stamp calls ``stamp_changed(name)``:
 
 A cache compares its stamp with the shared one at most every
 ``CARTASSIST_LOCAL_CACHE_SECONDS`` (default 1 s), or every ``interval`` seconds when it
-names its own (0: on every read, as the policies' cache does, ADR 0020): that is how stale
+names its own (0: on every read): that is how stale
 another process's copy can be. When the shared store cannot be read (Redis down), the
 cache is emptied at each comparison instead: it then reloads from the database once per
 interval, never serves an older copy longer than that. A cache with a ``max_age`` is also

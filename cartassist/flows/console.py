@@ -9,20 +9,19 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from agents.errors import ChatError, NotFound
+from agents.errors import ChatError
 from agents.models import AgentProfile, AgentStatus
 from agents.payloads import agent_payload
 from agents.selectors import (
     agent_load,
-    console_conversation,
     console_conversations,
     console_queue,
 )
 from agents.services.assignment import queue_drain
 from agents.services.presence import agent_heartbeat, agent_status_set, effective_status
-from policies.services.context import chat_offers_snapshot
 from policies.services.offers import offer_payload
-from policies.services.remedies import conversation_remedies_list
+from policies.services.panel import panel_facts
+from policies.services.remedies import panel_remedies
 
 CHOSEN_STATUSES = {AgentStatus.ONLINE, AgentStatus.AWAY}
 
@@ -72,16 +71,12 @@ def console_remedies(*, agent: AgentProfile, conversation_id: int, now: datetime
     (not), and the chat's offers. Raises ``NotFound`` for a chat the agent may not see
     or one without a cart.
 
-    Three queries whatever the number of policies (``tests/cartassist/test_console_remedies.py``
-    pins them): the chat with its cart and invitation, the shopper (``shopper_facts``),
-    the chat's and the cart's offers together (``chat_offers_snapshot``); a fourth reads
-    the live spend when a policy that applies has a budget."""
-    conversation = console_conversation(agent=agent, conversation_id=conversation_id)
-    if conversation.cart is None:
-        raise NotFound("cart", message=_("This conversation has no cart."))
-    offers = chat_offers_snapshot(conversation_id=conversation.pk, cart_id=conversation.cart.pk)
-    panel = conversation_remedies_list(
-        agent=agent, conversation=conversation, now=now, existing=offers.existing
-    )
-    panel["offers"] = [offer_payload(offer) for offer in offers.conversation]
+    One statement on PostgreSQL whatever the number of policies (``panel_facts``: the
+    chat, its cart, the shopper, the offers and the site's policy-set token, ADR 0026), a
+    second for the live spend only when a policy that applies has a budget; on SQLite
+    the ORM's three queries and that fourth (``tests/cartassist/test_console_remedies.py``
+    pins them)."""
+    facts = panel_facts(agent=agent, conversation_id=conversation_id, now=now)
+    panel = panel_remedies(facts=facts, agent=agent, now=now)
+    panel["offers"] = [offer_payload(offer) for offer in facts.offers]
     return panel

@@ -3,6 +3,7 @@ reason (selectors). Every evaluation, live or simulated, gets its context from h
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -10,10 +11,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Count, Max, Q
 
 from agents.models import Conversation
 from cartassist.carts.models import Cart, CartStatus, Intervention
+from cartassist.core.sql import sql_column, sql_table
 from policies.engine import (
     AgentFacts,
     CartFacts,
@@ -47,9 +50,9 @@ def shopper_carts_q(cart: Cart) -> Q:
     return q
 
 
-def _lines(cart: Cart) -> tuple[CartLine, ...]:
+def _lines(stored: list[Any] | None) -> tuple[CartLine, ...]:
     lines = []
-    for raw in cart.lines or []:
+    for raw in stored or []:
         try:
             lines.append(
                 CartLine(
@@ -95,7 +98,20 @@ def shopper_facts(cart: Cart, now: datetime) -> ShopperFacts:
         policy_id, at = row["grants__policy_version__policy_id"], row["last_granted_at"]
         if policy_id is not None and at is not None:
             last_granted[policy_id] = max(at, last_granted.get(policy_id, at))
-    if cart.customer_segment == "vip":
+    return shopper_facts_of(
+        vip=cart.customer_segment == "vip",
+        converted_other=converted_other,
+        last_granted=last_granted,
+        stalled_carts=len(stalled_recently),
+    )
+
+
+def shopper_facts_of(
+    *, vip: bool, converted_other: bool, last_granted: dict[int, datetime], stalled_carts: int
+) -> ShopperFacts:
+    """The shopper's facts from what ``shopper_facts`` aggregates (the console's panel
+    reads the same aggregates in its one statement on PostgreSQL)."""
+    if vip:
         segment = Segment.VIP
     elif converted_other:
         segment = Segment.RETURNING
@@ -104,7 +120,7 @@ def shopper_facts(cart: Cart, now: datetime) -> ShopperFacts:
     return ShopperFacts(
         segment=segment,
         last_granted_at=tuple(sorted(last_granted.items())),
-        flagged_for_farming=len(stalled_recently) >= FARMING_THRESHOLD,
+        flagged_for_farming=stalled_carts >= FARMING_THRESHOLD,
     )
 
 
@@ -116,14 +132,18 @@ def spend_snapshot(
     if not policy_ids:
         return ()
     today, month = period_starts(now, timezone)
-    counters = BudgetCounter.objects.filter(policy_id__in=policy_ids).filter(
-        Q(period=BudgetPeriod.DAY, period_start=today, agent_key=0)
-        | Q(period=BudgetPeriod.MONTH, period_start=month, agent_key=0)
-        | Q(period=BudgetPeriod.AGENT_DAY, period_start=today, agent_key=agent_id)
-    )
+    if connection.vendor == "postgresql":
+        rows = _spend_rows_postgresql(policy_ids, agent_id, today, month)
+    else:
+        counters = BudgetCounter.objects.filter(policy_id__in=policy_ids).filter(
+            Q(period=BudgetPeriod.DAY, period_start=today, agent_key=0)
+            | Q(period=BudgetPeriod.MONTH, period_start=month, agent_key=0)
+            | Q(period=BudgetPeriod.AGENT_DAY, period_start=today, agent_key=agent_id)
+        )
+        rows = [(c.policy_id, c.period, c.spent) for c in counters]
     spend: dict[int, dict[str, Decimal]] = {}
-    for counter in counters:
-        spend.setdefault(counter.policy_id, {})[counter.period] = counter.spent
+    for policy_id, period, spent in rows:
+        spend.setdefault(policy_id, {})[period] = spent
     return tuple(
         (
             policy_id,
@@ -135,6 +155,44 @@ def spend_snapshot(
         )
         for policy_id, values in sorted(spend.items())
     )
+
+
+@functools.cache
+def _spend_sql() -> str:
+    policy, period, start, agent, spent = (
+        sql_column(BudgetCounter, name)
+        for name in ("policy", "period", "period_start", "agent_key", "spent")
+    )
+    # Identifiers from the model's metadata; every value is a parameter.
+    return (
+        f"SELECT {policy}, {period}, {spent} FROM {sql_table(BudgetCounter)} "  # noqa: S608
+        f"WHERE {policy} = ANY(%s) AND ("
+        f"({period} = %s AND {start} = %s AND {agent} = 0) OR "
+        f"({period} = %s AND {start} = %s AND {agent} = 0) OR "
+        f"({period} = %s AND {start} = %s AND {agent} = %s))"
+    )
+
+
+def _spend_rows_postgresql(
+    policy_ids: list[int], agent_id: int, today: date, month: date
+) -> list[tuple[int, str, Decimal]]:
+    """The counters' rows in one hand-written statement (an array of ids, not an ``IN``
+    list; no ORM compilation on the remedies panel's path, ADR 0026)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _spend_sql(),
+            [
+                list(policy_ids),
+                BudgetPeriod.DAY.value,
+                today,
+                BudgetPeriod.MONTH.value,
+                month,
+                BudgetPeriod.AGENT_DAY.value,
+                today,
+                agent_id,
+            ],
+        )
+        return list(cursor.fetchall())
 
 
 def existing_remedies(
@@ -192,13 +250,34 @@ class StandInAgent:
 
 
 def cart_facts(cart: Cart) -> CartFacts:
-    return CartFacts(
-        value=cart.subtotal,
+    return stored_cart_facts(
+        subtotal=cart.subtotal,
         currency=cart.currency,
         stage=cart.stage,
-        delivery_charge=cart.shipping_fee,
-        lines=_lines(cart),
+        shipping_fee=cart.shipping_fee,
+        lines=cart.lines,
         country=cart.shipping_country,
+    )
+
+
+def stored_cart_facts(
+    *,
+    subtotal: Decimal,
+    currency: str,
+    stage: str,
+    shipping_fee: Decimal | None,
+    lines: list[Any] | None,
+    country: str,
+) -> CartFacts:
+    """``cart_facts`` of a cart's stored values read without its model (the console's
+    panel statement)."""
+    return CartFacts(
+        value=subtotal,
+        currency=currency,
+        stage=stage,
+        delivery_charge=shipping_fee,
+        lines=_lines(lines),
+        country=country,
     )
 
 

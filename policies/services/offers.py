@@ -257,14 +257,14 @@ def _remedy_allowed(
     now: datetime,
 ) -> Allowed:
     """Step 2: the remedies list (the console's panel) on the rows just locked; the
-    remedy must be allowed. Which policy versions are current is read again from the
-    database (``fresh``), never taken from the process's cache (ADR 0020)."""
+    remedy must be allowed. Which policy versions are current is the site's policy-set
+    token as this transaction reads it (ADR 0026): the set cached under that token is
+    exactly those versions, never an older set."""
     remedies = remedies_list(
         cart=cart,
         agent=agent,
         stall_reason=conversation_stall_reason(conversation),
         now=now,
-        fresh=True,
     )
     decision = remedies.evaluation.for_kind(remedy)
     if isinstance(decision, NotAllowed):

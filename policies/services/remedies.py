@@ -16,6 +16,7 @@ from agents.errors import NotFound
 from agents.models import AgentProfile, Conversation
 from cartassist.carts.models import Cart, CartStatus, Site
 from policies.engine import (
+    AgentFacts,
     Allowed,
     CartFacts,
     Evaluation,
@@ -24,7 +25,9 @@ from policies.engine import (
     RemedyDecision,
     RemedyKind,
     Segment,
+    ShopperFacts,
 )
+from policies.models import Offer
 from policies.services.context import (
     AgentLike,
     cart_stall_reason,
@@ -33,7 +36,7 @@ from policies.services.context import (
     evaluation_context,
     spend_snapshot,
 )
-from policies.specs import CurrentPolicies, current_policies
+from policies.specs import CurrentPolicies, current_policies, current_policies_at
 
 REMEDY_LABELS = {
     RemedyKind.WAIVE_DELIVERY: "Waive the delivery charge",
@@ -100,15 +103,14 @@ def remedies_list(
     agent: AgentLike,
     stall_reason: str | None,
     now: datetime,
-    fresh: bool = False,
     existing: tuple[ExistingRemedy, ...] | None = None,
 ) -> RemediesList:
     """What ``agent`` may offer for ``cart`` stalled for ``stall_reason`` now.
 
     1. The site's current policy versions (inactive ones too: "switched off" is a
-       reason worth showing), validated, from the process's cache
-       (``policies.specs.current_policies``, ADR 0020); ``fresh`` reads which versions
-       are current from the database (an offer's re-authorisation).
+       reason worth showing), validated, from the process's cache under the site's
+       policy-set token read now (``policies.specs.current_policies``, ADR 0026; in an
+       offer's transaction, the token that transaction sees).
     2. The context from the stored cart, shopper and earlier offers
        (``evaluation_context``), and the live spend of the policies that apply and have
        a budget (``_spend_added``); a ``stall_reason`` of None is the one an agent chatting
@@ -117,7 +119,7 @@ def remedies_list(
     3. ``evaluate``: every remedy allowed with its bound, or not allowed with the reason.
     Reads only; changes nothing.
     """
-    current = current_policies(site_id=cart.site_id, fresh=fresh)
+    current = current_policies(site_id=cart.site_id)
     ctx = evaluation_context(
         cart=cart,
         agent=agent,
@@ -181,8 +183,12 @@ def _panel_item(option: RemedyOption, currency: str) -> dict[str, Any]:
 
 def order_placed_message(cart: Cart) -> str:
     """Why nothing may be offered for a converted cart."""
-    if cart.order_id:
-        return f"The shopper placed order {cart.order_id}: there is nothing to offer."
+    return _order_placed(cart.order_id)
+
+
+def _order_placed(order_id: str) -> str:
+    if order_id:
+        return f"The shopper placed order {order_id}: there is nothing to offer."
     return "The shopper placed the order: there is nothing to offer."
 
 
@@ -202,14 +208,7 @@ def conversation_remedies_list(
     if cart is None:
         raise NotFound("cart")
     if cart.status == CartStatus.CONVERTED:
-        return {
-            "conversation_id": conversation.pk,
-            "currency": cart.currency,
-            "flagged_for_farming": False,
-            "segment": "",
-            "remedies": [],
-            "unavailable": {"code": "order_placed", "message": order_placed_message(cart)},
-        }
+        return _unavailable(conversation.pk, cart.currency, cart.order_id)
     remedies = remedies_list(
         cart=cart,
         agent=agent,
@@ -217,11 +216,65 @@ def conversation_remedies_list(
         now=now,
         existing=existing,
     )
+    return _panel(conversation.pk, cart.currency, remedies)
+
+
+@dataclass(frozen=True)
+class PanelFacts:
+    """Everything the console's remedies panel is decided on, read together
+    (``policies.services.panel``): the chat, its cart's facts and status, the stall
+    reason of its invitation, the shopper, the cart's live offers and the chat's own, and
+    the site's time zone and policy-set token."""
+
+    conversation_id: int
+    site_id: int
+    timezone: str
+    policy_set_token: int
+    cart: CartFacts
+    converted: bool
+    order_id: str
+    stall_reason: str
+    shopper: ShopperFacts
+    existing: tuple[ExistingRemedy, ...]  # the cart's live offers, from any chat (by id)
+    offers: tuple[Offer, ...]  # this chat's offers, whatever their status, oldest first
+
+
+def panel_remedies(*, facts: PanelFacts, agent: AgentLike, now: datetime) -> dict[str, Any]:
+    """``conversation_remedies_list`` on facts already read (``PanelFacts``): the set of
+    the token read with them (``current_policies_at``), and the live spend of the
+    policies that need it (``_spend_added``: one more query, only then)."""
+    if facts.converted:
+        return _unavailable(facts.conversation_id, facts.cart.currency, facts.order_id)
+    current = current_policies_at(site_id=facts.site_id, token=facts.policy_set_token)
+    ctx = EvaluationContext(
+        cart=facts.cart,
+        shopper=facts.shopper,
+        stall_reason=facts.stall_reason,
+        agent=AgentFacts(agent_id=agent.pk, is_supervisor=agent.is_supervisor),
+        now=now,
+        existing=facts.existing,
+    )
+    remedies = _remedies_list(_spend_added(ctx, current, timezone=facts.timezone), current)
+    return _panel(facts.conversation_id, facts.cart.currency, remedies)
+
+
+def _unavailable(conversation_id: int, currency: str, order_id: str) -> dict[str, Any]:
+    return {
+        "conversation_id": conversation_id,
+        "currency": currency,
+        "flagged_for_farming": False,
+        "segment": "",
+        "remedies": [],
+        "unavailable": {"code": "order_placed", "message": _order_placed(order_id)},
+    }
+
+
+def _panel(conversation_id: int, currency: str, remedies: RemediesList) -> dict[str, Any]:
     shopper = remedies.context.shopper
     return {
-        "conversation_id": conversation.pk,
-        "currency": cart.currency,
+        "conversation_id": conversation_id,
+        "currency": currency,
         "flagged_for_farming": shopper.flagged_for_farming,
         "segment": shopper.segment.value,
-        "remedies": [_panel_item(option, cart.currency) for option in remedies.options],
+        "remedies": [_panel_item(option, currency) for option in remedies.options],
     }

@@ -21,8 +21,9 @@ def policy_version_create(*, policy: Policy, user: Any, now: datetime) -> Policy
 
     The spec is validated again by ``spec_of``: a policy that fails validation raises
     and the whole save rolls back. Saving without a change still creates no new version.
-    A new version tells every process to read the site's current versions again
-    (``policies_changed``, ADR 0020).
+    A new version renews the site's policy-set token in the same transaction
+    (``policies_changed``, ADR 0026): every process reads the site's current versions
+    again once it commits.
     """
     with transaction.atomic():
         policy = for_update(Policy.objects.select_related("site")).get(pk=policy.pk)
@@ -50,10 +51,12 @@ def policies_delete(*, policy_ids: Iterable[int]) -> list[int]:
     (switch it off instead). Returns the ids deleted.
 
     1. Unset the current version (it points at a version, which points back).
-    2. Delete the versions, then the policy; every process reads the site's current
-       versions again (``policies_changed``).
+    2. Delete the versions, then the policy.
+    3. Renew the policy-set token of each site that lost a policy, once, in ascending
+       site order (``policies_changed``, ADR 0026: the same order in every transaction).
     """
     deleted = []
+    sites = set()
     with transaction.atomic():
         for policy in Policy.objects.filter(pk__in=list(policy_ids)):
             if policy_in_use(policy):
@@ -62,5 +65,7 @@ def policies_delete(*, policy_ids: Iterable[int]) -> list[int]:
             PolicyVersion.objects.filter(policy=policy).delete()
             deleted.append(policy.pk)
             policy.delete()
-            policies_changed(site_id=policy.site_id)
+            sites.add(policy.site_id)
+        for site_id in sorted(sites):
+            policies_changed(site_id=site_id)
     return deleted

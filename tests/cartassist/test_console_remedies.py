@@ -1,22 +1,31 @@
 """The console's remedies panel (``cartassist/flows/console.py::console_remedies``): a
-fixed number of queries whatever the number of policies, and the chat's offers and the
-cart's live ones read together (issue 13, ADR 0022)."""
+fixed number of queries whatever the number of policies (one statement on PostgreSQL,
+ADR 0026; the ORM's three on SQLite), the chat's offers and the cart's live ones read
+together (issue 13, ADR 0022), and a policy change seen by the next panel exactly when
+it commits."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cartassist.flows.console import console_remedies
 from cartassist.models import Cart, CartStatus
-from policies.models import Offer, OfferStatus
+from policies.models import Offer, OfferStatus, Policy
+from policies.services import panel
 from policies.services.offers import offer_authorize
+from policies.services.versions import policy_version_create
+from policies.specs import policy_caches_clear
 from tests.fixtures.agents import make_conversation, make_intervention, make_stalled_cart
 from tests.fixtures.policies import Chat, make_chat, make_policy
+
+# The panel's statements: on PostgreSQL one (panel_facts), on SQLite the ORM's three (the
+# chat with its cart, site, invitation and policy-set token; the shopper; the offers).
+PANEL_QUERIES = 1 if connection.vendor == "postgresql" else 3
 
 # Real commits: the policy cache keeps nothing a test's open transaction changed.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("chat_settings")]
@@ -41,7 +50,7 @@ def panel_queries(chat: Chat) -> list[str]:
 
 
 @pytest.mark.parametrize("policies", [1, 40])
-def test_the_panel_makes_three_queries_whatever_the_number_of_policies(site, policies):
+def test_the_panel_makes_a_fixed_number_of_queries_whatever_the_number_of_policies(site, policies):
     # given: policies without budgets (no spend to read), one offer already made
     for n in range(policies):
         make_policy(site, name=f"Policy {n}", priority=n)
@@ -49,8 +58,9 @@ def test_the_panel_makes_three_queries_whatever_the_number_of_policies(site, pol
     offer(chat, conversation_id=chat.conversation.pk, kind="waive_delivery", amount="5.00")
     # when
     queries = panel_queries(chat)
-    # then: the chat, the shopper, the offers
-    assert len(queries) == 3, queries
+    # then: one statement on PostgreSQL (was three before ADR 0026, plus a Redis GET of
+    # the policies' stamp); on SQLite the chat (with the token), the shopper, the offers
+    assert len(queries) == PANEL_QUERIES, queries
 
 
 def test_a_policy_with_a_budget_that_applies_adds_the_spend_query(site):
@@ -59,7 +69,7 @@ def test_a_policy_with_a_budget_that_applies_adds_the_spend_query(site):
 
     queries = panel_queries(chat)
 
-    assert len(queries) == 4, queries
+    assert len(queries) == PANEL_QUERIES + 1, queries
     assert 'FROM "policies_budgetcounter"' in queries[-1]
 
 
@@ -98,3 +108,100 @@ def test_a_returning_farming_shopper_is_read_in_the_one_shopper_query(site):
     )
     # then
     assert (panel["segment"], panel["flagged_for_farming"]) == ("returning", True)
+
+
+def waive_cap_shown(chat: Chat) -> str | None:
+    panel = console_remedies(
+        agent=chat.agent, conversation_id=chat.conversation.pk, now=timezone.now()
+    )
+    (waive,) = [item for item in panel["remedies"] if item["kind"] == "waive_delivery"]
+    return waive["bound"] if waive["allowed"] else None
+
+
+class Boom(Exception):
+    pass
+
+
+def test_a_committed_policy_change_is_seen_by_the_next_panel_in_every_process(site):
+    # given: the panel shown (this process has the site's set cached)
+    policy = make_policy(site)
+    chat = make_chat(site)
+    assert waive_cap_shown(chat) == "9.90"
+
+    # when: the cap is lowered in a committed transaction
+    with transaction.atomic():
+        Policy.objects.filter(pk=policy.pk).update(waive_delivery_cap=Decimal("4.00"))
+        policy_version_create(policy=policy, user=None, now=timezone.now())
+
+    # then: the next panel in this process, and in another one (a fresh cache), show it
+    assert waive_cap_shown(chat) == "4.00"
+    policy_caches_clear()
+    assert waive_cap_shown(chat) == "4.00"
+
+
+def test_a_rolled_back_policy_change_is_never_seen(site):
+    # given
+    policy = make_policy(site)
+    chat = make_chat(site)
+    assert waive_cap_shown(chat) == "9.90"
+
+    # when: the change is seen inside its own transaction (its set is loaded there,
+    # under the token that transaction wrote), which then rolls back
+    seen = []
+
+    def change_then_fail() -> None:
+        with transaction.atomic():
+            Policy.objects.filter(pk=policy.pk).update(waive_delivery_cap=Decimal("4.00"))
+            policy_version_create(policy=policy, user=None, now=timezone.now())
+            seen.append(waive_cap_shown(chat))
+            raise Boom
+
+    with pytest.raises(Boom):
+        change_then_fail()
+
+    # then: neither this process nor another shows it
+    assert seen == ["4.00"]
+    assert waive_cap_shown(chat) == "9.90"
+    policy_caches_clear()
+    assert waive_cap_shown(chat) == "9.90"
+
+
+@pytest.mark.postgres
+def test_the_panels_statement_is_prepared_once_per_connection(site):
+    # given: the site's set cached, then a new database session (the pool hands the
+    # same connection back after close(): forget its prepared statements instead)
+    make_policy(site)
+    chat = make_chat(site)
+    console_remedies(agent=chat.agent, conversation_id=chat.conversation.pk, now=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    panel._prepared.clear()
+
+    # when: two panels on it
+    with CaptureQueriesContext(connection) as queries:
+        first = console_remedies(
+            agent=chat.agent, conversation_id=chat.conversation.pk, now=timezone.now()
+        )
+        second = console_remedies(
+            agent=chat.agent, conversation_id=chat.conversation.pk, now=timezone.now()
+        )
+
+    # then: PREPARE once, EXECUTE twice, the same panels
+    sql = [query["sql"].split(" ", 1)[0] for query in queries.captured_queries]
+    assert sql == ["PREPARE", "EXECUTE", "EXECUTE"]
+    assert first == second
+
+
+@pytest.mark.postgres
+def test_without_prepared_statements_the_panel_is_one_plain_statement(site, settings):
+    # given: server-side prepared statements off (a PgBouncer in transaction mode)
+    settings.DATABASE_ASYNC_PREPARE_THRESHOLD = -1
+    make_policy(site)
+    chat = make_chat(site)
+
+    # when
+    queries = panel_queries(chat)
+
+    # then
+    assert len(queries) == 1
+    assert queries[0].startswith("WITH chat AS")

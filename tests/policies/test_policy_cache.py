@@ -1,8 +1,8 @@
-"""The policy caches (policies/specs.py, ADR 0020): validated specs by version and each
-site's current set under a change stamp in the shared cache. What an agent sees changes
-as soon as a policy is saved, switched off (retired) or deleted, or its budget changes;
-spend is always live; an offer never relies on the cache; and the cached answer is the
-uncached one."""
+"""The policy caches (policies/specs.py, ADR 0020, ADR 0026): validated specs by version
+and each site's current set under the site's policy-set token, renewed in the
+transaction of every change. What an agent sees changes as soon as a policy is saved,
+switched off (retired) or deleted, or its budget changes; spend is always live; an offer
+reads the token in its own transaction; and the cached answer is the uncached one."""
 
 from __future__ import annotations
 
@@ -11,35 +11,23 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from cartassist.core import stamps
 from policies.engine import Allowed, RemedyKind, evaluate, validate_spec
-from policies.models import BudgetCounter, BudgetPeriod, Policy, PolicyVersion
+from policies.models import BudgetCounter, BudgetPeriod, Policy, PolicySetVersion, PolicyVersion
 from policies.services.context import evaluation_context, period_starts
 from policies.services.offers import OfferRefused, offer_authorize
 from policies.services.remedies import remedies_list
 from policies.services.versions import policies_delete, policy_version_create
-from policies.specs import current_policies
+from policies.specs import current_policies, policy_caches_clear, policy_set_token
 from tests.fixtures.policies import Chat, make_chat, make_policy
+from tests.fixtures.sites import make_site
 
 # Real commits: what is cached depends on whether a change has committed.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("chat_settings")]
-
-
-@pytest.fixture(autouse=True)
-def _stamps_of_this_test(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The change stamps in a cache of this test's own: in production mode the shared
-    Redis is also cleared and written by tests running in parallel (same site ids), which
-    would make a warm call reload; what these tests check does not depend on the backend
-    (the stamp protocol is the same; an unreadable Redis is simulated below)."""
-    shared = LocMemCache("policy-cache-tests", {})
-    shared.clear()
-    monkeypatch.setattr(stamps, "cache", shared)
 
 
 def waive_bound(chat: Chat) -> Decimal | None:
@@ -163,11 +151,12 @@ def test_a_change_committed_by_another_process_is_seen_on_its_next_call(site):
     assert waive_bound(chat) == Decimal("9.90")
 
     # when: another process saves a new version and commits (this process is not told:
-    # only the shared token changes, as that process's commit writes it)
-    _new_version_behind_the_cache(policy, max_amount="3")
-    stamps.cache.set("cartassist:stamp:policies", "another-process-token", timeout=None)
+    # only the site's token row changes, in that process's transaction)
+    with transaction.atomic():
+        _new_version_behind_the_cache(policy, max_amount="3")
+        PolicySetVersion.objects.filter(site=site).update(token=12345)
 
-    # then: the token in the shared cache is new, so this process reads the rows again
+    # then: this process reads the new token with its next call, and the new set
     assert waive_bound(chat) == Decimal("3.00")
 
 
@@ -185,17 +174,17 @@ def _new_version_behind_the_cache(policy: Policy, *, max_amount: str) -> PolicyV
     return version
 
 
-def test_without_a_new_stamp_the_cached_set_is_used_but_an_offer_reads_the_rows(site):
-    # given: the cap changes behind the cache's back (no stamp renewed, as if the write
-    # of the stamp had been lost)
+def test_an_offer_is_authorised_on_the_token_its_transaction_reads(site):
+    # given: the panel has the set cached; another process then lowers the cap to 2.00
+    # and commits (new version and new token), without this process being told
     policy = make_policy(site)
     chat = make_chat(site)
     assert waive_bound(chat) == Decimal("9.90")
-    version = _new_version_behind_the_cache(policy, max_amount="2")
+    with transaction.atomic():
+        version = _new_version_behind_the_cache(policy, max_amount="2")
+        PolicySetVersion.objects.filter(site=site).update(token=67890)
 
-    # then: the panel still shows the cached cap (the staleness ADR 0020 bounds) ...
-    assert waive_bound(chat) == Decimal("9.90")
-    # ... but the offer is re-authorised on the current rows
+    # then: the offer (no panel call in between) is re-authorised on the new set
     with pytest.raises(OfferRefused, match="above the 2.00"):
         offer_authorize(
             agent=chat.agent,
@@ -214,19 +203,66 @@ def test_without_a_new_stamp_the_cached_set_is_used_but_an_offer_reads_the_rows(
     assert offer.policy_version_id == version.pk
 
 
-def test_an_unreadable_shared_cache_reads_the_rows_and_caches_nothing(site, monkeypatch):
+def test_the_policies_do_not_need_the_shared_cache(site, monkeypatch):
+    # given: the shared cache (Redis in production) cannot be read
     policy = make_policy(site)
     chat = make_chat(site)
 
     def unreachable(*args: Any, **kwargs: Any) -> None:
         raise RedisError("down")
 
-    monkeypatch.setattr(stamps.cache, "get", unreachable)
+    monkeypatch.setattr("django.core.cache.cache.get", unreachable)
     assert waive_bound(chat) == Decimal("9.90")
 
-    # a change made meanwhile is seen (nothing was served from the cache)
-    _new_version_behind_the_cache(policy, max_amount="1")
+    # then: warm calls still read no version, and a committed change is seen
+    with CaptureQueriesContext(connection) as queries:
+        assert waive_bound(chat) == Decimal("9.90")
+    assert version_queries(queries) == []
+    save(policy, waive_delivery_cap=Decimal("1.00"))
     assert waive_bound(chat) == Decimal("1.00")
+
+
+def test_a_change_renews_only_its_sites_token_and_reloads_only_its_set(site):
+    # given: two sites with a policy each, both sets cached
+    other = make_site(name="Other Shop")
+    policy = make_policy(site)
+    make_policy(other)
+    before = (policy_set_token(site_id=site.pk), policy_set_token(site_id=other.pk))
+    other_set = current_policies(site_id=other.pk)
+    current_policies(site_id=site.pk)
+
+    # when
+    save(policy, waive_delivery_cap=Decimal("4.00"))
+
+    # then
+    assert policy_set_token(site_id=site.pk) not in (0, before[0])
+    assert policy_set_token(site_id=other.pk) == before[1] != 0
+    assert current_policies(site_id=other.pk) is other_set
+
+
+def test_deleting_policies_of_two_sites_renews_both_tokens(site):
+    other = make_site(name="Other Shop")
+    policies = [make_policy(site), make_policy(other)]
+    before = {s.pk: policy_set_token(site_id=s.pk) for s in (site, other)}
+
+    assert sorted(policies_delete(policy_ids=[p.pk for p in policies])) == sorted(
+        p.pk for p in policies
+    )
+
+    for s in (site, other):
+        assert policy_set_token(site_id=s.pk) != before[s.pk]
+        assert current_policies(site_id=s.pk).specs == ()
+
+
+def test_a_site_without_a_token_row_has_token_0_and_its_policies_are_read(site):
+    # given: a policy whose token row is gone (a site from before the row existed)
+    make_policy(site)
+    PolicySetVersion.objects.filter(site=site).delete()
+    policy_caches_clear()
+
+    # then
+    assert policy_set_token(site_id=site.pk) == 0
+    assert len(current_policies(site_id=site.pk).specs) == 1
 
 
 def test_a_policy_version_cannot_be_changed(site):
