@@ -146,21 +146,25 @@ def _cart_upsert(cart: Cart) -> list[Cart]:
         return [cart_from_row(row) for row in cursor.fetchall()]
 
 
-def cart_upsert_statement(cart: Cart) -> tuple[str, list[Any]]:
+CREATED_NOW = "created_now"
+
+
+def cart_upsert_statement(cart: Cart, *, created_now: bool = False) -> tuple[str, list[Any]]:
     """``INSERT`` the new ``cart`` ``ON CONFLICT`` (site, cart id) ``DO UPDATE`` of a
     non-key column to its own value ``RETURNING`` every column (``cart_from_row`` reads
     it): the row, created or as it stands, locked until the transaction ends. SQL and
     parameters, also for ingestion's one-statement path (a CTE that inserts the cart's
-    events along)."""
-    return _upsert_sql(connection.vendor), _cart_params(cart)
+    events along). ``created_now`` (PostgreSQL): one more column, ``CREATED_NOW``, true
+    when this statement created the row (``xmax = 0``: no transaction updated it)."""
+    return _upsert_sql(connection.vendor, created_now), _cart_params(cart)
 
 
 @functools.cache
-def _upsert_sql(vendor: str) -> str:
+def _upsert_sql(vendor: str, created_now: bool) -> str:
     quote = connection.ops.quote_name
     table = quote(Cart._meta.db_table)
     columns = ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
-    returning = _columns()
+    returning = _columns() + (f", (xmax = 0) AS {CREATED_NOW}" if created_now else "")
     visitor = quote("visitor_id")
     # Identifiers from the model's metadata; every value is a parameter.
     return (
