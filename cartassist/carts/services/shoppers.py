@@ -85,8 +85,8 @@ def shoppers_link(*, site_id: int, carts: Mapping[int, set[IdentityKey]]) -> lis
     for _attempt in range(len(all_keys) + 1):  # each retry learns one more stored identity
         known = _known(site_id, all_keys)
         links = shopper_links(carts.items(), known=known)
-        new = [(key, shopper) for key, shopper in links.shopper_of.items() if key not in known]
-        if _identities_insert(site_id, new) == len(new):
+        missing = [(k, shopper) for k, shopper in links.shopper_of.items() if k not in known]
+        if _identities_insert(site_id, missing) == len(missing):
             break
         # A new cart's own statement stored one of them since the read (the only writes
         # without the lock: new_cart_identity_cte). It is committed now (the insert
