@@ -13,6 +13,7 @@ from django.db.models import Field, Q, QuerySet
 
 from cartassist.carts.models import Cart, Site, Visitor
 from cartassist.core.locks import for_update
+from cartassist.core.transactions import bound_cursor
 
 _CART_FIELDS = [f for f in Cart._meta.concrete_fields if not f.primary_key]
 _ATTNAMES = [f.attname for f in Cart._meta.concrete_fields]
@@ -40,7 +41,7 @@ def carts_for_update(
     quote = connection.ops.quote_name
     per_statement = max(1, (connection.features.max_query_params or 65535) // len(_CART_FIELDS))
     lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         if connection.vendor == "postgresql":  # one short statement, one array per column
             rows = [_cart_params(cart) for cart in new]
             cursor.execute(
@@ -88,7 +89,7 @@ def _insert_missing_unnest_sql() -> str:
     carts."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
-    arrays = ", ".join(f"CAST(%s AS {f.db_type(connection)}[])" for f in _CART_FIELDS)
+    arrays = ", ".join(f"CAST(%b AS {f.db_type(connection)}[])" for f in _CART_FIELDS)
     # Identifiers from the model's metadata; every value is a parameter.
     return (
         f"INSERT INTO {quote(Cart._meta.db_table)} ({columns}) "  # noqa: S608

@@ -48,7 +48,7 @@ from cartassist.carts.services.shoppers import (
 )
 from cartassist.carts.services.site_config import site_rule_snapshots
 from cartassist.core import ports
-from cartassist.core.transactions import atomic_with_last_write
+from cartassist.core.transactions import atomic_with_last_write, bound_cursor
 from cartassist.domain.attribution import IdentityKey
 from cartassist.domain.cart_state import (
     CART_STATE_FIELDS,
@@ -410,7 +410,7 @@ def _events_insert(rows: list[_EventRow]) -> set[str]:
         columns = [
             [prepare(getattr(row, attr)) for row in rows] for (attr, _f), prepare in prepared
         ]
-        with connection.cursor() as cursor:
+        with bound_cursor() as cursor:
             cursor.execute(_events_unnest_sql(), columns)
             return {event_id for (event_id,) in cursor.fetchall()}
     per_statement = max(1, (connection.features.max_query_params or 65535) // len(fields))
@@ -439,7 +439,7 @@ def _events_unnest_sql() -> str:
     quote = connection.ops.quote_name
     fields = _event_fields()
     columns = ", ".join(quote(str(f.column)) for _attr, f in fields)
-    arrays = ", ".join(f"CAST(%s AS {f.db_type(connection)}[])" for _attr, f in fields)
+    arrays = ", ".join(f"CAST(%b AS {f.db_type(connection)}[])" for _attr, f in fields)
     # Identifiers from the model's metadata; every value is a parameter.
     return (
         f"INSERT INTO {quote(CartEvent._meta.db_table)} ({columns}) "  # noqa: S608
