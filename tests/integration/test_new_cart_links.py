@@ -1,0 +1,201 @@
+"""A new cart links its visitor in the statement that creates it (ADR 0027), and stays
+exact against concurrent ingests that link the same identities under the shopper lock.
+
+The only identity rows written without the site's shopper lock are those of a brand-new
+cart whose only identity is a new visitor id. A lock holder that read the identities
+before such a row was committed meets it as a conflict when it inserts the same
+identity, reads again and links with it.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+import cartassist.carts.services.ingest as ingest_module
+import cartassist.carts.services.shoppers as shoppers_module
+from cartassist.api.serializers import validate_events
+from cartassist.carts.services.ingest import cart_events_ingest
+from cartassist.carts.services.shoppers import shoppers_link
+from cartassist.domain.attribution import shopper_groups
+from cartassist.models import Cart, EventSource, ShopperIdentity, Site
+from tests.fixtures.carts import make_event
+from tests.fixtures.sites import make_site, make_stall_rules
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+ROUNDS = 8
+
+
+def event(cart: str, visitor: str, customer: str = "") -> dict[str, Any]:
+    values = make_event("cart_updated", cart_id=cart, visitor_id=visitor)
+    if customer:
+        values["customer_id"] = customer
+    return values
+
+
+def ingest(site: Site, events: list[dict[str, Any]]) -> None:
+    now = timezone.now()
+    valid = validate_events(events, site=site, trusted=True, now=now)
+    cart_events_ingest(site=site, events=valid, source=EventSource.SERVER, now=now)
+
+
+def identities(site: Site) -> dict[tuple[str, str], int]:
+    return {
+        (kind, value): shopper
+        for kind, value, shopper in ShopperIdentity.objects.filter(site=site).values_list(
+            "kind", "value", "shopper_id"
+        )
+    }
+
+
+def test_a_new_carts_single_event_links_its_visitor_without_the_shopper_lock(
+    postgres: None,
+) -> None:
+    # given
+    site = make_site()
+    make_stall_rules(site)
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        ingest(site, [event("c1", "V1")])
+    # then: a shopper of its own, in the cart's statement: no lock, no identity query
+    cart = Cart.objects.get(site=site, external_id="c1")
+    assert identities(site) == {("visitor", "V1"): cart.pk}
+    assert cart.identities_linked
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert not [sql for sql in statements if "pg_advisory_xact_lock" in sql]
+    assert [sql for sql in statements if "shopperidentity" in sql] == [
+        sql for sql in statements if sql.startswith("WITH c AS")
+    ]
+
+
+def test_a_new_cart_of_a_known_visitor_joins_that_shopper(postgres: None) -> None:
+    # given: visitor V1's first cart
+    site = make_site()
+    make_stall_rules(site)
+    ingest(site, [event("c1", "V1")])
+    first = Cart.objects.get(site=site, external_id="c1")
+    # when: a second cart of the same visitor (its identity is stored: the locked path)
+    ingest(site, [event("c2", "V1")])
+    # then
+    assert identities(site) == {("visitor", "V1"): first.pk}
+    assert Cart.objects.get(site=site, external_id="c2").identities_linked
+
+
+def test_a_lock_holder_that_read_before_a_new_carts_identity_links_with_it(
+    postgres: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: cart c1 stored visitor V1 → c1 in its own statement (committed), and a cart
+    # c2 (larger id) that brings V1 with customer X, whose first locked read missed it
+    site = make_site()
+    make_stall_rules(site)
+    ingest(site, [event("c1", "V1")])
+    c1 = Cart.objects.get(site=site, external_id="c1")
+    ingest(site, [event("c2", "V2")])
+    c2 = Cart.objects.get(site=site, external_id="c2")
+    known = shoppers_module._known
+    reads: list[int] = []
+
+    def stale_first_locked_read(site_id: int, keys: Any) -> dict[tuple[str, str], int]:
+        reads.append(1)
+        found = known(site_id, keys)
+        if len(reads) == 2:  # the read under the lock: as if before c1's commit
+            found.pop(("visitor", "V1"), None)
+        return found
+
+    monkeypatch.setattr(shoppers_module, "_known", stale_first_locked_read)
+    # when
+    merged = shoppers_link(
+        site_id=site.pk, carts={c2.pk: {("visitor", "V1"), ("customer", "X"), ("visitor", "V2")}}
+    )
+    # then: the insert met V1's row, read again, and merged c2's shopper into c1's
+    assert len(reads) == 3
+    assert merged == [c1.pk]
+    assert identities(site) == {
+        ("visitor", "V1"): c1.pk,
+        ("visitor", "V2"): c1.pk,
+        ("customer", "X"): c1.pk,
+    }
+
+
+@pytest.fixture
+def all_store_at_once(monkeypatch: pytest.MonkeyPatch) -> threading.Barrier:
+    """Holds each ingesting thread before its first statement until all got there."""
+    barrier = threading.Barrier(4)
+    local = threading.local()
+    store = ingest_module._carts_and_events_store
+
+    def hold_then_store(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread() and not getattr(
+            local, "held", False
+        ):
+            local.held = True
+            barrier.wait(timeout=30)
+        return store(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "_carts_and_events_store", hold_then_store)
+    return barrier
+
+
+def ingest_together(site: Site, batches: list[list[dict[str, Any]]]) -> None:
+    errors: list[BaseException] = []
+
+    def worker(events: list[dict[str, Any]]) -> None:
+        try:
+            ingest(Site.objects.get(pk=site.pk), events)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "an ingesting thread hung"
+    assert errors == []
+
+
+def test_new_carts_of_one_visitor_and_a_merge_at_once_end_in_one_exact_shopper(
+    postgres: None, all_store_at_once: threading.Barrier
+) -> None:
+    rng = random.Random(27)
+    for round_number in range(ROUNDS):
+        # given: a shopper with customer X (cart "x")
+        site = make_site(name=f"Shop {round_number}")
+        make_stall_rules(site)
+        ingest(site, [event("x", "VX", "X")])
+        # when, at once: three new carts of a new visitor V (two single events and a
+        # batch of two events, all linking in their own statements), and a new cart that
+        # links V with X under the shopper lock
+        batches = [
+            [event("n1", "V")],
+            [event("n2", "V")],
+            [event("n3", "V"), {**event("n3", "V"), "id": "n3-second"}],
+            [event("m", "V", "X")],
+        ]
+        rng.shuffle(batches)
+        ingest_together(site, batches)
+        # then: one shopper, numbered by its smallest cart, every cart linked
+        carts = {c.external_id: c for c in Cart.objects.filter(site=site)}
+        links = [
+            (carts["x"].pk, "VX", "X"),
+            (carts["n1"].pk, "V", ""),
+            (carts["n2"].pk, "V", ""),
+            (carts["n3"].pk, "V", ""),
+            (carts["m"].pk, "V", "X"),
+        ]
+        (expected,) = set(shopper_groups(links).values())
+        assert identities(site) == {
+            ("visitor", "VX"): expected,
+            ("customer", "X"): expected,
+            ("visitor", "V"): expected,
+        }, f"round {round_number}"
+        assert all(cart.identities_linked for cart in carts.values())
