@@ -1,0 +1,116 @@
+"""``atomic_with_last_write`` (ADR 0027): the block's last statement carries the COMMIT
+on PostgreSQL when the block is the outermost one, and never changes what commits."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
+
+from cartassist.core.transactions import atomic_with_last_write, bound_cursor
+from cartassist.models import Site
+from tests.fixtures.sites import make_site
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+RENAME = "UPDATE cartassist_site SET name = %s WHERE id = %s"
+
+
+def name_seen_by_another_connection(site: Site) -> str:
+    """The site's name as a second connection reads it: committed data only."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT name FROM cartassist_site WHERE id = %s", [site.pk])
+            (name,) = cursor.fetchone()
+            return str(name)
+    finally:
+        other.close()
+
+
+def test_the_last_write_travels_with_the_commit_and_on_commit_sees_it_committed(
+    postgres: None,
+) -> None:
+    # given
+    site = make_site(name="Before")
+    seen_on_commit: list[str] = []
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        with atomic_with_last_write() as last_write:
+            transaction.on_commit(
+                lambda: seen_on_commit.append(name_seen_by_another_connection(site))
+            )
+            last_write.set(RENAME, ["After", site.pk])
+    # then: one statement for the write and the COMMIT, committed before on_commit ran
+    (write,) = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert write.endswith("; COMMIT")
+    assert seen_on_commit == ["After"]
+    assert name_seen_by_another_connection(site) == "After"
+    assert not connection.in_atomic_block
+
+
+def test_inside_a_callers_transaction_the_last_write_leaves_the_commit_to_it(
+    postgres: None,
+) -> None:
+    # given
+    site = make_site(name="Before")
+    # when: the caller's transaction rolls back after the block
+    with CaptureQueriesContext(connection) as queries:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            with atomic_with_last_write() as last_write:
+                last_write.set(RENAME, ["After", site.pk])
+            assert Site.objects.get(pk=site.pk).name == "After"  # written, not committed
+            raise RuntimeError("the caller fails")
+    # then
+    assert not [q for q in queries.captured_queries if "COMMIT" in q["sql"].split(";")[-1]]
+    assert Site.objects.get(pk=site.pk).name == "Before"
+
+
+def test_a_block_that_fails_never_runs_its_last_write(db: None) -> None:
+    # given
+    site = make_site(name="Before")
+    # when
+    with pytest.raises(RuntimeError), atomic_with_last_write() as last_write:
+        last_write.set(RENAME, ["After", site.pk])
+        raise RuntimeError("a later step fails")
+    # then
+    assert Site.objects.get(pk=site.pk).name == "Before"
+
+
+def test_a_last_write_runs_on_every_database(db: None) -> None:
+    # given
+    site = make_site(name="Before")
+    # when
+    with atomic_with_last_write() as last_write:
+        last_write.set(RENAME, ["After", site.pk])
+    # then
+    assert Site.objects.get(pk=site.pk).name == "After"
+
+
+def test_a_failing_last_write_rolls_the_block_back(postgres: None) -> None:
+    # given
+    site = make_site(name="Before")
+    # when: the block renames the site, then its last write fails
+    with pytest.raises(Exception, match="division by zero"):
+        with atomic_with_last_write() as last_write:
+            Site.objects.filter(pk=site.pk).update(name="During")
+            last_write.set("SELECT 1 / 0 WHERE %s", [True])
+    # then
+    assert name_seen_by_another_connection(site) == "Before"
+    assert not connection.in_atomic_block
+
+
+def test_a_bound_cursor_takes_arrays_and_is_logged(db: None) -> None:
+    # when
+    with CaptureQueriesContext(connection) as queries, bound_cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT * FROM unnest(CAST(%b AS text[]))", [["a'b", 'c"d', "é"]])
+            rows = [value for (value,) in cursor.fetchall()]
+        else:
+            cursor.execute("SELECT %s", ["a'b"])
+            rows = [cursor.fetchone()[0]]
+    # then
+    assert rows[0] == "a'b"
+    assert len(queries.captured_queries) == 1
+    if connection.vendor == "postgresql":
+        assert rows == ["a'b", 'c"d', "é"]
