@@ -35,18 +35,37 @@ def carts_for_update(
     and returns the row as it stands after any concurrent transaction that held it, on
     PostgreSQL and SQLite alike. Several carts: the missing ones are inserted (``ON
     CONFLICT DO NOTHING``), then every one is locked in ascending id, the global order."""
+    return carts_for_update_and(site=site, first_events=first_events, now=now)[0]
+
+
+def carts_for_update_and(
+    *,
+    site: Site,
+    first_events: dict[str, dict[str, Any]],
+    now: datetime,
+    on_created: tuple[str, list[Any]] | None = None,
+) -> tuple[dict[str, Cart], list[tuple[Any, ...]]]:
+    """``carts_for_update``, and on PostgreSQL for several carts ``on_created``: the SQL
+    of a data-modifying CTE and its parameters, run in the statement that inserts the
+    missing carts, over the CTE ``CREATED`` (the ``id`` and ``external_id`` of the carts
+    it inserted); its ``RETURNING`` rows come back with the carts (none elsewhere)."""
     new = [new_cart(site, first_events[cart_id], now) for cart_id in sorted(first_events)]
     if len(new) == 1:
-        return {cart.external_id: cart for cart in _cart_upsert(new[0])}
+        return {cart.external_id: cart for cart in _cart_upsert(new[0])}, []
     quote = connection.ops.quote_name
     per_statement = max(1, (connection.features.max_query_params or 65535) // len(_CART_FIELDS))
     lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
+    created_rows: list[tuple[Any, ...]] = []
     with bound_cursor() as cursor:
         if connection.vendor == "postgresql":  # one short statement, one array per column
             rows = [_cart_params(cart) for cart in new]
-            cursor.execute(
-                _insert_missing_unnest_sql(), [list(column) for column in zip(*rows, strict=True)]
-            )
+            params = [list(column) for column in zip(*rows, strict=True)]
+            if on_created:
+                sql, more = on_created
+                cursor.execute(_insert_missing_with_sql(sql), [*params, *more])
+                created_rows = cursor.fetchall()
+            else:
+                cursor.execute(_insert_missing_unnest_sql(), params)
         else:
             for start in range(0, len(new), per_statement):
                 chunk = new[start : start + per_statement]
@@ -61,7 +80,8 @@ def carts_for_update(
             f"({', '.join(['%s'] * len(new))}) ORDER BY {quote('id')}{lock}",
             [site.pk, *(cart.external_id for cart in new)],
         )
-        return {cart.external_id: cart for cart in map(cart_from_row, cursor.fetchall())}
+        locked = {cart.external_id: cart for cart in map(cart_from_row, cursor.fetchall())}
+    return locked, created_rows
 
 
 def _columns() -> str:
@@ -95,6 +115,20 @@ def _insert_missing_unnest_sql() -> str:
         f"INSERT INTO {quote(Cart._meta.db_table)} ({columns}) "  # noqa: S608
         f"SELECT * FROM unnest({arrays}) "
         f"ON CONFLICT ({quote('site_id')}, {quote('external_id')}) DO NOTHING"
+    )
+
+
+CREATED = "created"
+
+
+@functools.cache
+def _insert_missing_with_sql(on_created: str) -> str:
+    quote = connection.ops.quote_name
+    # The caller's CTE is SQL of its own making; every value is a parameter.
+    return (
+        f"WITH {CREATED} AS ({_insert_missing_unnest_sql()} "  # noqa: S608
+        f"RETURNING {quote('id')}, {quote('external_id')}), "
+        f"on_created AS ({on_created}) SELECT * FROM on_created"
     )
 
 

@@ -35,12 +35,9 @@ def test_the_last_write_travels_with_the_commit_and_on_commit_sees_it_committed(
     site = make_site(name="Before")
     seen_on_commit: list[str] = []
     # when
-    with CaptureQueriesContext(connection) as queries:
-        with atomic_with_last_write() as last_write:
-            transaction.on_commit(
-                lambda: seen_on_commit.append(name_seen_by_another_connection(site))
-            )
-            last_write.set(RENAME, ["After", site.pk])
+    with CaptureQueriesContext(connection) as queries, atomic_with_last_write() as last_write:
+        transaction.on_commit(lambda: seen_on_commit.append(name_seen_by_another_connection(site)))
+        last_write.set(RENAME, ["After", site.pk])
     # then: one statement for the write and the COMMIT, committed before on_commit ran
     (write,) = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
     assert write.endswith("; COMMIT")
@@ -54,13 +51,17 @@ def test_inside_a_callers_transaction_the_last_write_leaves_the_commit_to_it(
 ) -> None:
     # given
     site = make_site(name="Before")
+
     # when: the caller's transaction rolls back after the block
-    with CaptureQueriesContext(connection) as queries:
-        with pytest.raises(RuntimeError), transaction.atomic():
+    def rename_in_a_transaction_that_fails() -> None:
+        with transaction.atomic():
             with atomic_with_last_write() as last_write:
                 last_write.set(RENAME, ["After", site.pk])
             assert Site.objects.get(pk=site.pk).name == "After"  # written, not committed
             raise RuntimeError("the caller fails")
+
+    with CaptureQueriesContext(connection) as queries, pytest.raises(RuntimeError):
+        rename_in_a_transaction_that_fails()
     # then
     assert not [q for q in queries.captured_queries if "COMMIT" in q["sql"].split(";")[-1]]
     assert Site.objects.get(pk=site.pk).name == "Before"
@@ -69,10 +70,15 @@ def test_inside_a_callers_transaction_the_last_write_leaves_the_commit_to_it(
 def test_a_block_that_fails_never_runs_its_last_write(db: None) -> None:
     # given
     site = make_site(name="Before")
+
     # when
-    with pytest.raises(RuntimeError), atomic_with_last_write() as last_write:
-        last_write.set(RENAME, ["After", site.pk])
-        raise RuntimeError("a later step fails")
+    def rename_then_fail() -> None:
+        with atomic_with_last_write() as last_write:
+            last_write.set(RENAME, ["After", site.pk])
+            raise RuntimeError("a later step fails")
+
+    with pytest.raises(RuntimeError):
+        rename_then_fail()
     # then
     assert Site.objects.get(pk=site.pk).name == "Before"
 
@@ -90,11 +96,15 @@ def test_a_last_write_runs_on_every_database(db: None) -> None:
 def test_a_failing_last_write_rolls_the_block_back(postgres: None) -> None:
     # given
     site = make_site(name="Before")
+
     # when: the block renames the site, then its last write fails
-    with pytest.raises(Exception, match="division by zero"):
+    def rename_then_fail_last() -> None:
         with atomic_with_last_write() as last_write:
             Site.objects.filter(pk=site.pk).update(name="During")
             last_write.set("SELECT 1 / 0 WHERE %s", [True])
+
+    with pytest.raises(Exception, match="division by zero"):
+        rename_then_fail_last()
     # then
     assert name_seen_by_another_connection(site) == "Before"
     assert not connection.in_atomic_block

@@ -127,7 +127,7 @@ def test_a_lock_holder_that_read_before_a_new_carts_identity_links_with_it(
 @pytest.fixture
 def all_store_at_once(monkeypatch: pytest.MonkeyPatch) -> threading.Barrier:
     """Holds each ingesting thread before its first statement until all got there."""
-    barrier = threading.Barrier(4)
+    barrier = threading.Barrier(5)
     local = threading.local()
     store = ingest_module._carts_and_events_store
 
@@ -172,30 +172,34 @@ def test_new_carts_of_one_visitor_and_a_merge_at_once_end_in_one_exact_shopper(
         site = make_site(name=f"Shop {round_number}")
         make_stall_rules(site)
         ingest(site, [event("x", "VX", "X")])
-        # when, at once: three new carts of a new visitor V (two single events and a
-        # batch of two events, all linking in their own statements), and a new cart that
-        # links V with X under the shopper lock
+        # when, at once: new carts of a new visitor V (two single events, a batch of two
+        # events for one cart, a batch of three carts, two of V and one of W: all
+        # linking in their own statements), and a new cart that links V with X under
+        # the shopper lock
         batches = [
             [event("n1", "V")],
             [event("n2", "V")],
             [event("n3", "V"), {**event("n3", "V"), "id": "n3-second"}],
+            [event("n4", "V"), event("n5", "V"), event("w", "W")],
             [event("m", "V", "X")],
         ]
         rng.shuffle(batches)
         ingest_together(site, batches)
-        # then: one shopper, numbered by its smallest cart, every cart linked
+        # then: V's shopper numbered by its smallest cart, W's its own, all carts linked
         carts = {c.external_id: c for c in Cart.objects.filter(site=site)}
         links = [
             (carts["x"].pk, "VX", "X"),
-            (carts["n1"].pk, "V", ""),
-            (carts["n2"].pk, "V", ""),
-            (carts["n3"].pk, "V", ""),
+            *((carts[name].pk, "V", "") for name in ("n1", "n2", "n3", "n4", "n5")),
             (carts["m"].pk, "V", "X"),
+            (carts["w"].pk, "W", ""),
         ]
-        (expected,) = set(shopper_groups(links).values())
+        groups = shopper_groups(links)
+        expected = groups[carts["m"].pk]
         assert identities(site) == {
             ("visitor", "VX"): expected,
             ("customer", "X"): expected,
             ("visitor", "V"): expected,
+            ("visitor", "W"): carts["w"].pk,
         }, f"round {round_number}"
+        assert expected == min(cart.pk for name, cart in carts.items() if name != "w")
         assert all(cart.identities_linked for cart in carts.values())

@@ -21,10 +21,11 @@ from django.db import connection
 from django.db.models import Field, Model
 
 from cartassist.carts.locks import (
+    CREATED,
     CREATED_NOW,
     cart_from_row,
     cart_upsert_statement,
-    carts_for_update,
+    carts_for_update_and,
     new_cart,
     preparers,
 )
@@ -44,6 +45,7 @@ from cartassist.carts.services.contact_identities import (
 from cartassist.carts.services.shoppers import (
     cart_identities,
     new_cart_identity_cte,
+    new_carts_identities_cte,
     shoppers_link,
 )
 from cartassist.carts.services.site_config import site_rule_snapshots
@@ -215,9 +217,33 @@ def _carts_and_events_store(
     first = _first_event_per_cart(events)
     if len(first) == 1 and connection.vendor == "postgresql":
         return _cart_and_events_upsert(site, next(iter(first.values())), events, source, now)
-    carts = carts_for_update(site=site, first_events=first, now=now)
+    visitors = _visitor_only_carts(events)
+    on_created = None
+    if visitors and connection.vendor == "postgresql":
+        on_created = (
+            new_carts_identities_cte(carts_cte=CREATED),
+            [site.pk, list(visitors), list(visitors.values())],
+        )
+    carts, linked = carts_for_update_and(
+        site=site, first_events=first, now=now, on_created=on_created
+    )
     rows = [_EventRow.of(site, carts[e["cart_id"]].pk, e, source, True, now=now) for e in events]
-    return _Stored(carts, _events_insert(rows))
+    return _Stored(carts, _events_insert(rows), frozenset(pk for (pk,) in linked))
+
+
+def _visitor_only_carts(events: list[dict[str, Any]]) -> dict[str, str]:
+    """Cart id → visitor id, for each cart whose events all bring that one visitor id and
+    no customer id: the cart's only identity, should these events create it."""
+    visitors: dict[str, str] = {}
+    mixed: set[str] = set()
+    for event in events:
+        cart_id = event["cart_id"]
+        if (
+            event.get("customer_id")
+            or visitors.setdefault(cart_id, event["visitor_id"]) != (event["visitor_id"])
+        ):
+            mixed.add(cart_id)
+    return {cart_id: visitor for cart_id, visitor in visitors.items() if cart_id not in mixed}
 
 
 def _cart_and_events_upsert(
@@ -228,9 +254,7 @@ def _cart_and_events_upsert(
     now: datetime,
 ) -> _Stored:
     # The cart's only identity is this visitor id, if it gets created now.
-    visitor_only = all(
-        e["visitor_id"] == first["visitor_id"] and not e.get("customer_id") for e in events
-    )
+    visitor_only = bool(_visitor_only_carts(events))
     cart_sql, params = cart_upsert_statement(new_cart(site, first, now), created_now=True)
     fields = _cte_event_fields()
     prepared = list(zip(fields, preparers(tuple(f for _attr, f in fields)), strict=True))

@@ -148,6 +148,29 @@ def new_cart_identity_cte(*, cart_cte: str, created: str) -> str:
     )
 
 
+def new_carts_identities_cte(*, carts_cte: str) -> str:
+    """``new_cart_identity_cte`` for several carts (parameters: site id, an array of cart
+    ids, an array of their visitor ids): the visitor identity of each cart the CTE
+    ``carts_cte`` inserted (its ``id`` and ``external_id``) and that is listed, with the
+    cart's id as the shopper number, ascending, so that of two new carts of one new
+    visitor the smaller id is stored (the other is linked by ``shoppers_link``).
+    ``RETURNING`` the carts linked."""
+    quote = connection.ops.quote_name
+    table = quote(ShopperIdentity._meta.db_table)
+    columns = ", ".join(quote(c) for c in ("site_id", "kind", "value", "shopper_id"))
+    id_, external_id = quote("id"), quote("external_id")
+    # Identifiers from the model's metadata and the caller's CTE; values are parameters.
+    return (
+        f"INSERT INTO {table} ({columns}) "  # noqa: S608
+        f"SELECT CAST(%s AS bigint), '{VISITOR}', v.visitor, {carts_cte}.{id_} "
+        f"FROM {carts_cte} JOIN unnest(CAST(%b AS varchar[]), CAST(%b AS varchar[])) "
+        f"AS v (cart, visitor) ON v.cart = {carts_cte}.{external_id} "
+        f"ORDER BY {carts_cte}.{id_} "
+        f"ON CONFLICT ({quote('site_id')}, {quote('kind')}, {quote('value')}) DO NOTHING "
+        f"RETURNING {quote('shopper_id')}"
+    )
+
+
 def _linked(carts: Mapping[int, set[IdentityKey]], known: Mapping[IdentityKey, int]) -> bool:
     for cart_id, keys in carts.items():
         if any(key not in known for key in keys):
