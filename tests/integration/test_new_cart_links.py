@@ -71,7 +71,7 @@ def test_a_new_carts_single_event_links_its_visitor_without_the_shopper_lock(
     statements = [q["sql"] for q in queries.captured_queries]
     assert not [sql for sql in statements if "pg_advisory_xact_lock" in sql]
     assert [sql for sql in statements if "shopperidentity" in sql] == [
-        sql for sql in statements if sql.startswith("WITH c AS")
+        sql for sql in statements if sql.startswith("BEGIN; WITH c AS (")
     ]
 
 

@@ -50,7 +50,7 @@ from cartassist.carts.services.shoppers import (
 )
 from cartassist.carts.services.site_config import site_rule_snapshots
 from cartassist.core import ports
-from cartassist.core.transactions import atomic_with_last_write, bound_cursor
+from cartassist.core.transactions import Ends, atomic_with_ends, bound_cursor
 from cartassist.domain.attribution import IdentityKey
 from cartassist.domain.cart_state import (
     CART_STATE_FIELDS,
@@ -140,8 +140,8 @@ def _ingest_once(
     new_events = batch.new_events(already=stored_before)
     if not new_events:
         return result
-    with atomic_with_last_write() as last_write:
-        stored_now = _carts_and_events_store(site, new_events, source=source, now=now)
+    with atomic_with_ends() as ends:
+        stored_now = _carts_and_events_store(site, new_events, source=source, now=now, ends=ends)
         carts, stored = stored_now.carts, stored_now.event_ids
         if len(stored) != len(new_events):
             raise _AlreadyStored({event["id"] for event in new_events} - stored)
@@ -172,7 +172,7 @@ def _ingest_once(
             linked={*identities, *stored_now.linked},
         )
         if update:  # the block's last statement: it carries the COMMIT along
-            last_write.set(*update)
+            ends.set_last(*update)
     return result
 
 
@@ -204,7 +204,7 @@ class _Stored:
 
 
 def _carts_and_events_store(
-    site: Site, events: list[dict[str, Any]], *, source: EventSource, now: datetime
+    site: Site, events: list[dict[str, Any]], *, source: EventSource, now: datetime, ends: Ends
 ) -> _Stored:
     """Lock (creating) the carts of ``events`` and insert the events first-wins, as
     applied (the fold corrects that).
@@ -216,7 +216,9 @@ def _carts_and_events_store(
     Otherwise ``carts_for_update``, then ``_events_insert``."""
     first = _first_event_per_cart(events)
     if len(first) == 1 and connection.vendor == "postgresql":
-        return _cart_and_events_upsert(site, next(iter(first.values())), events, source, now)
+        return _cart_and_events_upsert(
+            site, next(iter(first.values())), events, source, now, ends=ends
+        )
     visitors = _visitor_only_carts(events)
     on_created = None
     if visitors and connection.vendor == "postgresql":
@@ -252,6 +254,8 @@ def _cart_and_events_upsert(
     events: list[dict[str, Any]],
     source: EventSource,
     now: datetime,
+    *,
+    ends: Ends,
 ) -> _Stored:
     # The cart's only identity is this visitor id, if it gets created now.
     visitor_only = bool(_visitor_only_carts(events))
@@ -259,13 +263,12 @@ def _cart_and_events_upsert(
     fields = _cte_event_fields()
     prepared = list(zip(fields, preparers(tuple(f for _attr, f in fields)), strict=True))
     for event in events:
-        row = _EventRow.of(site, 0, event, source, True, now=now)  # cart: the CTE's
-        params += [prepare(getattr(row, attr)) for (attr, _f), prepare in prepared]
+        event_row = _EventRow.of(site, 0, event, source, True, now=now)  # cart: the CTE's
+        params += [prepare(getattr(event_row, attr)) for (attr, _f), prepare in prepared]
     if visitor_only:
         params += [site.pk, first["visitor_id"]]
-    with connection.cursor() as cursor:
-        cursor.execute(_cte_sql(cart_sql, len(events), visitor_only), params)
-        (row,) = cursor.fetchall()
+    # The transaction's first statement: it carries the BEGIN along (ADR 0027).
+    (row,) = ends.first(_cte_sql(cart_sql, len(events), visitor_only), params)
     cart = cart_from_row(row)
     linked = frozenset([cart.pk]) if row[-1] else frozenset[int]()
     return _Stored({cart.external_id: cart}, set(row[-2]), linked)

@@ -1,5 +1,5 @@
-"""``atomic_with_last_write`` (ADR 0027): the block's last statement carries the COMMIT
-on PostgreSQL when the block is the outermost one, and never changes what commits."""
+"""``atomic_with_ends`` (ADR 0027): on PostgreSQL, in the outermost block, the first
+statement carries the BEGIN and the last write the COMMIT; what commits never changes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
-from cartassist.core.transactions import atomic_with_last_write, bound_cursor
+from cartassist.core.transactions import atomic_with_ends, bound_cursor
 from cartassist.models import Site
 from tests.fixtures.sites import make_site
 
@@ -35,9 +35,9 @@ def test_the_last_write_travels_with_the_commit_and_on_commit_sees_it_committed(
     site = make_site(name="Before")
     seen_on_commit: list[str] = []
     # when
-    with CaptureQueriesContext(connection) as queries, atomic_with_last_write() as last_write:
+    with CaptureQueriesContext(connection) as queries, atomic_with_ends() as ends:
         transaction.on_commit(lambda: seen_on_commit.append(name_seen_by_another_connection(site)))
-        last_write.set(RENAME, ["After", site.pk])
+        ends.set_last(RENAME, ["After", site.pk])
     # then: one statement for the write and the COMMIT, committed before on_commit ran
     (write,) = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
     assert write.endswith("; COMMIT")
@@ -55,8 +55,8 @@ def test_inside_a_callers_transaction_the_last_write_leaves_the_commit_to_it(
     # when: the caller's transaction rolls back after the block
     def rename_in_a_transaction_that_fails() -> None:
         with transaction.atomic():
-            with atomic_with_last_write() as last_write:
-                last_write.set(RENAME, ["After", site.pk])
+            with atomic_with_ends() as ends:
+                ends.set_last(RENAME, ["After", site.pk])
             assert Site.objects.get(pk=site.pk).name == "After"  # written, not committed
             raise RuntimeError("the caller fails")
 
@@ -73,8 +73,8 @@ def test_a_block_that_fails_never_runs_its_last_write(db: None) -> None:
 
     # when
     def rename_then_fail() -> None:
-        with atomic_with_last_write() as last_write:
-            last_write.set(RENAME, ["After", site.pk])
+        with atomic_with_ends() as ends:
+            ends.set_last(RENAME, ["After", site.pk])
             raise RuntimeError("a later step fails")
 
     with pytest.raises(RuntimeError):
@@ -87,8 +87,8 @@ def test_a_last_write_runs_on_every_database(db: None) -> None:
     # given
     site = make_site(name="Before")
     # when
-    with atomic_with_last_write() as last_write:
-        last_write.set(RENAME, ["After", site.pk])
+    with atomic_with_ends() as ends:
+        ends.set_last(RENAME, ["After", site.pk])
     # then
     assert Site.objects.get(pk=site.pk).name == "After"
 
@@ -99,9 +99,9 @@ def test_a_failing_last_write_rolls_the_block_back(postgres: None) -> None:
 
     # when: the block renames the site, then its last write fails
     def rename_then_fail_last() -> None:
-        with atomic_with_last_write() as last_write:
+        with atomic_with_ends() as ends:
             Site.objects.filter(pk=site.pk).update(name="During")
-            last_write.set("SELECT 1 / 0 WHERE %s", [True])
+            ends.set_last("SELECT 1 / 0 WHERE %s", [True])
 
     with pytest.raises(Exception, match="division by zero"):
         rename_then_fail_last()
@@ -124,3 +124,65 @@ def test_a_bound_cursor_takes_arrays_and_is_logged(db: None) -> None:
     assert len(queries.captured_queries) == 1
     if connection.vendor == "postgresql":
         assert rows == ["a'b", 'c"d', "é"]
+
+
+RENAME_RETURNING = "UPDATE cartassist_site SET name = %s WHERE id = %s RETURNING name"
+
+
+def test_the_first_statement_carries_the_begin_and_stays_in_the_transaction(
+    postgres: None,
+) -> None:
+    # given
+    site = make_site(name="Before")
+
+    # when: the first statement renames the site, a later step fails
+    def rename_first_then_fail() -> None:
+        with atomic_with_ends() as ends:
+            assert ends.first(RENAME_RETURNING, ["During", site.pk]) == [("During",)]
+            assert name_seen_by_another_connection(site) == "Before"  # not committed
+            raise RuntimeError("a later step fails")
+
+    with CaptureQueriesContext(connection) as queries, pytest.raises(RuntimeError):
+        rename_first_then_fail()
+    # then: sent with its BEGIN, rolled back with the block
+    (first,) = [q["sql"] for q in queries.captured_queries if "UPDATE" in q["sql"]]
+    assert first.startswith("BEGIN; UPDATE")
+    assert name_seen_by_another_connection(site) == "Before"
+    # and the connection is back in autocommit: a plain write commits at once
+    Site.objects.filter(pk=site.pk).update(name="Later")
+    assert name_seen_by_another_connection(site) == "Later"
+
+
+def test_a_block_sent_as_two_round_trips_commits_both_statements(postgres: None) -> None:
+    # given
+    site = make_site(name="Before")
+    other = make_site(name="Other")
+    # when
+    with CaptureQueriesContext(connection) as queries, atomic_with_ends() as ends:
+        ends.first(RENAME_RETURNING, ["First", site.pk])
+        ends.set_last(RENAME, ["Last", other.pk])
+    # then
+    statements = [q["sql"] for q in queries.captured_queries if "UPDATE" in q["sql"]]
+    assert [s.split(" ")[0] for s in statements] == ["BEGIN;", "UPDATE"]
+    assert statements[1].endswith("; COMMIT")
+    assert name_seen_by_another_connection(site) == "First"
+    assert name_seen_by_another_connection(other) == "Last"
+
+
+def test_a_first_statement_after_others_or_in_a_callers_transaction_runs_alone(
+    postgres: None,
+) -> None:
+    # given
+    site = make_site(name="Before")
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        with transaction.atomic(), atomic_with_ends() as ends:  # a caller's transaction
+            ends.first(RENAME_RETURNING, ["Nested", site.pk])
+        with atomic_with_ends() as ends:  # something was sent in the block already
+            Site.objects.filter(pk=site.pk).update(name="Plain")
+            ends.first(RENAME_RETURNING, ["Second", site.pk])
+    # then
+    statements = [q["sql"] for q in queries.captured_queries if "RETURNING" in q["sql"]]
+    assert len(statements) == 2
+    assert not [s for s in statements if s.startswith("BEGIN")]
+    assert name_seen_by_another_connection(site) == "Second"
