@@ -16,17 +16,15 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 import cartassist.carts.services.ingest as ingest_module
 import cartassist.carts.services.shoppers as shoppers_module
-from cartassist.api.serializers import validate_events
-from cartassist.carts.services.ingest import cart_events_ingest
 from cartassist.carts.services.shoppers import shoppers_link
 from cartassist.domain.attribution import shopper_groups
-from cartassist.models import Cart, EventSource, ShopperIdentity, Site
+from cartassist.models import Cart, ShopperIdentity, Site
 from tests.fixtures.carts import make_event
 from tests.fixtures.sites import make_site, make_stall_rules
+from tests.integration.test_concurrent_shoppers import ingest, ingest_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -38,12 +36,6 @@ def event(cart: str, visitor: str, customer: str = "") -> dict[str, Any]:
     if customer:
         values["customer_id"] = customer
     return values
-
-
-def ingest(site: Site, events: list[dict[str, Any]]) -> None:
-    now = timezone.now()
-    valid = validate_events(events, site=site, trusted=True, now=now)
-    cart_events_ingest(site=site, events=valid, source=EventSource.SERVER, now=now)
 
 
 def identities(site: Site) -> dict[tuple[str, str], int]:
@@ -141,26 +133,6 @@ def all_store_at_once(monkeypatch: pytest.MonkeyPatch) -> threading.Barrier:
 
     monkeypatch.setattr(ingest_module, "_carts_and_events_store", hold_then_store)
     return barrier
-
-
-def ingest_together(site: Site, batches: list[list[dict[str, Any]]]) -> None:
-    errors: list[BaseException] = []
-
-    def worker(events: list[dict[str, Any]]) -> None:
-        try:
-            ingest(Site.objects.get(pk=site.pk), events)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(batch,)) for batch in batches]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "an ingesting thread hung"
-    assert errors == []
 
 
 def test_new_carts_of_one_visitor_and_a_merge_at_once_end_in_one_exact_shopper(

@@ -158,12 +158,7 @@ def _ingest_once(
         # carts' UPDATE, which travels with the COMMIT (ADR 0027).
         merged = shoppers_link(site_id=site.pk, carts=identities) if identities else []
         _contacts_record(site, carts, new_events, source=source, now=now)
-        ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
-        if ordered or merged:
-            ports.outcomes_refresh_request.get()([*ordered, *merged])
-        changed = sorted({r.cart_id for r in rows if r.applied})
-        if changed:
-            ports.carts_changed.get()(site_id=site.pk, cart_ids=changed)
+        _ports_tell(site, rows, merged=merged)
         result.stored.extend(r.event_id for r in rows)
         update = _carts_save(
             carts,
@@ -174,6 +169,17 @@ def _ingest_once(
         if update:  # the block's last statement: it carries the COMMIT along
             ends.set_last(*update)
     return result
+
+
+def _ports_tell(site: Site, rows: list[_EventRow], *, merged: list[int]) -> None:
+    """Ask for the outcomes of new orders and merged shoppers to be refreshed, and tell
+    the consoles chatting about a changed cart (both act once the ingest commits)."""
+    ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
+    if ordered or merged:
+        ports.outcomes_refresh_request.get()([*ordered, *merged])
+    changed = sorted({r.cart_id for r in rows if r.applied})
+    if changed:
+        ports.carts_changed.get()(site_id=site.pk, cart_ids=changed)
 
 
 def _contacts_record(
