@@ -91,16 +91,20 @@ def cart_events_ingest(
 
     1. Drop ids repeated inside the batch.
     2. Lock (creating if needed) every cart the events touch (``carts_for_update``: one
-       upsert for one cart).
-    3. Apply the events oldest first, then insert them first-wins: ``INSERT … ON
-       CONFLICT (site, event id) DO NOTHING RETURNING`` the ids stored. Any id already
-       stored rolls the attempt back, and the batch is ingested again without it (rare:
-       a client's retry), so a duplicate never touches a cart.
-    4. Save each cart's changed columns only, with its stall deadline.
-    5. Link each cart's visitor and customer ids to its shopper (``shoppers_link``; not
+       upsert for one cart) and insert the events first-wins: ``INSERT … ON CONFLICT
+       (site, event id) DO NOTHING RETURNING`` the ids stored. Any id already stored
+       rolls the attempt back, and the batch is ingested again without it (rare: a
+       client's retry), so a duplicate never touches a cart. A cart created here whose
+       only identity is a new visitor id is linked to a shopper of its own in the same
+       statement (ADR 0027).
+    3. Apply the events oldest first (the few older than their cart's state are marked
+       not applied).
+    4. Link each cart's visitor and customer ids to its shopper (``shoppers_link``; not
        needed when the cart is linked already and no event brings a new customer id),
        and refresh the outcomes of new orders and of shoppers that merged.
-    6. Tell the consoles chatting about a changed cart (port ``carts_changed``).
+    5. Tell the consoles chatting about a changed cart (port ``carts_changed``).
+    6. Save each cart's changed columns only, with its stall deadline: the last
+       statement, which carries the COMMIT (the first carries the BEGIN: ADR 0027).
 
     Two requests carrying the same event race on the unique constraint: the second one's
     insert waits for the first to commit and then stores nothing. An event whose amount
@@ -245,11 +249,8 @@ def _visitor_only_carts(events: list[dict[str, Any]]) -> dict[str, str]:
     visitors: dict[str, str] = {}
     mixed: set[str] = set()
     for event in events:
-        cart_id = event["cart_id"]
-        if (
-            event.get("customer_id")
-            or visitors.setdefault(cart_id, event["visitor_id"]) != (event["visitor_id"])
-        ):
+        cart_id, visitor_id = event["cart_id"], event["visitor_id"]
+        if event.get("customer_id") or visitors.setdefault(cart_id, visitor_id) != visitor_id:
             mixed.add(cart_id)
     return {cart_id: visitor for cart_id, visitor in visitors.items() if cart_id not in mixed}
 
