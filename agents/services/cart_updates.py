@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.conf import settings
+from django.db import transaction
+
 from agents import realtime
 from agents.models import OPEN_CHATS_STAMP, Conversation, ConversationStatus
 from agents.payloads import cart_live_payload
@@ -40,9 +43,18 @@ def followed_carts(site_id: int) -> frozenset[int]:
 def carts_changed_publish(*, site_id: int, cart_ids: list[int]) -> None:
     """Publish each changed cart that an open chat is about to the site's consoles, once
     the ingest commits. No query when no chat followed any of them at the last look (the
-    usual case at ingestion); otherwise one for the chats and one for the carts."""
+    usual case at ingestion); otherwise, after the commit, one for the chats and one for
+    the carts: the ingest's last statement (the carts' UPDATE) travels with its COMMIT
+    (ADR 0027), so the carts are read as committed."""
     if followed_carts(site_id).isdisjoint(cart_ids):
         return
+    # Robust as realtime.publish_on_commit: the ingest is committed whatever happens here.
+    transaction.on_commit(
+        lambda: _carts_publish(site_id=site_id, cart_ids=cart_ids), robust=not settings.DEBUG
+    )
+
+
+def _carts_publish(*, site_id: int, cart_ids: list[int]) -> None:
     chats: dict[int, list[int]] = defaultdict(list)
     for conversation_id, cart_id in (
         Conversation.objects.filter(

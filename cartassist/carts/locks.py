@@ -13,6 +13,7 @@ from django.db.models import Field, Q, QuerySet
 
 from cartassist.carts.models import Cart, Site, Visitor
 from cartassist.core.locks import for_update
+from cartassist.core.transactions import bound_cursor
 
 _CART_FIELDS = [f for f in Cart._meta.concrete_fields if not f.primary_key]
 _ATTNAMES = [f.attname for f in Cart._meta.concrete_fields]
@@ -34,18 +35,37 @@ def carts_for_update(
     and returns the row as it stands after any concurrent transaction that held it, on
     PostgreSQL and SQLite alike. Several carts: the missing ones are inserted (``ON
     CONFLICT DO NOTHING``), then every one is locked in ascending id, the global order."""
+    return carts_for_update_and(site=site, first_events=first_events, now=now)[0]
+
+
+def carts_for_update_and(
+    *,
+    site: Site,
+    first_events: dict[str, dict[str, Any]],
+    now: datetime,
+    on_created: tuple[str, list[Any]] | None = None,
+) -> tuple[dict[str, Cart], list[tuple[Any, ...]]]:
+    """``carts_for_update``, and on PostgreSQL for several carts ``on_created``: the SQL
+    of a data-modifying CTE and its parameters, run in the statement that inserts the
+    missing carts, over the CTE ``CREATED`` (the ``id`` and ``external_id`` of the carts
+    it inserted); its ``RETURNING`` rows come back with the carts (none elsewhere)."""
     new = [new_cart(site, first_events[cart_id], now) for cart_id in sorted(first_events)]
     if len(new) == 1:
-        return {cart.external_id: cart for cart in _cart_upsert(new[0])}
+        return {cart.external_id: cart for cart in _cart_upsert(new[0])}, []
     quote = connection.ops.quote_name
     per_statement = max(1, (connection.features.max_query_params or 65535) // len(_CART_FIELDS))
     lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
-    with connection.cursor() as cursor:
+    created_rows: list[tuple[Any, ...]] = []
+    with bound_cursor() as cursor:
         if connection.vendor == "postgresql":  # one short statement, one array per column
             rows = [_cart_params(cart) for cart in new]
-            cursor.execute(
-                _insert_missing_unnest_sql(), [list(column) for column in zip(*rows, strict=True)]
-            )
+            params = [list(column) for column in zip(*rows, strict=True)]
+            if on_created:
+                sql, more = on_created
+                cursor.execute(_insert_missing_with_sql(sql), [*params, *more])
+                created_rows = cursor.fetchall()
+            else:
+                cursor.execute(_insert_missing_unnest_sql(), params)
         else:
             for start in range(0, len(new), per_statement):
                 chunk = new[start : start + per_statement]
@@ -60,7 +80,8 @@ def carts_for_update(
             f"({', '.join(['%s'] * len(new))}) ORDER BY {quote('id')}{lock}",
             [site.pk, *(cart.external_id for cart in new)],
         )
-        return {cart.external_id: cart for cart in map(cart_from_row, cursor.fetchall())}
+        locked = {cart.external_id: cart for cart in map(cart_from_row, cursor.fetchall())}
+    return locked, created_rows
 
 
 def _columns() -> str:
@@ -88,12 +109,26 @@ def _insert_missing_unnest_sql() -> str:
     carts."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
-    arrays = ", ".join(f"CAST(%s AS {f.db_type(connection)}[])" for f in _CART_FIELDS)
+    arrays = ", ".join(f"CAST(%b AS {f.db_type(connection)}[])" for f in _CART_FIELDS)
     # Identifiers from the model's metadata; every value is a parameter.
     return (
         f"INSERT INTO {quote(Cart._meta.db_table)} ({columns}) "  # noqa: S608
         f"SELECT * FROM unnest({arrays}) "
         f"ON CONFLICT ({quote('site_id')}, {quote('external_id')}) DO NOTHING"
+    )
+
+
+CREATED = "created"
+
+
+@functools.cache
+def _insert_missing_with_sql(on_created: str) -> str:
+    quote = connection.ops.quote_name
+    # The caller's CTE is SQL of its own making; every value is a parameter.
+    return (
+        f"WITH {CREATED} AS ({_insert_missing_unnest_sql()} "  # noqa: S608
+        f"RETURNING {quote('id')}, {quote('external_id')}), "
+        f"on_created AS ({on_created}) SELECT * FROM on_created"
     )
 
 
@@ -146,21 +181,25 @@ def _cart_upsert(cart: Cart) -> list[Cart]:
         return [cart_from_row(row) for row in cursor.fetchall()]
 
 
-def cart_upsert_statement(cart: Cart) -> tuple[str, list[Any]]:
+CREATED_NOW = "created_now"
+
+
+def cart_upsert_statement(cart: Cart, *, created_now: bool = False) -> tuple[str, list[Any]]:
     """``INSERT`` the new ``cart`` ``ON CONFLICT`` (site, cart id) ``DO UPDATE`` of a
     non-key column to its own value ``RETURNING`` every column (``cart_from_row`` reads
     it): the row, created or as it stands, locked until the transaction ends. SQL and
     parameters, also for ingestion's one-statement path (a CTE that inserts the cart's
-    events along)."""
-    return _upsert_sql(connection.vendor), _cart_params(cart)
+    events along). ``created_now`` (PostgreSQL): one more column, ``CREATED_NOW``, true
+    when this statement created the row (``xmax = 0``: no transaction updated it)."""
+    return _upsert_sql(connection.vendor, created_now), _cart_params(cart)
 
 
 @functools.cache
-def _upsert_sql(vendor: str) -> str:
+def _upsert_sql(vendor: str, created_now: bool) -> str:
     quote = connection.ops.quote_name
     table = quote(Cart._meta.db_table)
     columns = ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
-    returning = _columns()
+    returning = _columns() + (f", (xmax = 0) AS {CREATED_NOW}" if created_now else "")
     visitor = quote("visitor_id")
     # Identifiers from the model's metadata; every value is a parameter.
     return (

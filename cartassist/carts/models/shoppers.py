@@ -3,7 +3,9 @@
 A shopper is every cart linked, transitively, by a visitor id or a customer id. Each
 identity row names its shopper by a number: the smallest cart id of the shopper's carts.
 Rows are written only by ``services/shoppers.py::shoppers_link`` (at ingestion, under
-the site's shopper lock), never split, and merged when an event links two shoppers.
+the site's shopper lock), never split, and merged when an event links two shoppers; a
+brand-new cart whose only identity is a new visitor id stores that row in the statement
+that creates the cart (``new_cart_identity_cte``, ADR 0027).
 """
 
 from __future__ import annotations

@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Field, Model
 
 from cartassist.carts.locks import (
+    CREATED,
+    CREATED_NOW,
     cart_from_row,
     cart_upsert_statement,
-    carts_for_update,
+    carts_for_update_and,
     new_cart,
     preparers,
 )
@@ -40,9 +42,15 @@ from cartassist.carts.services.contact_identities import (
     contact_identities_record,
     shopper_email_addresses_record,
 )
-from cartassist.carts.services.shoppers import cart_identities, shoppers_link
+from cartassist.carts.services.shoppers import (
+    cart_identities,
+    new_cart_identity_cte,
+    new_carts_identities_cte,
+    shoppers_link,
+)
 from cartassist.carts.services.site_config import site_rule_snapshots
 from cartassist.core import ports
+from cartassist.core.transactions import Ends, atomic_with_ends, bound_cursor
 from cartassist.domain.attribution import IdentityKey
 from cartassist.domain.cart_state import (
     CART_STATE_FIELDS,
@@ -83,16 +91,20 @@ def cart_events_ingest(
 
     1. Drop ids repeated inside the batch.
     2. Lock (creating if needed) every cart the events touch (``carts_for_update``: one
-       upsert for one cart).
-    3. Apply the events oldest first, then insert them first-wins: ``INSERT … ON
-       CONFLICT (site, event id) DO NOTHING RETURNING`` the ids stored. Any id already
-       stored rolls the attempt back, and the batch is ingested again without it (rare:
-       a client's retry), so a duplicate never touches a cart.
-    4. Save each cart's changed columns only, with its stall deadline.
-    5. Link each cart's visitor and customer ids to its shopper (``shoppers_link``; not
+       upsert for one cart) and insert the events first-wins: ``INSERT … ON CONFLICT
+       (site, event id) DO NOTHING RETURNING`` the ids stored. Any id already stored
+       rolls the attempt back, and the batch is ingested again without it (rare: a
+       client's retry), so a duplicate never touches a cart. A cart created here whose
+       only identity is a new visitor id is linked to a shopper of its own in the same
+       statement (ADR 0027).
+    3. Apply the events oldest first (the few older than their cart's state are marked
+       not applied).
+    4. Link each cart's visitor and customer ids to its shopper (``shoppers_link``; not
        needed when the cart is linked already and no event brings a new customer id),
        and refresh the outcomes of new orders and of shoppers that merged.
-    6. Tell the consoles chatting about a changed cart (port ``carts_changed``).
+    5. Tell the consoles chatting about a changed cart (port ``carts_changed``).
+    6. Save each cart's changed columns only, with its stall deadline: the last
+       statement, which carries the COMMIT (the first carries the BEGIN: ADR 0027).
 
     Two requests carrying the same event race on the unique constraint: the second one's
     insert waits for the first to commit and then stores nothing. An event whose amount
@@ -132,8 +144,9 @@ def _ingest_once(
     new_events = batch.new_events(already=stored_before)
     if not new_events:
         return result
-    with transaction.atomic():
-        carts, stored = _carts_and_events_store(site, new_events, source=source, now=now)
+    with atomic_with_ends() as ends:
+        stored_now = _carts_and_events_store(site, new_events, source=source, now=now, ends=ends)
+        carts, stored = stored_now.carts, stored_now.event_ids
         if len(stored) != len(new_events):
             raise _AlreadyStored({event["id"] for event in new_events} - stored)
         before = {cart_id: CartState.of(cart) for cart_id, cart in carts.items()}
@@ -143,18 +156,34 @@ def _ingest_once(
             CartEvent.objects.filter(site=site, event_id__in=not_applied).update(applied=False)
         _record_opt_outs(site, rows)
         identities = _identities_to_link(carts, before, new_events)
-        _carts_save(carts, before, rules=site_rule_snapshots(site.pk), linked=set(identities))
-        # Last, so that the shopper lock, when it is needed, is held only for identity rows.
+        for cart_pk in stored_now.linked:  # linked by the statement that created them
+            identities.pop(cart_pk, None)
+        # The shopper lock, when it is needed, is held only for identity rows and the
+        # carts' UPDATE, which travels with the COMMIT (ADR 0027).
         merged = shoppers_link(site_id=site.pk, carts=identities) if identities else []
         _contacts_record(site, carts, new_events, source=source, now=now)
-        ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
-        if ordered or merged:
-            ports.outcomes_refresh_request.get()([*ordered, *merged])
-        changed = sorted({r.cart_id for r in rows if r.applied})
-        if changed:
-            ports.carts_changed.get()(site_id=site.pk, cart_ids=changed)
+        _ports_tell(site, rows, merged=merged)
         result.stored.extend(r.event_id for r in rows)
+        update = _carts_save(
+            carts,
+            before,
+            rules=site_rule_snapshots(site.pk),
+            linked={*identities, *stored_now.linked},
+        )
+        if update:  # the block's last statement: it carries the COMMIT along
+            ends.set_last(*update)
     return result
+
+
+def _ports_tell(site: Site, rows: list[_EventRow], *, merged: list[int]) -> None:
+    """Ask for the outcomes of new orders and merged shoppers to be refreshed, and tell
+    the consoles chatting about a changed cart (both act once the ingest commits)."""
+    ordered = [r.cart_id for r in rows if r.type == EventType.ORDER_COMPLETED and r.applied]
+    if ordered or merged:
+        ports.outcomes_refresh_request.get()([*ordered, *merged])
+    changed = sorted({r.cart_id for r in rows if r.applied})
+    if changed:
+        ports.carts_changed.get()(site_id=site.pk, cart_ids=changed)
 
 
 def _contacts_record(
@@ -173,21 +202,57 @@ def _contacts_record(
         shopper_email_addresses_record(site_id=site.pk, carts=carts, events=events, now=now)
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """What the first statements of an ingest did: the carts, locked, by cart id; the
+    event ids stored now; the ids of the carts they created and linked to a shopper
+    of their own (``new_cart_identity_cte``)."""
+
+    carts: dict[str, Cart]
+    event_ids: set[str]
+    linked: frozenset[int] = frozenset()
+
+
 def _carts_and_events_store(
-    site: Site, events: list[dict[str, Any]], *, source: EventSource, now: datetime
-) -> tuple[dict[str, Cart], set[str]]:
+    site: Site, events: list[dict[str, Any]], *, source: EventSource, now: datetime, ends: Ends
+) -> _Stored:
     """Lock (creating) the carts of ``events`` and insert the events first-wins, as
-    applied (the fold corrects that); the carts by cart id and the ids stored now.
+    applied (the fold corrects that).
 
     One cart on PostgreSQL (a single event, the usual request): one statement, a CTE of
     the cart's upsert (``carts_for_update``'s) and the events' ``INSERT … ON CONFLICT DO
-    NOTHING RETURNING``. Otherwise ``carts_for_update``, then ``_events_insert``."""
+    NOTHING RETURNING``; when the events bring no customer id and one visitor id, the
+    same statement links a cart it creates to a shopper (``new_cart_identity_cte``).
+    Otherwise ``carts_for_update``, then ``_events_insert``."""
     first = _first_event_per_cart(events)
     if len(first) == 1 and connection.vendor == "postgresql":
-        return _cart_and_events_upsert(site, next(iter(first.values())), events, source, now)
-    carts = carts_for_update(site=site, first_events=first, now=now)
+        return _cart_and_events_upsert(
+            site, next(iter(first.values())), events, source, now, ends=ends
+        )
+    visitors = _visitor_only_carts(events)
+    on_created = None
+    if visitors and connection.vendor == "postgresql":
+        on_created = (
+            new_carts_identities_cte(carts_cte=CREATED),
+            [site.pk, list(visitors), list(visitors.values())],
+        )
+    carts, linked = carts_for_update_and(
+        site=site, first_events=first, now=now, on_created=on_created
+    )
     rows = [_EventRow.of(site, carts[e["cart_id"]].pk, e, source, True, now=now) for e in events]
-    return carts, _events_insert(rows)
+    return _Stored(carts, _events_insert(rows), frozenset(pk for (pk,) in linked))
+
+
+def _visitor_only_carts(events: list[dict[str, Any]]) -> dict[str, str]:
+    """Cart id → visitor id, for each cart whose events all bring that one visitor id and
+    no customer id: the cart's only identity, should these events create it."""
+    visitors: dict[str, str] = {}
+    mixed: set[str] = set()
+    for event in events:
+        cart_id, visitor_id = event["cart_id"], event["visitor_id"]
+        if event.get("customer_id") or visitors.setdefault(cart_id, visitor_id) != visitor_id:
+            mixed.add(cart_id)
+    return {cart_id: visitor for cart_id, visitor in visitors.items() if cart_id not in mixed}
 
 
 def _cart_and_events_upsert(
@@ -196,18 +261,24 @@ def _cart_and_events_upsert(
     events: list[dict[str, Any]],
     source: EventSource,
     now: datetime,
-) -> tuple[dict[str, Cart], set[str]]:
-    cart_sql, params = cart_upsert_statement(new_cart(site, first, now))
+    *,
+    ends: Ends,
+) -> _Stored:
+    # The cart's only identity is this visitor id, if it gets created now.
+    visitor_only = bool(_visitor_only_carts(events))
+    cart_sql, params = cart_upsert_statement(new_cart(site, first, now), created_now=True)
     fields = _cte_event_fields()
     prepared = list(zip(fields, preparers(tuple(f for _attr, f in fields)), strict=True))
     for event in events:
-        row = _EventRow.of(site, 0, event, source, True, now=now)  # cart: the CTE's
-        params += [prepare(getattr(row, attr)) for (attr, _f), prepare in prepared]
-    with connection.cursor() as cursor:
-        cursor.execute(_cte_sql(cart_sql, len(events)), params)
-        (row,) = cursor.fetchall()
+        event_row = _EventRow.of(site, 0, event, source, True, now=now)  # cart: the CTE's
+        params += [prepare(getattr(event_row, attr)) for (attr, _f), prepare in prepared]
+    if visitor_only:
+        params += [site.pk, first["visitor_id"]]
+    # The transaction's first statement: it carries the BEGIN along (ADR 0027).
+    (row,) = ends.first(_cte_sql(cart_sql, len(events), visitor_only), params)
     cart = cart_from_row(row)
-    return {cart.external_id: cart}, set(row[-1])
+    linked = frozenset([cart.pk]) if row[-1] else frozenset[int]()
+    return _Stored({cart.external_id: cart}, set(row[-2]), linked)
 
 
 @functools.cache
@@ -217,11 +288,20 @@ def _cte_event_fields() -> list[tuple[str, Field[Any, Any]]]:
 
 
 @functools.cache
-def _cte_sql(cart_sql: str, events: int) -> str:
+def _cte_sql(cart_sql: str, events: int, link_new_cart: bool) -> str:
+    """The cart's upsert ``c``, its events' insert ``e`` and (``link_new_cart``) its
+    visitor identity's ``s``; one row: the cart's columns, ``CREATED_NOW``, the event ids
+    stored, whether ``s`` linked the cart."""
     quote = connection.ops.quote_name
     fields = _cte_event_fields()
     one = "(" + ", ".join(f"CAST(%s AS {f.db_type(connection)})" for _attr, f in fields) + ")"
     names = ", ".join(quote(str(f.column)) for _attr, f in fields)
+    link = (
+        f", s AS ({new_cart_identity_cte(cart_cte='c', created=CREATED_NOW)})"
+        if link_new_cart
+        else ""
+    )
+    linked = "EXISTS (SELECT FROM s)" if link_new_cart else "false"
     # Identifiers from the model's metadata; every value is a parameter.
     return (
         f"WITH c AS ({cart_sql}), e AS ("  # noqa: S608
@@ -229,8 +309,8 @@ def _cte_sql(cart_sql: str, events: int) -> str:
         f"SELECT c.{quote('id')}, v.* FROM c CROSS JOIN "
         f"(VALUES {', '.join([one] * events)}) AS v ({names}) "
         f"ON CONFLICT ({quote('site_id')}, {quote('event_id')}) DO NOTHING "
-        f"RETURNING {quote('event_id')}) "
-        f"SELECT c.*, ARRAY(SELECT {quote('event_id')} FROM e) FROM c"
+        f"RETURNING {quote('event_id')}){link} "
+        f"SELECT c.*, ARRAY(SELECT {quote('event_id')} FROM e), {linked} FROM c"
     )
 
 
@@ -364,7 +444,7 @@ def _events_insert(rows: list[_EventRow]) -> set[str]:
         columns = [
             [prepare(getattr(row, attr)) for row in rows] for (attr, _f), prepare in prepared
         ]
-        with connection.cursor() as cursor:
+        with bound_cursor() as cursor:
             cursor.execute(_events_unnest_sql(), columns)
             return {event_id for (event_id,) in cursor.fetchall()}
     per_statement = max(1, (connection.features.max_query_params or 65535) // len(fields))
@@ -393,7 +473,7 @@ def _events_unnest_sql() -> str:
     quote = connection.ops.quote_name
     fields = _event_fields()
     columns = ", ".join(quote(str(f.column)) for _attr, f in fields)
-    arrays = ", ".join(f"CAST(%s AS {f.db_type(connection)}[])" for _attr, f in fields)
+    arrays = ", ".join(f"CAST(%b AS {f.db_type(connection)}[])" for _attr, f in fields)
     # Identifiers from the model's metadata; every value is a parameter.
     return (
         f"INSERT INTO {quote(CartEvent._meta.db_table)} ({columns}) "  # noqa: S608
@@ -424,9 +504,11 @@ def _carts_save(
     *,
     rules: dict[str, RuleSnapshot],
     linked: set[int],
-) -> None:
-    """Write each cart's changed columns, with its stall deadline for its new state (none
-    once converted); ``linked``: the carts whose identities this ingest links."""
+) -> tuple[str, list[Any]] | None:
+    """Each cart's changed columns, with its stall deadline for its new state (none once
+    converted); ``linked``: the carts whose identities this ingest links. The statement
+    that writes them (SQL, parameters) for the caller to run last, or ``None`` when no
+    cart changed or it ran here already (SQLite, several carts: ``executemany``)."""
     changed: dict[str, list[str]] = {}
     for cart_id, cart in carts.items():
         old = (before[cart_id], cart.stall_deadline, cart.identities_linked)
@@ -457,7 +539,7 @@ def _carts_save(
                 if was != is_
             ]
     if not changed:
-        return
+        return None
     names = sorted({name for fields in changed.values() for name in fields})
     fields = [_field(Cart, name) for name in names]
     quote = connection.ops.quote_name
@@ -470,13 +552,13 @@ def _carts_save(
         + [carts[cart_id].pk]
         for cart_id in sorted(changed, key=lambda c: carts[c].pk)
     ]
+    if len(params) == 1:
+        return sql, params[0]
+    if connection.vendor == "postgresql":  # one statement for every cart
+        return _carts_update_from_values(fields, params)
     with connection.cursor() as cursor:
-        if len(params) == 1:
-            cursor.execute(sql, params[0])
-        elif connection.vendor == "postgresql":  # one statement for every cart
-            cursor.execute(*_carts_update_from_values(fields, params))
-        else:
-            cursor.executemany(sql, params)
+        cursor.executemany(sql, params)
+    return None
 
 
 def _carts_update_from_values(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
+from django.db import connection
 from django.db.models import Q
 
 from cartassist.carts.models import ShopperIdentity
@@ -54,18 +55,21 @@ def shopper_numbers(*, site_id: int, keys: Iterable[IdentityKey]) -> dict[Identi
 def shoppers_link(*, site_id: int, carts: Mapping[int, set[IdentityKey]]) -> list[int]:
     """Record that each cart (id → its identities) and its identities are one shopper.
 
-    Runs in the caller's transaction (ingestion: last, so that the lock below is held
-    only for identity rows). Idempotent; the result does not depend on the order in
-    which carts are linked.
+    Runs in the caller's transaction (ingestion: last but for the carts' UPDATE that
+    carries the COMMIT, so that the lock below is held only for identity rows).
+    Idempotent; the result does not depend on the order in which carts are linked.
 
     1. Read the stored shopper of every identity, without a lock. When every identity
        is known and each cart's identities name one shopper, no larger than the cart's
        id, nothing changes: return at once (the common case). Links are never undone,
        so this answer cannot go stale.
     2. Otherwise take the site's shopper lock (``locks.shopper_lock``) and read again:
-       only lock holders write identity rows, so this read is current.
-    3. Compute the links (``domain.attribution.shopper_links``), insert the new
-       identities, and move every merged shopper's identities with one
+       only lock holders change identity rows, so this read is current but for the
+       visitor identity a brand-new cart may store in its own statement
+       (``new_cart_identity_cte``, ADR 0027).
+    3. Compute the links (``domain.attribution.shopper_links``) and insert the new
+       identities; when one of them was stored meanwhile (by such a new cart), read
+       again and compute again. Then move every merged shopper's identities with one
        ``UPDATE … WHERE shopper_id IN (…)`` per surviving shopper.
 
     Returns the shopper numbers that absorbed other shoppers (smallest cart ids: a cart
@@ -78,22 +82,93 @@ def shoppers_link(*, site_id: int, carts: Mapping[int, set[IdentityKey]]) -> lis
     if _linked(carts, _known(site_id, all_keys)):
         return []
     shopper_lock(site_id=site_id)
-    known = _known(site_id, all_keys)
-    links = shopper_links(carts.items(), known=known)
-    ShopperIdentity.objects.bulk_create(
-        [
-            ShopperIdentity(site_id=site_id, kind=kind, value=value, shopper_id=shopper)
-            for (kind, value), shopper in links.shopper_of.items()
-            if (kind, value) not in known
-        ],
-        ignore_conflicts=True,  # none under the lock; harmless
-    )
+    for _attempt in range(len(all_keys) + 1):  # each retry learns one more stored identity
+        known = _known(site_id, all_keys)
+        links = shopper_links(carts.items(), known=known)
+        missing = [(k, shopper) for k, shopper in links.shopper_of.items() if k not in known]
+        if _identities_insert(site_id, missing) == len(missing):
+            break
+        # A new cart's own statement stored one of them since the read (the only writes
+        # without the lock: new_cart_identity_cte). It is committed now (the insert
+        # waited for it): read again and link with it.
     into: dict[int, list[int]] = defaultdict(list)
     for old, new in links.merged.items():
         into[new].append(old)
     for new, olds in sorted(into.items()):
         ShopperIdentity.objects.filter(site_id=site_id, shopper_id__in=olds).update(shopper_id=new)
     return sorted(into)
+
+
+def _identities_insert(site_id: int, rows: list[tuple[IdentityKey, int]]) -> int:
+    """Insert the identity rows ``((kind, value), shopper)`` that are not stored yet; how
+    many were inserted (fewer when one was stored meanwhile)."""
+    if not rows:
+        return 0
+    quote = connection.ops.quote_name
+    table = quote(ShopperIdentity._meta.db_table)
+    columns = ", ".join(quote(c) for c in ("site_id", "kind", "value", "shopper_id"))
+    # Identifiers from the model's metadata; every value is a parameter.
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
+        f"{', '.join(['(%s, %s, %s, %s)'] * len(rows))} "
+        f"ON CONFLICT ({quote('site_id')}, {quote('kind')}, {quote('value')}) DO NOTHING "
+        f"RETURNING {quote('shopper_id')}"
+    )
+    params = [v for (kind, value), shopper in rows for v in (site_id, kind, value, shopper)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return len(cursor.fetchall())
+
+
+def new_cart_identity_cte(*, cart_cte: str, created: str) -> str:
+    """SQL of a CTE (parameters: site id, visitor id) that links a cart to a shopper of its
+    own, in the statement that creates it: ``INSERT`` its visitor identity with the
+    cart's id as the shopper number, when the CTE ``cart_cte`` created the cart (its
+    boolean column ``created``) and nobody has stored that identity, ``ON CONFLICT DO
+    NOTHING RETURNING`` it. Only for a cart whose only identity is that visitor id.
+
+    Without the shopper lock, and still exact (ADR 0027): the cart is new, so no stored
+    row names it, and the identity is new, so no shopper has it: the row makes a shopper
+    of one cart, which is what ``shoppers_link`` would write. When the identity is stored
+    already, or a concurrent transaction stores it first (the insert waits for it),
+    nothing is inserted and the caller links the cart with ``shoppers_link``. A lock
+    holder that read before this row was committed and tries to insert the same identity
+    meets the conflict and reads again (``_identities_insert``), so it never links that
+    identity to another shopper than the one stored."""
+    quote = connection.ops.quote_name
+    table = quote(ShopperIdentity._meta.db_table)
+    columns = ", ".join(quote(c) for c in ("site_id", "kind", "value", "shopper_id"))
+    # Identifiers from the model's metadata and the caller's CTE; values are parameters.
+    return (
+        f"INSERT INTO {table} ({columns}) "  # noqa: S608
+        f"SELECT CAST(%s AS bigint), '{VISITOR}', CAST(%s AS varchar), {cart_cte}.{quote('id')} "
+        f"FROM {cart_cte} WHERE {cart_cte}.{created} "
+        f"ON CONFLICT ({quote('site_id')}, {quote('kind')}, {quote('value')}) DO NOTHING "
+        f"RETURNING {quote('shopper_id')}"
+    )
+
+
+def new_carts_identities_cte(*, carts_cte: str) -> str:
+    """``new_cart_identity_cte`` for several carts (parameters: site id, an array of cart
+    ids, an array of their visitor ids): the visitor identity of each cart the CTE
+    ``carts_cte`` inserted (its ``id`` and ``external_id``) and that is listed, with the
+    cart's id as the shopper number, ascending, so that of two new carts of one new
+    visitor the smaller id is stored (the other is linked by ``shoppers_link``).
+    ``RETURNING`` the carts linked."""
+    quote = connection.ops.quote_name
+    table = quote(ShopperIdentity._meta.db_table)
+    columns = ", ".join(quote(c) for c in ("site_id", "kind", "value", "shopper_id"))
+    id_, external_id = quote("id"), quote("external_id")
+    # Identifiers from the model's metadata and the caller's CTE; values are parameters.
+    return (
+        f"INSERT INTO {table} ({columns}) "  # noqa: S608
+        f"SELECT CAST(%s AS bigint), '{VISITOR}', v.visitor, {carts_cte}.{id_} "
+        f"FROM {carts_cte} JOIN unnest(CAST(%b AS varchar[]), CAST(%b AS varchar[])) "
+        f"AS v (cart, visitor) ON v.cart = {carts_cte}.{external_id} "
+        f"ORDER BY {carts_cte}.{id_} "
+        f"ON CONFLICT ({quote('site_id')}, {quote('kind')}, {quote('value')}) DO NOTHING "
+        f"RETURNING {quote('shopper_id')}"
+    )
 
 
 def _linked(carts: Mapping[int, set[IdentityKey]], known: Mapping[IdentityKey, int]) -> bool:
