@@ -219,14 +219,18 @@ def _panel_execute(cursor: Any, params: list[Any]) -> None:
     statement's server time), then ``EXECUTE``; plain where server-side prepared
     statements cannot be kept (``DATABASE_ASYNC_PREPARE_THRESHOLD`` = -1: a PgBouncer in
     transaction mode). A prepared statement outlives a rollback; a new connection
-    prepares it again."""
+    prepares it again. The first use on a connection this process has not seen asks the
+    server first (``pg_prepared_statements``): a pooled session may have prepared it
+    already, and a second ``PREPARE`` of one name fails."""
     if settings.DATABASE_ASYNC_PREPARE_THRESHOLD < 0:
         cursor.execute(_panel_sql(), params)
         return
     name, prepare = _panel_prepare_sql()
     names = _prepared.setdefault(connection.connection, set())
     if name not in names:
-        cursor.execute(prepare)
+        cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [name])
+        if cursor.fetchone() is None:
+            cursor.execute(prepare)
         names.add(name)
     cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
 

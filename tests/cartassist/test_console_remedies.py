@@ -186,10 +186,33 @@ def test_the_panels_statement_is_prepared_once_per_connection(site):
             agent=chat.agent, conversation_id=chat.conversation.pk, now=timezone.now()
         )
 
-    # then: PREPARE once, EXECUTE twice, the same panels
+    # then: asked the server, PREPARE once, EXECUTE twice, the same panels
     sql = [query["sql"].split(" ", 1)[0] for query in queries.captured_queries]
-    assert sql == ["PREPARE", "EXECUTE", "EXECUTE"]
+    assert sql == ["SELECT", "PREPARE", "EXECUTE", "EXECUTE"]
     assert first == second
+
+
+@pytest.mark.postgres
+def test_a_session_that_prepared_the_panel_already_is_not_asked_to_prepare_it_again(site):
+    # given: the statement prepared on this session, but the process does not know it
+    # (a pooled session it has not used yet, or its bookkeeping forgotten)
+    make_policy(site)
+    chat = make_chat(site)
+    expected = console_remedies(
+        agent=chat.agent, conversation_id=chat.conversation.pk, now=timezone.now()
+    )
+    panel._prepared.clear()
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        again = console_remedies(
+            agent=chat.agent, conversation_id=chat.conversation.pk, now=timezone.now()
+        )
+
+    # then: the server is asked, nothing is prepared twice, the same panel
+    sql = [query["sql"].split(" ", 1)[0] for query in queries.captured_queries]
+    assert sql == ["SELECT", "EXECUTE"]
+    assert again == expected
 
 
 @pytest.mark.postgres
