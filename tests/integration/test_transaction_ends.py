@@ -11,7 +11,7 @@ from cartassist.core.transactions import atomic_with_ends, bound_cursor
 from cartassist.models import Site
 from tests.fixtures.sites import make_site
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 RENAME = "UPDATE cartassist_site SET name = %s WHERE id = %s"
 
