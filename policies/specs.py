@@ -177,11 +177,6 @@ def current_policies_at(*, site_id: int, token: int) -> CurrentPolicies:
     return loaded
 
 
-def current_specs(*, site_id: int) -> list[PolicySpec]:
-    """The current specs of the site (``current_policies``)."""
-    return list(current_policies(site_id=site_id).specs)
-
-
 def policy_set_token(*, site_id: int) -> int:
     """The site's policy-set token as this transaction sees it (0: no row yet). A
     hand-written statement: on the offer's path, the ORM's compilation cost more than
