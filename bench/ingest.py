@@ -342,6 +342,7 @@ def run_ingest(
     site = run_django(db.env, "bench.prepare", "site")
     if "steady" in options.traffics:
         run_django(db.env, "bench.prepare", "steady", site["public_key"], str(options.steady_carts))
+    run_django(db.env, "bench.prepare", "analyze")
     rows: list[IngestRow] = []
     for processes in options.processes:
         with ExitStack() as stack:

@@ -1,5 +1,5 @@
 """Database chores for the bench runner, run in a child process with the bench
-environment: ``python -m bench.prepare migrate|site|count|queries`` and
+environment: ``python -m bench.prepare migrate|site|analyze|count|queries`` and
 ``python -m bench.prepare steady <public key> <carts>``. Prints one JSON line."""
 
 from __future__ import annotations
@@ -29,6 +29,13 @@ def main(command: str, *args: str) -> dict[str, object]:
         with connection.cursor() as cursor:  # the bare-insert floor's table
             cursor.execute(BENCH_INSERT_DDL[connection.vendor])
         return {"migrated": True}
+    if command == "analyze":
+        # Table statistics, as a production database has them (autovacuum keeps them):
+        # a fresh database's say "empty" until autovacuum's first pass, a minute in, and
+        # the planner then scans a site's every cart to find a batch's ten.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        return {"analyzed": True}
     if command == "steady":
         return _steady_carts(public_key=args[0], carts=int(args[1]))
     if command == "site":

@@ -15,15 +15,11 @@ SQLite (embedded mode) it is the ORM's three queries (``console_conversation``,
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
-import re
-import weakref
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
@@ -31,7 +27,7 @@ from agents.errors import NotFound
 from agents.models import AgentProfile, Conversation, Invitation
 from agents.selectors import console_conversation
 from cartassist.carts.models import Cart, CartStatus, Intervention, Site
-from cartassist.core.sql import sql_column, sql_table
+from cartassist.core.sql import PreparedStatement, sql_column, sql_table
 from policies.engine import ExistingRemedy, RemedyKind
 from policies.models import Grant, Offer, PolicySetVersion, PolicyVersion
 from policies.services.context import (
@@ -199,40 +195,17 @@ def _offer(row: list[Any]) -> Offer:
 
 # The statement's parameters' types, for PREPARE (in ``_panel_sql``'s order).
 _PANEL_TYPES = ("bigint", "bigint", "boolean", "bigint", "text", "timestamptz", "text[]")
-# Per connection (psycopg's, weakly): the names of the statements it has prepared.
-_prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 
 @functools.cache
-def _panel_prepare_sql() -> tuple[str, str]:
-    """The statement's name (with a hash of its text) and its PREPARE."""
-    sql = _panel_sql()
-    name = "cartassist_remedies_panel_" + hashlib.sha256(sql.encode()).hexdigest()[:12]
-    numbered = iter(range(1, len(_PANEL_TYPES) + 1))
-    body = re.sub("%s", lambda _: f"${next(numbered)}", sql)
-    return name, f"PREPARE {name} ({', '.join(_PANEL_TYPES)}) AS {body}"
+def _panel_statement() -> PreparedStatement:
+    """The panel's statement, prepared once per session (PostgreSQL plans it once;
+    planning took most of the statement's server time)."""
+    return PreparedStatement.of("cartassist_remedies_panel", _panel_sql(), _PANEL_TYPES)
 
 
 def _panel_execute(cursor: Any, params: list[Any]) -> None:
-    """Run the panel's statement: prepared on the connection the first time it runs
-    there (PostgreSQL plans it once per connection; planning took most of the
-    statement's server time), then ``EXECUTE``; plain where server-side prepared
-    statements cannot be kept (``DATABASE_ASYNC_PREPARE_THRESHOLD`` = -1: a PgBouncer in
-    transaction mode). A prepared statement outlives a rollback; a new connection
-    prepares it again. The first use on a connection this process has not seen asks the
-    server first (``pg_prepared_statements``): a pooled session may have prepared it
-    already, and a second ``PREPARE`` of one name fails."""
-    if settings.DATABASE_ASYNC_PREPARE_THRESHOLD < 0:
-        cursor.execute(_panel_sql(), params)
-        return
-    name, prepare = _panel_prepare_sql()
-    names = _prepared.setdefault(connection.connection, set())
-    if name not in names:
-        cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [name])
-        if cursor.fetchone() is None:
-            cursor.execute(prepare)
-        names.add(name)
-    cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
+    cursor.execute(*_panel_statement().call(params))
 
 
 def panel_facts_postgresql(

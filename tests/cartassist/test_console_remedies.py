@@ -13,10 +13,10 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from cartassist.core.sql import prepared_statements_forget
 from cartassist.flows.console import console_remedies
 from cartassist.models import Cart, CartStatus
 from policies.models import Offer, OfferStatus, Policy
-from policies.services import panel
 from policies.services.offers import offer_authorize
 from policies.services.versions import policy_version_create
 from policies.specs import policy_caches_clear
@@ -175,7 +175,7 @@ def test_the_panels_statement_is_prepared_once_per_connection(site):
     console_remedies(agent=chat.agent, conversation_id=chat.conversation.pk, now=timezone.now())
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")
-    panel._prepared.clear()
+    prepared_statements_forget()
 
     # when: two panels on it
     with CaptureQueriesContext(connection) as queries:
@@ -201,7 +201,7 @@ def test_a_session_that_prepared_the_panel_already_is_not_asked_to_prepare_it_ag
     expected = console_remedies(
         agent=chat.agent, conversation_id=chat.conversation.pk, now=timezone.now()
     )
-    panel._prepared.clear()
+    prepared_statements_forget()
 
     # when
     with CaptureQueriesContext(connection) as queries:
