@@ -11,6 +11,7 @@ and an event whose amount would apply in another refuses the whole batch.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -146,12 +147,16 @@ def _ingest_once(
     if not new_events:
         return result
     with atomic_with_ends() as ends:
-        stored_now = _carts_and_events_store(site, new_events, source=source, now=now, ends=ends)
+        stored_now = _carts_and_events_store(
+            site, new_events, batch=batch, source=source, now=now, ends=ends
+        )
         carts, stored = stored_now.carts, stored_now.event_ids
         if len(stored) != len(new_events):
             raise _AlreadyStored({event["id"] for event in new_events} - stored)
         before = {cart_id: CartState.of(cart) for cart_id, cart in carts.items()}
-        rows = _fold(site, carts, new_events, batch=batch, source=source, now=now)
+        rows = stored_now.folded
+        if rows is None:  # else a cart created by the statement, stored folded already
+            rows = _fold(site, carts, new_events, batch=batch, source=source, now=now)
         not_applied = [row.event_id for row in rows if not row.applied]
         if not_applied:  # stored as applied above; older than their cart's state
             CartEvent.objects.filter(site=site, event_id__in=not_applied).update(applied=False)
@@ -207,15 +212,23 @@ def _contacts_record(
 class _Stored:
     """What the first statements of an ingest did: the carts, locked, by cart id; the
     event ids stored now; the ids of the carts they created and linked to a shopper
-    of their own (``new_cart_identity_cte``)."""
+    of their own (``new_cart_identity_cte``); ``folded``: the event rows, when the one
+    cart was created by the statement with the events folded in already."""
 
     carts: dict[str, Cart]
     event_ids: set[str]
     linked: frozenset[int] = frozenset()
+    folded: list[_EventRow] | None = None
 
 
 def _carts_and_events_store(
-    site: Site, events: list[dict[str, Any]], *, source: EventSource, now: datetime, ends: Ends
+    site: Site,
+    events: list[dict[str, Any]],
+    *,
+    batch: _Batch,
+    source: EventSource,
+    now: datetime,
+    ends: Ends,
 ) -> _Stored:
     """Lock (creating) the carts of ``events`` and insert the events first-wins, as
     applied (the fold corrects that).
@@ -228,7 +241,7 @@ def _carts_and_events_store(
     first = _first_event_per_cart(events)
     if len(first) == 1 and connection.vendor == "postgresql":
         return _cart_and_events_upsert(
-            site, next(iter(first.values())), events, source, now, ends=ends
+            site, next(iter(first.values())), events, batch=batch, source=source, now=now, ends=ends
         )
     visitors = _visitor_only_carts(events)
     on_created = None
@@ -260,14 +273,22 @@ def _cart_and_events_upsert(
     site: Site,
     first: dict[str, Any],
     events: list[dict[str, Any]],
+    *,
+    batch: _Batch,
     source: EventSource,
     now: datetime,
-    *,
     ends: Ends,
 ) -> _Stored:
+    """The one statement of ``_cte_statement``. The cart it inserts, should the cart not
+    exist yet, is the one the events make of a new cart (``_new_cart_folded``): a cart
+    created now needs no UPDATE, and its transaction ends with a bare COMMIT (ADR 0028).
+    A cart that existed is returned as it stands, for the fold."""
     # The cart's only identity is this visitor id, if it gets created now.
     visitor_only = bool(_visitor_only_carts(events))
-    cart_sql, params = cart_upsert_statement(new_cart(site, first, now), created_now=True)
+    created, folded = _new_cart_folded(
+        site, first, events, batch=batch, source=source, now=now, linked=visitor_only
+    )
+    cart_sql, params = cart_upsert_statement(created, created_now=True)
     fields = _cte_event_fields()
     prepared = list(zip(fields, preparers(tuple(f for _attr, f in fields)), strict=True))
     for event in events:
@@ -279,8 +300,39 @@ def _cart_and_events_upsert(
     statement = _cte_statement(cart_sql, len(events), visitor_only)
     (row,) = ends.first(*statement.call(params))
     cart = cart_from_row(row)
-    linked = frozenset([cart.pk]) if row[-1] else frozenset[int]()
-    return _Stored({cart.external_id: cart}, set(row[-2]), linked)
+    created_now, stored, linked_now = row[-3:]
+    linked = frozenset([cart.pk]) if linked_now else frozenset[int]()
+    if not (created_now and folded is not None):
+        return _Stored({cart.external_id: cart}, set(stored), linked)
+    if not linked_now:  # the visitor's identity was known: shoppers_link links the cart
+        cart.identities_linked = False
+    rows = [dataclasses.replace(event_row, cart_id=cart.pk) for event_row in folded]
+    return _Stored({cart.external_id: cart}, set(stored), linked, folded=rows)
+
+
+def _new_cart_folded(
+    site: Site,
+    first: dict[str, Any],
+    events: list[dict[str, Any]],
+    *,
+    batch: _Batch,
+    source: EventSource,
+    now: datetime,
+    linked: bool,
+) -> tuple[Cart, list[_EventRow] | None]:
+    """The cart ``events`` create should it not exist yet (``new_cart`` from the first),
+    with them folded in, its stall deadline set and (``linked``: the statement links it
+    to a shopper) marked linked; and the event rows (their cart id left to fill in).
+    Where the fold refuses the batch (another currency), the cart as its first event
+    creates it and no rows: the fold after the statement decides, as for any cart."""
+    cart = new_cart(site, first, now)
+    try:
+        rows = _fold(site, {cart.external_id: cart}, events, batch=batch, source=source, now=now)
+    except EventsRefused:
+        return new_cart(site, first, now), None
+    cart.stall_deadline = _stall_deadline_of(cart, site_rule_snapshots(site.pk))
+    cart.identities_linked = linked
+    return cart, rows
 
 
 @functools.cache
@@ -516,16 +568,7 @@ def _carts_save(
     changed: dict[str, list[str]] = {}
     for cart_id, cart in carts.items():
         old = (before[cart_id], cart.stall_deadline, cart.identities_linked)
-        cart.stall_deadline = (
-            stall_deadline(
-                stage=cart.stage,
-                subtotal=cart.subtotal,
-                last_activity_at=cart.last_activity_at,
-                rule=rules.get(cart.stage),
-            )
-            if cart.status != CartStatus.CONVERTED
-            else None
-        )
+        cart.stall_deadline = _stall_deadline_of(cart, rules)
         cart.identities_linked = cart.identities_linked or cart.pk in linked
         now_ = (CartState.of(cart), cart.stall_deadline, cart.identities_linked)
         if now_ != old:
@@ -563,6 +606,18 @@ def _carts_save(
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
     return None
+
+
+def _stall_deadline_of(cart: Cart, rules: dict[str, RuleSnapshot]) -> datetime | None:
+    """When ``cart`` stalls in its state under the site's ``rules`` (none once converted)."""
+    if cart.status == CartStatus.CONVERTED:
+        return None
+    return stall_deadline(
+        stage=cart.stage,
+        subtotal=cart.subtotal,
+        last_activity_at=cart.last_activity_at,
+        rule=rules.get(cart.stage),
+    )
 
 
 def _carts_update_from_values(
