@@ -58,14 +58,20 @@ def carts_for_update_and(
     created_rows: list[tuple[Any, ...]] = []
     with bound_cursor() as cursor:
         if connection.vendor == "postgresql":  # one short statement, one array per column
-            rows = [_cart_params(cart) for cart in new]
-            params = [list(column) for column in zip(*rows, strict=True)]
+            columns = [list(column) for column in zip(*map(_cart_params, new), strict=True)]
+            # A column whose value every new cart shares goes once (most: the defaults);
+            # in the statement's order: those values, then the other columns' arrays.
+            varying = tuple(any(v != column[0] for v in column) for column in columns)
+            params = [
+                column[0] for column, varies in zip(columns, varying, strict=True) if not varies
+            ]
+            params += [column for column, varies in zip(columns, varying, strict=True) if varies]
             if on_created:
                 sql, more = on_created
-                cursor.execute(_insert_missing_with_sql(sql), [*params, *more])
+                cursor.execute(_insert_missing_with_sql(sql, varying), [*params, *more])
                 created_rows = cursor.fetchall()
             else:
-                cursor.execute(_insert_missing_unnest_sql(), params)
+                cursor.execute(_insert_missing_unnest_sql(varying), params)
         else:
             for start in range(0, len(new), per_statement):
                 chunk = new[start : start + per_statement]
@@ -103,17 +109,30 @@ def _insert_missing_sql(vendor: str, carts: int) -> str:
 
 
 @functools.cache
-def _insert_missing_unnest_sql() -> str:
-    """PostgreSQL: ``_insert_missing_sql`` as ``INSERT … SELECT * FROM unnest(<one array
-    per column>)``, whose text (and the driver's parse of it) does not grow with the
-    carts."""
+def _insert_missing_unnest_sql(varying: tuple[bool, ...]) -> str:
+    """PostgreSQL: ``_insert_missing_sql`` as ``INSERT … SELECT … FROM unnest(<one array
+    per varying column>)``, each other column's one value a parameter of its own: the
+    text (and the driver's parse of it) does not grow with the carts, and a value the
+    carts share (a default, mostly) is sent once, not once per cart."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
-    arrays = ", ".join(f"CAST(%b AS {f.db_type(connection)}[])" for f in _CART_FIELDS)
+    names = [f"v{index}" for index in range(len(_CART_FIELDS))]
+    values = ", ".join(
+        f"u.{name}" if varies else f"CAST(%b AS {f.db_type(connection)})"
+        for f, name, varies in zip(_CART_FIELDS, names, varying, strict=True)
+    )
+    arrays = [
+        (f"CAST(%b AS {f.db_type(connection)}[])", name)
+        for f, name, varies in zip(_CART_FIELDS, names, varying, strict=True)
+        if varies
+    ]
+    unnest = ", ".join(array for array, _name in arrays)
+    aliases = ", ".join(name for _array, name in arrays)
+    source = f" FROM unnest({unnest}) AS u ({aliases})" if arrays else ""
     # Identifiers from the model's metadata; every value is a parameter.
     return (
         f"INSERT INTO {quote(Cart._meta.db_table)} ({columns}) "  # noqa: S608
-        f"SELECT * FROM unnest({arrays}) "
+        f"SELECT {values}{source} "
         f"ON CONFLICT ({quote('site_id')}, {quote('external_id')}) DO NOTHING"
     )
 
@@ -122,11 +141,11 @@ CREATED = "created"
 
 
 @functools.cache
-def _insert_missing_with_sql(on_created: str) -> str:
+def _insert_missing_with_sql(on_created: str, varying: tuple[bool, ...]) -> str:
     quote = connection.ops.quote_name
     # The caller's CTE is SQL of its own making; every value is a parameter.
     return (
-        f"WITH {CREATED} AS ({_insert_missing_unnest_sql()} "  # noqa: S608
+        f"WITH {CREATED} AS ({_insert_missing_unnest_sql(varying)} "  # noqa: S608
         f"RETURNING {quote('id')}, {quote('external_id')}), "
         f"on_created AS ({on_created}) SELECT * FROM on_created"
     )

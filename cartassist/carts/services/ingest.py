@@ -156,7 +156,14 @@ def _ingest_once(
         before = {cart_id: CartState.of(cart) for cart_id, cart in carts.items()}
         rows = stored_now.folded
         if rows is None:  # else a cart created by the statement, stored folded already
-            rows = _fold(site, carts, new_events, batch=batch, source=source, now=now)
+            rows = _fold(
+                carts,
+                new_events,
+                batch=batch,
+                source=source,
+                now=now,
+                inserted=stored_now.inserted,
+            )
         not_applied = [row.event_id for row in rows if not row.applied]
         if not_applied:  # stored as applied above; older than their cart's state
             CartEvent.objects.filter(site=site, event_id__in=not_applied).update(applied=False)
@@ -212,11 +219,13 @@ def _contacts_record(
 class _Stored:
     """What the first statements of an ingest did: the carts, locked, by cart id; the
     event ids stored now; the ids of the carts they created and linked to a shopper
-    of their own (``new_cart_identity_cte``); ``folded``: the event rows, when the one
-    cart was created by the statement with the events folded in already."""
+    of their own (``new_cart_identity_cte``); the event rows as inserted, by event id
+    (for the fold to reuse); ``folded``: the event rows, when the one cart was created
+    by the statement with the events folded in already."""
 
     carts: dict[str, Cart]
     event_ids: set[str]
+    inserted: dict[str, _EventRow]
     linked: frozenset[int] = frozenset()
     folded: list[_EventRow] | None = None
 
@@ -253,8 +262,13 @@ def _carts_and_events_store(
     carts, linked = carts_for_update_and(
         site=site, first_events=first, now=now, on_created=on_created
     )
-    rows = [_EventRow.of(site, carts[e["cart_id"]].pk, e, source, True, now=now) for e in events]
-    return _Stored(carts, _events_insert(rows), frozenset(pk for (pk,) in linked))
+    rows = {
+        e["id"]: _EventRow.of(site, carts[e["cart_id"]].pk, e, source, True, now=now)
+        for e in events
+    }
+    return _Stored(
+        carts, _events_insert(list(rows.values())), rows, frozenset(pk for (pk,) in linked)
+    )
 
 
 def _visitor_only_carts(events: list[dict[str, Any]]) -> dict[str, str]:
@@ -285,14 +299,15 @@ def _cart_and_events_upsert(
     A cart that existed is returned as it stands, for the fold."""
     # The cart's only identity is this visitor id, if it gets created now.
     visitor_only = bool(_visitor_only_carts(events))
+    # The rows the CTE inserts (their cart: the CTE's, 0 here), as applied.
+    inserted = {e["id"]: _EventRow.of(site, 0, e, source, True, now=now) for e in events}
     created, folded = _new_cart_folded(
-        site, first, events, batch=batch, source=source, now=now, linked=visitor_only
+        site, first, events, inserted, batch=batch, source=source, now=now, linked=visitor_only
     )
     cart_sql, params = cart_upsert_statement(created, created_now=True)
     fields = _cte_event_fields()
     prepared = list(zip(fields, preparers(tuple(f for _attr, f in fields)), strict=True))
-    for event in events:
-        event_row = _EventRow.of(site, 0, event, source, True, now=now)  # cart: the CTE's
+    for event_row in inserted.values():
         params += [prepare(getattr(event_row, attr)) for (attr, _f), prepare in prepared]
     if visitor_only:
         params += [site.pk, first["visitor_id"]]
@@ -303,17 +318,18 @@ def _cart_and_events_upsert(
     created_now, stored, linked_now = row[-3:]
     linked = frozenset([cart.pk]) if linked_now else frozenset[int]()
     if not (created_now and folded is not None):
-        return _Stored({cart.external_id: cart}, set(stored), linked)
+        return _Stored({cart.external_id: cart}, set(stored), inserted, linked)
     if not linked_now:  # the visitor's identity was known: shoppers_link links the cart
         cart.identities_linked = False
     rows = [dataclasses.replace(event_row, cart_id=cart.pk) for event_row in folded]
-    return _Stored({cart.external_id: cart}, set(stored), linked, folded=rows)
+    return _Stored({cart.external_id: cart}, set(stored), inserted, linked, folded=rows)
 
 
 def _new_cart_folded(
     site: Site,
     first: dict[str, Any],
     events: list[dict[str, Any]],
+    inserted: dict[str, _EventRow],
     *,
     batch: _Batch,
     source: EventSource,
@@ -327,7 +343,14 @@ def _new_cart_folded(
     creates it and no rows: the fold after the statement decides, as for any cart."""
     cart = new_cart(site, first, now)
     try:
-        rows = _fold(site, {cart.external_id: cart}, events, batch=batch, source=source, now=now)
+        rows = _fold(
+            {cart.external_id: cart},
+            events,
+            batch=batch,
+            source=source,
+            now=now,
+            inserted=inserted,
+        )
     except EventsRefused:
         return new_cart(site, first, now), None
     cart.stall_deadline = _stall_deadline_of(cart, site_rule_snapshots(site.pk))
@@ -400,16 +423,17 @@ class _Batch:
 
 
 def _fold(
-    site: Site,
     carts: dict[str, Cart],
     events: list[dict[str, Any]],
     *,
     batch: _Batch,
     source: EventSource,
     now: datetime,
+    inserted: dict[str, _EventRow],
 ) -> list[_EventRow]:
     """Fold ``events`` (oldest first) into their carts' states and set the carts to them;
-    the event rows to store. Raises ``EventsRefused`` naming every refused event."""
+    the event rows to store, ``inserted``'s (as inserted, applied) where they hold.
+    Raises ``EventsRefused`` naming every refused event."""
     trusted = source == EventSource.SERVER
     states: dict[str, CartState] = {}
     rows: list[_EventRow] = []
@@ -423,7 +447,10 @@ def _fold(
             refused[str(batch.index_of[event["id"]])] = {"data": {"currency": [mismatch.message]}}
             continue
         states[cart_id] = folded.state
-        rows.append(_EventRow.of(site, carts[cart_id].pk, event, source, folded.applied, now=now))
+        row, cart_pk = inserted[event["id"]], carts[cart_id].pk
+        if (row.cart_id, row.applied) != (cart_pk, folded.applied):
+            row = dataclasses.replace(row, cart_id=cart_pk, applied=folded.applied)
+        rows.append(row)
     if refused:
         raise EventsRefused(refused)  # rolls the whole batch back
     for cart_id, state in states.items():
