@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from cartassist.core.ratelimits import rate_limit_hit
+from cartassist.core.ratelimits import PendingHit, rate_limit_send
 from cartassist.domain.ratelimit import Decision
 
 
@@ -23,6 +23,7 @@ class AtomicRateThrottle(SimpleRateThrottle):
     """SimpleRateThrottle's rates (``N/min`` …) and client identity, counted atomically."""
 
     decision: Decision | None = None
+    pending: PendingHit | None = None
     # Set by SimpleRateThrottle.__init__ from the rate (the stubs do not declare them).
     num_requests: int
     duration: int
@@ -33,14 +34,23 @@ class AtomicRateThrottle(SimpleRateThrottle):
         super().__init__()
 
     def allow_request(self, request: Any, view: Any) -> bool:
-        if self.rate is None:
+        self.send(request, view)
+        return self.allowed()
+
+    def send(self, request: Any, view: Any) -> None:
+        """Count this request's hit; ``allowed()`` reads the answer (the caller may work
+        in between: the hit's round trip to Redis overlaps that work)."""
+        key = self.get_cache_key(request, view) if self.rate is not None else None
+        self.pending = None
+        if key is not None:
+            self.pending = rate_limit_send(
+                key=key, limit=self.num_requests, period=self.duration, now=self.timer()
+            )
+
+    def allowed(self) -> bool:
+        if self.pending is None:
             return True
-        key = self.get_cache_key(request, view)
-        if key is None:
-            return True
-        self.decision = rate_limit_hit(
-            key=key, limit=self.num_requests, period=self.duration, now=self.timer()
-        )
+        self.decision = self.pending.decision()
         return self.decision.allowed
 
     def wait(self) -> float | None:

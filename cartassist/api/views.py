@@ -43,17 +43,25 @@ class _EventsView(APIView):
     throttle_scope = ""
     source: EventSource
 
-    def throttle(self, request: Request, site: Site) -> None:
+    def throttle_send(self, request: Request, site: Site) -> SiteKeyThrottle:
+        """Count the request against its site key's rate (``throttle_check`` answers)."""
         request.site = site  # type: ignore[assignment]  # ours, not django.contrib.sites
         throttle = SiteKeyThrottle(self.throttle_scope)
-        if not throttle.allow_request(request, self):
+        throttle.send(request, self)
+        return throttle
+
+    def throttle_check(self, throttle: SiteKeyThrottle) -> None:
+        if not throttle.allowed():
             raise Throttled(wait=throttle.wait())
 
     def ingest(self, request: Request, site: Site, payload: dict[str, Any], now: Any) -> Response:
-        self.throttle(request, site)
-        events = validate_events(
-            payload.get("events"), site=site, trusted=self.source == EventSource.SERVER, now=now
-        )
+        throttle = self.throttle_send(request, site)  # validated while its answer travels
+        try:
+            events = validate_events(
+                payload.get("events"), site=site, trusted=self.source == EventSource.SERVER, now=now
+            )
+        finally:  # a throttled request is answered 429 whatever its body
+            self.throttle_check(throttle)
         try:
             result = cart_events_ingest(site=site, events=events, source=self.source, now=now)
         except EventsRefused as refused:  # refused against the carts' state, e.g. currency

@@ -17,6 +17,7 @@ they must not turn a Redis blip into an outage of event ingestion.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
@@ -24,8 +25,8 @@ import time
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
-from redis.commands.core import Script
-from redis.exceptions import RedisError
+from redis.connection import Connection, ConnectionPool
+from redis.exceptions import NoScriptError, RedisError
 
 from cartassist.domain.ratelimit import Decision, Window, decide, window_hit
 
@@ -80,9 +81,9 @@ class _LocalWindows:
 _local = _LocalWindows()
 _cache_lock = threading.Lock()
 _last_warning = -_WARN_EVERY
-# The window script, sent by its SHA-1 (EVALSHA; loaded into Redis on first use and again
-# after a Redis restart): one command per hit, without the script's text.
-_window_script: Script | None = None
+# The window script is sent by its SHA-1 (EVALSHA), its text only when Redis does not
+# have it yet (NOSCRIPT: first use, or after a Redis restart): one command per hit.
+_WINDOW_HIT_SHA = hashlib.sha1(_WINDOW_HIT.encode()).hexdigest()  # noqa: S324  # Redis's id
 
 
 def rate_limit_hit(*, key: str, limit: int, period: float, now: float | None = None) -> Decision:
@@ -95,18 +96,106 @@ def rate_limit_hit(*, key: str, limit: int, period: float, now: float | None = N
     2. Any other cache (embedded mode's local memory): read, count and write under a lock.
     3. The pure rule decides from the window as it stands after this hit.
     """
+    return rate_limit_send(key=key, limit=limit, period=period, now=now).decision()
+
+
+def rate_limit_send(*, key: str, limit: int, period: float, now: float | None = None) -> PendingHit:
+    """``rate_limit_hit`` in two steps: the hit is sent to Redis now and its answer read
+    by ``decision()``, so the caller can do other work while Redis answers (the event
+    endpoints validate the batch meanwhile). ``decision()`` must be called (it hands the
+    Redis connection back)."""
     now = time.time() if now is None else now
     cache = caches["default"]
-    if isinstance(cache, RedisCache):
-        window = _redis_hit(cache, key, now=now, period=period)
-        if window is None:
-            window = _local.hit(key, now=now, period=period)
-    else:
+    if not isinstance(cache, RedisCache):
         full_key = f"ratelimit:{key}"
         with _cache_lock:
             window = window_hit(cache.get(full_key), now=now, period=period)
             cache.set(full_key, window, timeout=max(1, math.ceil(period)))
-    return decide(window, now=now, limit=limit, period=period)
+        return PendingHit(key=key, limit=limit, period=period, now=now, window=window)
+    return _redis_send(cache, key, limit=limit, period=period, now=now)
+
+
+class PendingHit:
+    """A hit whose window is known (``window``) or is on its way from Redis (sent on
+    ``connection`` of ``pool`` with ``args``). When Redis fails, the process-local
+    windows count the hit."""
+
+    def __init__(
+        self,
+        *,
+        key: str,
+        limit: int,
+        period: float,
+        now: float,
+        window: Window | None = None,
+        pool: ConnectionPool | None = None,
+        connection: Connection | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
+        self.key, self.limit, self.period, self.now = key, limit, period, now
+        self._window, self._pool, self._connection, self._args = window, pool, connection, args
+
+    def decision(self) -> Decision:
+        if self._window is None:
+            self._window = self._read() or _local_hit(self.key, now=self.now, period=self.period)
+        return decide(self._window, now=self.now, limit=self.limit, period=self.period)
+
+    def _read(self) -> Window | None:
+        connection, pool = self._connection, self._pool
+        if connection is None or pool is None:
+            return None
+        self._connection = None
+        try:
+            try:
+                count, start = connection.read_response()
+            except NoScriptError:  # Redis does not have the script (yet): send its text
+                connection.send_command("EVAL", _WINDOW_HIT, *self._args)
+                count, start = connection.read_response()
+        except RedisError as error:
+            connection.disconnect()
+            _warn_unavailable(error)
+            return None
+        finally:
+            pool.release(connection)
+        return Window(start=float(start), count=int(count))
+
+
+def _redis_send(
+    cache: RedisCache, key: str, *, limit: int, period: float, now: float
+) -> PendingHit:
+    full_key = cache.make_and_validate_key(f"ratelimit:{key}")
+    args = ("1", full_key, repr(now), repr(float(period)))
+    pending = PendingHit(key=key, limit=limit, period=period, now=now)
+    try:
+        pool = cache._cache.get_client(full_key, write=True).connection_pool
+        connection = pool.get_connection()
+    except RedisError as error:
+        _warn_unavailable(error)
+        pending._window = _local_hit(key, now=now, period=period)
+        return pending
+    try:
+        connection.send_command("EVALSHA", _WINDOW_HIT_SHA, *args)
+    except RedisError as error:
+        connection.disconnect()
+        pool.release(connection)
+        _warn_unavailable(error)
+        pending._window = _local_hit(key, now=now, period=period)
+        return pending
+    pending._pool, pending._connection, pending._args = pool, connection, args
+    return pending
+
+
+def _local_hit(key: str, *, now: float, period: float) -> Window:
+    return _local.hit(key, now=now, period=period)
+
+
+def _warn_unavailable(error: Exception) -> None:
+    global _last_warning
+    if time.monotonic() - _last_warning >= _WARN_EVERY:
+        _last_warning = time.monotonic()
+        logger.warning(
+            "Redis unavailable for rate limits (%s): counting in this process only", error
+        )
 
 
 def rate_limits_reset_local() -> None:
@@ -115,23 +204,3 @@ def rate_limits_reset_local() -> None:
     global _last_warning
     _local.clear()
     _last_warning = -_WARN_EVERY
-
-
-def _redis_hit(cache: RedisCache, key: str, *, now: float, period: float) -> Window | None:
-    global _last_warning, _window_script
-    full_key = cache.make_and_validate_key(f"ratelimit:{key}")
-    try:
-        client = cache._cache.get_client(full_key, write=True)
-        if _window_script is None:
-            _window_script = client.register_script(_WINDOW_HIT)
-        count, start = _window_script(
-            keys=[full_key], args=[repr(now), repr(float(period))], client=client
-        )
-    except RedisError as error:
-        if time.monotonic() - _last_warning >= _WARN_EVERY:
-            _last_warning = time.monotonic()
-            logger.warning(
-                "Redis unavailable for rate limits (%s): counting in this process only", error
-            )
-        return None
-    return Window(start=float(start), count=int(count))

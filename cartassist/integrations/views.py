@@ -242,7 +242,7 @@ class ShopifyPixelView(_EventsView):
             visitor_hint=hints["visitor_id"] if isinstance(hints["visitor_id"], str) else "",
         )
         if not events:
-            self.throttle(request, site)
+            self.throttle_check(self.throttle_send(request, site))
             return Response({"stored": [], "duplicates": []})
         return self.ingest(request, site, {"events": events}, timezone.now())
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import redis
+import redis.connection
+from django.core.cache import cache
 from django.test.utils import override_settings
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -166,15 +168,43 @@ def test_each_throttled_request_is_one_atomic_redis_command(post_events, site, m
     with override_settings(CARTASSIST_LOCAL_CACHE_SECONDS=3600):
         assert post_events.widget(one_event()).status_code == 200
         commands: list[str] = []
-        original = redis.Redis.execute_command
+        original = redis.connection.AbstractConnection.send_command
 
-        def recording(self: redis.Redis, *args: Any, **options: Any) -> Any:
+        def recording(self: Any, *args: Any, **options: Any) -> Any:
             commands.append(str(args[0]))
             return original(self, *args, **options)
 
-        monkeypatch.setattr(redis.Redis, "execute_command", recording)
+        # Every command any client sends goes through its connection's send_command.
+        monkeypatch.setattr(redis.connection.AbstractConnection, "send_command", recording)
         # when: the second request of the 2/min window, then a third
         statuses = [post_events.widget(one_event()).status_code for _ in range(2)]
     # then: still limited, each request counted by one EVALSHA and nothing else
     assert statuses == [200, 429]
     assert commands == ["EVALSHA", "EVALSHA"]
+
+
+@pytest.mark.redis
+def test_a_redis_that_lost_the_script_still_counts_every_hit(post_events, site):
+    # given: the script loaded, then forgotten by Redis (a restart, SCRIPT FLUSH)
+    assert post_events.widget(one_event()).status_code == 200
+    cache._cache.get_client(write=True).script_flush()
+    # when: the second hit of the 2/min window, then a third
+    statuses = [post_events.widget(one_event()).status_code for _ in range(2)]
+    # then: the window was counted in Redis across the flush
+    assert statuses == [200, 429]
+    assert CartEvent.objects.count() == 2
+
+
+def test_a_throttled_request_gets_429_even_with_a_body_that_fails_validation(post_events, site):
+    # given: the rate used up
+    assert [post_events.widget(one_event()).status_code for _ in range(2)] == [200, 200]
+    # when: an invalid batch (its validation runs while the rate limit's answer travels)
+    response = post_events.widget([{"id": "x"}])
+    # then: the limit answers, as it did before the body was looked at
+    assert (response.status_code, response.json()) == (429, THROTTLED)
+    # and: below the limit, the same body gets its field errors
+    post_events.client.cookies.clear()
+    other = EventPoster(post_events.client, make_site(name="Other"))
+    refused = other.widget([{"id": "x"}])
+    assert refused.status_code == 400
+    assert "events" in refused.json()["errors"]
