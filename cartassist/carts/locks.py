@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import Field, Q, QuerySet
 
 from cartassist.carts.models import Cart, Site, Visitor
@@ -58,7 +58,9 @@ def carts_for_update_and(
     created_rows: list[tuple[Any, ...]] = []
     with bound_cursor() as cursor:
         if connection.vendor == "postgresql":  # one short statement, one array per column
-            columns = [list(column) for column in zip(*map(_cart_params, new), strict=True)]
+            prepared = preparers(tuple(_CART_FIELDS))
+            rows = [_cart_params(cart, prepared) for cart in new]
+            columns = [list(column) for column in zip(*rows, strict=True)]
             # A column whose value every new cart shares goes once (most: the defaults);
             # in the statement's order: those values, then the other columns' arrays.
             varying = tuple(any(v != column[0] for v in column) for column in columns)
@@ -151,15 +153,19 @@ def _insert_missing_with_sql(on_created: str, varying: tuple[bool, ...]) -> str:
     )
 
 
-def _cart_params(cart: Cart) -> list[Any]:
+def _cart_params(cart: Cart, prepared: list[Callable[[Any], Any]] | None = None) -> list[Any]:
+    """The new ``cart``'s column values as parameters; ``prepared``: ``preparers`` of
+    ``_CART_FIELDS``, when the caller has them for several carts."""
+    prepared = prepared or preparers(tuple(_CART_FIELDS))
     return [
         prepare(f.pre_save(cart, add=True))
-        for f, prepare in zip(_CART_FIELDS, preparers(tuple(_CART_FIELDS)), strict=True)
+        for f, prepare in zip(_CART_FIELDS, prepared, strict=True)
     ]
 
 
 @functools.cache
-def _preparers(vendor: str, fields: tuple[Field[Any, Any], ...]) -> list[Callable[[Any], Any]]:
+def _plain(vendor: str, fields: tuple[Field[Any, Any], ...]) -> tuple[bool, ...]:
+    """For each field, whether the driver adapts its Python value as the field would."""
     plain: tuple[type[Field[Any, Any]], ...] = (
         models.CharField,
         models.BooleanField,
@@ -168,29 +174,25 @@ def _preparers(vendor: str, fields: tuple[Field[Any, Any], ...]) -> list[Callabl
     )
     if vendor == "postgresql":  # psycopg adapts aware datetimes as Django would
         plain += (models.DateTimeField,)
-    found: list[Callable[[Any], Any]] = []
-    for f in fields:
-        if isinstance(f, plain):
-            found.append(_as_is)
-        else:
-            found.append(functools.partial(_field_prep, f))
-    return found
+    return tuple(isinstance(f, plain) for f in fields)
 
 
 def _as_is(value: Any) -> Any:
     return value
 
 
-def _field_prep(field: Field[Any, Any], value: Any) -> Any:
-    return field.get_db_prep_save(value, connection)
-
-
 def preparers(fields: tuple[Field[Any, Any], ...]) -> list[Callable[[Any], Any]]:
     """For each field, how a Python value becomes a query parameter: as is where the
     driver adapts it as the field would (text, booleans, ids; aware datetimes on
     PostgreSQL), else the field's ``get_db_prep_save`` (JSON, decimals, SQLite's
-    datetimes). The hot statements' parameters, without a call per value and field."""
-    return _preparers(connection.vendor, fields)
+    datetimes) on this thread's connection itself (``connection`` is a proxy that
+    looks the connection up on every attribute: a few times per value otherwise). The
+    hot statements' parameters, without a call per value and field."""
+    current = connections[DEFAULT_DB_ALIAS]
+    return [
+        _as_is if plain else functools.partial(f.get_db_prep_save, connection=current)
+        for f, plain in zip(fields, _plain(current.vendor, fields), strict=True)
+    ]
 
 
 def _cart_upsert(cart: Cart) -> list[Cart]:
@@ -231,11 +233,12 @@ def _upsert_sql(vendor: str, created_now: bool) -> str:
 def cart_from_row(row: Sequence[Any]) -> Cart:
     """A ``Cart`` from a row of every concrete column in model order (more are ignored),
     with the database's values converted as the ORM converts them."""
+    current = connections[DEFAULT_DB_ALIAS]  # not the proxy: see ``preparers``
     values = list(row[: len(Cart._meta.concrete_fields)])
-    for index, column, converters in _converters(connection.vendor):
+    for index, column, converters in _converters(current.vendor):
         for convert in converters:
-            values[index] = convert(values[index], column, connection)
-    return Cart.from_db(connection.alias, _ATTNAMES, values)
+            values[index] = convert(values[index], column, current)
+    return Cart.from_db(current.alias, _ATTNAMES, values)
 
 
 @functools.cache

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, models
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -134,3 +134,26 @@ def test_a_new_cart_stores_what_the_fold_after_the_statement_stores(postgres: No
         assert stored(alone, cart) == stored(together, cart), (round_, events)
     linked = Cart.objects.filter(site=alone, identities_linked=True).count()
     assert linked > 20  # most rounds stored a cart (some were refused)
+
+
+def test_an_events_site_is_its_carts_and_goes_with_the_site(postgres: None) -> None:
+    # given: events of two sites, stored singly and in batches (the event's site has no
+    # constraint of its own: its cart's foreign key holds it, ADR 0028)
+    kept, deleted = make_site(name="Kept"), make_site(name="Deleted")
+    for site in (kept, deleted):
+        make_stall_rules(site)
+        ingest(site, [make_event(cart_id="a", visitor_id="va")], trusted=False)
+        ingest(
+            site,
+            [make_event(cart_id="b", visitor_id="vb"), make_event(cart_id="c", visitor_id="vc")],
+            trusted=False,
+        )
+    # then: every event's site is its cart's
+    mismatched = CartEvent.objects.exclude(site_id=models.F("cart__site_id"))
+    assert CartEvent.objects.count() == 6
+    assert not mismatched.exists()
+    # when: a site is deleted
+    deleted.delete()
+    # then: its carts and events went with it, the other site's stayed
+    assert set(CartEvent.objects.values_list("site_id", flat=True)) == {kept.pk}
+    assert not Cart.objects.filter(site_id=deleted.pk).exists()

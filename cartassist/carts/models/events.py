@@ -23,9 +23,16 @@ class EventSource(models.TextChoices):
 class CartEvent(models.Model):
     # No single-column indexes: event_unique_per_site leads with the site and
     # event_cart_timeline with the cart, and each index is one more write per event
-    # (docs/adr/0021).
+    # (docs/adr/0021). No database constraint on the site either: the event's site is its
+    # cart's, whose own foreign key holds it, and a second check per event row at COMMIT
+    # guarded nothing the cart's did not (docs/adr/0028). Deleting a site still deletes
+    # its events (the ORM's cascade, through the carts as well).
     site = models.ForeignKey(
-        "cartassist.Site", on_delete=models.CASCADE, related_name="+", db_index=False
+        "cartassist.Site",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     cart = models.ForeignKey(
         "cartassist.Cart", on_delete=models.CASCADE, related_name="events", db_index=False
