@@ -10,6 +10,7 @@ layer, Redis cache and Celery (worker + beat). Every setting is documented in
 from __future__ import annotations
 
 import os
+import re
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -46,6 +47,17 @@ def env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate limit as DRF reads it, ``<requests>/<period>`` (``600/min``, ``10/s``,
+    ``5000/hour``, ``1/day``): refused at start-up rather than failing every request."""
+    value = os.environ.get(name) or default
+    if not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(
+            f"{name} must be <requests>/<s|min|hour|day>, such as {default!r}; got {value!r}"
+        )
+    return value
 
 
 def env_seconds(name: str, default: float) -> float:
@@ -358,10 +370,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "cartassist.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {
-        "widget_events": env("CARTASSIST_WIDGET_RATE", "600/min"),
-        "server_events": env("CARTASSIST_SERVER_RATE", "6000/min"),
-        "widget_session": env("CARTASSIST_WIDGET_SESSION_RATE", "120/min"),
-        "verification": env("CARTASSIST_VERIFICATION_RATE", "30/min"),
+        "widget_events": env_rate("CARTASSIST_WIDGET_RATE", "600/min"),
+        "server_events": env_rate("CARTASSIST_SERVER_RATE", "6000/min"),
+        "widget_session": env_rate("CARTASSIST_WIDGET_SESSION_RATE", "120/min"),
+        "verification": env_rate("CARTASSIST_VERIFICATION_RATE", "30/min"),
     },
     # Reverse proxies in front of CartAssist; the client address for rate limits is taken
     # from X-Forwarded-For accordingly (DRF's rule). Unset: REMOTE_ADDR.

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 PRODUCTION_ENV = {
@@ -101,3 +103,33 @@ def test_settings_load_with_the_secret_key_set() -> None:
     # then
     assert result.returncode == 0, result.stderr
     assert result.stdout == "False ['cartassist.example']\n"
+
+
+@pytest.mark.parametrize("value", ["600", "600/fortnight", "lots/min", " 600/min"])
+def test_a_rate_limit_that_cannot_be_read_stops_the_process_at_start_up(value: str) -> None:
+    # given: a rate DRF could not parse (it would fail every request with a 500)
+    env = {**PRODUCTION_ENV, "CARTASSIST_WIDGET_RATE": value}
+    # when
+    result = run_python("-c", "import cartassist.settings", env=env)
+    # then
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "django.core.exceptions.ImproperlyConfigured: CARTASSIST_WIDGET_RATE must be "
+        f"<requests>/<s|min|hour|day>, such as '600/min'; got {value!r}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "read"), [("", "600/min"), ("10/s", "10/s"), ("5/hour", "5/hour")]
+)
+def test_a_rate_limit_is_read_or_left_at_its_default_when_empty(value: str, read: str) -> None:
+    # when
+    result = run_python(
+        "-c",
+        "from cartassist import settings as s; "
+        "print(s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']['widget_events'])",
+        env={**PRODUCTION_ENV, "CARTASSIST_WIDGET_RATE": value},
+    )
+    # then
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == read
