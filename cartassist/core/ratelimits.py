@@ -17,6 +17,7 @@ they must not turn a Redis blip into an outage of event ingestion.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -137,7 +138,7 @@ class PendingHit:
 
     def decision(self) -> Decision:
         if self._window is None:
-            self._window = self._read() or _local_hit(self.key, now=self.now, period=self.period)
+            self._window = self._read() or _local.hit(self.key, now=self.now, period=self.period)
         return decide(self._window, now=self.now, limit=self.limit, period=self.period)
 
     def _read(self) -> Window | None:
@@ -163,30 +164,25 @@ class PendingHit:
 def _redis_send(
     cache: RedisCache, key: str, *, limit: int, period: float, now: float
 ) -> PendingHit:
+    """Send the hit's ``EVALSHA`` on a connection of the cache's pool, left for
+    ``PendingHit`` to read; counted in the process when Redis cannot be reached."""
     full_key = cache.make_and_validate_key(f"ratelimit:{key}")
     args = ("1", full_key, repr(now), repr(float(period)))
-    pending = PendingHit(key=key, limit=limit, period=period, now=now)
+    hit = functools.partial(PendingHit, key=key, limit=limit, period=period, now=now)
     try:
         pool = cache._cache.get_client(full_key, write=True).connection_pool
         connection = pool.get_connection()
     except RedisError as error:
         _warn_unavailable(error)
-        pending._window = _local_hit(key, now=now, period=period)
-        return pending
+        return hit(window=_local.hit(key, now=now, period=period))
     try:
         connection.send_command("EVALSHA", _WINDOW_HIT_SHA, *args)
     except RedisError as error:
         connection.disconnect()
         pool.release(connection)
         _warn_unavailable(error)
-        pending._window = _local_hit(key, now=now, period=period)
-        return pending
-    pending._pool, pending._connection, pending._args = pool, connection, args
-    return pending
-
-
-def _local_hit(key: str, *, now: float, period: float) -> Window:
-    return _local.hit(key, now=now, period=period)
+        return hit(window=_local.hit(key, now=now, period=period))
+    return hit(pool=pool, connection=connection, args=args)
 
 
 def _warn_unavailable(error: Exception) -> None:

@@ -17,21 +17,13 @@ from django.utils import timezone
 from cartassist.api.serializers import validate_events
 from cartassist.carts.services.ingest import EventsRefused, cart_events_ingest
 from cartassist.domain.cart_state import CART_STATE_FIELDS
-from cartassist.models import Cart, CartEvent, EventSource, ShopperIdentity, Site
+from cartassist.models import Cart, CartEvent, EventSource, EventType, ShopperIdentity, Site
 from tests.fixtures.carts import iso, make_event
 from tests.fixtures.sites import make_site, make_stall_rules
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-TYPES = [
-    "cart_updated",
-    "checkout_step",
-    "shipping_quoted",
-    "payment_failed",
-    "coupon_rejected",
-    "order_completed",
-    "opted_out",
-]
+TYPES = list(EventType.values)  # every type, each with make_event's data
 
 
 def ingest(site: Site, events: list[dict[str, Any]], *, trusted: bool) -> str:

@@ -100,7 +100,9 @@ def cart_events_ingest(
        only identity is a new visitor id is linked to a shopper of its own in the same
        statement (ADR 0027).
     3. Apply the events oldest first (the few older than their cart's state are marked
-       not applied).
+       not applied). A single-cart request applies them before the statement, to the
+       cart it would create, and inserts that cart so: when the statement did create
+       it, nothing is left to apply or save (ADR 0028).
     4. Link each cart's visitor and customer ids to its shopper (``shoppers_link``; not
        needed when the cart is linked already and no event brings a new customer id),
        and refresh the outcomes of new orders and of shoppers that merged.
