@@ -47,9 +47,10 @@ class PreparedStatement:
     ``call(params)`` gives the SQL and parameters to run instead: ``EXECUTE <name> (%s,
     …)`` once the statement is prepared on the connection's session, which it does the
     first time (a ``PREPARE`` of its own; the name carries a hash of the text, so a new
-    release never runs an old one's). Elsewhere, ``sql`` itself: on SQLite, and where
+    release never runs an old one's). Elsewhere, ``sql`` itself: on SQLite, where
     server-side prepared statements cannot be kept (``DATABASE_ASYNC_PREPARE_THRESHOLD``
-    = -1: a PgBouncer in transaction mode). ``EXECUTE`` is a statement like any other:
+    = -1: a PgBouncer in transaction mode), and where each request has a connection of
+    its own (no pool, ``CONN_MAX_AGE`` 0). ``EXECUTE`` is a statement like any other:
     it runs over the simple protocol with other statements in one message (a BEGIN
     before it, a COMMIT after: ``core/transactions.py``)."""
 
@@ -67,7 +68,7 @@ class PreparedStatement:
     def call(self, params: Sequence[Any]) -> tuple[str, Sequence[Any]]:
         """The SQL and parameters that run this statement on the default connection,
         preparing it there first if needed."""
-        if connection.vendor != "postgresql" or settings.DATABASE_ASYNC_PREPARE_THRESHOLD < 0:
+        if not _sessions_kept() or settings.DATABASE_ASYNC_PREPARE_THRESHOLD < 0:
             return self.sql, params
         self._ensure_prepared()
         return f"EXECUTE {self.name} ({', '.join(['%s'] * len(params))})", params
@@ -92,6 +93,18 @@ class PreparedStatement:
         body = _PLACEHOLDER.sub(lambda m: f"${next(numbered)}" if m[1] == "s" else "%", self.sql)
         types = f" ({', '.join(self.types)})" if self.types else ""
         return f"PREPARE {self.name}{types} AS {body}"
+
+
+def _sessions_kept() -> bool:
+    """PostgreSQL whose sessions outlive a request (a pool, or ``CONN_MAX_AGE`` other than
+    0): a statement prepared on a connection closed after one request would cost two more
+    statements each time, for a plan used once."""
+    if connection.vendor != "postgresql":
+        return False
+    settings_dict = connection.settings_dict
+    return bool((settings_dict.get("OPTIONS") or {}).get("pool")) or bool(
+        settings_dict.get("CONN_MAX_AGE") != 0
+    )
 
 
 def prepared_statements_forget() -> None:

@@ -143,3 +143,21 @@ def test_without_prepared_statements_the_same_rows_are_stored_by_plain_statement
     prepared, plain = cart_and_events(site, "prepared"), cart_and_events(site, "plain")
     assert prepared == plain
     assert prepared[0][0] == "shipping"  # the journey was applied
+
+
+def test_with_a_connection_per_request_the_statements_are_sent_plain(
+    postgres: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: no pool and CONN_MAX_AGE 0 (a session per request: a prepared plan would
+    # be used once, for two more statements)
+    site = make_site()
+    make_stall_rules(site)
+    monkeypatch.delitem(connection.settings_dict["OPTIONS"], "pool", raising=False)
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+    fresh_session()
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        ingest(site, journey("c1")[0])
+    # then
+    assert not [sql for sql in sent(queries) if "EXECUTE" in sql or "pg_prepared" in sql]
+    assert Cart.objects.get(site=site, external_id="c1").identities_linked
