@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import Field, Q, QuerySet
@@ -53,28 +53,15 @@ def carts_for_update_and(
     if len(new) == 1:
         return {cart.external_id: cart for cart in _cart_upsert(new[0])}, []
     quote = connection.ops.quote_name
-    per_statement = max(1, (connection.features.max_query_params or 65535) // len(_CART_FIELDS))
     lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
     created_rows: list[tuple[Any, ...]] = []
     with bound_cursor() as cursor:
         if connection.vendor == "postgresql":  # one short statement, one array per column
-            prepared = preparers(tuple(_CART_FIELDS))
-            rows = [_cart_params(cart, prepared) for cart in new]
-            columns = [list(column) for column in zip(*rows, strict=True)]
-            # A column whose value every new cart shares goes once (most: the defaults);
-            # in the statement's order: those values, then the other columns' arrays.
-            varying = tuple(any(v != column[0] for v in column) for column in columns)
-            params = [
-                column[0] for column, varies in zip(columns, varying, strict=True) if not varies
-            ]
-            params += [column for column, varies in zip(columns, varying, strict=True) if varies]
-            if on_created:
-                sql, more = on_created
-                cursor.execute(_insert_missing_with_sql(sql, varying), [*params, *more])
-                created_rows = cursor.fetchall()
-            else:
-                cursor.execute(_insert_missing_unnest_sql(varying), params)
+            created_rows = _insert_missing_postgresql(cursor, new, on_created)
         else:
+            per_statement = max(
+                1, (connection.features.max_query_params or 65535) // len(_CART_FIELDS)
+            )
             for start in range(0, len(new), per_statement):
                 chunk = new[start : start + per_statement]
                 cursor.execute(
@@ -90,6 +77,26 @@ def carts_for_update_and(
         )
         locked = {cart.external_id: cart for cart in map(cart_from_row, cursor.fetchall())}
     return locked, created_rows
+
+
+def _insert_missing_postgresql(
+    cursor: Any, new: list[Cart], on_created: tuple[str, list[Any]] | None
+) -> list[tuple[Any, ...]]:
+    """Insert the ``new`` carts that do not exist yet in one statement; ``on_created``'s
+    rows. A column whose value every new cart shares goes once (most: the defaults), the
+    others as one array each; in the statement's order: those values, then the arrays."""
+    prepared = preparers(tuple(_CART_FIELDS))
+    rows = [_cart_params(cart, prepared) for cart in new]
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    varying = tuple(any(v != column[0] for v in column) for column in columns)
+    params = [column[0] for column, varies in zip(columns, varying, strict=True) if not varies]
+    params += [column for column, varies in zip(columns, varying, strict=True) if varies]
+    if not on_created:
+        cursor.execute(_insert_missing_unnest_sql(varying), params)
+        return []
+    sql, more = on_created
+    cursor.execute(_insert_missing_with_sql(sql, varying), [*params, *more])
+    return cast(list[tuple[Any, ...]], cursor.fetchall())
 
 
 def _columns() -> str:
