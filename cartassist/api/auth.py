@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -34,7 +35,17 @@ from cartassist.core.signing import sign
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["request_target", "server_site", "sign", "site_for_key", "widget_site"]
+__all__ = [
+    "SignatureUse",
+    "request_target",
+    "server_site",
+    "sign",
+    "signature_first_use_answer",
+    "signature_first_use_record",
+    "signed_site",
+    "site_for_key",
+    "widget_site",
+]
 
 
 def request_target(request: HttpRequest) -> bytes:
@@ -66,6 +77,35 @@ def widget_site(request: HttpRequest, public_key: object) -> Site:
 
 def server_site(request: HttpRequest, body: bytes, *, now: datetime) -> Site:
     """The site for a signed server request; refuses bad, stale and replayed signatures."""
+    site, use = signed_site(request, body, now=now)
+    signature_first_use_record(use)
+    return site
+
+
+def signature_first_use_record(use: SignatureUse) -> None:
+    """Record the signature's use; refuse it if it was used already, or if that cannot be
+    checked (``signature_first_use_answer``)."""
+    failure: RedisError | None = None
+    try:
+        first_use: bool | None = cache.add(use.key, 1, timeout=use.seconds)
+    except RedisError as error:
+        first_use, failure = None, error
+    signature_first_use_answer(first_use, error=failure)
+
+
+@dataclass(frozen=True)
+class SignatureUse:
+    """The record of a signature's use: its cache key, kept ``seconds`` (twice the
+    signature window, and one more)."""
+
+    key: str
+    seconds: int
+
+
+def signed_site(request: HttpRequest, body: bytes, *, now: datetime) -> tuple[Site, SignatureUse]:
+    """The site of a request whose signature is valid and recent; its first use is the
+    caller's to check (``server_site``, or the event endpoints in one step with their
+    rate limit: ``core/ratelimits.py``, ``first_use``)."""
     site = site_for_key(request.META.get("HTTP_X_CARTASSIST_KEY"), field="X-CartAssist-Key")
     timestamp = request.META.get("HTTP_X_CARTASSIST_TIMESTAMP", "")
     signature = request.META.get("HTTP_X_CARTASSIST_SIGNATURE", "")
@@ -86,11 +126,16 @@ def server_site(request: HttpRequest, body: bytes, *, now: datetime) -> Site:
     ):
         raise AuthenticationFailed({"X-CartAssist-Signature": ["Invalid signature."]})
     # Replay protection: each signature once within the window (Redis in production).
-    replay_key = f"cartassist:sig:{site.pk}:{signature[3:67]}"
-    try:
-        first_use = cache.add(replay_key, 1, timeout=int(window) * 2 + 1)
-    except RedisError as error:
-        # Fail closed: without the record of used signatures a replay would pass.
+    use = SignatureUse(
+        key=f"cartassist:sig:{site.pk}:{signature[3:67]}", seconds=int(window) * 2 + 1
+    )
+    return site, use
+
+
+def signature_first_use_answer(first_use: bool | None, *, error: Exception | None = None) -> None:
+    """Refuse a replayed signature (False), or any signed request when its first use could
+    not be checked (None: Redis unreachable; fail closed, a replay would pass)."""
+    if first_use is None:
         logger.warning("Redis unavailable for replay protection, answering 503: %r", error)
         raise ServiceUnavailable(
             "Signed requests cannot be checked for replays right now; nothing was stored. "
@@ -100,4 +145,3 @@ def server_site(request: HttpRequest, body: bytes, *, now: datetime) -> Site:
         raise AuthenticationFailed(
             {"X-CartAssist-Signature": ["This signature was already used (replay)."]}
         )
-    return site

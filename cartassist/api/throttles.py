@@ -37,15 +37,24 @@ class AtomicRateThrottle(SimpleRateThrottle):
         self.send(request, view)
         return self.allowed()
 
-    def send(self, request: Any, view: Any) -> None:
+    def send(self, request: Any, view: Any, first_use: tuple[str, int] | None = None) -> None:
         """Count this request's hit; ``allowed()`` reads the answer (the caller may work
-        in between: the hit's round trip to Redis overlaps that work)."""
+        in between: the hit's round trip to Redis overlaps that work). ``first_use``:
+        count it only on that key's first use (``rate_limit_send``; ``first_use()``)."""
         key = self.get_cache_key(request, view) if self.rate is not None else None
         self.pending = None
         if key is not None:
             self.pending = rate_limit_send(
-                key=key, limit=self.num_requests, period=self.duration, now=self.timer()
+                key=key,
+                limit=self.num_requests,
+                period=self.duration,
+                now=self.timer(),
+                first_use=first_use,
             )
+
+    def first_use(self) -> bool | None:
+        """The first use asked for by ``send``: ``PendingHit.first_use``."""
+        return self.pending.first_use() if self.pending is not None else None
 
     def allowed(self) -> bool:
         if self.pending is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest
@@ -17,7 +18,13 @@ from cartassist.carts.models import EventSource, Site
 from cartassist.carts.services.ingest import EventsRefused, cart_events_ingest
 from cartassist.domain.origins import origin_is_serialised
 
-from .auth import server_site, widget_site
+from .auth import (
+    SignatureUse,
+    signature_first_use_answer,
+    signature_first_use_record,
+    signed_site,
+    widget_site,
+)
 from .body import parse_json_object, read_body
 from .schema import (
     BODY_REFUSALS,
@@ -43,25 +50,48 @@ class _EventsView(APIView):
     throttle_scope = ""
     source: EventSource
 
-    def throttle_send(self, request: Request, site: Site) -> SiteKeyThrottle:
-        """Count the request against its site key's rate (``throttle_check`` answers)."""
+    def throttle_send(
+        self, request: Request, site: Site, signature: SignatureUse | None = None
+    ) -> SiteKeyThrottle:
+        """Count the request against its site key's rate (``throttle_check`` answers);
+        ``signature``: only on the signature's first use, in the same step."""
         request.site = site  # type: ignore[assignment]  # ours, not django.contrib.sites
         throttle = SiteKeyThrottle(self.throttle_scope)
-        throttle.send(request, self)
+        throttle.send(request, self, (signature.key, signature.seconds) if signature else None)
         return throttle
 
-    def throttle_check(self, throttle: SiteKeyThrottle) -> None:
+    def throttle_check(
+        self, throttle: SiteKeyThrottle, signature: SignatureUse | None = None
+    ) -> None:
+        """401 for a replayed signature (503 when that cannot be told), then 429."""
+        if signature is not None:
+            if throttle.pending is None:  # no rate for this scope: the first use alone
+                signature_first_use_record(signature)
+            else:
+                signature_first_use_answer(throttle.first_use())
         if not throttle.allowed():
             raise Throttled(wait=throttle.wait())
 
-    def ingest(self, request: Request, site: Site, payload: dict[str, Any], now: Any) -> Response:
-        throttle = self.throttle_send(request, site)  # validated while its answer travels
+    def ingest(
+        self,
+        request: Request,
+        site: Site,
+        read_payload: Callable[[], dict[str, Any]],
+        now: Any,
+        *,
+        signature: SignatureUse | None = None,
+    ) -> Response:
+        """Count the rate (and a signature's first use) while the payload is read and
+        validated; its answer comes first: a replayed or throttled request is refused
+        whatever its body."""
+        throttle = self.throttle_send(request, site, signature)
         try:
+            payload = read_payload()
             events = validate_events(
                 payload.get("events"), site=site, trusted=self.source == EventSource.SERVER, now=now
             )
-        finally:  # a throttled request is answered 429 whatever its body
-            self.throttle_check(throttle)
+        finally:
+            self.throttle_check(throttle, signature)
         try:
             result = cart_events_ingest(site=site, events=events, source=self.source, now=now)
         except EventsRefused as refused:  # refused against the carts' state, e.g. currency
@@ -99,7 +129,7 @@ class WidgetEventsView(_EventsView):
         body = read_body(request._request)
         payload = parse_json_object(request._request, body)
         site = widget_site(request._request, payload.get("site_key"))
-        return self.ingest(request, site, payload, timezone.now())
+        return self.ingest(request, site, lambda: payload, timezone.now())
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -159,6 +189,11 @@ class ServerEventsView(_EventsView):
     def post(self, request: Request) -> Response:
         now = timezone.now()
         body = read_body(request._request)
-        site = server_site(request._request, body, now=now)
-        payload = parse_json_object(request._request, body)
-        return self.ingest(request, site, payload, now)
+        site, signature = signed_site(request._request, body, now=now)
+        return self.ingest(
+            request,
+            site,
+            lambda: parse_json_object(request._request, body),
+            now,
+            signature=signature,
+        )

@@ -23,6 +23,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
@@ -47,6 +48,14 @@ if (not start) or now >= tonumber(start) + period then
 end
 return {redis.call('HINCRBY', KEYS[1], 'n', 1), start}
 """
+
+# The same, counted only on the first use of KEYS[2] (set for ARGV[3] seconds): {-1, '0'}
+# when it was used already, and then nothing is counted. A request refused as a replay
+# must not use up its caller's rate (ADR 0028).
+_FIRST_USE_WINDOW_HIT = (
+    "if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return {-1, '0'} end\n"
+    + _WINDOW_HIT
+)
 
 # Seconds between two "Redis unavailable" warnings of one process.
 _WARN_EVERY = 10.0
@@ -84,7 +93,10 @@ _cache_lock = threading.Lock()
 _last_warning = -_WARN_EVERY
 # The window script is sent by its SHA-1 (EVALSHA), its text only when Redis does not
 # have it yet (NOSCRIPT: first use, or after a Redis restart): one command per hit.
-_WINDOW_HIT_SHA = hashlib.sha1(_WINDOW_HIT.encode()).hexdigest()  # noqa: S324  # Redis's id
+_SHA = {
+    script: hashlib.sha1(script.encode()).hexdigest()  # noqa: S324  # Redis's script id
+    for script in (_WINDOW_HIT, _FIRST_USE_WINDOW_HIT)
+}
 
 
 def rate_limit_hit(*, key: str, limit: int, period: float, now: float | None = None) -> Decision:
@@ -100,26 +112,41 @@ def rate_limit_hit(*, key: str, limit: int, period: float, now: float | None = N
     return rate_limit_send(key=key, limit=limit, period=period, now=now).decision()
 
 
-def rate_limit_send(*, key: str, limit: int, period: float, now: float | None = None) -> PendingHit:
+def rate_limit_send(
+    *,
+    key: str,
+    limit: int,
+    period: float,
+    now: float | None = None,
+    first_use: tuple[str, int] | None = None,
+) -> PendingHit:
     """``rate_limit_hit`` in two steps: the hit is sent to Redis now and its answer read
     by ``decision()``, so the caller can do other work while Redis answers (the event
     endpoints validate the batch meanwhile). ``decision()`` must be called (it hands the
-    Redis connection back)."""
+    Redis connection back).
+
+    ``first_use``: (cache key, seconds). The hit counts only if that key was not set yet,
+    and it is set for that long, in the same atomic step (a signature's first use and
+    the caller's rate: one round trip); ``PendingHit.first_use()`` says which."""
     now = time.time() if now is None else now
     cache = caches["default"]
-    if not isinstance(cache, RedisCache):
-        full_key = f"ratelimit:{key}"
-        with _cache_lock:
-            window = window_hit(cache.get(full_key), now=now, period=period)
-            cache.set(full_key, window, timeout=max(1, math.ceil(period)))
-        return PendingHit(key=key, limit=limit, period=period, now=now, window=window)
-    return _redis_send(cache, key, limit=limit, period=period, now=now)
+    hit = functools.partial(PendingHit, key=key, limit=limit, period=period, now=now)
+    if isinstance(cache, RedisCache):
+        return _redis_send(cache, hit, first_use=first_use)
+    if first_use is not None and not cache.add(first_use[0], 1, timeout=first_use[1]):
+        return hit(window=Window(start=now, count=0), first=False)
+    full_key = f"ratelimit:{key}"
+    with _cache_lock:
+        window = window_hit(cache.get(full_key), now=now, period=period)
+        cache.set(full_key, window, timeout=max(1, math.ceil(period)))
+    return hit(window=window, first=first_use is not None or None)
 
 
 class PendingHit:
     """A hit whose window is known (``window``) or is on its way from Redis (sent on
-    ``connection`` of ``pool`` with ``args``). When Redis fails, the process-local
-    windows count the hit."""
+    ``connection`` of ``pool`` with ``args`` for ``script``). When Redis fails, the
+    process-local windows count the hit. ``first``: whether a first use was asked for
+    and what it was (None: not asked, or Redis could not tell)."""
 
     def __init__(
         self,
@@ -129,17 +156,30 @@ class PendingHit:
         period: float,
         now: float,
         window: Window | None = None,
+        first: bool | None = None,
         pool: ConnectionPool | None = None,
         connection: Connection | None = None,
+        script: str = _WINDOW_HIT,
         args: tuple[str, ...] = (),
     ) -> None:
         self.key, self.limit, self.period, self.now = key, limit, period, now
-        self._window, self._pool, self._connection, self._args = window, pool, connection, args
+        self._window, self._first = window, first
+        self._pool, self._connection, self._script, self._args = pool, connection, script, args
 
     def decision(self) -> Decision:
+        self._answer()
+        assert self._window is not None
+        return decide(self._window, now=self.now, limit=self.limit, period=self.period)
+
+    def first_use(self) -> bool | None:
+        """True: the first use (the hit counted); False: used already (nothing counted);
+        None: Redis could not tell (or no first use was asked for)."""
+        self._answer()
+        return self._first
+
+    def _answer(self) -> None:
         if self._window is None:
             self._window = self._read() or _local.hit(self.key, now=self.now, period=self.period)
-        return decide(self._window, now=self.now, limit=self.limit, period=self.period)
 
     def _read(self) -> Window | None:
         connection, pool = self._connection, self._pool
@@ -150,7 +190,7 @@ class PendingHit:
             try:
                 count, start = connection.read_response()
             except NoScriptError:  # Redis does not have the script (yet): send its text
-                connection.send_command("EVAL", _WINDOW_HIT, *self._args)
+                connection.send_command("EVAL", self._script, *self._args)
                 count, start = connection.read_response()
         except RedisError as error:
             connection.disconnect()
@@ -158,31 +198,42 @@ class PendingHit:
             return None
         finally:
             pool.release(connection)
+        if self._script is _FIRST_USE_WINDOW_HIT:
+            self._first = int(count) >= 0
+            if not self._first:
+                return Window(start=self.now, count=0)
         return Window(start=float(start), count=int(count))
 
 
 def _redis_send(
-    cache: RedisCache, key: str, *, limit: int, period: float, now: float
+    cache: RedisCache, hit: Callable[..., PendingHit], *, first_use: tuple[str, int] | None
 ) -> PendingHit:
     """Send the hit's ``EVALSHA`` on a connection of the cache's pool, left for
-    ``PendingHit`` to read; counted in the process when Redis cannot be reached."""
-    full_key = cache.make_and_validate_key(f"ratelimit:{key}")
-    args = ("1", full_key, repr(now), repr(float(period)))
-    hit = functools.partial(PendingHit, key=key, limit=limit, period=period, now=now)
+    ``PendingHit`` to read; counted in the process when Redis cannot be reached (and
+    then a first use asked for is unknown: None)."""
+    pending = hit()
+    full_key = cache.make_and_validate_key(f"ratelimit:{pending.key}")
+    now, period = pending.now, pending.period
+    script = _WINDOW_HIT
+    args: tuple[str, ...] = ("1", full_key, repr(now), repr(float(period)))
+    if first_use is not None:
+        once_key, seconds = cache.make_and_validate_key(first_use[0]), first_use[1]
+        script = _FIRST_USE_WINDOW_HIT
+        args = ("2", full_key, once_key, repr(now), repr(float(period)), str(int(seconds)))
     try:
         pool = cache._cache.get_client(full_key, write=True).connection_pool
         connection = pool.get_connection()
     except RedisError as error:
         _warn_unavailable(error)
-        return hit(window=_local.hit(key, now=now, period=period))
+        return hit(window=_local.hit(pending.key, now=now, period=period))
     try:
-        connection.send_command("EVALSHA", _WINDOW_HIT_SHA, *args)
+        connection.send_command("EVALSHA", _SHA[script], *args)
     except RedisError as error:
         connection.disconnect()
         pool.release(connection)
         _warn_unavailable(error)
-        return hit(window=_local.hit(key, now=now, period=period))
-    return hit(pool=pool, connection=connection, args=args)
+        return hit(window=_local.hit(pending.key, now=now, period=period))
+    return hit(pool=pool, connection=connection, script=script, args=args)
 
 
 def _warn_unavailable(error: Exception) -> None:

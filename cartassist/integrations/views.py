@@ -244,7 +244,7 @@ class ShopifyPixelView(_EventsView):
         if not events:
             self.throttle_check(self.throttle_send(request, site))
             return Response({"stored": [], "duplicates": []})
-        return self.ingest(request, site, {"events": events}, timezone.now())
+        return self.ingest(request, site, lambda: {"events": events}, timezone.now())
 
 
 class DiscountRequestSerializer(serializers.Serializer):
