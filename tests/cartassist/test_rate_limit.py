@@ -18,7 +18,6 @@ from django.core.cache import cache
 from django.test.utils import override_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from cartassist.core.signing import sign
 from cartassist.models import CartEvent
 from tests.fixtures.carts import EventPoster, iso, make_event
 from tests.fixtures.sites import make_site
@@ -42,6 +41,20 @@ def tiny_rates(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def one_event() -> list[dict[str, Any]]:
     return [make_event(occurred_at=iso(NOW))]
+
+
+def redis_commands(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of each Redis command sent from now on (every client sends each command
+    through its connection's ``send_command``)."""
+    commands: list[str] = []
+    original = redis.connection.AbstractConnection.send_command
+
+    def recording(self: Any, *args: Any, **options: Any) -> Any:
+        commands.append(str(args[0]))
+        return original(self, *args, **options)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_command", recording)
+    return commands
 
 
 @pytest.mark.parametrize("endpoint", ["widget", "server"])
@@ -169,15 +182,7 @@ def test_each_throttled_request_is_one_atomic_redis_command(post_events, site, m
     # given: the window script is loaded, and the site and stall rules are cached
     with override_settings(CARTASSIST_LOCAL_CACHE_SECONDS=3600):
         assert post_events.widget(one_event()).status_code == 200
-        commands: list[str] = []
-        original = redis.connection.AbstractConnection.send_command
-
-        def recording(self: Any, *args: Any, **options: Any) -> Any:
-            commands.append(str(args[0]))
-            return original(self, *args, **options)
-
-        # Every command any client sends goes through its connection's send_command.
-        monkeypatch.setattr(redis.connection.AbstractConnection, "send_command", recording)
+        commands = redis_commands(monkeypatch)
         # when: the second request of the 2/min window, then a third
         statuses = [post_events.widget(one_event()).status_code for _ in range(2)]
     # then: still limited, each request counted by one EVALSHA and nothing else
@@ -217,29 +222,13 @@ def test_a_throttled_request_gets_429_even_with_a_body_that_fails_validation(pos
 # --- a signature's first use and the rate, in one step (ADR 0028) -------------------------
 
 
-def signed_post(client: Any, site: Any, body: bytes) -> Any:
-    """POST ``body`` to the server endpoint with its signature of now."""
-    timestamp = str(int(NOW.timestamp()))
-    return client.post(
-        "/api/v1/server/events",
-        body,
-        content_type="application/json",
-        HTTP_X_CARTASSIST_KEY=site.public_key,
-        HTTP_X_CARTASSIST_TIMESTAMP=timestamp,
-        HTTP_X_CARTASSIST_SIGNATURE=sign(site.secret, timestamp, body),
-    )
-
-
-def test_replayed_signatures_are_refused_without_using_up_the_rate(client, site):
+def test_replayed_signatures_are_refused_without_using_up_the_rate(post_events):
     # given: one signed request served
     body = json.dumps({"events": one_event()}).encode()
-    assert signed_post(client, site, body).status_code == 200
+    assert post_events.server_body(body).status_code == 200
     # when: it is replayed five times, then two new requests come (2/min)
-    replays = [signed_post(client, site, body) for _ in range(5)]
-    fresh = [
-        signed_post(client, site, json.dumps({"events": one_event()}).encode()).status_code
-        for _ in range(2)
-    ]
+    replays = [post_events.server_body(body) for _ in range(5)]
+    fresh = [post_events.server(one_event()).status_code for _ in range(2)]
     # then: each replay refused as one, and they did not count against the rate
     assert {(r.status_code, r.json()["errors"]["X-CartAssist-Signature"][0]) for r in replays} == {
         (401, "This signature was already used (replay).")
@@ -248,32 +237,24 @@ def test_replayed_signatures_are_refused_without_using_up_the_rate(client, site)
     assert CartEvent.objects.count() == 2
 
 
-def test_a_replayed_signature_is_refused_whatever_its_body(client, site):
+def test_a_replayed_signature_is_refused_whatever_its_body(post_events):
     # given: a body that is not JSON, signed and used once (refused for its body)
     body = b"{not json"
-    assert signed_post(client, site, body).status_code == 400
+    assert post_events.server_body(body).status_code == 400
     # when: the same request again
-    again = signed_post(client, site, body)
+    again = post_events.server_body(body)
     # then: the replay answers first, as it did when it was checked before the body
     assert again.status_code == 401
 
 
 @pytest.mark.redis
-def test_a_signed_event_request_is_one_redis_command(client, site, monkeypatch):
+def test_a_signed_event_request_is_one_redis_command(post_events, monkeypatch):
     # given: the scripts loaded, the site and stall rules cached
     with override_settings(CARTASSIST_LOCAL_CACHE_SECONDS=3600):
-        warm = signed_post(client, site, json.dumps({"events": one_event()}).encode())
-        assert warm.status_code == 200
-        commands: list[str] = []
-        original = redis.connection.AbstractConnection.send_command
-
-        def recording(self: Any, *args: Any, **options: Any) -> Any:
-            commands.append(str(args[0]))
-            return original(self, *args, **options)
-
-        monkeypatch.setattr(redis.connection.AbstractConnection, "send_command", recording)
+        assert post_events.server(one_event()).status_code == 200
+        commands = redis_commands(monkeypatch)
         # when
-        response = signed_post(client, site, json.dumps({"events": one_event()}).encode())
+        response = post_events.server(one_event())
     # then: the signature's first use and the rate's hit in one EVALSHA
     assert response.status_code == 200
     assert commands == ["EVALSHA"]
