@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -69,9 +70,17 @@ def shop_server(_e2e_settings: None, django_db_setup: Any, django_db_blocker: An
     middleware reads them once, at start)."""
     from pytest_django.live_server_helper import LiveServer
 
+    from django.core.signals import request_finished, request_started
+
     with django_db_blocker.unblock():
         server = LiveServer("localhost")
+    request_started.connect(LIVE_REQUESTS.started, weak=False)
+    request_finished.connect(LIVE_REQUESTS.done, weak=False)
+    LIVE_REQUESTS.serving = True
     yield server
+    LIVE_REQUESTS.serving = False
+    request_started.disconnect(LIVE_REQUESTS.started)
+    request_finished.disconnect(LIVE_REQUESTS.done)
     server.stop()
 
 
@@ -110,6 +119,11 @@ def page(browser: Any) -> Iterator[Any]:
     if page.url.startswith("http"):
         page.evaluate("() => { try { localStorage.clear(); } catch (e) {} }")
     context.close()
+    # A request the page sent just before it closed may still be in the live server.
+    # The database is flushed after this fixture; with in-memory SQLite the server and
+    # the flush share one connection ("cannot open savepoint - SQL statements in
+    # progress"), so let the server finish first.
+    LIVE_REQUESTS.wait_idle()
 
 
 class ServerRequests:
@@ -123,6 +137,7 @@ class ServerRequests:
         self._changed = threading.Condition()
         self._paths: dict[int, str] = {}
         self.finished: list[str] = []
+        self.serving = False  # only LIVE_REQUESTS: a live server in this process is up
 
     @property
     def in_flight(self) -> int:
@@ -151,7 +166,25 @@ class ServerRequests:
                 pytest.fail(f"the live server never got to: {what} (handled {self.finished})")
 
 
+    def wait_idle(self, quiet: float = 0.15) -> None:
+        """Wait until no request has been in the server for ``quiet`` seconds: one the
+        browser wrote just before closing may not have reached the server's thread yet."""
+        if not self.serving:
+            return
+        deadline = time.monotonic() + WAIT_SECONDS
+        with self._changed:
+            while time.monotonic() < deadline:
+                if self._changed.wait_for(lambda: not self._paths, timeout=WAIT_SECONDS):
+                    settled = len(self.finished)
+                    self._changed.wait(timeout=quiet)
+                    if not self._paths and len(self.finished) == settled:
+                        return
+        pytest.fail(f"the live server kept handling requests ({sorted(self._paths.values())})")
+
+
 WAIT_SECONDS = 15
+# Every request the module's live server (``shop_server``) handles, from its start.
+LIVE_REQUESTS = ServerRequests()
 
 
 @pytest.fixture
