@@ -9,8 +9,13 @@ steady-state carts, warms the servers up, then drives each endpoint with wrk
 the servers and putting the product runs right after the floor runs they are compared
 with. The product runs twice per batch size: ``new`` traffic (carts named by the run, so
 mostly first events) and ``steady`` traffic (events for carts that already exist).
-Afterwards it checks that the database holds at least as many events as wrk saw
-acknowledged.
+
+All of that is one round; the runner makes ``rounds`` of them (``--rounds``). The
+machine's speed drifts by a quarter within minutes, so a ratio is only worth what the
+pair it divides was measured in: each round's ratios divide figures taken seconds apart,
+and the row reported is each figure's median over the rounds, with the lowest and
+highest ratio beside it (``combine_rounds``). Afterwards it checks that the database
+holds at least as many events as wrk saw acknowledged.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
@@ -58,6 +64,7 @@ class IngestOptions:
     warmup_endpoints: list[str] | None = None  # None: every endpoint
     traffics: tuple[str, ...] = TRAFFICS
     steady_carts: int = 2000
+    rounds: int = 1
 
 
 @dataclass
@@ -80,6 +87,12 @@ class IngestRow:
     queries_per_request: int | None = None
     traffic: str = ""  # "new" | "steady" for product rows; "" for floors
     ratio_to_bare_insert: float | None = None
+    # Over the rounds (``combine_rounds``): how many, and the spread of the figures whose
+    # median the row reports. A single round's row has rounds=1 and no spread.
+    rounds: int = 1
+    round_index: int = 0
+    ratio_to_bare_insert_range: tuple[float, float] | None = None
+    events_per_s_range: tuple[float, float] | None = None
 
 
 def require_wrk() -> str:
@@ -343,7 +356,7 @@ def run_ingest(
     if "steady" in options.traffics:
         run_django(db.env, "bench.prepare", "steady", site["public_key"], str(options.steady_carts))
     run_django(db.env, "bench.prepare", "analyze")
-    rows: list[IngestRow] = []
+    rows: list[IngestRow] = []  # every round's
     for processes in options.processes:
         with ExitStack() as stack:
             servers = []
@@ -366,11 +379,61 @@ def run_ingest(
     log(f"  stored {counts['events']} events in {counts['carts']} carts")
     queries = run_django(db.env, "bench.prepare", "queries")
     log(f"  queries per widget request: {queries}")
-    for row in rows:
+    combined = combine_rounds(rows)
+    for row in combined:
         if row.endpoint == "widget":
             suffix = "-steady" if row.traffic == "steady" else ""
             row.queries_per_request = queries.get(f"{row.events_per_request}{suffix}")
-    return rows
+    return combined
+
+
+def combine_rounds(rows: list[IngestRow]) -> list[IngestRow]:
+    """One row per measurement (server, processes, database, endpoint, traffic, batch
+    size): each figure the median of its rounds, each ratio the median of the rounds'
+    own ratios (each divides figures of the same round), with the ratio's and the
+    throughput's lowest and highest round. Counts are the rounds' sums."""
+    groups: dict[tuple[object, ...], list[IngestRow]] = {}
+    for row in rows:
+        key = (row.server, row.processes, row.database, row.endpoint, row.traffic)
+        groups.setdefault((*key, row.events_per_request), []).append(row)
+    combined = []
+    for group in groups.values():
+        first = group[0]
+
+        def median(name: str, group: list[IngestRow] = group) -> float:
+            return round(statistics.median(getattr(r, name) for r in group), 2)
+
+        def ratio(name: str, group: list[IngestRow] = group) -> float | None:
+            values = [v for r in group if (v := getattr(r, name)) is not None]
+            return round(statistics.median(values), 3) if values else None
+
+        spread = [r.ratio_to_bare_insert for r in group if r.ratio_to_bare_insert is not None]
+        throughputs = [r.events_per_s for r in group]
+        combined.append(
+            IngestRow(
+                server=first.server,
+                processes=first.processes,
+                database=first.database,
+                endpoint=first.endpoint,
+                events_per_request=first.events_per_request,
+                requests=sum(r.requests for r in group),
+                seconds=round(sum(r.seconds for r in group), 2),
+                requests_per_s=round(median("requests_per_s"), 1),
+                events_per_s=round(median("events_per_s"), 1),
+                p50_ms=median("p50_ms"),
+                p99_ms=median("p99_ms"),
+                cpu_ms_per_request=median("cpu_ms_per_request"),
+                errors=sum(r.errors for r in group),
+                acknowledged_events=sum(r.acknowledged_events for r in group),
+                ratio_to_bare=ratio("ratio_to_bare"),
+                traffic=first.traffic,
+                ratio_to_bare_insert=ratio("ratio_to_bare_insert"),
+                rounds=len(group),
+                ratio_to_bare_insert_range=(min(spread), max(spread)) if spread else None,
+                events_per_s_range=(min(throughputs), max(throughputs)),
+            )
+        )
+    return combined
 
 
 def _measure_servers(
@@ -394,7 +457,10 @@ def _measure_servers(
     rows = []
     floors = [e for e in FLOORS if e in options.endpoints]
     products = [e for e in options.endpoints if e not in FLOORS]
-    for per_request in options.batch_sizes:
+    rounds = [(index, size) for index in range(options.rounds) for size in options.batch_sizes]
+    for round_index, per_request in rounds:
+        if options.rounds > 1 and per_request == options.batch_sizes[0]:
+            log(f"    round {round_index + 1} of {options.rounds}")
         baselines: dict[tuple[str, str], IngestRow] = {}  # (server, floor) → row
         # The floors first, then the product endpoints right after them.
         runs = [(e, "") for e in floors]
@@ -410,6 +476,7 @@ def _measure_servers(
                     site=site,
                     traffic=traffic,
                 )
+                row.round_index = round_index
                 if endpoint in FLOORS:
                     baselines[(server.kind, endpoint)] = row
                 else:
