@@ -19,7 +19,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -49,22 +49,28 @@ class _Unsure(Exception):
     """Not certain the value is valid: leave the event to the serializer."""
 
 
-def event_checked(raw: Any, *, site: Any, trusted: bool, now: datetime) -> dict[str, Any] | None:
+def event_checked(
+    raw: Any, *, site: Any, trusted: bool, now: datetime, zone: tzinfo | None = None
+) -> dict[str, Any] | None:
     """``raw`` validated as ``CartEventSerializer`` validates it (same dict, same key
-    order), or ``None`` when the serializer must decide."""
+    order), or ``None`` when the serializer must decide. ``zone``: the current time
+    zone, when the caller has it for a whole batch (looking it up is a thread-local
+    read per event otherwise)."""
     try:
-        return _event(raw, site=site, trusted=trusted, now=now)
+        return _event(raw, site=site, trusted=trusted, now=now, zone=zone)
     except (_Unsure, MoneyError, LookupError, TypeError, ValueError, OverflowError):
         return None
 
 
-def _event(raw: Any, *, site: Any, trusted: bool, now: datetime) -> dict[str, Any]:
+def _event(
+    raw: Any, *, site: Any, trusted: bool, now: datetime, zone: tzinfo | None
+) -> dict[str, Any]:
     if type(raw) is not dict or any(name in raw for name in _SERIALIZER_ONLY):
         raise _Unsure
     event: dict[str, Any] = {
         "id": _id(raw["id"]),
         "type": _choice(raw["type"], _EVENT_TYPES),
-        "occurred_at": _occurred_at(raw["occurred_at"], now=now),
+        "occurred_at": _occurred_at(raw["occurred_at"], now=now, zone=zone),
         "cart_id": _id(raw["cart_id"]),
         "visitor_id": _id(raw["visitor_id"]),
     }
@@ -111,7 +117,7 @@ def _text(value: Any, *, max_length: int, blank: bool = False) -> str:
     return value
 
 
-def _occurred_at(value: Any, *, now: datetime) -> datetime:
+def _occurred_at(value: Any, *, now: datetime, zone: tzinfo | None) -> datetime:
     """``StrictDateTimeField`` and ``validate_occurred_at``: ISO 8601 with an offset, in
     the current time zone (as DRF's ``enforce_timezone``), within the accepted window."""
     if type(value) is not str or value != value.strip():
@@ -119,7 +125,7 @@ def _occurred_at(value: Any, *, now: datetime) -> datetime:
     parsed = parse_datetime(value)
     if parsed is None or parsed.tzinfo is None:
         raise _Unsure
-    parsed = parsed.astimezone(timezone.get_current_timezone())
+    parsed = parsed.astimezone(zone or timezone.get_current_timezone())
     if parsed > now + settings.CARTASSIST_MAX_CLOCK_SKEW:
         raise _Unsure
     if parsed < now - settings.CARTASSIST_MAX_EVENT_AGE:

@@ -370,10 +370,11 @@ def validate_events(
     errors: dict[str, Any] = {}
     valid: list[dict[str, Any]] = []
     serializer: CartEventSerializer | None = None
+    zone = timezone.get_current_timezone()
     for index, raw in enumerate(raw_events):
         # The fast path (api/event_check.py, ADR 0021) accepts what it is sure of with
         # the serializer's result; the serializer decides the rest and words the errors.
-        checked = event_checked(raw, site=site, trusted=trusted, now=now)
+        checked = event_checked(raw, site=site, trusted=trusted, now=now, zone=zone)
         if checked is not None:
             valid.append(checked)
             continue

@@ -20,9 +20,10 @@ events into it oldest first with ``apply_event``, and writes it back. The rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, Final
 
 from cartassist.domain.contacts import mask_email
@@ -85,10 +86,20 @@ class CartState:
     @classmethod
     def of(cls, cart: Any) -> CartState:
         """The state of any object with these attributes (a ``Cart`` row, say)."""
-        return cls(**{name: getattr(cart, name) for name in CART_STATE_FIELDS})
+        return cls(*_STATE_VALUES(cart))
+
+    def changed(self, changes: Mapping[str, Any]) -> CartState:
+        """``dataclasses.replace(self, **changes)``, for the fold's hot loop: positional
+        values instead of a keyword dict built field by field (half the time)."""
+        values = list(_STATE_VALUES(self))
+        for name, value in changes.items():
+            values[_STATE_INDEX[name]] = value
+        return CartState(*values)
 
 
 CART_STATE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(CartState))
+_STATE_VALUES = attrgetter(*CART_STATE_FIELDS)
+_STATE_INDEX = {name: index for index, name in enumerate(CART_STATE_FIELDS)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,17 +141,17 @@ def apply_event(state: CartState, event: IncomingEvent, *, trusted: bool, now: d
     """
     customer = {**_customer_changes(state, event), **_shopper_changes(state, event, trusted)}
     if event.type == OPTED_OUT:  # a visitor-level fact: applies whatever the state
-        return Folded(replace(state, **customer) if customer else state, applied=True)
+        return Folded(state.changed(customer) if customer else state, applied=True)
     if event.type != ORDER_COMPLETED and (
         event.occurred_at < state.state_at or state.status == CONVERTED
     ):
-        return Folded(replace(state, **customer) if customer else state, applied=False)
+        return Folded(state.changed(customer) if customer else state, applied=False)
     fold = _FOLDS.get(event.type, _unchanged)
     changes = fold(state, event, trusted, trusted or not state.totals_trusted)
     if changes is None:
-        return Folded(replace(state, **customer) if customer else state, applied=False)
+        return Folded(state.changed(customer) if customer else state, applied=False)
     return Folded(
-        replace(state, **{**customer, **changes, **_activity(state, event, now=now)}),
+        state.changed({**customer, **changes, **_activity(state, event, now=now)}),
         applied=True,
     )
 
