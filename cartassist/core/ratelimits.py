@@ -132,7 +132,7 @@ def rate_limit_send(
     cache = caches["default"]
     hit = functools.partial(PendingHit, key=key, limit=limit, period=period, now=now)
     if isinstance(cache, RedisCache):
-        return _redis_send(cache, hit, first_use=first_use)
+        return _redis_send(cache, hit, key=key, now=now, period=period, first_use=first_use)
     if first_use is not None and not cache.add(first_use[0], 1, timeout=first_use[1]):
         return hit(window=Window(start=now, count=0), first=False)
     full_key = f"ratelimit:{key}"
@@ -206,14 +206,18 @@ class PendingHit:
 
 
 def _redis_send(
-    cache: RedisCache, hit: Callable[..., PendingHit], *, first_use: tuple[str, int] | None
+    cache: RedisCache,
+    hit: Callable[..., PendingHit],
+    *,
+    key: str,
+    now: float,
+    period: float,
+    first_use: tuple[str, int] | None,
 ) -> PendingHit:
     """Send the hit's ``EVALSHA`` on a connection of the cache's pool, left for
     ``PendingHit`` to read; counted in the process when Redis cannot be reached (and
     then a first use asked for is unknown: None)."""
-    pending = hit()
-    full_key = cache.make_and_validate_key(f"ratelimit:{pending.key}")
-    now, period = pending.now, pending.period
+    full_key = cache.make_and_validate_key(f"ratelimit:{key}")
     script = _WINDOW_HIT
     args: tuple[str, ...] = ("1", full_key, repr(now), repr(float(period)))
     if first_use is not None:
@@ -225,14 +229,14 @@ def _redis_send(
         connection = pool.get_connection()
     except RedisError as error:
         _warn_unavailable(error)
-        return hit(window=_local.hit(pending.key, now=now, period=period))
+        return hit(window=_local.hit(key, now=now, period=period))
     try:
         connection.send_command("EVALSHA", _SHA[script], *args)
     except RedisError as error:
         connection.disconnect()
         pool.release(connection)
         _warn_unavailable(error)
-        return hit(window=_local.hit(pending.key, now=now, period=period))
+        return hit(window=_local.hit(key, now=now, period=period))
     return hit(pool=pool, connection=connection, script=script, args=args)
 
 
