@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import Field, Q, QuerySet
@@ -33,8 +33,16 @@ def carts_for_update(
     (site, cart id) DO UPDATE`` of a column to its own value ``RETURNING`` the row. The
     update takes the row lock (``FOR NO KEY UPDATE``'s strength: no key column is set)
     and returns the row as it stands after any concurrent transaction that held it, on
-    PostgreSQL and SQLite alike. Several carts: the missing ones are inserted (``ON
-    CONFLICT DO NOTHING``), then every one is locked in ascending id, the global order."""
+    PostgreSQL and SQLite alike.
+
+    Several carts, PostgreSQL: those that exist are locked in ascending id (the global
+    order), then the missing ones are inserted (``ON CONFLICT DO NOTHING RETURNING`` the
+    rows: new rows are this transaction's own). Should a concurrent transaction have
+    created one of them meanwhile (the insert waited for it and stored nothing),
+    ``CartsCreatedMeanwhile`` is raised: the caller rolls back and starts again, and
+    that cart is then locked in its place in the order, with the others. Carts that all
+    exist, a shop's usual batch, take one statement (ADR 0029). SQLite (one writer at a
+    time): the missing ones are inserted, then every one is read."""
     return carts_for_update_and(site=site, first_events=first_events, now=now)[0]
 
 
@@ -48,55 +56,104 @@ def carts_for_update_and(
     """``carts_for_update``, and on PostgreSQL for several carts ``on_created``: the SQL
     of a data-modifying CTE and its parameters, run in the statement that inserts the
     missing carts, over the CTE ``CREATED`` (the ``id`` and ``external_id`` of the carts
-    it inserted); its ``RETURNING`` rows come back with the carts (none elsewhere)."""
-    new = [new_cart(site, first_events[cart_id], now) for cart_id in sorted(first_events)]
-    if len(new) == 1:
-        return {cart.external_id: cart for cart in _cart_upsert(new[0])}, []
+    it inserted), ``RETURNING`` the ids of carts; the ids it returned come back with
+    the carts (none elsewhere)."""
+    first = {cart_id: first_events[cart_id] for cart_id in sorted(first_events)}
+    if len(first) == 1:
+        (event,) = first.values()
+        return {cart.external_id: cart for cart in _cart_upsert(new_cart(site, event, now))}, []
+    with bound_cursor() as cursor:
+        if connection.vendor == "postgresql":
+            return _lock_then_insert_postgresql(cursor, site, first, now, on_created)
+        new = [new_cart(site, event, now) for event in first.values()]
+        per_statement = max(1, (connection.features.max_query_params or 65535) // len(_CART_FIELDS))
+        for start in range(0, len(new), per_statement):
+            chunk = new[start : start + per_statement]
+            cursor.execute(
+                _insert_missing_sql(connection.vendor, len(chunk)),
+                [value for cart in chunk for value in _cart_params(cart)],
+            )
+        return _carts_lock(cursor, site, list(first)), []
+
+
+def _lock_then_insert_postgresql(
+    cursor: Any,
+    site: Site,
+    first: dict[str, dict[str, Any]],
+    now: datetime,
+    on_created: tuple[str, list[Any]] | None,
+) -> tuple[dict[str, Cart], list[tuple[Any, ...]]]:
+    """Lock the carts that exist, in ascending id; insert the missing ones, which are
+    then this transaction's (``_insert_missing_postgresql``). A cart another transaction
+    inserted since the first statement's snapshot (the insert waited for it and stored
+    nothing) is not locked here, out of order: ``CartsCreatedMeanwhile``."""
+    locked = _carts_lock(cursor, site, list(first))
+    missing = [
+        new_cart(site, event, now) for cart_id, event in first.items() if cart_id not in locked
+    ]
+    if not missing:
+        return locked, []
+    created, linked = _insert_missing_postgresql(cursor, missing, on_created)
+    locked.update(created)
+    raced = [cart.external_id for cart in missing if cart.external_id not in locked]
+    if raced:
+        raise CartsCreatedMeanwhile(raced)
+    return locked, [(pk,) for pk in linked]
+
+
+class CartsCreatedMeanwhile(Exception):
+    """Carts of the batch that another transaction created after this one looked: roll
+    back and start again (they exist then, and are locked by id with the others). Each
+    attempt finds at least one more cart existing, so attempts are bounded by the carts."""
+
+    def __init__(self, cart_ids: list[str]) -> None:
+        super().__init__(f"carts created meanwhile: {', '.join(cart_ids)}")
+        self.cart_ids = cart_ids
+
+
+def _carts_lock(cursor: Any, site: Site, cart_ids: list[str]) -> dict[str, Cart]:
+    """The site's carts named ``cart_ids`` that exist, locked in ascending id (PostgreSQL;
+    SQLite's one writer needs no row lock), by cart id."""
+    if connection.vendor == "postgresql":  # one text for any number of carts: an array
+        cursor.execute(_carts_lock_sql(connection.vendor, None), [site.pk, cart_ids])
+    else:
+        cursor.execute(_carts_lock_sql(connection.vendor, len(cart_ids)), [site.pk, *cart_ids])
+    return {cart.external_id: cart for cart in map(cart_from_row, cursor.fetchall())}
+
+
+@functools.cache
+def _carts_lock_sql(vendor: str, carts: int | None) -> str:
     quote = connection.ops.quote_name
     lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
-    created_rows: list[tuple[Any, ...]] = []
-    with bound_cursor() as cursor:
-        if connection.vendor == "postgresql":  # one short statement, one array per column
-            created_rows = _insert_missing_postgresql(cursor, new, on_created)
-        else:
-            per_statement = max(
-                1, (connection.features.max_query_params or 65535) // len(_CART_FIELDS)
-            )
-            for start in range(0, len(new), per_statement):
-                chunk = new[start : start + per_statement]
-                cursor.execute(
-                    _insert_missing_sql(connection.vendor, len(chunk)),
-                    [value for cart in chunk for value in _cart_params(cart)],
-                )
-        # Identifiers from the model's metadata; every value is a parameter.
-        cursor.execute(
-            f"SELECT {_columns()} FROM {quote(Cart._meta.db_table)} "  # noqa: S608
-            f"WHERE {quote('site_id')} = %s AND {quote('external_id')} IN "
-            f"({', '.join(['%s'] * len(new))}) ORDER BY {quote('id')}{lock}",
-            [site.pk, *(cart.external_id for cart in new)],
-        )
-        locked = {cart.external_id: cart for cart in map(cart_from_row, cursor.fetchall())}
-    return locked, created_rows
+    ids = "= ANY(CAST(%s AS varchar[]))" if carts is None else f"IN ({', '.join(['%s'] * carts)})"
+    # Identifiers from the model's metadata; every value is a parameter.
+    return (
+        f"SELECT {_columns()} FROM {quote(Cart._meta.db_table)} "  # noqa: S608
+        f"WHERE {quote('site_id')} = %s AND {quote('external_id')} {ids} "
+        f"ORDER BY {quote('id')}{lock}"
+    )
 
 
 def _insert_missing_postgresql(
     cursor: Any, new: list[Cart], on_created: tuple[str, list[Any]] | None
-) -> list[tuple[Any, ...]]:
-    """Insert the ``new`` carts that do not exist yet in one statement; ``on_created``'s
-    rows. A column whose value every new cart shares goes once (most: the defaults), the
-    others as one array each; in the statement's order: those values, then the arrays."""
+) -> tuple[dict[str, Cart], set[int]]:
+    """Insert the ``new`` carts that do not exist yet in one statement; the carts it
+    inserted, by cart id, and the ids of carts ``on_created`` returned. A column whose
+    value every new cart shares goes once (most: the defaults), the others as one array
+    each; in the statement's order: those values, then the arrays."""
     prepared = preparers(tuple(_CART_FIELDS))
     rows = [_cart_params(cart, prepared) for cart in new]
     columns = [list(column) for column in zip(*rows, strict=True)]
     varying = tuple(any(v != column[0] for v in column) for column in columns)
     params = [column[0] for column, varies in zip(columns, varying, strict=True) if not varies]
     params += [column for column, varies in zip(columns, varying, strict=True) if varies]
-    if not on_created:
-        cursor.execute(_insert_missing_unnest_sql(varying), params)
-        return []
-    sql, more = on_created
-    cursor.execute(_insert_missing_with_sql(sql, varying), [*params, *more])
-    return cast(list[tuple[Any, ...]], cursor.fetchall())
+    sql, more = on_created or ("", [])
+    cursor.execute(_insert_missing_returning_sql(sql, varying), [*params, *more])
+    inserted = [(cart_from_row(row), row[-1]) for row in cursor.fetchall()]
+    return (
+        {cart.external_id: cart for cart, _linked in inserted},
+        {cart.pk for cart, linked in inserted if linked},
+    )
 
 
 def _columns() -> str:
@@ -150,13 +207,19 @@ CREATED = "created"
 
 
 @functools.cache
-def _insert_missing_with_sql(on_created: str, varying: tuple[bool, ...]) -> str:
-    quote = connection.ops.quote_name
+def _insert_missing_returning_sql(on_created: str, varying: tuple[bool, ...]) -> str:
+    """``_insert_missing_unnest_sql`` as the CTE ``CREATED``, returning every column of
+    the carts it inserted and whether ``on_created`` (if any) returned the cart's id."""
     # The caller's CTE is SQL of its own making; every value is a parameter.
+    linked = (
+        f"{CREATED}.{connection.ops.quote_name('id')} IN (SELECT * FROM on_created)"  # noqa: S608
+        if on_created
+        else "false"
+    )
+    also = f", on_created AS ({on_created})" if on_created else ""
     return (
         f"WITH {CREATED} AS ({_insert_missing_unnest_sql(varying)} "  # noqa: S608
-        f"RETURNING {quote('id')}, {quote('external_id')}), "
-        f"on_created AS ({on_created}) SELECT * FROM on_created"
+        f"RETURNING {_columns()}){also} SELECT {CREATED}.*, {linked} FROM {CREATED}"
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+import cartassist.carts.locks as locks_module
 import cartassist.carts.services.ingest as ingest_module
 from cartassist.api.serializers import validate_events
 from cartassist.carts.services.ingest import IngestResult, cart_events_ingest
@@ -175,3 +176,69 @@ def test_batches_sharing_events_from_many_threads_store_each_event_once(
         assert CartEvent.objects.filter(cart=cart).count() == 1 + sum(
             1 for i in range(THREADS) if carts[i % len(carts)] == cart.external_id
         )
+
+
+def test_a_cart_created_by_another_transaction_after_the_lock_restarts_the_batch(
+    postgres: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a batch for an existing cart and a new one; after the batch has locked the
+    # existing cart and before it inserts the new one, another transaction creates the
+    # new cart (with an event of its own) and commits
+    site = make_site()
+    make_stall_rules(site)
+    start = timezone.now() - timedelta(minutes=5)
+
+    def updated(event_id: str, cart: str, second: int) -> dict[str, Any]:
+        return make_event(
+            "cart_updated",
+            id=event_id,
+            cart_id=cart,
+            visitor_id=f"v-{cart}",
+            occurred_at=iso(start + timedelta(seconds=second)),
+            data={"currency": "EUR", "subtotal": f"{second}.00", "lines": []},
+        )
+
+    cart_events_ingest(
+        site=site,
+        events=validated(site, [updated("old-1", "cart-old", 1)]),
+        source=EventSource.WIDGET,
+        now=timezone.now(),
+    )
+    inserts: list[list[str]] = []
+    insert = locks_module._insert_missing_postgresql
+
+    def other_transaction_first(cursor: Any, new: list[Cart], *args: Any) -> Any:
+        inserts.append([cart.external_id for cart in new])
+        if len(inserts) == 1:
+            ingest_concurrently(site, [validated(site, [updated("other-1", "cart-new", 2)])])
+        return insert(cursor, new, *args)
+
+    monkeypatch.setattr(locks_module, "_insert_missing_postgresql", other_transaction_first)
+    locked: list[list[str]] = []
+    lock = locks_module._carts_lock
+
+    def recorded_lock(*args: Any) -> dict[str, Cart]:
+        found = lock(*args)
+        locked.append(sorted(found))
+        return found
+
+    monkeypatch.setattr(locks_module, "_carts_lock", recorded_lock)
+    batch = [updated("mine-1", "cart-old", 3), updated("mine-2", "cart-new", 4)]
+    # when
+    result = cart_events_ingest(
+        site=site, events=validated(site, batch), source=EventSource.WIDGET, now=timezone.now()
+    )
+    # then: the first attempt's insert stored nothing for the cart created meanwhile and
+    # was rolled back; the second found both carts and locked them (no insert at all)
+    assert inserts == [["cart-new"]]
+    # never a lock out of id order: the restart locks both carts in one statement
+    assert locked == [["cart-old"], ["cart-new", "cart-old"]]
+    assert sorted(result.stored) == ["mine-1", "mine-2"]
+    assert result.duplicates == []
+    carts = {cart.external_id: cart for cart in Cart.objects.filter(site=site)}
+    assert sorted(carts) == ["cart-new", "cart-old"]
+    assert carts["cart-new"].subtotal == Decimal(4)  # the newest event, applied once
+    assert carts["cart-old"].subtotal == Decimal(3)
+    assert sorted(
+        CartEvent.objects.filter(cart=carts["cart-new"]).values_list("event_id", flat=True)
+    ) == ["mine-2", "other-1"]

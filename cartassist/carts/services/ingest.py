@@ -24,6 +24,7 @@ from django.db.models import Field, Model
 from cartassist.carts.locks import (
     CREATED,
     CREATED_NOW,
+    CartsCreatedMeanwhile,
     cart_from_row,
     cart_upsert_statement,
     carts_for_update_and,
@@ -117,13 +118,17 @@ def cart_events_ingest(
     """
     batch = _Batch.of(events)
     stored_before: set[str] = set()
-    for _attempt in range(len(batch.unique) + 1):  # each retry learns one more stored id
+    # Each retry learns one more stored id, or finds one more cart existing (at most one
+    # cart per event).
+    for _attempt in range(2 * len(batch.unique) + 1):
         try:
             return _ingest_once(
                 site=site, batch=batch, stored_before=stored_before, source=source, now=now
             )
         except _AlreadyStored as found:
             stored_before |= found.event_ids
+        except CartsCreatedMeanwhile:
+            continue
     raise AssertionError("unreachable")  # pragma: no cover
 
 
