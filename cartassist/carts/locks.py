@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import Field, Q, QuerySet
@@ -43,7 +44,17 @@ def carts_for_update(
     that cart is then locked in its place in the order, with the others. Carts that all
     exist, a shop's usual batch, take one statement (ADR 0029). SQLite (one writer at a
     time): the missing ones are inserted, then every one is read."""
-    return carts_for_update_and(site=site, first_events=first_events, now=now)[0]
+    return carts_for_update_and(site=site, first_events=first_events, now=now).carts
+
+
+class CartsLocked(NamedTuple):
+    """``carts_for_update_and``'s result: the carts, locked, by cart id; the ids of the
+    carts ``on_created`` returned; the cart ids of the carts it created (PostgreSQL,
+    several carts: those it inserted, made by ``new_carts``; empty elsewhere)."""
+
+    carts: dict[str, Cart]
+    linked: frozenset[int] = frozenset()
+    created: frozenset[str] = frozenset()
 
 
 def carts_for_update_and(
@@ -52,19 +63,23 @@ def carts_for_update_and(
     first_events: dict[str, dict[str, Any]],
     now: datetime,
     on_created: tuple[str, list[Any]] | None = None,
-) -> tuple[dict[str, Cart], list[tuple[Any, ...]]]:
-    """``carts_for_update``, and on PostgreSQL for several carts ``on_created``: the SQL
+    new_carts: Callable[[dict[str, dict[str, Any]]], list[Cart]] | None = None,
+) -> CartsLocked:
+    """``carts_for_update``, and on PostgreSQL for several carts: ``on_created``, the SQL
     of a data-modifying CTE and its parameters, run in the statement that inserts the
     missing carts, over the CTE ``CREATED`` (the ``id`` and ``external_id`` of the carts
-    it inserted), ``RETURNING`` the ids of carts; the ids it returned come back with
-    the carts (none elsewhere)."""
+    it inserted), ``RETURNING`` the ids of carts; ``new_carts``, what makes the carts to
+    insert from the missing ones' first events (cart id → event; default: ``new_cart``
+    of each, as it stands before its events)."""
     first = {cart_id: first_events[cart_id] for cart_id in sorted(first_events)}
     if len(first) == 1:
         (event,) = first.values()
-        return {cart.external_id: cart for cart in _cart_upsert(new_cart(site, event, now))}, []
+        upserted = _cart_upsert(new_cart(site, event, now))
+        return CartsLocked({cart.external_id: cart for cart in upserted})
     with bound_cursor() as cursor:
         if connection.vendor == "postgresql":
-            return _lock_then_insert_postgresql(cursor, site, first, now, on_created)
+            missing = _lock_existing_postgresql(cursor, site, first, now, new_carts)
+            return _insert_missing_postgresql(cursor, missing, on_created)
         new = [new_cart(site, event, now) for event in first.values()]
         per_statement = max(1, (connection.features.max_query_params or 65535) // len(_CART_FIELDS))
         for start in range(0, len(new), per_statement):
@@ -73,32 +88,30 @@ def carts_for_update_and(
                 _insert_missing_sql(connection.vendor, len(chunk)),
                 [value for cart in chunk for value in _cart_params(cart)],
             )
-        return _carts_lock(cursor, site, list(first)), []
+        return CartsLocked(_carts_lock(cursor, site, list(first)))
 
 
-def _lock_then_insert_postgresql(
+@dataclass(frozen=True)
+class _Missing:
+    locked: dict[str, Cart]  # the carts that exist, locked
+    new: list[Cart]  # the carts to insert, by ascending cart id
+
+
+def _lock_existing_postgresql(
     cursor: Any,
     site: Site,
     first: dict[str, dict[str, Any]],
     now: datetime,
-    on_created: tuple[str, list[Any]] | None,
-) -> tuple[dict[str, Cart], list[tuple[Any, ...]]]:
-    """Lock the carts that exist, in ascending id; insert the missing ones, which are
-    then this transaction's (``_insert_missing_postgresql``). A cart another transaction
-    inserted since the first statement's snapshot (the insert waited for it and stored
-    nothing) is not locked here, out of order: ``CartsCreatedMeanwhile``."""
+    new_carts: Callable[[dict[str, dict[str, Any]]], list[Cart]] | None,
+) -> _Missing:
+    """Lock the carts that exist, in ascending id, and make the missing ones."""
     locked = _carts_lock(cursor, site, list(first))
-    missing = [
-        new_cart(site, event, now) for cart_id, event in first.items() if cart_id not in locked
-    ]
+    missing = {cart_id: event for cart_id, event in first.items() if cart_id not in locked}
     if not missing:
-        return locked, []
-    created, linked = _insert_missing_postgresql(cursor, missing, on_created)
-    locked.update(created)
-    raced = [cart.external_id for cart in missing if cart.external_id not in locked]
-    if raced:
-        raise CartsCreatedMeanwhile(raced)
-    return locked, [(pk,) for pk in linked]
+        return _Missing(locked, [])
+    if new_carts is not None:
+        return _Missing(locked, new_carts(missing))
+    return _Missing(locked, [new_cart(site, event, now) for event in missing.values()])
 
 
 class CartsCreatedMeanwhile(Exception):
@@ -135,12 +148,16 @@ def _carts_lock_sql(vendor: str, carts: int | None) -> str:
 
 
 def _insert_missing_postgresql(
-    cursor: Any, new: list[Cart], on_created: tuple[str, list[Any]] | None
-) -> tuple[dict[str, Cart], set[int]]:
-    """Insert the ``new`` carts that do not exist yet in one statement; the carts it
-    inserted, by cart id, and the ids of carts ``on_created`` returned. A column whose
-    value every new cart shares goes once (most: the defaults), the others as one array
-    each; in the statement's order: those values, then the arrays."""
+    cursor: Any, missing: _Missing, on_created: tuple[str, list[Any]] | None
+) -> CartsLocked:
+    """Insert the missing carts, which are then this transaction's, in one statement. A
+    cart another transaction inserted since the lock's snapshot (the insert waited for
+    it and stored nothing) is not locked here, out of order: ``CartsCreatedMeanwhile``.
+    A column whose value every new cart shares goes once (most: the defaults), the
+    others as one array each; in the statement's order: those values, then the arrays."""
+    new = missing.new
+    if not new:
+        return CartsLocked(missing.locked)
     prepared = preparers(tuple(_CART_FIELDS))
     rows = [_cart_params(cart, prepared) for cart in new]
     columns = [list(column) for column in zip(*rows, strict=True)]
@@ -150,9 +167,14 @@ def _insert_missing_postgresql(
     sql, more = on_created or ("", [])
     cursor.execute(_insert_missing_returning_sql(sql, varying), [*params, *more])
     inserted = [(cart_from_row(row), row[-1]) for row in cursor.fetchall()]
-    return (
-        {cart.external_id: cart for cart, _linked in inserted},
-        {cart.pk for cart, linked in inserted if linked},
+    created = {cart.external_id: cart for cart, _linked in inserted}
+    raced = [cart.external_id for cart in new if cart.external_id not in created]
+    if raced:
+        raise CartsCreatedMeanwhile(raced)
+    return CartsLocked(
+        {**missing.locked, **created},
+        frozenset(cart.pk for cart, linked in inserted if linked),
+        frozenset(created),
     )
 
 

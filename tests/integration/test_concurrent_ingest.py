@@ -207,11 +207,11 @@ def test_a_cart_created_by_another_transaction_after_the_lock_restarts_the_batch
     inserts: list[list[str]] = []
     insert = locks_module._insert_missing_postgresql
 
-    def other_transaction_first(cursor: Any, new: list[Cart], *args: Any) -> Any:
-        inserts.append([cart.external_id for cart in new])
+    def other_transaction_first(cursor: Any, missing: Any, *args: Any) -> Any:
+        inserts.append([cart.external_id for cart in missing.new])
         if len(inserts) == 1:
             ingest_concurrently(site, [validated(site, [updated("other-1", "cart-new", 2)])])
-        return insert(cursor, new, *args)
+        return insert(cursor, missing, *args)
 
     monkeypatch.setattr(locks_module, "_insert_missing_postgresql", other_transaction_first)
     locked: list[list[str]] = []
@@ -230,7 +230,7 @@ def test_a_cart_created_by_another_transaction_after_the_lock_restarts_the_batch
     )
     # then: the first attempt's insert stored nothing for the cart created meanwhile and
     # was rolled back; the second found both carts and locked them (no insert at all)
-    assert inserts == [["cart-new"]]
+    assert inserts == [["cart-new"], []]
     # never a lock out of id order: the restart locks both carts in one statement
     assert locked == [["cart-old"], ["cart-new", "cart-old"]]
     assert sorted(result.stored) == ["mine-1", "mine-2"]

@@ -1,7 +1,8 @@
-"""A cart created by a single-cart request is inserted with its events folded in, its
-stall deadline and its link already set (ADR 0028): no UPDATE follows, and what is
-stored is exactly what folding the same events into the created cart gives, the path
-every other cart takes (a request for several carts, or a cart that existed)."""
+"""A cart created by a request is inserted with its events folded in, its stall
+deadline and its link already set (ADR 0028 for a single-cart request, ADR 0029 for the
+missing carts of a batch): no UPDATE follows, and what is stored is exactly what folding
+the same events into the created cart after the statement gives, the path a cart that
+existed takes."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from django.db import connection, models
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+import cartassist.carts.services.ingest as ingest_module
 from cartassist.api.serializers import validate_events
+from cartassist.carts.locks import new_cart
 from cartassist.carts.services.ingest import EventsRefused, cart_events_ingest
 from cartassist.domain.cart_state import CART_STATE_FIELDS
 from cartassist.models import Cart, CartEvent, EventSource, EventType, ShopperIdentity, Site
@@ -105,10 +108,52 @@ def test_a_new_carts_request_is_one_statement_and_a_commit(postgres: None) -> No
     assert ShopperIdentity.objects.get(site=site, value="v1").shopper_id == cart.pk
 
 
-def test_a_new_cart_stores_what_the_fold_after_the_statement_stores(postgres: None) -> None:
-    # given: two sites with the same stall rules; one visitor known on both
-    alone, together = make_site(name="Alone"), make_site(name="Together")
-    for site in (alone, together):
+def test_a_new_batchs_carts_are_inserted_folded_and_not_updated(postgres: None) -> None:
+    # given: a batch for two new carts of new visitors, and one for an existing cart
+    site = make_site()
+    make_stall_rules(site)
+    ingest(site, [make_event(cart_id="old", visitor_id="v-old", id="warm")], trusted=False)
+    batch = [
+        make_event("cart_updated", cart_id=cart, visitor_id=f"v-{cart}", id=f"{cart}-{step}")
+        if step == 0
+        else make_event("checkout_step", cart_id=cart, visitor_id=f"v-{cart}", id=f"{cart}-1")
+        for cart in ("n1", "n2")
+        for step in (0, 1)
+    ]
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        ingest(site, batch, trusted=False)
+    # then: the lock, the carts' insert, the events' insert, and a bare COMMIT
+    sent = [q["sql"].split(" ")[0] for q in queries.captured_queries]
+    assert sent == ["BEGIN", "SELECT", "WITH", "INSERT", "COMMIT"]
+    for cart_id in ("n1", "n2"):
+        cart = Cart.objects.get(site=site, external_id=cart_id)
+        assert (cart.stage, cart.subtotal, cart.identities_linked) == ("shipping", 60, True)
+        assert cart.stall_deadline is not None
+        assert ShopperIdentity.objects.get(site=site, value=f"v-{cart_id}").shopper_id == cart.pk
+    # and a batch of carts that all exist: the lock, the events, the UPDATE with the COMMIT
+    again = [make_event("checkout_step", cart_id=c, visitor_id=f"v-{c}") for c in ("n1", "n2")]
+    with CaptureQueriesContext(connection) as queries:
+        ingest(site, [{**e, "data": {"step": "payment"}} for e in again], trusted=False)
+    sent = [q["sql"] for q in queries.captured_queries]
+    assert not any('INSERT INTO "cartassist_cart"' in sql for sql in sent)
+    (update,) = [sql for sql in sent if sql.startswith("EXECUTE cartassist_ingest_carts")]
+    assert update.endswith("; COMMIT")
+    assert set(Cart.objects.filter(site=site).values_list("stage", flat=True)) >= {"payment"}
+
+
+def folded_after(site: Site, first: dict[str, Any], *args: Any, now: Any, **kwargs: Any) -> Any:
+    """``_new_carts_folded`` refusing to guess: the carts inserted as their first events
+    make them, and the fold after the statement decides (the path of an existing cart)."""
+    return {cart_id: new_cart(site, event, now) for cart_id, event in first.items()}, {}
+
+
+def test_a_new_cart_stores_what_the_fold_after_the_statement_stores(
+    postgres: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: three sites with the same stall rules; one visitor known on each
+    alone, together, after = (make_site(name=name) for name in ("Alone", "Together", "After"))
+    for site in (alone, together, after):
         make_stall_rules(site)
         ingest(site, [make_event(cart_id="known-cart", visitor_id="v-known")], trusted=False)
     rng = random.Random(20261205)
@@ -117,13 +162,20 @@ def test_a_new_cart_stores_what_the_fold_after_the_statement_stores(postgres: No
         trusted = rng.random() < 0.5
         events = random_events(rng, cart, visitor, trusted=trusted)
         other = make_event(cart_id=f"other{round_}", visitor_id=f"o{round_}", id=f"o{round_}")
-        # when: the cart's events alone (created folded by the one statement) and the
-        # same events beside another cart's (created, then folded after the statement)
+        # when: the cart's events alone (created folded by the one statement), the same
+        # events beside another cart's (a batch: created folded by the missing carts'
+        # insert), and that batch with nothing folded before (folded after the insert)
         outcome_alone = ingest(alone, events, trusted=trusted)
         outcome_together = ingest(together, [*events, other], trusted=trusted)
+        with monkeypatch.context() as patched:
+            patched.setattr(ingest_module, "_new_carts_folded", folded_after)
+            outcome_after = ingest(after, [*events, other], trusted=trusted)
         # then: the same outcome, cart, deadline, link and events
-        assert outcome_alone == outcome_together, (round_, events)
-        assert stored(alone, cart) == stored(together, cart), (round_, events)
+        assert outcome_alone == outcome_together == outcome_after, (round_, events)
+        assert stored(alone, cart) == stored(together, cart) == stored(after, cart), (
+            round_,
+            events,
+        )
     linked = Cart.objects.filter(site=alone, identities_linked=True).count()
     assert linked > 20  # most rounds stored a cart (some were refused)
 

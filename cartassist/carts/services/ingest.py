@@ -161,16 +161,7 @@ def _ingest_once(
         if len(stored) != len(new_events):
             raise _AlreadyStored({event["id"] for event in new_events} - stored)
         before = {cart_id: CartState.of(cart) for cart_id, cart in carts.items()}
-        rows = stored_now.folded
-        if rows is None:  # else a cart created by the statement, stored folded already
-            rows = _fold(
-                carts,
-                new_events,
-                batch=batch,
-                source=source,
-                now=now,
-                inserted=stored_now.inserted,
-            )
+        rows = _rows_folded(stored_now, new_events, batch=batch, source=source, now=now)
         not_applied = [row.event_id for row in rows if not row.applied]
         if not_applied:  # stored as applied above; older than their cart's state
             CartEvent.objects.filter(site=site, event_id__in=not_applied).update(applied=False)
@@ -193,6 +184,33 @@ def _ingest_once(
         if update:  # the block's last statement: it carries the COMMIT along
             ends.set_last(*update)
     return result
+
+
+def _rows_folded(
+    stored: _Stored,
+    events: list[dict[str, Any]],
+    *,
+    batch: _Batch,
+    source: EventSource,
+    now: datetime,
+) -> list[_EventRow]:
+    """The event rows, in ``events``' order, with the carts set to their folded states:
+    the carts the statements created were stored folded already (``stored.folded``);
+    the others are folded now."""
+    folded = stored.folded
+    rest = [event for event in events if event["cart_id"] not in folded]
+    if not folded:
+        return _fold(
+            stored.carts, rest, batch=batch, source=source, now=now, inserted=stored.inserted
+        )
+    carts = {cart_id: cart for cart_id, cart in stored.carts.items() if cart_id not in folded}
+    by_id = {
+        row.event_id: row
+        for row in _fold(carts, rest, batch=batch, source=source, now=now, inserted=stored.inserted)
+    }
+    for rows in folded.values():
+        by_id.update((row.event_id, row) for row in rows)
+    return [by_id[event["id"]] for event in events]
 
 
 def _ports_tell(site: Site, rows: list[_EventRow], *, merged: list[int]) -> None:
@@ -227,14 +245,14 @@ class _Stored:
     """What the first statements of an ingest did: the carts, locked, by cart id; the
     event ids stored now; the ids of the carts they created and linked to a shopper
     of their own (``new_cart_identity_cte``); the event rows as inserted, by event id
-    (for the fold to reuse); ``folded``: the event rows, when the one cart was created
-    by the statement with the events folded in already."""
+    (for the fold to reuse); ``folded``: for each cart the statements created with its
+    events folded in already, by cart id, those events' rows (with the cart's id)."""
 
     carts: dict[str, Cart]
     event_ids: set[str]
     inserted: dict[str, _EventRow]
     linked: frozenset[int] = frozenset()
-    folded: list[_EventRow] | None = None
+    folded: dict[str, list[_EventRow]] = field(default_factory=dict)
 
 
 def _carts_and_events_store(
@@ -266,16 +284,46 @@ def _carts_and_events_store(
             new_carts_identities_cte(carts_cte=CREATED),
             [site.pk, list(visitors), list(visitors.values())],
         )
-    carts, linked = carts_for_update_and(
-        site=site, first_events=first, now=now, on_created=on_created
+    folded: dict[str, list[_EventRow]] = {}
+
+    def missing_carts_folded(missing: dict[str, dict[str, Any]]) -> list[Cart]:
+        """The carts missing, with their events folded in (ADR 0029): those the insert
+        creates need no UPDATE."""
+        theirs = [e for e in events if e["cart_id"] in missing]
+        templates = {e["id"]: _EventRow.of(site, 0, e, source, True, now=now) for e in theirs}
+        carts, rows = _new_carts_folded(
+            site,
+            missing,
+            theirs,
+            templates,
+            batch=batch,
+            source=source,
+            now=now,
+            linked=visitors.keys() & missing.keys(),
+        )
+        folded.update(rows)
+        return list(carts.values())
+
+    locked = carts_for_update_and(
+        site=site,
+        first_events=first,
+        now=now,
+        on_created=on_created,
+        new_carts=missing_carts_folded,
     )
+    carts = locked.carts
     rows = {
         e["id"]: _EventRow.of(site, carts[e["cart_id"]].pk, e, source, True, now=now)
         for e in events
     }
-    return _Stored(
-        carts, _events_insert(list(rows.values())), rows, frozenset(pk for (pk,) in linked)
-    )
+    stored = _events_insert(list(rows.values()))
+    created_folded: dict[str, list[_EventRow]] = {}
+    for cart_id in locked.created & folded.keys():
+        cart = carts[cart_id]
+        if cart.pk not in locked.linked:  # identity known already: shoppers_link links it
+            cart.identities_linked = False
+        created_folded[cart_id] = [dataclasses.replace(r, cart_id=cart.pk) for r in folded[cart_id]]
+    return _Stored(carts, stored, rows, locked.linked, folded=created_folded)
 
 
 def _visitor_only_carts(events: list[dict[str, Any]]) -> dict[str, str]:
@@ -308,10 +356,18 @@ def _cart_and_events_upsert(
     visitor_only = bool(_visitor_only_carts(events))
     # The rows the CTE inserts (their cart: the CTE's, 0 here), as applied.
     inserted = {e["id"]: _EventRow.of(site, 0, e, source, True, now=now) for e in events}
-    created, folded = _new_cart_folded(
-        site, first, events, inserted, batch=batch, source=source, now=now, linked=visitor_only
+    cart_id = first["cart_id"]
+    guesses, folded = _new_carts_folded(
+        site,
+        {cart_id: first},
+        events,
+        inserted,
+        batch=batch,
+        source=source,
+        now=now,
+        linked={cart_id} if visitor_only else set(),
     )
-    cart_sql, params = cart_upsert_statement(created, created_now=True)
+    cart_sql, params = cart_upsert_statement(guesses[cart_id], created_now=True)
     fields = _cte_event_fields()
     prepared = list(zip(fields, preparers(tuple(f for _attr, f in fields)), strict=True))
     for event_row in inserted.values():
@@ -324,45 +380,44 @@ def _cart_and_events_upsert(
     cart = cart_from_row(row)
     created_now, stored, linked_now = row[-3:]
     linked = frozenset([cart.pk]) if linked_now else frozenset[int]()
-    if not (created_now and folded is not None):
+    if not (created_now and cart_id in folded):
         return _Stored({cart.external_id: cart}, set(stored), inserted, linked)
     if not linked_now:  # the visitor's identity was known: shoppers_link links the cart
         cart.identities_linked = False
-    rows = [dataclasses.replace(event_row, cart_id=cart.pk) for event_row in folded]
-    return _Stored({cart.external_id: cart}, set(stored), inserted, linked, folded=rows)
+    rows = [dataclasses.replace(event_row, cart_id=cart.pk) for event_row in folded[cart_id]]
+    return _Stored({cart_id: cart}, set(stored), inserted, linked, folded={cart_id: rows})
 
 
-def _new_cart_folded(
+def _new_carts_folded(
     site: Site,
-    first: dict[str, Any],
+    first: dict[str, dict[str, Any]],
     events: list[dict[str, Any]],
     inserted: dict[str, _EventRow],
     *,
     batch: _Batch,
     source: EventSource,
     now: datetime,
-    linked: bool,
-) -> tuple[Cart, list[_EventRow] | None]:
-    """The cart ``events`` create should it not exist yet (``new_cart`` from the first),
-    with them folded in, its stall deadline set and (``linked``: the statement links it
-    to a shopper) marked linked; and the event rows (their cart id left to fill in).
-    Where the fold refuses the batch (another currency), the cart as its first event
-    creates it and no rows: the fold after the statement decides, as for any cart."""
-    cart = new_cart(site, first, now)
+    linked: set[str],
+) -> tuple[dict[str, Cart], dict[str, list[_EventRow]]]:
+    """The carts ``events`` create should they not exist yet (``new_cart`` from each
+    one's first event), by cart id, with the events folded in, their stall deadlines set
+    and (``linked``: the cart ids the statement links to a shopper) marked linked; and
+    each cart's event rows (their cart id left to fill in). Where the fold refuses the
+    batch (another currency), the carts as their first events create them and no rows:
+    the fold after the statement decides, as for any cart."""
+    carts = {cart_id: new_cart(site, event, now) for cart_id, event in first.items()}
     try:
-        rows = _fold(
-            {cart.external_id: cart},
-            events,
-            batch=batch,
-            source=source,
-            now=now,
-            inserted=inserted,
-        )
+        rows = _fold(carts, events, batch=batch, source=source, now=now, inserted=inserted)
     except EventsRefused:
-        return new_cart(site, first, now), None
-    cart.stall_deadline = _stall_deadline_of(cart, site_rule_snapshots(site.pk))
-    cart.identities_linked = linked
-    return cart, rows
+        return {cart_id: new_cart(site, event, now) for cart_id, event in first.items()}, {}
+    rules = site_rule_snapshots(site.pk)
+    by_cart: dict[str, list[_EventRow]] = {cart_id: [] for cart_id in carts}
+    for event, row in zip(events, rows, strict=True):
+        by_cart[event["cart_id"]].append(row)
+    for cart_id, cart in carts.items():
+        cart.stall_deadline = _stall_deadline_of(cart, rules)
+        cart.identities_linked = cart_id in linked
+    return carts, by_cart
 
 
 @functools.cache
