@@ -524,6 +524,7 @@ INGEST_HEADERS = [
     "p50 ms",
     "p99 ms",
     "CPU ms/req",
+    "DB CPU ms/req",
     "errors",
 ]
 
@@ -544,6 +545,7 @@ def _ingest_cells(r: IngestRow) -> list[Any]:
         r.p50_ms,
         r.p99_ms,
         r.cpu_ms_per_request,
+        r.db_cpu_ms_per_request if r.db_cpu_ms_per_request is not None else "",
         r.errors,
     ]
 

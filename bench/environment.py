@@ -69,13 +69,14 @@ class BenchDatabase:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
 
 
-_LOCK_PATH = Path(tempfile.gettempdir()) / "cartassist-bench.lock"
+# Per database name: runs side by side (CARTASSIST_BENCH_DB) do not share a database.
+_LOCK_PATH = Path(tempfile.gettempdir()) / f"cartassist-bench-{POSTGRES_BENCH_DB}.lock"
 _lock_file: IO[bytes] | None = None
 
 
 def take_run_lock() -> None:
-    """One bench run at a time on a machine: runs share the PostgreSQL database name and
-    would drop each other's database. Held until the process exits."""
+    """One bench run at a time per PostgreSQL database name: runs sharing it would drop
+    each other's database. Held until the process exits."""
     global _lock_file
     if _lock_file is not None:
         return

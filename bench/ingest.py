@@ -36,7 +36,15 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .environment import PYTHON, REPO, BenchDatabase, BenchError, run_django
+from .environment import (
+    POSTGRES_ADMIN_URL,
+    POSTGRES_BENCH_DB,
+    PYTHON,
+    REPO,
+    BenchDatabase,
+    BenchError,
+    run_django,
+)
 
 WRK_SCRIPT = REPO / "bench" / "wrk" / "events.lua"
 PATHS = {
@@ -93,6 +101,9 @@ class IngestRow:
     round_index: int = 0
     ratio_to_bare_insert_range: tuple[float, float] | None = None
     events_per_s_range: tuple[float, float] | None = None
+    # CPU time of the PostgreSQL backends of the bench's database per request (None on
+    # SQLite, which runs in the server process): where a durable request's time goes.
+    db_cpu_ms_per_request: float | None = None
 
 
 def require_wrk() -> str:
@@ -295,6 +306,31 @@ def run_wrk(
     return json.loads(result_lines[-1].removeprefix("BENCH_RESULT "))
 
 
+def database_backends_cpu(db: BenchDatabase) -> dict[int, float] | None:
+    """CPU seconds used so far by each PostgreSQL backend connected to the bench's
+    database (this machine's server: its processes are readable here), by process id;
+    None for SQLite."""
+    if db.kind != "postgres":
+        return None
+    import psycopg
+
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [POSTGRES_BENCH_DB],
+        ).fetchall()
+    return {pid: _cpu_seconds(pid) for (pid,) in rows}
+
+
+def _backends_cpu_used(before: dict[int, float] | None, db: BenchDatabase) -> float | None:
+    """CPU seconds the backends used since ``before``: a backend that started meanwhile
+    counts whole, one that ended meanwhile is lost (the servers keep theirs open)."""
+    after = database_backends_cpu(db)
+    if before is None or after is None:
+        return None
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
 def measure(
     server: Server,
     *,
@@ -304,7 +340,9 @@ def measure(
     options: IngestOptions,
     site: dict[str, str],
     traffic: str = "",
+    db: BenchDatabase | None = None,
 ) -> IngestRow:
+    backends_before = database_backends_cpu(db) if db is not None else None
     cpu_before = server.cpu_seconds()
     steady = traffic == "steady"
     raw = run_wrk(
@@ -318,6 +356,7 @@ def measure(
         cart_prefix=STEADY_PREFIX if steady else "",
     )
     cpu = server.cpu_seconds() - cpu_before
+    db_cpu = _backends_cpu_used(backends_before, db) if db is not None else None
     seconds = raw["duration_us"] / 1e6
     errors = int(raw["connect"] + raw["read"] + raw["write"] + raw["status"] + raw["timeout"])
     requests = int(raw["requests"])
@@ -338,6 +377,9 @@ def measure(
         errors=errors,
         acknowledged_events=good * per_request,
         traffic=traffic,
+        db_cpu_ms_per_request=round(db_cpu * 1000 / requests, 2)
+        if db_cpu is not None and requests
+        else None,
     )
 
 
@@ -408,6 +450,7 @@ def combine_rounds(rows: list[IngestRow]) -> list[IngestRow]:
             return round(statistics.median(values), 3) if values else None
 
         spread = [r.ratio_to_bare_insert for r in group if r.ratio_to_bare_insert is not None]
+        db_cpu = [r.db_cpu_ms_per_request for r in group if r.db_cpu_ms_per_request is not None]
         throughputs = [r.events_per_s for r in group]
         combined.append(
             IngestRow(
@@ -431,6 +474,7 @@ def combine_rounds(rows: list[IngestRow]) -> list[IngestRow]:
                 rounds=len(group),
                 ratio_to_bare_insert_range=(min(spread), max(spread)) if spread else None,
                 events_per_s_range=(min(throughputs), max(throughputs)),
+                db_cpu_ms_per_request=round(statistics.median(db_cpu), 2) if db_cpu else None,
             )
         )
     return combined
@@ -475,6 +519,7 @@ def _measure_servers(
                     options=options,
                     site=site,
                     traffic=traffic,
+                    db=db,
                 )
                 row.round_index = round_index
                 if endpoint in FLOORS:
@@ -489,6 +534,7 @@ def _measure_servers(
                     f"    {server.kind:8} {endpoint:11} {traffic:6} x{per_request:<3}"
                     f" {row.events_per_s:>9.1f} events/s {row.requests_per_s:>7.1f} req/s"
                     f"  p99 {row.p99_ms} ms  cpu {row.cpu_ms_per_request} ms/req"
+                    f"  db cpu {row.db_cpu_ms_per_request} ms/req"
                     f"  errors {row.errors}"
                 )
                 if row.errors or not row.requests:

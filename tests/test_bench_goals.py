@@ -90,6 +90,7 @@ def _round(endpoint: str, round_index: int, events_per_s: float, ratio: float | 
         traffic="" if endpoint == "bare-insert" else "new",
         ratio_to_bare_insert=ratio,
         round_index=round_index,
+        db_cpu_ms_per_request=0.5 + round_index,
     )
 
 
@@ -112,6 +113,7 @@ def test_rounds_combine_into_medians_of_their_own_ratios() -> None:
     assert widget.ratio_to_bare_insert_range == (0.7, 0.9)
     assert widget.events_per_s == 408  # the median throughput
     assert widget.events_per_s_range == (210, 450)
+    assert widget.db_cpu_ms_per_request == 1.5  # the median round's database CPU
     assert widget.errors == 3  # counts add up
     assert widget.acknowledged_events == (450 + 210 + 408) * 5
     assert combined["bare-insert"].requests_per_s == 480

@@ -68,9 +68,8 @@ def _allow_orm_beside_playwright() -> Iterator[None]:
 def shop_server(_e2e_settings: None, django_db_setup: Any, django_db_blocker: Any) -> Iterator[Any]:
     """A live server for this module, started after the settings above apply (its
     middleware reads them once, at start)."""
-    from pytest_django.live_server_helper import LiveServer
-
     from django.core.signals import request_finished, request_started
+    from pytest_django.live_server_helper import LiveServer
 
     with django_db_blocker.unblock():
         server = LiveServer("localhost")
@@ -164,7 +163,6 @@ class ServerRequests:
                 lambda: condition(self) and not self._paths, timeout=WAIT_SECONDS
             ):
                 pytest.fail(f"the live server never got to: {what} (handled {self.finished})")
-
 
     def wait_idle(self, quiet: float = 0.15) -> None:
         """Wait until no request has been in the server for ``quiet`` seconds: one the

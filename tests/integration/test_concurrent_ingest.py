@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -76,6 +76,20 @@ def ingest_concurrently(site: Site, batches: list[list[dict[str, Any]]]) -> list
     return results
 
 
+def subtotal_event(
+    start: datetime, event_id: str, cart: str, second: int, **more: Any
+) -> dict[str, Any]:
+    """A ``cart_updated`` of ``cart`` at ``start`` + ``second`` s, its subtotal ``second``."""
+    return make_event(
+        "cart_updated",
+        id=event_id,
+        cart_id=cart,
+        occurred_at=iso(start + timedelta(seconds=second)),
+        data={"currency": "EUR", "subtotal": f"{second}.00", "lines": []},
+        **more,
+    )
+
+
 def validated(site: Site, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return validate_events(events, site=site, trusted=False, now=timezone.now())
 
@@ -143,13 +157,7 @@ def test_batches_sharing_events_from_many_threads_store_each_event_once(
     start = timezone.now() - timedelta(minutes=5)
 
     def cart_event(event_id: str, cart: str, second: int) -> dict[str, Any]:
-        return make_event(
-            "cart_updated",
-            id=event_id,
-            cart_id=cart,
-            occurred_at=iso(start + timedelta(seconds=second)),
-            data={"currency": "EUR", "subtotal": f"{second}.00", "lines": []},
-        )
+        return subtotal_event(start, event_id, cart, second)
 
     shared = [cart_event(f"shared-{c}", c, 1) for c in carts]
     batches = [
@@ -189,14 +197,7 @@ def test_a_cart_created_by_another_transaction_after_the_lock_restarts_the_batch
     start = timezone.now() - timedelta(minutes=5)
 
     def updated(event_id: str, cart: str, second: int) -> dict[str, Any]:
-        return make_event(
-            "cart_updated",
-            id=event_id,
-            cart_id=cart,
-            visitor_id=f"v-{cart}",
-            occurred_at=iso(start + timedelta(seconds=second)),
-            data={"currency": "EUR", "subtotal": f"{second}.00", "lines": []},
-        )
+        return subtotal_event(start, event_id, cart, second, visitor_id=f"v-{cart}")
 
     cart_events_ingest(
         site=site,
