@@ -198,11 +198,11 @@ def _rows_folded(
     the carts the statements created were stored folded already (``stored.folded``);
     the others are folded now."""
     folded = stored.folded
-    rest = [event for event in events if event["cart_id"] not in folded]
-    if not folded:
+    if not folded:  # no cart created folded: every event is folded now (no copy of them)
         return _fold(
-            stored.carts, rest, batch=batch, source=source, now=now, inserted=stored.inserted
+            stored.carts, events, batch=batch, source=source, now=now, inserted=stored.inserted
         )
+    rest = [event for event in events if event["cart_id"] not in folded]
     carts = {cart_id: cart for cart_id, cart in stored.carts.items() if cart_id not in folded}
     by_id = {
         row.event_id: row
@@ -320,9 +320,9 @@ def _carts_and_events_store(
     created_folded: dict[str, list[_EventRow]] = {}
     for cart_id in locked.created & folded.keys():
         cart = carts[cart_id]
-        if cart.pk not in locked.linked:  # identity known already: shoppers_link links it
-            cart.identities_linked = False
-        created_folded[cart_id] = [dataclasses.replace(r, cart_id=cart.pk) for r in folded[cart_id]]
+        created_folded[cart_id] = _created_folded(
+            cart, folded[cart_id], linked=cart.pk in locked.linked
+        )
     return _Stored(carts, stored, rows, locked.linked, folded=created_folded)
 
 
@@ -382,10 +382,17 @@ def _cart_and_events_upsert(
     linked = frozenset([cart.pk]) if linked_now else frozenset[int]()
     if not (created_now and cart_id in folded):
         return _Stored({cart.external_id: cart}, set(stored), inserted, linked)
-    if not linked_now:  # the visitor's identity was known: shoppers_link links the cart
-        cart.identities_linked = False
-    rows = [dataclasses.replace(event_row, cart_id=cart.pk) for event_row in folded[cart_id]]
+    rows = _created_folded(cart, folded[cart_id], linked=bool(linked_now))
     return _Stored({cart_id: cart}, set(stored), inserted, linked, folded={cart_id: rows})
+
+
+def _created_folded(cart: Cart, rows: list[_EventRow], *, linked: bool) -> list[_EventRow]:
+    """For a cart a statement created with its events folded in: its rows with its id;
+    not linked by the statement (the visitor's identity was known), it is marked so, and
+    ``shoppers_link`` links it."""
+    if not linked:
+        cart.identities_linked = False
+    return [dataclasses.replace(row, cart_id=cart.pk) for row in rows]
 
 
 def _new_carts_folded(
