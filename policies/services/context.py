@@ -16,7 +16,7 @@ from django.db.models import Count, Max, Q
 
 from agents.models import Conversation
 from cartassist.carts.models import Cart, CartStatus, Intervention
-from cartassist.core.sql import sql_column, sql_table
+from cartassist.core.sql import PreparedStatement, sql_column, sql_table
 from policies.engine import (
     AgentFacts,
     CartFacts,
@@ -158,19 +158,27 @@ def spend_snapshot(
 
 
 @functools.cache
-def _spend_sql() -> str:
+def _spend_statement() -> PreparedStatement:
+    """The live spend's statement, prepared once per session like the panel's own (ADR
+    0028): the remedies panel runs it whenever a policy with a budget applies.
+    Parameters, in order: the policies' ids (an array), then each period with its start
+    (the agent's id last)."""
     policy, period, start, agent, spent = (
         sql_column(BudgetCounter, name)
         for name in ("policy", "period", "period_start", "agent_key", "spent")
     )
     # Identifiers from the model's metadata; every value is a parameter.
-    return (
+    sql = (
         f"SELECT {policy}, {period}, {spent} FROM {sql_table(BudgetCounter)} "  # noqa: S608
         f"WHERE {policy} = ANY(%s) AND ("
         f"({period} = %s AND {start} = %s AND {agent} = 0) OR "
         f"({period} = %s AND {start} = %s AND {agent} = 0) OR "
         f"({period} = %s AND {start} = %s AND {agent} = %s))"
     )
+    return PreparedStatement.of("cartassist_budget_spend", sql, _SPEND_TYPES)
+
+
+_SPEND_TYPES = ("bigint[]", "text", "date", "text", "date", "text", "date", "bigint")
 
 
 def _spend_rows_postgresql(
@@ -180,17 +188,18 @@ def _spend_rows_postgresql(
     list; no ORM compilation on the remedies panel's path, ADR 0026)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            _spend_sql(),
-            [
-                list(policy_ids),
-                BudgetPeriod.DAY.value,
-                today,
-                BudgetPeriod.MONTH.value,
-                month,
-                BudgetPeriod.AGENT_DAY.value,
-                today,
-                agent_id,
-            ],
+            *_spend_statement().call(
+                [
+                    list(policy_ids),
+                    BudgetPeriod.DAY.value,
+                    today,
+                    BudgetPeriod.MONTH.value,
+                    month,
+                    BudgetPeriod.AGENT_DAY.value,
+                    today,
+                    agent_id,
+                ],
+            )
         )
         return list(cursor.fetchall())
 

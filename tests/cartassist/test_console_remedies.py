@@ -6,6 +6,7 @@ it commits."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -16,7 +17,8 @@ from django.utils import timezone
 from cartassist.core.sql import prepared_statements_forget
 from cartassist.flows.console import console_remedies
 from cartassist.models import Cart, CartStatus
-from policies.models import Offer, OfferStatus, Policy
+from policies.models import BudgetCounter, BudgetPeriod, Offer, OfferStatus, Policy
+from policies.services.context import period_starts
 from policies.services.offers import offer_authorize
 from policies.services.versions import policy_version_create
 from policies.specs import policy_caches_clear
@@ -70,7 +72,49 @@ def test_a_policy_with_a_budget_that_applies_adds_the_spend_query(site):
     queries = panel_queries(chat)
 
     assert len(queries) == PANEL_QUERIES + 1, queries
-    assert 'FROM "policies_budgetcounter"' in queries[-1]
+    assert is_spend_statement(queries[-1]), queries[-1]
+
+
+def is_spend_statement(sql: str) -> bool:
+    """The live spend's read: by name once prepared (PostgreSQL with kept sessions), else
+    the statement itself."""
+    return sql.startswith("EXECUTE cartassist_budget_spend_") or (
+        'FROM "policies_budgetcounter"' in sql
+    )
+
+
+@pytest.mark.postgres
+def test_the_spend_statement_is_prepared_once_per_connection_and_reads_todays_spend(site):
+    # given: a daily budget of 50.00 with 45.00 spent today and 40.00 yesterday, on a
+    # new database session
+    policy = make_policy(site, daily_budget=Decimal("50.00"))
+    chat = make_chat(site)
+    today, month = period_starts(timezone.now(), site.timezone)
+    BudgetCounter.objects.create(
+        policy=policy, period=BudgetPeriod.DAY, period_start=today, spent=Decimal("45.00")
+    )
+    BudgetCounter.objects.create(
+        policy=policy,
+        period=BudgetPeriod.DAY,
+        period_start=today - timedelta(days=1),
+        spent=Decimal("40.00"),
+    )
+    console_remedies(agent=chat.agent, conversation_id=chat.conversation.pk, now=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    prepared_statements_forget()
+
+    # when: two panels on it
+    with CaptureQueriesContext(connection) as queries:
+        first = waive_cap_shown(chat)
+        second = waive_cap_shown(chat)
+
+    # then: each panel's spend read is the prepared statement, prepared once; the cap is
+    # what is left of today's budget (5.00 of the 9.90 delivery charge), yesterday's
+    # spend not counted
+    spend = [q["sql"] for q in queries.captured_queries if "budget_spend" in q["sql"]]
+    assert [sql.split(" ", 1)[0] for sql in spend] == ["SELECT", "PREPARE", "EXECUTE", "EXECUTE"]
+    assert first == second == "5.00"
 
 
 def test_the_panel_shows_this_chats_offers_and_stacks_on_the_carts_live_ones(site):
