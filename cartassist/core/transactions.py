@@ -103,9 +103,10 @@ def bound_cursor() -> Iterator[CursorWrapper]:
     from the SQL (psycopg's server-side binding, Django's ``ServerBindingCursor``) where
     Django's default cursor quotes every value into the statement's text. For the hot
     statements with array parameters (a batch's columns): psycopg dumps a list of 50
-    values in binary instead of escaping each into a literal, and prepares a statement
-    it has run five times, whose text does not change. One statement a call (the
-    extended protocol): ``atomic_with_last_write`` keeps the default cursor."""
+    values in binary instead of escaping each into a literal. PostgreSQL plans each call:
+    Django turns psycopg's automatic preparation off, and turning it on would have
+    psycopg answer every rollback with ``DEALLOCATE ALL`` (ADR 0028). One statement a
+    call (the extended protocol): ``atomic_with_ends`` keeps the default cursor."""
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             yield cursor

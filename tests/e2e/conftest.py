@@ -308,10 +308,16 @@ def serve_chat(
         }
     )
     server = ChatServer(f"http://127.0.0.1:{port}", database, directory / "daphne.log")
-    # No simulated history (docs/ANALYTICS.md, "Simulator"): the journeys count rows.
-    demo_options = ["--no-serve", "--host", "127.0.0.1", "--port", str(port)]
-    server.manage(env, "demo", *demo_options, "--simulated-shoppers", "0")
-    server.manage(env, "shell", "-c", CHAT_SERVER_SETUP + setup.replace("$URL", server.url))
+    _demo_database_copy(tmp_path_factory, env, database)
+    # The demo site's origins are this server's (demo_seed: these three).
+    origins = [server.url, f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
+    own_origins = (
+        "from cartassist.models import Site\n"
+        f"Site.objects.filter(public_key='pk_demo_storefront').update(allowed_origins={origins!r})\n"
+    )
+    server.manage(
+        env, "shell", "-c", own_origins + CHAT_SERVER_SETUP + setup.replace("$URL", server.url)
+    )
     daphne = str(Path(sys.executable).parent / "daphne")
     with server.log.open("wb") as log:
         process = subprocess.Popen(
@@ -342,6 +348,42 @@ def serve_chat(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+# Per test process: the demo's database as `manage.py demo` leaves it, by environment.
+_DEMO_TEMPLATES: dict[tuple[str, frozenset[tuple[str, str]]], Path] = {}
+
+
+def _demo_database_copy(
+    tmp_path_factory: pytest.TempPathFactory, env: dict[str, str], database: Path
+) -> None:
+    """``database``: the demo as `manage.py demo` sets it up (migrated, seeded, no
+    simulated history: the journeys count rows), copied from a template made once per
+    test process and environment. Migrating and seeding took about 8 s per server."""
+    import sqlite3
+
+    per_server = {"SQLITE_PATH", "STATIC_ROOT", "PYTEST_CURRENT_TEST"}
+    settings_env = frozenset((key, value) for key, value in env.items() if key not in per_server)
+    key = (str(tmp_path_factory.getbasetemp()), settings_env)
+    template = _DEMO_TEMPLATES.get(key)
+    if template is None:
+        directory = tmp_path_factory.mktemp("demo-template")
+        template = directory / "db.sqlite3"
+        template_env = {
+            **env,
+            "SQLITE_PATH": str(template),
+            "STATIC_ROOT": str(directory / "static"),
+        }
+        ChatServer("", template, directory / "unused.log").manage(
+            template_env, "demo", "--no-serve", "--simulated-shoppers", "0"
+        )
+        _DEMO_TEMPLATES[key] = template
+    source, target = sqlite3.connect(template), sqlite3.connect(database)
+    try:
+        source.backup(target)  # a consistent copy, whatever the journal mode
+    finally:
+        source.close()
+        target.close()
 
 
 @pytest.fixture
