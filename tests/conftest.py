@@ -92,6 +92,7 @@ def _clear_cache() -> None:
     """Rate-limit and replay state, and process-local caches, must not leak between tests."""
     from django.core.cache import cache
 
+    from cartassist.carts.services.ingest import known_carts_forget
     from cartassist.core.ratelimits import rate_limits_reset_local
     from cartassist.core.stamps import local_caches_clear
     from policies.specs import policy_caches_clear
@@ -100,6 +101,7 @@ def _clear_cache() -> None:
     rate_limits_reset_local()
     local_caches_clear()
     policy_caches_clear()
+    known_carts_forget()
 
 
 def require(condition: bool, why: str) -> None:

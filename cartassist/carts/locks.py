@@ -134,6 +134,14 @@ def _carts_lock(cursor: Any, site: Site, cart_ids: list[str]) -> dict[str, Cart]
     return {cart.external_id: cart for cart in map(cart_from_row, cursor.fetchall())}
 
 
+def cart_lock_sql() -> str:
+    """``SELECT`` every column of one of the site's carts (``cart_from_row`` reads them),
+    locked as a batch locks its carts (``FOR NO KEY UPDATE``); parameters: the site's id,
+    the cart's id. For ingestion's one statement of a cart this process has seen (a CTE
+    that inserts the cart's events along, ADR 0030)."""
+    return _carts_lock_sql(connection.vendor, 1)
+
+
 @functools.cache
 def _carts_lock_sql(vendor: str, carts: int | None) -> str:
     quote = connection.ops.quote_name

@@ -86,12 +86,15 @@ def test_a_session_prepares_each_statement_once_then_runs_it_by_name(postgres: N
             ingest(site, request)
     # then: asked, prepared, run; then only run, the BEGIN and COMMIT traveling along
     # (other statements of a first ingest, such as a process cache's load, left out). A
-    # new cart is stored folded: no UPDATE, a bare COMMIT (ADR 0028)
+    # new cart is stored folded: no UPDATE, a bare COMMIT (ADR 0028). The cart's second
+    # event locks the cart the process has seen: a statement of its own (ADR 0030)
     assert [sql.split(" AS ")[0] for sql in sent(on_first_use) if "<cart" in sql] == [
         "SELECT 1 FROM pg_prepared_statements WHERE name = '<cart>'",
         "PREPARE <cart>",
         "EXECUTE <cart>",
-        "BEGIN; EXECUTE <cart>",
+        "SELECT 1 FROM pg_prepared_statements WHERE name = '<cart>'",
+        "PREPARE <cart>",
+        "EXECUTE <cart>",
         "SELECT 1 FROM pg_prepared_statements WHERE name = '<carts>'",
         "PREPARE <carts>",
         "EXECUTE <carts>",
@@ -117,7 +120,8 @@ def test_a_session_that_prepared_them_already_is_only_asked(postgres: None) -> N
     assert [sql.split(" AS ")[0] for sql in sent(queries)] == [
         "SELECT 1 FROM pg_prepared_statements WHERE name = '<cart>'",
         "EXECUTE <cart>",
-        "BEGIN; EXECUTE <cart>",
+        "SELECT 1 FROM pg_prepared_statements WHERE name = '<cart>'",
+        "EXECUTE <cart>",
         "SELECT 1 FROM pg_prepared_statements WHERE name = '<carts>'",
         "EXECUTE <carts>",
     ]

@@ -26,6 +26,7 @@ from cartassist.carts.locks import (
     CREATED_NOW,
     CartsCreatedMeanwhile,
     cart_from_row,
+    cart_lock_sql,
     cart_upsert_statement,
     carts_for_update_and,
     new_cart,
@@ -270,13 +271,21 @@ def _carts_and_events_store(
     One cart on PostgreSQL (a single event, the usual request): one statement, a CTE of
     the cart's upsert (``carts_for_update``'s) and the events' ``INSERT … ON CONFLICT DO
     NOTHING RETURNING``; when the events bring no customer id and one visitor id, the
-    same statement links a cart it creates to a shopper (``new_cart_identity_cte``).
+    same statement links a cart it creates to a shopper (``new_cart_identity_cte``). For
+    a cart this process has seen, the CTE locks it instead (``_known_cart_and_events``).
     Otherwise ``carts_for_update``, then ``_events_insert``."""
     first = _first_event_per_cart(events)
     if len(first) == 1 and connection.vendor == "postgresql":
-        return _cart_and_events_upsert(
-            site, next(iter(first.values())), events, batch=batch, source=source, now=now, ends=ends
-        )
+        ((cart_id, first_event),) = first.items()
+        one = None
+        if (site.pk, cart_id) in _known_carts:
+            one = _known_cart_and_events(site, cart_id, events, source=source, now=now, ends=ends)
+        if one is None:
+            one = _cart_and_events_upsert(
+                site, first_event, events, batch=batch, source=source, now=now, ends=ends
+            )
+        _carts_known(site, one.carts)
+        return one
     visitors = _visitor_only_carts(events)
     on_created = None
     if visitors and connection.vendor == "postgresql":
@@ -312,6 +321,7 @@ def _carts_and_events_store(
         new_carts=missing_carts_folded,
     )
     carts = locked.carts
+    _carts_known(site, carts)
     rows = {
         e["id"]: _EventRow.of(site, carts[e["cart_id"]].pk, e, source, True, now=now)
         for e in events
@@ -324,6 +334,55 @@ def _carts_and_events_store(
             cart, folded[cart_id], linked=cart.pk in locked.linked
         )
     return _Stored(carts, stored, rows, locked.linked, folded=created_folded)
+
+
+# The carts this process has stored or locked, by (site id, cart id): a hint, bounded
+# (emptied when full), that the cart exists (ADR 0030). Carts are deleted only by a
+# site's deletion or the retention purge; a stale hint costs one statement that finds
+# nothing, and the cart is then created as if it were not known.
+KNOWN_CARTS_MAX = 20_000
+_known_carts: set[tuple[int, str]] = set()
+
+
+def _carts_known(site: Site, carts: dict[str, Cart]) -> None:
+    if len(_known_carts) + len(carts) > KNOWN_CARTS_MAX:
+        _known_carts.clear()
+    _known_carts.update((site.pk, cart_id) for cart_id in carts)
+
+
+def known_carts_forget() -> None:
+    """Forget every cart this process has seen (tests: as a new process starts)."""
+    _known_carts.clear()
+
+
+def _known_cart_and_events(
+    site: Site,
+    cart_id: str,
+    events: list[dict[str, Any]],
+    *,
+    source: EventSource,
+    now: datetime,
+    ends: Ends,
+) -> _Stored | None:
+    """For a cart this process has seen (``_known_carts``), ``_cte_statement`` over the
+    cart's lock instead of its upsert: no cart to make from the events and send along (a
+    steady cart, the usual event, exists), and no new row version for the lock. None when
+    the cart is gone (deleted since): the statement inserted nothing, and the caller sends
+    the upsert in the same transaction."""
+    inserted = {e["id"]: _EventRow.of(site, 0, e, source, True, now=now) for e in events}
+    fields = _cte_event_fields()
+    prepared = list(zip(fields, preparers(tuple(f for _attr, f in fields)), strict=True))
+    params: list[Any] = [site.pk, cart_id]
+    for event_row in inserted.values():
+        params += [prepare(getattr(event_row, attr)) for (attr, _f), prepare in prepared]
+    # The transaction's first statement: it carries the BEGIN along (ADR 0027).
+    rows = ends.first(*_cte_statement(cart_lock_sql(), len(events), False).call(params))
+    if not rows:
+        _known_carts.discard((site.pk, cart_id))
+        return None
+    ((*columns, stored, _linked),) = rows
+    cart = cart_from_row(columns)
+    return _Stored({cart_id: cart}, set(stored), inserted)
 
 
 def _visitor_only_carts(events: list[dict[str, Any]]) -> dict[str, str]:
@@ -435,9 +494,11 @@ def _cte_event_fields() -> list[tuple[str, Field[Any, Any]]]:
 
 @functools.cache
 def _cte_statement(cart_sql: str, events: int, link_new_cart: bool) -> PreparedStatement:
-    """The cart's upsert ``c``, its events' insert ``e`` and (``link_new_cart``) its
-    visitor identity's ``s``; one row: the cart's columns, ``CREATED_NOW``, the event ids
-    stored, whether ``s`` linked the cart. Prepared once per session: planning it took
+    """The cart's upsert ``c`` (or its lock, for a cart this process has seen:
+    ``_known_cart_and_events``), its events' insert ``e`` and (``link_new_cart``) its
+    visitor identity's ``s``; one row: the cart's columns (the upsert's with
+    ``CREATED_NOW``), the event ids stored, whether ``s`` linked the cart; no row when
+    the lock found no cart. Prepared once per session: planning it took
     about 40 % of its server time (ADR 0028)."""
     quote = connection.ops.quote_name
     fields = _cte_event_fields()
