@@ -7,9 +7,14 @@ a key prefix of its own; both removed afterwards), its site and 2,000 steady car
 sends ``REQUESTS`` requests of ``EVENTS`` events to ``ENDPOINT`` (``widget``, ``server``
 or the ``bare-insert`` floor) through Django's test client in this process: no HTTP
 server, no wrk. Bodies are the wrk script's (bench/wrk/events.lua): a checkout journey
-of five events per cart, ``new`` carts (named by the run) or ``steady`` ones (existing).
+of five events per cart, ``new`` carts (named by the run) or ``steady`` ones (existing;
+also ``unseen``, below).
 Prints the wall and CPU time per request and each statement's time per request (the
-driver's work included), slowest first.
+driver's work included), slowest first. ``steady`` traffic first warms the process up
+with twice as many requests as there are steady carts, so that it has seen most of them
+(ADR 0030); ``unseen`` sends the same events with the process's memory of the carts it
+has seen emptied before each request: what the first event a process sees for an
+existing cart costs.
 
 Its CPU figures swing with the machine like any other. To compare two versions of the
 code on a noisy machine, count instructions instead: run it under ``valgrind
@@ -42,7 +47,7 @@ WARM_UP = 50
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 4 or argv[0] not in PATHS or argv[2] not in ("new", "steady"):
+    if len(argv) != 4 or argv[0] not in PATHS or argv[2] not in ("new", "steady", "unseen"):
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
     endpoint, events, traffic, requests = argv[0], int(argv[1]), argv[2], int(argv[3])
@@ -68,9 +73,11 @@ def _measure(
     from django.db import connection
     from django.test import Client
 
+    from cartassist.carts.services.ingest import known_carts_forget
     from cartassist.core.signing import sign
 
-    body = _bodies(site["public_key"], events, prefix="steady" if traffic == "steady" else "")
+    existing = traffic in ("steady", "unseen")
+    body = _bodies(site["public_key"], events, prefix="steady" if existing else "")
     client = Client(HTTP_HOST="127.0.0.1", HTTP_ORIGIN=site["origin"])
 
     def post(payload: dict[str, Any]) -> None:
@@ -90,9 +97,10 @@ def _measure(
         if response.status_code != 200:
             raise SystemExit(f"{endpoint} answered {response.status_code}: {response.content!r}")
 
-    for _ in range(WARM_UP):
+    for _ in range(2 * STEADY_CARTS if existing else WARM_UP):
         post(body())
     payloads = [body() for _ in range(requests)]
+    forget = known_carts_forget if traffic == "unseen" else lambda: None
     timings: dict[str, list[float]] = collections.defaultdict(list)
 
     def timed(execute: Callable[..., Any], sql: str, *args: Any) -> Any:
@@ -105,6 +113,7 @@ def _measure(
     with connection.execute_wrapper(timed):
         wall, cpu = time.perf_counter(), time.process_time()
         for payload in payloads:
+            forget()
             post(payload)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     lines = [
