@@ -370,11 +370,7 @@ def _known_cart_and_events(
     the cart is gone (deleted since): the statement inserted nothing, and the caller sends
     the upsert in the same transaction."""
     inserted = {e["id"]: _EventRow.of(site, 0, e, source, True, now=now) for e in events}
-    fields = _cte_event_fields()
-    prepared = list(zip(fields, preparers(tuple(f for _attr, f in fields)), strict=True))
-    params: list[Any] = [site.pk, cart_id]
-    for event_row in inserted.values():
-        params += [prepare(getattr(event_row, attr)) for (attr, _f), prepare in prepared]
+    params: list[Any] = [site.pk, cart_id, *_cte_event_params(inserted)]
     # The transaction's first statement: it carries the BEGIN along (ADR 0027).
     rows = ends.first(*_cte_statement(cart_lock_sql(), len(events), False).call(params))
     if not rows:
@@ -427,10 +423,7 @@ def _cart_and_events_upsert(
         linked={cart_id} if visitor_only else set(),
     )
     cart_sql, params = cart_upsert_statement(guesses[cart_id], created_now=True)
-    fields = _cte_event_fields()
-    prepared = list(zip(fields, preparers(tuple(f for _attr, f in fields)), strict=True))
-    for event_row in inserted.values():
-        params += [prepare(getattr(event_row, attr)) for (attr, _f), prepare in prepared]
+    params += _cte_event_params(inserted)
     if visitor_only:
         params += [site.pk, first["visitor_id"]]
     # The transaction's first statement: it carries the BEGIN along (ADR 0027).
@@ -490,6 +483,16 @@ def _new_carts_folded(
 def _cte_event_fields() -> list[tuple[str, Field[Any, Any]]]:
     """The event columns the CTE inserts from parameters (the cart id comes from the CTE)."""
     return [(attr, _field(CartEvent, name)) for attr, name in _EVENT_COLUMNS if attr != "cart_id"]
+
+
+def _cte_event_params(inserted: dict[str, _EventRow]) -> list[Any]:
+    """The parameters of ``_cte_statement``'s event rows, in ``_cte_event_fields`` order."""
+    fields = _cte_event_fields()
+    prepared = list(zip(fields, preparers(tuple(f for _attr, f in fields)), strict=True))
+    params: list[Any] = []
+    for event_row in inserted.values():
+        params += [prepare(getattr(event_row, attr)) for (attr, _f), prepare in prepared]
+    return params
 
 
 @functools.cache
