@@ -10,7 +10,9 @@ hot write path (ingestion) can send them along with its statements instead.
   ``BEGIN; <statement>``: psycopg is told not to open the transaction itself
   (``autocommit`` on, while the server's transaction is the one this BEGIN opened);
 - ``Ends.set_last(sql, params)`` names the block's final statement, which runs when the
-  block ends without an exception, as ``<statement>; COMMIT``.
+  block ends without an exception, as ``<statement>; COMMIT``; afterwards
+  ``Ends.committed`` says whether the COMMIT travelled with it (the block was the
+  transaction) and ``Ends.last_rows`` holds the rows it returned (``RETURNING``).
 
 Both only where that is safe, else the statement runs alone and ``atomic()`` begins and
 commits as usual:
@@ -48,6 +50,8 @@ class Ends:
         self._outermost = outermost
         self.last_sql = ""
         self.last_params: Sequence[Any] = ()
+        self.last_rows: list[tuple[Any, ...]] = []
+        self.committed = False
 
     def first(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """Run ``sql``, the block's first statement, and return its rows; with the BEGIN
@@ -77,10 +81,21 @@ def atomic_with_ends() -> Iterator[Ends]:
         yield ends
         if ends.last_sql:
             sql = ends.last_sql
-            if outermost and _ends_can_travel() and not connection.needs_rollback:
+            commit = outermost and _ends_can_travel() and not connection.needs_rollback
+            if commit:
                 sql += "; COMMIT"
             with connection.cursor() as cursor:
                 cursor.execute(sql, ends.last_params)
+                if cursor.description is not None:  # the first result: the statement's
+                    ends.last_rows = cast(list[tuple[Any, ...]], cursor.fetchall())
+            ends.committed = commit
+
+
+def statement_is_transaction() -> bool:
+    """Whether a statement sent now on PostgreSQL commits by itself: autocommit, outside
+    any ``atomic()`` block (a caller's or a test's), over the simple protocol that
+    ``atomic_with_ends`` uses too. For a write that is whole in one statement (ADR 0031)."""
+    return _ends_can_travel() and not connection.in_atomic_block and connection.get_autocommit()
 
 
 def _ends_can_travel() -> bool:

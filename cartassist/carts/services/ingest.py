@@ -11,8 +11,10 @@ and an event whose amount would apply in another refuses the whole batch.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +44,7 @@ from cartassist.carts.models import (
     Visitor,
 )
 from cartassist.carts.services.contact_identities import (
+    CONTACT_KINDS,
     contact_identities_record,
     shopper_email_addresses_record,
 )
@@ -54,7 +57,12 @@ from cartassist.carts.services.shoppers import (
 from cartassist.carts.services.site_config import site_rule_snapshots
 from cartassist.core import ports
 from cartassist.core.sql import PreparedStatement
-from cartassist.core.transactions import Ends, atomic_with_ends, bound_cursor
+from cartassist.core.transactions import (
+    Ends,
+    atomic_with_ends,
+    bound_cursor,
+    statement_is_transaction,
+)
 from cartassist.domain.attribution import IdentityKey
 from cartassist.domain.cart_state import (
     CART_STATE_FIELDS,
@@ -118,6 +126,9 @@ def cart_events_ingest(
     batch (rolled back: nothing stored).
     """
     batch = _Batch.of(events)
+    written = _written_cart_ingest(site, batch, source=source, now=now)
+    if written is not None:
+        return written
     stored_before: set[str] = set()
     # Each retry learns one more stored id, or finds one more cart existing (at most one
     # cart per event).
@@ -184,6 +195,10 @@ def _ingest_once(
         )
         if update:  # the block's last statement: it carries the COMMIT along
             ends.set_last(*update)
+    if ends.committed and len(carts) == 1 and ends.last_rows:
+        # One cart's UPDATE, committed with this transaction: the version it wrote.
+        (((cart_id, cart),), ((version,),)) = carts.items(), ends.last_rows
+        _written_remember((site.pk, cart_id), cart, version)
     return result
 
 
@@ -351,8 +366,133 @@ def _carts_known(site: Site, carts: dict[str, Cart]) -> None:
 
 
 def known_carts_forget() -> None:
-    """Forget every cart this process has seen (tests: as a new process starts)."""
+    """Forget every cart this process has seen or written (tests: as a new process
+    starts)."""
     _known_carts.clear()
+    _written_carts.clear()
+
+
+# The state this process last wrote for a cart and the row version that holds it (the
+# row's xmin: the id of the transaction that wrote it), by (site id, cart id), for a
+# single event to write in one statement (ADR 0031). Bounded, emptied when full; an entry
+# older than KNOWN_CART_STATE_SECONDS is not used, long before a transaction id can
+# come round again.
+KNOWN_CART_STATES_MAX = 10_000
+KNOWN_CART_STATE_SECONDS = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    cart: Cart  # as written: never changed (the one-statement path folds into a copy)
+    version: str  # the row version's xmin, as text
+    at: float  # time.monotonic() when written
+
+
+_written_carts: dict[tuple[int, str], _Written] = {}
+
+
+def _written_remember(key: tuple[int, str], cart: Cart, version: str) -> None:
+    if len(_written_carts) >= KNOWN_CART_STATES_MAX and key not in _written_carts:
+        _written_carts.clear()
+    _written_carts[key] = _Written(cart, version, time.monotonic())
+
+
+def _written_cart_ingest(
+    site: Site, batch: _Batch, *, source: EventSource, now: datetime
+) -> IngestResult | None:
+    """One event for a cart whose last write this process made, stored and applied in one
+    autocommitted statement (ADR 0031), or None: the usual transaction decides.
+
+    The event is folded into the state this process wrote; the statement locks the cart
+    only if its row is still that version (``xmin``), inserts the event first-wins, and
+    writes the changed columns only if the event was inserted. A row written since (by
+    another process, the sweep, a chat), a cart deleted since, or anything this path
+    does not write (an opt-out, contact details, a shopper link to make, another
+    currency) leaves it to the usual transaction; the statement then changed nothing."""
+    if len(batch.unique) != 1 or connection.vendor != "postgresql":
+        return None
+    ((event_id, event),) = batch.unique.items()
+    cart_id = event["cart_id"]
+    key = (site.pk, cart_id)
+    written = _written_carts.get(key)
+    if written is None or not statement_is_transaction():
+        return None
+    if time.monotonic() - written.at > KNOWN_CART_STATE_SECONDS:
+        _written_carts.pop(key, None)
+        return None
+    if event["type"] == EventType.OPTED_OUT or any(event.get(kind) for kind in CONTACT_KINDS):
+        return None
+    cart = copy.copy(written.cart)
+    before = CartState.of(cart)
+    template = _EventRow.of(site, cart.pk, event, source, True, now=now)
+    try:
+        (row,) = _fold(
+            {cart_id: cart},
+            [event],
+            batch=batch,
+            source=source,
+            now=now,
+            inserted={event_id: template},
+        )
+    except EventsRefused:
+        return None
+    if _identities_to_link({cart_id: cart}, {cart_id: before}, [event]):
+        return None
+    cart.stall_deadline = _stall_deadline_of(cart, site_rule_snapshots(site.pk))
+    names = _changed_columns(
+        cart, before, stall_deadline=written.cart.stall_deadline, linked=cart.identities_linked
+    )
+    fields = tuple(_field(Cart, name) for name in names)
+    values = [
+        prepare(getattr(cart, f.attname))
+        for f, prepare in zip(fields, preparers(fields), strict=True)
+    ]
+    params = [cart.pk, written.version, *_cte_event_params({event_id: row}), *values]
+    with connection.cursor() as cursor:
+        cursor.execute(*_written_cart_statement(fields).call(params))
+        ((found, stored, version),) = cursor.fetchall()
+    if not found:  # written since, or gone: nothing was stored
+        _written_carts.pop(key, None)
+        return None
+    result = IngestResult(duplicates=list(batch.repeated))
+    if not stored:
+        result.duplicates.append(event_id)
+        return result
+    _written_remember(key, cart, version or written.version)  # None: nothing to write
+    _ports_tell(site, [row], merged=[])
+    result.stored.append(event_id)
+    return result
+
+
+@functools.lru_cache(maxsize=256)
+def _written_cart_statement(fields: tuple[Field[Any, Any], ...]) -> PreparedStatement:
+    """``c``: the cart, locked, if its row is the version given; ``e``: the event's
+    insert from ``c``, first-wins; ``u``: the cart's changed ``fields``, written if ``e``
+    stored the event (no ``u`` when no column changed). One row: whether ``c`` found the
+    cart, the event ids stored, the version ``u`` wrote (NULL if none). Parameters: the
+    cart's id, its version, the event's columns (``_cte_event_fields``), the values of
+    ``fields``. One set of
+    changed columns per event type in practice, each prepared once per session."""
+    quote = connection.ops.quote_name
+    table, id_ = quote(Cart._meta.db_table), quote("id")
+    sets = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)
+    # No column changed (an event older than the cart's state): no ``u``, no new version.
+    update = (
+        f", u AS (UPDATE {table} AS t SET {sets} FROM c "  # noqa: S608
+        f"WHERE t.{id_} = c.{id_} AND EXISTS (SELECT FROM e) "
+        f"RETURNING CAST(t.xmin AS text) AS version)"
+        if fields
+        else ""
+    )
+    version = "(SELECT version FROM u)" if fields else "NULL"
+    # Identifiers from the model's metadata; every value is a parameter.
+    sql = (
+        f"WITH c AS (SELECT {id_} FROM {table} "  # noqa: S608
+        f"WHERE {id_} = %s AND xmin = CAST(%s AS xid) FOR NO KEY UPDATE), "
+        f"e AS ({_cte_events_insert_sql(1)}){update} "
+        f"SELECT EXISTS (SELECT FROM c), ARRAY(SELECT {quote('event_id')} FROM e), {version}"
+    )
+    return PreparedStatement.of("cartassist_ingest_written", sql)
 
 
 def _known_cart_and_events(
@@ -504,9 +644,6 @@ def _cte_statement(cart_sql: str, events: int, link_new_cart: bool) -> PreparedS
     the lock found no cart. Prepared once per session: planning it took
     about 40 % of its server time (ADR 0028)."""
     quote = connection.ops.quote_name
-    fields = _cte_event_fields()
-    one = "(" + ", ".join(f"CAST(%s AS {f.db_type(connection)})" for _attr, f in fields) + ")"
-    names = ", ".join(quote(str(f.column)) for _attr, f in fields)
     link = (
         f", s AS ({new_cart_identity_cte(cart_cte='c', created=CREATED_NOW)})"
         if link_new_cart
@@ -515,15 +652,27 @@ def _cte_statement(cart_sql: str, events: int, link_new_cart: bool) -> PreparedS
     linked = "EXISTS (SELECT FROM s)" if link_new_cart else "false"
     # Identifiers from the model's metadata; every value is a parameter.
     sql = (
-        f"WITH c AS ({cart_sql}), e AS ("  # noqa: S608
-        f"INSERT INTO {quote(CartEvent._meta.db_table)} ({quote('cart_id')}, {names}) "
-        f"SELECT c.{quote('id')}, v.* FROM c CROSS JOIN "
-        f"(VALUES {', '.join([one] * events)}) AS v ({names}) "
-        f"ON CONFLICT ({quote('site_id')}, {quote('event_id')}) DO NOTHING "
-        f"RETURNING {quote('event_id')}){link} "
+        f"WITH c AS ({cart_sql}), e AS ({_cte_events_insert_sql(events)}){link} "  # noqa: S608
         f"SELECT c.*, ARRAY(SELECT {quote('event_id')} FROM e), {linked} FROM c"
     )
     return PreparedStatement.of("cartassist_ingest_cart", sql)
+
+
+def _cte_events_insert_sql(events: int) -> str:
+    """The insert of ``events`` event rows into the cart of a CTE named ``c``, first-wins,
+    ``RETURNING`` the event ids stored; parameters: ``_cte_event_params``'."""
+    quote = connection.ops.quote_name
+    fields = _cte_event_fields()
+    one = "(" + ", ".join(f"CAST(%s AS {f.db_type(connection)})" for _attr, f in fields) + ")"
+    names = ", ".join(quote(str(f.column)) for _attr, f in fields)
+    # Identifiers from the model's metadata; every value is a parameter.
+    return (
+        f"INSERT INTO {quote(CartEvent._meta.db_table)} ({quote('cart_id')}, {names}) "  # noqa: S608
+        f"SELECT c.{quote('id')}, v.* FROM c CROSS JOIN "
+        f"(VALUES {', '.join([one] * events)}) AS v ({names}) "
+        f"ON CONFLICT ({quote('site_id')}, {quote('event_id')}) DO NOTHING "
+        f"RETURNING {quote('event_id')}"
+    )
 
 
 @dataclass(frozen=True)
@@ -727,24 +876,14 @@ def _carts_save(
     cart changed or it ran here already (SQLite, several carts: ``executemany``)."""
     changed: dict[str, list[str]] = {}
     for cart_id, cart in carts.items():
-        old = (before[cart_id], cart.stall_deadline, cart.identities_linked)
+        stall_deadline, was_linked = cart.stall_deadline, cart.identities_linked
         cart.stall_deadline = _stall_deadline_of(cart, rules)
         cart.identities_linked = cart.identities_linked or cart.pk in linked
-        now_ = (CartState.of(cart), cart.stall_deadline, cart.identities_linked)
-        if now_ != old:
-            changed[cart_id] = [
-                name
-                for name in CART_STATE_FIELDS
-                if getattr(before[cart_id], name) != getattr(cart, name)
-            ]
-            changed[cart_id] += [
-                name
-                for name, was, is_ in (
-                    ("stall_deadline", old[1], now_[1]),
-                    ("identities_linked", old[2], now_[2]),
-                )
-                if was != is_
-            ]
+        names = _changed_columns(
+            cart, before[cart_id], stall_deadline=stall_deadline, linked=was_linked
+        )
+        if names:
+            changed[cart_id] = names
     if not changed:
         return None
     names = sorted({name for fields in changed.values() for name in fields})
@@ -760,12 +899,27 @@ def _carts_save(
         for cart_id in sorted(changed, key=lambda c: carts[c].pk)
     ]
     if len(params) == 1:
+        if connection.vendor == "postgresql":  # the version it writes (ADR 0031)
+            sql += " RETURNING CAST(xmin AS text)"
         return _prepared_update(sql).call(params[0])
     if connection.vendor == "postgresql":  # one statement for every cart
         return _carts_update_from_values(fields, params)
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
     return None
+
+
+def _changed_columns(
+    cart: Cart, before: CartState, *, stall_deadline: datetime | None, linked: bool
+) -> list[str]:
+    """The cart's columns that differ from its state ``before``, its ``stall_deadline``
+    and its ``linked`` flag before."""
+    names = [name for name in CART_STATE_FIELDS if getattr(before, name) != getattr(cart, name)]
+    if cart.stall_deadline != stall_deadline:
+        names.append("stall_deadline")
+    if cart.identities_linked != linked:
+        names.append("identities_linked")
+    return names
 
 
 def _stall_deadline_of(cart: Cart, rules: dict[str, RuleSnapshot]) -> datetime | None:
