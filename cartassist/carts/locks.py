@@ -303,6 +303,7 @@ def _cart_upsert(cart: Cart) -> list[Cart]:
 
 
 CREATED_NOW = "created_now"
+ROW_VERSION = "row_version"
 
 
 def cart_upsert_statement(cart: Cart, *, created_now: bool = False) -> tuple[str, list[Any]]:
@@ -310,8 +311,9 @@ def cart_upsert_statement(cart: Cart, *, created_now: bool = False) -> tuple[str
     non-key column to its own value ``RETURNING`` every column (``cart_from_row`` reads
     it): the row, created or as it stands, locked until the transaction ends. SQL and
     parameters, also for ingestion's one-statement path (a CTE that inserts the cart's
-    events along). ``created_now`` (PostgreSQL): one more column, ``CREATED_NOW``, true
-    when this statement created the row (``xmax = 0``: no transaction updated it)."""
+    events along). ``created_now`` (PostgreSQL): two more columns, ``CREATED_NOW``, true
+    when this statement created the row (``xmax = 0``: no transaction updated it), and
+    ``ROW_VERSION``, the version it wrote (its ``xmin`` as text: ADR 0031)."""
     return _upsert_sql(connection.vendor, created_now), _cart_params(cart)
 
 
@@ -320,7 +322,9 @@ def _upsert_sql(vendor: str, created_now: bool) -> str:
     quote = connection.ops.quote_name
     table = quote(Cart._meta.db_table)
     columns = ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
-    returning = _columns() + (f", (xmax = 0) AS {CREATED_NOW}" if created_now else "")
+    returning = _columns()
+    if created_now:
+        returning += f", (xmax = 0) AS {CREATED_NOW}, CAST(xmin AS text) AS {ROW_VERSION}"
     visitor = quote("visitor_id")
     # Identifiers from the model's metadata; every value is a parameter.
     return (

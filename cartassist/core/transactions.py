@@ -11,8 +11,9 @@ hot write path (ingestion) can send them along with its statements instead.
   (``autocommit`` on, while the server's transaction is the one this BEGIN opened);
 - ``Ends.set_last(sql, params)`` names the block's final statement, which runs when the
   block ends without an exception, as ``<statement>; COMMIT``; afterwards
-  ``Ends.committed`` says whether the COMMIT travelled with it (the block was the
-  transaction) and ``Ends.last_rows`` holds the rows it returned (``RETURNING``).
+  ``Ends.last_rows`` holds the rows it returned (``RETURNING``). ``Ends.outermost``: the
+  block is the transaction (not a savepoint), committed once it ends without an
+  exception.
 
 Both only where that is safe, else the statement runs alone and ``atomic()`` begins and
 commits as usual:
@@ -47,17 +48,16 @@ class Ends:
     """The first and last statements of an ``atomic_with_ends()`` block."""
 
     def __init__(self, *, outermost: bool) -> None:
-        self._outermost = outermost
+        self.outermost = outermost  # the block is the transaction: it commits on exit
         self.last_sql = ""
         self.last_params: Sequence[Any] = ()
         self.last_rows: list[tuple[Any, ...]] = []
-        self.committed = False
 
     def first(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """Run ``sql``, the block's first statement, and return its rows; with the BEGIN
         in the same round trip where that is safe."""
         with connection.cursor() as cursor:
-            if self._outermost and _ends_can_travel() and _idle():
+            if self.outermost and _ends_can_travel() and _idle():
                 raw = cast(Any, connection.connection)
                 raw.autocommit = True  # the BEGIN below opens the transaction, not psycopg
                 cursor.execute(f"BEGIN; {sql}", params)
@@ -81,14 +81,12 @@ def atomic_with_ends() -> Iterator[Ends]:
         yield ends
         if ends.last_sql:
             sql = ends.last_sql
-            commit = outermost and _ends_can_travel() and not connection.needs_rollback
-            if commit:
+            if outermost and _ends_can_travel() and not connection.needs_rollback:
                 sql += "; COMMIT"
             with connection.cursor() as cursor:
                 cursor.execute(sql, ends.last_params)
                 if cursor.description is not None:  # the first result: the statement's
                     ends.last_rows = cast(list[tuple[Any, ...]], cursor.fetchall())
-            ends.committed = commit
 
 
 def statement_is_transaction() -> bool:

@@ -97,6 +97,25 @@ def test_an_event_for_a_cart_this_process_wrote_is_one_statement_with_no_transac
     assert [e[0] for e in events] == sorted([first["id"], second["id"], third["id"]])
 
 
+def test_the_next_event_for_a_cart_this_process_created_is_one_statement(
+    postgres: None, plain_statements: None
+) -> None:
+    # given: a cart created by this process's first event (no UPDATE after its insert)
+    site = make_site()
+    make_stall_rules(site)
+    first, second, *_ = journey("c1")
+    with CaptureQueriesContext(connection) as created:
+        ingest(site, [first])
+    assert not [sql for sql in sent(created) if sql.startswith('UPDATE "cartassist_cart"')]
+    # when: its second event
+    with CaptureQueriesContext(connection) as queries:
+        ingest(site, [second])
+    # then: the one statement, against the version the cart's insert wrote
+    (statement,) = [sql for sql in sent(queries) if "cartassist_cartevent" in sql]
+    assert statement.startswith(WRITTEN)
+    assert stored(site, "c1")[0][0] == "contact"
+
+
 def test_a_journey_stores_the_same_with_and_without_the_versions_written(
     postgres: None, plain_statements: None
 ) -> None:

@@ -195,10 +195,11 @@ def _ingest_once(
         )
         if update:  # the block's last statement: it carries the COMMIT along
             ends.set_last(*update)
-    if ends.committed and len(carts) == 1 and ends.last_rows:
-        # One cart's UPDATE, committed with this transaction: the version it wrote.
-        (((cart_id, cart),), ((version,),)) = carts.items(), ends.last_rows
-        _written_remember((site.pk, cart_id), cart, version)
+    if ends.outermost and len(carts) == 1:  # committed: remember the version it wrote
+        version = ends.last_rows[0][0] if ends.last_rows else stored_now.version
+        if version is not None:
+            ((cart_id, cart),) = carts.items()
+            _written_remember((site.pk, cart_id), cart, version)
     return result
 
 
@@ -269,6 +270,8 @@ class _Stored:
     inserted: dict[str, _EventRow]
     linked: frozenset[int] = frozenset()
     folded: dict[str, list[_EventRow]] = field(default_factory=dict)
+    # The one cart's row version the statement wrote (its upsert), for ADR 0031.
+    version: str | None = None
 
 
 def _carts_and_events_store(
@@ -570,12 +573,14 @@ def _cart_and_events_upsert(
     statement = _cte_statement(cart_sql, len(events), visitor_only)
     (row,) = ends.first(*statement.call(params))
     cart = cart_from_row(row)
-    created_now, stored, linked_now = row[-3:]
+    created_now, version, stored, linked_now = row[-4:]
     linked = frozenset([cart.pk]) if linked_now else frozenset[int]()
     if not (created_now and cart_id in folded):
-        return _Stored({cart.external_id: cart}, set(stored), inserted, linked)
+        return _Stored({cart.external_id: cart}, set(stored), inserted, linked, version=version)
     rows = _created_folded(cart, folded[cart_id], linked=bool(linked_now))
-    return _Stored({cart_id: cart}, set(stored), inserted, linked, folded={cart_id: rows})
+    return _Stored(
+        {cart_id: cart}, set(stored), inserted, linked, folded={cart_id: rows}, version=version
+    )
 
 
 def _created_folded(cart: Cart, rows: list[_EventRow], *, linked: bool) -> list[_EventRow]:
@@ -640,7 +645,8 @@ def _cte_statement(cart_sql: str, events: int, link_new_cart: bool) -> PreparedS
     """The cart's upsert ``c`` (or its lock, for a cart this process has seen:
     ``_known_cart_and_events``), its events' insert ``e`` and (``link_new_cart``) its
     visitor identity's ``s``; one row: the cart's columns (the upsert's with
-    ``CREATED_NOW``), the event ids stored, whether ``s`` linked the cart; no row when
+    ``CREATED_NOW`` and ``ROW_VERSION``), the event ids stored, whether ``s`` linked the
+    cart; no row when
     the lock found no cart. Prepared once per session: planning it took
     about 40 % of its server time (ADR 0028)."""
     quote = connection.ops.quote_name
