@@ -270,3 +270,25 @@ def test_concurrent_events_for_one_cart_are_all_applied_once_whatever_was_rememb
     cart = Cart.objects.get(site=site, external_id="c1")
     assert iso(cart.last_activity_at) == at(latest)
     assert cart.stage == "payment"  # the newest event (thread 3, index 11) is a payment step
+
+
+def test_the_least_recently_written_cart_is_forgotten_first_when_the_memory_is_full(
+    postgres: None, plain_statements: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: room for two carts' versions, and three carts written in turn
+    site = make_site()
+    make_stall_rules(site)
+    monkeypatch.setattr(ingest_module, "KNOWN_CART_STATES_MAX", 2)
+    first, second, third = journey("first"), journey("second"), journey("third")
+    for events in (first, second, third):
+        ingest(site, [events[0]])
+    # when: the next event of the second cart, then of the first
+    with CaptureQueriesContext(connection) as for_second:
+        ingest(site, [second[1]])
+    with CaptureQueriesContext(connection) as for_first:
+        ingest(site, [first[1]])
+    # then: only the first, written longest ago, was forgotten
+    assert [sql for sql in sent(for_second) if "cartassist_cartevent" in sql][0].startswith(WRITTEN)
+    assert [sql for sql in sent(for_first) if "cartassist_cartevent" in sql][0].startswith(
+        "BEGIN; WITH c AS (SELECT "
+    )

@@ -11,9 +11,11 @@ and an event whose amount would apply in another refuses the whole batch.
 
 from __future__ import annotations
 
+import collections
 import copy
 import dataclasses
 import functools
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -377,9 +379,9 @@ def known_carts_forget() -> None:
 
 # The state this process last wrote for a cart and the row version that holds it (the
 # row's xmin: the id of the transaction that wrote it), by (site id, cart id), for a
-# single event to write in one statement (ADR 0031). Bounded, emptied when full; an entry
-# older than KNOWN_CART_STATE_SECONDS is not used, long before a transaction id can
-# come round again.
+# single event to write in one statement (ADR 0031). Bounded, the least recently written
+# dropped first (the carts still active stay); an entry older than
+# KNOWN_CART_STATE_SECONDS is not used, long before a transaction id can come round again.
 KNOWN_CART_STATES_MAX = 10_000
 KNOWN_CART_STATE_SECONDS = 600.0
 
@@ -391,13 +393,16 @@ class _Written:
     at: float  # time.monotonic() when written
 
 
-_written_carts: dict[tuple[int, str], _Written] = {}
+_written_carts: collections.OrderedDict[tuple[int, str], _Written] = collections.OrderedDict()
+_written_carts_lock = threading.Lock()  # threads of one process (daphne, gthread) share it
 
 
 def _written_remember(key: tuple[int, str], cart: Cart, version: str) -> None:
-    if len(_written_carts) >= KNOWN_CART_STATES_MAX and key not in _written_carts:
-        _written_carts.clear()
-    _written_carts[key] = _Written(cart, version, time.monotonic())
+    with _written_carts_lock:
+        _written_carts[key] = _Written(cart, version, time.monotonic())
+        _written_carts.move_to_end(key)
+        if len(_written_carts) > KNOWN_CART_STATES_MAX:
+            _written_carts.popitem(last=False)
 
 
 def _written_cart_ingest(
