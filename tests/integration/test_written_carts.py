@@ -1,8 +1,9 @@
 """A single event for a cart whose last write this process made (ADR 0031): one
 autocommitted statement that locks the cart only if its row is still the version this
 process wrote, inserts the event first-wins and writes the changed columns. A row written
-since by anyone else, a stale memory or a repeated event change nothing there, and the
-usual transaction stores what it always stored."""
+since by anyone else is read by that statement and the event sent once more against it;
+a second miss, a stale memory or a repeated event change nothing there, and the usual
+transaction stores what it always stored."""
 
 from __future__ import annotations
 
@@ -138,7 +139,7 @@ def test_a_journey_stores_the_same_with_and_without_the_versions_written(
     assert len(kept_events) == 5  # the repeat stored once
 
 
-def test_a_cart_written_since_by_another_is_left_to_the_usual_transaction(
+def test_a_cart_written_since_by_another_is_sent_again_against_the_row_as_it_stands(
     postgres: None, plain_statements: None
 ) -> None:
     # given: a cart whose last write this process made, then written by another (a chat,
@@ -155,12 +156,12 @@ def test_a_cart_written_since_by_another_is_left_to_the_usual_transaction(
     # when: its next event
     with CaptureQueriesContext(connection) as queries:
         ingest(site, [third])
-    # then: the one statement found no such version and stored nothing; the usual
-    # transaction folded the event into the cart as it stands (newer than the event: the
-    # event is stored, not applied)
+    # then: the statement found no such version, stored nothing and read the row as it
+    # stands; the event was folded into that (newer than the event: stored, not applied)
+    # and sent again, against the version read
     statements = [sql for sql in sent(queries) if "cartassist_cartevent" in sql]
-    assert statements[0].startswith(WRITTEN)
-    assert statements[1].startswith("BEGIN; WITH c AS (SELECT ")
+    assert len(statements) == 2
+    assert all(sql.startswith(WRITTEN) for sql in statements)
     cart = Cart.objects.get(site=site, external_id="c1")
     assert (cart.stage, cart.last_activity_at) == ("payment", newer)
     assert not CartEvent.objects.get(site=site, event_id=third["id"]).applied
@@ -171,6 +172,35 @@ def test_a_cart_written_since_by_another_is_left_to_the_usual_transaction(
     again_cart = Cart.objects.get(pk=cart.pk)
     assert again_cart.stage == "payment"
     assert again_cart.last_activity_at > newer  # the event of now, applied
+
+
+def test_a_cart_written_again_before_each_attempt_is_left_to_the_usual_transaction(
+    postgres: None, plain_statements: None
+) -> None:
+    # given: a cart whose last write this process made, and another writer that writes it
+    # again just before each of this process's one statements
+    site = make_site()
+    make_stall_rules(site)
+    first, second, third, *_ = journey("c1")
+    for event in (first, second):
+        ingest(site, [event])
+    cart_pk = Cart.objects.get(site=site, external_id="c1").pk
+
+    def written_before(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith(WRITTEN):
+            touch = 'UPDATE "cartassist_cart" SET "signal" = "signal" WHERE "id" = %s'
+            execute(touch, [cart_pk], False, context)  # autocommitted: a new row version
+        return execute(sql, params, many, context)
+
+    # when: its next event
+    with CaptureQueriesContext(connection) as queries, connection.execute_wrapper(written_before):
+        ingest(site, [third])
+    # then: two statements that wrote nothing, then the usual transaction, which stored it
+    statements = [sql for sql in sent(queries) if "cartassist_cartevent" in sql]
+    assert [sql.startswith(WRITTEN) for sql in statements] == [True, True, False]
+    assert statements[2].startswith("BEGIN; WITH c AS (SELECT ")
+    assert CartEvent.objects.filter(site=site, event_id=third["id"]).count() == 1
+    assert Cart.objects.get(pk=cart_pk).stage == "shipping"
 
 
 def test_a_repeated_event_is_a_duplicate_and_writes_nothing(

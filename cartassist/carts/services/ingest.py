@@ -413,15 +413,16 @@ def _written_cart_ingest(
 
     The event is folded into the state this process wrote; the statement locks the cart
     only if its row is still that version (``xmin``), inserts the event first-wins, and
-    writes the changed columns only if the event was inserted. A row written since (by
-    another process, the sweep, a chat), a cart deleted since, or anything this path
-    does not write (an opt-out, contact details, a shopper link to make, another
-    currency) leaves it to the usual transaction; the statement then changed nothing."""
+    writes the changed columns only if the event was inserted. When the row was written
+    since (by another process, the sweep, a chat), the statement changed nothing and
+    read the row as it stands, with its version: the event is folded into that and sent
+    once more. A second miss (the cart written again meanwhile), a cart deleted since, or
+    anything this path does not write (an opt-out, contact details, a shopper link to
+    make, another currency) leaves it to the usual transaction."""
     if len(batch.unique) != 1 or connection.vendor != "postgresql":
         return None
     ((event_id, event),) = batch.unique.items()
-    cart_id = event["cart_id"]
-    key = (site.pk, cart_id)
+    key = (site.pk, event["cart_id"])
     written = _written_carts.get(key)
     if written is None or not statement_is_transaction():
         return None
@@ -430,6 +431,29 @@ def _written_cart_ingest(
         return None
     if event["type"] == EventType.OPTED_OUT or any(event.get(kind) for kind in CONTACT_KINDS):
         return None
+    for _attempt in range(2):  # the version remembered, then the one the statement read
+        outcome = _written_cart_write(site, batch, event, written, source=source, now=now)
+        if not isinstance(outcome, _Written):
+            return outcome
+        written = outcome
+    _written_carts.pop(key, None)
+    return None
+
+
+def _written_cart_write(
+    site: Site,
+    batch: _Batch,
+    event: dict[str, Any],
+    written: _Written,
+    *,
+    source: EventSource,
+    now: datetime,
+) -> IngestResult | _Written | None:
+    """``_written_cart_statement`` for ``event`` folded into ``written``: the result; or,
+    the row being another version now, that version as read (nothing was written); or
+    None (the usual transaction decides: nothing was sent, or the cart is gone)."""
+    event_id, cart_id = event["id"], event["cart_id"]
+    key = (site.pk, cart_id)
     cart = copy.copy(written.cart)
     before = CartState.of(cart)
     template = _EventRow.of(site, cart.pk, event, source, True, now=now)
@@ -455,13 +479,15 @@ def _written_cart_ingest(
         prepare(getattr(cart, f.attname))
         for f, prepare in zip(fields, preparers(fields), strict=True)
     ]
-    params = [cart.pk, written.version, *_cte_event_params({event_id: row}), *values]
+    params = [cart.pk, written.version, *_cte_event_params({event_id: row}), *values, cart.pk]
     with connection.cursor() as cursor:
         cursor.execute(*_written_cart_statement(fields).call(params))
-        ((found, stored, version),) = cursor.fetchall()
-    if not found:  # written since, or gone: nothing was stored
-        _written_carts.pop(key, None)
-        return None
+        ((found, stored, version, *current),) = cursor.fetchall()
+    if not found:  # nothing was written: the row as it stands, if the cart still exists
+        if current[0] is None:
+            _written_carts.pop(key, None)
+            return None
+        return _Written(cart_from_row(current[:-1]), current[-1], time.monotonic())
     result = IngestResult(duplicates=list(batch.repeated))
     if not stored:
         result.duplicates.append(event_id)
@@ -477,9 +503,10 @@ def _written_cart_statement(fields: tuple[Field[Any, Any], ...]) -> PreparedStat
     """``c``: the cart, locked, if its row is the version given; ``e``: the event's
     insert from ``c``, first-wins; ``u``: the cart's changed ``fields``, written if ``e``
     stored the event (no ``u`` when no column changed). One row: whether ``c`` found the
-    cart, the event ids stored, the version ``u`` wrote (NULL if none). Parameters: the
-    cart's id, its version, the event's columns (``_cte_event_fields``), the values of
-    ``fields``. One set of
+    cart, the event ids stored, the version ``u`` wrote (NULL if none), and, when ``c``
+    found nothing, the cart's row as it stands (every column, then its version; NULLs
+    when the cart is gone). Parameters: the cart's id, its version, the event's columns
+    (``_cte_event_fields``), the values of ``fields``, the cart's id again. One set of
     changed columns per event type in practice, each prepared once per session."""
     quote = connection.ops.quote_name
     table, id_ = quote(Cart._meta.db_table), quote("id")
@@ -493,12 +520,15 @@ def _written_cart_statement(fields: tuple[Field[Any, Any], ...]) -> PreparedStat
         else ""
     )
     version = "(SELECT version FROM u)" if fields else "NULL"
+    columns = ", ".join(quote(str(f.column)) for f in Cart._meta.concrete_fields)
     # Identifiers from the model's metadata; every value is a parameter.
     sql = (
         f"WITH c AS (SELECT {id_} FROM {table} "  # noqa: S608
         f"WHERE {id_} = %s AND xmin = CAST(%s AS xid) FOR NO KEY UPDATE), "
         f"e AS ({_cte_events_insert_sql(1)}){update} "
-        f"SELECT EXISTS (SELECT FROM c), ARRAY(SELECT {quote('event_id')} FROM e), {version}"
+        f"SELECT EXISTS (SELECT FROM c), ARRAY(SELECT {quote('event_id')} FROM e), {version}, "
+        f"r.* FROM (VALUES (1)) AS one (x) LEFT JOIN (SELECT {columns}, CAST(xmin AS text) "
+        f"FROM {table} WHERE {id_} = %s AND NOT EXISTS (SELECT FROM c)) AS r ON true"
     )
     return PreparedStatement.of("cartassist_ingest_written", sql)
 
