@@ -322,3 +322,23 @@ def test_the_least_recently_written_cart_is_forgotten_first_when_the_memory_is_f
     assert [sql for sql in sent(for_first) if "cartassist_cartevent" in sql][0].startswith(
         "BEGIN; WITH c AS (SELECT "
     )
+
+
+def test_the_carts_a_batch_updated_take_the_one_statement_afterwards(
+    postgres: None, plain_statements: None
+) -> None:
+    # given: two carts created, then updated by one batch of both carts' events
+    site = make_site()
+    make_stall_rules(site)
+    one, two = journey("one"), journey("two")
+    ingest(site, [one[0], two[0]])
+    ingest(site, [one[1], two[1]])
+    # when: a single event for each
+    with CaptureQueriesContext(connection) as queries:
+        ingest(site, [one[2]])
+        ingest(site, [two[2]])
+    # then: each is the one statement, against the version the batch's UPDATE wrote
+    statements = [sql for sql in sent(queries) if "cartassist_cartevent" in sql]
+    assert len(statements) == 2
+    assert all(sql.startswith(WRITTEN) for sql in statements)
+    assert stored(site, "one")[0][0] == stored(site, "two")[0][0] == "shipping"

@@ -197,12 +197,31 @@ def _ingest_once(
         )
         if update:  # the block's last statement: it carries the COMMIT along
             ends.set_last(*update)
-    if ends.outermost and len(carts) == 1:  # committed: remember the version it wrote
-        version = ends.last_rows[0][0] if ends.last_rows else stored_now.version
-        if version is not None:
-            ((cart_id, cart),) = carts.items()
-            _written_remember((site.pk, cart_id), cart, version)
+    if ends.outermost:  # committed: remember the versions it wrote (ADR 0031)
+        _versions_remember(site, carts, ends.last_rows, upserted=stored_now.version)
     return result
+
+
+def _versions_remember(
+    site: Site,
+    carts: dict[str, Cart],
+    updated: list[tuple[Any, ...]],
+    *,
+    upserted: str | None,
+) -> None:
+    """Remember the state and version of each cart a committed ingest wrote: ``updated``,
+    the (id, version) its carts' UPDATE returned (PostgreSQL); ``upserted``, the version
+    a single cart's upsert wrote, when no UPDATE followed. A cart only locked and left
+    as it was is not remembered (its version is not known here)."""
+    if not updated:
+        if upserted is not None and len(carts) == 1:
+            ((cart_id, cart),) = carts.items()
+            _written_remember((site.pk, cart_id), cart, upserted)
+        return
+    by_pk = {cart.pk: (cart_id, cart) for cart_id, cart in carts.items()}
+    for pk, version in updated:
+        cart_id, cart = by_pk[pk]
+        _written_remember((site.pk, cart_id), cart, version)
 
 
 def _rows_folded(
@@ -941,7 +960,7 @@ def _carts_save(
     ]
     if len(params) == 1:
         if connection.vendor == "postgresql":  # the version it writes (ADR 0031)
-            sql += " RETURNING CAST(xmin AS text)"
+            sql += f" RETURNING {quote('id')}, CAST(xmin AS text)"
         return _prepared_update(sql).call(params[0])
     if connection.vendor == "postgresql":  # one statement for every cart
         return _carts_update_from_values(fields, params)
@@ -979,7 +998,8 @@ def _carts_update_from_values(
     fields: list[Field[Any, Any]], params: list[list[Any]]
 ) -> tuple[str, Sequence[Any]]:
     """``UPDATE cart SET … FROM unnest(<one array per column>)``: several carts' rows in
-    one statement whose text depends on the columns changed, not on the carts."""
+    one statement whose text depends on the columns changed, not on the carts; it returns
+    each cart's id and the version it wrote (ADR 0031)."""
     quote = connection.ops.quote_name
     names = [quote(str(f.column)) for f in fields]
     arrays = [f"CAST(%s AS {f.db_type(connection)}[])" for f in fields] + ["CAST(%s AS bigint[])"]
@@ -989,7 +1009,7 @@ def _carts_update_from_values(
     sql = (
         f"UPDATE {quote(Cart._meta.db_table)} AS t SET {sets} "  # noqa: S608
         f"FROM unnest({', '.join(arrays)}) AS v ({', '.join(names)}, {id_}) "
-        f"WHERE t.{id_} = v.{id_}"
+        f"WHERE t.{id_} = v.{id_} RETURNING t.{id_}, CAST(t.xmin AS text)"
     )
     return _prepared_update(sql).call([list(column) for column in zip(*params, strict=True)])
 
