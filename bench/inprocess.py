@@ -8,13 +8,15 @@ sends ``REQUESTS`` requests of ``EVENTS`` events to ``ENDPOINT`` (``widget``, ``
 or the ``bare-insert`` floor) through Django's test client in this process: no HTTP
 server, no wrk. Bodies are the wrk script's (bench/wrk/events.lua): a checkout journey
 of five events per cart, ``new`` carts (named by the run) or ``steady`` ones (existing;
-also ``unseen``, below).
+also ``unwritten`` and ``unseen``, below).
 Prints the wall and CPU time per request and each statement's time per request (the
 driver's work included), slowest first. ``steady`` traffic first warms the process up
 with twice as many requests as there are steady carts, so that it has seen most of them
-(ADR 0030); ``unseen`` sends the same events with the process's memory of the carts it
-has seen emptied before each request: what the first event a process sees for an
-existing cart costs.
+(ADRs 0030 and 0031); ``unwritten`` sends the same events with the process's memory
+of the cart versions it wrote emptied before each request (ADR 0031's one statement
+never runs: the cart's lock of ADR 0030 instead), and ``unseen`` with its memory of the
+carts it has seen emptied too: what the first event a process sees for an existing cart
+costs.
 
 Its CPU figures swing with the machine like any other. To compare two versions of the
 code on a noisy machine, count instructions instead: run it under ``valgrind
@@ -44,10 +46,11 @@ PATHS = {
 }
 STEADY_CARTS = 2000
 WARM_UP = 50
+TRAFFICS = ("new", "steady", "unwritten", "unseen")
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 4 or argv[0] not in PATHS or argv[2] not in ("new", "steady", "unseen"):
+    if len(argv) != 4 or argv[0] not in PATHS or argv[2] not in TRAFFICS:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
     endpoint, events, traffic, requests = argv[0], int(argv[1]), argv[2], int(argv[3])
@@ -76,7 +79,7 @@ def _measure(
     from cartassist.carts.services.ingest import known_carts_forget
     from cartassist.core.signing import sign
 
-    existing = traffic in ("steady", "unseen")
+    existing = traffic != "new"
     body = _bodies(site["public_key"], events, prefix="steady" if existing else "")
     client = Client(HTTP_HOST="127.0.0.1", HTTP_ORIGIN=site["origin"])
 
@@ -100,7 +103,11 @@ def _measure(
     for _ in range(2 * STEADY_CARTS if existing else WARM_UP):
         post(body())
     payloads = [body() for _ in range(requests)]
-    forget = known_carts_forget if traffic == "unseen" else lambda: None
+    forgets: dict[str, Callable[[], None]] = {
+        "unseen": known_carts_forget,
+        "unwritten": lambda: known_carts_forget(versions_only=True),
+    }
+    forget = forgets.get(traffic, lambda: None)
     timings: dict[str, list[float]] = collections.defaultdict(list)
 
     def timed(execute: Callable[..., Any], sql: str, *args: Any) -> Any:

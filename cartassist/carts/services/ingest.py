@@ -389,10 +389,12 @@ def _carts_known(site: Site, carts: dict[str, Cart]) -> None:
     _known_carts.update((site.pk, cart_id) for cart_id in carts)
 
 
-def known_carts_forget() -> None:
+def known_carts_forget(*, versions_only: bool = False) -> None:
     """Forget every cart this process has seen or written (tests: as a new process
-    starts)."""
-    _known_carts.clear()
+    starts); ``versions_only``: only the versions it wrote (ADR 0031), not the carts it
+    has seen (ADR 0030)."""
+    if not versions_only:
+        _known_carts.clear()
     _written_carts.clear()
 
 
