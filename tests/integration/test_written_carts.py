@@ -75,15 +75,22 @@ def sent(queries: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in queries.captured_queries]
 
 
+def cart_written_twice(cart: str = "c1") -> tuple[Site, list[dict[str, Any]]]:
+    """A site with stall rules, and a cart this process created and then updated with the
+    first two events of its journey (returned whole)."""
+    site = make_site()
+    make_stall_rules(site)
+    events = journey(cart)
+    for event in events[:2]:
+        ingest(site, [event])
+    return site, events
+
+
 def test_an_event_for_a_cart_this_process_wrote_is_one_statement_with_no_transaction(
     postgres: None, plain_statements: None
 ) -> None:
     # given: a cart this process created and then updated (the version it wrote known)
-    site = make_site()
-    make_stall_rules(site)
-    first, second, third, *rest = journey("c1")
-    ingest(site, [first])
-    ingest(site, [second])
+    site, (first, second, third, *_) = cart_written_twice()
     # when: its next event
     with CaptureQueriesContext(connection) as queries:
         ingest(site, [third])
@@ -144,11 +151,7 @@ def test_a_cart_written_since_by_another_is_sent_again_against_the_row_as_it_sta
 ) -> None:
     # given: a cart whose last write this process made, then written by another (a chat,
     # the sweep, another server process)
-    site = make_site()
-    make_stall_rules(site)
-    first, second, third, *_ = journey("c1")
-    for event in (first, second):
-        ingest(site, [event])
+    site, (first, second, third, *_) = cart_written_twice()
     newer = START + timedelta(seconds=30)
     Cart.objects.filter(site=site, external_id="c1").update(
         stage="payment", state_at=newer, last_activity_at=newer
@@ -165,7 +168,7 @@ def test_a_cart_written_since_by_another_is_sent_again_against_the_row_as_it_sta
     cart = Cart.objects.get(site=site, external_id="c1")
     assert (cart.stage, cart.last_activity_at) == ("payment", newer)
     assert not CartEvent.objects.get(site=site, event_id=third["id"]).applied
-    # and the version that transaction wrote is the one remembered now
+    # and the version the second statement wrote is the one remembered now
     with CaptureQueriesContext(connection) as again:
         ingest(site, [make_event("shipping_quoted", cart_id="c1", visitor_id="v-c1")])
     assert [sql for sql in sent(again) if "cartassist_cartevent" in sql][0].startswith(WRITTEN)
@@ -179,11 +182,7 @@ def test_a_cart_written_again_before_each_attempt_is_left_to_the_usual_transacti
 ) -> None:
     # given: a cart whose last write this process made, and another writer that writes it
     # again just before each of this process's one statements
-    site = make_site()
-    make_stall_rules(site)
-    first, second, third, *_ = journey("c1")
-    for event in (first, second):
-        ingest(site, [event])
+    site, (first, second, third, *_) = cart_written_twice()
     cart_pk = Cart.objects.get(site=site, external_id="c1").pk
 
     def written_before(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
@@ -207,11 +206,7 @@ def test_a_repeated_event_is_a_duplicate_and_writes_nothing(
     postgres: None, plain_statements: None
 ) -> None:
     # given: a cart whose last write this process made with the event repeated below
-    site = make_site()
-    make_stall_rules(site)
-    first, second, *_ = journey("c1")
-    ingest(site, [first])
-    ingest(site, [second])
+    site, (first, second, *_) = cart_written_twice()
     before = (stored(site, "c1"), version(site, "c1"))
     # when: the event again
     with CaptureQueriesContext(connection) as queries:
@@ -245,11 +240,7 @@ def test_a_version_remembered_too_long_is_not_used(
     postgres: None, plain_statements: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given: a cart whose last write this process made, remembered longer than allowed
-    site = make_site()
-    make_stall_rules(site)
-    first, second, third, *_ = journey("c1")
-    ingest(site, [first])
-    ingest(site, [second])
+    site, (first, second, third, *_) = cart_written_twice()
     monkeypatch.setattr(ingest_module, "KNOWN_CART_STATE_SECONDS", -1.0)
     # when: its next event
     with CaptureQueriesContext(connection) as queries:
@@ -264,11 +255,7 @@ def test_concurrent_events_for_one_cart_are_all_applied_once_whatever_was_rememb
 ) -> None:
     # given: a cart this process has written, and four threads (connections of their own,
     # one memory: as several processes would, they write versions the others do not know)
-    site = make_site()
-    make_stall_rules(site)
-    first, second, *_ = journey("c1")
-    ingest(site, [first])
-    ingest(site, [second])
+    site, (first, second, *_) = cart_written_twice()
     errors: list[BaseException] = []
 
     def sender(thread: int) -> None:
