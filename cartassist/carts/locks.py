@@ -149,7 +149,7 @@ def _carts_lock_sql(vendor: str, carts: int | None) -> str:
     ids = "= ANY(CAST(%s AS varchar[]))" if carts is None else f"IN ({', '.join(['%s'] * carts)})"
     # Identifiers from the model's metadata; every value is a parameter.
     return (
-        f"SELECT {_columns()} FROM {quote(Cart._meta.db_table)} "  # noqa: S608
+        f"SELECT {cart_columns()} FROM {quote(Cart._meta.db_table)} "  # noqa: S608
         f"WHERE {quote('site_id')} = %s AND {quote('external_id')} {ids} "
         f"ORDER BY {quote('id')}{lock}"
     )
@@ -186,7 +186,9 @@ def _insert_missing_postgresql(
     )
 
 
-def _columns() -> str:
+def cart_columns() -> str:
+    """Every concrete column of a cart, quoted, in model order: what ``cart_from_row``
+    reads."""
     quote = connection.ops.quote_name
     return ", ".join(quote(str(f.column)) for f in Cart._meta.concrete_fields)
 
@@ -249,7 +251,7 @@ def _insert_missing_returning_sql(on_created: str, varying: tuple[bool, ...]) ->
     also = f", on_created AS ({on_created})" if on_created else ""
     return (
         f"WITH {CREATED} AS ({_insert_missing_unnest_sql(varying)} "  # noqa: S608
-        f"RETURNING {_columns()}){also} SELECT {CREATED}.*, {linked} FROM {CREATED}"
+        f"RETURNING {cart_columns()}){also} SELECT {CREATED}.*, {linked} FROM {CREATED}"
     )
 
 
@@ -322,7 +324,7 @@ def _upsert_sql(vendor: str, created_now: bool) -> str:
     quote = connection.ops.quote_name
     table = quote(Cart._meta.db_table)
     columns = ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
-    returning = _columns()
+    returning = cart_columns()
     if created_now:
         returning += f", (xmax = 0) AS {CREATED_NOW}, CAST(xmin AS text) AS {ROW_VERSION}"
     visitor = quote("visitor_id")

@@ -29,6 +29,7 @@ from cartassist.carts.locks import (
     CREATED,
     CREATED_NOW,
     CartsCreatedMeanwhile,
+    cart_columns,
     cart_from_row,
     cart_lock_sql,
     cart_upsert_statement,
@@ -541,14 +542,13 @@ def _written_cart_statement(fields: tuple[Field[Any, Any], ...]) -> PreparedStat
         else ""
     )
     version = "(SELECT version FROM u)" if fields else "NULL"
-    columns = ", ".join(quote(str(f.column)) for f in Cart._meta.concrete_fields)
     # Identifiers from the model's metadata; every value is a parameter.
     sql = (
         f"WITH c AS (SELECT {id_} FROM {table} "  # noqa: S608
         f"WHERE {id_} = %s AND xmin = CAST(%s AS xid) FOR NO KEY UPDATE), "
         f"e AS ({_cte_events_insert_sql(1)}){update} "
         f"SELECT EXISTS (SELECT FROM c), ARRAY(SELECT {quote('event_id')} FROM e), {version}, "
-        f"r.* FROM (VALUES (1)) AS one (x) LEFT JOIN (SELECT {columns}, CAST(xmin AS text) "
+        f"r.* FROM (VALUES (1)) AS one (x) LEFT JOIN (SELECT {cart_columns()}, CAST(xmin AS text) "
         f"FROM {table} WHERE {id_} = %s AND NOT EXISTS (SELECT FROM c)) AS r ON true"
     )
     return PreparedStatement.of("cartassist_ingest_written", sql)
