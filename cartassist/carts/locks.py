@@ -336,6 +336,31 @@ def _upsert_sql(vendor: str, created_now: bool) -> str:
     )
 
 
+def cart_insert_statement(cart: Cart, *, where: str) -> tuple[str, list[Any]]:
+    """``INSERT`` the new ``cart`` only where ``where`` holds (SQL of a condition whose
+    parameters the caller appends after the cart's), ``ON CONFLICT`` (site, cart id) ``DO
+    NOTHING``, ``RETURNING`` its ``id``, ``ROW_VERSION`` (the version it wrote) and
+    ``CREATED_NOW`` (true): no row when the condition did not hold or the cart exists.
+    PostgreSQL; for ingestion's one statement of a cart's first event (ADR 0032), as a
+    CTE. Each value is cast to its column's type (an ``INSERT … SELECT`` infers none)."""
+    return _insert_where_sql(where), _cart_params(cart)
+
+
+@functools.cache
+def _insert_where_sql(where: str) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
+    values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in _CART_FIELDS)
+    # Identifiers from the model's metadata and the caller's condition; values are
+    # parameters.
+    return (
+        f"INSERT INTO {quote(Cart._meta.db_table)} ({columns}) "  # noqa: S608
+        f"SELECT {values} WHERE {where} "
+        f"ON CONFLICT ({quote('site_id')}, {quote('external_id')}) DO NOTHING "
+        f"RETURNING {quote('id')}, CAST(xmin AS text) AS {ROW_VERSION}, true AS {CREATED_NOW}"
+    )
+
+
 def cart_from_row(row: Sequence[Any]) -> Cart:
     """A ``Cart`` from a row of every concrete column in model order (more are ignored),
     with the database's values converted as the ORM converts them."""

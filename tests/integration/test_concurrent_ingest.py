@@ -13,11 +13,11 @@ from django.db import connection
 from django.utils import timezone
 
 import cartassist.carts.locks as locks_module
-import cartassist.carts.services.ingest as ingest_module
 from cartassist.api.serializers import validate_events
 from cartassist.carts.services.ingest import IngestResult, cart_events_ingest
 from cartassist.models import Cart, CartEvent, EventSource, Site
 from tests.fixtures.carts import iso, make_event
+from tests.fixtures.races import hold_before_first_write
 from tests.fixtures.sites import make_site, make_stall_rules
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -27,24 +27,11 @@ THREADS = 6
 
 @pytest.fixture
 def all_checked_before_any_stores(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Holds every ingesting thread just before it locks its carts and inserts its events
-    (one statement for one cart) until all threads got there, so they all race to store
-    the same ids (the interleaving the unique constraint and the row lock exist for).
-    Returns the list of threads that reached the hold, to prove it was in the path."""
-    barrier = threading.Barrier(THREADS)
-    reached: list[int] = []
-    local = threading.local()
-    store = ingest_module._carts_and_events_store
-
-    def hold_then_store(*args: Any, **kwargs: Any) -> Any:
-        if not getattr(local, "held", False):  # the first attempt only, not the retry
-            local.held = True
-            reached.append(threading.get_ident())
-            barrier.wait(timeout=30)
-        return store(*args, **kwargs)
-
-    monkeypatch.setattr(ingest_module, "_carts_and_events_store", hold_then_store)
-    return reached
+    """Holds every ingesting thread just before its first write until all threads got
+    there, so they all race to store the same ids (the interleaving the unique constraint
+    and the row lock exist for). Returns the list of threads that reached the hold, to
+    prove it was in the path."""
+    return hold_before_first_write(monkeypatch, threading.Barrier(THREADS))
 
 
 def ingest_concurrently(site: Site, batches: list[list[dict[str, Any]]]) -> list[IngestResult]:

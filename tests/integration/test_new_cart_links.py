@@ -17,12 +17,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-import cartassist.carts.services.ingest as ingest_module
 import cartassist.carts.services.shoppers as shoppers_module
 from cartassist.carts.services.shoppers import shoppers_link
 from cartassist.domain.attribution import shopper_groups
 from cartassist.models import Cart, ShopperIdentity, Site
 from tests.fixtures.carts import make_event
+from tests.fixtures.races import hold_before_first_write
 from tests.fixtures.sites import make_site, make_stall_rules
 from tests.integration.test_concurrent_shoppers import ingest, ingest_together
 
@@ -61,11 +61,11 @@ def test_a_new_carts_single_event_links_its_visitor_without_the_shopper_lock(
     cart = Cart.objects.get(site=site, external_id="c1")
     assert identities(site) == {("visitor", "V0"): cart.pk - 1, ("visitor", "V1"): cart.pk}
     assert cart.identities_linked
-    # (Django records its transaction's ends as "BEGIN" and "COMMIT": the BEGIN traveled
-    # with the statement; the cart was stored folded, so a bare COMMIT ends it, ADR 0028)
-    sent = [q["sql"] for q in queries.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
+    # (the cart stored folded, its event and its identity: one autocommitted statement,
+    # with no BEGIN or COMMIT, ADR 0032)
+    sent = [q["sql"] for q in queries.captured_queries]
     assert len(sent) == 1, sent
-    assert sent[0].startswith("BEGIN; EXECUTE cartassist_ingest_cart_")
+    assert sent[0].startswith("EXECUTE cartassist_ingest_new_")
 
 
 def test_a_new_cart_of_a_known_visitor_joins_that_shopper(postgres: None) -> None:
@@ -119,20 +119,13 @@ def test_a_lock_holder_that_read_before_a_new_carts_identity_links_with_it(
 
 @pytest.fixture
 def all_store_at_once(monkeypatch: pytest.MonkeyPatch) -> threading.Barrier:
-    """Holds each ingesting thread before its first statement until all got there."""
+    """Holds each ingesting thread before its first write until all got there."""
     barrier = threading.Barrier(5)
-    local = threading.local()
-    store = ingest_module._carts_and_events_store
-
-    def hold_then_store(*args: Any, **kwargs: Any) -> Any:
-        if threading.current_thread() is not threading.main_thread() and not getattr(
-            local, "held", False
-        ):
-            local.held = True
-            barrier.wait(timeout=30)
-        return store(*args, **kwargs)
-
-    monkeypatch.setattr(ingest_module, "_carts_and_events_store", hold_then_store)
+    hold_before_first_write(
+        monkeypatch,
+        barrier,
+        held=lambda: threading.current_thread() is not threading.main_thread(),
+    )
     return barrier
 
 

@@ -1,6 +1,6 @@
 """Statements PostgreSQL plans once per session (``cartassist/core/sql.py``,
-``PreparedStatement``; ADR 0028): a single event's ingest statements (ADRs 0028 and
-0031) and the carts' UPDATE are prepared the first time a session runs them and run by
+``PreparedStatement``; ADR 0028): a single event's ingest statements (ADRs 0028, 0031
+and 0032) and the carts' UPDATE are prepared the first time a session runs them and run by
 name afterwards; a pooled session that prepared them already is not asked to again; with
 prepared statements off they are sent plain; the data stored is the same either way."""
 
@@ -27,9 +27,11 @@ BOOKKEEPING = ("BEGIN", "COMMIT")
 
 def sent(queries: CaptureQueriesContext) -> list[str]:
     """Each statement sent, cut before its parameters, with the ingest statements' names
-    as ``<cart>``, ``<carts>`` and ``<written>`` (their hashes left out)."""
+    as ``<cart>``, ``<carts>``, ``<new>`` and ``<written>`` (their hashes left out)."""
     return [
-        re.sub(r"cartassist_ingest_(carts?|written)_[0-9a-f]{16}", r"<\1>", q["sql"].split(" (")[0])
+        re.sub(
+            r"cartassist_ingest_(carts?|new|written)_[0-9a-f]{16}", r"<\1>", q["sql"].split(" (")[0]
+        )
         for q in queries.captured_queries
         if q["sql"] not in BOOKKEEPING
     ]
@@ -84,21 +86,20 @@ def test_a_session_prepares_each_statement_once_then_runs_it_by_name(postgres: N
     with CaptureQueriesContext(connection) as afterwards:
         for request in journey("c2")[:2]:
             ingest(site, request)
-    # then: asked, prepared, run; then only run, the BEGIN and COMMIT traveling along
-    # (other statements of a first ingest, such as a process cache's load, left out). A
-    # new cart is stored folded: no UPDATE, a bare COMMIT (ADR 0028). The cart's second
-    # event is for a cart whose version this process wrote: one statement of its own, with
-    # no transaction around it (ADR 0031)
-    ingest_statements = [sql for sql in sent(on_first_use) if "<cart" in sql or "<written" in sql]
+    # then: asked, prepared, run; then only run (other statements of a first ingest, such
+    # as a process cache's load, left out). A new cart's first event is one statement with
+    # no transaction around it (ADR 0032), and so is its second, for a cart whose version
+    # this process wrote (ADR 0031)
+    ingest_statements = [sql for sql in sent(on_first_use) if "<new" in sql or "<written" in sql]
     assert [sql.split(" AS ")[0] for sql in ingest_statements] == [
-        "SELECT 1 FROM pg_prepared_statements WHERE name = '<cart>'",
-        "PREPARE <cart>",
-        "EXECUTE <cart>",
+        "SELECT 1 FROM pg_prepared_statements WHERE name = '<new>'",
+        "PREPARE <new>",
+        "EXECUTE <new>",
         "SELECT 1 FROM pg_prepared_statements WHERE name = '<written>'",
         "PREPARE <written>",
         "EXECUTE <written>",
     ]
-    assert sent(afterwards) == ["BEGIN; EXECUTE <cart>", "EXECUTE <written>"]
+    assert sent(afterwards) == ["EXECUTE <new>", "EXECUTE <written>"]
     assert [q["sql"] for q in afterwards.captured_queries][-1].startswith("EXECUTE ")
     assert Cart.objects.filter(site=site, identities_linked=True, stage="shipping").count() == 2
 
@@ -117,8 +118,8 @@ def test_a_session_that_prepared_them_already_is_only_asked(postgres: None) -> N
             ingest(site, request)
     # then
     assert [sql.split(" AS ")[0] for sql in sent(queries)] == [
-        "SELECT 1 FROM pg_prepared_statements WHERE name = '<cart>'",
-        "EXECUTE <cart>",
+        "SELECT 1 FROM pg_prepared_statements WHERE name = '<new>'",
+        "EXECUTE <new>",
         "SELECT 1 FROM pg_prepared_statements WHERE name = '<written>'",
         "EXECUTE <written>",
     ]
@@ -140,7 +141,8 @@ def test_without_prepared_statements_the_same_rows_are_stored_by_plain_statement
             ingest(site, request)
     # then: no EXECUTE, the same cart and events
     assert not [sql for sql in sent(queries) if "EXECUTE" in sql or "PREPARE" in sql]
-    assert sent(queries)[0].startswith("BEGIN; WITH c AS")
+    first = queries.captured_queries[0]["sql"]
+    assert first.startswith('WITH c AS (INSERT INTO "cartassist_cart"')  # one statement
     prepared, plain = cart_and_events(site, "prepared"), cart_and_events(site, "plain")
     assert prepared == plain
     assert prepared[0][0] == "shipping"  # the journey was applied

@@ -22,15 +22,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.models import Field, Model
 
 from cartassist.carts.locks import (
     CREATED,
     CREATED_NOW,
+    ROW_VERSION,
     CartsCreatedMeanwhile,
     cart_columns,
     cart_from_row,
+    cart_insert_statement,
     cart_lock_sql,
     cart_upsert_statement,
     carts_for_update_and,
@@ -56,6 +58,7 @@ from cartassist.carts.services.shoppers import (
     new_cart_identity_cte,
     new_carts_identities_cte,
     shoppers_link,
+    visitor_identity_stored_sql,
 )
 from cartassist.carts.services.site_config import site_rule_snapshots
 from cartassist.core import ports
@@ -130,6 +133,8 @@ def cart_events_ingest(
     """
     batch = _Batch.of(events)
     written = _written_cart_ingest(site, batch, source=source, now=now)
+    if written is None:
+        written = _new_cart_ingest(site, batch, source=source, now=now)
     if written is not None:
         return written
     stored_before: set[str] = set()
@@ -451,14 +456,37 @@ def _written_cart_ingest(
     if time.monotonic() - written.at > KNOWN_CART_STATE_SECONDS:
         _written_carts.pop(key, None)
         return None
-    if event["type"] == EventType.OPTED_OUT or any(event.get(kind) for kind in CONTACT_KINDS):
+    if not _written_in_one_statement(event):
         return None
-    for _attempt in range(2):  # the version remembered, then the one the statement read
+    return _written_cart_attempts(site, batch, event, written, source=source, now=now)
+
+
+def _written_in_one_statement(event: dict[str, Any]) -> bool:
+    """Whether the one statements (ADRs 0031, 0032) write all that ``event`` brings: not
+    an opt-out (a visitor row), nor contact details (their hashes)."""
+    return event["type"] != EventType.OPTED_OUT and not any(
+        event.get(kind) for kind in CONTACT_KINDS
+    )
+
+
+def _written_cart_attempts(
+    site: Site,
+    batch: _Batch,
+    event: dict[str, Any],
+    written: _Written,
+    *,
+    source: EventSource,
+    now: datetime,
+) -> IngestResult | None:
+    """``_written_cart_write`` against ``written``, then once more against the version
+    its statement read, should the row have been written since; None after a second miss
+    or when the usual transaction must decide."""
+    for _attempt in range(2):  # the version given, then the one the statement read
         outcome = _written_cart_write(site, batch, event, written, source=source, now=now)
         if not isinstance(outcome, _Written):
             return outcome
         written = outcome
-    _written_carts.pop(key, None)
+    _written_carts.pop((site.pk, event["cart_id"]), None)
     return None
 
 
@@ -552,6 +580,111 @@ def _written_cart_statement(fields: tuple[Field[Any, Any], ...]) -> PreparedStat
         f"FROM {table} WHERE {id_} = %s AND NOT EXISTS (SELECT FROM c)) AS r ON true"
     )
     return PreparedStatement.of("cartassist_ingest_written", sql)
+
+
+def _new_cart_ingest(
+    site: Site, batch: _Batch, *, source: EventSource, now: datetime
+) -> IngestResult | None:
+    """The first event this process sees for a cart, in one autocommitted statement
+    (ADR 0032), or None: the usual transaction decides.
+
+    The event is folded into the cart it creates (ADR 0028), linked to a shopper of its
+    own (ADR 0027). ``_new_cart_statement`` inserts that cart, its event and its visitor's
+    identity, unless the event id or the visitor's identity is stored already or the cart
+    exists; then it inserts nothing and reads the cart as it stands, with its version,
+    and the event goes to ADR 0031's statement against that version: two statements, as
+    many round trips as the usual transaction. A concurrent insert of the same event id
+    or identity fails the statement (a unique violation: nothing of it is stored), and
+    the usual transaction decides, as it does when the cart is not there to read (created
+    by a transaction the statement did not see, or the event or identity is stored)."""
+    if len(batch.unique) != 1 or connection.vendor != "postgresql":
+        return None
+    ((event_id, event),) = batch.unique.items()
+    cart_id, visitor_id = event["cart_id"], event["visitor_id"]
+    key = (site.pk, cart_id)
+    # A customer id links under the shopper lock; a cart seen here exists (ADR 0030).
+    if event.get("customer_id") or key in _known_carts or not _written_in_one_statement(event):
+        return None
+    if not statement_is_transaction():
+        return None
+    template = _EventRow.of(site, 0, event, source, True, now=now)
+    carts, folded = _new_carts_folded(
+        site,
+        {cart_id: event},
+        [event],
+        {event_id: template},
+        batch=batch,
+        source=source,
+        now=now,
+        linked={cart_id},
+    )
+    if cart_id not in folded:  # refused by the fold: the usual transaction says why
+        return None
+    cart, (row,) = carts[cart_id], folded[cart_id]
+    cart_sql, params = cart_insert_statement(cart, where=_new_cart_condition())
+    params += [site.pk, event_id, site.pk, visitor_id]
+    params += _cte_event_params({event_id: row})
+    params += [site.pk, visitor_id, site.pk, cart_id]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(*_new_cart_statement(cart_sql).call(params))
+            ((pk, version, *current),) = cursor.fetchall()
+    except IntegrityError:  # the event id or the identity stored meanwhile: nothing stored
+        return None
+    if pk is None:  # nothing inserted: the cart as it stands, if it exists
+        if current[0] is None:
+            return None
+        _known_carts.add(key)
+        stood = _Written(cart_from_row(current[:-1]), current[-1], time.monotonic())
+        return _written_cart_attempts(site, batch, event, stood, source=source, now=now)
+    cart.pk = pk
+    cart._state.adding, cart._state.db = False, connection.alias
+    _carts_known(site, {cart_id: cart})
+    _written_remember(key, cart, version)
+    _ports_tell(site, [dataclasses.replace(row, cart_id=pk)], merged=[])
+    return IngestResult(stored=[event_id], duplicates=list(batch.repeated))
+
+
+@functools.cache
+def _new_cart_condition() -> str:
+    """Where ``_new_cart_statement`` inserts the cart (parameters: site id, event id, site
+    id, visitor id): the event id is not stored, nor the visitor's identity (a returning
+    visitor's new cart joins that visitor's shopper under the shopper lock)."""
+    quote = connection.ops.quote_name
+    # Identifiers from the model's metadata; values are parameters.
+    return (
+        f"NOT EXISTS (SELECT FROM {quote(CartEvent._meta.db_table)} "  # noqa: S608
+        f"WHERE {quote('site_id')} = CAST(%s AS bigint) "
+        f"AND {quote('event_id')} = CAST(%s AS varchar)) "
+        f"AND NOT {visitor_identity_stored_sql()}"
+    )
+
+
+@functools.cache
+def _new_cart_statement(cart_sql: str) -> PreparedStatement:
+    """``c``: the cart's insert (``cart_insert_statement``, where ``_new_cart_condition``
+    holds); ``e``: its event's insert; ``s``: its visitor identity's, naming the cart's
+    id as its shopper. ``e`` and ``s`` insert only with ``c``, and have no ``ON
+    CONFLICT``: an id stored meanwhile fails the statement. One row: the id and version
+    ``c`` wrote (NULLs if it inserted nothing); then, when it inserted nothing, the cart's
+    row as it stands (every column, then its version; NULLs when there is no such cart).
+    Parameters: the cart's values, the condition's, the event's columns
+    (``_cte_event_fields``), the site's id and the visitor id (``s``), the site's id and
+    the cart id (the row read). Prepared once per session."""
+    quote = connection.ops.quote_name
+    table, id_ = quote(Cart._meta.db_table), quote("id")
+    link = new_cart_identity_cte(cart_cte="c", created=CREATED_NOW, first_wins=False)
+    # Identifiers from the model's metadata; every value is a parameter.
+    sql = (
+        f"WITH c AS ({cart_sql}), e AS ({_cte_events_insert_sql(1, first_wins=False)}), "  # noqa: S608
+        f"s AS ({link}) "
+        f"SELECT c.{id_}, c.{ROW_VERSION}, r.* FROM (VALUES (1)) AS one (x) "
+        f"LEFT JOIN c ON true LEFT JOIN (SELECT {cart_columns()}, CAST(xmin AS text) "
+        f"FROM {table} WHERE {quote('site_id')} = CAST(%s AS bigint) "
+        f"AND {quote('external_id')} = CAST(%s AS varchar) AND NOT EXISTS (SELECT FROM c)) "
+        f"AS r ON true"
+    )
+    return PreparedStatement.of("cartassist_ingest_new", sql)
 
 
 def _known_cart_and_events(
@@ -720,9 +853,10 @@ def _cte_statement(cart_sql: str, events: int, link_new_cart: bool) -> PreparedS
     return PreparedStatement.of("cartassist_ingest_cart", sql)
 
 
-def _cte_events_insert_sql(events: int) -> str:
+def _cte_events_insert_sql(events: int, *, first_wins: bool = True) -> str:
     """The insert of ``events`` event rows into the cart of a CTE named ``c``, first-wins,
-    ``RETURNING`` the event ids stored; parameters: ``_cte_event_params``'."""
+    ``RETURNING`` the event ids stored; parameters: ``_cte_event_params``'. ``first_wins``
+    false: no ``ON CONFLICT``, so an id stored meanwhile fails the whole statement."""
     quote = connection.ops.quote_name
     fields = _cte_event_fields()
     one = "(" + ", ".join(f"CAST(%s AS {f.db_type(connection)})" for _attr, f in fields) + ")"
@@ -732,8 +866,12 @@ def _cte_events_insert_sql(events: int) -> str:
         f"INSERT INTO {quote(CartEvent._meta.db_table)} ({quote('cart_id')}, {names}) "  # noqa: S608
         f"SELECT c.{quote('id')}, v.* FROM c CROSS JOIN "
         f"(VALUES {', '.join([one] * events)}) AS v ({names}) "
-        f"ON CONFLICT ({quote('site_id')}, {quote('event_id')}) DO NOTHING "
-        f"RETURNING {quote('event_id')}"
+        + (
+            f"ON CONFLICT ({quote('site_id')}, {quote('event_id')}) DO NOTHING "
+            if first_wins
+            else ""
+        )
+        + f"RETURNING {quote('event_id')}"
     )
 
 

@@ -120,12 +120,14 @@ def _identities_insert(site_id: int, rows: list[tuple[IdentityKey, int]]) -> int
         return len(cursor.fetchall())
 
 
-def new_cart_identity_cte(*, cart_cte: str, created: str) -> str:
+def new_cart_identity_cte(*, cart_cte: str, created: str, first_wins: bool = True) -> str:
     """SQL of a CTE (parameters: site id, visitor id) that links a cart to a shopper of its
     own, in the statement that creates it: ``INSERT`` its visitor identity with the
     cart's id as the shopper number, when the CTE ``cart_cte`` created the cart (its
     boolean column ``created``) and nobody has stored that identity, ``ON CONFLICT DO
     NOTHING RETURNING`` it. Only for a cart whose only identity is that visitor id.
+    ``first_wins`` false: no ``ON CONFLICT``, so an identity stored meanwhile fails the
+    whole statement (a unique violation) instead of leaving the cart unlinked (ADR 0032).
 
     Without the shopper lock, and still exact (ADR 0027): the cart is new, so no stored
     row names it, and the identity is new, so no shopper has it: the row makes a shopper
@@ -143,8 +145,24 @@ def new_cart_identity_cte(*, cart_cte: str, created: str) -> str:
         f"INSERT INTO {table} ({columns}) "  # noqa: S608
         f"SELECT CAST(%s AS bigint), '{VISITOR}', CAST(%s AS varchar), {cart_cte}.{quote('id')} "
         f"FROM {cart_cte} WHERE {cart_cte}.{created} "
-        f"ON CONFLICT ({quote('site_id')}, {quote('kind')}, {quote('value')}) DO NOTHING "
-        f"RETURNING {quote('shopper_id')}"
+        + (
+            f"ON CONFLICT ({quote('site_id')}, {quote('kind')}, {quote('value')}) DO NOTHING "
+            if first_wins
+            else ""
+        )
+        + f"RETURNING {quote('shopper_id')}"
+    )
+
+
+def visitor_identity_stored_sql() -> str:
+    """SQL of a condition (parameters: site id, visitor id): the site has stored that
+    visitor id's identity (it names a shopper already)."""
+    quote = connection.ops.quote_name
+    # Identifiers from the model's metadata; values are parameters.
+    return (
+        f"EXISTS (SELECT FROM {quote(ShopperIdentity._meta.db_table)} "  # noqa: S608
+        f"WHERE {quote('site_id')} = CAST(%s AS bigint) AND {quote('kind')} = '{VISITOR}' "
+        f"AND {quote('value')} = CAST(%s AS varchar))"
     )
 
 
