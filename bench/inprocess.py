@@ -7,8 +7,10 @@ a key prefix of its own; both removed afterwards), its site and 2,000 steady car
 sends ``REQUESTS`` requests of ``EVENTS`` events to ``ENDPOINT`` (``widget``, ``server``
 or the ``bare-insert`` floor) through Django's test client in this process: no HTTP
 server, no wrk. Bodies are the wrk script's (bench/wrk/events.lua): a checkout journey
-of five events per cart, ``new`` carts (named by the run) or ``steady`` ones (existing;
-also ``unwritten`` and ``unseen``, below).
+of five events per cart, ``new`` carts (named by the run: the wrk script's, so mostly
+first events at first, then more and more later ones), ``first`` (every request a cart's
+first event: ADR 0032's one statement) or ``steady`` ones (existing; also ``unwritten``
+and ``unseen``, below).
 Prints the wall and CPU time per request and each statement's time per request (the
 driver's work included), slowest first. ``steady`` traffic first warms the process up
 with twice as many requests as there are steady carts, so that it has seen most of them
@@ -46,7 +48,7 @@ PATHS = {
 }
 STEADY_CARTS = 2000
 WARM_UP = 50
-TRAFFICS = ("new", "steady", "unwritten", "unseen")
+TRAFFICS = ("new", "first", "steady", "unwritten", "unseen")
 
 
 def main(argv: list[str]) -> int:
@@ -79,8 +81,13 @@ def _measure(
     from cartassist.carts.services.ingest import known_carts_forget
     from cartassist.core.signing import sign
 
-    existing = traffic != "new"
-    body = _bodies(site["public_key"], events, prefix="steady" if existing else "")
+    existing = traffic not in ("new", "first")
+    body = _bodies(
+        site["public_key"],
+        events,
+        prefix="steady" if existing else "",
+        every_cart_new=traffic == "first",
+    )
     client = Client(HTTP_HOST="127.0.0.1", HTTP_ORIGIN=site["origin"])
 
     def post(payload: dict[str, Any]) -> None:
@@ -134,9 +141,12 @@ def _measure(
     return lines
 
 
-def _bodies(site_key: str, events: int, *, prefix: str) -> Callable[[], dict[str, Any]]:
+def _bodies(
+    site_key: str, events: int, *, prefix: str, every_cart_new: bool = False
+) -> Callable[[], dict[str, Any]]:
     """A body maker: the wrk script's journeys, cart ids ``c<prefix>-<n>`` (``prefix``
-    empty: one of this run's own, so mostly new carts)."""
+    empty: one of this run's own, so mostly new carts; ``every_cart_new``: a cart of its
+    own for each event)."""
     run = "i" + format(random.randrange(16**8), "08x")
     prefix = prefix or run
     counter = itertools.count()
@@ -148,7 +158,9 @@ def _bodies(site_key: str, events: int, *, prefix: str) -> Callable[[], dict[str
         cart = 0
         for index in range(events):
             step = request % 5 if events == 1 else index % 5
-            if events == 1 or step == 0:
+            if every_cart_new:
+                cart = 1 + request * events + index
+            elif events == 1 or step == 0:
                 cart = random.randint(1, STEADY_CARTS)
             kind, data = JOURNEY[step]
             out.append(
