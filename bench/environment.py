@@ -121,7 +121,8 @@ def open_database(kind: str) -> BenchDatabase:
     sqlite-default: the same with SQLite's default rollback journal and a connection per
     request (bench/settings.py), for comparison.
     postgres: database ``cartassist_bench`` on 127.0.0.1, with Redis as cache (rate
-    limits, signature replay) under a key prefix of its own: production mode.
+    limits, signature replay), channel layer and task broker under a key prefix of its
+    own: production mode.
     """
     take_run_lock()
     tmpdir = Path(tempfile.mkdtemp(prefix="cartassist-bench-"))
@@ -150,6 +151,7 @@ def open_database(kind: str) -> BenchDatabase:
                 "REDIS_URL": REDIS_URL,
                 "CACHE_KEY_PREFIX": prefix,
                 "CHANNELS_PREFIX": prefix,
+                "CELERY_KEY_PREFIX": prefix + ":",
                 "STATIC_ROOT": str(static_root),
             }
         )

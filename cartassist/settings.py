@@ -330,6 +330,10 @@ else:
 # --- celery ----------------------------------------------------------------------------
 
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"  # in-process; a host keeps kombu quiet
+# Every broker key (the queue, kombu's bindings) under a prefix of its own, so that
+# installations sharing one Redis database never take each other's tasks.
+if env("CELERY_KEY_PREFIX", ""):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": env("CELERY_KEY_PREFIX", "")}
 CELERY_RESULT_BACKEND = None
 # Embedded mode runs tasks in-process (Saleor's rule): same code, no broker.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
