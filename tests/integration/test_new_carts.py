@@ -17,7 +17,15 @@ from django.test.utils import CaptureQueriesContext
 
 from cartassist.carts.services import ingest as ingest_module
 from cartassist.carts.services.ingest import known_carts_forget
-from cartassist.models import Cart, CartEvent, ShopperIdentity, Site
+from cartassist.models import (
+    Cart,
+    CartEvent,
+    ContactIdentity,
+    EventType,
+    ShopperIdentity,
+    Site,
+    Visitor,
+)
 from tests.fixtures.carts import make_event
 from tests.fixtures.sites import make_site, make_stall_rules
 from tests.integration.test_concurrent_shoppers import ingest
@@ -27,9 +35,21 @@ __all__ = ["plain_statements"]  # the fixture, used by name
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-NEW = 'WITH c AS (INSERT INTO "cartassist_cart"'
 WRITTEN = 'WITH c AS (SELECT "id" FROM "cartassist_cart" WHERE "id" = '
-USUAL = "BEGIN; WITH c AS ("
+
+
+def is_new(sql: str) -> bool:
+    """The one statement of a cart's first event: the cart's insert where the event id is
+    not stored (the usual transaction's upsert has no such condition)."""
+    return sql.startswith('WITH c AS (INSERT INTO "cartassist_cart"') and (
+        'WHERE NOT EXISTS (SELECT FROM "cartassist_cartevent"' in sql
+    )
+
+
+def is_usual(sql: str) -> bool:
+    """The usual transaction's first statement (its BEGIN travels with it once the
+    transaction has sent nothing before it): the cart's upsert or lock, and the events."""
+    return sql.removeprefix("BEGIN; ").startswith("WITH c AS (") and not is_new(sql)
 
 
 def sent(queries: CaptureQueriesContext) -> list[str]:
@@ -61,10 +81,10 @@ def cart_state(site: Site, cart: str) -> tuple[Any, ...]:
     return (sorted(row.items(), key=str), relative, list(events), row["stage"])
 
 
-def identities(site: Site) -> dict[str, int]:
-    """Visitor id → shopper number, for the site's visitor identities."""
+def identities(site: Site, kind: str = "visitor") -> dict[str, int]:
+    """Visitor id (or customer id) → shopper number, for the site's identities of ``kind``."""
     return dict(
-        ShopperIdentity.objects.filter(site=site, kind="visitor").values_list("value", "shopper_id")
+        ShopperIdentity.objects.filter(site=site, kind=kind).values_list("value", "shopper_id")
     )
 
 
@@ -80,7 +100,7 @@ def test_a_new_carts_first_event_is_one_statement_with_no_transaction(
         ingest(site, [event])
     # then: one statement and nothing else: no BEGIN, no COMMIT
     (statement,) = [q["sql"] for q in queries.captured_queries]
-    assert statement.startswith(NEW)
+    assert is_new(statement)
     (state, events) = stored(site, "c1")
     assert state[:2] == ("cart", Decimal("60.00"))  # folded: the event's stage and subtotal
     assert state[-1] is True  # linked
@@ -118,7 +138,7 @@ def test_a_cart_this_process_has_not_seen_is_read_and_written_against_its_versio
     # then: the statement inserted nothing and read the cart; ADR 0031's wrote the event
     # against the version read; no transaction around either
     statements = sent(queries)
-    assert [sql.startswith(NEW) for sql in statements] == [True, False]
+    assert [is_new(sql) for sql in statements] == [True, False]
     assert statements[1].startswith(WRITTEN)
     assert not [q for q in queries.captured_queries if q["sql"].startswith(("BEGIN", "COMMIT"))]
     assert CartEvent.objects.count() == before + 1
@@ -139,8 +159,8 @@ def test_a_returning_visitors_new_cart_joins_their_shopper_in_the_usual_transact
     # then: the statement inserted nothing (the identity is stored), the usual transaction
     # created the cart and linked it to the visitor's shopper
     statements = sent(queries)
-    assert statements[0].startswith(NEW)
-    assert statements[1].startswith(USUAL)
+    assert is_new(statements[0])
+    assert is_usual(statements[1])
     assert identities(site) == {"V1": first.pk}
     assert Cart.objects.get(site=site, external_id="c2").identities_linked
 
@@ -160,20 +180,49 @@ def test_an_event_id_stored_for_another_cart_creates_no_cart(
     assert CartEvent.objects.get(site=site, event_id=event["id"]).cart.external_id == "c1"
 
 
+@pytest.mark.parametrize(
+    ("first", "written"),
+    [
+        (make_event("opted_out", cart_id="c1", visitor_id="V1"), "the visitor's opt-out"),
+        (
+            make_event("cart_updated", cart_id="c1", visitor_id="V1", email="ada@example.com"),
+            "the email's hash",
+        ),
+        (
+            make_event("cart_updated", cart_id="c1", visitor_id="V1", customer_id="K1"),
+            "the customer's identity",
+        ),
+    ],
+)
+def test_a_first_event_that_brings_more_than_the_statement_writes_takes_the_usual_transaction(
+    postgres: None, plain_statements: None, first: dict[str, Any], written: str
+) -> None:
+    # given: a site (the server endpoint, which may send contact details)
+    site = site_with_rules()
+    # when: a cart's first event that brings an opt-out, contact details or a customer id
+    with CaptureQueriesContext(connection) as queries:
+        ingest(site, [first])
+    # then: the usual transaction alone, which wrote what the event brought too
+    statements = sent(queries)
+    assert is_usual(statements[0])
+    assert not [sql for sql in statements if is_new(sql)]
+    assert CartEvent.objects.filter(site=site, event_id=first["id"]).count() == 1
+    if written == "the visitor's opt-out":
+        assert Visitor.objects.get(site=site, external_id="V1").opted_out_at is not None
+    elif written == "the email's hash":
+        assert ContactIdentity.objects.filter(site=site, kind="email").count() == 1
+    else:
+        assert set(identities(site, kind="customer")) == {"K1"}
+
+
 def test_the_same_rows_as_the_usual_transaction_for_every_kind_of_first_event(
     postgres: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # given: a first event of each kind a cart can start with, each for a new cart, once
-    # through the one statement and once through the usual transaction
+    # given: a first event of each kind the one statement takes (an opt-out takes the
+    # usual transaction), each for a new cart, once through the one statement and once
+    # through the usual transaction
     site = site_with_rules()
-    kinds = [
-        "cart_updated",
-        "checkout_step",
-        "shipping_quoted",
-        "payment_failed",
-        "coupon_rejected",
-        "order_completed",
-    ]
+    kinds = [kind for kind in EventType.values if kind != EventType.OPTED_OUT]
     for kind in kinds:
         ingest(site, [make_event(kind, cart_id=f"one-{kind}", visitor_id=f"v-one-{kind}")])
     monkeypatch.setattr(ingest_module, "_new_cart_ingest", lambda *args, **kwargs: None)
