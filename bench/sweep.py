@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import time
 from collections.abc import Iterator
@@ -296,9 +297,12 @@ def _analyze() -> None:
         cursor.execute("ANALYZE")
 
 
+_ROW_LOCK = re.compile(r"\bFOR (NO KEY )?UPDATE\b")
+
+
 class _QueryCounter:
-    """A database execute wrapper: counts queries and keeps the first SELECT … FOR
-    UPDATE (the claim) with its parameters."""
+    """A database execute wrapper: counts queries and keeps the first SELECT that locks
+    rows (the claim) with its parameters."""
 
     def __init__(self) -> None:
         self.count = 0
@@ -306,13 +310,14 @@ class _QueryCounter:
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         self.count += 1
-        if self._claim is None and sql.startswith("SELECT") and "FOR UPDATE" in sql:
+        # The claim locks its carts FOR NO KEY UPDATE (SKIP LOCKED) on PostgreSQL.
+        if self._claim is None and sql.startswith("SELECT") and _ROW_LOCK.search(sql):
             self._claim = (sql, params)
         return execute(sql, params, many, context)
 
     def claim(self) -> tuple[str, Any]:
         if self._claim is None:
-            raise SystemExit("the sweep ran no SELECT … FOR UPDATE")
+            raise SystemExit("the sweep ran no SELECT that locks rows")
         return self._claim
 
 

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agents.models import Invitation
+from bench.sweep import _QueryCounter
 from cartassist.flows.sweep import SweepResult, stall_sweep
 from cartassist.models import Cart, CartStatus, Intervention, Site, Visitor
 from tests.fixtures.sites import make_site, make_stall_rules
@@ -206,3 +207,20 @@ def test_concurrent_sweepers_invite_a_visitor_with_two_stalled_carts_once(
         f"visitor-{n}": 1 for n in range(SAME_VISITOR_ROUNDS)
     }
     assert set(Visitor.objects.values_list("last_invited_at", flat=True)) == {now}
+
+
+def test_the_sweep_bench_finds_the_claim_the_sweep_runs(postgres: None) -> None:
+    # given: a due cart, and the execute wrapper `python -m bench --parts sweep` counts the
+    # sweep's queries with and reads the claim from (for its EXPLAIN)
+    site = make_site()
+    make_stall_rules(site)
+    now = timezone.now()
+    make_stalled_carts(site, 1, deadline=now - timedelta(minutes=1))
+    counter = _QueryCounter()
+    # when
+    with connection.execute_wrapper(counter):
+        stall_sweep(now=now, batch_size=BATCH_SIZE)
+    # then: it found the claim, the statement that locks the due carts
+    sql, _params = counter.claim()
+    assert "cartassist_cart" in sql
+    assert "SKIP LOCKED" in sql
