@@ -352,6 +352,7 @@ async def test_invitation_accepted_while_redis_is_down_opens_the_chat_after_the_
 
     # when: Redis is down while the shopper accepts (answered once the accept is stored:
     # the chat's frame, or the socket closed when joining the chat's group failed)
+    resyncs_before = layer_resyncs(processes, port_index=0)
     processes.redis.stop()
     await widget.send({"type": "invitation.accept", "invitation_id": invitation.pk})
     await widget.wait_for(
@@ -362,6 +363,12 @@ async def test_invitation_accepted_while_redis_is_down_opens_the_chat_after_the_
     # layer is back on Redis (a subscription sent before the lost connection was noticed
     # raises nothing; agents/layers.py tells every socket to resync then).
     await widget.wait_for(lambda r: r.closed_code is not None, "the socket closed")
+    # The process's layer back on Redis (it has told its sockets to resync): a socket
+    # opened before that would be told too, and so would the next test's.
+    await until(
+        lambda: layer_resyncs(processes, port_index=0) > resyncs_before,
+        "the realtime process's layer back on Redis",
+    )
     again = Recorder("widget again", await open_widget(port, token))
     resumed = await again.wait_for(lambda r: r.first("hello"), "hello")
 
@@ -373,6 +380,22 @@ async def test_invitation_accepted_while_redis_is_down_opens_the_chat_after_the_
         (conversation.pk, "active", "Ada")
     ]
     await again.close()
+
+
+def layer_resyncs(processes: Realtime, *, port_index: int) -> int:
+    """How many times the realtime process on ``processes.ports[port_index]`` has found
+    its channel layer back on Redis and told its sockets to resync (agents/layers.py)."""
+    log = processes.stack.process(f"realtime-{port_index + 1}").log()
+    return log.count("Redis is back; sockets resync")
+
+
+async def until(condition: Any, what: str) -> None:
+    """Return once ``condition()`` holds; fail after FRAME_WAIT seconds."""
+    deadline = time.monotonic() + FRAME_WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
 
 
 # --- 4. oversized frames --------------------------------------------------------------------
