@@ -186,6 +186,13 @@ def _insert_missing_postgresql(
     )
 
 
+def _insert_columns() -> str:
+    """The columns a new cart is inserted with (all but its id), quoted, in model order:
+    ``_cart_params``' order."""
+    quote = connection.ops.quote_name
+    return ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
+
+
 def cart_columns() -> str:
     """Every concrete column of a cart, quoted, in model order: what ``cart_from_row``
     reads."""
@@ -196,7 +203,7 @@ def cart_columns() -> str:
 @functools.cache
 def _insert_missing_sql(vendor: str, carts: int) -> str:
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
+    columns = _insert_columns()
     one = "(" + ", ".join(["%s"] * len(_CART_FIELDS)) + ")"
     # Identifiers from the model's metadata; every value is a parameter.
     return (
@@ -213,7 +220,7 @@ def _insert_missing_unnest_sql(varying: tuple[bool, ...]) -> str:
     text (and the driver's parse of it) does not grow with the carts, and a value the
     carts share (a default, mostly) is sent once, not once per cart."""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
+    columns = _insert_columns()
     names = [f"v{index}" for index in range(len(_CART_FIELDS))]
     values = ", ".join(
         f"u.{name}" if varies else f"CAST(%b AS {f.db_type(connection)})"
@@ -323,7 +330,7 @@ def cart_upsert_statement(cart: Cart, *, created_now: bool = False) -> tuple[str
 def _upsert_sql(vendor: str, created_now: bool) -> str:
     quote = connection.ops.quote_name
     table = quote(Cart._meta.db_table)
-    columns = ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
+    columns = _insert_columns()
     returning = cart_columns()
     if created_now:
         returning += f", (xmax = 0) AS {CREATED_NOW}, CAST(xmin AS text) AS {ROW_VERSION}"
@@ -349,7 +356,7 @@ def cart_insert_statement(cart: Cart, *, where: str) -> tuple[str, list[Any]]:
 @functools.cache
 def _insert_where_sql(where: str) -> str:
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(f.column)) for f in _CART_FIELDS)
+    columns = _insert_columns()
     values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in _CART_FIELDS)
     # Identifiers from the model's metadata and the caller's condition; values are
     # parameters.

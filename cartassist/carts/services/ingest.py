@@ -132,11 +132,13 @@ def cart_events_ingest(
     batch (rolled back: nothing stored).
     """
     batch = _Batch.of(events)
-    written = _written_cart_ingest(site, batch, source=source, now=now)
-    if written is None:
-        written = _new_cart_ingest(site, batch, source=source, now=now)
-    if written is not None:
-        return written
+    one = _one_statement_event(batch)
+    if one is not None:
+        done = _written_cart_ingest(site, batch, one, source=source, now=now) or (
+            _new_cart_ingest(site, batch, one, source=source, now=now)
+        )
+        if done is not None:
+            return done
     stored_before: set[str] = set()
     # Each retry learns one more stored id, or finds one more cart existing (at most one
     # cart per event).
@@ -432,8 +434,20 @@ def _written_remember(key: tuple[int, str], cart: Cart, version: str) -> None:
             _written_carts.popitem(last=False)
 
 
+def _one_statement_event(batch: _Batch) -> dict[str, Any] | None:
+    """The request's one event, when one autocommitted statement may store it (ADRs 0031,
+    0032): PostgreSQL, outside any transaction, and nothing the statements do not write
+    (an opt-out's visitor row, contact details' hashes); else None."""
+    if len(batch.unique) != 1 or connection.vendor != "postgresql":
+        return None
+    (event,) = batch.unique.values()
+    if event["type"] == EventType.OPTED_OUT or any(event.get(kind) for kind in CONTACT_KINDS):
+        return None
+    return event if statement_is_transaction() else None
+
+
 def _written_cart_ingest(
-    site: Site, batch: _Batch, *, source: EventSource, now: datetime
+    site: Site, batch: _Batch, event: dict[str, Any], *, source: EventSource, now: datetime
 ) -> IngestResult | None:
     """One event for a cart whose last write this process made, stored and applied in one
     autocommitted statement (ADR 0031), or None: the usual transaction decides.
@@ -444,29 +458,16 @@ def _written_cart_ingest(
     since (by another process, the sweep, a chat), the statement changed nothing and
     read the row as it stands, with its version: the event is folded into that and sent
     once more. A second miss (the cart written again meanwhile), a cart deleted since, or
-    anything this path does not write (an opt-out, contact details, a shopper link to
-    make, another currency) leaves it to the usual transaction."""
-    if len(batch.unique) != 1 or connection.vendor != "postgresql":
-        return None
-    ((event_id, event),) = batch.unique.items()
+    anything this path does not write (a shopper link to make, another currency) leaves
+    it to the usual transaction."""
     key = (site.pk, event["cart_id"])
     written = _written_carts.get(key)
-    if written is None or not statement_is_transaction():
+    if written is None:
         return None
     if time.monotonic() - written.at > KNOWN_CART_STATE_SECONDS:
         _written_carts.pop(key, None)
         return None
-    if not _written_in_one_statement(event):
-        return None
     return _written_cart_attempts(site, batch, event, written, source=source, now=now)
-
-
-def _written_in_one_statement(event: dict[str, Any]) -> bool:
-    """Whether the one statements (ADRs 0031, 0032) write all that ``event`` brings: not
-    an opt-out (a visitor row), nor contact details (their hashes)."""
-    return event["type"] != EventType.OPTED_OUT and not any(
-        event.get(kind) for kind in CONTACT_KINDS
-    )
 
 
 def _written_cart_attempts(
@@ -583,7 +584,7 @@ def _written_cart_statement(fields: tuple[Field[Any, Any], ...]) -> PreparedStat
 
 
 def _new_cart_ingest(
-    site: Site, batch: _Batch, *, source: EventSource, now: datetime
+    site: Site, batch: _Batch, event: dict[str, Any], *, source: EventSource, now: datetime
 ) -> IngestResult | None:
     """The first event this process sees for a cart, in one autocommitted statement
     (ADR 0032), or None: the usual transaction decides.
@@ -597,15 +598,10 @@ def _new_cart_ingest(
     or identity fails the statement (a unique violation: nothing of it is stored), and
     the usual transaction decides, as it does when the cart is not there to read (created
     by a transaction the statement did not see, or the event or identity is stored)."""
-    if len(batch.unique) != 1 or connection.vendor != "postgresql":
-        return None
-    ((event_id, event),) = batch.unique.items()
-    cart_id, visitor_id = event["cart_id"], event["visitor_id"]
+    event_id, cart_id, visitor_id = event["id"], event["cart_id"], event["visitor_id"]
     key = (site.pk, cart_id)
     # A customer id links under the shopper lock; a cart seen here exists (ADR 0030).
-    if event.get("customer_id") or key in _known_carts or not _written_in_one_statement(event):
-        return None
-    if not statement_is_transaction():
+    if event.get("customer_id") or key in _known_carts:
         return None
     template = _EventRow.of(site, 0, event, source, True, now=now)
     carts, folded = _new_carts_folded(
